@@ -1,0 +1,157 @@
+# netdx — GNU make.  `make help` lists the targets.
+#
+# Variables: PREFIX (/usr/local), DESTDIR, BUILD (build), CC, NO_OMP=1
+# (build without OpenMP), WERROR=1 (warnings are errors).
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CROSS   ?= aarch64-linux-gnu-
+QEMU    ?= qemu-aarch64-static
+
+MACHINE := $(shell $(CC) -dumpmachine)
+VERSION := $(shell sed -n 's/^\#define NDX_VERSION "\(.*\)"/\1/p' include/netdx.h)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -fPIC -MMD -MP
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Iinclude
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
+ifneq ($(NO_OMP),1)
+CFLAGS  += -fopenmp
+LDFLAGS += -fopenmp
+endif
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(STATIC),1)
+LDFLAGS += -static
+endif
+LDLIBS  += -lxxhash -lpthread -lm
+CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
+
+# ---- sources ---------------------------------------------------------------
+KERNEL_SRC := kernels/dispatch.c $(wildcard kernels/ref/*.c)
+ifneq ($(findstring x86_64,$(MACHINE)),)
+KERNEL_SRC += $(wildcard kernels/avx2/*.c)
+endif
+ifneq ($(findstring aarch64,$(MACHINE)),)
+KERNEL_SRC += $(wildcard kernels/neon/*.c)
+endif
+LIB_SRC  := $(KERNEL_SRC) $(wildcard src/*/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(wildcard tools/*.c)
+TEST_SRC := $(wildcard tests/check_*.c)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# The kernel suites, also cross-built for check-neon.
+KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c
+
+# Per-directory flags: the oracle without contraction, ISA flags only on
+# the ISA's own files.
+$(BUILD)/kernels/ref/%.o:  XFLAGS := -ffp-contract=off
+$(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
+
+# ---- targets -----------------------------------------------------------------
+.PHONY: all lib check check-asan check-neon bench demo install uninstall \
+        install-test clean deps help run-tests
+
+all: lib $(BUILD)/netdx
+
+lib: $(BUILD)/libnetdx.a $(BUILD)/libnetdx.so
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(XFLAGS) -c $< -o $@
+
+$(BUILD)/libnetdx.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libnetdx.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libnetdx.so.0 $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/netdx: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libnetdx.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libnetdx.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(CHECK_LIBS) $(LDLIBS)
+$(BUILD)/tests/%.o: CPPFLAGS += -Ikernels -Itests
+
+# Every suite, once with the kernel set chosen for this CPU and once with
+# NETDX_KERNELS=ref; tests/run.sh totals Check's summaries.
+run-tests: $(TESTS)
+	@tests/run.sh --kernels "default ref" $(TESTS)
+
+check:
+	@tools/install-deps.sh build
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@$(MAKE) --no-print-directory run-tests
+
+check-asan:
+	@tools/install-deps.sh build
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 run-tests
+
+# The kernel suites, cross-built static for aarch64 (NEON set), under qemu.
+NEON_BUILD = build/neon
+check-neon:
+	@tools/install-deps.sh neon
+	@$(MAKE) --no-print-directory BUILD=$(NEON_BUILD) CC=$(CROSS)gcc STATIC=1 \
+	  $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
+	@tests/run.sh --kernels "default ref" --wrap $(QEMU) $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
+
+bench:
+	@tools/install-deps.sh bench
+	@$(MAKE) --no-print-directory all
+	@echo "bench: not written yet (issue 3)"
+
+demo:
+	@tools/install-deps.sh build
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/netdx info
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/netdx.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libnetdx.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION)
+	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0
+	ln -sf libnetdx.so.0 $(DESTDIR)$(PREFIX)/lib/libnetdx.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' netdx.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc
+	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
+	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0 \
+	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION) \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc $(DESTDIR)$(PREFIX)/bin/netdx
+
+# Installs into a scratch prefix, builds tests/install/use_sgemm.c with
+# pkg-config against both libraries, runs it, then uninstalls.
+install-test:
+	@tools/install-deps.sh build
+	@rm -rf $(BUILD)/prefix
+	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix >/dev/null
+	@export PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig; \
+	$(CC) tests/install/use_sgemm.c $$(pkg-config --cflags netdx) -o $(BUILD)/use_sgemm \
+	  $$(pkg-config --libs netdx) && \
+	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/prefix/lib $(BUILD)/use_sgemm && \
+	$(CC) tests/install/use_sgemm.c $$(pkg-config --cflags netdx) -o $(BUILD)/use_sgemm_static \
+	  $$(pkg-config --variable=libdir netdx)/libnetdx.a \
+	  $$(pkg-config --static --libs netdx | sed 's/-lnetdx//') && \
+	$(BUILD)/use_sgemm_static
+	@$(MAKE) --no-print-directory uninstall PREFIX=$(CURDIR)/$(BUILD)/prefix >/dev/null
+	@test -z "$$(find $(BUILD)/prefix -type f)" && echo "install-test: 2 passed, 0 failed"
+
+deps:
+	tools/install-deps.sh all
+
+clean:
+	rm -rf build
+
+help:
+	@echo "targets: all check check-asan check-neon bench demo install uninstall clean deps"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,162 @@
+/* netdx kernels: the contract, written once per operation.
+ *
+ * Every kernel is a pure function on raw pointers and sizes: sizes are in
+ * elements, strides are explicit, pointers are restrict, it runs on one
+ * thread, allocates nothing and never writes outside its outputs.  Partial
+ * tiles are the kernel's business.  Names: ndx_f32_<op>[_ukernel_<tile>]__<isa>.
+ *
+ * kernels/ref/ holds the scalar oracle of every operation (built with
+ * -ffp-contract=off); kernels/avx2/ and kernels/neon/ hold SIMD twins.
+ * kernels/dispatch.c picks one set at start-up (see ndx_kernels()).
+ */
+#ifndef NDX_KERNELS_H
+#define NDX_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- GEMM ------------------------------------------------------------
+ * Full sgemm, row-major (cblas_sgemm with CblasRowMajor):
+ *   C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C
+ * op(A) = A (m x k, row stride lda) or A^T (A is k x m) when trans_a.
+ * beta == 0: C is not read (NaN in C does not propagate). */
+void ndx_f32_gemm__ref(int trans_a, int trans_b, int m, int n, int k,
+                       float alpha, const float *restrict a, int lda,
+                       const float *restrict b, int ldb, float beta,
+                       float *restrict c, int ldc);
+
+/* GEMM microkernel on packed panels (BLIS style), tile MR x NR:
+ *   C[i][j] = alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * C[i][j]
+ * for i < m <= MR, j < n <= NR; c has row stride ldc.  a is an MR-wide
+ * packed panel of A (k steps), b an NR-wide packed panel of B; rows/columns
+ * past m/n in the panels are zero-padded by the packing routines.
+ * beta == 0: C is not read.  Only the m x n corner of C is written. */
+typedef void (*ndx_gemm_ukernel_fn)(int m, int n, int k, float alpha,
+                                    const float *restrict a,
+                                    const float *restrict b, float beta,
+                                    float *restrict c, int ldc);
+void ndx_f32_gemm_ukernel_4x8__ref(int m, int n, int k, float alpha,
+                                   const float *restrict a,
+                                   const float *restrict b, float beta,
+                                   float *restrict c, int ldc);
+
+#if defined(__x86_64__)
+void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
+                                     const float *restrict a,
+                                     const float *restrict b, float beta,
+                                     float *restrict c, int ldc);
+#endif
+#if defined(__aarch64__)
+void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
+                                     const float *restrict a,
+                                     const float *restrict b, float beta,
+                                     float *restrict c, int ldc);
+#endif
+
+/* ---- im2col / col2im ---------------------------------------------------
+ * One image, C x H x W, kernel KH x KW, stride, padding (zero), dilation.
+ * OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1, likewise OW.
+ * col is (C*KH*KW) x (OH*OW), row index (c*KH + i)*KW + j: exactly
+ * torch.nn.functional.unfold.  col2im is fold: im is overwritten with the
+ * sum of every column entry that maps onto each pixel.  The output sizes are
+ * 0 when the (dilated) kernel does not fit the padded input. */
+typedef struct ndx_conv_shape {
+    int c, h, w;          /* input channels and size */
+    int kh, kw;           /* kernel */
+    int sh, sw;           /* stride */
+    int ph, pw;           /* zero padding */
+    int dh, dw;           /* dilation */
+} ndx_conv_shape;
+
+int ndx_conv_out_h(const ndx_conv_shape *s);
+int ndx_conv_out_w(const ndx_conv_shape *s);
+void ndx_f32_im2col__ref(const ndx_conv_shape *s, const float *restrict im,
+                         float *restrict col);
+void ndx_f32_col2im__ref(const ndx_conv_shape *s, const float *restrict col,
+                         float *restrict im);
+
+/* ---- bilinear resize ---------------------------------------------------
+ * channels planes of IH x IW -> OH x OW, the semantics of PyTorch's
+ * F.interpolate(mode="bilinear", align_corners=ac) given output sizes:
+ *   ac=1: src = dst * (in-1)/(out-1)    (0 when out == 1)
+ *   ac=0: src = max(0, (dst + 0.5) * in/out - 0.5)
+ *   i0 = floor(src), i1 = min(i0+1, in-1), l = src - i0, weights 1-l, l. */
+void ndx_f32_bilinear__ref(int channels, int ih, int iw, int oh, int ow,
+                           int align_corners, const float *restrict in,
+                           float *restrict out);
+
+/* ---- pooling ------------------------------------------------------------
+ * channels planes of H x W, window KH x KW, stride, padding.  Padding is
+ * implicit -inf for max pooling; for average pooling padded cells count in
+ * the divisor or not (count_include_pad), as in PyTorch.
+ * Output size: ndx_pool_out_size() (PyTorch's rule, including ceil_mode:
+ * a last window that starts in the right padding is dropped). */
+typedef struct ndx_pool_shape {
+    int h, w, kh, kw, sh, sw, ph, pw;
+    int ceil_mode;
+    int count_include_pad;  /* average pooling only */
+} ndx_pool_shape;
+
+int ndx_pool_out_size(int in, int k, int s, int p, int ceil_mode);
+/* argmax (may be NULL): flat index y*W + x of the max within the plane.
+ * As PyTorch: a NaN wins (the last one in the window), ties go to the first
+ * maximum, a window of only -inf reports its first in-image cell.
+ * ndx_pool_out_size() is 0 when the window does not fit. */
+void ndx_f32_maxpool2d__ref(int channels, const ndx_pool_shape *s,
+                            const float *restrict in, float *restrict out,
+                            int32_t *restrict argmax);
+void ndx_f32_avgpool2d__ref(int channels, const ndx_pool_shape *s,
+                            const float *restrict in, float *restrict out);
+
+/* ---- elementwise ------------------------------------------------------- */
+/* y[i] = max(x[i], 0); y may equal x. NaN stays NaN (as torch.relu). */
+void ndx_f32_relu__ref(size_t n, const float *x, float *y);
+/* x[c*hw + i] += bias[c] for c < channels, i < hw, in place. */
+void ndx_f32_bias_add__ref(int channels, size_t hw, const float *restrict bias,
+                           float *restrict x);
+
+/* ---- the dispatch table ------------------------------------------------
+ * One set per ISA, built from kernels.inc: every operation has a function and
+ * its tile (mr x nr; 0 where the operation has none).  Operations a set does
+ * not provide come from ref.  Drivers read tiles and cache blocks from here
+ * and never hard-code them. */
+typedef void (*ndx_im2col_fn)(const ndx_conv_shape *, const float *restrict,
+                              float *restrict);
+typedef void (*ndx_bilinear_fn)(int, int, int, int, int, int,
+                                const float *restrict, float *restrict);
+typedef void (*ndx_maxpool_fn)(int, const ndx_pool_shape *,
+                               const float *restrict, float *restrict,
+                               int32_t *restrict);
+typedef void (*ndx_avgpool_fn)(int, const ndx_pool_shape *,
+                               const float *restrict, float *restrict);
+typedef void (*ndx_relu_fn)(size_t, const float *, float *);
+typedef void (*ndx_bias_add_fn)(int, size_t, const float *restrict,
+                                float *restrict);
+
+#define NDX_KERNEL_SLOT(type, op) struct { type fn; const char *name; int mr, nr; } op
+typedef struct ndx_kernel_table {
+    const char *isa;                       /* "ref", "avx2", "neon" */
+    NDX_KERNEL_SLOT(ndx_gemm_ukernel_fn, gemm_ukernel);
+    NDX_KERNEL_SLOT(ndx_im2col_fn, im2col);
+    NDX_KERNEL_SLOT(ndx_im2col_fn, col2im);
+    NDX_KERNEL_SLOT(ndx_bilinear_fn, bilinear);
+    NDX_KERNEL_SLOT(ndx_maxpool_fn, maxpool2d);
+    NDX_KERNEL_SLOT(ndx_avgpool_fn, avgpool2d);
+    NDX_KERNEL_SLOT(ndx_relu_fn, relu);
+    NDX_KERNEL_SLOT(ndx_bias_add_fn, bias_add);
+    int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
+} ndx_kernel_table;
+#undef NDX_KERNEL_SLOT
+
+/* The set chosen at start-up (ndx_init() or the first call that needs it). */
+const ndx_kernel_table *ndx_kernels(void);
+/* The set of the given ISA name, or NULL when this build or CPU lacks it. */
+const ndx_kernel_table *ndx_kernels_for(const char *isa);
+/* Name of the best set this CPU runs ("avx2", "neon" or "ref"). */
+const char *ndx_kernels_best(void);
+/* Makes the named set current; -1 when unknown or not runnable here. */
+int ndx_kernels_select(const char *isa);
+/* One line of the CPU features that dispatch looked at. */
+void ndx_cpu_describe(char *buf, size_t n);
+
+#endif

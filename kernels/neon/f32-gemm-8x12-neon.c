@@ -1,0 +1,62 @@
+/* NEON GEMM microkernel (aarch64), tile 8 x 12.
+ *
+ *   C[i][j] = alpha * sum_p a[p*8 + i] * b[p*12 + j] + beta * C[i][j]
+ *
+ * a: packed 8-row panel of A (k x 8), b: packed 12-column panel of B
+ * (k x 12), zero-padded past m / n by the packing routines.  24 q-register
+ * accumulators (8 rows x 3 vectors of 4); per step of k two loads of A and
+ * three of B, each A lane used with vfmaq_laneq_f32.  A full tile is stored
+ * straight into C; a partial tile goes through a stack buffer so nothing
+ * outside the m x n corner is touched.  beta == 0 never reads C.
+ * Scalar twin: ndx_f32_gemm_ukernel_4x8__ref.
+ */
+#include <arm_neon.h>
+
+#include "../kernels.h"
+
+void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
+                                     const float *restrict a,
+                                     const float *restrict b, float beta,
+                                     float *restrict c, int ldc)
+{
+    float32x4_t acc[8][3];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 3; j++) acc[i][j] = vdupq_n_f32(0.0f);
+
+    for (int p = 0; p < k; p++) {
+        const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
+        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4),
+                          b2 = vld1q_f32(b + 8);
+#define NDX_ROW(i, av, lane)                                  \
+        acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, av, lane); \
+        acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, av, lane); \
+        acc[i][2] = vfmaq_laneq_f32(acc[i][2], b2, av, lane);
+        NDX_ROW(0, a0, 0) NDX_ROW(1, a0, 1) NDX_ROW(2, a0, 2) NDX_ROW(3, a0, 3)
+        NDX_ROW(4, a1, 0) NDX_ROW(5, a1, 1) NDX_ROW(6, a1, 2) NDX_ROW(7, a1, 3)
+#undef NDX_ROW
+        a += 8;
+        b += 12;
+    }
+
+    if (m == 8 && n == 12) {
+        for (int i = 0; i < 8; i++) {
+            float *ci = c + (size_t)i * ldc;
+            for (int j = 0; j < 3; j++) {
+                float32x4_t r = vmulq_n_f32(acc[i][j], alpha);
+                if (beta != 0.0f) r = vfmaq_n_f32(r, vld1q_f32(ci + 4 * j), beta);
+                vst1q_f32(ci + 4 * j, r);
+            }
+        }
+        return;
+    }
+    float tile[8][12];
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 3; j++) vst1q_f32(tile[i] + 4 * j, vmulq_n_f32(acc[i][j], alpha));
+    for (int i = 0; i < m; i++) {
+        float *ci = c + (size_t)i * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < n; j++) ci[j] = tile[i][j];
+        else
+            for (int j = 0; j < n; j++) ci[j] = tile[i][j] + beta * ci[j];
+    }
+}

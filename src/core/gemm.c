@@ -1,0 +1,174 @@
+/* ndx_sgemm: the BLIS-style driver around the chosen GEMM microkernel.
+ *
+ *   for jc in n by NC:                 B block KC x NC (L3)
+ *     for pc in k by KC:               pack op(B)[pc:+kc, jc:+nc] into NR panels
+ *       for ic in this thread's rows by MC:   pack op(A)[ic:+mc, pc:+kc] into
+ *                                             MR panels (L2, per thread)
+ *         for jr in this thread's columns by NR:
+ *           for ir in mc by MR:        microkernel MR x NR (C tile in registers)
+ *
+ * MR, NR, MC, KC, NC come from the kernel table.  Threads split the rows of C
+ * (when C has at least as many MR panels as NR panels) or its columns, in
+ * contiguous balanced ranges, so every C element is written by one thread and
+ * results do not depend on timing.  The packing buffers belong to the calling
+ * thread and are kept between calls (first-touching fresh pages is slow); they
+ * grow when a larger call needs more and are never shrunk.
+ */
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core.h"
+#include "../../kernels/kernels.h"
+
+typedef struct {
+    float *b;            /* KC x NC packed B block, shared by the threads */
+    size_t b_cap;
+    float *a;            /* per thread: MC x KC packed A block */
+    size_t a_cap;
+} gemm_ws;
+
+static _Thread_local gemm_ws ws;
+
+static int grow(float **p, size_t *cap, size_t need)
+{
+    if (need <= *cap) return 0;
+    float *q = ndx_alloc(need * sizeof(float));
+    if (!q) return -1;
+    ndx_free(*p);
+    *p = q;
+    *cap = need;
+    return 0;
+}
+
+/* op(A) rows [i0, i0+mc), columns [p0, p0+kc) -> panels of mr rows. */
+static void pack_a(int trans_a, const float *a, int lda, int i0, int mc,
+                   int p0, int kc, int mr, float *dst)
+{
+    for (int r = 0; r < mc; r += mr) {
+        int rows = mc - r < mr ? mc - r : mr;
+        for (int p = 0; p < kc; p++) {
+            float *d = dst + ((size_t)r * kc) + (size_t)p * mr;
+            for (int i = 0; i < rows; i++) {
+                size_t row = (size_t)(i0 + r + i), col = (size_t)(p0 + p);
+                d[i] = trans_a ? a[col * lda + row] : a[row * lda + col];
+            }
+            for (int i = rows; i < mr; i++) d[i] = 0.0f;
+        }
+    }
+}
+
+/* op(B) rows [p0, p0+kc), columns [j0 + panel*nr, ...) -> one nr panel. */
+static void pack_b_panel(int trans_b, const float *b, int ldb, int p0, int kc,
+                         int j0, int cols, int nr, float *dst)
+{
+    for (int p = 0; p < kc; p++) {
+        float *d = dst + (size_t)p * nr;
+        size_t row = (size_t)(p0 + p);
+        if (!trans_b) {
+            memcpy(d, b + row * ldb + j0, (size_t)cols * sizeof(float));
+        } else {
+            for (int j = 0; j < cols; j++) d[j] = b[(size_t)(j0 + j) * ldb + row];
+        }
+        for (int j = cols; j < nr; j++) d[j] = 0.0f;
+    }
+}
+
+static void scale_c(int m, int n, float beta, float *c, int ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
+}
+
+void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta,
+               float *c, int ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0.0f) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
+    ndx__ensure_init();
+    const ndx_kernel_table *ks = ndx_kernels();
+    const ndx_gemm_ukernel_fn ukernel = ks->gemm_ukernel.fn;
+    const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
+    const int KC = ks->gemm_kc;
+    const int MC = ks->gemm_mc / MR * MR, NC = ks->gemm_nc / NR * NR;
+
+    int nt = ndx_get_threads();
+    if ((double)m * n * k < 64.0 * 64 * 64) nt = 1;
+    const int mpanels = (m + MR - 1) / MR, npanels = (n + NR - 1) / NR;
+    const int split_rows = mpanels >= npanels;
+    if (nt > (split_rows ? mpanels : npanels)) nt = split_rows ? mpanels : npanels;
+
+    const int kc_max = k < KC ? k : KC;
+    const int nc_max = n < NC ? n : NC;
+    const size_t b_need = (size_t)kc_max * ((nc_max + NR - 1) / NR * NR);
+    const int mc_max = m < MC ? (m + MR - 1) / MR * MR : MC;
+    const size_t a_need = (size_t)kc_max * mc_max;
+    if (grow(&ws.b, &ws.b_cap, b_need) || grow(&ws.a, &ws.a_cap, a_need * (size_t)nt)) {
+        /* No memory for packing: the reference kernel needs none. */
+        ndx_f32_gemm__ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                          beta, c, ldc);
+        return;
+    }
+    const size_t a_stride = a_need;
+    float *const bbuf = ws.b, *const abuf = ws.a;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+        const int tid = 0, nth = 1;
+#endif
+        float *const apack = abuf + (size_t)tid * a_stride;
+        /* This thread's rows [r0, r1) and column panels [q0, q1). */
+        int r0 = 0, r1 = m, q0 = 0, q1 = npanels;
+        if (split_rows) {
+            r0 = (int)((long)mpanels * tid / nth) * MR;
+            r1 = (int)((long)mpanels * (tid + 1) / nth) * MR;
+            if (r1 > m) r1 = m;
+        } else {
+            q0 = (int)((long)npanels * tid / nth);
+            q1 = (int)((long)npanels * (tid + 1) / nth);
+        }
+        for (int jc = 0; jc < n; jc += NC) {
+            const int nc = n - jc < NC ? n - jc : NC;
+            const int ncp = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < k; pc += KC) {
+                const int kc = k - pc < KC ? k - pc : KC;
+                const float beta_eff = pc == 0 ? beta : 1.0f;
+#pragma omp for schedule(static)
+                for (int q = 0; q < ncp; q++) {
+                    const int cols = nc - q * NR < NR ? nc - q * NR : NR;
+                    pack_b_panel(trans_b, b, ldb, pc, kc, jc + q * NR, cols, NR,
+                                 bbuf + (size_t)q * kc * NR);
+                }
+                /* Column panels of this block that are ours. */
+                int qa = q0 - jc / NR, qb = q1 - jc / NR;
+                if (qa < 0) qa = 0;
+                if (qb > ncp) qb = ncp;
+                for (int ic = r0; ic < r1 && qa < qb; ic += MC) {
+                    const int mc = r1 - ic < MC ? r1 - ic : MC;
+                    pack_a(trans_a, a, lda, ic, mc, pc, kc, MR, apack);
+                    for (int q = qa; q < qb; q++) {
+                        const int jr = q * NR;
+                        const int nr = nc - jr < NR ? nc - jr : NR;
+                        const float *bp = bbuf + (size_t)q * kc * NR;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            const int mr = mc - ir < MR ? mc - ir : MR;
+                            ukernel(mr, nr, kc, alpha, apack + (size_t)ir * kc, bp,
+                                    beta_eff, c + (size_t)(ic + ir) * ldc + jc + jr, ldc);
+                        }
+                    }
+                }
+#pragma omp barrier
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/* Start-up: the kernel set (NETDX_KERNELS) and the thread count
+ * (NETDX_THREADS, else OpenMP's default). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "core.h"
+#include "../../kernels/kernels.h"
+
+static atomic_int threads;   /* 0: not set yet */
+
+ndx_status ndx_set_threads(int n)
+{
+    if (n < 1 || n > 1024)
+        return ndx__fail(NDX_ERR_INVALID, "threads: %d is out of range 1..1024", n);
+    atomic_store(&threads, n);
+    return NDX_OK;
+}
+
+int ndx_get_threads(void)
+{
+    int n = atomic_load(&threads);
+    if (n) return n;
+#ifdef _OPENMP
+    n = omp_get_max_threads();
+#else
+    n = 1;
+#endif
+    return n < 1 ? 1 : n > 1024 ? 1024 : n;
+}
+
+/* Applies the environment; on error the earlier choice stays. */
+static ndx_status apply_env(void)
+{
+    const char *k = getenv("NETDX_KERNELS");
+    if (k && *k) {
+        if (strcmp(k, "ref") && strcmp(k, "avx2") && strcmp(k, "neon"))
+            return ndx__fail(NDX_ERR_INVALID, "NETDX_KERNELS=%s: expected ref, avx2 or neon", k);
+        if (ndx_kernels_select(k))
+            return ndx__fail(NDX_ERR_UNSUPPORTED,
+                             "NETDX_KERNELS=%s: this CPU or build lacks that kernel set "
+                             "(best here: %s)", k, ndx_kernels_best());
+    } else {
+        ndx_kernels_select(ndx_kernels_best());
+    }
+    const char *t = getenv("NETDX_THREADS");
+    if (t && *t) {
+        char *end;
+        errno = 0;
+        long n = strtol(t, &end, 10);
+        if (errno || *end || end == t || n < 1 || n > 1024)
+            return ndx__fail(NDX_ERR_INVALID, "NETDX_THREADS=%s: expected an integer 1..1024", t);
+        ndx_set_threads((int)n);
+    }
+    return NDX_OK;
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void lazy_init(void) { (void)apply_env(); }
+void ndx__ensure_init(void) { pthread_once(&once, lazy_init); }
+
+ndx_status ndx_init(void)
+{
+    ndx__ensure_init();
+    return apply_env();
+}
+
+const char *ndx_version(void) { return NDX_VERSION; }
+
+const char *ndx_kernel_set(void)
+{
+    ndx__ensure_init();
+    return ndx_kernels()->isa;
+}
+
+void ndx_cpu_features(char *buf, size_t n) { ndx_cpu_describe(buf, n); }

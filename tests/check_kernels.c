@@ -1,0 +1,289 @@
+/* Kernel suite: dispatch, every GEMM microkernel against the reference
+ * twin, and the ndx_sgemm driver against ndx_f32_gemm__ref on random shapes
+ * (tails, odd leading dimensions, beta = 0 over NaN, past three cache blocks,
+ * both transposes, 1 and 2 threads).  Cross-built for check-neon. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "netdx.h"
+#include "testutil.h"
+
+static const char *const isas[] = {"ref", "avx2", "neon"};
+
+START_TEST(test_dispatch_choice)
+{
+    ck_assert_int_eq(ndx_init(), NDX_OK);
+    const char *env = getenv("NETDX_KERNELS");
+    const char *set = ndx_kernel_set();
+    if (env && *env) {
+        ck_assert_str_eq(set, env);
+    } else {
+#if defined(__aarch64__)
+        ck_assert_str_eq(set, "neon");
+#elif defined(__x86_64__)
+        /* avx2 exactly when dispatch's own CPU test admits it */
+        ck_assert_str_eq(set, ndx_kernels_for("avx2") ? "avx2" : "ref");
+#else
+        ck_assert_str_eq(set, "ref");
+#endif
+    }
+    ck_assert_str_eq(ndx_kernels()->isa, set);
+}
+END_TEST
+
+START_TEST(test_dispatch_tables)
+{
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++) {
+        const ndx_kernel_table *t = ndx_kernels_for(isas[i]);
+        if (!t) continue;
+        ck_assert_str_eq(t->isa, isas[i]);
+        ck_assert_ptr_nonnull(t->gemm_ukernel.fn);
+        ck_assert_ptr_nonnull(t->im2col.fn);
+        ck_assert_ptr_nonnull(t->col2im.fn);
+        ck_assert_ptr_nonnull(t->bilinear.fn);
+        ck_assert_ptr_nonnull(t->maxpool2d.fn);
+        ck_assert_ptr_nonnull(t->avgpool2d.fn);
+        ck_assert_ptr_nonnull(t->relu.fn);
+        ck_assert_ptr_nonnull(t->bias_add.fn);
+        ck_assert_int_gt(t->gemm_ukernel.mr, 0);
+        ck_assert_int_gt(t->gemm_ukernel.nr, 0);
+        ck_assert_int_ge(t->gemm_mc, t->gemm_ukernel.mr);
+        ck_assert_int_ge(t->gemm_nc, t->gemm_ukernel.nr);
+        ck_assert_int_gt(t->gemm_kc, 0);
+        if (strcmp(isas[i], "ref"))   /* a SIMD set has its own GEMM kernel */
+            ck_assert_ptr_ne(t->gemm_ukernel.fn, ndx_kernels_for("ref")->gemm_ukernel.fn);
+    }
+    ck_assert_ptr_null(ndx_kernels_for("sse9"));
+    ck_assert_int_eq(ndx_kernels_select("sse9"), -1);
+}
+END_TEST
+
+START_TEST(test_bad_environment)
+{
+    setenv("NETDX_KERNELS", "bogus", 1);
+    ck_assert_int_eq(ndx_init(), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "NETDX_KERNELS=bogus"));
+#if defined(__x86_64__)
+    setenv("NETDX_KERNELS", "neon", 1);
+    ck_assert_int_eq(ndx_init(), NDX_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "neon"));
+#else
+    setenv("NETDX_KERNELS", "avx2", 1);
+    ck_assert_int_eq(ndx_init(), NDX_ERR_UNSUPPORTED);
+#endif
+    unsetenv("NETDX_KERNELS");
+    const char *bad[] = {"0", "-3", "2x", "", "99999", "1025"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("NETDX_THREADS", bad[i], 1);
+        ndx_status st = ndx_init();
+        if (*bad[i]) {   /* empty means unset */
+            ck_assert_int_eq(st, NDX_ERR_INVALID);
+            ck_assert_ptr_nonnull(strstr(ndx_last_error(), "NETDX_THREADS"));
+        }
+    }
+    setenv("NETDX_THREADS", "3", 1);
+    ck_assert_int_eq(ndx_init(), NDX_OK);
+    ck_assert_int_eq(ndx_get_threads(), 3);
+    unsetenv("NETDX_THREADS");
+}
+END_TEST
+
+/* C = alpha * A B + beta * C in double, the yardstick of the microkernels. */
+static void naive_panel(int m, int n, int k, int mr, int nr, float alpha,
+                        const float *a, const float *b, float beta, float *c, int ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) s += (double)a[p * mr + i] * b[p * nr + j];
+            double r = alpha * s;
+            if (beta != 0.0f) r += (double)beta * c[i * ldc + j];
+            c[i * ldc + j] = (float)r;
+        }
+}
+
+START_TEST(test_gemm_ukernels)
+{
+    uint64_t seed = 11;
+    const int ks[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 64, 255, 256, 257};
+    const float betas[] = {0.0f, 1.0f, -0.5f};
+    for (size_t s = 0; s < sizeof isas / sizeof *isas; s++) {
+        const ndx_kernel_table *t = ndx_kernels_for(isas[s]);
+        if (!t) continue;
+        const int MR = t->gemm_ukernel.mr, NR = t->gemm_ukernel.nr;
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+            int k = ks[ki];
+            float *a = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * MR);
+            float *b = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * NR);
+            tu_fill(&seed, a, (size_t)k * MR);
+            tu_fill(&seed, b, (size_t)k * NR);
+            for (int m = 1; m <= MR; m++)
+                for (int n = 1; n <= NR; n++)
+                    for (size_t bi = 0; bi < 3; bi++) {
+                        const int ldc = NR + 3;
+                        const size_t len = (size_t)(MR - 1) * ldc + NR;
+                        float *c = tu_alloc_poisoned(len), *want = tu_alloc_poisoned(len);
+                        float beta = betas[bi], alpha = bi == 2 ? 1.5f : 1.0f;
+                        if (beta != 0.0f) {
+                            tu_fill(&seed, c, len);
+                            memcpy(want, c, len * sizeof *c);
+                        }
+                        t->gemm_ukernel.fn(m, n, k, alpha, a, b, beta, c, ldc);
+                        naive_panel(m, n, k, MR, NR, alpha, a, b, beta, want, ldc);
+                        for (int i = 0; i < MR; i++)
+                            for (int j = 0; j < ldc && (size_t)(i * ldc + j) < len; j++) {
+                                size_t x = (size_t)i * ldc + j;
+                                if (i < m && j < n) {
+                                    double tol = 1e-6 * (k + 1);
+                                    ck_assert_msg(fabs(c[x] - want[x]) <= tol,
+                                                  "%s m=%d n=%d k=%d beta=%g: C[%d][%d] %g vs %g",
+                                                  isas[s], m, n, k, beta, i, j, c[x], want[x]);
+                                } else {
+                                    /* outside the corner: untouched */
+                                    ck_assert_msg(beta == 0.0f ? isnan(c[x]) : c[x] == want[x],
+                                                  "%s m=%d n=%d: C[%d][%d] outside the tile written",
+                                                  isas[s], m, n, i, j);
+                                }
+                            }
+                        tu_check_guard(c, len);
+                        free(c);
+                        free(want);
+                    }
+            ndx_free(a);
+            ndx_free(b);
+        }
+    }
+}
+END_TEST
+
+/* One ndx_sgemm call against the oracle, with odd leading dimensions, NaN
+ * in C when beta == 0 and guard floats after C. */
+static void check_sgemm(uint64_t *seed, int ta, int tb, int m, int n, int k,
+                        float alpha, float beta, int threads)
+{
+    const int pad = tu_int(seed, 0, 3);
+    const int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    const size_t alen = (size_t)(ta ? k : m) * lda, blen = (size_t)(tb ? n : k) * ldb;
+    const size_t clen = (size_t)m * ldc;
+    float *a = malloc(alen * sizeof *a), *b = malloc(blen * sizeof *b);
+    float *c = tu_alloc_poisoned(clen), *want = tu_alloc_poisoned(clen);
+    ck_assert(a && b);
+    tu_fill(seed, a, alen);
+    tu_fill(seed, b, blen);
+    if (beta != 0.0f) {
+        tu_fill(seed, c, clen);
+        memcpy(want, c, clen * sizeof *c);
+    }
+    ck_assert_int_eq(ndx_set_threads(threads), NDX_OK);
+    ndx_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    ndx_f32_gemm__ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
+    const double tol = 2e-6 * (k + 4);   /* inputs in [-1,1): grows with k */
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++) {
+            size_t x = (size_t)i * ldc + j;
+            if (j < n)
+                ck_assert_msg(fabs(c[x] - want[x]) <= tol,
+                              "sgemm ta=%d tb=%d %dx%dx%d beta=%g threads=%d: C[%d][%d] = %g, want %g",
+                              ta, tb, m, n, k, beta, threads, i, j, c[x], want[x]);
+            else
+                ck_assert_msg(beta == 0.0f ? isnan(c[x]) : c[x] == want[x],
+                              "sgemm wrote C[%d][%d] past n=%d", i, j, n);
+        }
+    tu_check_guard(c, clen);
+    free(a);
+    free(b);
+    free(c);
+    free(want);
+}
+
+START_TEST(test_sgemm_small_shapes)
+{
+    uint64_t seed = 7;
+    for (int m = 1; m <= 13; m++)
+        for (int n = 1; n <= 35; n += 2)
+            for (int k = 1; k <= 19; k += 6)
+                check_sgemm(&seed, (m + n) & 1, (n / 2) & 1, m, n, k, 1.0f,
+                            (k & 1) ? 0.0f : 0.5f, 1);
+}
+END_TEST
+
+START_TEST(test_sgemm_random_shapes)
+{
+    uint64_t seed = 1234;
+    const ndx_kernel_table *t = ndx_kernels();
+    const int mmax = 3 * t->gemm_mc + 7, kmax = 3 * t->gemm_kc + 5;
+    for (int it = 0; it < 24; it++) {
+        int m = tu_int(&seed, 1, it < 8 ? 40 : mmax);
+        int n = tu_int(&seed, 1, it < 8 ? 40 : 300);
+        int k = tu_int(&seed, 1, it < 8 ? 40 : kmax);
+        float alpha = it % 3 == 0 ? 1.0f : tu_uniform(&seed) * 2;
+        float beta = it % 2 ? 0.0f : tu_uniform(&seed);
+        check_sgemm(&seed, it & 1, (it >> 1) & 1, m, n, k, alpha, beta, 1 + (it % 2));
+    }
+    /* past one NC block of columns */
+    check_sgemm(&seed, 0, 0, 9, t->gemm_nc + 37, 20, 1.0f, 0.0f, 2);
+    check_sgemm(&seed, 1, 1, 5, 2 * t->gemm_nc + 3, 3, 1.0f, 1.0f, 2);
+}
+END_TEST
+
+START_TEST(test_sgemm_degenerate)
+{
+    float c[6] = {1, 2, 3, 4, 5, 6}, a[1] = {NAN}, b[1] = {NAN};
+    ndx_sgemm(0, 0, 2, 3, 0, 1.0f, a, 1, b, 3, 2.0f, c, 3);   /* k = 0: C = beta C */
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(c[i], 2.0f * (i + 1));
+    ndx_sgemm(0, 0, 2, 3, 1, 0.0f, a, 1, b, 3, 0.0f, c, 3);   /* alpha = 0: A, B unread */
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(c[i], 0.0f);
+}
+END_TEST
+
+START_TEST(test_sgemm_threads_identical)
+{
+    /* Each C element is computed by one thread in the same order: the
+     * thread count does not change a single bit. */
+    uint64_t seed = 99;
+    const int shapes[][3] = {{300, 70, 600}, {20, 900, 300}, {513, 511, 257}};
+    for (int s = 0; s < 3; s++) {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
+        float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
+        tu_fill(&seed, a, (size_t)m * k);
+        tu_fill(&seed, b, (size_t)k * n);
+        ndx_set_threads(1);
+        ndx_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c1, n);
+        ndx_set_threads(2);
+        ndx_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c2, n);
+        ck_assert_int_eq(memcmp(c1, c2, sizeof(float) * m * n), 0);
+        free(a); free(b); free(c1); free(c2);
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("dispatch");
+    tcase_add_test(tc, test_dispatch_choice);
+    tcase_add_test(tc, test_dispatch_tables);
+    tcase_add_test(tc, test_bad_environment);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_gemm_ukernels);
+    tcase_add_test(tc, test_sgemm_small_shapes);
+    tcase_add_test(tc, test_sgemm_random_shapes);
+    tcase_add_test(tc, test_sgemm_degenerate);
+    tcase_add_test(tc, test_sgemm_threads_identical);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (ndx_init() != NDX_OK) {
+        fprintf(stderr, "ndx_init: %s\n", ndx_last_error());
+        return EXIT_FAILURE;
+    }
+    printf("kernel set: %s\n", ndx_kernel_set());
+    return tu_run(suite());
+}

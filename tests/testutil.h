@@ -1,0 +1,86 @@
+/* Helpers shared by the Check suites: a seeded RNG for test data, NaN
+ * poisoning, guard bytes, tolerant comparison and the suite runner. */
+#ifndef NDX_TESTUTIL_H
+#define NDX_TESTUTIL_H
+
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* splitmix64: the tests' own generator, independent of the library's RNG. */
+static inline uint64_t tu_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+/* uniform in [-1, 1) */
+static inline float tu_uniform(uint64_t *s)
+{
+    return (float)((tu_next(s) >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+/* integer in [lo, hi] */
+static inline int tu_int(uint64_t *s, int lo, int hi)
+{
+    return lo + (int)(tu_next(s) % (uint64_t)(hi - lo + 1));
+}
+static inline void tu_fill(uint64_t *s, float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = tu_uniform(s);
+}
+
+#define TU_GUARD 16   /* floats of guard after every output buffer */
+#define TU_GUARD_VALUE 12345.678f
+
+/* n floats followed by TU_GUARD guard floats; the n are poisoned with NaN. */
+static inline float *tu_alloc_poisoned(size_t n)
+{
+    float *p = malloc((n + TU_GUARD) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+    for (size_t i = 0; i < TU_GUARD; i++) p[n + i] = TU_GUARD_VALUE;
+    return p;
+}
+static inline void tu_check_guard(const float *p, size_t n)
+{
+    for (size_t i = 0; i < TU_GUARD; i++)
+        ck_assert_msg(p[n + i] == TU_GUARD_VALUE,
+                      "guard float %zu after a buffer of %zu was overwritten", i, n);
+}
+
+/* |got - want| <= atol + rtol * |want| for all i; NaN in got always fails.
+ * Returns the index of the first mismatch, or -1. */
+static inline long tu_mismatch(const float *got, const float *want, size_t n,
+                               double atol, double rtol)
+{
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], w = want[i];
+        if (isnan(g) != isnan(w)) return (long)i;
+        if (isnan(g)) continue;
+        if (fabs(g - w) > atol + rtol * fabs(w)) return (long)i;
+    }
+    return -1;
+}
+#define tu_assert_close(got, want, n, atol, rtol, what)                        \
+    do {                                                                       \
+        long i_ = tu_mismatch((got), (want), (n), (atol), (rtol));             \
+        ck_assert_msg(i_ < 0, "%s: element %ld is %.9g, expected %.9g", (what), \
+                      i_, i_ < 0 ? 0.0 : (double)(got)[i_],                    \
+                      i_ < 0 ? 0.0 : (double)(want)[i_]);                      \
+    } while (0)
+
+/* Runs one suite with Check's usual summary line; the exit status of main. */
+static inline int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif

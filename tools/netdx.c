@@ -1,0 +1,81 @@
+/* netdx: the command-line tool, one subcommand per stage.
+ *   netdx <subcommand> [options]      netdx <subcommand> --help
+ * Exit status: 0 ok, 1 failed, 2 bad usage. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "netdx.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+static int fail_init(void)
+{
+    fprintf(stderr, "netdx: %s\n", ndx_last_error());
+    return EXIT_FAILED;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("usage: netdx info\n"
+                   "Prints the version, the kernel set in use, the threads and the\n"
+                   "CPU features seen.  NETDX_KERNELS=ref|avx2|neon and\n"
+                   "NETDX_THREADS=N override the automatic choices.\n");
+            return EXIT_OK;
+        }
+        return EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "netdx info: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (ndx_init() != NDX_OK) return fail_init();
+    char cpu[256];
+    ndx_cpu_features(cpu, sizeof cpu);
+    printf("netdx %s\nkernels: %s\nthreads: %d\ncpu: %s\n", ndx_version(),
+           ndx_kernel_set(), ndx_get_threads(), cpu);
+    return EXIT_OK;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"info", cmd_info, "version, kernel set, threads, CPU features"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: netdx <subcommand> [options]\n\nsubcommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`netdx <subcommand> --help` describes each one.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("netdx %s\n", ndx_version());
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "netdx: unknown subcommand '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
