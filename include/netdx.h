@@ -137,6 +137,41 @@ void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                const float *a, int lda, const float *b, int ldb, float beta,
                float *c, int ldc);
 
+/* ---- convolution -------------------------------------------------------- */
+/* 2-D convolution on NCHW float32, as torch.nn.functional.conv2d:
+ *   x (N, C, H, W), w (K, C/groups, KH, KW), bias (K) or NULL,
+ *   y (N, K, OH, OW), OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1 (likewise OW).
+ * Forward is im2col + GEMM (1x1 stride-1 unpadded convolutions skip im2col)
+ * with bias and optional ReLU fused into the epilogue.  ws is caller-owned
+ * scratch of ndx_conv2d_workspace() floats (may be NULL when that is 0):
+ * nothing is allocated per call.  Threads: ndx_get_threads(). */
+typedef struct ndx_conv2d_desc {
+    int n, c, h, w;       /* input */
+    int k;                /* output channels */
+    int kh, kw, sh, sw, ph, pw, dh, dw;
+    int groups;           /* C and K divisible by groups */
+    int relu;             /* forward: y = max(conv + bias, 0) */
+} ndx_conv2d_desc;
+
+/* Checks the description (sizes positive, groups dividing C and K, kernel
+ * fitting the padded input); NDX_ERR_SHAPE naming the field otherwise. */
+ndx_status ndx_conv2d_check(const ndx_conv2d_desc *d);
+int ndx_conv2d_out_h(const ndx_conv2d_desc *d);
+int ndx_conv2d_out_w(const ndx_conv2d_desc *d);
+/* Floats of scratch the forward and both backward calls need. */
+size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d);
+ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
+                              const float *w, const float *bias, float *y,
+                              float *ws);
+/* dx (N, C, H, W) = gradient of the input from dy (N, K, OH, OW); overwrites dx. */
+ndx_status ndx_conv2d_backward_data(const ndx_conv2d_desc *d, const float *dy,
+                                    const float *w, float *dx, float *ws);
+/* dw (K, C/groups, KH, KW) and dbias (K, or NULL) from x and dy, summed over
+ * the batch; accumulate = 1 adds to dw/dbias, 0 overwrites them. */
+ndx_status ndx_conv2d_backward_weight(const ndx_conv2d_desc *d, const float *x,
+                                      const float *dy, float *dw, float *dbias,
+                                      float *ws, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,17 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "netdx.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
-
-static int fail_init(void)
-{
-    fprintf(stderr, "netdx: %s\n", ndx_last_error());
-    return EXIT_FAILED;
-}
-
-static int cmd_info(int argc, char **argv)
+int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
@@ -29,11 +22,8 @@ static int cmd_info(int argc, char **argv)
         }
         return EXIT_USAGE;
     }
-    if (optind < argc) {
-        fprintf(stderr, "netdx info: unexpected argument '%s'\n", argv[optind]);
-        return EXIT_USAGE;
-    }
-    if (ndx_init() != NDX_OK) return fail_init();
+    if (cli_no_args("info", argc, argv, optind)) return EXIT_USAGE;
+    if (ndx_init() != NDX_OK) return cli_fail("info");
     char cpu[256];
     ndx_cpu_features(cpu, sizeof cpu);
     printf("netdx %s\nkernels: %s\nthreads: %d\ncpu: %s\n", ndx_version(),
@@ -46,6 +36,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    /* one line per subcommand, in pipeline order */
     {"info", cmd_info, "version, kernel set, threads, CPU features"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

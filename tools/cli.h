@@ -1,0 +1,39 @@
+/* Shared by the netdx subcommands (tools/cmd_*.c): exit codes, number
+ * parsing with range checks, and the progress line. */
+#ifndef NDX_CLI_H
+#define NDX_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* Parses an integer / a real number in [lo, hi] from option `opt`; on error
+ * prints "netdx CMD: --opt: ..." and returns -1 (the caller exits with 2). */
+int cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi,
+            long *out);
+int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+int cli_double(const char *cmd, const char *opt, const char *s, double lo,
+               double hi, double *out);
+/* After a failed library call: "netdx CMD: <ndx_last_error()>", returns 1. */
+int cli_fail(const char *cmd);
+/* Rejects leftover arguments; returns 0 when there are none. */
+int cli_no_args(const char *cmd, int argc, char **argv, int optind_);
+
+/* A progress line on stderr: a redrawn bar on a terminal, else one plain
+ * line every ~10% (or when done).  unit: e.g. "img". */
+typedef struct cli_progress {
+    const char *what, *unit;
+    long total, last_printed;
+    double start;
+    int tty;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *what, const char *unit, long total);
+/* done items so far; extra: a short text such as "loss 0.412" or NULL */
+void cli_progress_update(cli_progress *p, long done, const char *extra);
+void cli_progress_end(cli_progress *p);
+
+/* Subcommands: int cmd_NAME(int argc, char **argv), argv[0] = "NAME". */
+int cmd_info(int argc, char **argv);
+
+#endif
