@@ -46,7 +46,7 @@ CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/check_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The kernel suites, also cross-built for check-neon.
-KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c
+KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/check_conv.c
 
 # Per-directory flags: the oracle without contraction, ISA flags only on
 # the ISA's own files.

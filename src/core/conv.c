@@ -1,0 +1,200 @@
+/* 2-D convolution driver: im2col + GEMM, per image and group.
+ *
+ *   forward:   y_g (Kg, OH*OW) = W_g (Kg, Cg*KH*KW) . col_g (Cg*KH*KW, OH*OW)
+ *              then y += bias, y = max(y, 0) if relu, row by row while hot
+ *   data grad: dcol_g = W_g^T . dy_g, dx_g = col2im(dcol_g)
+ *   weight:    dW_g += dy_g . col_g^T,  dbias[k] += sum(dy[k])
+ *
+ * A 1x1 kernel with stride 1, no padding uses x (C, H*W) as col directly.
+ * im2col and col2im run over channel ranges in parallel; the GEMMs thread
+ * themselves.  ws holds one image-group's col: Cg*KH*KW*OH*OW floats.
+ */
+#include <string.h>
+
+#include "core.h"
+#include "../../kernels/kernels.h"
+
+static ndx_conv_shape kernel_shape(const ndx_conv2d_desc *d, int channels)
+{
+    return (ndx_conv_shape){channels, d->h, d->w, d->kh, d->kw, d->sh, d->sw,
+                            d->ph, d->pw, d->dh, d->dw};
+}
+
+ndx_status ndx_conv2d_check(const ndx_conv2d_desc *d)
+{
+    const struct { const char *name; int v, min; } f[] = {
+        {"n", d->n, 1}, {"c", d->c, 1}, {"h", d->h, 1}, {"w", d->w, 1},
+        {"k", d->k, 1}, {"kh", d->kh, 1}, {"kw", d->kw, 1}, {"sh", d->sh, 1},
+        {"sw", d->sw, 1}, {"ph", d->ph, 0}, {"pw", d->pw, 0}, {"dh", d->dh, 1},
+        {"dw", d->dw, 1}, {"groups", d->groups, 1}};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (f[i].v < f[i].min)
+            return ndx__fail(NDX_ERR_SHAPE, "conv2d: %s = %d (at least %d)", f[i].name,
+                             f[i].v, f[i].min);
+    if (d->c % d->groups || d->k % d->groups)
+        return ndx__fail(NDX_ERR_SHAPE, "conv2d: groups = %d divides neither c = %d nor k = %d",
+                         d->groups, d->c, d->k);
+    if (ndx_conv2d_out_h(d) < 1 || ndx_conv2d_out_w(d) < 1)
+        return ndx__fail(NDX_ERR_SHAPE, "conv2d: kernel %dx%d (dilation %dx%d) does not fit "
+                         "input %dx%d with padding %dx%d", d->kh, d->kw, d->dh, d->dw,
+                         d->h, d->w, d->ph, d->pw);
+    if ((double)d->c / d->groups * d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d) > 1e9)
+        return ndx__fail(NDX_ERR_SHAPE, "conv2d: im2col buffer of more than 1e9 floats");
+    return NDX_OK;
+}
+
+int ndx_conv2d_out_h(const ndx_conv2d_desc *d)
+{
+    ndx_conv_shape s = kernel_shape(d, d->c);
+    return ndx_conv_out_h(&s);
+}
+
+int ndx_conv2d_out_w(const ndx_conv2d_desc *d)
+{
+    ndx_conv_shape s = kernel_shape(d, d->c);
+    return ndx_conv_out_w(&s);
+}
+
+static int is_pointwise(const ndx_conv2d_desc *d)
+{
+    return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
+}
+
+size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
+{
+    if (is_pointwise(d)) return 0;
+    return (size_t)(d->c / d->groups) * d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+}
+
+/* col (Cg*KH*KW, OH*OW) of channels [c0, c0+cg) of image im. */
+static void im2col_par(const ndx_kernel_table *t, const ndx_conv2d_desc *d,
+                       const float *im, int cg, float *col)
+{
+    const size_t plane = (size_t)d->h * d->w;
+    const size_t rows = (size_t)d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    const int nt = ndx_get_threads();
+#pragma omp parallel for num_threads(nt) if (nt > 1 && cg > 1) schedule(static)
+    for (int ch = 0; ch < cg; ch++) {
+        ndx_conv_shape s = kernel_shape(d, 1);
+        t->im2col.fn(&s, im + ch * plane, col + ch * rows);
+    }
+}
+
+static void col2im_par(const ndx_kernel_table *t, const ndx_conv2d_desc *d,
+                       const float *col, int cg, float *im)
+{
+    const size_t plane = (size_t)d->h * d->w;
+    const size_t rows = (size_t)d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    const int nt = ndx_get_threads();
+#pragma omp parallel for num_threads(nt) if (nt > 1 && cg > 1) schedule(static)
+    for (int ch = 0; ch < cg; ch++) {
+        ndx_conv_shape s = kernel_shape(d, 1);
+        t->col2im.fn(&s, col + ch * rows, im + ch * plane);
+    }
+}
+
+ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
+                              const float *w, const float *bias, float *y,
+                              float *ws)
+{
+    ndx_status st = ndx_conv2d_check(d);
+    if (st) return st;
+    ndx__ensure_init();
+    const ndx_kernel_table *t = ndx_kernels();
+    const int G = d->groups, cg = d->c / G, kg = d->k / G;
+    const int ohw = ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    const int kdim = cg * d->kh * d->kw;
+    const size_t plane = (size_t)d->h * d->w;
+    const int pointwise = is_pointwise(d);
+    if (!pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
+    for (int n = 0; n < d->n; n++)
+        for (int g = 0; g < G; g++) {
+            const float *xg = x + ((size_t)n * d->c + (size_t)g * cg) * plane;
+            float *yg = y + ((size_t)n * d->k + (size_t)g * kg) * ohw;
+            const float *col = xg;
+            if (!pointwise) {
+                im2col_par(t, d, xg, cg, ws);
+                col = ws;
+            }
+            ndx_sgemm(0, 0, kg, ohw, kdim, 1.0f, w + (size_t)g * kg * kdim, kdim, col,
+                      ohw, 0.0f, yg, ohw);
+            if (bias || d->relu) {
+                const int nt = ndx_get_threads();
+#pragma omp parallel for num_threads(nt) if (nt > 1 && (size_t)kg * ohw > 16384) schedule(static)
+                for (int k = 0; k < kg; k++) {
+                    float *row = yg + (size_t)k * ohw;
+                    if (bias) t->bias_add.fn(1, (size_t)ohw, bias + g * kg + k, row);
+                    if (d->relu) t->relu.fn((size_t)ohw, row, row);
+                }
+            }
+        }
+    return NDX_OK;
+}
+
+ndx_status ndx_conv2d_backward_data(const ndx_conv2d_desc *d, const float *dy,
+                                    const float *w, float *dx, float *ws)
+{
+    ndx_status st = ndx_conv2d_check(d);
+    if (st) return st;
+    ndx__ensure_init();
+    const ndx_kernel_table *t = ndx_kernels();
+    const int G = d->groups, cg = d->c / G, kg = d->k / G;
+    const int ohw = ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    const int kdim = cg * d->kh * d->kw;
+    const size_t plane = (size_t)d->h * d->w;
+    const int pointwise = is_pointwise(d);
+    if (!pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
+    for (int n = 0; n < d->n; n++)
+        for (int g = 0; g < G; g++) {
+            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
+            float *dxg = dx + ((size_t)n * d->c + (size_t)g * cg) * plane;
+            const float *wg = w + (size_t)g * kg * kdim;
+            if (pointwise) {
+                ndx_sgemm(1, 0, kdim, ohw, kg, 1.0f, wg, kdim, dyg, ohw, 0.0f, dxg, ohw);
+            } else {
+                ndx_sgemm(1, 0, kdim, ohw, kg, 1.0f, wg, kdim, dyg, ohw, 0.0f, ws, ohw);
+                col2im_par(t, d, ws, cg, dxg);
+            }
+        }
+    return NDX_OK;
+}
+
+ndx_status ndx_conv2d_backward_weight(const ndx_conv2d_desc *d, const float *x,
+                                      const float *dy, float *dw, float *dbias,
+                                      float *ws, int accumulate)
+{
+    ndx_status st = ndx_conv2d_check(d);
+    if (st) return st;
+    ndx__ensure_init();
+    const ndx_kernel_table *t = ndx_kernels();
+    const int G = d->groups, cg = d->c / G, kg = d->k / G;
+    const int ohw = ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    const int kdim = cg * d->kh * d->kw;
+    const size_t plane = (size_t)d->h * d->w;
+    const int pointwise = is_pointwise(d);
+    if (!pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
+    if (!accumulate) {
+        memset(dw, 0, sizeof(float) * (size_t)d->k * kdim);
+        if (dbias) memset(dbias, 0, sizeof(float) * (size_t)d->k);
+    }
+    for (int n = 0; n < d->n; n++)
+        for (int g = 0; g < G; g++) {
+            const float *xg = x + ((size_t)n * d->c + (size_t)g * cg) * plane;
+            const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
+            const float *col = xg;
+            if (!pointwise) {
+                im2col_par(t, d, xg, cg, ws);
+                col = ws;
+            }
+            ndx_sgemm(0, 1, kg, kdim, ohw, 1.0f, dyg, ohw, col, ohw, 1.0f,
+                      dw + (size_t)g * kg * kdim, kdim);
+            if (dbias)
+                for (int k = 0; k < kg; k++) {
+                    const float *row = dyg + (size_t)k * ohw;
+                    double s = 0;
+                    for (int i = 0; i < ohw; i++) s += row[i];
+                    dbias[g * kg + k] += (float)s;
+                }
+        }
+    return NDX_OK;
+}
