@@ -53,6 +53,19 @@ void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
                                      float *restrict c, int ldc);
 #endif
 
+/* GEMM panel packing (see kernels/ref/f32-gemm-pack-ref.c):
+ *   dst[p*w + i] = kmajor ? src[p*ld + i] : src[i*ld + p]  (i < rows, p < kc),
+ *   zero for rows <= i < w.  Packs A panels (w = MR) and B panels (w = NR). */
+typedef void (*ndx_gemm_pack_fn)(int kmajor, int rows, int kc,
+                                 const float *restrict src, int ld, int w,
+                                 float *restrict dst);
+void ndx_f32_gemm_pack__ref(int kmajor, int rows, int kc, const float *restrict src,
+                            int ld, int w, float *restrict dst);
+#if defined(__x86_64__)
+void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict src,
+                             int ld, int w, float *restrict dst);
+#endif
+
 /* ---- im2col / col2im ---------------------------------------------------
  * One image, C x H x W, kernel KH x KW, stride, padding (zero), dilation.
  * OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1, likewise OW.
@@ -137,6 +150,7 @@ typedef void (*ndx_bias_add_fn)(int, size_t, const float *restrict,
 typedef struct ndx_kernel_table {
     const char *isa;                       /* "ref", "avx2", "neon" */
     NDX_KERNEL_SLOT(ndx_gemm_ukernel_fn, gemm_ukernel);
+    NDX_KERNEL_SLOT(ndx_gemm_pack_fn, gemm_pack);
     NDX_KERNEL_SLOT(ndx_im2col_fn, im2col);
     NDX_KERNEL_SLOT(ndx_im2col_fn, col2im);
     NDX_KERNEL_SLOT(ndx_bilinear_fn, bilinear);

@@ -157,6 +157,37 @@ START_TEST(test_gemm_ukernels)
 }
 END_TEST
 
+START_TEST(test_gemm_pack)
+{
+    uint64_t seed = 21;
+    for (size_t s = 0; s < sizeof isas / sizeof *isas; s++) {
+        const ndx_kernel_table *t = ndx_kernels_for(isas[s]);
+        if (!t) continue;
+        const int widths[2] = {t->gemm_ukernel.mr, t->gemm_ukernel.nr};
+        for (int wi = 0; wi < 2; wi++)
+            for (int kmajor = 0; kmajor < 2; kmajor++)
+                for (int rows = 1; rows <= widths[wi]; rows++) {
+                    const int w = widths[wi], kc = tu_int(&seed, 1, 40);
+                    const int ld = (kmajor ? rows : kc) + tu_int(&seed, 0, 5);
+                    const size_t srclen = (size_t)(kmajor ? kc : rows) * ld;
+                    float *src = malloc(srclen * sizeof *src);
+                    float *got = tu_alloc_poisoned((size_t)kc * w);
+                    float *want = tu_alloc_poisoned((size_t)kc * w);
+                    tu_fill(&seed, src, srclen);
+                    t->gemm_pack.fn(kmajor, rows, kc, src, ld, w, got);
+                    ndx_f32_gemm_pack__ref(kmajor, rows, kc, src, ld, w, want);
+                    ck_assert_msg(memcmp(got, want, sizeof(float) * kc * w) == 0,
+                                  "%s pack kmajor=%d rows=%d w=%d kc=%d differs from ref",
+                                  isas[s], kmajor, rows, w, kc);
+                    tu_check_guard(got, (size_t)kc * w);
+                    free(src);
+                    free(got);
+                    free(want);
+                }
+    }
+}
+END_TEST
+
 /* One ndx_sgemm call against the oracle, with odd leading dimensions, NaN
  * in C when beta == 0 and guard floats after C. */
 static void check_sgemm(uint64_t *seed, int ta, int tb, int m, int n, int k,
@@ -270,6 +301,7 @@ static Suite *suite(void)
     tc = tcase_create("gemm");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_gemm_ukernels);
+    tcase_add_test(tc, test_gemm_pack);
     tcase_add_test(tc, test_sgemm_small_shapes);
     tcase_add_test(tc, test_sgemm_random_shapes);
     tcase_add_test(tc, test_sgemm_degenerate);

@@ -26,25 +26,49 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
 
-    for (int p = 0; p < k; p++) {
-        const __m256 b0 = _mm256_load_ps(b);
-        const __m256 b1 = _mm256_load_ps(b + 8);
-        __m256 av;
-        av = _mm256_broadcast_ss(a + 0);
-        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1);
-        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2);
-        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3);
-        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4);
-        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5);
-        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    /* the C tile is needed at the end: start fetching it now */
+    for (int i = 0; i < m; i++) {
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 15), _MM_HINT_T0);
+    }
+
+#define NDX_STEP(o)                                                           \
+    do {                                                                      \
+        const __m256 b0 = _mm256_load_ps(b + 16 * (o));                       \
+        const __m256 b1 = _mm256_load_ps(b + 16 * (o) + 8);                   \
+        __m256 av;                                                            \
+        av = _mm256_broadcast_ss(a + 6 * (o) + 0);                            \
+        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01); \
+        av = _mm256_broadcast_ss(a + 6 * (o) + 1);                            \
+        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11); \
+        av = _mm256_broadcast_ss(a + 6 * (o) + 2);                            \
+        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21); \
+        av = _mm256_broadcast_ss(a + 6 * (o) + 3);                            \
+        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31); \
+        av = _mm256_broadcast_ss(a + 6 * (o) + 4);                            \
+        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41); \
+        av = _mm256_broadcast_ss(a + 6 * (o) + 5);                            \
+        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51); \
+    } while (0)
+
+    int p = 0;
+    for (; p + 4 <= k; p += 4) {
+        _mm_prefetch((const char *)(a + 6 * 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 16 * 8), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + 16 * 8 + 16), _MM_HINT_T0);
+        NDX_STEP(0);
+        NDX_STEP(1);
+        NDX_STEP(2);
+        NDX_STEP(3);
+        a += 24;
+        b += 64;
+    }
+    for (; p < k; p++) {
+        NDX_STEP(0);
         a += 6;
         b += 16;
     }
+#undef NDX_STEP
 
     __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
                         {c30, c31}, {c40, c41}, {c50, c51}};

@@ -43,37 +43,25 @@ static int grow(float **p, size_t *cap, size_t need)
     return 0;
 }
 
-/* op(A) rows [i0, i0+mc), columns [p0, p0+kc) -> panels of mr rows. */
-static void pack_a(int trans_a, const float *a, int lda, int i0, int mc,
-                   int p0, int kc, int mr, float *dst)
+/* op(A) rows [i0, i0+mc), columns [p0, p0+kc) -> panels of mr rows,
+ * dst[r*kc + p*mr + i], through the table's pack kernel. */
+static void pack_a(ndx_gemm_pack_fn pack, int trans_a, const float *a, int lda,
+                   int i0, int mc, int p0, int kc, int mr, float *dst)
 {
     for (int r = 0; r < mc; r += mr) {
-        int rows = mc - r < mr ? mc - r : mr;
-        for (int p = 0; p < kc; p++) {
-            float *d = dst + ((size_t)r * kc) + (size_t)p * mr;
-            for (int i = 0; i < rows; i++) {
-                size_t row = (size_t)(i0 + r + i), col = (size_t)(p0 + p);
-                d[i] = trans_a ? a[col * lda + row] : a[row * lda + col];
-            }
-            for (int i = rows; i < mr; i++) d[i] = 0.0f;
-        }
+        const int rows = mc - r < mr ? mc - r : mr;
+        const size_t row = (size_t)(i0 + r);
+        const float *src = trans_a ? a + (size_t)p0 * lda + row : a + row * lda + p0;
+        pack(trans_a, rows, kc, src, lda, mr, dst + (size_t)r * kc);
     }
 }
 
-/* op(B) rows [p0, p0+kc), columns [j0 + panel*nr, ...) -> one nr panel. */
-static void pack_b_panel(int trans_b, const float *b, int ldb, int p0, int kc,
-                         int j0, int cols, int nr, float *dst)
+/* op(B) rows [p0, p0+kc), columns [j0, j0+cols) -> one nr panel. */
+static void pack_b_panel(ndx_gemm_pack_fn pack, int trans_b, const float *b, int ldb,
+                         int p0, int kc, int j0, int cols, int nr, float *dst)
 {
-    for (int p = 0; p < kc; p++) {
-        float *d = dst + (size_t)p * nr;
-        size_t row = (size_t)(p0 + p);
-        if (!trans_b) {
-            memcpy(d, b + row * ldb + j0, (size_t)cols * sizeof(float));
-        } else {
-            for (int j = 0; j < cols; j++) d[j] = b[(size_t)(j0 + j) * ldb + row];
-        }
-        for (int j = cols; j < nr; j++) d[j] = 0.0f;
-    }
+    const float *src = trans_b ? b + (size_t)j0 * ldb + p0 : b + (size_t)p0 * ldb + j0;
+    pack(!trans_b, cols, kc, src, ldb, nr, dst);
 }
 
 static void scale_c(int m, int n, float beta, float *c, int ldc)
@@ -83,16 +71,33 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
             c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
 }
 
-void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
-               const float *a, int lda, const float *b, int ldb, float beta,
-               float *c, int ldc)
+/* Fraction of the microkernel tiles' area that is useful for m x n. */
+static double tile_use(int m, int n, int mr, int nr)
 {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == 0.0f) {
-        scale_c(m, n, beta, c, ldc);
-        return;
+    return (double)m / ((m + mr - 1) / mr * mr) * n / ((n + nr - 1) / nr * nr);
+}
+
+/* Adds the mr x nr tile t (row stride nr) transposed into C:
+ * C[j][i] = t[i][j] + beta * C[j][i] (C not read when beta is 0). */
+static void store_transposed(int mr, int nr, int NR, const float *t, float beta,
+                             float *c, int ldc)
+{
+    for (int j = 0; j < nr; j++) {
+        float *cj = c + (size_t)j * ldc;
+        for (int i = 0; i < mr; i++)
+            cj[i] = beta == 0.0f ? t[i * NR + j] : t[i * NR + j] + beta * cj[i];
     }
-    ndx__ensure_init();
+}
+
+#define TILE_MAX 1024   /* floats: the largest MR x NR of any kernel set */
+
+/* The driver.  transposed_c: C is n x m (row stride ldc) and receives the
+ * product transposed; ndx_sgemm uses it to compute C^T = op(B)^T op(A)^T
+ * when that shape fills the microkernel's tiles better. */
+static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta,
+                 float *c, int ldc, int transposed_c)
+{
     const ndx_kernel_table *ks = ndx_kernels();
     const ndx_gemm_ukernel_fn ukernel = ks->gemm_ukernel.fn;
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
@@ -146,7 +151,7 @@ void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 #pragma omp for schedule(static)
                 for (int q = 0; q < ncp; q++) {
                     const int cols = nc - q * NR < NR ? nc - q * NR : NR;
-                    pack_b_panel(trans_b, b, ldb, pc, kc, jc + q * NR, cols, NR,
+                    pack_b_panel(ks->gemm_pack.fn, trans_b, b, ldb, pc, kc, jc + q * NR, cols, NR,
                                  bbuf + (size_t)q * kc * NR);
                 }
                 /* Column panels of this block that are ours. */
@@ -155,15 +160,23 @@ void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                 if (qb > ncp) qb = ncp;
                 for (int ic = r0; ic < r1 && qa < qb; ic += MC) {
                     const int mc = r1 - ic < MC ? r1 - ic : MC;
-                    pack_a(trans_a, a, lda, ic, mc, pc, kc, MR, apack);
+                    pack_a(ks->gemm_pack.fn, trans_a, a, lda, ic, mc, pc, kc, MR, apack);
                     for (int q = qa; q < qb; q++) {
                         const int jr = q * NR;
                         const int nr = nc - jr < NR ? nc - jr : NR;
                         const float *bp = bbuf + (size_t)q * kc * NR;
                         for (int ir = 0; ir < mc; ir += MR) {
                             const int mr = mc - ir < MR ? mc - ir : MR;
-                            ukernel(mr, nr, kc, alpha, apack + (size_t)ir * kc, bp,
-                                    beta_eff, c + (size_t)(ic + ir) * ldc + jc + jr, ldc);
+                            if (!transposed_c) {
+                                ukernel(mr, nr, kc, alpha, apack + (size_t)ir * kc, bp,
+                                        beta_eff, c + (size_t)(ic + ir) * ldc + jc + jr, ldc);
+                            } else {
+                                float tile[TILE_MAX];
+                                ukernel(mr, nr, kc, alpha, apack + (size_t)ir * kc, bp,
+                                        0.0f, tile, NR);
+                                store_transposed(mr, nr, NR, tile, beta_eff,
+                                                 c + (size_t)(jc + jr) * ldc + ic + ir, ldc);
+                            }
                         }
                     }
                 }
@@ -171,4 +184,22 @@ void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
             }
         }
     }
+}
+
+void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta,
+               float *c, int ldc)
+{
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0.0f) {
+        scale_c(m, n, beta, c, ldc);
+        return;
+    }
+    ndx__ensure_init();
+    const ndx_kernel_table *ks = ndx_kernels();
+    const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
+    if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR) > 1.1 * tile_use(m, n, MR, NR))
+        gemm(!trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, 1);
+    else
+        gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
 }
