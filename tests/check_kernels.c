@@ -188,6 +188,37 @@ START_TEST(test_gemm_pack)
 }
 END_TEST
 
+START_TEST(test_im2col_sets)
+{
+    uint64_t seed = 31;
+    for (size_t si = 0; si < sizeof isas / sizeof *isas; si++) {
+        const ndx_kernel_table *t = ndx_kernels_for(isas[si]);
+        if (!t) continue;
+        for (int it = 0; it < 300; it++) {
+            ndx_conv_shape s = {tu_int(&seed, 1, 4), tu_int(&seed, 1, 19), tu_int(&seed, 1, 19),
+                                tu_int(&seed, 1, 7), tu_int(&seed, 1, 7), tu_int(&seed, 1, 4),
+                                tu_int(&seed, 1, 4), tu_int(&seed, 0, 3), tu_int(&seed, 0, 3),
+                                tu_int(&seed, 1, 3), tu_int(&seed, 1, 3)};
+            const int oh = ndx_conv_out_h(&s), ow = ndx_conv_out_w(&s);
+            if (oh < 1 || ow < 1) continue;
+            const size_t nin = (size_t)s.c * s.h * s.w, ncol = (size_t)s.c * s.kh * s.kw * oh * ow;
+            float *im = malloc(nin * sizeof *im);
+            float *got = tu_alloc_poisoned(ncol), *want = tu_alloc_poisoned(ncol);
+            tu_fill(&seed, im, nin);
+            t->im2col.fn(&s, im, got);
+            ndx_f32_im2col__ref(&s, im, want);
+            ck_assert_msg(memcmp(got, want, ncol * sizeof *got) == 0,
+                          "%s im2col differs from ref: c=%d %dx%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d",
+                          isas[si], s.c, s.h, s.w, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw);
+            tu_check_guard(got, ncol);
+            free(im);
+            free(got);
+            free(want);
+        }
+    }
+}
+END_TEST
+
 /* One ndx_sgemm call against the oracle, with odd leading dimensions, NaN
  * in C when beta == 0 and guard floats after C. */
 static void check_sgemm(uint64_t *seed, int ta, int tb, int m, int n, int k,
@@ -302,6 +333,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_gemm_ukernels);
     tcase_add_test(tc, test_gemm_pack);
+    tcase_add_test(tc, test_im2col_sets);
     tcase_add_test(tc, test_sgemm_small_shapes);
     tcase_add_test(tc, test_sgemm_random_shapes);
     tcase_add_test(tc, test_sgemm_degenerate);

@@ -1,0 +1,58 @@
+/* im2col for the AVX2 set (contract and oracle: ndx_f32_im2col__ref).
+ *
+ * Same output as the reference, built row by row of col: for every kernel
+ * tap (c, i, j) and output row oy, the valid output columns form one range
+ * [ox0, ox1) computed up front; the rest is zero.  With stride 1 the range
+ * is a contiguous copy (memcpy, vectorised by the compiler under -mavx2);
+ * otherwise a strided gather without per-element bounds tests.
+ */
+#include <string.h>
+
+#include "../kernels.h"
+
+/* first ox with 0 <= ox*s - p + off, and one past the last with
+ * ox*s - p + off < n, clamped to [0, out]. */
+static void valid_range(int out, int s, int p, int off, int n, int *lo, int *hi)
+{
+    int a = p - off;                 /* need ox*s >= a */
+    int l = a <= 0 ? 0 : (a + s - 1) / s;
+    int b = n + p - off;             /* need ox*s < b */
+    int h = b <= 0 ? 0 : (b + s - 1) / s;
+    if (l > out) l = out;
+    if (h > out) h = out;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
+                          float *restrict col)
+{
+    const int oh = ndx_conv_out_h(s), ow = ndx_conv_out_w(s);
+    const size_t plane = (size_t)s->h * s->w, ocols = (size_t)oh * ow;
+    for (int c = 0; c < s->c; c++) {
+        const float *src = im + (size_t)c * plane;
+        for (int i = 0; i < s->kh; i++)
+            for (int j = 0; j < s->kw; j++) {
+                float *dst = col + (((size_t)c * s->kh + i) * s->kw + j) * ocols;
+                int x0, x1;
+                valid_range(ow, s->sw, s->pw, j * s->dw, s->w, &x0, &x1);
+                for (int oy = 0; oy < oh; oy++) {
+                    float *d = dst + (size_t)oy * ow;
+                    const int y = oy * s->sh - s->ph + i * s->dh;
+                    if (y < 0 || y >= s->h) {
+                        memset(d, 0, sizeof(float) * ow);
+                        continue;
+                    }
+                    /* input index of output column ox: base + ox*sw, >= 0 from x0 on */
+                    const long base = (long)y * s->w - s->pw + (long)j * s->dw;
+                    for (int ox = 0; ox < x0; ox++) d[ox] = 0.0f;
+                    if (s->sw == 1 && x1 > x0)
+                        memcpy(d + x0, src + base + x0, sizeof(float) * (x1 - x0));
+                    else
+                        for (int ox = x0; ox < x1; ox++) d[ox] = src[base + (long)ox * s->sw];
+                    for (int ox = x1; ox < ow; ox++) d[ox] = 0.0f;
+                }
+            }
+    }
+}
