@@ -29,7 +29,7 @@ endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
-LDLIBS  += -lxxhash -lpthread -lm
+LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
 # ---- sources ---------------------------------------------------------------
@@ -46,7 +46,8 @@ CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/check_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The kernel suites, also cross-built for check-neon.
-KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/check_conv.c
+KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/check_conv.c \
+             tests/check_simd.c
 
 # Per-directory flags: the oracle without contraction, ISA flags only on
 # the ISA's own files.
@@ -101,10 +102,18 @@ check-neon:
 	  $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
 	@tests/run.sh --kernels "default ref" --wrap $(QEMU) $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
 
+# Benchmarks: bench/<name>.c programs linked with the static library (and
+# OpenBLAS, for comparison only); bench/run.sh runs them beside PyTorch and
+# writes bench/RESULTS.md.
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libnetdx.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ikernels $(CFLAGS) $< $(BUILD)/libnetdx.a -o $@ $(LDFLAGS) -lopenblas $(LDLIBS)
+
 bench:
 	@tools/install-deps.sh bench
-	@$(MAKE) --no-print-directory all
-	@echo "bench: not written yet (issue 3)"
+	@$(MAKE) --no-print-directory all $(BENCHES)
+	@bench/run.sh $(BUILD)
 
 demo:
 	@tools/install-deps.sh build
@@ -113,7 +122,7 @@ demo:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/netdx.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/netdx.h include/netdx_nn.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libnetdx.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION)
 	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0
@@ -123,7 +132,7 @@ install: all
 	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
+	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/include/netdx_nn.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0 \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc $(DESTDIR)$(PREFIX)/bin/netdx

@@ -112,6 +112,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gemm: %s\n", ndx_last_error());
         return 1;
     }
+    if (argc > 2 && !strcmp(argv[2], "--corename")) {
+        printf("%s\n", openblas_get_corename());
+        return 0;
+    }
     if (argc > 2 && !strcmp(argv[2], "--machine")) {
         double p1 = fma_peak(1), p2 = fma_peak(2), r1, w1, r2, w2;
         bandwidth(1, &r1, &w1);

@@ -91,17 +91,61 @@ static void store_transposed(int mr, int nr, int NR, const float *t, float beta,
 
 #define TILE_MAX 1024   /* floats: the largest MR x NR of any kernel set */
 
-/* The driver.  transposed_c: C is n x m (row stride ldc) and receives the
- * product transposed; ndx_sgemm uses it to compute C^T = op(B)^T op(A)^T
- * when that shape fills the microkernel's tiles better. */
+/* One thread's GEMM on its block of C, with its own packing buffers.
+ * transposed_c: C is stored transposed, element (i, j) at c[j*ldc + i]. */
+static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, int n,
+                  int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc, int transposed_c, float *apack,
+                  float *bpack)
+{
+    const ndx_gemm_ukernel_fn ukernel = ks->gemm_ukernel.fn;
+    const ndx_gemm_pack_fn pack = ks->gemm_pack.fn;
+    const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr, KC = ks->gemm_kc;
+    const int MC = ks->gemm_mc / MR * MR, NC = ks->gemm_nc / NR * NR;
+    for (int jc = 0; jc < n; jc += NC) {
+        const int nc = n - jc < NC ? n - jc : NC;
+        for (int pc = 0; pc < k; pc += KC) {
+            const int kc = k - pc < KC ? k - pc : KC;
+            const float beta_eff = pc == 0 ? beta : 1.0f;
+            for (int jr = 0; jr < nc; jr += NR)
+                pack_b_panel(pack, trans_b, b, ldb, pc, kc, jc + jr,
+                             nc - jr < NR ? nc - jr : NR, NR, bpack + (size_t)jr * kc);
+            for (int ic = 0; ic < m; ic += MC) {
+                const int mc = m - ic < MC ? m - ic : MC;
+                pack_a(pack, trans_a, a, lda, ic, mc, pc, kc, MR, apack);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    const int nr = nc - jr < NR ? nc - jr : NR;
+                    const float *bp = bpack + (size_t)jr * kc;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        const int mr = mc - ir < MR ? mc - ir : MR;
+                        const float *ap = apack + (size_t)ir * kc;
+                        const size_t i = (size_t)(ic + ir), j = (size_t)(jc + jr);
+                        if (!transposed_c) {
+                            ukernel(mr, nr, kc, alpha, ap, bp, beta_eff, c + i * ldc + j, ldc);
+                        } else {
+                            float tile[TILE_MAX];
+                            ukernel(mr, nr, kc, alpha, ap, bp, 0.0f, tile, NR);
+                            store_transposed(mr, nr, NR, tile, beta_eff, c + j * ldc + i, ldc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* The driver: C is cut into one block of whole MR rows (or NR columns) per
+ * thread and every thread runs the BLIS loops on its block with its own
+ * packing buffers, without barriers: each element of C is written by one
+ * thread in a fixed order, so results do not depend on the thread count.
+ * Re-packing the shared operand per thread costs O(k*n) (or O(m*k)) per
+ * thread beside O(m*n*k / threads) of arithmetic. */
 static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb, float beta,
                  float *c, int ldc, int transposed_c)
 {
     const ndx_kernel_table *ks = ndx_kernels();
-    const ndx_gemm_ukernel_fn ukernel = ks->gemm_ukernel.fn;
-    const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
-    const int KC = ks->gemm_kc;
+    const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr, KC = ks->gemm_kc;
     const int MC = ks->gemm_mc / MR * MR, NC = ks->gemm_nc / NR * NR;
 
     int nt = ndx_get_threads();
@@ -111,18 +155,16 @@ static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     if (nt > (split_rows ? mpanels : npanels)) nt = split_rows ? mpanels : npanels;
 
     const int kc_max = k < KC ? k : KC;
-    const int nc_max = n < NC ? n : NC;
+    const int nc_max = n < NC ? n : NC, mc_max = m < MC ? m : MC;
     const size_t b_need = (size_t)kc_max * ((nc_max + NR - 1) / NR * NR);
-    const int mc_max = m < MC ? (m + MR - 1) / MR * MR : MC;
-    const size_t a_need = (size_t)kc_max * mc_max;
-    if (grow(&ws.b, &ws.b_cap, b_need) || grow(&ws.a, &ws.a_cap, a_need * (size_t)nt)) {
+    const size_t a_need = (size_t)kc_max * ((mc_max + MR - 1) / MR * MR);
+    if (grow(&ws.b, &ws.b_cap, b_need * (size_t)nt) ||
+        grow(&ws.a, &ws.a_cap, a_need * (size_t)nt)) {
         /* No memory for packing: the reference kernel needs none. */
-        ndx_f32_gemm__ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-                          beta, c, ldc);
+        ndx_f32_gemm__ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    const size_t a_stride = a_need;
-    float *const bbuf = ws.b, *const abuf = ws.a;
+    float *const abuf = ws.a, *const bbuf = ws.b;
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -131,57 +173,23 @@ static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 #else
         const int tid = 0, nth = 1;
 #endif
-        float *const apack = abuf + (size_t)tid * a_stride;
-        /* This thread's rows [r0, r1) and column panels [q0, q1). */
-        int r0 = 0, r1 = m, q0 = 0, q1 = npanels;
+        int r0 = 0, r1 = m, c0 = 0, c1 = n;
         if (split_rows) {
             r0 = (int)((long)mpanels * tid / nth) * MR;
             r1 = (int)((long)mpanels * (tid + 1) / nth) * MR;
             if (r1 > m) r1 = m;
         } else {
-            q0 = (int)((long)npanels * tid / nth);
-            q1 = (int)((long)npanels * (tid + 1) / nth);
+            c0 = (int)((long)npanels * tid / nth) * NR;
+            c1 = (int)((long)npanels * (tid + 1) / nth) * NR;
+            if (c1 > n) c1 = n;
         }
-        for (int jc = 0; jc < n; jc += NC) {
-            const int nc = n - jc < NC ? n - jc : NC;
-            const int ncp = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < k; pc += KC) {
-                const int kc = k - pc < KC ? k - pc : KC;
-                const float beta_eff = pc == 0 ? beta : 1.0f;
-#pragma omp for schedule(static)
-                for (int q = 0; q < ncp; q++) {
-                    const int cols = nc - q * NR < NR ? nc - q * NR : NR;
-                    pack_b_panel(ks->gemm_pack.fn, trans_b, b, ldb, pc, kc, jc + q * NR, cols, NR,
-                                 bbuf + (size_t)q * kc * NR);
-                }
-                /* Column panels of this block that are ours. */
-                int qa = q0 - jc / NR, qb = q1 - jc / NR;
-                if (qa < 0) qa = 0;
-                if (qb > ncp) qb = ncp;
-                for (int ic = r0; ic < r1 && qa < qb; ic += MC) {
-                    const int mc = r1 - ic < MC ? r1 - ic : MC;
-                    pack_a(ks->gemm_pack.fn, trans_a, a, lda, ic, mc, pc, kc, MR, apack);
-                    for (int q = qa; q < qb; q++) {
-                        const int jr = q * NR;
-                        const int nr = nc - jr < NR ? nc - jr : NR;
-                        const float *bp = bbuf + (size_t)q * kc * NR;
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            const int mr = mc - ir < MR ? mc - ir : MR;
-                            if (!transposed_c) {
-                                ukernel(mr, nr, kc, alpha, apack + (size_t)ir * kc, bp,
-                                        beta_eff, c + (size_t)(ic + ir) * ldc + jc + jr, ldc);
-                            } else {
-                                float tile[TILE_MAX];
-                                ukernel(mr, nr, kc, alpha, apack + (size_t)ir * kc, bp,
-                                        0.0f, tile, NR);
-                                store_transposed(mr, nr, NR, tile, beta_eff,
-                                                 c + (size_t)(jc + jr) * ldc + ic + ir, ldc);
-                            }
-                        }
-                    }
-                }
-#pragma omp barrier
-            }
+        if (r0 < r1 && c0 < c1) {
+            const float *at = trans_a ? a + r0 : a + (size_t)r0 * lda;
+            const float *bt = trans_b ? b + (size_t)c0 * ldb : b + c0;
+            float *ct = transposed_c ? c + (size_t)c0 * ldc + r0 : c + (size_t)r0 * ldc + c0;
+            block(ks, trans_a, trans_b, r1 - r0, c1 - c0, k, alpha, at, lda, bt, ldb, beta,
+                  ct, ldc, transposed_c, abuf + (size_t)tid * a_need,
+                  bbuf + (size_t)tid * b_need);
         }
     }
 }

@@ -1,0 +1,75 @@
+#!/bin/sh
+# make bench: runs every benchmark of bench/ and writes bench/RESULTS.md
+# (also printed).  Usage: bench/run.sh BUILD_DIR
+# Speed is measured here and only here, never in tests.  Each comparison
+# (netdx beside OpenBLAS or PyTorch) is made in the same run; figures are
+# medians of several runs.  PyTorch runs under GLIBC_TUNABLES that keep
+# freed memory (no page-fault storms) with explicit torch.set_num_threads.
+set -u
+B=${1:-build}/bench
+PY=/usr/bin/python3
+TUNE=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736
+out=bench/RESULTS.md
+tmp=$(mktemp bench/.RESULTS.XXXXXX)
+trap 'rm -f "$tmp" "$tmp".*' EXIT
+
+{
+echo "# netdx benchmarks"
+echo
+echo "Written by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores;"
+echo "CPU: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1);"
+echo "netdx kernels: $(${1:-build}/netdx info | sed -n 's/^kernels: //p')."
+echo "Timings are medians of several runs on a machine that may be shared: compare"
+echo "the ratios within one table, which were measured in the same run."
+echo
+echo "## Machine"
+echo
+echo "| measure | 1 thread | 2 threads |"
+echo "| --- | --- | --- |"
+$B/bench_gemm machine --machine
+echo
+echo "## sgemm (row-major, no transposes), GFLOP/s"
+echo
+for ct in Haswell SkylakeX; do
+    case $ct in
+    Haswell) what="OpenBLAS's Haswell kernel (AVX2)" ;;
+    SkylakeX) what="OpenBLAS's SkylakeX kernel (AVX-512)" ;;
+    esac
+    echo "### beside $what"
+    echo
+    echo "| shape | M×N×K | threads | netdx | OpenBLAS | netdx / OpenBLAS |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    OPENBLAS_CORETYPE=$ct $B/bench_gemm $ct 2>>"$tmp.log"
+    echo
+done
+echo "Left unset, OPENBLAS_CORETYPE makes this OpenBLAS ($(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?')) choose: $(env -u OPENBLAS_CORETYPE $B/bench_gemm unset --corename 2>/dev/null)."
+echo
+echo "## conv2d forward (3×3, pad 1, bias + ReLU), ms"
+echo
+$B/bench_conv > "$tmp.conv"
+GLIBC_TUNABLES=$TUNE ONEDNN_MAX_CPU_ISA=AVX2 $PY bench/torch_conv.py > "$tmp.tavx2"
+GLIBC_TUNABLES=$TUNE $PY bench/torch_conv.py > "$tmp.tfull"
+echo "| layer | batch | threads | netdx ms | netdx GFLOP/s | PyTorch AVX2 ms | netdx speed-up vs PyTorch AVX2 | PyTorch uncapped ms | vs uncapped |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+paste -d'#' "$tmp.conv" "$tmp.tavx2" "$tmp.tfull" | awk -F'#' '{
+    split($1, a, "|"); split($2, b, "|"); split($3, c, "|");
+    printf "|%s|%s|%s| %.3f | %.1f | %.3f | %.2f× | %.3f | %.2f× |\n", a[2], a[3], a[4], a[5], a[6], b[5], b[5] / a[5], c[5], c[5] / a[5] }'
+echo
+for extra in bilinear synth infer; do
+    if [ -x "$B/bench_$extra" ]; then
+        echo "## $extra"
+        echo
+        $B/bench_$extra
+        if [ -f "bench/torch_$extra.py" ]; then
+            echo
+            GLIBC_TUNABLES=$TUNE $PY "bench/torch_$extra.py"
+        fi
+        echo
+    fi
+done
+} > "$tmp"
+status=$?
+cat "$tmp.log" >&2 2>/dev/null
+mv "$tmp" "$out"
+cat "$out"
+exit $status
