@@ -29,7 +29,7 @@ endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
-LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lpthread -lm
+LDLIBS  += -lxxhash -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
 # ---- sources ---------------------------------------------------------------
@@ -46,8 +46,7 @@ CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/check_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The kernel suites, also cross-built for check-neon.
-KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/check_conv.c \
-             tests/check_simd.c
+KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/check_conv.c
 
 # Per-directory flags: the oracle without contraction, ISA flags only on
 # the ISA's own files.
@@ -122,7 +121,7 @@ demo:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/netdx.h include/netdx_nn.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/netdx.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libnetdx.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION)
 	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0
@@ -132,7 +131,7 @@ install: all
 	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/include/netdx_nn.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
+	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0 \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc $(DESTDIR)$(PREFIX)/bin/netdx
