@@ -2,9 +2,9 @@
  *
  *   C[i][j] = alpha * sum_p a[p*6 + i] * b[p*16 + j] + beta * C[i][j]
  *
- * a: packed 6-row panel of A (k x 6), b: packed 16-column panel of B
- * (k x 16), both zero-padded past m / n by the packing routines and 32-byte
- * aligned.  Twelve ymm accumulators (6 rows x 2 vectors), two B loads and six
+ * a: packed 6-row panel of A (k x 6), zero-padded past m; b: 16 columns of
+ * B with row stride ldb (16 for a packed panel, zero-padded past n, or rows
+ * of an unpacked B when all 16 columns exist).  Twelve ymm accumulators (6 rows x 2 vectors), two B loads and six
  * broadcasts of A per step of k.  A full tile is stored straight into C
  * (unaligned); a partial tile goes through a stack buffer so that nothing
  * outside the m x n corner is read or written.  beta == 0 never reads C.
@@ -16,7 +16,7 @@
 
 void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                                      const float *restrict a,
-                                     const float *restrict b, float beta,
+                                     const float *restrict b, int ldb, float beta,
                                      float *restrict c, int ldc)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -34,8 +34,8 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
 
 #define NDX_STEP(o)                                                           \
     do {                                                                      \
-        const __m256 b0 = _mm256_load_ps(b + 16 * (o));                       \
-        const __m256 b1 = _mm256_load_ps(b + 16 * (o) + 8);                   \
+        const __m256 b0 = _mm256_loadu_ps(b + (size_t)ldb * (o));             \
+        const __m256 b1 = _mm256_loadu_ps(b + (size_t)ldb * (o) + 8);         \
         __m256 av;                                                            \
         av = _mm256_broadcast_ss(a + 6 * (o) + 0);                            \
         c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01); \
@@ -54,19 +54,19 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
     int p = 0;
     for (; p + 4 <= k; p += 4) {
         _mm_prefetch((const char *)(a + 6 * 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 16 * 8), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 16 * 8 + 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + (size_t)ldb * 8), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + (size_t)ldb * 9), _MM_HINT_T0);
         NDX_STEP(0);
         NDX_STEP(1);
         NDX_STEP(2);
         NDX_STEP(3);
         a += 24;
-        b += 64;
+        b += (size_t)ldb * 4;
     }
     for (; p < k; p++) {
         NDX_STEP(0);
         a += 6;
-        b += 16;
+        b += ldb;
     }
 #undef NDX_STEP
 

@@ -43,15 +43,28 @@ void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict
                              int ld, int w, float *restrict dst)
 {
     if (kmajor) {
+        if (w == 16 && rows == 16) {      /* the common full NR panel */
+            for (int p = 0; p < kc; p++) {
+                const float *s = src + (size_t)p * ld;
+                float *d = dst + (size_t)p * 16;
+                const __m256 v0 = _mm256_loadu_ps(s), v1 = _mm256_loadu_ps(s + 8);
+                _mm256_storeu_ps(d, v0);
+                _mm256_storeu_ps(d + 8, v1);
+            }
+            return;
+        }
         for (int p = 0; p < kc; p++) {
             const float *s = src + (size_t)p * ld;
             float *d = dst + (size_t)p * w;
-            int i = 0;
-            for (; i + 8 <= rows; i += 8) _mm256_storeu_ps(d + i, _mm256_loadu_ps(s + i));
-            for (; i < w; i += 8) {
-                const int left = rows - i > 0 ? rows - i : 0, width = w - i < 8 ? w - i : 8;
-                __m256 v = _mm256_maskload_ps(s + i, lane_mask(left < 8 ? left : 8));
-                _mm256_maskstore_ps(d + i, lane_mask(width), v);
+            for (int i = 0; i < w; i += 8) {
+                const int left = rows - i > 8 ? 8 : rows - i > 0 ? rows - i : 0;
+                const int width = w - i < 8 ? w - i : 8;
+                const __m256 v = left == 8 ? _mm256_loadu_ps(s + i)
+                                           : _mm256_maskload_ps(s + i, lane_mask(left));
+                if (width == 8)
+                    _mm256_storeu_ps(d + i, v);
+                else
+                    _mm256_maskstore_ps(d + i, lane_mask(width), v);
             }
         }
         return;

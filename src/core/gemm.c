@@ -91,6 +91,13 @@ static void store_transposed(int mr, int nr, int NR, const float *t, float beta,
 
 #define TILE_MAX 1024   /* floats: the largest MR x NR of any kernel set */
 
+/* k split into equal blocks of at most kc_max (no short last block). */
+static int balanced_kc(int k, int kc_max)
+{
+    const int blocks = (k + kc_max - 1) / kc_max;
+    return (k + blocks - 1) / blocks;
+}
+
 /* One thread's GEMM on its block of C, with its own packing buffers.
  * transposed_c: C is stored transposed, element (i, j) at c[j*ldc + i]. */
 static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, int n,
@@ -100,31 +107,40 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
 {
     const ndx_gemm_ukernel_fn ukernel = ks->gemm_ukernel.fn;
     const ndx_gemm_pack_fn pack = ks->gemm_pack.fn;
-    const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr, KC = ks->gemm_kc;
+    const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
     const int MC = ks->gemm_mc / MR * MR, NC = ks->gemm_nc / NR * NR;
+    const int KC = balanced_kc(k, ks->gemm_kc);
+    const int direct_b = !trans_b && m <= MC;
     for (int jc = 0; jc < n; jc += NC) {
         const int nc = n - jc < NC ? n - jc : NC;
         for (int pc = 0; pc < k; pc += KC) {
             const int kc = k - pc < KC ? k - pc : KC;
             const float beta_eff = pc == 0 ? beta : 1.0f;
+            /* With one block of rows, each B panel is used once: full panels
+             * of a non-transposed B are read in place, only a partial last
+             * panel is packed. */
             for (int jr = 0; jr < nc; jr += NR)
-                pack_b_panel(pack, trans_b, b, ldb, pc, kc, jc + jr,
-                             nc - jr < NR ? nc - jr : NR, NR, bpack + (size_t)jr * kc);
+                if (!direct_b || nc - jr < NR)
+                    pack_b_panel(pack, trans_b, b, ldb, pc, kc, jc + jr,
+                                 nc - jr < NR ? nc - jr : NR, NR, bpack + (size_t)jr * kc);
             for (int ic = 0; ic < m; ic += MC) {
                 const int mc = m - ic < MC ? m - ic : MC;
                 pack_a(pack, trans_a, a, lda, ic, mc, pc, kc, MR, apack);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const int nr = nc - jr < NR ? nc - jr : NR;
-                    const float *bp = bpack + (size_t)jr * kc;
+                    const int in_place = direct_b && nr == NR;
+                    const float *bp = in_place ? b + (size_t)pc * ldb + jc + jr
+                                               : bpack + (size_t)jr * kc;
+                    const int bstride = in_place ? ldb : NR;
                     for (int ir = 0; ir < mc; ir += MR) {
                         const int mr = mc - ir < MR ? mc - ir : MR;
                         const float *ap = apack + (size_t)ir * kc;
                         const size_t i = (size_t)(ic + ir), j = (size_t)(jc + jr);
                         if (!transposed_c) {
-                            ukernel(mr, nr, kc, alpha, ap, bp, beta_eff, c + i * ldc + j, ldc);
+                            ukernel(mr, nr, kc, alpha, ap, bp, bstride, beta_eff, c + i * ldc + j, ldc);
                         } else {
                             float tile[TILE_MAX];
-                            ukernel(mr, nr, kc, alpha, ap, bp, 0.0f, tile, NR);
+                            ukernel(mr, nr, kc, alpha, ap, bp, bstride, 0.0f, tile, NR);
                             store_transposed(mr, nr, NR, tile, beta_eff, c + j * ldc + i, ldc);
                         }
                     }
