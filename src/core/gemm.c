@@ -2,17 +2,20 @@
  *
  *   for jc in n by NC:                 B block KC x NC (L3)
  *     for pc in k by KC:               pack op(B)[pc:+kc, jc:+nc] into NR panels
- *       for ic in this thread's rows by MC:   pack op(A)[ic:+mc, pc:+kc] into
- *                                             MR panels (L2, per thread)
- *         for jr in this thread's columns by NR:
+ *       for ic in m by MC:             pack op(A)[ic:+mc, pc:+kc] into MR panels (L2)
+ *         for jr in nc by NR:          one B panel (L1)
  *           for ir in mc by MR:        microkernel MR x NR (C tile in registers)
  *
- * MR, NR, MC, KC, NC come from the kernel table.  Threads split the rows of C
- * (when C has at least as many MR panels as NR panels) or its columns, in
- * contiguous balanced ranges, so every C element is written by one thread and
- * results do not depend on timing.  The packing buffers belong to the calling
- * thread and are kept between calls (first-touching fresh pages is slow); they
- * grow when a larger call needs more and are never shrunk.
+ * MR, NR, MC, KC, NC, the microkernel and the pack kernel come from the
+ * kernel table.  Threads: C is cut into one block of whole MR rows (or NR
+ * columns, when C has more NR column panels than MR row panels) per thread,
+ * and each thread runs the loops above on its block with its own packing
+ * buffers and no barrier; every C element is written by one thread in a fixed
+ * order, so the result does not depend on the thread count.  When the
+ * transposed problem C^T = op(B)^T op(A)^T fills the tiles better (a narrow
+ * C), it is computed instead and stored transposed.  The packing buffers
+ * belong to the calling thread and are kept between calls (first-touching
+ * fresh pages is slow); they grow when a larger call needs more.
  */
 #include <string.h>
 
@@ -24,7 +27,7 @@
 #include "../../kernels/kernels.h"
 
 typedef struct {
-    float *b;            /* KC x NC packed B block, shared by the threads */
+    float *b;            /* per thread: KC x NC packed B block */
     size_t b_cap;
     float *a;            /* per thread: MC x KC packed A block */
     size_t a_cap;
