@@ -91,6 +91,8 @@ void ndx_f32_col2im__ref(const ndx_conv_shape *s, const float *restrict col,
 #if defined(__x86_64__)
 void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
                           float *restrict col);
+void ndx_f32_col2im__avx2(const ndx_conv_shape *s, const float *restrict col,
+                          float *restrict im);
 #endif
 
 /* ---- bilinear resize ---------------------------------------------------

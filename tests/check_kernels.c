@@ -190,7 +190,7 @@ START_TEST(test_gemm_pack)
 }
 END_TEST
 
-START_TEST(test_im2col_sets)
+START_TEST(test_im2col_col2im_sets)
 {
     uint64_t seed = 31;
     for (size_t si = 0; si < sizeof isas / sizeof *isas; si++) {
@@ -213,6 +213,16 @@ START_TEST(test_im2col_sets)
                           "%s im2col differs from ref: c=%d %dx%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d",
                           isas[si], s.c, s.h, s.w, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw);
             tu_check_guard(got, ncol);
+            /* col2im: the same sums in the same order, bit for bit */
+            float *col = got, *back = tu_alloc_poisoned(nin), *back_ref = tu_alloc_poisoned(nin);
+            t->col2im.fn(&s, col, back);
+            ndx_f32_col2im__ref(&s, col, back_ref);
+            ck_assert_msg(memcmp(back, back_ref, nin * sizeof *back) == 0,
+                          "%s col2im differs from ref: c=%d %dx%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d",
+                          isas[si], s.c, s.h, s.w, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw);
+            tu_check_guard(back, nin);
+            free(back);
+            free(back_ref);
             free(im);
             free(got);
             free(want);
@@ -335,7 +345,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_gemm_ukernels);
     tcase_add_test(tc, test_gemm_pack);
-    tcase_add_test(tc, test_im2col_sets);
+    tcase_add_test(tc, test_im2col_col2im_sets);
     tcase_add_test(tc, test_sgemm_small_shapes);
     tcase_add_test(tc, test_sgemm_random_shapes);
     tcase_add_test(tc, test_sgemm_degenerate);

@@ -1,10 +1,13 @@
-/* im2col for the AVX2 set (contract and oracle: ndx_f32_im2col__ref).
+/* im2col and col2im for the AVX2 set (contracts and oracles:
+ * ndx_f32_im2col__ref, ndx_f32_col2im__ref).
  *
- * Same output as the reference, built row by row of col: for every kernel
- * tap (c, i, j) and output row oy, the valid output columns form one range
- * [ox0, ox1) computed up front; the rest is zero.  With stride 1 the range
- * is a contiguous copy (memcpy, vectorised by the compiler under -mavx2);
- * otherwise a strided gather without per-element bounds tests.
+ * Same output as the references, row by row of col: for every kernel tap
+ * (c, i, j) and output row oy, the valid output columns form one range
+ * [x0, x1) computed up front; im2col zero-fills the rest.  With stride 1 the
+ * range is a contiguous copy (memcpy) or sum (a loop the compiler vectorises
+ * under -mavx2); otherwise strided, without per-element bounds tests.
+ * col2im adds in the reference's order (tap, then oy, then ox), so its sums
+ * are the reference's bit for bit.
  */
 #include <string.h>
 
@@ -52,6 +55,35 @@ void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
                     else
                         for (int ox = x0; ox < x1; ox++) d[ox] = src[base + (long)ox * s->sw];
                     for (int ox = x1; ox < ow; ox++) d[ox] = 0.0f;
+                }
+            }
+    }
+}
+
+void ndx_f32_col2im__avx2(const ndx_conv_shape *s, const float *restrict col,
+                          float *restrict im)
+{
+    const int oh = ndx_conv_out_h(s), ow = ndx_conv_out_w(s);
+    const size_t plane = (size_t)s->h * s->w, ocols = (size_t)oh * ow;
+    memset(im, 0, sizeof(float) * plane * s->c);
+    for (int c = 0; c < s->c; c++) {
+        float *dst = im + (size_t)c * plane;
+        for (int i = 0; i < s->kh; i++)
+            for (int j = 0; j < s->kw; j++) {
+                const float *src = col + (((size_t)c * s->kh + i) * s->kw + j) * ocols;
+                int x0, x1;
+                valid_range(ow, s->sw, s->pw, j * s->dw, s->w, &x0, &x1);
+                for (int oy = 0; oy < oh; oy++) {
+                    const int y = oy * s->sh - s->ph + i * s->dh;
+                    if (y < 0 || y >= s->h) continue;
+                    const long base = (long)y * s->w - s->pw + (long)j * s->dw;
+                    const float *srow = src + (size_t)oy * ow;
+                    if (s->sw == 1) {
+                        float *d = dst + base;
+                        for (int ox = x0; ox < x1; ox++) d[ox] += srow[ox];
+                    } else {
+                        for (int ox = x0; ox < x1; ox++) dst[base + (long)ox * s->sw] += srow[ox];
+                    }
                 }
             }
     }
