@@ -89,10 +89,14 @@ __attribute__((target("avx2,fma"))) static void bandwidth(int threads, double *r
 
 typedef struct { const char *name; int m, n, k; } shape;
 
+/* Median time of reps calls.  Starts with a pause, so that the other
+ * library's worker threads, which spin for a while after their last job,
+ * are asleep and do not steal a core from this one's threads. */
 static double time_gemm(int which, const shape *s, const float *a, const float *b,
                         float *c, int reps)
 {
     double t[15];
+    nanosleep(&(struct timespec){0, 300000000}, NULL);
     for (int r = -1; r < reps; r++) {
         double t0 = bench_now();
         if (which == 0)

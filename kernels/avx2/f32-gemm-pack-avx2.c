@@ -76,9 +76,16 @@ void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict
         int p = 0;
         for (; p + 8 <= kc; p += 8) {
             __m256 r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = i < nrow ? _mm256_loadu_ps(src + (size_t)(i0 + i) * ld + p)
-                                : _mm256_setzero_ps();
+            for (int i = 0; i < 8; i++) {
+                if (i < nrow) {
+                    const float *row = src + (size_t)(i0 + i) * ld + p;
+                    /* many short row streams: help the prefetcher along */
+                    _mm_prefetch((const char *)(row + 64), _MM_HINT_T0);
+                    r[i] = _mm256_loadu_ps(row);
+                } else {
+                    r[i] = _mm256_setzero_ps();
+                }
+            }
             transpose8(r);
             for (int q = 0; q < 8; q++)
                 _mm256_maskstore_ps(dst + (size_t)(p + q) * w + i0, store_mask, r[q]);
