@@ -29,7 +29,7 @@ endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
-LDLIBS  += -lxxhash -lpthread -lm
+LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
 # ---- sources ---------------------------------------------------------------
@@ -46,7 +46,8 @@ CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/check_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The kernel suites, also cross-built for check-neon.
-KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/check_conv.c
+KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/check_conv.c \
+             tests/check_simd.c
 
 # Per-directory flags: the oracle without contraction, ISA flags only on
 # the ISA's own files.
@@ -54,7 +55,7 @@ $(BUILD)/kernels/ref/%.o:  XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
 
 # ---- targets -----------------------------------------------------------------
-.PHONY: all lib check check-asan check-neon bench demo install uninstall \
+.PHONY: all lib check check-asan check-neon check-torch bench demo install uninstall \
         install-test clean deps help run-tests
 
 all: lib $(BUILD)/netdx
@@ -97,7 +98,10 @@ check-asan:
 NEON_BUILD = build/neon
 check-neon:
 	@tools/install-deps.sh neon
+	@# The kernel suites need neither libpng nor cJSON (Debian ships no static
+	@# arm64 cJSON), so they link with the core libraries only.
 	@$(MAKE) --no-print-directory BUILD=$(NEON_BUILD) CC=$(CROSS)gcc STATIC=1 \
+	  LDLIBS="-lxxhash -lpthread -lm" \
 	  $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
 	@tests/run.sh --kernels "default ref" --wrap $(QEMU) $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
 
@@ -108,6 +112,13 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libnetdx.a
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ikernels $(CFLAGS) $< $(BUILD)/libnetdx.a -o $@ $(LDFLAGS) -lopenblas $(LDLIBS)
+
+# The six zoo networks at full input size, live against Debian's PyTorch
+# (tools/check_torch.py; weights and inputs in a temporary directory).
+check-torch:
+	@tools/install-deps.sh build golden
+	@$(MAKE) --no-print-directory all
+	/usr/bin/python3 tools/check_torch.py $(BUILD)/netdx
 
 bench:
 	@tools/install-deps.sh bench
@@ -121,7 +132,7 @@ demo:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/netdx.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/netdx.h include/netdx_nn.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libnetdx.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION)
 	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0
@@ -131,7 +142,7 @@ install: all
 	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
+	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/include/netdx_nn.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0 \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc $(DESTDIR)$(PREFIX)/bin/netdx
@@ -160,6 +171,6 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all check check-asan check-neon bench demo install uninstall clean deps"
+	@echo "targets: all check check-asan check-neon check-torch bench demo install uninstall clean deps"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

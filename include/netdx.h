@@ -172,6 +172,455 @@ ndx_status ndx_conv2d_backward_weight(const ndx_conv2d_desc *d, const float *x,
                                       const float *dy, float *dw, float *dbias,
                                       float *ws, int accumulate);
 
+/* ---- training: metrics ------------------------------------------------- */
+/* Binary labels are ints, 1 = positive (malignant), 0 = negative; scores are
+ * any monotone score of the positive class (probability or logit), finite.
+ * A ROC curve has one point per distinct score plus (0,0): point i holds
+ * the false/true positive rates when every sample scoring >= thr[i] is called
+ * positive (thr[0] = +inf), so npoints <= n + 1.  Both classes must occur. */
+/* AUC = P(score of a random positive > that of a random negative) + 1/2 P(tie)
+ * (the Mann-Whitney U statistic over npos*nneg), equal to the trapezoid area
+ * under the ROC curve.  O(n log n); allocates n indices while it runs. */
+ndx_status ndx_auc(const float *scores, const int *labels, size_t n, double *auc);
+/* The ROC curve into caller arrays of cap >= n + 1 entries (any may be NULL
+ * except npoints); *auc (may be NULL) as ndx_auc. */
+ndx_status ndx_roc(const float *scores, const int *labels, size_t n, double *fpr,
+                   double *tpr, float *thr, size_t cap, size_t *npoints,
+                   double *auc);
+/* Fraction of rows of logits (n, classes) whose argmax (first on ties) is
+ * the label. */
+ndx_status ndx_accuracy(const float *logits, const int *labels, size_t n,
+                        int classes, double *acc);
+/* A weighted running mean, e.g. of batch losses weighted by batch size:
+ * start from {0}; ndx_mean_value is NAN while the weight is 0. */
+typedef struct ndx_mean { double sum, weight; } ndx_mean;
+void ndx_mean_add(ndx_mean *m, double value, double weight);
+double ndx_mean_value(const ndx_mean *m);
+
+/* One epoch's numbers, as metrics.json stores them (NAN = not measured). */
+typedef struct ndx_epoch_metrics {
+    int epoch;                          /* 1-based */
+    double lr;
+    double train_loss, train_accuracy;  /* means over the epoch's batches */
+    double val_loss, val_accuracy, val_auc;
+    double seconds, images_per_s;
+} ndx_epoch_metrics;
+/* metrics.json: {"epochs": [...], "best_epoch", "best_val_auc", "test_auc"};
+ * NAN values are written as null.  test_auc: NAN if not measured.
+ * Written to a temporary file, then renamed. */
+ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
+                                  int n_epochs, double test_auc);
+
+/* ---- training: plots (PNG, drawn by netdx) ------------------------------ */
+/* roc.png: the curve (fpr, tpr) of npoints points, the chance diagonal, axes
+ * with ticks and "AUC = 0.xxxx"; title may be NULL. */
+ndx_status ndx_plot_roc(const char *path, const double *fpr, const double *tpr,
+                        size_t npoints, double auc, const char *title);
+/* loss.png: training and validation loss per epoch (1..n), two colours and a
+ * legend; val_loss may be NULL; NAN entries are skipped. */
+ndx_status ndx_plot_loss(const char *path, const double *train_loss,
+                         const double *val_loss, int n_epochs);
+
+/* ---- training: SGD ------------------------------------------------------ */
+/* torch.optim.SGD with dampening 0 and nesterov off, over flat arrays:
+ *   d = g + weight_decay * p
+ *   buf = d on the first step (step == 0), else momentum * buf + d
+ *   p -= lr * buf
+ * (momentum 0: p -= lr * d, buf untouched).  step counts the steps taken
+ * and is incremented by ndx_sgd_step; keep it in checkpoints. */
+typedef struct ndx_sgd {
+    float lr, momentum, weight_decay;
+    int64_t step;
+} ndx_sgd;
+/* params, grads, buf: n floats each (buf may be NULL when momentum is 0). */
+ndx_status ndx_sgd_step(ndx_sgd *opt, float *params, const float *grads,
+                        float *buf, size_t n);
+
+/* ---- training: samplers ------------------------------------------------- */
+/* The order of samples in epoch e (0-based) is a pure function of (labels,
+ * seed, e), so a run resumes from (epoch, batch) alone.  Shuffled: a
+ * permutation of 0..n-1.  Balanced: n draws, each picking a class uniformly
+ * among the classes present, then the next sample of that class from the
+ * class's own shuffled cycle (so within an epoch the draws of any two samples
+ * of one class differ by at most one). */
+typedef struct ndx_sampler ndx_sampler;   /* opaque */
+/* labels (n) in 0..classes-1, copied; balanced 0 = plain shuffle. */
+ndx_status ndx_sampler_new(ndx_sampler **s, const int *labels, size_t n,
+                           int classes, int balanced, uint64_t seed);
+size_t ndx_sampler_len(const ndx_sampler *s);
+/* The order of epoch e: ndx_sampler_len() indices, valid until the next call. */
+const uint32_t *ndx_sampler_epoch(ndx_sampler *s, uint64_t epoch);
+void ndx_sampler_free(ndx_sampler *s);
+
+/* ---- training: checkpoints ---------------------------------------------- */
+/* A checkpoint holds named float arrays (weights, momentum buffers), the
+ * position (epoch, batch, optimiser step), an ndx_rng state and a few named
+ * scalars (e.g. "best_auc"), with an XXH3-64 checksum of all of it that is
+ * verified on load.  Saving writes a temporary file in the same directory,
+ * fsyncs it, renames it over path and fsyncs the directory.  Loading refuses
+ * a corrupt or truncated file (NDX_ERR_FORMAT naming the file and the fault)
+ * before touching the caller's arrays. */
+#define NDX_CKPT_MAX_SCALARS 16
+#define NDX_CKPT_NAME_MAX 128   /* bytes of an array or scalar name, with NUL */
+typedef struct ndx_ckpt_state {
+    int64_t epoch;     /* epochs completed */
+    int64_t batch;     /* batches completed in the current epoch */
+    int64_t step;      /* optimiser steps taken in all */
+    ndx_rng rng;
+    int n_scalars;
+    struct { char name[32]; double value; } scalars[NDX_CKPT_MAX_SCALARS];
+} ndx_ckpt_state;
+/* Sets (adds or replaces) a named scalar; names up to 31 bytes. */
+ndx_status ndx_ckpt_set(ndx_ckpt_state *st, const char *name, double value);
+/* NDX_ERR_INVALID (naming it) when the scalar is absent. */
+ndx_status ndx_ckpt_get(const ndx_ckpt_state *st, const char *name, double *value);
+typedef struct ndx_ckpt_array {
+    const char *name;
+    float *data;
+    size_t count;
+} ndx_ckpt_array;
+ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
+                         const ndx_ckpt_array *arrays, int n_arrays);
+/* The file must hold exactly these arrays (any order) with these counts;
+ * missing, extra or misshaped arrays are errors naming the array. */
+ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
+                         const ndx_ckpt_array *arrays, int n_arrays);
+
+/* ---- dissection: streaming per-unit statistics of one layer ------------- */
+/* One ndx_dissect holds, for each of the U units of a layer with maps h x w:
+ * a top-k heap of (score = max of the map, argmax, patch id, label, the map),
+ * a quantile sketch of all its spatial activations, max/mean score, and IoU
+ * accumulators (sum of intersections, sum of unions) per mask kind.  Memory is
+ * O(U x k x h x w) plus U sketches of NDX_DISSECT_SKETCH_BINS counters,
+ * whatever the number of patches.  Top-k order: higher score first, equal
+ * scores by smaller patch id, so results do not depend on batch order.
+ *
+ * Sketch: a fixed log-linear histogram of float bit patterns (exact, mergeable
+ * counts; no rank error).  The threshold T at the top fraction q is the
+ * r-th largest activation, r = max(1, ceil(q x count)); the sketch returns the
+ * midpoint of its bin: |T - T_exact| <= 2^-6 |T_exact| when
+ * 2^-20 <= |T_exact| < 2^20, <= 2^-20 below (returned as 0).
+ *
+ * Passes (IoU needs T first): QUANTILE and RELATIVE take two passes: pass 1
+ * ndx_dissect_add(.., NDX_DISSECT_STATS), ndx_dissect_set_thresholds(d, NULL),
+ * pass 2 ndx_dissect_add(.., NDX_DISSECT_IOU) over the same patches.  FIXED
+ * (thresholds given) takes one pass with NDX_DISSECT_STATS | NDX_DISSECT_IOU. */
+#define NDX_DISSECT_MAX_MASKS 8
+#define NDX_DISSECT_SKETCH_BINS 2561
+#define NDX_DISSECT_STATS 1
+#define NDX_DISSECT_IOU 2
+typedef struct ndx_dissect ndx_dissect;
+
+typedef enum ndx_dissect_mode {
+    NDX_THRESHOLD_QUANTILE = 0,  /* top `quantile` of all activations */
+    NDX_THRESHOLD_RELATIVE = 1,  /* `relative` x the unit's best score */
+    NDX_THRESHOLD_FIXED = 2      /* `fixed`: one per unit, given */
+} ndx_dissect_mode;
+
+typedef struct ndx_dissect_config {
+    const char *layer;           /* 1..63 characters */
+    int units, h, w;             /* the layer's maps */
+    int topk;                    /* 1..4096; 0 = 64 */
+    ndx_dissect_mode mode;
+    double quantile;             /* (0, 1); 0 = 0.005 */
+    double relative;             /* (0, 1]; 0 = 0.2 */
+    const float *fixed;          /* FIXED: `units` finite thresholds */
+    int nmasks;                  /* 1..8; 0 = the 6 default kinds: mass,
+                                    calcification, vessel, distortion,
+                                    malignant, all */
+    const char *const *mask_names; /* nmasks names (1..31 chars), or NULL */
+    int align_corners;           /* bilinear upsampling, as F.interpolate */
+} ndx_dissect_config;
+
+/* One batch of N patches.  masks: N x nmasks pointers (patch-major), each a
+ * mask_h x mask_w uint8 mask (nonzero = inside) or NULL when the patch has
+ * none of that kind; masks itself may be NULL (no masks at all).  The map of
+ * each unit is bilinearly upsampled to mask_h x mask_w, thresholded (> T) and
+ * compared with each mask: intersection and union counts accumulate. */
+typedef struct ndx_dissect_batch {
+    int n;
+    const float *maps;           /* (N, U, h, w), finite */
+    const int64_t *ids;          /* N patch ids */
+    const uint8_t *labels;       /* N: nonzero = positive; NULL = all negative */
+    int mask_h, mask_w;          /* needed with NDX_DISSECT_IOU */
+    const uint8_t *const *masks;
+} ndx_dissect_batch;
+
+ndx_status ndx_dissect_new(ndx_dissect **out, const ndx_dissect_config *cfg);
+void ndx_dissect_free(ndx_dissect *d);
+/* what: NDX_DISSECT_STATS and/or NDX_DISSECT_IOU (the latter needs thresholds).
+ * OpenMP over units.  A bad batch (NaN, shape) leaves the state unchanged. */
+ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what);
+/* Fixes T per unit: t (U values) or, when NULL, from the sketch (QUANTILE) or
+ * relative x best score (RELATIVE).  Refused once IoU has been accumulated. */
+ndx_status ndx_dissect_set_thresholds(ndx_dissect *d, const float *t);
+/* dst += src: same configuration and thresholds (if set); disjoint patches. */
+ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src);
+/* The state file: little-endian, XXH3-64 checksum, written to a temporary
+ * file and renamed.  Load refuses bad magic, versions, sizes and checksums. */
+ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path);
+ndx_status ndx_dissect_load(ndx_dissect **out, const char *path);
+
+typedef struct ndx_dissect_unit {
+    float max_score, mean_score;
+    float threshold;             /* NaN until thresholds are set */
+    float quantile_threshold;    /* the sketch's estimate (any mode) */
+    double iou[NDX_DISSECT_MAX_MASKS];
+    uint64_t inter[NDX_DISSECT_MAX_MASKS], uni[NDX_DISSECT_MAX_MASKS];
+    int best_mask;               /* highest IoU, -1 when no IoU yet */
+    int ntop;                    /* entries in the top-k, <= k */
+    double positive_fraction;    /* of the top-k entries */
+} ndx_dissect_unit;
+typedef struct ndx_dissect_top {
+    int64_t id;
+    float score;
+    int argmax;                  /* y * w + x of the score */
+    int label;
+    const float *map;            /* h x w, owned by the state */
+} ndx_dissect_top;
+
+const char *ndx_dissect_layer(const ndx_dissect *d);
+/* units, h, w, topk, nmasks (any may be NULL) */
+void ndx_dissect_dims(const ndx_dissect *d, int *units, int *h, int *w,
+                      int *topk, int *nmasks);
+const char *ndx_dissect_mask_name(const ndx_dissect *d, int m);
+/* Patches seen by the statistics and by the IoU pass. */
+uint64_t ndx_dissect_patches(const ndx_dissect *d, int iou);
+/* Bytes the state holds: fixed at creation, plus an IoU workspace that
+ * depends on the mask size and the largest batch, never on the patch count. */
+size_t ndx_dissect_bytes(const ndx_dissect *d);
+ndx_status ndx_dissect_unit_info(const ndx_dissect *d, int unit,
+                                 ndx_dissect_unit *out);
+/* A unit's top-k entries in score order: out has room for topk, *n = ntop. */
+ndx_status ndx_dissect_unit_top(const ndx_dissect *d, int unit,
+                                ndx_dissect_top *out, int *n);
+
+/* Grayscale pixels (size x size floats in [0, 1]) of a patch; 0 = ok. */
+typedef int (*ndx_patch_loader)(void *ctx, int64_t id, float *pixels, int size);
+typedef struct ndx_dissect_output {
+    const float *const *class_weights; /* per layer: U weights into the cancer
+                                          logit, or NULL (influence = NaN) */
+    ndx_patch_loader load;       /* NULL: no unit images */
+    void *load_ctx;
+    int patch_size;              /* S of the loader, 8..1024 */
+    int strip_count;             /* patches per strip; 0 = min(k, 8) */
+} ndx_dissect_output;
+/* Writes dir/units.csv, dir/units.json (with rankings), dir/index.html and,
+ * with a loader, dir/units/<layer>_<unit>.png strips; creates dir. */
+ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers,
+                             int nlayers, const ndx_dissect_output *opt);
+
+/* ---- images (PNG) ------------------------------------------------------- */
+/* A grayscale image, row-major, one uint16_t per pixel, values 0..maxval
+ * (255 for an 8-bit source, 65535 for 16-bit). */
+typedef struct ndx_image {
+    int w, h, maxval;
+    uint16_t *px;
+} ndx_image;
+#define NDX_PNG_MAX_PIXELS (256LL * 1024 * 1024)
+/* Reads a PNG with libpng: 8- and 16-bit grayscale as they are; palette and
+ * low-bit gray expanded, alpha dropped; RGB converted to gray (luma) with a
+ * warning copied into warn (warn_n bytes; "" when none; warn may be NULL).
+ * Images of more than max_pixels pixels (<= 0: NDX_PNG_MAX_PIXELS) are
+ * refused from the header, before any allocation.  Corrupt, truncated or
+ * non-PNG files are NDX_ERR_FORMAT naming the file. */
+ndx_status ndx_png_read(const char *path, int64_t max_pixels, ndx_image *img,
+                        char *warn, size_t warn_n);
+/* Width, height and bit depth from the header only. */
+ndx_status ndx_png_size(const char *path, int *w, int *h, int *bits);
+void ndx_image_free(ndx_image *img);
+/* 16-bit grayscale (libpng) / 8-bit with 1 or 3 channels (stb_image_write),
+ * written to a temporary file renamed into place. */
+ndx_status ndx_png_write16(const char *path, const uint16_t *px, int w, int h);
+ndx_status ndx_png_write8(const char *path, const uint8_t *px, int w, int h,
+                          int channels);
+
+/* ---- CSV ------------------------------------------------------------------ */
+/* RFC 4180 reader: comma-separated, "quoted" fields with "" escapes and
+ * newlines inside quotes, LF or CRLF line ends, a missing final newline. */
+typedef struct ndx_csv ndx_csv;
+ndx_status ndx_csv_open(const char *path, ndx_csv **out);
+/* Over text in memory (copied); name is used in messages. */
+ndx_status ndx_csv_open_mem(const char *text, size_t len, const char *name,
+                            ndx_csv **out);
+/* 1: a record was read; 0: end of input; < 0: an ndx_status (an unterminated
+ * quote names the line it opened on). */
+int ndx_csv_next(ndx_csv *c);
+int ndx_csv_nfields(const ndx_csv *c);
+/* Field i of the current record ("" past its end). */
+const char *ndx_csv_field(const ndx_csv *c, int i);
+/* Line (1-based) where the current record starts. */
+long ndx_csv_line(const ndx_csv *c);
+const char *ndx_csv_name(const ndx_csv *c);
+void ndx_csv_close(ndx_csv *c);
+
+/* ---- manifest (one row per lesion, one per image without lesions) -------- */
+/* Columns, in this order, with CBIS-DDSM's vocabularies:
+ * patient_id, breast_density (1-4), left_or_right_breast (LEFT|RIGHT),
+ * image_view (CC|MLO), abnormality_id, abnormality_type (mass|calcification,
+ * empty without lesion), mass_shape, mass_margins, calc_type,
+ * calc_distribution (codes joined by '-'), assessment (0-5), pathology
+ * (MALIGNANT|BENIGN|BENIGN_WITHOUT_CALLBACK), subtlety (1-5), image_path,
+ * mask_path (paths relative to the manifest). */
+#define NDX_MANIFEST_COLUMNS 15
+extern const char *const ndx_manifest_columns[NDX_MANIFEST_COLUMNS];
+typedef struct ndx_manifest_row {
+    char patient_id[64];
+    int breast_density;        /* 1..4 */
+    char side[8];              /* LEFT, RIGHT */
+    char view[4];              /* CC, MLO */
+    int abnormality_id;        /* >= 1; 0 without lesion */
+    char abnormality_type[16]; /* mass, calcification, "" */
+    char mass_shape[96], mass_margins[96], calc_type[96], calc_distribution[96];
+    int assessment;            /* 0..5 */
+    char pathology[32];        /* "" without lesion */
+    int subtlety;              /* 1..5; 0 without lesion */
+    char image_path[512], mask_path[512];
+} ndx_manifest_row;
+typedef struct ndx_manifest {
+    ndx_manifest_row *rows;
+    size_t n, cap;
+} ndx_manifest;
+/* Reads and validates every row; NDX_ERR_FORMAT names file, line, column. */
+ndx_status ndx_manifest_read(const char *path, ndx_manifest *m);
+ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m);
+/* Appends a copy of r (checked like a read row). */
+ndx_status ndx_manifest_add(ndx_manifest *m, const ndx_manifest_row *r);
+void ndx_manifest_free(ndx_manifest *m);
+
+/* Lesion kinds: mass; calcification; vessel (calc_type with VASCULAR);
+ * distortion (mass_shape exactly ARCHITECTURAL_DISTORTION). */
+enum { NDX_LESION_MASS, NDX_LESION_CALC, NDX_LESION_VESSEL,
+       NDX_LESION_DISTORTION, NDX_LESION_KINDS };
+/* Kind of a row's lesion, -1 when the row has none. */
+int ndx_lesion_kind(const ndx_manifest_row *r);
+const char *ndx_lesion_kind_name(int kind);   /* "mass", "calcification", ... */
+
+/* ---- phantom generator ---------------------------------------------------- */
+typedef struct ndx_synth_opts {
+    int patients;         /* >= 1 */
+    uint64_t seed;
+    double pixel_um;      /* 50..400, default 100 (images ~1000 x 1600) */
+    double normal_frac;   /* patients without lesions, default 0.5 */
+    int dry_run;          /* 1: render but write nothing (benchmarks) */
+    /* called from one thread at a time with images done so far, or NULL */
+    void (*progress)(void *ctx, long done, long total);
+    void *progress_ctx;
+} ndx_synth_opts;
+void ndx_synth_defaults(ndx_synth_opts *o);
+typedef struct ndx_synth_stats {
+    long patients, normal_patients, images, lesions;
+    long density[4];                      /* patients per grade a..d */
+    long kind[NDX_LESION_KINDS][2];       /* lesion rows: [kind][malignant] */
+    int width, height;
+} ndx_synth_stats;
+/* Writes out_dir/images/, out_dir/masks/ (one PNG per lesion per view) and
+ * out_dir/manifest.csv: per patient left and right, CC and MLO.  The same
+ * seed gives the same files whatever the thread count. */
+ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o,
+                     ndx_synth_stats *st);
+
+/* ---- patches ----------------------------------------------------------- */
+enum { NDX_SPLIT_TRAIN, NDX_SPLIT_VAL, NDX_SPLIT_TEST };
+const char *ndx_split_name(int split);
+/* 80/10/10 from XXH3 (ndx_hash_str, seed 0) of the patient id modulo 100
+ * (0-79 train, 80-89 val, 90-99 test): stable when patients are added. */
+int ndx_split_of(const char *patient_id);
+
+/* One lesion's mask over a w x h image (nonzero = lesion), for the rule. */
+typedef struct ndx_lesion_mask {
+    const uint8_t *mask;
+    int kind, malignant;
+} ndx_lesion_mask;
+/* The label rule on box (x, y, bw, bh): 1 when >= label_frac of some
+ * malignant lesion lies inside, or >= label_frac of the box is malignant
+ * lesion (exact integer comparison at per-mille resolution).  overlap[k][m]
+ * (may be NULL) gets the fraction of the box covered by lesions of kind k,
+ * benign (m = 0) or malignant (m = 1). */
+int ndx_patch_label_box(const ndx_lesion_mask *les, int n, int w, int h, int x,
+                        int y, int bw, int bh, double label_frac,
+                        float overlap[NDX_LESION_KINDS][2]);
+
+typedef struct ndx_patch_opts {
+    double window;        /* side, fraction of min(width, height); 0.25 */
+    double stride;        /* fraction of the window; 0.5 */
+    double min_tissue;    /* drop patches with less breast; 0.5 */
+    double label_frac;    /* 0.3 */
+    void (*progress)(void *ctx, long done, long total);
+    void *progress_ctx;
+} ndx_patch_opts;
+void ndx_patch_defaults(ndx_patch_opts *o);
+
+typedef struct ndx_patch {
+    int image;            /* index into ndx_patch_index.images */
+    int x, y, w, h;       /* box in pixels */
+    int label;            /* 1 malignant */
+    int split;            /* NDX_SPLIT_* */
+    float tissue;         /* breast fraction of the box */
+    float overlap[NDX_LESION_KINDS][2];   /* [kind][0 benign, 1 malignant] */
+} ndx_patch;
+typedef struct ndx_patch_image {
+    char path[512];       /* relative to dir */
+    char patient_id[64];
+    int width, height;
+    size_t first_row, nrows;   /* its rows in the manifest */
+} ndx_patch_image;
+typedef struct ndx_patch_index {
+    char dir[512];
+    ndx_manifest manifest;
+    ndx_patch_image *images;
+    size_t nimages;
+    ndx_patch *patches;
+    size_t n;
+} ndx_patch_index;
+typedef struct ndx_patch_stats {
+    long images, patches, positive, dropped, resampled_masks;
+    long split_patients[3], split_patches[3], split_positive[3];
+} ndx_patch_stats;
+/* Reads dir/manifest.csv and every image and mask, writes dir/patches.csv.
+ * Masks whose size differs from their image are resampled (nearest) and
+ * counted in st->resampled_masks. */
+ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o,
+                             ndx_patch_stats *st);
+/* Reads dir/patches.csv and dir/manifest.csv. */
+ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix);
+void ndx_patches_free(ndx_patch_index *ix);
+
+/* A bounded LRU cache of decoded images and masks, safe to share between
+ * threads. */
+typedef struct ndx_patch_cache ndx_patch_cache;
+ndx_patch_cache *ndx_patch_cache_new(size_t max_bytes);
+void ndx_patch_cache_free(ndx_patch_cache *c);
+/* Patch i cut from its image and resized (area filter) to s x s floats in
+ * [0, 1], out row-major. */
+ndx_status ndx_patch_load(ndx_patch_cache *c, const ndx_patch_index *ix,
+                          size_t i, int s, float *out);
+/* Patch i's lesion masks resampled (area) to h x w: out is
+ * [NDX_LESION_KINDS][2][h][w], [k][0] malignant lesions of kind k, [k][1]
+ * all lesions of kind k, each value the covered fraction in [0, 1] (the max
+ * over the kind's lesions where several overlap). */
+ndx_status ndx_patch_masks(ndx_patch_cache *c, const ndx_patch_index *ix,
+                           size_t i, int h, int w, float *out);
+/* Area-filter resize of box (x, y, bw, bh) of a w-wide uint16 image to
+ * oh x ow floats, scaled by 1/maxval. */
+void ndx_resize_area_u16(const uint16_t *src, int w, int x, int y, int bw,
+                         int bh, int maxval, int oh, int ow, float *out);
+
+/* ---- CBIS-DDSM import ---------------------------------------------------- */
+typedef struct ndx_cbis_stats {
+    long csv_rows, rows, images, missing, invalid, resampled_masks;
+    char first_missing[512];
+} ndx_cbis_stats;
+/* Reads the four description CSVs in csv_dir and writes out_dir/manifest.csv
+ * pointing into images_dir, where each CSV path's .dcm is a .png (see the
+ * README).  note (may be NULL) hears of every skipped row (PNG missing:
+ * st->missing; a value outside the vocabulary: st->invalid) and every mask
+ * whose size differs from its image (kept: patches resamples it). */
+ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir,
+                           const char *out_dir, ndx_cbis_stats *st,
+                           void (*note)(void *ctx, const char *msg),
+                           void *note_ctx);
+
 #ifdef __cplusplus
 }
 #endif

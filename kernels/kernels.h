@@ -135,6 +135,77 @@ void ndx_f32_relu__ref(size_t n, const float *x, float *y);
 void ndx_f32_bias_add__ref(int channels, size_t hw, const float *restrict bias,
                            float *restrict x);
 
+/* ---- planned bilinear, fused dissection IoU, antialiased resize ----------
+ * (contracts in kernels/ref/f32-bilinear-plan-ref.c and f32-resize-aa-ref.c)
+ * Plans hold per-axis tap tables computed once per size pair into a
+ * caller-provided buffer; kernels only blend. */
+typedef struct ndx_bilinear_plan {
+    int ih, iw, oh, ow, align_corners;
+    const int32_t *y0, *y1, *x0, *x1;     /* source rows / columns */
+    const float *ly0, *ly1, *lx0, *lx1;   /* their weights */
+} ndx_bilinear_plan;
+/* Bytes of the plan's buffer for an output of oh x ow (0 if invalid). */
+size_t ndx_bilinear_plan_size(int oh, int ow);
+void ndx_bilinear_plan_init(ndx_bilinear_plan *p, int ih, int iw, int oh,
+                            int ow, int align_corners, void *buf);
+
+typedef struct ndx_resize_aa_plan {
+    int ih, iw, oh, ow;
+    int ky, kx;                           /* most taps per output row / column */
+    const int32_t *y0, *ny, *x0, *nx;     /* first tap and tap count */
+    const float *wy, *wx;                 /* weights, oh x ky and ow x kx */
+} ndx_resize_aa_plan;
+size_t ndx_resize_aa_plan_size(int ih, int iw, int oh, int ow);
+void ndx_resize_aa_plan_init(ndx_resize_aa_plan *p, int ih, int iw, int oh,
+                             int ow, void *buf);
+
+typedef void (*ndx_bilinear_blend_fn)(const ndx_bilinear_plan *p, int channels,
+                                      const float *restrict in, float *restrict out);
+typedef void (*ndx_bilinear_iou_fn)(const ndx_bilinear_plan *p,
+                                    const float *restrict map, float threshold,
+                                    int nmasks, const uint8_t *restrict masks,
+                                    size_t mask_stride, uint64_t *restrict inter,
+                                    uint64_t *restrict uni);
+typedef void (*ndx_resize_aa_fn)(const ndx_resize_aa_plan *p, int channels,
+                                 const float *restrict in, float *restrict out,
+                                 float *restrict work);
+typedef void (*ndx_add_fn)(size_t n, const float *a, const float *b, float *y);
+typedef void (*ndx_global_avgpool_fn)(int channels, size_t hw,
+                                      const float *restrict in, float *restrict out);
+typedef void (*ndx_channel_max_fn)(int channels, size_t hw, const float *restrict in,
+                                   float *restrict out, int32_t *restrict argmax);
+
+#define NDX_DECLARE_SIMD_SET(isa)                                                   \
+    void ndx_f32_bilinear_blend__##isa(const ndx_bilinear_plan *p, int channels,    \
+                                       const float *restrict in, float *restrict out); \
+    void ndx_f32_bilinear_iou__##isa(const ndx_bilinear_plan *p,                    \
+                                     const float *restrict map, float threshold,    \
+                                     int nmasks, const uint8_t *restrict masks,     \
+                                     size_t mask_stride, uint64_t *restrict inter,  \
+                                     uint64_t *restrict uni);                       \
+    void ndx_f32_resize_aa__##isa(const ndx_resize_aa_plan *p, int channels,        \
+                                  const float *restrict in, float *restrict out,    \
+                                  float *restrict work);                            \
+    void ndx_f32_add__##isa(size_t n, const float *a, const float *b, float *y);    \
+    void ndx_f32_global_avgpool__##isa(int channels, size_t hw,                     \
+                                       const float *restrict in, float *restrict out); \
+    void ndx_f32_channel_max__##isa(int channels, size_t hw, const float *restrict in, \
+                                    float *restrict out, int32_t *restrict argmax); \
+    void ndx_f32_relu__##isa(size_t n, const float *x, float *y);
+NDX_DECLARE_SIMD_SET(ref)
+#if defined(__x86_64__)
+NDX_DECLARE_SIMD_SET(avx2)
+void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool_shape *s,
+                             const float *restrict in, float *restrict out,
+                             int32_t *restrict argmax);
+void ndx_f32_avgpool2d__avx2(int channels, const ndx_pool_shape *s,
+                             const float *restrict in, float *restrict out);
+#endif
+#if defined(__aarch64__)
+NDX_DECLARE_SIMD_SET(neon)
+#endif
+#undef NDX_DECLARE_SIMD_SET
+
 /* ---- the dispatch table ------------------------------------------------
  * One set per ISA, built from kernels.inc: every operation has a function and
  * its tile (mr x nr; 0 where the operation has none).  Operations a set does
@@ -165,6 +236,12 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_avgpool_fn, avgpool2d);
     NDX_KERNEL_SLOT(ndx_relu_fn, relu);
     NDX_KERNEL_SLOT(ndx_bias_add_fn, bias_add);
+    NDX_KERNEL_SLOT(ndx_bilinear_blend_fn, bilinear_blend);
+    NDX_KERNEL_SLOT(ndx_bilinear_iou_fn, bilinear_iou);
+    NDX_KERNEL_SLOT(ndx_resize_aa_fn, resize_aa);
+    NDX_KERNEL_SLOT(ndx_add_fn, add);
+    NDX_KERNEL_SLOT(ndx_global_avgpool_fn, global_avgpool);
+    NDX_KERNEL_SLOT(ndx_channel_max_fn, channel_max);
     int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
 } ndx_kernel_table;
 #undef NDX_KERNEL_SLOT

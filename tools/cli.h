@@ -35,5 +35,12 @@ void cli_progress_end(cli_progress *p);
 
 /* Subcommands: int cmd_NAME(int argc, char **argv), argv[0] = "NAME". */
 int cmd_info(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
+/* netdx info --model M: the model's nodes and output shapes (tools/cmd_infer.c). */
+int cli_model_info(const char *model, int input_size);
+int cmd_synth(int argc, char **argv);
+int cmd_import_cbis(int argc, char **argv);
+int cmd_patches(int argc, char **argv);
+int cmd_dissect(int argc, char **argv);
 
 #endif

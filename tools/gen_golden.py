@@ -36,6 +36,11 @@ Params and tensors per file (tests/check_golden.c reads them in this order):
                                                | in (c,h,w), out (c,oh,ow)
   relu.gold      n                             | x (n), y (n)
   bias_add.gold  c hw                          | bias (c), x (c,hw), y (c,hw)
+  global_avgpool.gold  c hw                   | in (c,hw), out (c)
+  channel_max.gold     c hw                   | in (c,hw), max (c), argmax (c) as float
+  resize_aa.gold c ih iw oh ow                 | in (c,ih,iw), out (c,oh,ow)
+                 (bilinear, antialias=True, align_corners=False)
+                 (these three are read by tests/check_simd.c)
   sgemm.gold     trans_a trans_b m n k lda ldb ldc
                  | alpha (1), beta (1), a (rows,lda), b (rows,ldb),
                    c_in (m,ldc), c_out (m,ldc)
@@ -253,11 +258,49 @@ def gen_sgemm(f):
                         a, b, c, out])
 
 
+def gen_global_avgpool(f):
+    for c, h, w in ((1, 1, 1), (3, 7, 7), (5, 13, 13), (2, 14, 14), (4, 1, 9),
+                    (2, 31, 17)):
+        x = torch.randn(1, c, h, w)
+        y = F.adaptive_avg_pool2d(x, 1)
+        record(f, (c, h * w), [x[0].reshape(c, h * w), y[0].reshape(c)])
+
+
+def gen_channel_max(f):
+    for c, hw in ((1, 1), (3, 49), (5, 169), (2, 196), (4, 9), (2, 527)):
+        x = torch.randn(c, hw)
+        y, idx = torch.max(x, dim=1)
+        record(f, (c, hw), [x, y, idx.to(torch.float32)])
+
+
+RESIZE_AA_SHAPES = [
+    # c ih iw oh ow
+    (1, 40, 40, 13, 13),
+    (2, 37, 50, 11, 23),   # odd factors, different per axis
+    (1, 20, 20, 30, 9),    # up one axis, down the other
+    (1, 90, 90, 27, 27),   # 400 -> 120-like factor 3.33
+    (2, 16, 12, 5, 4),
+    (1, 7, 9, 7, 3),       # same height
+    (1, 5, 5, 1, 1),
+    (1, 1, 8, 1, 3),
+]
+
+
+def gen_resize_aa(f):
+    for c, ih, iw, oh, ow in RESIZE_AA_SHAPES:
+        x = torch.randn(1, c, ih, iw)
+        y = F.interpolate(x, size=(oh, ow), mode="bilinear", antialias=True,
+                          align_corners=False)
+        record(f, (c, ih, iw, oh, ow), [x[0], y[0]])
+
+
 GENERATORS = [
     ("im2col", gen_im2col), ("col2im", gen_col2im),
     ("bilinear", gen_bilinear), ("maxpool", gen_maxpool),
     ("avgpool", gen_avgpool), ("relu", gen_relu),
     ("bias_add", gen_bias_add), ("sgemm", gen_sgemm),
+    ("global_avgpool", gen_global_avgpool), ("channel_max", gen_channel_max),
+    ("resize_aa", gen_resize_aa),
 ]
 
 

@@ -10,8 +10,8 @@ set -eu
 
 build="gcc make pkg-config libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
-bench="libopenblas-dev python3-torch python3-numpy"
-golden="python3-torch python3-numpy"
+bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
+golden="python3-torch python3-torchvision python3-numpy"
 
 want=""
 [ $# -eq 0 ] && set -- build

@@ -10,19 +10,33 @@
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"input-size", required_argument, 0, 's'},
+                                         {0, 0, 0, 0}};
     int c;
+    const char *model = NULL;
+    long size = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'm') { model = optarg; continue; }
+        if (c == 's') {
+            if (cli_int("info", "input-size", optarg, 1, 8192, &size)) return EXIT_USAGE;
+            continue;
+        }
         if (c == 'h') {
-            printf("usage: netdx info\n"
+            printf("usage: netdx info [--model M [--input-size S]]\n"
                    "Prints the version, the kernel set in use, the threads and the\n"
                    "CPU features seen.  NETDX_KERNELS=ref|avx2|neon and\n"
-                   "NETDX_THREADS=N override the automatic choices.\n");
+                   "NETDX_THREADS=N override the automatic choices.\n"
+                   "--model M (a .safetensors file or a zoo name: alexnet, vgg16, resnet18,\n"
+                   "resnet50, resnet152, inception_v3, tiny) lists its tappable nodes\n"
+                   "and their output shapes (C,H,W) at input size S.\n");
             return EXIT_OK;
         }
         return EXIT_USAGE;
     }
     if (cli_no_args("info", argc, argv, optind)) return EXIT_USAGE;
+    if (model) return cli_model_info(model, (int)size);
     if (ndx_init() != NDX_OK) return cli_fail("info");
     char cpu[256];
     ndx_cpu_features(cpu, sizeof cpu);
@@ -38,6 +52,11 @@ static const struct {
 } commands[] = {
     /* one line per subcommand, in pipeline order */
     {"info", cmd_info, "version, kernel set, threads, CPU features"},
+    {"infer", cmd_infer, "run a model on .npy or PNG input: logits, tapped layers, speed"},
+    {"synth", cmd_synth, "phantom mammograms, lesion masks, manifest.csv"},
+    {"import-cbis", cmd_import_cbis, "CBIS-DDSM description CSVs + PNGs -> manifest.csv"},
+    {"patches", cmd_patches, "sliding-window patches, labels, split -> patches.csv"},
+    {"dissect", cmd_dissect, "per-unit top-k, thresholds, IoU with lesions -> units.csv, index.html"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,451 @@
+/* Bilinear upsampling benchmark: prints markdown tables on stdout.
+ *
+ *   bench_bilinear [runs]          (runs >= 7, default 9; medians of runs)
+ *
+ * Build (static library, internal kernel header):
+ *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Ikernels \
+ *      bench/bench_bilinear.c build/libnetdx.a -fopenmp -lxxhash -lm
+ *
+ * 1. Bilinear 1x512x7x7 -> 224x224 and 1x512x14x14 -> 224x224, align_corners
+ *    False, one thread, for every kernel set this CPU runs: the unplanned
+ *    oracle ndx_f32_bilinear__ref and the planned blend of each set; then
+ *    the default set on 2 threads (channels split) beside a 2-thread limit.
+ *    GB/s counts the bytes written (512*224*224*4).  The write-bandwidth limit is
+ *    measured here: a store loop over a buffer of the same size (allocated
+ *    once, touched before timing), with plain and with non-temporal stores;
+ *    the faster of the two is the limit, and "x limit" is time / limit time.
+ * 2. The antialiased downscale of a 3x400x400 patch to 227 and 128.
+ * 3. The fused dissection kernel (upsample a unit's map to 224x224, compare
+ *    with T, count intersection and union against 1 or 3 masks) against
+ *    upsample-then-compare (the same set's blend of one unit into a buffer,
+ *    then a compare-and-count loop in plain C, and with AVX2), over the 512
+ *    units of the layer, for the best SIMD set; dense maps with T in the
+ *    middle of their values (the worst case) and sparse (ReLU) maps with T
+ *    at their 99.5th percentile (Network Dissection's threshold).
+ * Every output buffer is allocated once and touched before timing. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels.h"
+#include "netdx.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define CH 512
+#define OH 224
+#define OW 224
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* ---- the write-bandwidth limit -------------------------------------------- */
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void store_plain(float *p, size_t n)
+{
+    const __m256 v = _mm256_set1_ps(1.0f);
+    for (size_t i = 0; i + 32 <= n; i += 32) {
+        _mm256_store_ps(p + i, v);
+        _mm256_store_ps(p + i + 8, v);
+        _mm256_store_ps(p + i + 16, v);
+        _mm256_store_ps(p + i + 24, v);
+    }
+}
+__attribute__((target("avx2"))) static void store_stream(float *p, size_t n)
+{
+    const __m256 v = _mm256_set1_ps(1.0f);
+    for (size_t i = 0; i + 32 <= n; i += 32) {
+        _mm256_stream_ps(p + i, v);
+        _mm256_stream_ps(p + i + 8, v);
+        _mm256_stream_ps(p + i + 16, v);
+        _mm256_stream_ps(p + i + 24, v);
+    }
+    _mm_sfence();
+}
+#endif
+static void store_c(float *p, size_t n)   /* no AVX2: plain C stores */
+{
+    for (size_t i = 0; i < n; i++) p[i] = 1.0f;
+}
+
+typedef void (*store_fn)(float *, size_t);
+
+/* ---- upsample-then-compare -------------------------------------------------- */
+static void compare_count(const float *up, size_t n, float thr, int nmasks,
+                          const uint8_t *masks, size_t stride, uint64_t *inter,
+                          uint64_t *uni)
+{
+    for (int k = 0; k < nmasks; k++) {
+        const uint8_t *m = masks + (size_t)k * stride;
+        uint64_t a = 0, b = 0;
+        for (size_t i = 0; i < n; i++) {
+            const int act = up[i] > thr, in = m[i] != 0;
+            a += (uint64_t)(act & in);
+            b += (uint64_t)(act | in);
+        }
+        inter[k] += a;
+        uni[k] += b;
+    }
+}
+
+#if defined(__x86_64__)
+/* The same with AVX2: 32 pixels per step, bit masks and popcount. */
+__attribute__((target("avx2,popcnt"), noipa)) static void
+compare_count_avx2(const float *up, size_t n, float thr, int nmasks,
+                   const uint8_t *masks, size_t stride, uint64_t *inter,
+                   uint64_t *uni)
+{
+    const __m256 t = _mm256_set1_ps(thr);
+    const __m256i zero = _mm256_setzero_si256();
+    for (int k = 0; k < nmasks; k++) {
+        const uint8_t *m = masks + (size_t)k * stride;
+        uint64_t a = 0, b = 0;
+        size_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            uint32_t act = 0;
+            for (int q = 0; q < 4; q++)
+                act |= (uint32_t)_mm256_movemask_ps(
+                           _mm256_cmp_ps(_mm256_loadu_ps(up + i + 8 * q), t, _CMP_GT_OQ))
+                       << (8 * q);
+            const uint32_t in = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+                _mm256_loadu_si256((const __m256i *)(m + i)), zero));
+            a += (uint64_t)__builtin_popcount(act & in);
+            b += (uint64_t)__builtin_popcount(act | in);
+        }
+        for (; i < n; i++) {
+            const int act = up[i] > thr, in = m[i] != 0;
+            a += (uint64_t)(act & in);
+            b += (uint64_t)(act | in);
+        }
+        inter[k] += a;
+        uni[k] += b;
+    }
+}
+#endif
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t seed = 0x1234567ull;
+static float uniform(void)
+{
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((seed >> 40) * (1.0 / 8388608.0) - 1.0);
+}
+
+int main(int argc, char **argv)
+{
+    int runs = 9;
+    if (argc > 1) {
+        char *end;
+        long v = strtol(argv[1], &end, 10);
+        if (*end || v < 7 || v > 64) {
+            fprintf(stderr, "usage: bench_bilinear [runs, 7..64]\n");
+            return 2;
+        }
+        runs = (int)v;
+    }
+    if (ndx_init() != NDX_OK) {
+        fprintf(stderr, "bench_bilinear: %s\n", ndx_last_error());
+        return 1;
+    }
+    const char *isas[] = {"ref", "avx2", "neon"};
+    const size_t on = (size_t)CH * OH * OW;
+    float *out = ndx_alloc(on * sizeof *out);
+    float *in = ndx_alloc((size_t)CH * 14 * 14 * sizeof *in);
+    uint8_t *masks = ndx_alloc((size_t)3 * OH * OW);
+    float *up = ndx_alloc((size_t)OH * OW * sizeof *up);
+    if (!out || !in || !masks || !up) {
+        fprintf(stderr, "bench_bilinear: out of memory\n");
+        return 1;
+    }
+    memset(out, 0, on * sizeof *out);
+    memset(up, 0, (size_t)OH * OW * sizeof *up);
+    for (size_t i = 0; i < (size_t)CH * 14 * 14; i++) in[i] = uniform();
+    /* masks: a few filled discs each */
+    for (int k = 0; k < 3; k++)
+        for (int y = 0; y < OH; y++)
+            for (int x = 0; x < OW; x++) {
+                const int cx = 60 + 50 * k, cy = 80 + 30 * k, r = 25 + 10 * k;
+                masks[(size_t)k * OH * OW + (size_t)y * OW + x] =
+                    (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
+            }
+
+    char cpu[256];
+    ndx_cpu_features(cpu, sizeof cpu);
+    printf("### Bilinear upsampling (one thread, median of %d runs)\n\n", runs);
+    printf("CPU: %s; default kernel set: %s\n\n", cpu, ndx_kernel_set());
+
+    /* Rounds: each round times the store loops and every kernel once, so
+     * that drift of the machine's load hits all of them alike. */
+    const int sizes[2] = {7, 14};
+    enum { NK = 4 };   /* the oracle, then the planned blend of each set */
+    const ndx_kernel_table *sets[NK] = {NULL};
+    for (size_t k = 0; k < sizeof isas / sizeof *isas; k++)
+        sets[k + 1] = ndx_kernels_for(isas[k]);
+    _Alignas(16) unsigned char planbuf[2][(OH + OW) * 16];
+    ndx_bilinear_plan plan[2];
+    double tplan[2];
+    for (int si = 0; si < 2; si++) {
+        const double tp0 = now();
+        ndx_bilinear_plan_init(&plan[si], sizes[si], sizes[si], OH, OW, 0, planbuf[si]);
+        tplan[si] = now() - tp0;
+    }
+    store_fn plain = store_c, stream = NULL;
+#if defined(__x86_64__)
+    if (ndx_kernels_for("avx2")) {
+        plain = store_plain;
+        stream = store_stream;
+    }
+#endif
+    static double tp[64], ts[64], tk[2][NK][64], t[64];
+    for (int r = -1; r < runs; r++) {   /* round -1 warms up */
+        double t0 = now();
+        plain(out, on);
+        double t1 = now();
+        if (stream) stream(out, on);
+        double t2 = now();
+        if (r >= 0) {
+            tp[r] = t1 - t0;
+            ts[r] = t2 - t1;
+        }
+        for (int si = 0; si < 2; si++)
+            for (int k = 0; k < NK; k++) {
+                if (k > 0 && !sets[k]) continue;
+                t0 = now();
+                if (k == 0)
+                    ndx_f32_bilinear__ref(CH, sizes[si], sizes[si], OH, OW, 0, in, out);
+                else
+                    sets[k]->bilinear_blend.fn(&plan[si], CH, in, out);
+                if (r >= 0) tk[si][k][r] = now() - t0;
+            }
+    }
+    const double t_plain = median(tp, runs);
+    const double t_stream = stream ? median(ts, runs) : 0.0;
+    const double t_limit = t_stream > 0.0 && t_stream < t_plain ? t_stream : t_plain;
+    const double bytes = (double)on * sizeof(float);
+    printf("Write bandwidth over %.1f MB: plain stores %.2f ms (%.1f GB/s)", bytes / 1e6,
+           t_plain * 1e3, bytes / t_plain / 1e9);
+    if (t_stream > 0.0)
+        printf(", non-temporal stores %.2f ms (%.1f GB/s)", t_stream * 1e3,
+               bytes / t_stream / 1e9);
+    printf("; limit = %.2f ms\n\n", t_limit * 1e3);
+
+    printf("| shape | kernel | time (ms) | GB/s written | x write limit |\n");
+    printf("| --- | --- | ---: | ---: | ---: |\n");
+    for (int si = 0; si < 2; si++) {
+        char shape[64];
+        snprintf(shape, sizeof shape, "1x%dx%dx%d -> %dx%d", CH, sizes[si], sizes[si], OH, OW);
+        for (int k = 0; k < NK; k++) {
+            if (k > 0 && !sets[k]) continue;
+            const double m = median(tk[si][k], runs);
+            printf("| %s | %s | %.2f | %.2f | %.2f |\n", shape,
+                   k ? sets[k]->bilinear_blend.name : "ndx_f32_bilinear__ref (unplanned)",
+                   m * 1e3, bytes / m / 1e9, m / t_limit);
+        }
+        printf("| %s | ndx_bilinear_plan_init (once per size pair) | %.4f | | |\n", shape,
+               tplan[si] * 1e3);
+    }
+
+#ifdef _OPENMP
+    /* 2 threads: each writes half the channels (threads live around the
+     * kernel, never inside it); the limit with each thread storing half. */
+    {
+        const ndx_kernel_table *kt = ndx_kernels();
+        store_fn f = stream ? stream : plain;
+        static double t2s[64], t2k[2][64];
+        const size_t half = on / 2;
+        for (int r = -1; r < runs; r++) {
+            double t0 = now();
+#pragma omp parallel num_threads(2)
+            f(out + (size_t)omp_get_thread_num() * half, half);
+            if (r >= 0) t2s[r] = now() - t0;
+            for (int si = 0; si < 2; si++) {
+                const size_t ip = (size_t)sizes[si] * sizes[si];
+                t0 = now();
+#pragma omp parallel num_threads(2)
+                {
+                    const int c0 = omp_get_thread_num() * (CH / 2);
+                    kt->bilinear_blend.fn(&plan[si], CH / 2, in + (size_t)c0 * ip,
+                                          out + (size_t)c0 * OH * OW);
+                }
+                if (r >= 0) t2k[si][r] = now() - t0;
+            }
+        }
+        const double l2 = median(t2s, runs);
+        printf("\nTwo threads (channels split in halves; limit: each thread storing half, "
+               "%.2f ms, %.1f GB/s):\n\n", l2 * 1e3, bytes / l2 / 1e9);
+        printf("| shape | kernel | time (ms) | GB/s written | x write limit (2 threads) |\n");
+        printf("| --- | --- | ---: | ---: | ---: |\n");
+        for (int si = 0; si < 2; si++) {
+            const double m = median(t2k[si], runs);
+            printf("| 1x%dx%dx%d -> %dx%d | %s, 2 threads | %.2f | %.2f | %.2f |\n", CH,
+                   sizes[si], sizes[si], OH, OW, kt->bilinear_blend.name, m * 1e3,
+                   bytes / m / 1e9, m / l2);
+        }
+    }
+#endif
+
+    /* antialiased downscale of a 3-channel 400x400 patch to the inputs */
+    {
+        const int osz[2] = {227, 128};
+        float *patch = ndx_alloc((size_t)3 * 400 * 400 * sizeof *patch);
+        float *work = ndx_alloc(400 * sizeof *work);
+        if (!patch || !work) {
+            fprintf(stderr, "bench_bilinear: out of memory\n");
+            return 1;
+        }
+        for (size_t i = 0; i < (size_t)3 * 400 * 400; i++) patch[i] = uniform();
+        printf("\n### Antialiased downscale (triangle filter), 3x400x400, one thread\n\n");
+        printf("| to | kernel | time (ms) |\n| --- | --- | ---: |\n");
+        for (int oi = 0; oi < 2; oi++) {
+            const size_t bytes_plan = ndx_resize_aa_plan_size(400, 400, osz[oi], osz[oi]);
+            void *pb = malloc(bytes_plan);
+            if (!pb) {
+                fprintf(stderr, "bench_bilinear: out of memory\n");
+                return 1;
+            }
+            ndx_resize_aa_plan rp;
+            ndx_resize_aa_plan_init(&rp, 400, 400, osz[oi], osz[oi], pb);
+            for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
+                const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
+                if (!kt) continue;
+                for (int r = -1; r < runs; r++) {
+                    const double t0 = now();
+                    kt->resize_aa.fn(&rp, 3, patch, out, work);
+                    if (r >= 0) t[r] = now() - t0;
+                }
+                printf("| %dx%d | %s | %.3f |\n", osz[oi], osz[oi], kt->resize_aa.name,
+                       median(t, runs) * 1e3);
+            }
+            free(pb);
+        }
+        ndx_free(patch);
+        ndx_free(work);
+    }
+
+    /* sparse maps, as after ReLU, with T at the top 0.5% of the upsampled
+     * values (Network Dissection's threshold), per map size */
+    float *sparse = ndx_alloc((size_t)CH * 14 * 14 * sizeof *sparse);
+    if (!sparse) {
+        fprintf(stderr, "bench_bilinear: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < (size_t)CH * 14 * 14; i++) sparse[i] = in[i] > 0.0f ? in[i] : 0.0f;
+    float t_sparse[2];
+    enum { SAMPLE = 4096 };
+    static float sample[SAMPLE];
+    for (int si = 0; si < 2; si++) {
+        const int ih = sizes[si];
+        size_t ns = 0;
+        for (int c = 0; c < CH && ns < SAMPLE; c++) {
+            ndx_f32_bilinear_blend__ref(&plan[si], 1, sparse + (size_t)c * ih * ih, up);
+            for (int i = 0; i < 8 && ns < SAMPLE; i++)
+                sample[ns++] = up[((size_t)c * 7919 + (size_t)i * 6271) % ((size_t)OH * OW)];
+        }
+        qsort(sample, ns, sizeof *sample, cmp_float);
+        t_sparse[si] = sample[(size_t)(0.995 * (double)(ns - 1))];
+    }
+
+    printf("\n### Fused dissection kernel vs upsample-then-compare "
+           "(%d units, %dx%d masks)\n\n", CH, OH, OW);
+    printf("Upsample-then-compare: the same set's blend of one unit into a buffer, then a "
+           "compare-and-count loop in plain C, or with AVX2 (bit masks, popcount). "
+           "Dense: maps uniform in [-1, 1), T = 0.3 (half the pixels near T: the worst "
+           "case). Sparse: the same maps after ReLU, T = the 99.5th percentile of the "
+           "upsampled values (%.3f for 7x7, %.3f for 14x14), as Network Dissection "
+           "thresholds.\n\n", t_sparse[0], t_sparse[1]);
+    printf("| maps | map | masks | set | fused (ms) | upsample + C compare (ms) | speed-up "
+           "| upsample + AVX2 compare (ms) | speed-up |\n");
+    printf("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    int have_avx2 = 0;
+#if defined(__x86_64__)
+    have_avx2 = ndx_kernels_for("avx2") != NULL;
+#endif
+    for (int sc = 0; sc < 2; sc++)
+    for (int si = 0; si < 2; si++) {
+        const int ih = sizes[si];
+        const ndx_bilinear_plan p = plan[si];
+        const float thr = sc ? t_sparse[si] : 0.3f;
+        for (int nm = 1; nm <= 3; nm += 2)
+            for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
+                const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
+                /* the ref set only where no SIMD set runs (it is slow) */
+                if (!kt || (k == 0 && strcmp(ndx_kernels_best(), "ref"))) continue;
+                uint64_t cnt[3][2][3] = {{{0}}};   /* fused, C, AVX2 x inter, union */
+                double tt[3][64];
+                for (int r = 0; r <= runs; r++) {   /* run 0 warms up */
+                    for (int v = 0; v < 3; v++) {
+                        if (v == 2 && !have_avx2) continue;
+                        const double t0 = now();
+                        for (int c = 0; c < CH; c++) {
+                            const float *map = (sc ? sparse : in) + (size_t)c * ih * ih;
+                            if (v == 0) {
+                                kt->bilinear_iou.fn(&p, map, thr, nm, masks, (size_t)OH * OW,
+                                                    cnt[0][0], cnt[0][1]);
+                                continue;
+                            }
+                            kt->bilinear_blend.fn(&p, 1, map, up);
+#if defined(__x86_64__)
+                            if (v == 2)
+                                compare_count_avx2(up, (size_t)OH * OW, thr, nm, masks,
+                                                   (size_t)OH * OW, cnt[2][0], cnt[2][1]);
+                            else
+#endif
+                                compare_count(up, (size_t)OH * OW, thr, nm, masks,
+                                              (size_t)OH * OW, cnt[1][0], cnt[1][1]);
+                        }
+                        if (r) tt[v][r - 1] = now() - t0;
+                    }
+                }
+                for (int v = 1; v < 3; v++)
+                    if ((v == 1 || have_avx2) && memcmp(cnt[0], cnt[v], sizeof cnt[0])) {
+                        fprintf(stderr, "bench_bilinear: %s fused counts differ from "
+                                "upsample-then-compare\n", kt->isa);
+                        return 1;
+                    }
+                const double mf = median(tt[0], runs), mc = median(tt[1], runs);
+                printf("| %s | %dx%d | %d | %s | %.2f | %.2f | %.1fx |", sc ? "sparse" : "dense",
+                       ih, ih, nm, kt->isa,
+                       mf * 1e3, mc * 1e3, mc / mf);
+                if (have_avx2) {
+                    const double ma = median(tt[2], runs);
+                    printf(" %.2f | %.1fx |\n", ma * 1e3, ma / mf);
+                } else {
+                    printf(" | |\n");
+                }
+            }
+    }
+    ndx_free(out);
+    ndx_free(in);
+    ndx_free(masks);
+    ndx_free(up);
+    ndx_free(sparse);
+    return 0;
+}

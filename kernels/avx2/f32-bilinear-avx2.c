@@ -1,0 +1,401 @@
+/* Planned bilinear blend and the fused dissection kernel, AVX2.
+ *
+ * Math, layouts and plan: kernels/ref/f32-bilinear-plan-ref.c.  Both kernels
+ * use the reference's operations in the reference's order (mul, mul, add;
+ * no FMA, and -std=c11 keeps GCC from contracting), so they equal the ref
+ * bit for bit.
+ *
+ * Columns are processed in chunks of CHUNK.  Within a chunk, the horizontal
+ * pass of a source row (two gathers per 8 outputs) is kept in a two-row
+ * cache on the stack, so each source row is interpolated once per chunk when
+ * upsampling; each output row is then 2 loads, 2 mul, 1 add, 1 store per 8.
+ * blend writes with non-temporal stores (32-byte aligned, scalar head and
+ * tail) when the whole output is larger than NT_BYTES, plain stores
+ * otherwise.
+ * iou turns each output row into a byte mask (0xff where value > T) on the
+ * stack, then counts, for every mask, 32 pixels per step:
+ * in = act & (m != 0), neither = ~act & (m == 0), byte counters summed per
+ * row with vpsadbw; union = pixels - neither.  It skips work it can prove
+ * useless: each cached horizontal pass keeps the min, max and max |t| of
+ * its 32-column blocks; the blend of a block lies between the blends of
+ * those bounds (weights >= 0) up to rounding, covered by a margin eps, so a
+ * block surely below (above) T is filled with 0 (0xff) without blending, and
+ * a row surely below T everywhere only adds its mask pixels to the union (a
+ * run of such rows is counted in one pass).  The bounds are linear in the
+ * row weight, so they are evaluated at the two ends of each run of output
+ * rows sharing their source rows.  Skips never change a count: the result
+ * equals the ref's exactly.  No alignment assumptions on inputs, masks or
+ * outputs. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "../kernels.h"
+
+#define CHUNK 1024
+#define NT_BYTES ((size_t)8 << 20)
+
+typedef struct row_cache {
+    int tag[2];
+    _Alignas(32) float buf[2][CHUNK];
+} row_cache;
+
+/* t[j] = row[x0[xs+j]]*lx0[xs+j] + row[x1[xs+j]]*lx1[xs+j], j < n. */
+static void hpass(const ndx_bilinear_plan *p, const float *row, int xs, int n,
+                  float *t)
+{
+    const int32_t *x0 = p->x0 + xs, *x1 = p->x1 + xs;
+    const float *l0 = p->lx0 + xs, *l1 = p->lx1 + xs;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 a = _mm256_i32gather_ps(row, _mm256_loadu_si256((const __m256i *)(x0 + j)), 4);
+        const __m256 b = _mm256_i32gather_ps(row, _mm256_loadu_si256((const __m256i *)(x1 + j)), 4);
+        const __m256 pa = _mm256_mul_ps(a, _mm256_loadu_ps(l0 + j));
+        const __m256 pb = _mm256_mul_ps(b, _mm256_loadu_ps(l1 + j));
+        _mm256_store_ps(t + j, _mm256_add_ps(pa, pb));
+    }
+    for (; j < n; j++) {
+        const float pa = row[x0[j]] * l0[j];
+        const float pb = row[x1[j]] * l1[j];
+        t[j] = pa + pb;
+    }
+}
+
+/* The cached horizontal pass of source row r, not evicting row keep. */
+static const float *cached_row(row_cache *rc, const ndx_bilinear_plan *p,
+                               const float *x, int r, int keep, int xs, int n)
+{
+    if (rc->tag[0] == r) return rc->buf[0];
+    if (rc->tag[1] == r) return rc->buf[1];
+    const int s = rc->tag[0] == keep ? 1 : 0;
+    hpass(p, x + (size_t)r * p->iw, xs, n, rc->buf[s]);
+    rc->tag[s] = r;
+    return rc->buf[s];
+}
+
+static inline float vblend1(float t0, float t1, float l0, float l1)
+{
+    const float a = t0 * l0;
+    const float b = t1 * l1;
+    return a + b;
+}
+
+static void vblend_row(const float *t0, const float *t1, float l0, float l1,
+                       int n, float *o, int nt)
+{
+    const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
+    int j = 0;
+    if (nt) {
+        for (; j < n && ((uintptr_t)(o + j) & 31); j++)
+            o[j] = vblend1(t0[j], t1[j], l0, l1);
+        for (; j + 8 <= n; j += 8) {
+            const __m256 a = _mm256_mul_ps(_mm256_loadu_ps(t0 + j), w0);
+            const __m256 b = _mm256_mul_ps(_mm256_loadu_ps(t1 + j), w1);
+            _mm256_stream_ps(o + j, _mm256_add_ps(a, b));
+        }
+    } else {
+        for (; j + 8 <= n; j += 8) {
+            const __m256 a = _mm256_mul_ps(_mm256_loadu_ps(t0 + j), w0);
+            const __m256 b = _mm256_mul_ps(_mm256_loadu_ps(t1 + j), w1);
+            _mm256_storeu_ps(o + j, _mm256_add_ps(a, b));
+        }
+    }
+    for (; j < n; j++)
+        o[j] = vblend1(t0[j], t1[j], l0, l1);
+}
+
+void ndx_f32_bilinear_blend__avx2(const ndx_bilinear_plan *p, int channels,
+                                  const float *restrict in, float *restrict out)
+{
+    const size_t iplane = (size_t)p->ih * (size_t)p->iw;
+    const size_t oplane = (size_t)p->oh * (size_t)p->ow;
+    const int nt = (size_t)channels * oplane * sizeof(float) >= NT_BYTES;
+    row_cache rc;
+    for (int c = 0; c < channels; c++) {
+        const float *x = in + (size_t)c * iplane;
+        float *y = out + (size_t)c * oplane;
+        for (int xs = 0; xs < p->ow; xs += CHUNK) {
+            const int n = p->ow - xs < CHUNK ? p->ow - xs : CHUNK;
+            rc.tag[0] = rc.tag[1] = -1;
+            for (int oy = 0; oy < p->oh; oy++) {
+                const int r0 = p->y0[oy], r1 = p->y1[oy];
+                const float *t0 = cached_row(&rc, p, x, r0, r1, xs, n);
+                const float *t1 = cached_row(&rc, p, x, r1, r0, xs, n);
+                vblend_row(t0, t1, p->ly0[oy], p->ly1[oy], n,
+                           y + (size_t)oy * p->ow + xs, nt);
+            }
+        }
+    }
+    if (nt) _mm_sfence();
+}
+
+/* Sum of the 32 byte counters of v. */
+static inline uint64_t sum_bytes(__m256i v)
+{
+    const __m256i s = _mm256_sad_epu8(v, _mm256_setzero_si256());
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s),
+                                    _mm256_extracti128_si256(s, 1));
+    return (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
+}
+
+#define NBLK (CHUNK / 32)
+
+/* -1 in the lanes where t0*w0 + t1*w1 > thr (the ref's blend), else 0. */
+static inline __m256i above8(const float *t0, const float *t1, __m256 w0, __m256 w1,
+                             __m256 thr)
+{
+    const __m256 a = _mm256_mul_ps(_mm256_load_ps(t0), w0);
+    const __m256 b = _mm256_mul_ps(_mm256_load_ps(t1), w1);
+    return _mm256_castps_si256(_mm256_cmp_ps(_mm256_add_ps(a, b), thr, _CMP_GT_OQ));
+}
+
+/* Two cached horizontal passes, each with the min, max and max |t| of every
+ * 32-column block (max |t| is NaN when the block holds a NaN). */
+typedef struct iou_cache {
+    int tag[2];
+    _Alignas(32) float buf[2][CHUNK];
+    _Alignas(32) float bmin[2][NBLK], bmax[2][NBLK], babs[2][NBLK];
+    float rmax[2], rabs[2];   /* the same over the whole row (NaN if any) */
+} iou_cache;
+
+/* Zero bytes among m[0 .. len). */
+static uint64_t count_zero_bytes(const uint8_t *m, size_t len)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    uint64_t zeros = 0;
+    size_t i = 0;
+    while (i + 32 <= len) {
+        __m256i cn = zero;   /* byte counters: at most 255 steps */
+        for (int k = 0; k < 255 && i + 32 <= len; k++, i += 32)
+            cn = _mm256_sub_epi8(cn, _mm256_cmpeq_epi8(
+                     _mm256_loadu_si256((const __m256i *)(m + i)), zero));
+        zeros += sum_bytes(cn);
+    }
+    for (; i < len; i++) zeros += (uint64_t)(m[i] == 0);
+    return zeros;
+}
+
+static float hmin8(__m256 v)
+{
+    __m128 h = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_min_ss(h, _mm_shuffle_ps(h, h, 1)));
+}
+static float hmax8(__m256 v)
+{
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_shuffle_ps(h, h, 1)));
+}
+
+static const float *iou_row(iou_cache *ic, int *slot, const ndx_bilinear_plan *p,
+                            const float *x, int r, int keep, int xs, int n)
+{
+    for (int s = 0; s < 2; s++)
+        if (ic->tag[s] == r) {
+            *slot = s;
+            return ic->buf[s];
+        }
+    const int s = ic->tag[0] == keep ? 1 : 0;
+    float *t = ic->buf[s];
+    hpass(p, x + (size_t)r * p->iw, xs, n, t);
+    ic->tag[s] = r;
+    *slot = s;
+    /* maxps/minps return the second operand when one is NaN: NaN is skipped */
+    for (int b = 0; b * 32 < n; b++) {
+        const int j0 = 32 * b, j1 = j0 + 32 < n ? j0 + 32 : n;
+        __m256 mn = _mm256_set1_ps(INFINITY), mx = _mm256_set1_ps(-INFINITY);
+        __m256 nan = _mm256_setzero_ps();
+        int j = j0;
+        for (; j + 8 <= j1; j += 8) {
+            const __m256 v = _mm256_load_ps(t + j);
+            mn = _mm256_min_ps(v, mn);
+            mx = _mm256_max_ps(v, mx);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        }
+        float lo = hmin8(mn), hi = hmax8(mx);
+        int any_nan = !_mm256_testz_ps(nan, nan);
+        for (; j < j1; j++) {
+            if (t[j] < lo) lo = t[j];
+            if (t[j] > hi) hi = t[j];
+            any_nan |= isnan(t[j]);
+        }
+        ic->bmin[s][b] = lo;
+        ic->bmax[s][b] = hi;
+        /* a NaN pixel is inactive whatever its neighbours: such a block is
+         * never "all active"; a NaN eps makes it pixel by pixel */
+        ic->babs[s][b] = any_nan ? NAN : -lo > hi ? -lo : hi;
+    }
+    float rmax = -INFINITY, rabs = 0.0f;
+    for (int b = 0; b * 32 < n; b++) {
+        if (ic->bmax[s][b] > rmax) rmax = ic->bmax[s][b];
+        if (!(ic->babs[s][b] <= rabs)) rabs = isnan(rabs) ? rabs : ic->babs[s][b];
+    }
+    ic->rmax[s] = rmax;
+    ic->rabs[s] = rabs;
+    return t;
+}
+
+/* Per-block status of one output row: bit b of *none when every value of
+ * block b is surely <= T, of *all when every value is surely > T.  The
+ * value t0*l0 + t1*l1 (l0, l1 >= 0) lies between l0*min0 + l1*min1 and
+ * l0*max0 + l1*max1 up to rounding, which eps = 2^-19 * (max|t0| + max|t1|)
+ * covers with room to spare (the two products and the sum round by at most
+ * 2^-24 of that each); infinities make eps infinite, so such blocks are
+ * computed pixel by pixel. */
+static void block_status(const iou_cache *ic, int s0, int s1, float l0, float l1,
+                         float thr, int nblk, uint32_t *none, uint32_t *all)
+{
+    const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
+    const __m256 t = _mm256_set1_ps(thr), k = _mm256_set1_ps(0x1p-19f);
+    const __m256 tiny = _mm256_set1_ps(0x1p-126f);
+    *none = *all = 0;
+    for (int b = 0; b < nblk; b += 8) {
+        const __m256 hi = _mm256_add_ps(_mm256_mul_ps(_mm256_load_ps(ic->bmax[s0] + b), w0),
+                                        _mm256_mul_ps(_mm256_load_ps(ic->bmax[s1] + b), w1));
+        const __m256 lo = _mm256_add_ps(_mm256_mul_ps(_mm256_load_ps(ic->bmin[s0] + b), w0),
+                                        _mm256_mul_ps(_mm256_load_ps(ic->bmin[s1] + b), w1));
+        const __m256 eps = _mm256_add_ps(
+            _mm256_mul_ps(_mm256_add_ps(_mm256_load_ps(ic->babs[s0] + b),
+                                        _mm256_load_ps(ic->babs[s1] + b)), k), tiny);
+        *none |= (uint32_t)_mm256_movemask_ps(
+                     _mm256_cmp_ps(_mm256_add_ps(hi, eps), t, _CMP_LT_OQ)) << b;
+        *all |= (uint32_t)_mm256_movemask_ps(
+                    _mm256_cmp_ps(_mm256_sub_ps(lo, eps), t, _CMP_GT_OQ)) << b;
+    }
+    const uint32_t valid = nblk >= 32 ? 0xffffffffu : (1u << nblk) - 1;
+    *none &= valid;
+    *all &= valid;
+}
+
+void ndx_f32_bilinear_iou__avx2(const ndx_bilinear_plan *p,
+                                const float *restrict map, float threshold,
+                                int nmasks, const uint8_t *restrict masks,
+                                size_t mask_stride, uint64_t *restrict inter,
+                                uint64_t *restrict uni)
+{
+    iou_cache ic;
+    _Alignas(32) uint8_t act[CHUNK];
+    const __m256 thr = _mm256_set1_ps(threshold);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi8(-1);
+    for (int xs = 0; xs < p->ow; xs += CHUNK) {
+        const int n = p->ow - xs < CHUNK ? p->ow - xs : CHUNK;
+        const int nblk = (n + 31) / 32;
+        ic.tag[0] = ic.tag[1] = -1;
+        /* block bounds past nblk (up to the next 8) must be defined */
+        for (int s = 0; s < 2; s++)
+            for (int b = 0; b < NBLK; b++)
+                ic.bmin[s][b] = ic.bmax[s][b] = ic.babs[s][b] = 0.0f;
+        /* Rows with nothing active only add their mask pixels to the union;
+         * a run of such rows [run0, run1) is counted in one pass (one span
+         * of memory when the chunk is the whole width). */
+        /* The bounds are linear in the row weight (l0 = 1 - l1), so along a
+         * pair run (output rows sharing source rows y0, y1) a block that is
+         * surely inactive (active) at the run's first and last rows is so
+         * at every row between: statuses are computed twice per run. */
+        const uint32_t valid = nblk >= 32 ? 0xffffffffu : (1u << nblk) - 1;
+        int run0 = 0, run1 = 0, pair_end = 0, none_row = 0;
+        uint32_t none = 0, all = 0;
+        for (int oy = 0; oy <= p->oh; oy++) {
+            int s0 = 0, s1 = 0;
+            const float *t0 = NULL, *t1 = NULL;
+            float l0 = 0.0f, l1 = 0.0f;
+            if (oy < p->oh) {
+                const int r0 = p->y0[oy], r1 = p->y1[oy];
+                t0 = iou_row(&ic, &s0, p, map, r0, r1, xs, n);
+                t1 = iou_row(&ic, &s1, p, map, r1, r0, xs, n);
+                l0 = p->ly0[oy];
+                l1 = p->ly1[oy];
+                if (oy >= pair_end) {   /* a new pair run [oy, pair_end) */
+                    pair_end = oy + 1;
+                    while (pair_end < p->oh && p->y0[pair_end] == r0 && p->y1[pair_end] == r1)
+                        pair_end++;
+                    const int ends[2] = {oy, pair_end - 1};
+                    none_row = 1;
+                    none = all = valid;
+                    for (int e = 0; e < 2; e++) {
+                        const float a0 = p->ly0[ends[e]], a1 = p->ly1[ends[e]];
+                        /* the whole row first (bounds as in block_status) */
+                        const float hi = ic.rmax[s0] * a0 + ic.rmax[s1] * a1;
+                        const float eps = (ic.rabs[s0] + ic.rabs[s1]) * 0x1p-19f + 0x1p-126f;
+                        none_row &= hi + eps < threshold;
+                    }
+                    if (!none_row) {
+                        for (int e = 0; e < 2; e++) {
+                            uint32_t ne, al;
+                            block_status(&ic, s0, s1, p->ly0[ends[e]], p->ly1[ends[e]],
+                                         threshold, nblk, &ne, &al);
+                            none &= ne;
+                            all &= al;
+                        }
+                        none_row = none == valid;
+                    }
+                }
+                if (none_row) {   /* the pending run always ends at oy */
+                    if (run0 == run1) run0 = oy;
+                    run1 = oy + 1;
+                    continue;
+                }
+            }
+            if (run1 > run0) {   /* a row with candidates, or the end: flush */
+                for (int k = 0; k < nmasks; k++) {
+                    const uint8_t *m = masks + (size_t)k * mask_stride;
+                    if (n == p->ow) {
+                        const size_t len = (size_t)(run1 - run0) * n;
+                        uni[k] += len - count_zero_bytes(m + (size_t)run0 * n, len);
+                    } else {
+                        for (int y = run0; y < run1; y++)
+                            uni[k] += (uint64_t)n -
+                                      count_zero_bytes(m + (size_t)y * p->ow + xs, (size_t)n);
+                    }
+                }
+                run0 = run1 = 0;
+            }
+            if (oy == p->oh) break;
+            const size_t row_off = (size_t)oy * p->ow + xs;
+
+            const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
+            for (int b = 0; b < nblk; b++) {
+                const int j = 32 * b;
+                if ((none >> b) & 1) {
+                    _mm256_store_si256((__m256i *)(act + j), zero);
+                } else if ((all >> b) & 1) {
+                    _mm256_store_si256((__m256i *)(act + j), ones);
+                } else if (j + 32 <= n) {
+                    const __m256i c0 = above8(t0 + j, t1 + j, w0, w1, thr);
+                    const __m256i c1 = above8(t0 + j + 8, t1 + j + 8, w0, w1, thr);
+                    const __m256i c2 = above8(t0 + j + 16, t1 + j + 16, w0, w1, thr);
+                    const __m256i c3 = above8(t0 + j + 24, t1 + j + 24, w0, w1, thr);
+                    const __m256i b16 = _mm256_packs_epi16(_mm256_packs_epi32(c0, c1),
+                                                           _mm256_packs_epi32(c2, c3));
+                    _mm256_store_si256((__m256i *)(act + j),
+                                       _mm256_permutevar8x32_epi32(b16, order));
+                } else {
+                    for (int i = j; i < n; i++)
+                        act[i] = vblend1(t0[i], t1[i], l0, l1) > threshold ? 0xff : 0;
+                }
+            }
+
+            for (int k = 0; k < nmasks; k++) {
+                const uint8_t *m = masks + (size_t)k * mask_stride + row_off;
+                __m256i ci = zero, cn = zero;
+                int i = 0;
+                for (; i + 32 <= n; i += 32) {
+                    const __m256i a = _mm256_load_si256((const __m256i *)(act + i));
+                    const __m256i e = _mm256_cmpeq_epi8(
+                        _mm256_loadu_si256((const __m256i *)(m + i)), zero);
+                    ci = _mm256_sub_epi8(ci, _mm256_andnot_si256(e, a));
+                    cn = _mm256_sub_epi8(cn, _mm256_andnot_si256(a, e));
+                }
+                uint64_t in_n = sum_bytes(ci), neither = sum_bytes(cn);
+                for (; i < n; i++) {
+                    const int a = act[i] != 0, bm = m[i] != 0;
+                    in_n += (uint64_t)(a & bm);
+                    neither += (uint64_t)!(a | bm);
+                }
+                inter[k] += in_n;
+                uni[k] += (uint64_t)n - neither;
+            }
+        }
+    }
+}

@@ -1,0 +1,330 @@
+/* CBIS-DDSM import: the four description CSVs plus the images converted to
+ * PNG (each CSV path with .dcm replaced by .png, under images_dir) become
+ * manifest.csv.
+ *
+ * Quirks handled: header names are compared after trimming, lower-casing
+ * and turning spaces into underscores ("breast density" in calc files,
+ * "breast_density" in mass files); values are trimmed of blanks, CR/LF and
+ * stray quotes (the ROI path often ends in a newline inside its quotes);
+ * codes joined with '-' are checked one by one, LUCENT_CENTER becomes
+ * LUCENT_CENTERED; which of the ROI and crop paths is the mask is decided
+ * by size (the mask is about the image's size, the crop small); a mask of
+ * another size than its image is kept and reported (patches resamples it);
+ * rows whose image or mask PNG is missing, or with a value out of the
+ * vocabulary, are skipped and reported. */
+#define _XOPEN_SOURCE 700   /* realpath */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/core.h"
+#include "../io/io.h"
+#include "data.h"
+
+enum { C_PATIENT, C_DENSITY, C_SIDE, C_VIEW, C_ABN_ID, C_ABN_TYPE, C_SHAPE, C_MARGINS,
+       C_CALC_TYPE, C_CALC_DIST, C_ASSESS, C_PATHOLOGY, C_SUBTLETY, C_IMAGE, C_CROP, C_ROI,
+       C_COUNT };
+static const char *const col_names[C_COUNT] = {
+    "patient_id", "breast_density", "left_or_right_breast", "image_view", "abnormality_id",
+    "abnormality_type", "mass_shape", "mass_margins", "calc_type", "calc_distribution",
+    "assessment", "pathology", "subtlety", "image_file_path", "cropped_image_file_path",
+    "roi_mask_file_path"};
+
+/* Trims blanks, CR, LF and quotes from both ends, in place. */
+static char *trim(char *s)
+{
+    while (*s && strchr(" \t\r\n\"'", *s)) s++;
+    size_t n = strlen(s);
+    while (n && strchr(" \t\r\n\"'", s[n - 1])) s[--n] = 0;
+    return s;
+}
+
+static void norm_header(const char *in, char *out, size_t cap)
+{
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%s", in);
+    char *t = trim(tmp);
+    size_t o = 0;
+    for (; *t && o + 1 < cap; t++) {
+        char ch = *t;
+        if (ch == ' ') ch = '_';
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
+        out[o++] = ch;
+    }
+    out[o] = 0;
+}
+
+/* rel = path of `to` relative to directory `from` (both absolute). */
+static int relpath(const char *from, const char *to, char *rel, size_t cap)
+{
+    size_t i = 0, common = 0;
+    while (from[i] && from[i] == to[i]) {
+        if (from[i] == '/') common = i;
+        i++;
+    }
+    if (!from[i] && (to[i] == '/' || !to[i])) common = i;
+    size_t o = 0;
+    rel[0] = 0;
+    for (const char *p = from + common; *p; p++)
+        if (*p == '/' && p[1]) {
+            if (o + 4 >= cap) return -1;
+            memcpy(rel + o, "../", 4);
+            o += 3;
+        }
+    const char *rest = to + common;
+    if (*rest == '/') rest++;
+    int k = snprintf(rel + o, cap - o, "%s", *rest ? rest : ".");
+    if (k < 0 || (size_t)k >= cap - o) return -1;
+    if (o && !*rest) rel[o - 1] = 0;   /* "../.." rather than "../../." */
+    return 0;
+}
+
+/* "a/b/c.dcm" -> "a/b/c.png" (any other ending gets .png appended). */
+static int to_png(const char *p, char *out, size_t cap)
+{
+    size_t n = strlen(p);
+    int k = n > 4 && !strcmp(p + n - 4, ".dcm") ? snprintf(out, cap, "%.*s.png", (int)(n - 4), p)
+                                                : snprintf(out, cap, "%s.png", p);
+    return k > 0 && (size_t)k < cap ? 0 : -1;
+}
+
+/* snprintf that reports truncation (0 ok, -1 cut) */
+static int fmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static int fmt(char *buf, size_t n, const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    int k = vsnprintf(buf, n, f, ap);
+    va_end(ap);
+    return k >= 0 && (size_t)k < n ? 0 : -1;
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static void say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
+{
+    if (!note) return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    note(ctx, msg);
+}
+
+static ndx_status import_csv(const char *csv_path, const char *images_dir, const char *rel_images,
+                             ndx_manifest *m, ndx_cbis_stats *S,
+                             void (*note)(void *, const char *), void *ctx)
+{
+    ndx_csv *c;
+    ndx_status st = ndx_csv_open(csv_path, &c);
+    if (st != NDX_OK) return st;
+    int got = ndx_csv_next(c);
+    if (got <= 0) {
+        ndx_csv_close(c);
+        return got < 0 ? (ndx_status)got : ndx__fail(NDX_ERR_FORMAT, "%s: empty file", csv_path);
+    }
+    int col[C_COUNT];
+    for (int k = 0; k < C_COUNT; k++) col[k] = -1;
+    for (int i = 0; i < ndx_csv_nfields(c); i++) {
+        char h[128];
+        norm_header(ndx_csv_field(c, i), h, sizeof h);
+        for (int k = 0; k < C_COUNT; k++)
+            if (!strcmp(h, col_names[k])) col[k] = i;
+    }
+    int is_mass = col[C_SHAPE] >= 0;
+    for (int k = 0; k < C_COUNT; k++) {
+        if (col[k] >= 0) continue;
+        if (is_mass && (k == C_CALC_TYPE || k == C_CALC_DIST)) continue;
+        if (!is_mass && (k == C_SHAPE || k == C_MARGINS)) continue;
+        ndx_csv_close(c);
+        return ndx__fail(NDX_ERR_FORMAT, "%s:1: no column '%s' in the header", csv_path, col_names[k]);
+    }
+    while (st == NDX_OK && (got = ndx_csv_next(c)) > 0) {
+        long line = ndx_csv_line(c);
+        if (ndx_csv_nfields(c) == 1 && !ndx_csv_field(c, 0)[0]) continue;
+        S->csv_rows++;
+        char v[C_COUNT][600];
+        for (int k = 0; k < C_COUNT; k++) {
+            char tmp[600];
+            const char *f = col[k] >= 0 ? ndx_csv_field(c, col[k]) : "";
+            if (strlen(f) >= sizeof tmp) {
+                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s) is too long", csv_path, line,
+                               col[k] + 1, col_names[k]);
+                break;
+            }
+            snprintf(tmp, sizeof tmp, "%s", f);
+            snprintf(v[k], sizeof v[k], "%s", trim(tmp));
+        }
+        if (st != NDX_OK) break;
+        ndx_manifest_row r;
+        memset(&r, 0, sizeof r);
+        struct { int k; char *dst; size_t cap; } text[] = {
+            {C_PATIENT, r.patient_id, sizeof r.patient_id}, {C_SIDE, r.side, sizeof r.side},
+            {C_VIEW, r.view, sizeof r.view}, {C_ABN_TYPE, r.abnormality_type, sizeof r.abnormality_type},
+            {C_SHAPE, r.mass_shape, sizeof r.mass_shape}, {C_MARGINS, r.mass_margins, sizeof r.mass_margins},
+            {C_CALC_TYPE, r.calc_type, sizeof r.calc_type}, {C_CALC_DIST, r.calc_distribution, sizeof r.calc_distribution},
+            {C_PATHOLOGY, r.pathology, sizeof r.pathology}};
+        for (size_t i = 0; i < sizeof text / sizeof text[0] && st == NDX_OK; i++) {
+            if (strlen(v[text[i].k]) >= text[i].cap)
+                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%.80s' is too long", csv_path,
+                               line, col[text[i].k] + 1, col_names[text[i].k], v[text[i].k]);
+            else
+                memcpy(text[i].dst, v[text[i].k], strlen(v[text[i].k]) + 1);
+        }
+        struct { int k, lo, hi; int *dst; } nums[] = {
+            {C_DENSITY, 1, 4, &r.breast_density}, {C_ABN_ID, 1, 1000000, &r.abnormality_id},
+            {C_ASSESS, 0, 5, &r.assessment}, {C_SUBTLETY, 1, 5, &r.subtlety}};
+        for (size_t i = 0; i < sizeof nums / sizeof nums[0] && st == NDX_OK; i++) {
+            char *end;
+            errno = 0;
+            long x = strtol(v[nums[i].k], &end, 10);
+            if (errno || end == v[nums[i].k] || *end || x < nums[i].lo || x > nums[i].hi)
+                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%s' is not an integer in %d..%d",
+                               csv_path, line, col[nums[i].k] + 1, col_names[nums[i].k], v[nums[i].k],
+                               nums[i].lo, nums[i].hi);
+            else
+                *nums[i].dst = (int)x;
+        }
+        if (st == NDX_ERR_FORMAT) {   /* a bad value: the row is skipped, and said */
+            S->invalid++;
+            say(note, ctx, "%s; row skipped", ndx_last_error());
+            st = NDX_OK;
+            continue;
+        }
+        if (st != NDX_OK) break;
+        /* CBIS spells the type in lower case; accept any case */
+        for (char *p = r.abnormality_type; *p; p++)
+            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+        for (char *p = r.side; *p; p++)
+            if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+        for (char *p = r.view; *p; p++)
+            if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+        /* images */
+        char img_rel[600], roi_rel[600], crop_rel[600], full[1300], roi_full[1300], crop_full[1300];
+        if (to_png(v[C_IMAGE], img_rel, sizeof img_rel) || to_png(v[C_ROI], roi_rel, sizeof roi_rel) ||
+            to_png(v[C_CROP], crop_rel, sizeof crop_rel) || !v[C_IMAGE][0]) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: empty or too long image path", csv_path, line);
+            break;
+        }
+        if (fmt(full, sizeof full, "%s/%s", images_dir, img_rel) ||
+            fmt(roi_full, sizeof roi_full, "%s/%s", images_dir, roi_rel) ||
+            fmt(crop_full, sizeof crop_full, "%s/%s", images_dir, crop_rel)) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
+            break;
+        }
+        if (!exists(full)) {
+            S->missing++;
+            if (!S->first_missing[0]) fmt(S->first_missing, sizeof S->first_missing, "%s", full);
+            say(note, ctx, "%s:%ld: skipped: image %s is missing", csv_path, line, full);
+            continue;
+        }
+        int iw, ih, mw = 0, mh = 0;
+        if ((st = ndx_png_size(full, &iw, &ih, NULL)) != NDX_OK) break;
+        /* the mask: the candidate closest to the image's size */
+        const char *mask_rel = NULL;
+        long best = -1;
+        const char *cand_rel[2] = {roi_rel, crop_rel}, *cand_full[2] = {roi_full, crop_full};
+        for (int k = 0; k < 2; k++) {
+            int w, h;
+            if (!v[k ? C_CROP : C_ROI][0] || !exists(cand_full[k])) continue;
+            if ((st = ndx_png_size(cand_full[k], &w, &h, NULL)) != NDX_OK) break;
+            long score = (long)w * h;
+            if (score > best) best = score, mask_rel = cand_rel[k], mw = w, mh = h;
+        }
+        if (st != NDX_OK) break;
+        if (!mask_rel) {
+            S->missing++;
+            if (!S->first_missing[0]) fmt(S->first_missing, sizeof S->first_missing, "%s", roi_full);
+            say(note, ctx, "%s:%ld: skipped: no mask PNG (%s)", csv_path, line, roi_full);
+            continue;
+        }
+        if (mask_rel != roi_rel)
+            say(note, ctx, "%s:%ld: the mask is the 'cropped image' file %s (larger than the ROI file)",
+                csv_path, line, mask_rel);
+        if (mw != iw || mh != ih) {
+            S->resampled_masks++;
+            say(note, ctx, "%s:%ld: mask %s is %dx%d, its image %dx%d: kept, resampled by patches",
+                csv_path, line, mask_rel, mw, mh, iw, ih);
+        }
+        if (snprintf(r.image_path, sizeof r.image_path, "%s/%s", rel_images, img_rel) >= (int)sizeof r.image_path ||
+            snprintf(r.mask_path, sizeof r.mask_path, "%s/%s", rel_images, mask_rel) >= (int)sizeof r.mask_path) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
+            break;
+        }
+        if ((st = ndx__manifest_check(&r, csv_path, line)) != NDX_OK) {
+            S->invalid++;
+            say(note, ctx, "%s; row skipped", ndx_last_error());
+            st = NDX_OK;
+            continue;
+        }
+        if ((st = ndx_manifest_add(m, &r)) != NDX_OK) break;
+        S->rows++;
+    }
+    if (st == NDX_OK && got < 0) st = (ndx_status)got;
+    ndx_csv_close(c);
+    return st;
+}
+
+static int cmp_image(const void *a, const void *b)
+{
+    const ndx_manifest_row *x = a, *y = b;
+    int c = strcmp(x->image_path, y->image_path);
+    return c ? c : x->abnormality_id - y->abnormality_id;
+}
+
+ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
+                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                           void *note_ctx)
+{
+    static const char *const files[4] = {
+        "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
+        "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
+    ndx_status st = ndx__mkdirs(out_dir);
+    if (st != NDX_OK) return st;
+    char abs_out[PATH_MAX], abs_img[PATH_MAX], rel[PATH_MAX];
+    if (!realpath(out_dir, abs_out)) return ndx__fail(NDX_ERR_IO, "%s: %s", out_dir, strerror(errno));
+    if (!realpath(images_dir, abs_img)) return ndx__fail(NDX_ERR_IO, "%s: %s", images_dir, strerror(errno));
+    if (relpath(abs_out, abs_img, rel, sizeof rel))
+        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", images_dir);
+    ndx_cbis_stats S;
+    memset(&S, 0, sizeof S);
+    ndx_manifest m = {0};
+    int found = 0;
+    for (int f = 0; f < 4 && st == NDX_OK; f++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", csv_dir, files[f]);
+        if (!exists(path)) {
+            say(note, note_ctx, "%s: not found, skipped", path);
+            continue;
+        }
+        found++;
+        st = import_csv(path, abs_img, rel, &m, &S, note, note_ctx);
+    }
+    if (st == NDX_OK && !found)
+        st = ndx__fail(NDX_ERR_IO, "%s: none of the four CBIS-DDSM description CSVs is there", csv_dir);
+    if (st == NDX_OK && m.n == 0)
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: no row has its PNGs under %s (first missing: %s)", csv_dir,
+                       images_dir, S.first_missing);
+    if (st == NDX_OK) {
+        qsort(m.rows, m.n, sizeof *m.rows, cmp_image);
+        for (size_t i = 0; i < m.n; i++)
+            if (i == 0 || strcmp(m.rows[i].image_path, m.rows[i - 1].image_path)) S.images++;
+        char path[1200];
+        snprintf(path, sizeof path, "%s/manifest.csv", out_dir);
+        st = ndx_manifest_write(path, &m);
+    }
+    ndx_manifest_free(&m);
+    if (st == NDX_OK && stats) *stats = S;
+    return st;
+}

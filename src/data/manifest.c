@@ -1,0 +1,277 @@
+/* manifest.csv: one row per lesion (and one per image without lesions) in
+ * CBIS-DDSM's columns and vocabularies; reading validates every field and
+ * names the file, line and column at fault. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/core.h"
+#include "data.h"
+#include "../io/io.h"
+
+const char *const ndx_manifest_columns[NDX_MANIFEST_COLUMNS] = {
+    "patient_id", "breast_density", "left_or_right_breast", "image_view",
+    "abnormality_id", "abnormality_type", "mass_shape", "mass_margins",
+    "calc_type", "calc_distribution", "assessment", "pathology", "subtlety",
+    "image_path", "mask_path"};
+
+static const char *const shapes[] = {
+    "ROUND", "OVAL", "LOBULATED", "IRREGULAR", "ARCHITECTURAL_DISTORTION", "LYMPH_NODE",
+    "ASYMMETRIC_BREAST_TISSUE", "FOCAL_ASYMMETRIC_DENSITY", NULL};
+static const char *const margins[] = {
+    "CIRCUMSCRIBED", "MICROLOBULATED", "OBSCURED", "ILL_DEFINED", "SPICULATED", NULL};
+static const char *const calc_types[] = {
+    "AMORPHOUS", "PLEOMORPHIC", "PUNCTATE", "ROUND_AND_REGULAR", "LUCENT_CENTERED",
+    "FINE_LINEAR_BRANCHING", "COARSE", "VASCULAR", "SKIN", "LARGE_RODLIKE", "EGGSHELL",
+    "MILK_OF_CALCIUM", "DYSTROPHIC", NULL};
+static const char *const distributions[] = {
+    "CLUSTERED", "LINEAR", "SEGMENTAL", "REGIONAL", "DIFFUSELY_SCATTERED", NULL};
+
+static int in_list(const char *s, size_t n, const char *const *list)
+{
+    for (; *list; list++)
+        if (strlen(*list) == n && !strncmp(s, *list, n)) return 1;
+    return 0;
+}
+
+/* Normalises codes joined by '-' in place (LUCENT_CENTER -> LUCENT_CENTERED,
+ * "N/A" -> "") and checks each against list; returns the first bad code's
+ * offset or -1. */
+static int check_codes(char *s, size_t cap, const char *const *list)
+{
+    if (!strcmp(s, "N/A") || !strcmp(s, "NA")) s[0] = 0;
+    char out[256] = "";
+    size_t o = 0;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, '-');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char code[96];
+        if (n >= sizeof code - 2) return (int)(p - s);
+        memcpy(code, p, n);
+        code[n] = 0;
+        if (!strcmp(code, "LUCENT_CENTER")) strcpy(code, "LUCENT_CENTERED");
+        if (!in_list(code, strlen(code), list)) return (int)(p - s);
+        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", o ? "-" : "", code);
+        if (o >= sizeof out) return 0;
+        p += n;
+        if (*p == '-') p++;
+    }
+    if (o >= cap) return 0;
+    memcpy(s, out, o + 1);
+    return -1;
+}
+
+static ndx_status bad(const char *where, long line, int col, const char *fmt, const char *val)
+{
+    char what[800];
+    snprintf(what, sizeof what, fmt, val);
+    return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): %s", where, line, col + 1,
+                     ndx_manifest_columns[col], what);
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Checks (and normalises) one row; where/line name it in messages. */
+ndx_status ndx__manifest_check(ndx_manifest_row *r, const char *where, long line)
+{
+    if (!r->patient_id[0]) return bad(where, line, 0, "%sempty", "");
+    if (r->breast_density < 1 || r->breast_density > 4)
+        return bad(where, line, 1, "density must be 1-4%s", "");
+    if (strcmp(r->side, "LEFT") && strcmp(r->side, "RIGHT"))
+        return bad(where, line, 2, "'%s' is not LEFT or RIGHT", r->side);
+    if (strcmp(r->view, "CC") && strcmp(r->view, "MLO"))
+        return bad(where, line, 3, "'%s' is not CC or MLO", r->view);
+    int lesion = r->abnormality_type[0] != 0;
+    if (lesion && strcmp(r->abnormality_type, "mass") && strcmp(r->abnormality_type, "calcification"))
+        return bad(where, line, 5, "'%s' is not mass or calcification", r->abnormality_type);
+    if (lesion && r->abnormality_id < 1) return bad(where, line, 4, "must be >= 1 for a lesion%s", "");
+    if (!lesion && r->abnormality_id != 0)
+        return bad(where, line, 4, "must be empty or 0 without abnormality_type%s", "");
+    int at;
+    if ((at = check_codes(r->mass_shape, sizeof r->mass_shape, shapes)) >= 0)
+        return bad(where, line, 6, "unknown mass shape in '%s'", r->mass_shape + at);
+    if ((at = check_codes(r->mass_margins, sizeof r->mass_margins, margins)) >= 0)
+        return bad(where, line, 7, "unknown mass margin in '%s'", r->mass_margins + at);
+    if ((at = check_codes(r->calc_type, sizeof r->calc_type, calc_types)) >= 0)
+        return bad(where, line, 8, "unknown calcification type in '%s'", r->calc_type + at);
+    if ((at = check_codes(r->calc_distribution, sizeof r->calc_distribution, distributions)) >= 0)
+        return bad(where, line, 9, "unknown calcification distribution in '%s'",
+                   r->calc_distribution + at);
+    if (r->assessment < 0 || r->assessment > 5) return bad(where, line, 10, "must be 0-5%s", "");
+    if (lesion) {
+        if (strcmp(r->pathology, "MALIGNANT") && strcmp(r->pathology, "BENIGN") &&
+            strcmp(r->pathology, "BENIGN_WITHOUT_CALLBACK"))
+            return bad(where, line, 11, "'%s' is not MALIGNANT, BENIGN or BENIGN_WITHOUT_CALLBACK",
+                       r->pathology);
+        if (r->subtlety < 1 || r->subtlety > 5) return bad(where, line, 12, "must be 1-5%s", "");
+        if (!r->mask_path[0]) return bad(where, line, 14, "empty for a lesion%s", "");
+    } else {
+        if (r->pathology[0]) return bad(where, line, 11, "'%s' given without abnormality_type", r->pathology);
+        if (r->mask_path[0]) return bad(where, line, 14, "'%s' given without abnormality_type", r->mask_path);
+    }
+    if (!r->image_path[0]) return bad(where, line, 13, "empty%s", "");
+    return NDX_OK;
+}
+
+static int copy_field(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) return -1;
+    memcpy(dst, src, n + 1);
+    return 0;
+}
+
+ndx_status ndx_manifest_add(ndx_manifest *m, const ndx_manifest_row *r)
+{
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        ndx_manifest_row *rows = realloc(m->rows, sizeof *rows * cap);
+        if (!rows) return ndx__fail(NDX_ERR_NOMEM, "manifest: out of memory for %zu rows", cap);
+        m->rows = rows;
+        m->cap = cap;
+    }
+    m->rows[m->n] = *r;
+    ndx_status st = ndx__manifest_check(&m->rows[m->n], "manifest row", (long)m->n + 2);
+    if (st == NDX_OK) m->n++;
+    return st;
+}
+
+void ndx_manifest_free(ndx_manifest *m)
+{
+    free(m->rows);
+    memset(m, 0, sizeof *m);
+}
+
+ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    ndx_csv *c;
+    ndx_status st = ndx_csv_open(path, &c);
+    if (st != NDX_OK) return st;
+    int got = ndx_csv_next(c);
+    if (got < 0) {
+        ndx_csv_close(c);
+        return (ndx_status)got;
+    }
+    if (got == 0) {
+        ndx_csv_close(c);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: empty file (no header)", path);
+    }
+    for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++)
+        if (strcmp(ndx_csv_field(c, i), ndx_manifest_columns[i])) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:1: column %d of the header is '%s', expected '%s'",
+                           path, i + 1, ndx_csv_field(c, i), ndx_manifest_columns[i]);
+            ndx_csv_close(c);
+            return st;
+        }
+    while ((got = ndx_csv_next(c)) > 0) {
+        long line = ndx_csv_line(c);
+        int nf = ndx_csv_nfields(c);
+        if (nf == 1 && !ndx_csv_field(c, 0)[0]) continue;   /* blank line */
+        if (nf != NDX_MANIFEST_COLUMNS) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: %d columns, expected %d", path, line, nf,
+                           NDX_MANIFEST_COLUMNS);
+            break;
+        }
+        ndx_manifest_row r;
+        memset(&r, 0, sizeof r);
+        struct { char *dst; size_t cap; int col; } text[] = {
+            {r.patient_id, sizeof r.patient_id, 0}, {r.side, sizeof r.side, 2},
+            {r.view, sizeof r.view, 3}, {r.abnormality_type, sizeof r.abnormality_type, 5},
+            {r.mass_shape, sizeof r.mass_shape, 6}, {r.mass_margins, sizeof r.mass_margins, 7},
+            {r.calc_type, sizeof r.calc_type, 8}, {r.calc_distribution, sizeof r.calc_distribution, 9},
+            {r.pathology, sizeof r.pathology, 11}, {r.image_path, sizeof r.image_path, 13},
+            {r.mask_path, sizeof r.mask_path, 14}};
+        for (size_t i = 0; i < sizeof text / sizeof text[0] && st == NDX_OK; i++)
+            if (copy_field(text[i].dst, text[i].cap, ndx_csv_field(c, text[i].col)))
+                st = bad(path, line, text[i].col, "longer than %s characters",
+                         text[i].cap == 512 ? "511" : text[i].cap == 96 ? "95" : "the limit");
+        struct { int *dst; int lo, hi, col, optional; } nums[] = {
+            {&r.breast_density, 1, 4, 1, 0}, {&r.abnormality_id, 0, 1000000, 4, 1},
+            {&r.assessment, 0, 5, 10, 0}, {&r.subtlety, 0, 5, 12, 1}};
+        for (size_t i = 0; i < sizeof nums / sizeof nums[0] && st == NDX_OK; i++) {
+            const char *s = ndx_csv_field(c, nums[i].col);
+            if (!*s && nums[i].optional) continue;
+            if (parse_int(s, nums[i].lo, nums[i].hi, nums[i].dst))
+                st = bad(path, line, nums[i].col, "'%s' is not an integer in range", s);
+        }
+        if (st == NDX_OK) st = ndx__manifest_check(&r, path, line);
+        if (st == NDX_OK) {
+            ndx_status s2 = ndx_manifest_add(m, &r);
+            if (s2 != NDX_OK) st = s2;
+        }
+        if (st != NDX_OK) break;
+    }
+    if (got < 0) st = (ndx_status)got;
+    ndx_csv_close(c);
+    if (st == NDX_OK && m->n == 0) st = ndx__fail(NDX_ERR_FORMAT, "%s: no rows", path);
+    if (st != NDX_OK) ndx_manifest_free(m);
+    return st;
+}
+
+ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
+{
+    char tmp[1100];
+    if (!ndx__tmp_path(tmp, sizeof tmp, path)) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++)
+        fprintf(f, "%s%s", ndx_manifest_columns[i], i + 1 < NDX_MANIFEST_COLUMNS ? "," : "\n");
+    for (size_t i = 0; i < m->n; i++) {
+        const ndx_manifest_row *r = &m->rows[i];
+        int lesion = r->abnormality_type[0] != 0;
+        ndx__csv_put(f, r->patient_id);
+        fprintf(f, ",%d,%s,%s,", r->breast_density, r->side, r->view);
+        if (lesion) fprintf(f, "%d", r->abnormality_id);
+        fprintf(f, ",%s,", r->abnormality_type);
+        ndx__csv_put(f, r->mass_shape);
+        fputc(',', f);
+        ndx__csv_put(f, r->mass_margins);
+        fputc(',', f);
+        ndx__csv_put(f, r->calc_type);
+        fputc(',', f);
+        ndx__csv_put(f, r->calc_distribution);
+        fprintf(f, ",%d,%s,", r->assessment, r->pathology);
+        if (lesion) fprintf(f, "%d", r->subtlety);
+        fputc(',', f);
+        ndx__csv_put(f, r->image_path);
+        fputc(',', f);
+        ndx__csv_put(f, r->mask_path);
+        fputc('\n', f);
+    }
+    int err = ferror(f);
+    if (fclose(f) != 0 || err) {
+        remove(tmp);
+        return ndx__fail(NDX_ERR_IO, "%s: write failed", path);
+    }
+    return ndx__commit(tmp, path);
+}
+
+int ndx_lesion_kind(const ndx_manifest_row *r)
+{
+    if (!strcmp(r->abnormality_type, "mass"))
+        return !strcmp(r->mass_shape, "ARCHITECTURAL_DISTORTION") ? NDX_LESION_DISTORTION
+                                                                   : NDX_LESION_MASS;
+    if (!strcmp(r->abnormality_type, "calcification")) {
+        const char *v = strstr(r->calc_type, "VASCULAR");
+        return v ? NDX_LESION_VESSEL : NDX_LESION_CALC;
+    }
+    return -1;
+}
+
+const char *ndx_lesion_kind_name(int kind)
+{
+    static const char *const names[NDX_LESION_KINDS] = {"mass", "calcification", "vessel",
+                                                        "distortion"};
+    return kind >= 0 && kind < NDX_LESION_KINDS ? names[kind] : "none";
+}

@@ -1,0 +1,455 @@
+/* Sliding-window patches over the manifest's images: the label rule, the
+ * per-kind lesion overlaps, the patient split, patches.csv. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/core.h"
+#include "data.h"
+#include "../io/io.h"
+
+int ndx__join(char *buf, size_t n, const char *dir, const char *rel)
+{
+    int k = rel[0] == '/' ? snprintf(buf, n, "%s", rel) : snprintf(buf, n, "%s/%s", dir, rel);
+    return k > 0 && (size_t)k < n;
+}
+
+const char *ndx_split_name(int split)
+{
+    return split == NDX_SPLIT_TRAIN ? "train" : split == NDX_SPLIT_VAL ? "val"
+                                              : split == NDX_SPLIT_TEST ? "test" : "?";
+}
+
+int ndx_split_of(const char *patient_id)
+{
+    uint64_t pct = ndx_hash_str(patient_id, 0) % 100;   /* 0-79 train, 80-89 val, 90-99 test */
+    return pct < 80 ? NDX_SPLIT_TRAIN : pct < 90 ? NDX_SPLIT_VAL : NDX_SPLIT_TEST;
+}
+
+/* inside >= frac * total, exactly, with frac rounded to per mille */
+static int at_least(int64_t inside, int64_t total, double frac)
+{
+    int64_t pm = (int64_t)llround(frac * 1000);
+    return total > 0 && inside * 1000 >= pm * total;
+}
+
+/* Per lesion: its pixel count and bounding box [x0, x1) x [y0, y1). */
+typedef struct lesion_extent {
+    int64_t total;
+    int x0, y0, x1, y1;
+} lesion_extent;
+
+static void lesion_extents(const ndx_lesion_mask *les, int n, int w, int h, lesion_extent *e)
+{
+    for (int i = 0; i < n; i++) {
+        lesion_extent x = {0, w, h, 0, 0};
+        const uint8_t *m = les[i].mask;
+        for (int yy = 0; yy < h; yy++)
+            for (int xx = 0; xx < w; xx++)
+                if (m[(size_t)yy * w + xx]) {
+                    x.total++;
+                    if (xx < x.x0) x.x0 = xx;
+                    if (xx >= x.x1) x.x1 = xx + 1;
+                    if (yy < x.y0) x.y0 = yy;
+                    if (yy >= x.y1) x.y1 = yy + 1;
+                }
+        e[i] = x;
+    }
+}
+
+static int label_box(const ndx_lesion_mask *les, const lesion_extent *e, int n, int w, int h,
+                     int x, int y, int bw, int bh, double label_frac,
+                     float overlap[NDX_LESION_KINDS][2])
+{
+    int x0 = x < 0 ? 0 : x, y0 = y < 0 ? 0 : y;
+    int x1 = x + bw > w ? w : x + bw, y1 = y + bh > h ? h : y + bh;
+    int64_t area = (int64_t)bw * bh;
+    int64_t cover[NDX_LESION_KINDS][2] = {{0}}, malignant_cover = 0;
+    int label = 0;
+    for (int i = 0; i < n; i++) {
+        if (!les[i].malignant || e[i].total == 0) continue;
+        int64_t in = 0;
+        int ya = y0 > e[i].y0 ? y0 : e[i].y0, yb = y1 < e[i].y1 ? y1 : e[i].y1;
+        int xa = x0 > e[i].x0 ? x0 : e[i].x0, xb = x1 < e[i].x1 ? x1 : e[i].x1;
+        for (int yy = ya; yy < yb; yy++)
+            for (int xx = xa; xx < xb; xx++) in += les[i].mask[(size_t)yy * w + xx] != 0;
+        if (at_least(in, e[i].total, label_frac)) label = 1;
+    }
+    int active[64], na = 0;
+    for (int i = 0; i < n && na < 64; i++)
+        if (e[i].total && e[i].x0 < x1 && e[i].x1 > x0 && e[i].y0 < y1 && e[i].y1 > y0 &&
+            les[i].kind >= 0 && les[i].kind < NDX_LESION_KINDS)
+            active[na++] = i;
+    if (na)
+        for (int yy = y0; yy < y1; yy++)
+            for (int xx = x0; xx < x1; xx++) {
+                size_t o = (size_t)yy * w + xx;
+                unsigned seen = 0, mal = 0;
+                for (int a = 0; a < na; a++) {
+                    int i = active[a];
+                    if (!les[i].mask[o]) continue;
+                    seen |= 1u << (2 * les[i].kind + (les[i].malignant ? 1 : 0));
+                    if (les[i].malignant) mal = 1;
+                }
+                if (!seen) continue;
+                for (int k = 0; k < 2 * NDX_LESION_KINDS; k++)
+                    if (seen & (1u << k)) cover[k / 2][k % 2]++;
+                malignant_cover += mal;
+            }
+    if (at_least(malignant_cover, area, label_frac)) label = 1;
+    if (overlap)
+        for (int k = 0; k < NDX_LESION_KINDS; k++)
+            for (int m = 0; m < 2; m++) overlap[k][m] = area > 0 ? (float)((double)cover[k][m] / area) : 0;
+    return label;
+}
+
+int ndx_patch_label_box(const ndx_lesion_mask *les, int n, int w, int h, int x, int y, int bw,
+                        int bh, double label_frac, float overlap[NDX_LESION_KINDS][2])
+{
+    lesion_extent e[64];
+    if (n > 64) n = 64;
+    lesion_extents(les, n, w, h, e);
+    return label_box(les, e, n, w, h, x, y, bw, bh, label_frac, overlap);
+}
+
+void ndx_patch_defaults(ndx_patch_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->window = 0.25;
+    o->stride = 0.5;
+    o->min_tissue = 0.5;
+    o->label_frac = 0.3;
+}
+
+static const char *const overlap_cols[2 * NDX_LESION_KINDS] = {
+    "mass_benign", "mass_malignant", "calcification_benign", "calcification_malignant",
+    "vessel_benign", "vessel_malignant", "distortion_benign", "distortion_malignant"};
+#define PATCH_COLS (11 + 2 * NDX_LESION_KINDS)
+static const char *const patch_cols[11] = {"patch_id", "patient_id", "image_path", "x", "y", "w",
+                                           "h", "label", "split", "tissue", "image_size"};
+
+/* Loads a lesion mask at the image's size (nearest-neighbour resampling
+ * when it differs); *resampled set when it did. */
+static ndx_status load_mask(const char *path, int w, int h, uint8_t *out, int *resampled)
+{
+    ndx_image m;
+    ndx_status st = ndx_png_read(path, 0, &m, NULL, 0);
+    if (st != NDX_OK) return st;
+    *resampled = m.w != w || m.h != h;
+    int thr = m.maxval / 2;
+    for (int y = 0; y < h; y++) {
+        int sy = (int)(((int64_t)y * m.h) / h);
+        for (int x = 0; x < w; x++) {
+            int sx = (int)(((int64_t)x * m.w) / w);
+            out[(size_t)y * w + x] = m.px[(size_t)sy * m.w + sx] > thr;
+        }
+    }
+    ndx_image_free(&m);
+    return NDX_OK;
+}
+
+/* Groups manifest rows by image_path (rows of one image are adjacent in
+ * what synth and import-cbis write; others are grouped by a sort). */
+static int cmp_rows(const void *a, const void *b)
+{
+    const ndx_manifest_row *x = a, *y = b;
+    int c = strcmp(x->image_path, y->image_path);
+    return c ? c : x->abnormality_id - y->abnormality_id;
+}
+
+static ndx_status index_images(ndx_patch_index *ix)
+{
+    ndx_manifest *m = &ix->manifest;
+    qsort(m->rows, m->n, sizeof *m->rows, cmp_rows);
+    size_t cap = 16;
+    ix->images = malloc(sizeof *ix->images * cap);
+    if (!ix->images) return ndx__fail(NDX_ERR_NOMEM, "patches: out of memory");
+    ix->nimages = 0;
+    for (size_t i = 0; i < m->n;) {
+        size_t j = i + 1;
+        while (j < m->n && !strcmp(m->rows[j].image_path, m->rows[i].image_path)) j++;
+        if (ix->nimages == cap) {
+            cap *= 2;
+            ndx_patch_image *p = realloc(ix->images, sizeof *p * cap);
+            if (!p) return ndx__fail(NDX_ERR_NOMEM, "patches: out of memory");
+            ix->images = p;
+        }
+        ndx_patch_image *im = &ix->images[ix->nimages++];
+        memset(im, 0, sizeof *im);
+        snprintf(im->path, sizeof im->path, "%s", m->rows[i].image_path);
+        snprintf(im->patient_id, sizeof im->patient_id, "%s", m->rows[i].patient_id);
+        im->first_row = i;
+        im->nrows = j - i;
+        i = j;
+    }
+    return NDX_OK;
+}
+
+void ndx_patches_free(ndx_patch_index *ix)
+{
+    ndx_manifest_free(&ix->manifest);
+    free(ix->images);
+    free(ix->patches);
+    memset(ix, 0, sizeof *ix);
+}
+
+static ndx_status push_patch(ndx_patch_index *ix, size_t *cap, const ndx_patch *p)
+{
+    if (ix->n == *cap) {
+        size_t c = *cap ? *cap * 2 : 256;
+        ndx_patch *np = realloc(ix->patches, sizeof *np * c);
+        if (!np) return ndx__fail(NDX_ERR_NOMEM, "patches: out of memory for %zu patches", c);
+        ix->patches = np;
+        *cap = c;
+    }
+    ix->patches[ix->n++] = *p;
+    return NDX_OK;
+}
+
+static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
+{
+    char tmp[1100];
+    if (!ndx__tmp_path(tmp, sizeof tmp, path)) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    for (int i = 0; i < 11; i++) fprintf(f, "%s,", patch_cols[i]);
+    for (int i = 0; i < 2 * NDX_LESION_KINDS; i++)
+        fprintf(f, "%s%s", overlap_cols[i], i + 1 < 2 * NDX_LESION_KINDS ? "," : "\n");
+    for (size_t i = 0; i < ix->n; i++) {
+        const ndx_patch *p = &ix->patches[i];
+        const ndx_patch_image *im = &ix->images[p->image];
+        fprintf(f, "%zu,", i);
+        ndx__csv_put(f, im->patient_id);
+        fputc(',', f);
+        ndx__csv_put(f, im->path);
+        fprintf(f, ",%d,%d,%d,%d,%d,%s,%.4f,%dx%d", p->x, p->y, p->w, p->h, p->label,
+                ndx_split_name(p->split), p->tissue, im->width, im->height);
+        for (int k = 0; k < 2 * NDX_LESION_KINDS; k++) fprintf(f, ",%.4f", p->overlap[k / 2][k % 2]);
+        fputc('\n', f);
+    }
+    int err = ferror(f);
+    if (fclose(f) != 0 || err) {
+        remove(tmp);
+        return ndx__fail(NDX_ERR_IO, "%s: write failed", path);
+    }
+    return ndx__commit(tmp, path);
+}
+
+ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch_stats *stats)
+{
+    if (!(o->window > 0 && o->window <= 1) || !(o->stride > 0 && o->stride <= 1) ||
+        !(o->min_tissue >= 0 && o->min_tissue <= 1) || !(o->label_frac > 0 && o->label_frac <= 1))
+        return ndx__fail(NDX_ERR_INVALID,
+                         "patches: window (0,1], stride (0,1], min_tissue [0,1], label_frac (0,1] "
+                         "expected, got %g %g %g %g", o->window, o->stride, o->min_tissue, o->label_frac);
+    ndx_patch_index ix;
+    memset(&ix, 0, sizeof ix);
+    snprintf(ix.dir, sizeof ix.dir, "%s", dir);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/manifest.csv", dir);
+    ndx_status st = ndx_manifest_read(path, &ix.manifest);
+    if (st != NDX_OK) return st;
+    if ((st = index_images(&ix)) != NDX_OK) {
+        ndx_patches_free(&ix);
+        return st;
+    }
+    ndx_patch_stats S;
+    memset(&S, 0, sizeof S);
+    size_t cap = 0;
+    uint8_t *masks = NULL;
+    size_t mask_cap = 0;
+    ndx_lesion_mask les[64];
+    lesion_extent ext[64];
+    for (size_t ii = 0; ii < ix.nimages && st == NDX_OK; ii++) {
+        ndx_patch_image *im = &ix.images[ii];
+        ndx_image img = {0};
+        if (!ndx__join(path, sizeof path, dir, im->path)) {
+            st = ndx__fail(NDX_ERR_INVALID, "%s: path too long", im->path);
+            break;
+        }
+        if ((st = ndx_png_read(path, 0, &img, NULL, 0)) != NDX_OK) break;
+        int w = img.w, h = img.h;
+        im->width = w, im->height = h;
+        size_t npx = (size_t)w * h;
+        int nl = 0;
+        for (size_t r = 0; r < im->nrows; r++)
+            if (ndx_lesion_kind(&ix.manifest.rows[im->first_row + r]) >= 0) nl++;
+        if (nl > 64) {
+            ndx_image_free(&img);
+            st = ndx__fail(NDX_ERR_FORMAT, "%s: %d lesions in one image (at most 64)", im->path, nl);
+            break;
+        }
+        if ((size_t)nl * npx > mask_cap) {
+            free(masks);
+            mask_cap = (size_t)nl * npx;
+            masks = malloc(mask_cap);
+            if (!masks) {
+                ndx_image_free(&img);
+                st = ndx__fail(NDX_ERR_NOMEM, "patches: out of memory for %d masks", nl);
+                break;
+            }
+        }
+        nl = 0;
+        for (size_t r = 0; r < im->nrows && st == NDX_OK; r++) {
+            const ndx_manifest_row *row = &ix.manifest.rows[im->first_row + r];
+            int kind = ndx_lesion_kind(row);
+            if (kind < 0) continue;
+            if (!ndx__join(path, sizeof path, dir, row->mask_path)) {
+                st = ndx__fail(NDX_ERR_INVALID, "%s: path too long", row->mask_path);
+                break;
+            }
+            int resampled = 0;
+            st = load_mask(path, w, h, masks + (size_t)nl * npx, &resampled);
+            S.resampled_masks += resampled;
+            les[nl].mask = masks + (size_t)nl * npx;
+            les[nl].kind = kind;
+            les[nl].malignant = !strcmp(row->pathology, "MALIGNANT");
+            nl++;
+        }
+        if (st != NDX_OK) {
+            ndx_image_free(&img);
+            break;
+        }
+        lesion_extents(les, nl, w, h, ext);
+        /* breast = brighter than 5% of the range */
+        int thr = img.maxval / 20;
+        int side = (int)lround(o->window * (w < h ? w : h));
+        if (side < 1) side = 1;
+        int step = (int)lround(o->stride * side);
+        if (step < 1) step = 1;
+        int split = ndx_split_of(im->patient_id);
+        for (int y = 0; y + side <= h && st == NDX_OK; y += step)
+            for (int x = 0; x + side <= w && st == NDX_OK; x += step) {
+                long breast = 0;
+                for (int yy = y; yy < y + side; yy++) {
+                    const uint16_t *row = img.px + (size_t)yy * w + x;
+                    for (int xx = 0; xx < side; xx++) breast += row[xx] > thr;
+                }
+                double tissue = (double)breast / ((double)side * side);
+                if (tissue < o->min_tissue) {
+                    S.dropped++;
+                    continue;
+                }
+                ndx_patch p;
+                memset(&p, 0, sizeof p);
+                p.image = (int)ii, p.x = x, p.y = y, p.w = side, p.h = side;
+                p.split = split;
+                p.tissue = (float)tissue;
+                p.label = label_box(les, ext, nl, w, h, x, y, side, side, o->label_frac, p.overlap);
+                st = push_patch(&ix, &cap, &p);
+                if (st == NDX_OK) {
+                    S.patches++;
+                    S.positive += p.label;
+                    S.split_patches[split]++;
+                    S.split_positive[split] += p.label;
+                }
+            }
+        ndx_image_free(&img);
+        S.images++;
+        if (o->progress) o->progress(o->progress_ctx, (long)ii + 1, (long)ix.nimages);
+    }
+    free(masks);
+    if (st == NDX_OK) {
+        for (size_t i = 0; i < ix.nimages; i++)
+            if (i == 0 || strcmp(ix.images[i].patient_id, ix.images[i - 1].patient_id)) {
+                /* images are sorted by path; count each patient once */
+                int seen = 0;
+                for (size_t j = 0; j < i && !seen; j++)
+                    seen = !strcmp(ix.images[j].patient_id, ix.images[i].patient_id);
+                if (!seen) S.split_patients[ndx_split_of(ix.images[i].patient_id)]++;
+            }
+        snprintf(path, sizeof path, "%s/patches.csv", dir);
+        st = write_patches(path, &ix);
+    }
+    ndx_patches_free(&ix);
+    if (st == NDX_OK && stats) *stats = S;
+    return st;
+}
+
+ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
+{
+    memset(ix, 0, sizeof *ix);
+    snprintf(ix->dir, sizeof ix->dir, "%s", dir);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/manifest.csv", dir);
+    ndx_status st = ndx_manifest_read(path, &ix->manifest);
+    if (st != NDX_OK) return st;
+    if ((st = index_images(ix)) != NDX_OK) {
+        ndx_patches_free(ix);
+        return st;
+    }
+    snprintf(path, sizeof path, "%s/patches.csv", dir);
+    ndx_csv *c;
+    if ((st = ndx_csv_open(path, &c)) != NDX_OK) {
+        ndx_patches_free(ix);
+        return st;
+    }
+    int got = ndx_csv_next(c);
+    if (got <= 0 || ndx_csv_nfields(c) != PATCH_COLS || strcmp(ndx_csv_field(c, 0), "patch_id")) {
+        st = got < 0 ? (ndx_status)got
+                     : ndx__fail(NDX_ERR_FORMAT, "%s:1: header is not that of patches.csv (%d columns)",
+                                 path, got > 0 ? ndx_csv_nfields(c) : 0);
+    }
+    size_t cap = 0;
+    while (st == NDX_OK && (got = ndx_csv_next(c)) > 0) {
+        long line = ndx_csv_line(c);
+        if (ndx_csv_nfields(c) == 1 && !ndx_csv_field(c, 0)[0]) continue;
+        if (ndx_csv_nfields(c) != PATCH_COLS) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: %d columns, expected %d", path, line,
+                           ndx_csv_nfields(c), PATCH_COLS);
+            break;
+        }
+        ndx_patch p;
+        memset(&p, 0, sizeof p);
+        const char *img = ndx_csv_field(c, 2);
+        /* binary search over images sorted by path */
+        size_t lo = 0, hi = ix->nimages;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int cmp = strcmp(ix->images[mid].path, img);
+            if (cmp < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == ix->nimages || strcmp(ix->images[lo].path, img)) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column 3 (image_path): '%s' is not in the manifest",
+                           path, line, img);
+            break;
+        }
+        p.image = (int)lo;
+        int iw = 0, ih = 0;
+        char split[16] = "", tail;
+        if (sscanf(ndx_csv_field(c, 3), "%d%c", &p.x, &tail) != 1 ||
+            sscanf(ndx_csv_field(c, 4), "%d%c", &p.y, &tail) != 1 ||
+            sscanf(ndx_csv_field(c, 5), "%d%c", &p.w, &tail) != 1 ||
+            sscanf(ndx_csv_field(c, 6), "%d%c", &p.h, &tail) != 1 ||
+            sscanf(ndx_csv_field(c, 7), "%d%c", &p.label, &tail) != 1 ||
+            sscanf(ndx_csv_field(c, 8), "%15s", split) != 1 ||
+            sscanf(ndx_csv_field(c, 9), "%f%c", &p.tissue, &tail) != 1 ||
+            sscanf(ndx_csv_field(c, 10), "%dx%d%c", &iw, &ih, &tail) != 2) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: a number in columns 4-11 is malformed", path, line);
+            break;
+        }
+        p.split = !strcmp(split, "train") ? NDX_SPLIT_TRAIN : !strcmp(split, "val") ? NDX_SPLIT_VAL
+                  : !strcmp(split, "test") ? NDX_SPLIT_TEST : -1;
+        if (p.split < 0 || (p.label != 0 && p.label != 1) || p.w <= 0 || p.h <= 0 || p.x < 0 ||
+            p.y < 0 || iw <= 0 || ih <= 0 || p.x + p.w > iw || p.y + p.h > ih) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: box, label, split or image size out of range", path, line);
+            break;
+        }
+        ix->images[lo].width = iw, ix->images[lo].height = ih;
+        for (int k = 0; k < 2 * NDX_LESION_KINDS && st == NDX_OK; k++) {
+            float v;
+            if (sscanf(ndx_csv_field(c, 11 + k), "%f%c", &v, &tail) != 1 || !(v >= 0 && v <= 1))
+                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): not a fraction", path, line,
+                               12 + k, overlap_cols[k]);
+            p.overlap[k / 2][k % 2] = v;
+        }
+        if (st == NDX_OK) st = push_patch(ix, &cap, &p);
+    }
+    if (st == NDX_OK && got < 0) st = (ndx_status)got;
+    ndx_csv_close(c);
+    if (st != NDX_OK) ndx_patches_free(ix);
+    return st;
+}

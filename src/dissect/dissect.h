@@ -1,0 +1,77 @@
+/* Private to src/dissect: the per-layer state and the sketch's bins. */
+#ifndef NDX_DISSECT_H
+#define NDX_DISSECT_H
+
+#include <string.h>
+
+#include "../core/core.h"
+
+/* Sketch bins: 1280 magnitude bins per sign (2^-20 .. 2^20, 32 per octave:
+ * the float's exponent and its top 5 mantissa bits), one zero bin between. */
+#define SK_PER_SIGN 1280
+#define SK_ZERO SK_PER_SIGN
+#define SK_BINS (2 * SK_PER_SIGN + 1)
+#define SK_LO_BITS 0x35800000u   /* 2^-20 */
+#define SK_HI_BITS 0x49800000u   /* 2^20 */
+#define SK_SHIFT 18              /* 23 mantissa bits - 5 kept */
+
+struct ndx_dissect {
+    char layer[64];
+    char mask_names[NDX_DISSECT_MAX_MASKS][32];
+    int units, h, w, topk, nmasks, align_corners;
+    ndx_dissect_mode mode;
+    double quantile, relative;
+    int thresholds_set;
+    uint64_t n_stats, n_iou, n_pos;
+
+    /* one block, carved: per unit (U) and per unit and slot (U x k) */
+    void *block;
+    size_t block_bytes;
+    float *thr;          /* U */
+    float *maxs;         /* U, -inf before any patch */
+    double *sums;        /* U, sum of scores */
+    uint64_t *sketch;    /* U x SK_BINS */
+    uint64_t *inter;     /* U x nmasks */
+    uint64_t *uni;       /* U x nmasks */
+    int32_t *hsize;      /* U */
+    int32_t *heap;       /* U x k slot numbers, a min-heap (worst at 0) */
+    float *hscore;       /* U x k slots */
+    int64_t *hid;
+    int32_t *harg;
+    uint8_t *hlabel;
+    float *hmap;         /* U x k x h x w */
+
+    /* workspace of the IoU pass, grown when a batch needs more */
+    void *ws;
+    size_t ws_bytes;
+};
+
+/* Bin of a finite float. */
+static inline int ndx__sketch_bin(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    const uint32_t mag = b & 0x7fffffffu;
+    if (mag < SK_LO_BITS) return SK_ZERO;
+    const int m = mag >= SK_HI_BITS ? SK_PER_SIGN - 1 : (int)((mag - SK_LO_BITS) >> SK_SHIFT);
+    return (b >> 31) ? SK_PER_SIGN - 1 - m : SK_PER_SIGN + 1 + m;
+}
+/* The midpoint of a bin (0 for the zero bin). */
+float ndx__sketch_value(int bin);
+/* The r-th largest value (1-based) of a sketch holding `count` values. */
+float ndx__sketch_rank(const uint64_t *sk, uint64_t r);
+/* r of the top-q threshold among count values: max(1, ceil(q count)). */
+uint64_t ndx__quantile_rank(double q, uint64_t count);
+
+/* Allocates the state for a checked configuration (used by load too). */
+ndx_status ndx__dissect_alloc(ndx_dissect **out, const ndx_dissect_config *cfg);
+/* Offers one entry to unit u's heap. */
+void ndx__heap_offer(ndx_dissect *d, int u, float score, int64_t id, int32_t arg,
+                     uint8_t label, const float *map);
+/* Heap order: 1 when (sa, ia) ranks before (sb, ib). */
+static inline int ndx__better(float sa, int64_t ia, float sb, int64_t ib)
+{
+    return sa > sb || (sa == sb && ia < ib);
+}
+
+#endif

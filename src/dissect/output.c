@@ -1,0 +1,462 @@
+/* Dissection outputs: units.csv, units.json (with rankings), index.html and
+ * the unit image strips, for one or more layers' states.
+ *
+ * Per unit: layer, unit, max and mean score, threshold, IoU per mask kind,
+ * best kind (highest IoU), fraction of top-k patches that are positive, class
+ * influence (max score x the unit's weight into the cancer logit, as
+ * DeepMiner ranks units; NaN without weights), top-k ids with scores.
+ * Strips: the top strip_count patches in score order, S x S each, 2 px
+ * apart; outside the unit's mask (its map bilinearly upsampled to S x S,
+ * > threshold; the relative threshold when none is set) the pixels are
+ * dimmed x0.2; the mask's outline (in-mask pixels with a 4-neighbour
+ * outside) is drawn in yellow.  Every file is written to a temporary name
+ * and renamed. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect.h"
+#include "../io/io.h"
+#include "../../kernels/kernels.h"
+
+#define GAP 2
+
+typedef struct row {
+    int layer, unit;
+    ndx_dissect_unit info;
+    float influence;
+    char image[200];          /* relative path, "" without images */
+} row;
+
+typedef struct out_file {
+    FILE *f;
+    char tmp[4200], path[4200];
+} out_file;
+
+static ndx_status out_open(out_file *o, const char *dir, const char *name)
+{
+    int n = snprintf(o->path, sizeof o->path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof o->path || !ndx__tmp_path(o->tmp, sizeof o->tmp, o->path))
+        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
+    o->f = fopen(o->tmp, "w");
+    if (!o->f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", o->tmp, strerror(errno));
+    return NDX_OK;
+}
+
+static ndx_status out_close(out_file *o)
+{
+    int bad = ferror(o->f);
+    if (fclose(o->f) != 0) bad = 1;
+    if (bad) {
+        remove(o->tmp);
+        return ndx__fail(NDX_ERR_IO, "%s: write failed", o->tmp);
+    }
+    return ndx__commit(o->tmp, o->path);
+}
+
+static void safe_name(char *dst, size_t n, const char *s)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++) {
+        const char c = s[i];
+        dst[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                         c == '.' || c == '-' || c == '_'
+                     ? c
+                     : '_';
+    }
+    dst[i] = 0;
+}
+
+static void html_put(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Stable merge sort of idx by v descending (NaN last); ties keep idx order. */
+static int before(double a, double b) { return !isnan(a) && (isnan(b) || a > b); }
+static void sort_desc(int *idx, int *tmp, int n, const double *v)
+{
+    if (n < 2) return;
+    const int h = n / 2;
+    sort_desc(idx, tmp, h, v);
+    sort_desc(idx + h, tmp, n - h, v);
+    int i = 0, j = h, k = 0;
+    while (i < h && j < n) tmp[k++] = before(v[idx[j]], v[idx[i]]) ? idx[j++] : idx[i++];
+    while (i < h) tmp[k++] = idx[i++];
+    while (j < n) tmp[k++] = idx[j++];
+    memcpy(idx, tmp, (size_t)n * sizeof *idx);
+}
+
+/* ---- images ------------------------------------------------------------- */
+typedef struct strip_ws {
+    float *px, *up;
+    uint8_t *mask, *rgb;
+    void *plan;
+    ndx_dissect_top *top;
+} strip_ws;
+
+static ndx_status draw_strip(const ndx_dissect *d, int u, const ndx_dissect_unit *info,
+                             const ndx_dissect_output *opt, int count, strip_ws *ws,
+                             const char *path)
+{
+    const int S = opt->patch_size, W = count * S + (count - 1) * GAP;
+    int n;
+    ndx_status st = ndx_dissect_unit_top(d, u, ws->top, &n);
+    if (st) return st;
+    ndx_bilinear_plan plan;
+    ndx_bilinear_plan_init(&plan, d->h, d->w, S, S, d->align_corners, ws->plan);
+    const float t = isnan(info->threshold) ? (float)(d->relative * info->max_score) : info->threshold;
+    memset(ws->rgb, 0, (size_t)W * S * 3);
+    for (int j = 0; j < count && j < n; j++) {
+        if (opt->load(opt->load_ctx, ws->top[j].id, ws->px, S) != 0)
+            return ndx__fail(NDX_ERR_IO, "dissect %s unit %d: the patch loader failed for patch %lld",
+                             d->layer, u, (long long)ws->top[j].id);
+        ndx_kernels()->bilinear_blend.fn(&plan, 1, ws->top[j].map, ws->up);
+        for (size_t k = 0; k < (size_t)S * S; k++) ws->mask[k] = ws->up[k] > t;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                const size_t k = (size_t)y * S + x;
+                float g = ws->px[k];
+                g = g > 0 ? (g < 1 ? g : 1) : 0;   /* NaN -> 0 */
+                uint8_t *o = ws->rgb + ((size_t)y * W + (size_t)j * (S + GAP) + x) * 3;
+                const int in = ws->mask[k];
+                const int edge = in && ((x > 0 && !ws->mask[k - 1]) || (x + 1 < S && !ws->mask[k + 1]) ||
+                                        (y > 0 && !ws->mask[k - S]) || (y + 1 < S && !ws->mask[k + S]));
+                if (edge) {
+                    o[0] = 255;
+                    o[1] = 220;
+                    o[2] = 0;
+                } else {
+                    const uint8_t v = (uint8_t)lrintf((in ? g : 0.2f * g) * 255.0f);
+                    o[0] = o[1] = o[2] = v;
+                }
+            }
+    }
+    return ndx_png_write8(path, ws->rgb, W, S, 3);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+static cJSON *ranking(const row *rows, const ndx_dissect *const *layers, const int *idx, int n,
+                      const double *v)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n && a; i++) {
+        const row *r = &rows[idx[i]];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddStringToObject(o, "layer", ndx_dissect_layer(layers[r->layer]));
+        cJSON_AddNumberToObject(o, "unit", r->unit);
+        cJSON_AddNumberToObject(o, "value", v[idx[i]]);
+        cJSON_AddItemToArray(a, o);
+    }
+    return a;
+}
+
+static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, int nlayers,
+                             const row *rows, int nrows, int *idx, int *tmp, double *v)
+{
+    const ndx_dissect *d0 = layers[0];
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
+    static const char *const modes[] = {"quantile", "relative", "fixed"};
+    cJSON_AddStringToObject(root, "threshold", modes[d0->mode]);
+    cJSON_AddNumberToObject(root, "quantile", d0->quantile);
+    cJSON_AddNumberToObject(root, "relative", d0->relative);
+    cJSON_AddNumberToObject(root, "patches", (double)d0->n_stats);
+    cJSON_AddNumberToObject(root, "positives", (double)d0->n_pos);
+    cJSON_AddNumberToObject(root, "iou_patches", (double)d0->n_iou);
+    cJSON *kinds = cJSON_AddArrayToObject(root, "mask_kinds");
+    for (int m = 0; m < d0->nmasks; m++) cJSON_AddItemToArray(kinds, cJSON_CreateString(d0->mask_names[m]));
+    cJSON *units = cJSON_AddArrayToObject(root, "units");
+    ndx_dissect_top *top = NULL;
+    int maxk = 0;
+    for (int l = 0; l < nlayers; l++) maxk = layers[l]->topk > maxk ? layers[l]->topk : maxk;
+    top = malloc((size_t)maxk * sizeof *top);
+    if (!top) {
+        cJSON_Delete(root);
+        return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
+    }
+    for (int i = 0; i < nrows && units; i++) {
+        const row *r = &rows[i];
+        const ndx_dissect *d = layers[r->layer];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(units, o);
+        cJSON_AddStringToObject(o, "layer", d->layer);
+        cJSON_AddNumberToObject(o, "unit", r->unit);
+        cJSON_AddNumberToObject(o, "max_score", r->info.max_score);
+        cJSON_AddNumberToObject(o, "mean_score", r->info.mean_score);
+        cJSON_AddNumberToObject(o, "threshold", r->info.threshold);
+        cJSON *iou = cJSON_AddObjectToObject(o, "iou");
+        for (int m = 0; m < d->nmasks; m++)
+            cJSON_AddNumberToObject(iou, d->mask_names[m], d->n_iou ? r->info.iou[m] : NAN);
+        if (r->info.best_mask >= 0)
+            cJSON_AddStringToObject(o, "best_lesion", d->mask_names[r->info.best_mask]);
+        else
+            cJSON_AddNullToObject(o, "best_lesion");
+        cJSON_AddNumberToObject(o, "positive_fraction", r->info.positive_fraction);
+        cJSON_AddNumberToObject(o, "class_influence", r->influence);
+        if (r->image[0]) cJSON_AddStringToObject(o, "image", r->image);
+        cJSON *ta = cJSON_AddArrayToObject(o, "top");
+        int n = 0;
+        ndx_dissect_unit_top(d, r->unit, top, &n);
+        for (int j = 0; j < n && ta; j++) {
+            cJSON *e = cJSON_CreateObject();
+            if (!e) break;
+            cJSON_AddNumberToObject(e, "id", (double)top[j].id);
+            cJSON_AddNumberToObject(e, "score", top[j].score);
+            cJSON_AddNumberToObject(e, "label", top[j].label);
+            cJSON_AddItemToArray(ta, e);
+        }
+    }
+    free(top);
+
+    cJSON *rk = cJSON_AddObjectToObject(root, "rankings");
+    for (int i = 0; i < nrows; i++) idx[i] = i, v[i] = rows[i].info.positive_fraction;
+    sort_desc(idx, tmp, nrows, v);
+    cJSON_AddItemToObject(rk, "positive_fraction", ranking(rows, layers, idx, nrows, v));
+    cJSON *ri = cJSON_AddObjectToObject(rk, "iou");
+    for (int m = 0; m < d0->nmasks; m++) {
+        for (int i = 0; i < nrows; i++) idx[i] = i, v[i] = rows[i].info.iou[m];
+        sort_desc(idx, tmp, nrows, v);
+        cJSON_AddItemToObject(ri, d0->mask_names[m], ranking(rows, layers, idx, nrows, v));
+    }
+    for (int i = 0; i < nrows; i++) idx[i] = i, v[i] = rows[i].influence;
+    sort_desc(idx, tmp, nrows, v);
+    cJSON_AddItemToObject(rk, "class_influence", ranking(rows, layers, idx, nrows, v));
+
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
+    out_file o;
+    ndx_status st = out_open(&o, dir, "units.json");
+    if (!st) {
+        fputs(text, o.f);
+        fputc('\n', o.f);
+        st = out_close(&o);
+    }
+    cJSON_free(text);
+    return st;
+}
+
+/* ---- CSV and HTML ------------------------------------------------------- */
+/* A number field; empty for NaN (no value: no weights, no IoU pass yet). */
+static void csv_num(FILE *f, double x)
+{
+    if (isnan(x)) fputc(',', f);
+    else fprintf(f, ",%.9g", x);
+}
+
+static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, const row *rows,
+                            int nrows)
+{
+    const ndx_dissect *d0 = layers[0];
+    out_file o;
+    ndx_status st = out_open(&o, dir, "units.csv");
+    if (st) return st;
+    FILE *f = o.f;
+    fputs("layer,unit,max_score,mean_score,threshold", f);
+    for (int m = 0; m < d0->nmasks; m++) fprintf(f, ",iou_%s", d0->mask_names[m]);
+    fputs(",best_lesion,best_iou,positive_fraction,class_influence,topk\n", f);
+    ndx_dissect_top *top = NULL;
+    for (int i = 0; i < nrows; i++) {
+        const row *r = &rows[i];
+        const ndx_dissect *d = layers[r->layer];
+        if (!top || (i > 0 && layers[rows[i - 1].layer]->topk < d->topk)) {
+            free(top);
+            top = malloc((size_t)d->topk * sizeof *top);
+            if (!top) {
+                fclose(f);
+                remove(o.tmp);
+                return ndx__fail(NDX_ERR_NOMEM, "units.csv: out of memory");
+            }
+        }
+        ndx__csv_put(f, d->layer);
+        fprintf(f, ",%d", r->unit);
+        csv_num(f, r->info.max_score);
+        csv_num(f, r->info.mean_score);
+        csv_num(f, r->info.threshold);
+        for (int m = 0; m < d->nmasks; m++) csv_num(f, d->n_iou ? r->info.iou[m] : NAN);
+        const int b = r->info.best_mask;
+        fprintf(f, ",%s", b >= 0 ? d->mask_names[b] : "");
+        csv_num(f, b >= 0 ? r->info.iou[b] : NAN);
+        csv_num(f, r->info.positive_fraction);
+        csv_num(f, r->influence);
+        fputc(',', f);
+        int n = 0;
+        ndx_dissect_unit_top(d, r->unit, top, &n);
+        for (int j = 0; j < n; j++)
+            fprintf(f, "%s%lld:%.9g", j ? ";" : "", (long long)top[j].id, top[j].score);
+        fputc('\n', f);
+    }
+    free(top);
+    return out_close(&o);
+}
+
+static ndx_status write_html(const char *dir, const ndx_dissect *const *layers, const row *rows,
+                             int nrows)
+{
+    const ndx_dissect *d0 = layers[0];
+    out_file o;
+    ndx_status st = out_open(&o, dir, "index.html");
+    if (st) return st;
+    FILE *f = o.f;
+    fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>netdx dissection</title>\n"
+          "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+          "th{cursor:pointer;background:#eee;position:sticky;top:0}th,td{border:1px solid #ccc;"
+          "padding:2px 6px;text-align:right;vertical-align:middle}td.s{text-align:left}"
+          "img{display:block;max-height:96px}</style></head><body>\n<h1>netdx dissection</h1>\n", f);
+    fprintf(f, "<p>%llu patches (%llu positive); threshold: %s. Click a column header to sort.</p>\n",
+            (unsigned long long)d0->n_stats, (unsigned long long)d0->n_pos,
+            d0->mode == NDX_THRESHOLD_QUANTILE ? "top quantile"
+            : d0->mode == NDX_THRESHOLD_RELATIVE ? "relative to the best score" : "fixed");
+    fputs("<table><thead><tr><th>layer</th><th data-num>unit</th><th data-num>max</th>"
+          "<th data-num>mean</th><th data-num>threshold</th>", f);
+    for (int m = 0; m < d0->nmasks; m++) {
+        fputs("<th data-num>IoU ", f);
+        html_put(f, d0->mask_names[m]);
+        fputs("</th>", f);
+    }
+    fputs("<th>best</th><th data-num>positive fraction</th><th data-num>class influence</th>"
+          "<th>top patches</th></tr></thead>\n<tbody>\n", f);
+    for (int i = 0; i < nrows; i++) {
+        const row *r = &rows[i];
+        const ndx_dissect *d = layers[r->layer];
+        fputs("<tr><td class=s>", f);
+        html_put(f, d->layer);
+        fprintf(f, "</td><td>%d</td><td>%.4g</td><td>%.4g</td><td>%.4g</td>", r->unit,
+                r->info.max_score, r->info.mean_score, r->info.threshold);
+        for (int m = 0; m < d->nmasks; m++)
+            if (d->n_iou) fprintf(f, "<td>%.4f</td>", r->info.iou[m]);
+            else fputs("<td></td>", f);
+        fputs("<td class=s>", f);
+        if (r->info.best_mask >= 0) html_put(f, d->mask_names[r->info.best_mask]);
+        fprintf(f, "</td><td>%.3f</td><td>%.4g</td><td class=s>", r->info.positive_fraction,
+                r->influence);
+        if (r->image[0]) {
+            fputs("<img loading=\"lazy\" src=\"", f);
+            html_put(f, r->image);
+            fputs("\" alt=\"\">", f);
+        }
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table>\n<script>\n"
+          "document.querySelectorAll('th').forEach(function (th, i) {\n"
+          "  th.onclick = function () {\n"
+          "    var tb = document.querySelector('tbody'), rows = Array.prototype.slice.call(tb.rows);\n"
+          "    var num = th.hasAttribute('data-num'), desc = th.dataset.dir !== 'desc';\n"
+          "    th.dataset.dir = desc ? 'desc' : 'asc';\n"
+          "    function key(r) { var t = r.cells[i].textContent;\n"
+          "      if (!num) return t; var x = parseFloat(t); return isNaN(x) ? -Infinity : x; }\n"
+          "    rows.sort(function (a, b) { var x = key(a), y = key(b);\n"
+          "      return (x < y ? -1 : x > y ? 1 : 0) * (desc ? -1 : 1); });\n"
+          "    rows.forEach(function (r) { tb.appendChild(r); });\n"
+          "  };\n"
+          "});\n</script>\n</body></html>\n", f);
+    return out_close(&o);
+}
+
+/* ---- all of it ---------------------------------------------------------- */
+ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, int nlayers,
+                             const ndx_dissect_output *opt)
+{
+    if (!dir || !dir[0] || !layers || nlayers < 1)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_write: no directory or no layers");
+    const ndx_dissect_output none = {0};
+    if (!opt) opt = &none;
+    int nrows = 0;
+    for (int l = 0; l < nlayers; l++) {
+        const ndx_dissect *d = layers[l];
+        if (!d) return ndx__fail(NDX_ERR_INVALID, "dissect_write: layer %d is NULL", l);
+        if (d->nmasks != layers[0]->nmasks || d->mode != layers[0]->mode)
+            return ndx__fail(NDX_ERR_INVALID, "dissect_write: layers %s and %s differ in mask "
+                             "kinds or threshold mode", layers[0]->layer, d->layer);
+        for (int m = 0; m < d->nmasks; m++)
+            if (strcmp(d->mask_names[m], layers[0]->mask_names[m]))
+                return ndx__fail(NDX_ERR_INVALID, "dissect_write: layers %s and %s differ in mask kinds",
+                                 layers[0]->layer, d->layer);
+        nrows += d->units;
+    }
+    if (opt->load && (opt->patch_size < 8 || opt->patch_size > 1024))
+        return ndx__fail(NDX_ERR_INVALID, "dissect_write: patch size %d out of range 8..1024",
+                         opt->patch_size);
+    if (opt->strip_count < 0 || opt->strip_count > 4096)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_write: strip count %d out of range 0..4096",
+                         opt->strip_count);
+    ndx_status st = ndx__mkdirs(dir);
+    if (st) return st;
+
+    row *rows = calloc((size_t)nrows, sizeof *rows);
+    int *idx = malloc((size_t)nrows * 2 * sizeof *idx);
+    double *v = malloc((size_t)nrows * sizeof *v);
+    strip_ws ws = {0};
+    if (!rows || !idx || !v) {
+        st = ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for %d units", nrows);
+        goto done;
+    }
+    int maxk = 0;
+    for (int l = 0; l < nlayers; l++) maxk = layers[l]->topk > maxk ? layers[l]->topk : maxk;
+    if (opt->load) {
+        const size_t S = (size_t)opt->patch_size, cnt = opt->strip_count ? (size_t)opt->strip_count : 8;
+        ws.px = malloc(S * S * sizeof(float));
+        ws.up = malloc(S * S * sizeof(float));
+        ws.mask = malloc(S * S);
+        ws.rgb = malloc((cnt * (S + GAP)) * S * 3);
+        ws.plan = malloc(ndx_bilinear_plan_size((int)S, (int)S));
+        ws.top = malloc((size_t)maxk * sizeof *ws.top);
+        if (!ws.px || !ws.up || !ws.mask || !ws.rgb || !ws.plan || !ws.top) {
+            st = ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit images");
+            goto done;
+        }
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/units", dir);
+        if ((st = ndx__mkdirs(sub))) goto done;
+    }
+    int k = 0;
+    for (int l = 0; l < nlayers; l++) {
+        const ndx_dissect *d = layers[l];
+        const float *wt = opt->class_weights ? opt->class_weights[l] : NULL;
+        char lname[64];
+        safe_name(lname, sizeof lname, d->layer);
+        for (int u = 0; u < d->units; u++, k++) {
+            row *r = &rows[k];
+            r->layer = l;
+            r->unit = u;
+            ndx_dissect_unit_info(d, u, &r->info);
+            r->influence = wt ? r->info.max_score * wt[u] : NAN;
+            int cnt = opt->strip_count ? opt->strip_count : (d->topk < 8 ? d->topk : 8);
+            if (cnt > r->info.ntop) cnt = r->info.ntop;
+            if (opt->load && cnt > 0) {
+                snprintf(r->image, sizeof r->image, "units/%s_%04d.png", lname, u);
+                char path[4400];
+                snprintf(path, sizeof path, "%s/%s", dir, r->image);
+                if ((st = draw_strip(d, u, &r->info, opt, cnt, &ws, path))) goto done;
+            }
+        }
+    }
+    if ((st = write_csv(dir, layers, rows, nrows))) goto done;
+    if ((st = write_json(dir, layers, nlayers, rows, nrows, idx, idx + nrows, v))) goto done;
+    st = write_html(dir, layers, rows, nrows);
+done:
+    free(rows);
+    free(idx);
+    free(v);
+    free(ws.px);
+    free(ws.up);
+    free(ws.mask);
+    free(ws.rgb);
+    free(ws.plan);
+    free(ws.top);
+    return st;
+}

@@ -1,0 +1,322 @@
+/* The dissection state file.
+ *
+ * Little-endian, in this order:
+ *   "NDXDISS\0", u32 version (1), u32 0x01020304 (byte-order check)
+ *   char layer[64], char mask_names[8][32]
+ *   i32 units, h, w, topk, nmasks, align_corners, mode, thresholds_set
+ *   f64 quantile, relative;  u64 n_stats, n_iou, n_pos
+ *   f32 thr[U], f32 maxs[U], f64 sums[U], u64 sketch[U][2561],
+ *   u64 inter[U][nmasks], u64 uni[U][nmasks], i32 hsize[U],
+ *   i32 heap[U][k], f32 score[U][k], i64 id[U][k], i32 argmax[U][k],
+ *   u8 label[U][k], f32 map[U][k][h][w]
+ *   u64 XXH3-64 (seed 0) of every byte before it.
+ * Written to "<path>.tmp.<pid>" and renamed; read whole, checked (magic,
+ * version, sizes, checksum, then the heaps' and sketches' consistency). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect.h"
+#include "../io/io.h"
+
+#define MAGIC "NDXDISS"
+#define VERSION 1u
+#define HEADER_BYTES (8 + 4 + 4 + 64 + NDX_DISSECT_MAX_MASKS * 32 + 8 * 4 + 2 * 8 + 3 * 8)
+
+static int little_endian(void)
+{
+    const uint32_t x = 1;
+    unsigned char c;
+    memcpy(&c, &x, 1);
+    return c == 1;
+}
+
+typedef struct writer {
+    FILE *f;
+    ndx_hasher *h;
+    int failed;
+} writer;
+
+static void put(writer *w, const void *p, size_t n)
+{
+    if (w->failed || n == 0) return;
+    ndx_hasher_update(w->h, p, n);
+    if (fwrite(p, 1, n, w->f) != n) w->failed = 1;
+}
+
+/* The arrays after the header, in file order. */
+typedef struct span {
+    void *p;
+    size_t n;
+} span;
+
+static int spans(const ndx_dissect *d, span *s)
+{
+    const size_t U = (size_t)d->units, K = (size_t)d->topk, M = (size_t)d->nmasks;
+    const size_t hw = (size_t)d->h * d->w;
+    int i = 0;
+    s[i++] = (span){d->thr, U * sizeof(float)};
+    s[i++] = (span){d->maxs, U * sizeof(float)};
+    s[i++] = (span){d->sums, U * sizeof(double)};
+    s[i++] = (span){d->sketch, U * SK_BINS * sizeof(uint64_t)};
+    s[i++] = (span){d->inter, U * M * sizeof(uint64_t)};
+    s[i++] = (span){d->uni, U * M * sizeof(uint64_t)};
+    s[i++] = (span){d->hsize, U * sizeof(int32_t)};
+    s[i++] = (span){d->heap, U * K * sizeof(int32_t)};
+    s[i++] = (span){d->hscore, U * K * sizeof(float)};
+    s[i++] = (span){d->hid, U * K * sizeof(int64_t)};
+    s[i++] = (span){d->harg, U * K * sizeof(int32_t)};
+    s[i++] = (span){d->hlabel, U * K};
+    s[i++] = (span){d->hmap, U * K * hw * sizeof(float)};
+    return i;
+}
+
+ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
+{
+    if (!d || !path || !path[0]) return ndx__fail(NDX_ERR_INVALID, "dissect_save: NULL state or path");
+    if (!little_endian())
+        return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
+    char tmp[4200];
+    if (!ndx__tmp_path(tmp, sizeof tmp, path))
+        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
+    writer w = {fopen(tmp, "wb"), ndx_hasher_new(0), 0};
+    if (!w.h) {
+        if (w.f) fclose(w.f);
+        remove(tmp);
+        return NDX_ERR_NOMEM;
+    }
+    if (!w.f) {
+        ndx_hasher_free(w.h);
+        return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    const char magic[8] = MAGIC;
+    const uint32_t ver = VERSION, bom = 0x01020304u;
+    put(&w, magic, 8);
+    put(&w, &ver, 4);
+    put(&w, &bom, 4);
+    put(&w, d->layer, sizeof d->layer);
+    put(&w, d->mask_names, sizeof d->mask_names);
+    const int32_t ints[8] = {d->units, d->h, d->w, d->topk, d->nmasks, d->align_corners,
+                             (int32_t)d->mode, d->thresholds_set};
+    put(&w, ints, sizeof ints);
+    put(&w, &d->quantile, 8);
+    put(&w, &d->relative, 8);
+    const uint64_t counts[3] = {d->n_stats, d->n_iou, d->n_pos};
+    put(&w, counts, sizeof counts);
+    span s[16];
+    const int ns = spans(d, s);
+    for (int i = 0; i < ns; i++) put(&w, s[i].p, s[i].n);
+    const uint64_t sum = ndx_hasher_digest(w.h);
+    if (!w.failed && fwrite(&sum, 1, 8, w.f) != 8) w.failed = 1;
+    ndx_hasher_free(w.h);
+    const int e = errno;
+    if (fclose(w.f) != 0) w.failed = 1;
+    if (w.failed) {
+        remove(tmp);
+        return ndx__fail(NDX_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
+    }
+    return ndx__commit(tmp, path);
+}
+
+/* Checks the heaps and counters of a loaded state. */
+static ndx_status check_loaded(const ndx_dissect *d, const char *path)
+{
+    const size_t U = (size_t)d->units, K = (size_t)d->topk, hw = (size_t)d->h * d->w;
+    const uint64_t per_unit = d->n_stats * hw;
+    if (d->n_pos > d->n_stats)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: %llu positives among %llu patches", path,
+                         (unsigned long long)d->n_pos, (unsigned long long)d->n_stats);
+    if (!d->thresholds_set && d->n_iou)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: IoU counts without thresholds", path);
+    for (size_t u = 0; u < U; u++) {
+        uint64_t c = 0;
+        for (size_t b = 0; b < SK_BINS; b++) c += d->sketch[u * SK_BINS + b];
+        if (c != per_unit)
+            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: sketch holds %llu values, expected %llu",
+                             path, u, (unsigned long long)c, (unsigned long long)per_unit);
+        if (d->thresholds_set && !isfinite(d->thr[u]))
+            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: threshold is not finite", path, u);
+        for (int m = 0; m < d->nmasks; m++)
+            if (d->inter[u * d->nmasks + m] > d->uni[u * d->nmasks + m])
+                return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: intersection exceeds union", path, u);
+        const int n = d->hsize[u];
+        const uint64_t want = d->n_stats < K ? d->n_stats : K;
+        if (n < 0 || (uint64_t)n != want)
+            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: top-k holds %d entries, expected %llu",
+                             path, u, n, (unsigned long long)want);
+        unsigned char seen[4096] = {0};
+        for (int i = 0; i < n; i++) {
+            const int32_t s = d->heap[u * K + i];
+            if (s < 0 || s >= n || seen[s])
+                return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: bad heap slot %d", path, u, s);
+            seen[s] = 1;
+            const size_t o = u * K + (size_t)s;
+            if (!isfinite(d->hscore[o]) || d->harg[o] < 0 || (size_t)d->harg[o] >= hw ||
+                d->hlabel[o] > 1)
+                return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: bad top-k entry %d", path, u, i);
+            const float *map = d->hmap + o * hw;
+            for (size_t j = 0; j < hw; j++)
+                if (!isfinite(map[j]))
+                    return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: map of entry %d is not finite",
+                                     path, u, i);
+            if (map[d->harg[o]] != d->hscore[o])
+                return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: score of entry %d is not its map's",
+                                 path, u, i);
+            if (i > 0) {
+                const size_t p = u * K + (size_t)d->heap[u * K + (i - 1) / 2];
+                if (ndx__better(d->hscore[p], d->hid[p], d->hscore[o], d->hid[o]))
+                    return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: top-k is not a heap", path, u);
+            }
+        }
+    }
+    return NDX_OK;
+}
+
+ndx_status ndx_dissect_load(ndx_dissect **out, const char *path)
+{
+    if (!out || !path) return ndx__fail(NDX_ERR_INVALID, "dissect_load: NULL argument");
+    *out = NULL;
+    if (!little_endian())
+        return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char hdr[HEADER_BYTES];
+    size_t got = fread(hdr, 1, sizeof hdr, f);
+    if (got < 8 || memcmp(hdr, MAGIC, 8)) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: not a netdx dissection state file (bad magic)", path);
+    }
+    if (got < sizeof hdr) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated header (%zu of %d bytes)", path, got,
+                         HEADER_BYTES);
+    }
+    uint32_t ver, bom;
+    memcpy(&ver, hdr + 8, 4);
+    memcpy(&bom, hdr + 12, 4);
+    if (bom != 0x01020304u || ver != VERSION) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: version %u (byte-order mark %08x); this netdx reads "
+                         "version %u", path, ver, bom, VERSION);
+    }
+    const unsigned char *p = hdr + 16;
+    char layer[64], names[NDX_DISSECT_MAX_MASKS][32];
+    memcpy(layer, p, 64);
+    p += 64;
+    memcpy(names, p, sizeof names);
+    p += sizeof names;
+    int32_t ints[8];
+    memcpy(ints, p, sizeof ints);
+    p += sizeof ints;
+    double qr[2];
+    memcpy(qr, p, sizeof qr);
+    p += sizeof qr;
+    uint64_t counts[3];
+    memcpy(counts, p, sizeof counts);
+    if (!memchr(layer, 0, 64)) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: layer name is not terminated", path);
+    }
+    const char *np[NDX_DISSECT_MAX_MASKS];
+    const int nm = ints[4] >= 1 && ints[4] <= NDX_DISSECT_MAX_MASKS ? ints[4] : 0;
+    for (int m = 0; m < nm; m++) {
+        if (!memchr(names[m], 0, 32)) {
+            fclose(f);
+            return ndx__fail(NDX_ERR_FORMAT, "%s: mask name %d is not terminated", path, m);
+        }
+        np[m] = names[m];
+    }
+    if (ints[7] != 0 && ints[7] != 1) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: thresholds_set is %d", path, ints[7]);
+    }
+    /* the configuration goes through the same checks as a new state; FIXED
+     * mode's thresholds come from the file, so create it as RELATIVE */
+    ndx_dissect_config c = {.layer = layer, .units = ints[0], .h = ints[1], .w = ints[2],
+                            .topk = ints[3], .nmasks = nm ? nm : -1, .mask_names = np,
+                            .align_corners = ints[5], .quantile = qr[0], .relative = qr[1],
+                            .mode = ints[6] == NDX_THRESHOLD_FIXED ? NDX_THRESHOLD_RELATIVE
+                                                                 : (ndx_dissect_mode)ints[6]};
+    if (c.topk == 0 || c.quantile == 0 || c.relative == 0) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: zero topk, quantile or relative", path);
+    }
+    /* the size the header promises, before allocating anything that large */
+    if (c.units >= 1 && c.units <= 65536 && c.h >= 1 && c.h <= 1024 && c.w >= 1 && c.w <= 1024 &&
+        c.topk >= 1 && c.topk <= 4096 && nm) {
+        const uint64_t U = (uint64_t)c.units, K = (uint64_t)c.topk, hw = (uint64_t)c.h * c.w;
+        const uint64_t expect = HEADER_BYTES + 8 +
+                                U * (4 + 4 + 8 + SK_BINS * 8 + 2 * (uint64_t)nm * 8 + 4) +
+                                U * K * (4 + 4 + 8 + 4 + 1 + hw * 4);
+        if (fseek(f, 0, SEEK_END) != 0) {
+            fclose(f);
+            return ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+        }
+        const long size = ftell(f);
+        if (size < 0 || (uint64_t)size != expect || fseek(f, HEADER_BYTES, SEEK_SET) != 0) {
+            fclose(f);
+            return ndx__fail(NDX_ERR_FORMAT, "%s: %s: %ld bytes, the header promises %llu", path,
+                             size >= 0 && (uint64_t)size < expect ? "truncated" : "wrong size",
+                             size, (unsigned long long)expect);
+        }
+    }
+    ndx_dissect *d;
+    ndx_status st = ndx__dissect_alloc(&d, &c);
+    if (st) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: %s", path, ndx_last_error());
+    }
+    d->mode = (ndx_dissect_mode)ints[6];
+    d->thresholds_set = ints[7];
+    d->n_stats = counts[0];
+    d->n_iou = counts[1];
+    d->n_pos = counts[2];
+
+    span s[16];
+    const int ns = spans(d, s);
+    size_t body = 0;
+    for (int i = 0; i < ns; i++) body += s[i].n;
+    ndx_hasher *h = ndx_hasher_new(0);
+    if (!h) {
+        fclose(f);
+        ndx_dissect_free(d);
+        return NDX_ERR_NOMEM;
+    }
+    ndx_hasher_update(h, hdr, sizeof hdr);
+    size_t have = 0;
+    for (int i = 0; i < ns; i++) {
+        size_t r = fread(s[i].p, 1, s[i].n, f);
+        have += r;
+        ndx_hasher_update(h, s[i].p, r);
+        if (r != s[i].n) break;
+    }
+    uint64_t sum = 0, extra;
+    const size_t rs = have == body ? fread(&sum, 1, 8, f) : 0;
+    const size_t more = fread(&extra, 1, 1, f);
+    const uint64_t want = ndx_hasher_digest(h);
+    ndx_hasher_free(h);
+    fclose(f);
+    if (have != body || rs != 8) {
+        ndx_dissect_free(d);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated: %zu bytes, expected %zu", path,
+                         sizeof hdr + have + rs, sizeof hdr + body + 8);
+    }
+    if (more) {
+        ndx_dissect_free(d);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: trailing bytes after %zu", path, sizeof hdr + body + 8);
+    }
+    if (sum != want) {
+        ndx_dissect_free(d);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: checksum mismatch (file %016llx, content %016llx)",
+                         path, (unsigned long long)sum, (unsigned long long)want);
+    }
+    st = check_loaded(d, path);
+    if (st) {
+        ndx_dissect_free(d);
+        return st;
+    }
+    *out = d;
+    return NDX_OK;
+}

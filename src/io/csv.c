@@ -1,0 +1,207 @@
+/* RFC 4180 CSV reader over a file read whole into memory.
+ *
+ * Fields are split at commas; a field that starts with '"' runs to the
+ * matching quote ("" is a literal quote) and may hold commas, CR and LF.
+ * Records end at LF or CRLF (a lone CR too); the last may lack a newline.
+ * A UTF-8 byte order mark at the start is skipped.  Field text is copied
+ * into one buffer per record, so pointers stay valid until the next call. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../core/core.h"
+#include "../io/io.h"
+
+struct ndx_csv {
+    char name[512];
+    char *text;
+    size_t len, pos;
+    long line, rec_line;
+    char *buf;               /* field text of the current record */
+    size_t buf_cap;
+    size_t *start;           /* offsets of the fields in buf */
+    int nfields, cap_fields;
+};
+
+static ndx_status csv_init(ndx_csv **out, const char *name, char *text, size_t len)
+{
+    ndx_csv *c = calloc(1, sizeof *c);
+    if (!c) {
+        free(text);
+        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", name);
+    }
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->text = text;
+    c->len = len;
+    c->line = 1;
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) c->pos = 3;
+    c->buf_cap = len + 1;    /* a record's text never exceeds the input */
+    c->buf = malloc(c->buf_cap);
+    c->cap_fields = 64;
+    c->start = malloc(sizeof *c->start * c->cap_fields);
+    if (!c->buf || !c->start) {
+        ndx_csv_close(c);
+        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", name);
+    }
+    *out = c;
+    return NDX_OK;
+}
+
+ndx_status ndx_csv_open(const char *path, ndx_csv **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t len = (size_t)sb.st_size;
+    char *text = malloc(len + 1);
+    if (!text) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory for %zu bytes", path, len);
+    }
+    size_t got = fread(text, 1, len, f);
+    int err = ferror(f);
+    fclose(f);
+    if (got != len || err) {
+        free(text);
+        return ndx__fail(NDX_ERR_IO, "%s: read failed", path);
+    }
+    text[len] = 0;
+    return csv_init(out, path, text, len);
+}
+
+ndx_status ndx_csv_open_mem(const char *text, size_t len, const char *name, ndx_csv **out)
+{
+    *out = NULL;
+    char *copy = malloc(len + 1);
+    if (!copy) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", name);
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    return csv_init(out, name, copy, len);
+}
+
+static int add_field(ndx_csv *c, size_t off)
+{
+    if (c->nfields == c->cap_fields) {
+        int cap = c->cap_fields * 2;
+        size_t *s = realloc(c->start, sizeof *s * cap);
+        if (!s) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", c->name);
+        c->start = s;
+        c->cap_fields = cap;
+    }
+    c->start[c->nfields++] = off;
+    return 0;
+}
+
+int ndx_csv_next(ndx_csv *c)
+{
+    c->nfields = 0;
+    if (c->pos >= c->len) return 0;
+    const char *t = c->text;
+    size_t n = c->len, p = c->pos, o = 0;
+    c->rec_line = c->line;
+    if (add_field(c, 0)) return NDX_ERR_NOMEM;
+    for (;;) {
+        /* one field */
+        if (p < n && t[p] == '"') {
+            long open_line = c->line;
+            p++;
+            for (;;) {
+                if (p >= n) {
+                    c->pos = n;
+                    return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: quote opened here is never closed",
+                                     c->name, open_line);
+                }
+                char ch = t[p++];
+                if (ch == '"') {
+                    if (p < n && t[p] == '"') {
+                        c->buf[o++] = '"';
+                        p++;
+                        continue;
+                    }
+                    break;
+                }
+                if (ch == '\n') c->line++;
+                c->buf[o++] = ch;
+            }
+            /* text after the closing quote up to the separator is kept */
+            while (p < n && t[p] != ',' && t[p] != '\n' && t[p] != '\r') c->buf[o++] = t[p++];
+        } else {
+            while (p < n && t[p] != ',' && t[p] != '\n' && t[p] != '\r') c->buf[o++] = t[p++];
+        }
+        c->buf[o++] = 0;
+        if (p < n && t[p] == ',') {
+            p++;
+            if (add_field(c, o)) return NDX_ERR_NOMEM;
+            continue;
+        }
+        /* end of record */
+        if (p < n && t[p] == '\r') p++;
+        if (p < n && t[p] == '\n') p++;
+        c->line++;
+        break;
+    }
+    c->pos = p;
+    return 1;
+}
+
+int ndx_csv_nfields(const ndx_csv *c) { return c->nfields; }
+
+const char *ndx_csv_field(const ndx_csv *c, int i)
+{
+    if (i < 0 || i >= c->nfields) return "";
+    return c->buf + c->start[i];
+}
+
+long ndx_csv_line(const ndx_csv *c) { return c->rec_line; }
+
+const char *ndx_csv_name(const ndx_csv *c) { return c->name; }
+
+void ndx_csv_close(ndx_csv *c)
+{
+    if (!c) return;
+    free(c->text);
+    free(c->buf);
+    free(c->start);
+    free(c);
+}
+
+void ndx__csv_put(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+ndx_status ndx__mkdirs(const char *path)
+{
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return ndx__fail(NDX_ERR_INVALID, "bad directory name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char keep = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return ndx__fail(NDX_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        buf[i] = keep;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return ndx__fail(NDX_ERR_IO, "%s: not a directory", path);
+    return NDX_OK;
+}

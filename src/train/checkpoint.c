@@ -1,0 +1,400 @@
+/* Checkpoints: named float arrays, position, RNG state and scalars, with an
+ * XXH3-64 checksum verified on load.
+ *
+ * File layout, little-endian:
+ *   0   char   magic[8] = "NDXCKPT1"
+ *   8   u32    version = 1
+ *   12  u32    meta_bytes          bytes of the meta section after the header
+ *   16  u64    file_bytes          size of the whole file
+ *   24  i64    epoch, batch, step
+ *   48  u64    rng[4]
+ *   80  u32    n_scalars, n_arrays
+ *   88  meta:  n_scalars x (u16 name_len, name, f64 value)
+ *              n_arrays  x (u16 name_len, name, u64 count)
+ *       data:  the arrays' floats (f32), in the meta's order
+ *   file_bytes - 8:  u64 XXH3-64 (seed 0) of every byte before it
+ * Loading hashes the file as it is first, then parses it: a flipped byte
+ * anywhere is a checksum mismatch, a short file is reported as truncated. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "train.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "checkpoint.c stores floats in host order and assumes a little-endian host"
+#endif
+
+#define CKPT_MAGIC "NDXCKPT1"
+#define CKPT_VERSION 1u
+#define CKPT_HEADER 88u
+#define CKPT_MAX_META (64u << 20)
+#define CKPT_MAX_ARRAYS 100000u
+
+static void put_u16(unsigned char *b, uint16_t v) { b[0] = (unsigned char)v; b[1] = (unsigned char)(v >> 8); }
+static void put_u32(unsigned char *b, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+}
+static uint16_t get_u16(const unsigned char *b) { return (uint16_t)(b[0] | b[1] << 8); }
+static uint32_t get_u32(const unsigned char *b)
+{
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static uint64_t get_u64(const unsigned char *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
+    return v;
+}
+
+ndx_status ndx_ckpt_set(ndx_ckpt_state *st, const char *name, double value)
+{
+    if (!st || !name || !*name || strlen(name) >= sizeof st->scalars[0].name)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint scalar '%s': name empty or over %zu bytes",
+                         name ? name : "(null)", sizeof st->scalars[0].name - 1);
+    for (int i = 0; i < st->n_scalars; i++)
+        if (!strcmp(st->scalars[i].name, name)) {
+            st->scalars[i].value = value;
+            return NDX_OK;
+        }
+    if (st->n_scalars < 0 || st->n_scalars >= NDX_CKPT_MAX_SCALARS)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint scalar '%s': already %d scalars (max %d)",
+                         name, st->n_scalars, NDX_CKPT_MAX_SCALARS);
+    strcpy(st->scalars[st->n_scalars].name, name);
+    st->scalars[st->n_scalars++].value = value;
+    return NDX_OK;
+}
+
+ndx_status ndx_ckpt_get(const ndx_ckpt_state *st, const char *name, double *value)
+{
+    for (int i = 0; st && name && i < st->n_scalars; i++)
+        if (!strcmp(st->scalars[i].name, name)) {
+            *value = st->scalars[i].value;
+            return NDX_OK;
+        }
+    return ndx__fail(NDX_ERR_INVALID, "checkpoint has no scalar '%s'", name ? name : "(null)");
+}
+
+static ndx_status check_arrays(const char *path, const ndx_ckpt_array *arrays, int n)
+{
+    if (n < 0 || (unsigned)n > CKPT_MAX_ARRAYS || (n && !arrays))
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: %d arrays (max %u)", path, n,
+                         CKPT_MAX_ARRAYS);
+    for (int i = 0; i < n; i++) {
+        const char *nm = arrays[i].name;
+        if (!nm || !*nm || strlen(nm) >= NDX_CKPT_NAME_MAX)
+            return ndx__fail(NDX_ERR_INVALID,
+                             "checkpoint %s: array %d's name is empty or over %d bytes",
+                             path, i, NDX_CKPT_NAME_MAX - 1);
+        if (arrays[i].count && !arrays[i].data)
+            return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: array '%s' has no data",
+                             path, nm);
+        if (arrays[i].count > (SIZE_MAX >> 3))
+            return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: array '%s' is too large",
+                             path, nm);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(arrays[j].name, nm))
+                return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: array '%s' given twice",
+                                 path, nm);
+    }
+    return NDX_OK;
+}
+
+/* Writes n bytes and feeds them to the hasher. */
+static int put(FILE *f, ndx_hasher *h, const void *p, size_t n)
+{
+    if (n == 0) return 1;
+    ndx_hasher_update(h, p, n);
+    return fwrite(p, 1, n, f) == n;
+}
+
+ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
+                         const ndx_ckpt_array *arrays, int n_arrays)
+{
+    if (!path || !st)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint: path and state must not be NULL");
+    ndx_status rc = check_arrays(path, arrays, n_arrays);
+    if (rc) return rc;
+    if (st->n_scalars < 0 || st->n_scalars > NDX_CKPT_MAX_SCALARS)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: %d scalars (max %d)", path,
+                         st->n_scalars, NDX_CKPT_MAX_SCALARS);
+    /* Size the meta section and the file. */
+    uint64_t meta = 0, data = 0;
+    for (int i = 0; i < st->n_scalars; i++) {
+        size_t len = strnlen(st->scalars[i].name, sizeof st->scalars[i].name);
+        if (len == 0 || len >= sizeof st->scalars[i].name)
+            return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: scalar %d has a bad name",
+                             path, i);
+        meta += 2 + len + 8;
+    }
+    for (int i = 0; i < n_arrays; i++) {
+        meta += 2 + strlen(arrays[i].name) + 8;
+        data += (uint64_t)arrays[i].count * 4;
+    }
+    uint64_t file_bytes = CKPT_HEADER + meta + data + 8;
+
+    ndx_hasher *h = ndx_hasher_new(0);
+    if (!h) return NDX_ERR_NOMEM;
+    ndx__atomic a;
+    rc = ndx__atomic_open(&a, path, "checkpoint");
+    if (rc) {
+        ndx_hasher_free(h);
+        return rc;
+    }
+    unsigned char hd[CKPT_HEADER];
+    memcpy(hd, CKPT_MAGIC, 8);
+    put_u32(hd + 8, CKPT_VERSION);
+    put_u32(hd + 12, (uint32_t)meta);
+    put_u64(hd + 16, file_bytes);
+    put_u64(hd + 24, (uint64_t)st->epoch);
+    put_u64(hd + 32, (uint64_t)st->batch);
+    put_u64(hd + 40, (uint64_t)st->step);
+    for (int i = 0; i < 4; i++) put_u64(hd + 48 + 8 * i, st->rng.s[i]);
+    put_u32(hd + 80, (uint32_t)st->n_scalars);
+    put_u32(hd + 84, (uint32_t)n_arrays);
+    int ok = meta <= CKPT_MAX_META && put(a.f, h, hd, sizeof hd);
+    unsigned char e[2 + NDX_CKPT_NAME_MAX + 8];
+    for (int i = 0; ok && i < st->n_scalars; i++) {
+        size_t len = strlen(st->scalars[i].name);
+        double v = st->scalars[i].value;
+        uint64_t bits;
+        memcpy(&bits, &v, 8);
+        put_u16(e, (uint16_t)len);
+        memcpy(e + 2, st->scalars[i].name, len);
+        put_u64(e + 2 + len, bits);
+        ok = put(a.f, h, e, 2 + len + 8);
+    }
+    for (int i = 0; ok && i < n_arrays; i++) {
+        size_t len = strlen(arrays[i].name);
+        put_u16(e, (uint16_t)len);
+        memcpy(e + 2, arrays[i].name, len);
+        put_u64(e + 2 + len, (uint64_t)arrays[i].count);
+        ok = put(a.f, h, e, 2 + len + 8);
+    }
+    for (int i = 0; ok && i < n_arrays; i++)
+        ok = put(a.f, h, arrays[i].data, arrays[i].count * 4);
+    unsigned char sum[8];
+    put_u64(sum, ndx_hasher_digest(h));
+    ndx_hasher_free(h);
+    ok = ok && fwrite(sum, 1, 8, a.f) == 8;
+    if (!ok) {
+        int err = errno;
+        ndx__atomic_abort(&a);
+        if (meta > CKPT_MAX_META)
+            return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: too many names", path);
+        return ndx__fail(NDX_ERR_IO, "checkpoint %s: writing failed: %s", path,
+                         strerror(err));
+    }
+    return ndx__atomic_commit(&a);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+typedef struct {
+    char name[NDX_CKPT_NAME_MAX];
+    uint64_t count, offset;   /* offset of the data in the file */
+} entry;
+
+/* Parses one name at *pos of meta (size len); 0 on a malformed name. */
+static int get_name(const unsigned char *meta, size_t len, size_t *pos, char *out,
+                    size_t cap)
+{
+    if (len - *pos < 2) return 0;
+    size_t n = get_u16(meta + *pos);
+    *pos += 2;
+    if (n == 0 || n >= cap || len - *pos < n || memchr(meta + *pos, 0, n)) return 0;
+    memcpy(out, meta + *pos, n);
+    out[n] = 0;
+    *pos += n;
+    return 1;
+}
+
+ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
+                         const ndx_ckpt_array *arrays, int n_arrays)
+{
+    if (!path || !st)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint: path and state must not be NULL");
+    ndx_status rc = check_arrays(path, arrays, n_arrays);
+    if (rc) return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ndx__fail(NDX_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    unsigned char *buf = NULL, *meta = NULL;
+    entry *ents = NULL;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: not a regular file", path);
+        goto done;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    unsigned char hd[CKPT_HEADER];
+    size_t got = fread(hd, 1, size < CKPT_HEADER ? (size_t)size : CKPT_HEADER, f);
+    if (got != (size < CKPT_HEADER ? size : CKPT_HEADER)) {
+        rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error", path);
+        goto done;
+    }
+    if (got < 8 ? memcmp(hd, CKPT_MAGIC, got) != 0 : memcmp(hd, CKPT_MAGIC, 8) != 0) {
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: not a netdx checkpoint (bad magic)", path);
+        goto done;
+    }
+    if (size < CKPT_HEADER + 8) {
+        rc = ndx__fail(NDX_ERR_FORMAT,
+                       "checkpoint %s: truncated: %llu bytes, shorter than the %u-byte "
+                       "header and checksum", path, (unsigned long long)size,
+                       CKPT_HEADER + 8);
+        goto done;
+    }
+    uint64_t file_bytes = get_u64(hd + 16);
+    /* Hash everything but the last 8 bytes, as the file is. */
+    enum { CHUNK = 1 << 20 };
+    buf = malloc(CHUNK);
+    ndx_hasher *h = buf ? ndx_hasher_new(0) : NULL;
+    if (!h) {
+        rc = ndx__fail(NDX_ERR_NOMEM, "checkpoint %s: out of memory", path);
+        goto done;
+    }
+    ndx_hasher_update(h, hd, CKPT_HEADER);
+    uint64_t left = size - 8 - CKPT_HEADER;
+    while (left) {
+        size_t n = left < CHUNK ? (size_t)left : CHUNK;
+        if (fread(buf, 1, n, f) != n) break;
+        ndx_hasher_update(h, buf, n);
+        left -= n;
+    }
+    unsigned char sum[8];
+    int readok = left == 0 && fread(sum, 1, 8, f) == 8;
+    uint64_t digest = ndx_hasher_digest(h);
+    ndx_hasher_free(h);
+    if (!readok) {
+        rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error", path);
+        goto done;
+    }
+    if (file_bytes > size) {
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: truncated: %llu of %llu bytes", path,
+                       (unsigned long long)size, (unsigned long long)file_bytes);
+        goto done;
+    }
+    if (digest != get_u64(sum)) {
+        rc = ndx__fail(NDX_ERR_FORMAT,
+                       "checkpoint %s: checksum mismatch (stored %016llx, computed %016llx): "
+                       "the file is corrupt", path, (unsigned long long)get_u64(sum),
+                       (unsigned long long)digest);
+        goto done;
+    }
+    /* The bytes are as written; still, check the structure. */
+    uint32_t version = get_u32(hd + 8), meta_len = get_u32(hd + 12);
+    uint32_t ns = get_u32(hd + 80), na = get_u32(hd + 84);
+    if (version != CKPT_VERSION || file_bytes != size || meta_len > CKPT_MAX_META ||
+        meta_len > size - CKPT_HEADER - 8 || ns > NDX_CKPT_MAX_SCALARS ||
+        na > CKPT_MAX_ARRAYS) {
+        rc = ndx__fail(NDX_ERR_FORMAT,
+                       "checkpoint %s: version %u (expected %u) or header sizes do not fit "
+                       "the file", path, version, CKPT_VERSION);
+        goto done;
+    }
+    meta = malloc(meta_len ? meta_len : 1);
+    ents = calloc(na ? na : 1, sizeof *ents);
+    if (!meta || !ents) {
+        rc = ndx__fail(NDX_ERR_NOMEM, "checkpoint %s: out of memory", path);
+        goto done;
+    }
+    if (fseek(f, CKPT_HEADER, SEEK_SET) != 0 || fread(meta, 1, meta_len, f) != meta_len) {
+        rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error", path);
+        goto done;
+    }
+    ndx_ckpt_state s;
+    memset(&s, 0, sizeof s);
+    s.epoch = (int64_t)get_u64(hd + 24);
+    s.batch = (int64_t)get_u64(hd + 32);
+    s.step = (int64_t)get_u64(hd + 40);
+    for (int i = 0; i < 4; i++) s.rng.s[i] = get_u64(hd + 48 + 8 * i);
+    size_t pos = 0;
+    for (uint32_t i = 0; i < ns; i++) {
+        if (!get_name(meta, meta_len, &pos, s.scalars[i].name, sizeof s.scalars[i].name) ||
+            meta_len - pos < 8) {
+            rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: scalar %u is malformed", path, i);
+            goto done;
+        }
+        uint64_t bits = get_u64(meta + pos);
+        memcpy(&s.scalars[i].value, &bits, 8);
+        pos += 8;
+    }
+    s.n_scalars = (int)ns;
+    uint64_t offset = CKPT_HEADER + (uint64_t)meta_len;
+    for (uint32_t i = 0; i < na; i++) {
+        if (!get_name(meta, meta_len, &pos, ents[i].name, sizeof ents[i].name) ||
+            meta_len - pos < 8) {
+            rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: array %u is malformed", path, i);
+            goto done;
+        }
+        ents[i].count = get_u64(meta + pos);
+        pos += 8;
+        ents[i].offset = offset;
+        if (ents[i].count > (size - offset) / 4) {
+            rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: array '%s' runs past the end",
+                           path, ents[i].name);
+            goto done;
+        }
+        offset += ents[i].count * 4;
+    }
+    if (pos != meta_len || offset != size - 8) {
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: the sections do not add up to the file",
+                       path);
+        goto done;
+    }
+    /* Match the caller's arrays to the file's, all before copying any. */
+    for (int i = 0; i < n_arrays; i++) {
+        uint32_t j = 0;
+        while (j < na && strcmp(ents[j].name, arrays[i].name)) j++;
+        if (j == na) {
+            rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: has no array '%s'", path,
+                           arrays[i].name);
+            goto done;
+        }
+        if (ents[j].count != arrays[i].count) {
+            rc = ndx__fail(NDX_ERR_SHAPE,
+                           "checkpoint %s: array '%s' has %llu floats, expected %zu", path,
+                           arrays[i].name, (unsigned long long)ents[j].count,
+                           arrays[i].count);
+            goto done;
+        }
+    }
+    if ((uint32_t)n_arrays != na) {
+        for (uint32_t j = 0; j < na; j++) {
+            int i = 0;
+            while (i < n_arrays && strcmp(ents[j].name, arrays[i].name)) i++;
+            if (i == n_arrays) {
+                rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: unexpected array '%s'",
+                               path, ents[j].name);
+                goto done;
+            }
+        }
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: an array appears twice", path);
+        goto done;
+    }
+    for (int i = 0; i < n_arrays; i++) {
+        uint32_t j = 0;
+        while (strcmp(ents[j].name, arrays[i].name)) j++;
+        if (fseek(f, (long)ents[j].offset, SEEK_SET) != 0 ||
+            fread(arrays[i].data, 4, arrays[i].count, f) != arrays[i].count) {
+            rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error in array '%s'", path,
+                           arrays[i].name);
+            goto done;
+        }
+    }
+    *st = s;
+    rc = NDX_OK;
+done:
+    free(buf);
+    free(meta);
+    free(ents);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/* Evaluation metrics: ROC curve and AUC (exact, ties as in the Mann-Whitney
+ * statistic), accuracy, a running mean (of losses).
+ *
+ * AUC: with the samples sorted by score, descending, and grouped by equal
+ * score g (p_g positives, n_g negatives, b_g negatives scoring lower),
+ *   U = sum_g p_g * (b_g + n_g / 2),     AUC = U / (P * N),
+ * which is also the trapezoid area under the ROC curve whose points are the
+ * (fp/N, tp/P) totals after each group.  2U is kept as an exact integer. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../core/core.h"
+
+typedef struct { float s; int y; } scored;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    float x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return (x < y) - (x > y);
+}
+
+ndx_status ndx_roc(const float *scores, const int *labels, size_t n, double *fpr,
+                   double *tpr, float *thr, size_t cap, size_t *npoints,
+                   double *auc)
+{
+    if (!scores || !labels || !npoints)
+        return ndx__fail(NDX_ERR_INVALID, "roc: scores, labels and npoints must not be NULL");
+    *npoints = 0;
+    if ((fpr || tpr || thr) && cap < n + 1)
+        return ndx__fail(NDX_ERR_INVALID, "roc: room for %zu points, need n + 1 = %zu",
+                         cap, n + 1);
+    uint64_t pos = 0, neg = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] != 0 && labels[i] != 1)
+            return ndx__fail(NDX_ERR_INVALID, "roc: label %zu is %d, expected 0 or 1",
+                             i, labels[i]);
+        if (!isfinite(scores[i]))
+            return ndx__fail(NDX_ERR_INVALID, "roc: score %zu is %g, expected a finite number",
+                             i, (double)scores[i]);
+        pos += labels[i] == 1;
+    }
+    neg = n - pos;
+    if (pos == 0 || neg == 0)
+        return ndx__fail(NDX_ERR_INVALID,
+                         "roc: %llu positives and %llu negatives among %zu samples: "
+                         "AUC needs both classes",
+                         (unsigned long long)pos, (unsigned long long)neg, n);
+    scored *v = malloc(n * sizeof *v);
+    if (!v) return ndx__fail(NDX_ERR_NOMEM, "roc: out of memory for %zu samples", n);
+    for (size_t i = 0; i < n; i++) v[i] = (scored){scores[i], labels[i]};
+    qsort(v, n, sizeof *v, by_score_desc);
+
+    uint64_t tp = 0, fp = 0, u2 = 0;   /* u2 = 2U */
+    size_t k = 0;
+    if (fpr) fpr[0] = 0.0;
+    if (tpr) tpr[0] = 0.0;
+    if (thr) thr[0] = INFINITY;
+    k = 1;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        uint64_t pg = 0, ng = 0;
+        for (; j < n && v[j].s == v[i].s; j++) {
+            pg += v[j].y;
+            ng += 1 - v[j].y;
+        }
+        uint64_t below = neg - fp - ng;
+        u2 += pg * (2 * below + ng);
+        tp += pg;
+        fp += ng;
+        if (fpr) fpr[k] = (double)fp / (double)neg;
+        if (tpr) tpr[k] = (double)tp / (double)pos;
+        if (thr) thr[k] = v[i].s;
+        k++;
+        i = j;
+    }
+    free(v);
+    *npoints = k;
+    if (auc) *auc = (double)u2 / (2.0 * (double)pos * (double)neg);
+    return NDX_OK;
+}
+
+ndx_status ndx_auc(const float *scores, const int *labels, size_t n, double *auc)
+{
+    size_t np;
+    if (!auc) return ndx__fail(NDX_ERR_INVALID, "auc: auc must not be NULL");
+    return ndx_roc(scores, labels, n, NULL, NULL, NULL, 0, &np, auc);
+}
+
+ndx_status ndx_accuracy(const float *logits, const int *labels, size_t n,
+                        int classes, double *acc)
+{
+    if (!logits || !labels || !acc || n == 0 || classes < 1)
+        return ndx__fail(NDX_ERR_INVALID,
+                         "accuracy: need logits, labels, acc, n > 0 (got %zu) and "
+                         "classes >= 1 (got %d)", n, classes);
+    size_t right = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *x = logits + i * (size_t)classes;
+        if (labels[i] < 0 || labels[i] >= classes)
+            return ndx__fail(NDX_ERR_INVALID, "accuracy: label %zu is %d, expected 0..%d",
+                             i, labels[i], classes - 1);
+        int best = 0;
+        for (int c = 1; c < classes; c++)
+            if (x[c] > x[best]) best = c;
+        right += best == labels[i];
+    }
+    *acc = (double)right / (double)n;
+    return NDX_OK;
+}
+
+void ndx_mean_add(ndx_mean *m, double value, double weight)
+{
+    m->sum += value * weight;
+    m->weight += weight;
+}
+
+double ndx_mean_value(const ndx_mean *m)
+{
+    return m->weight > 0 ? m->sum / m->weight : NAN;
+}
