@@ -229,6 +229,31 @@ START_TEST(test_conv_accumulate_and_errors)
 }
 END_TEST
 
+START_TEST(test_conv_batch_chunks)
+{
+    /* Big enough that the forward pass splits the batch of 3 into chunks
+     * (im2col of one image is 1.8M floats): the batch result must equal
+     * three single-image calls bit for bit. */
+    ndx_conv2d_desc d = {3, 64, 56, 56, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    ndx_conv2d_desc one = d;
+    one.n = 1;
+    sizes s = conv_sizes(&d), s1 = conv_sizes(&one);
+    ck_assert_uint_lt(s.nws, 3 * s1.nws);   /* really chunked */
+    uint64_t seed = 8;
+    float *x = malloc(s.nx * 4), *w = malloc(s.nw * 4), *b = malloc(d.k * 4);
+    float *y = tu_alloc_poisoned(s.ny), *y1 = malloc(s.ny * 4), *ws = malloc(s.nws * 4);
+    tu_fill(&seed, x, s.nx);
+    tu_fill(&seed, w, s.nw);
+    tu_fill(&seed, b, (size_t)d.k);
+    ck_assert_int_eq(ndx_conv2d_forward(&d, x, w, b, y, ws), NDX_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(ndx_conv2d_forward(&one, x + i * s1.nx, w, b, y1 + i * s1.ny, ws), NDX_OK);
+    ck_assert_int_eq(memcmp(y, y1, s.ny * 4), 0);
+    tu_check_guard(y, s.ny);
+    free(x); free(w); free(b); free(y); free(y1); free(ws);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv");
@@ -238,6 +263,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_conv_random_shapes);
     tcase_add_test(tc, test_conv_finite_differences);
     tcase_add_test(tc, test_conv_accumulate_and_errors);
+    tcase_add_test(tc, test_conv_batch_chunks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,8 +6,11 @@
  *   weight:    dW_g += dy_g . col_g^T,  dbias[k] += sum(dy[k])
  *
  * A 1x1 kernel with stride 1, no padding uses x (C, H*W) as col directly.
- * im2col and col2im run over channel ranges in parallel; the GEMMs thread
- * themselves.  ws holds one image-group's col: Cg*KH*KW*OH*OW floats.
+ * The forward pass builds the cols of several images (up to ~16 MB) and
+ * runs their GEMMs together, so the weights are packed once for all of them.
+ * im2col and col2im run over channels in parallel; the GEMMs thread
+ * themselves.  ws holds that many image-groups' cols (Cg*KH*KW*OH*OW floats
+ * each); the backward passes use one.
  */
 #include <string.h>
 
@@ -60,10 +63,27 @@ static int is_pointwise(const ndx_conv2d_desc *d)
     return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->ph == 0 && d->pw == 0;
 }
 
+/* Floats of one image-group's col. */
+static size_t col_size(const ndx_conv2d_desc *d)
+{
+    return (size_t)(d->c / d->groups) * d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+}
+
+/* Images whose cols the forward pass builds at once, so that one packing of
+ * the weights serves them all: as many as fit in about 16 MB, at least 1. */
+#define CHUNK_FLOATS ((size_t)4 << 20)
+static int batch_chunk(const ndx_conv2d_desc *d)
+{
+    const size_t per = col_size(d);
+    size_t chunk = per ? CHUNK_FLOATS / per : (size_t)d->n;
+    if (chunk < 1) chunk = 1;
+    return chunk < (size_t)d->n ? (int)chunk : d->n;
+}
+
 size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
 {
     if (is_pointwise(d)) return 0;
-    return (size_t)(d->c / d->groups) * d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    return col_size(d) * (size_t)batch_chunk(d);
 }
 
 /* col (Cg*KH*KW, OH*OW) of channels [c0, c0+cg) of image im. */
@@ -107,22 +127,30 @@ ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
     const size_t plane = (size_t)d->h * d->w;
     const int pointwise = is_pointwise(d);
     if (!pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
-    for (int n = 0; n < d->n; n++)
-        for (int g = 0; g < G; g++) {
-            const float *xg = x + ((size_t)n * d->c + (size_t)g * cg) * plane;
-            float *yg = y + ((size_t)n * d->k + (size_t)g * kg) * ohw;
+    const size_t col1 = col_size(d);
+    const int chunk = pointwise ? d->n : batch_chunk(d);
+    for (int g = 0; g < G; g++)
+        for (int n0 = 0; n0 < d->n; n0 += chunk) {
+            const int cnt = d->n - n0 < chunk ? d->n - n0 : chunk;
+            const float *xg = x + ((size_t)n0 * d->c + (size_t)g * cg) * plane;
+            float *yg = y + ((size_t)n0 * d->k + (size_t)g * kg) * ohw;
             const float *col = xg;
+            size_t col_stride = (size_t)d->c * plane;
             if (!pointwise) {
-                im2col_par(t, d, xg, cg, ws);
+                for (int i = 0; i < cnt; i++)
+                    im2col_par(t, d, xg + (size_t)i * d->c * plane, cg, ws + i * col1);
                 col = ws;
+                col_stride = col1;
             }
-            ndx_sgemm(0, 0, kg, ohw, kdim, 1.0f, w + (size_t)g * kg * kdim, kdim, col,
-                      ohw, 0.0f, yg, ohw);
+            /* one packing of W_g for the cnt images */
+            ndx__sgemm_batch(0, kg, ohw, kdim, 1.0f, w + (size_t)g * kg * kdim, kdim, cnt, col,
+                             ohw, col_stride, 0.0f, yg, ohw, (size_t)d->k * ohw);
             if (bias || d->relu) {
                 const int nt = ndx_get_threads();
-#pragma omp parallel for num_threads(nt) if (nt > 1 && (size_t)kg * ohw > 16384) schedule(static)
-                for (int k = 0; k < kg; k++) {
-                    float *row = yg + (size_t)k * ohw;
+#pragma omp parallel for num_threads(nt) if (nt > 1 && (size_t)cnt * kg * ohw > 16384) schedule(static)
+                for (int r = 0; r < cnt * kg; r++) {
+                    const int i = r / kg, k = r % kg;
+                    float *row = yg + (size_t)i * d->k * ohw + (size_t)k * ohw;
                     if (bias) t->bias_add.fn(1, (size_t)ohw, bias + g * kg + k, row);
                     if (d->relu) t->relu.fn((size_t)ohw, row, row);
                 }

@@ -101,50 +101,65 @@ static int balanced_kc(int k, int kc_max)
     return (k + blocks - 1) / blocks;
 }
 
-/* One thread's GEMM on its block of C, with its own packing buffers.
- * transposed_c: C is stored transposed, element (i, j) at c[j*ldc + i]. */
-static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, int n,
-                  int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                  float beta, float *c, int ldc, int transposed_c, float *apack,
-                  float *bpack)
+/* The columns of C and op(B): `count` images of n columns each, image i's
+ * at b + i*b_stride and c + i*c_stride; each image's columns are cut into
+ * ppi NR-wide panels (the last one partial), numbered image by image. */
+typedef struct {
+    int n, ppi, count;
+    size_t b_stride, c_stride;
+} columns;
+
+/* One thread's GEMM on row block [0, m) and column panels [q0, q1), with its
+ * own packing buffers.  transposed_c (one image only): C is stored
+ * transposed, element (i, j) at c[j*ldc + i]. */
+static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, int k,
+                  float alpha, const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc, int transposed_c, const columns *cols,
+                  int q0, int q1, float *apack, float *bpack)
 {
     const ndx_gemm_ukernel_fn ukernel = ks->gemm_ukernel.fn;
     const ndx_gemm_pack_fn pack = ks->gemm_pack.fn;
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
-    const int MC = ks->gemm_mc / MR * MR, NC = ks->gemm_nc / NR * NR;
+    const int MC = ks->gemm_mc / MR * MR, NCP = ks->gemm_nc / NR;   /* NC in panels */
     const int KC = balanced_kc(k, ks->gemm_kc);
+    /* With one block of rows each B panel is used once: full panels of a
+     * non-transposed B are read in place, only partial ones are packed. */
     const int direct_b = !trans_b && m <= MC;
-    for (int jc = 0; jc < n; jc += NC) {
-        const int nc = n - jc < NC ? n - jc : NC;
+    for (int qc = q0; qc < q1; qc += NCP) {
+        const int qe = q1 - qc < NCP ? q1 : qc + NCP;
         for (int pc = 0; pc < k; pc += KC) {
             const int kc = k - pc < KC ? k - pc : KC;
             const float beta_eff = pc == 0 ? beta : 1.0f;
-            /* With one block of rows, each B panel is used once: full panels
-             * of a non-transposed B are read in place, only a partial last
-             * panel is packed. */
-            for (int jr = 0; jr < nc; jr += NR)
-                if (!direct_b || nc - jr < NR)
-                    pack_b_panel(pack, trans_b, b, ldb, pc, kc, jc + jr,
-                                 nc - jr < NR ? nc - jr : NR, NR, bpack + (size_t)jr * kc);
+            for (int q = qc; q < qe; q++) {
+                const int img = q / cols->ppi, j = q % cols->ppi * NR;
+                const int nr = cols->n - j < NR ? cols->n - j : NR;
+                if (!direct_b || nr < NR)
+                    pack_b_panel(pack, trans_b, b + img * cols->b_stride, ldb, pc, kc, j, nr,
+                                 NR, bpack + (size_t)(q - qc) * kc * NR);
+            }
             for (int ic = 0; ic < m; ic += MC) {
                 const int mc = m - ic < MC ? m - ic : MC;
                 pack_a(pack, trans_a, a, lda, ic, mc, pc, kc, MR, apack);
-                for (int jr = 0; jr < nc; jr += NR) {
-                    const int nr = nc - jr < NR ? nc - jr : NR;
+                for (int q = qc; q < qe; q++) {
+                    const int img = q / cols->ppi, j = q % cols->ppi * NR;
+                    const int nr = cols->n - j < NR ? cols->n - j : NR;
                     const int in_place = direct_b && nr == NR;
-                    const float *bp = in_place ? b + (size_t)pc * ldb + jc + jr
-                                               : bpack + (size_t)jr * kc;
+                    const float *bp = in_place ? b + img * cols->b_stride + (size_t)pc * ldb + j
+                                               : bpack + (size_t)(q - qc) * kc * NR;
                     const int bstride = in_place ? ldb : NR;
+                    float *cimg = c + img * cols->c_stride;
                     for (int ir = 0; ir < mc; ir += MR) {
                         const int mr = mc - ir < MR ? mc - ir : MR;
                         const float *ap = apack + (size_t)ir * kc;
-                        const size_t i = (size_t)(ic + ir), j = (size_t)(jc + jr);
+                        const size_t i = (size_t)(ic + ir);
                         if (!transposed_c) {
-                            ukernel(mr, nr, kc, alpha, ap, bp, bstride, beta_eff, c + i * ldc + j, ldc);
+                            ukernel(mr, nr, kc, alpha, ap, bp, bstride, beta_eff,
+                                    cimg + i * ldc + j, ldc);
                         } else {
                             float tile[TILE_MAX];
                             ukernel(mr, nr, kc, alpha, ap, bp, bstride, 0.0f, tile, NR);
-                            store_transposed(mr, nr, NR, tile, beta_eff, c + j * ldc + i, ldc);
+                            store_transposed(mr, nr, NR, tile, beta_eff,
+                                             cimg + (size_t)j * ldc + i, ldc);
                         }
                     }
                 }
@@ -153,34 +168,36 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
     }
 }
 
-/* The driver: C is cut into one block of whole MR rows (or NR columns) per
- * thread and every thread runs the BLIS loops on its block with its own
- * packing buffers, without barriers: each element of C is written by one
- * thread in a fixed order, so results do not depend on the thread count.
+/* The driver: C is cut into one block of whole MR rows (or NR-column
+ * panels) per thread and every thread runs the BLIS loops on its block with
+ * its own packing buffers, without barriers: each element of C is written by
+ * one thread in a fixed order, so results do not depend on the thread count.
  * Re-packing the shared operand per thread costs O(k*n) (or O(m*k)) per
- * thread beside O(m*n*k / threads) of arithmetic. */
-static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
-                 const float *a, int lda, const float *b, int ldb, float beta,
-                 float *c, int ldc, int transposed_c)
+ * thread beside O(m*n*k / threads) of arithmetic.  All images of `cols`
+ * share A: it is packed once per block for all of them. */
+static void gemm(int trans_a, int trans_b, int m, int k, float alpha, const float *a,
+                 int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                 int transposed_c, const columns *cols)
 {
     const ndx_kernel_table *ks = ndx_kernels();
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr, KC = ks->gemm_kc;
-    const int MC = ks->gemm_mc / MR * MR, NC = ks->gemm_nc / NR * NR;
+    const int MC = ks->gemm_mc / MR * MR, NCP = ks->gemm_nc / NR;
+    const int mpanels = (m + MR - 1) / MR, npanels = cols->ppi * cols->count;
 
     int nt = ndx_get_threads();
-    if ((double)m * n * k < 64.0 * 64 * 64) nt = 1;
-    const int mpanels = (m + MR - 1) / MR, npanels = (n + NR - 1) / NR;
+    if ((double)m * cols->n * cols->count * k < 64.0 * 64 * 64) nt = 1;
     const int split_rows = mpanels >= npanels;
     if (nt > (split_rows ? mpanels : npanels)) nt = split_rows ? mpanels : npanels;
 
-    const int kc_max = k < KC ? k : KC;
-    const int nc_max = n < NC ? n : NC, mc_max = m < MC ? m : MC;
-    const size_t b_need = (size_t)kc_max * ((nc_max + NR - 1) / NR * NR);
+    const int kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC;
+    const size_t b_need = (size_t)kc_max * NR * (npanels < NCP ? npanels : NCP);
     const size_t a_need = (size_t)kc_max * ((mc_max + MR - 1) / MR * MR);
     if (grow(&ws.b, &ws.b_cap, b_need * (size_t)nt) ||
         grow(&ws.a, &ws.a_cap, a_need * (size_t)nt)) {
         /* No memory for packing: the reference kernel needs none. */
-        ndx_f32_gemm__ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        for (int i = 0; i < cols->count; i++)
+            ndx_f32_gemm__ref(trans_a, trans_b, m, cols->n, k, alpha, a, lda,
+                              b + i * cols->b_stride, ldb, beta, c + i * cols->c_stride, ldc);
         return;
     }
     float *const abuf = ws.a, *const bbuf = ws.b;
@@ -192,22 +209,20 @@ static void gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 #else
         const int tid = 0, nth = 1;
 #endif
-        int r0 = 0, r1 = m, c0 = 0, c1 = n;
+        int r0 = 0, r1 = m, q0 = 0, q1 = npanels;
         if (split_rows) {
             r0 = (int)((long)mpanels * tid / nth) * MR;
             r1 = (int)((long)mpanels * (tid + 1) / nth) * MR;
             if (r1 > m) r1 = m;
         } else {
-            c0 = (int)((long)npanels * tid / nth) * NR;
-            c1 = (int)((long)npanels * (tid + 1) / nth) * NR;
-            if (c1 > n) c1 = n;
+            q0 = (int)((long)npanels * tid / nth);
+            q1 = (int)((long)npanels * (tid + 1) / nth);
         }
-        if (r0 < r1 && c0 < c1) {
+        if (r0 < r1 && q0 < q1) {
             const float *at = trans_a ? a + r0 : a + (size_t)r0 * lda;
-            const float *bt = trans_b ? b + (size_t)c0 * ldb : b + c0;
-            float *ct = transposed_c ? c + (size_t)c0 * ldc + r0 : c + (size_t)r0 * ldc + c0;
-            block(ks, trans_a, trans_b, r1 - r0, c1 - c0, k, alpha, at, lda, bt, ldb, beta,
-                  ct, ldc, transposed_c, abuf + (size_t)tid * a_need,
+            float *ct = transposed_c ? c + r0 : c + (size_t)r0 * ldc;
+            block(ks, trans_a, trans_b, r1 - r0, k, alpha, at, lda, b, ldb, beta, ct, ldc,
+                  transposed_c, cols, q0, q1, abuf + (size_t)tid * a_need,
                   bbuf + (size_t)tid * b_need);
         }
     }
@@ -225,8 +240,26 @@ void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     ndx__ensure_init();
     const ndx_kernel_table *ks = ndx_kernels();
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
-    if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR) > 1.1 * tile_use(m, n, MR, NR))
-        gemm(!trans_b, !trans_a, n, m, k, alpha, b, ldb, a, lda, beta, c, ldc, 1);
-    else
-        gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0);
+    if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR) > 1.1 * tile_use(m, n, MR, NR)) {
+        const columns cols = {m, (m + NR - 1) / NR, 1, 0, 0};
+        gemm(!trans_b, !trans_a, n, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, &cols);
+    } else {
+        const columns cols = {n, (n + NR - 1) / NR, 1, 0, 0};
+        gemm(trans_a, trans_b, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols);
+    }
+}
+
+void ndx__sgemm_batch(int trans_a, int m, int n, int k, float alpha, const float *a,
+                      int lda, int count, const float *b, int ldb, size_t b_stride,
+                      float beta, float *c, int ldc, size_t c_stride)
+{
+    if (m <= 0 || n <= 0 || count <= 0) return;
+    if (k <= 0 || alpha == 0.0f) {
+        for (int i = 0; i < count; i++) scale_c(m, n, beta, c + i * c_stride, ldc);
+        return;
+    }
+    ndx__ensure_init();
+    const int NR = ndx_kernels()->gemm_ukernel.nr;
+    const columns cols = {n, (n + NR - 1) / NR, count, b_stride, c_stride};
+    gemm(trans_a, 0, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols);
 }
