@@ -226,6 +226,15 @@ START_TEST(test_conv_accumulate_and_errors)
     ck_assert_int_eq(ndx_conv2d_check(&bad), NDX_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "sw = 0"));
     ck_assert_int_eq(ndx_conv2d_forward(&d, x, dw1, NULL, dy, NULL), NDX_ERR_INVALID);
+    /* sizes that would overflow int index arithmetic are refused */
+    bad = d;
+    bad.ph = 1 << 30;
+    ck_assert_int_eq(ndx_conv2d_check(&bad), NDX_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "ph = 1073741824"));
+    bad = d;
+    bad.dw = 1 << 20;
+    bad.kw = 1 << 12;
+    ck_assert_int_eq(ndx_conv2d_check(&bad), NDX_ERR_SHAPE);
 }
 END_TEST
 

@@ -2,6 +2,7 @@
  * twin, and the ndx_sgemm driver against ndx_f32_gemm__ref on random shapes
  * (tails, odd leading dimensions, beta = 0 over NaN, past three cache blocks,
  * both transposes, 1 and 2 threads).  Cross-built for check-neon. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -333,6 +334,38 @@ START_TEST(test_sgemm_threads_identical)
 }
 END_TEST
 
+static void *sgemm_in_thread(void *arg)
+{
+    float *m = arg;   /* 3 x 100 x 100 */
+    ndx_sgemm(0, 0, 100, 100, 100, 1.0f, m, 100, m + 10000, 100, 0.0f, m + 20000, 100);
+    return NULL;
+}
+
+START_TEST(test_sgemm_thread_exit)
+{
+    /* Threads that call ndx_sgemm and exit free their packing buffers
+     * (check-asan's LeakSanitizer fails this test otherwise); results of
+     * concurrent calls are independent. */
+    uint64_t seed = 4;
+    float *m[6];
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        m[i] = malloc(sizeof(float) * 30000);
+        tu_fill(&seed, m[i], 20000);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, sgemm_in_thread, m[i]), 0);
+    }
+    float *want = malloc(sizeof(float) * 10000);
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ndx_f32_gemm__ref(0, 0, 100, 100, 100, 1.0f, m[i], 100, m[i] + 10000, 100, 0.0f,
+                          want, 100);
+        tu_assert_close(m[i] + 20000, want, 10000, 1e-4, 1e-5, "sgemm in a thread");
+        free(m[i]);
+    }
+    free(want);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -350,6 +383,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_sgemm_random_shapes);
     tcase_add_test(tc, test_sgemm_degenerate);
     tcase_add_test(tc, test_sgemm_threads_identical);
+    tcase_add_test(tc, test_sgemm_thread_exit);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,9 +20,11 @@
 /* floor(num / s) + 1 for s > 0; 0 when the kernel does not fit. */
 static int out_size(int in, int k, int s, int p, int d)
 {
-    int num = in + 2 * p - d * (k - 1) - 1;
+    /* in 64 bits: no overflow for any int arguments */
+    const long long num = (long long)in + 2LL * p - (long long)d * (k - 1) - 1;
     if (num < 0 || s <= 0) return 0;
-    return num / s + 1;
+    const long long out = num / s + 1;
+    return out > 0x7fffffff ? 0 : (int)out;
 }
 
 int ndx_conv_out_h(const ndx_conv_shape *s)

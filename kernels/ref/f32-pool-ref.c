@@ -26,11 +26,12 @@
 int ndx_pool_out_size(int in, int k, int s, int p, int ceil_mode)
 {
     if (s <= 0) return 0;
-    const int num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);
+    /* in 64 bits: no overflow for any int arguments */
+    const long long num = (long long)in + 2LL * p - k + (ceil_mode ? s - 1LL : 0);
     if (num < 0) return 0;
-    int out = num / s + 1;
-    if (ceil_mode && (out - 1) * s >= in + p) out--;
-    return out;
+    long long out = num / s + 1;
+    if (ceil_mode && (out - 1) * s >= (long long)in + p) out--;
+    return out > 0x7fffffff ? 0 : (int)out;
 }
 
 static int imin(int a, int b) { return a < b ? a : b; }

@@ -17,6 +17,10 @@
 #include "core.h"
 #include "../../kernels/kernels.h"
 
+/* Sizes, kernel, stride, padding and dilation above this are refused, so
+ * that no index arithmetic can overflow. */
+#define NDX_CONV_MAX_SIZE (1 << 15)
+
 static ndx_conv_shape kernel_shape(const ndx_conv2d_desc *d, int channels)
 {
     return (ndx_conv_shape){channels, d->h, d->w, d->kh, d->kw, d->sh, d->sw,
@@ -34,6 +38,13 @@ ndx_status ndx_conv2d_check(const ndx_conv2d_desc *d)
         if (f[i].v < f[i].min)
             return ndx__fail(NDX_ERR_SHAPE, "conv2d: %s = %d (at least %d)", f[i].name,
                              f[i].v, f[i].min);
+    const struct { const char *name; int v; } big[] = {
+        {"h", d->h}, {"w", d->w}, {"kh", d->kh}, {"kw", d->kw}, {"sh", d->sh},
+        {"sw", d->sw}, {"ph", d->ph}, {"pw", d->pw}, {"dh", d->dh}, {"dw", d->dw}};
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++)
+        if (big[i].v > NDX_CONV_MAX_SIZE)
+            return ndx__fail(NDX_ERR_SHAPE, "conv2d: %s = %d (at most %d)", big[i].name,
+                             big[i].v, NDX_CONV_MAX_SIZE);
     if (d->c % d->groups || d->k % d->groups)
         return ndx__fail(NDX_ERR_SHAPE, "conv2d: groups = %d divides neither c = %d nor k = %d",
                          d->groups, d->c, d->k);

@@ -17,6 +17,7 @@
  * belong to the calling thread and are kept between calls (first-touching
  * fresh pages is slow); they grow when a larger call needs more.
  */
+#include <pthread.h>
 #include <string.h>
 
 #ifdef _OPENMP
@@ -35,9 +36,23 @@ typedef struct {
 
 static _Thread_local gemm_ws ws;
 
+/* Frees a thread's packing buffers when the thread exits. */
+static pthread_key_t ws_key;
+static pthread_once_t ws_key_once = PTHREAD_ONCE_INIT;
+static void ws_release(void *p)
+{
+    gemm_ws *w = p;
+    ndx_free(w->a);
+    ndx_free(w->b);
+    *w = (gemm_ws){0};
+}
+static void ws_key_create(void) { pthread_key_create(&ws_key, ws_release); }
+
 static int grow(float **p, size_t *cap, size_t need)
 {
     if (need <= *cap) return 0;
+    pthread_once(&ws_key_once, ws_key_create);
+    pthread_setspecific(ws_key, &ws);
     float *q = ndx_alloc(need * sizeof(float));
     if (!q) return -1;
     ndx_free(*p);
@@ -194,10 +209,15 @@ static void gemm(int trans_a, int trans_b, int m, int k, float alpha, const floa
     const size_t a_need = (size_t)kc_max * ((mc_max + MR - 1) / MR * MR);
     if (grow(&ws.b, &ws.b_cap, b_need * (size_t)nt) ||
         grow(&ws.a, &ws.a_cap, a_need * (size_t)nt)) {
-        /* No memory for packing: the reference kernel needs none. */
+        /* No memory for packing: the reference kernel needs none (given
+         * the problem as ndx_sgemm received it when C is transposed). */
         for (int i = 0; i < cols->count; i++)
-            ndx_f32_gemm__ref(trans_a, trans_b, m, cols->n, k, alpha, a, lda,
-                              b + i * cols->b_stride, ldb, beta, c + i * cols->c_stride, ldc);
+            if (transposed_c)
+                ndx_f32_gemm__ref(!trans_b, !trans_a, cols->n, m, k, alpha, b, ldb, a, lda,
+                                  beta, c, ldc);
+            else
+                ndx_f32_gemm__ref(trans_a, trans_b, m, cols->n, k, alpha, a, lda,
+                                  b + i * cols->b_stride, ldb, beta, c + i * cols->c_stride, ldc);
         return;
     }
     float *const abuf = ws.a, *const bbuf = ws.b;
