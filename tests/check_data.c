@@ -132,6 +132,10 @@ START_TEST(manifest_errors_name_line_and_column)
     expect_bad("P_2,1,LEFT,CC,1,mass,ROUND,,,,4,BENIGN,2,i.png,\n", ":2: column 15 (mask_path)");
     expect_bad("P_2,1,LEFT,CC,1,mass,ROUND,,,,4,BENIGN,2,i.png\n", ":2: 14 columns, expected 15");
     expect_bad("P_2,1,LEFT,CC,1,mass,ROUND,,,,x,BENIGN,2,i.png,m.png\n", ":2: column 11 (assessment)");
+    char longid[200];
+    memset(longid, 'P', 70);
+    snprintf(longid + 70, sizeof longid - 70, ",1,LEFT,CC,,,,,,,1,,,images/c.png,\n");
+    expect_bad(longid, ":2: column 1 (patient_id): longer than 63 characters");
     write_text(tmp("hdr.csv"), "patient,breast_density\n");
     ndx_manifest m;
     ck_assert_int_eq(ndx_manifest_read(tmp("hdr.csv"), &m), NDX_ERR_FORMAT);
@@ -613,6 +617,97 @@ START_TEST(cbis_fixtures_with_quirks)
 }
 END_TEST
 
+
+/* patches.csv with one row: the first data row of dir's, with up to two
+ * fields replaced (col -1: none) */
+static ndx_status patches_variant(const char *dir, int c1, const char *v1, int c2, const char *v2)
+{
+    char path[600], text[8192], out[8192];
+    snprintf(path, sizeof path, "%s/patches.csv.orig", dir);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *row = strchr(text, '\n');
+    ck_assert_ptr_nonnull(row);
+    *row++ = 0;
+    char *end = strchr(row, '\n');
+    ck_assert_ptr_nonnull(end);
+    *end = 0;
+    int len = snprintf(out, sizeof out, "%s\n", text), col = 0;
+    for (char *fld = row, *next; fld; fld = next, col++) {
+        next = strchr(fld, ',');
+        if (next) *next++ = 0;
+        const char *v = col == c1 ? v1 : col == c2 ? v2 : fld;
+        len += snprintf(out + len, sizeof out - (size_t)len, "%s%s", col ? "," : "", v);
+    }
+    snprintf(out + len, sizeof out - (size_t)len, "\n");
+    snprintf(path, sizeof path, "%s/patches.csv", dir);
+    write_text(path, out);
+    ndx_patch_index ix;
+    ndx_status st = ndx_patches_read(dir, &ix);
+    if (st == NDX_OK) ndx_patches_free(&ix);
+    return st;
+}
+
+static void expect_bad_patches(const char *dir, int c1, const char *v1, int c2, const char *v2,
+                               const char *needle)
+{
+    ndx_status st = patches_variant(dir, c1, v1, c2, v2);
+    ck_assert_msg(st == NDX_ERR_FORMAT, "status %d for %s=%s (%s)", st, v1, v2 ? v2 : "",
+                  ndx_last_error());
+    ck_assert_msg(strstr(ndx_last_error(), needle) != NULL, "'%s' lacks '%s'", ndx_last_error(),
+                  needle);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "patches.csv:2:"));
+}
+
+START_TEST(patches_csv_crafted_values)
+{
+    ndx_synth_opts o = small_opts(2, 7);
+    o.normal_frac = 0;
+    const char *dir = tmp("c");
+    ck_assert_int_eq(ndx_synth(dir, &o, NULL), NDX_OK);
+    ndx_patch_opts po;
+    ndx_patch_defaults(&po);
+    ck_assert_int_eq(ndx_patches_build(dir, &po, NULL), NDX_OK);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/patches.csv", dir);
+    snprintf(b, sizeof b, "%s/patches.csv.orig", dir);
+    ck_assert_int_eq(rename(a, b), 0);
+    ck_assert_int_eq(patches_variant(dir, -1, NULL, -1, NULL), NDX_OK);   /* the control */
+    /* x + w overflows an int: must not pass the box check */
+    expect_bad_patches(dir, 3, "2147483000", 5, "1000", "box (2147483000,");
+    expect_bad_patches(dir, 4, "2147483000", 6, "1000", "outside the 250x400 image");
+    expect_bad_patches(dir, 3, "99999999999", -1, NULL, "column 4 (x): '99999999999'");
+    expect_bad_patches(dir, 6, "-3", -1, NULL, "column 7 (h)");
+    expect_bad_patches(dir, 9, "nan", -1, NULL, "column 10 (tissue): 'nan'");
+    expect_bad_patches(dir, 9, "1.5", -1, NULL, "column 10 (tissue)");
+    expect_bad_patches(dir, 10, "250x99999999999", -1, NULL, "column 11 (image_size)");
+    /* an index altered in memory: the loaders compare without overflowing */
+    ck_assert_int_eq(rename(b, a), 0);
+    ndx_patch_index ix;
+    ck_assert_int_eq(ndx_patches_read(dir, &ix), NDX_OK);
+    ndx_patch_cache *c = ndx_patch_cache_new(16u << 20);
+    ck_assert_ptr_nonnull(c);
+    size_t i = 0;   /* a patch of an image with a lesion mask */
+    for (int found = 0; !found && i < ix.n; i += !found) {
+        const ndx_patch_image *im = &ix.images[ix.patches[i].image];
+        for (size_t r = 0; r < im->nrows; r++)
+            found |= ndx_lesion_kind(&ix.manifest.rows[im->first_row + r]) >= 0;
+    }
+    ck_assert_uint_lt(i, ix.n);
+    ix.patches[i].x = 2147483000, ix.patches[i].w = 1000;
+    float px[8 * 8], masks[NDX_LESION_KINDS * 2 * 8 * 8];
+    ck_assert_int_eq(ndx_patch_load(c, &ix, i, 8, px), NDX_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "lies outside"));
+    ck_assert_int_eq(ndx_patch_masks(c, &ix, i, 8, 8, masks), NDX_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "lies outside"));
+    ndx_patch_cache_free(c);
+    ndx_patches_free(&ix);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("data");
@@ -633,6 +728,7 @@ int main(void)
     tcase_add_test(t, synth_deterministic_and_valid);
     tcase_add_test(t, split_stable_when_patients_are_added);
     tcase_add_test(t, patches_geometry_labels_and_loading);
+    tcase_add_test(t, patches_csv_crafted_values);
     tcase_add_test(t, cbis_fixtures_with_quirks);
     suite_add_tcase(s, t);
     return tu_run(s);

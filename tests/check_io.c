@@ -263,6 +263,29 @@ START_TEST(csv_unterminated_quote)
 }
 END_TEST
 
+START_TEST(csv_nul_byte_rejected)
+{
+    static const char text[] = "a,b,c\n1,ab\0cd,3\n\"x\ny\0\",2\n";
+    ndx_csv *c;
+    ck_assert_int_eq(ndx_csv_open_mem(text, sizeof text - 1, "nul.csv", &c), NDX_OK);
+    ck_assert_int_eq(ndx_csv_next(c), 1);
+    ck_assert_int_eq(ndx_csv_next(c), NDX_ERR_FORMAT);
+    ck_assert_msg(strstr(ndx_last_error(), "nul.csv:2: column 2") != NULL, "%s", ndx_last_error());
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "NUL"));
+    ndx_csv_close(c);
+    /* inside a quoted field spanning lines: the NUL's own line; from a file */
+    write_bytes(tmp("nul.csv"), text, sizeof text - 1);
+    ck_assert_int_eq(ndx_csv_open(tmp("nul.csv"), &c), NDX_OK);
+    ck_assert_int_eq(ndx_csv_next(c), 1);
+    ck_assert_int_eq(ndx_csv_next(c), NDX_ERR_FORMAT);
+    ndx_csv_close(c);
+    ck_assert_int_eq(ndx_csv_open_mem(text + 16, sizeof text - 17, "q.csv", &c), NDX_OK);
+    ck_assert_int_eq(ndx_csv_next(c), NDX_ERR_FORMAT);
+    ck_assert_msg(strstr(ndx_last_error(), "q.csv:2: column 1") != NULL, "%s", ndx_last_error());
+    ndx_csv_close(c);
+}
+END_TEST
+
 START_TEST(csv_from_file_matches_memory)
 {
     const char *text = "x,\"y\"\"\",z\r\n1,2,3";
@@ -299,6 +322,7 @@ int main(void)
     tcase_add_test(t, csv_quotes_crlf_newlines);
     tcase_add_test(t, csv_unterminated_quote);
     tcase_add_test(t, csv_from_file_matches_memory);
+    tcase_add_test(t, csv_nul_byte_rejected);
     suite_add_tcase(s, t);
     return tu_run(s);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "golden.h"
@@ -685,7 +686,8 @@ static const char *tmp_path(const char *name)
 /* Removes the files the tests made and their directory. */
 static void tmp_cleanup(void)
 {
-    const char *names[] = {"tiny.safetensors", "hand.safetensors", "x.npy"};
+    const char *names[] = {"tiny.safetensors", "hand.safetensors", "x.npy", "bad.safetensors",
+                           "meta.safetensors", "big.npy"};
     if (!tmpdir[0]) return;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) unlink(tmp_path(names[i]));
     ck_assert_int_eq(rmdir(tmpdir), 0);
@@ -868,6 +870,127 @@ START_TEST(test_npy)
 }
 END_TEST
 
+/* path: 8-byte length, hdr, then data bytes of the given floats */
+static void write_st(const char *path, const char *hdr, const float *data, size_t nf)
+{
+    unsigned char buf[8192];
+    size_t hl = strlen(hdr);
+    ck_assert_uint_le(8 + hl + 4 * nf, sizeof buf);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(hl >> (8 * i));
+    memcpy(buf + 8, hdr, hl);
+    if (nf) memcpy(buf + 8 + hl, data, 4 * nf);
+    write_bytes(path, buf, 8 + hl + 4 * nf);
+}
+
+START_TEST(test_safetensors_crafted)
+{
+    ndx_net *net = ndx_net_new("custom", 2, 1, 1);
+    ndx_net_linear(net, "fc", 0, 2, 1);
+    ck_assert_int_eq(ndx_net_finish(net, 0), NDX_OK);
+    ndx_param_info w, b;
+    ndx_net_tensor(net, 0, &w), ndx_net_tensor(net, 1, &b);
+    for (int i = 0; i < 4; i++) w.data[i] = 7.0f;
+    for (int i = 0; i < 2; i++) b.data[i] = 7.0f;
+    const float nine[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+    const char *path = tmp_path("bad.safetensors");
+    /* a shape of 199 dimensions: refused before it is formatted */
+    char hdr[4096];
+    int l = snprintf(hdr, sizeof hdr, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[");
+    for (int d = 0; d < 199; d++)
+        l += snprintf(hdr + l, sizeof hdr - (size_t)l, "%s1", d ? "," : "");
+    snprintf(hdr + l, sizeof hdr - (size_t)l, "],\"data_offsets\":[0,4]}}");
+    write_st(path, hdr, nine, 1);
+    expect_load_error(net, path, 0, NDX_ERR_SHAPE, "tensor fc.weight has 199 dimensions");
+    /* non-integral dimension and offsets */
+    write_st(path, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2.4,2],\"data_offsets\":[0,16]},"
+             "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", nine, 6);
+    expect_load_error(net, path, 0, NDX_ERR_FORMAT, "dimension 0 of tensor fc.weight");
+    write_st(path, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0.5,16.5]},"
+             "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", nine, 6);
+    expect_load_error(net, path, 0, NDX_ERR_FORMAT, "data_offsets of tensor fc.weight");
+    write_st(path, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":"
+             "[18446744073709551616,18446744073709551632]},"
+             "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", nine, 6);
+    expect_load_error(net, path, 0, NDX_ERR_FORMAT, "fc.weight");
+    /* a bad second entry leaves the first tensor's values untouched */
+    write_st(path, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+             "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[16,28]}}", nine, 7);
+    expect_load_error(net, path, 0, NDX_ERR_SHAPE, "fc.bias has shape (3)");
+    write_st(path, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}",
+             nine, 4);
+    expect_load_error(net, path, 0, NDX_ERR_FORMAT, "missing tensor fc.bias");
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(w.data[i], 7.0f);
+    for (int i = 0; i < 2; i++) ck_assert_float_eq(b.data[i], 7.0f);
+    /* the good file loads */
+    write_st(path, "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+             "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", nine, 6);
+    ck_assert_int_eq(ndx_safetensors_load_into(net, path, 0), NDX_OK);
+    ck_assert_float_eq(w.data[3], 9.0f);
+    ck_assert_float_eq(b.data[1], 9.0f);
+    /* a directory is named as such */
+    expect_load_error(net, tmpdir, 0, NDX_ERR_IO, "not a regular file");
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), tmpdir));
+    ndx_net_free(net);
+    /* __metadata__: input_size out of 1..8192; a net that cannot be built */
+    const char *meta = tmp_path("meta.safetensors");
+    write_st(meta, "{\"__metadata__\":{\"arch\":\"tiny\",\"num_classes\":\"2\","
+             "\"input_size\":\"100000\"}}", NULL, 0);
+    int nc, size;
+    ck_assert_int_eq(ndx_safetensors_meta(meta, NULL, 0, &nc, &size), NDX_ERR_FORMAT);
+    ck_assert_msg(strstr(ndx_last_error(), "meta.safetensors: __metadata__ input_size") != NULL,
+                  "%s", ndx_last_error());
+    ndx_net *other;
+    ck_assert_int_eq(ndx_net_load(meta, &other), NDX_ERR_FORMAT);
+    ck_assert_ptr_null(other);
+    write_st(meta, "{\"__metadata__\":{\"arch\":\"nosuch\",\"num_classes\":\"2\"}}", NULL, 0);
+    ck_assert_int_ne(ndx_net_load(meta, &other), NDX_OK);
+    ck_assert_msg(strncmp(ndx_last_error(), meta, strlen(meta)) == 0, "%s", ndx_last_error());
+    /* outputs are readable by others (mkstemp alone makes 0600) */
+    ck_assert_int_eq(ndx_zoo_build("tiny", 2, 16, 1, &other), NDX_OK);
+    ck_assert_int_eq(ndx_safetensors_save(other, meta), NDX_OK);
+    struct stat sb;
+    ck_assert_int_eq(stat(meta, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0644);
+    ndx_net_free(other);
+    tmp_cleanup();
+}
+END_TEST
+
+START_TEST(test_npy_crafted)
+{
+    const char *path = tmp_path("big.npy");
+    /* a 128-byte file claiming 19 GB (or more than 2^64) is refused before allocating */
+    const char *dicts[3] = {
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 40000, 40000), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000, 4000000000, 4000000000), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"};
+    const char *needle[3] = {"truncated", "truncated", "data past"};
+    for (int k = 0; k < 3; k++) {
+        unsigned char buf[256] = "\x93NUMPY\x01\x00";
+        size_t hl = strlen(dicts[k]);
+        buf[8] = (unsigned char)hl, buf[9] = 0;
+        memcpy(buf + 10, dicts[k], hl);
+        write_bytes(path, buf, 10 + hl + 12);
+        ndx_tensor u;
+        ck_assert_int_eq(ndx_npy_read(path, &u), NDX_ERR_FORMAT);
+        ck_assert_msg(strstr(ndx_last_error(), needle[k]) != NULL, "%s", ndx_last_error());
+        ck_assert_msg(strstr(ndx_last_error(), "big.npy: ") != NULL, "%s", ndx_last_error());
+        ck_assert_ptr_nonnull(strstr(ndx_last_error(), "the file holds 12"));
+        ck_assert_ptr_null(u.data);
+    }
+    /* outputs are readable by others */
+    int64_t shape[1] = {3};
+    ndx_tensor t;
+    ck_assert_int_eq(ndx_tensor_alloc(&t, 1, shape), NDX_OK);
+    ck_assert_int_eq(ndx_npy_write(path, &t), NDX_OK);
+    ndx_tensor_free(&t);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0644);
+    tmp_cleanup();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("nn");
@@ -894,6 +1017,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_safetensors_roundtrip);
     tcase_add_test(tc, test_safetensors_handmade);
     tcase_add_test(tc, test_npy);
+    tcase_add_test(tc, test_safetensors_crafted);
+    tcase_add_test(tc, test_npy_crafted);
     suite_add_tcase(s, tc);
     tc = tcase_create("zoo");
     tcase_set_timeout(tc, 120);

@@ -193,9 +193,11 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
             {r.pathology, sizeof r.pathology, 11}, {r.image_path, sizeof r.image_path, 13},
             {r.mask_path, sizeof r.mask_path, 14}};
         for (size_t i = 0; i < sizeof text / sizeof text[0] && st == NDX_OK; i++)
-            if (copy_field(text[i].dst, text[i].cap, ndx_csv_field(c, text[i].col)))
-                st = bad(path, line, text[i].col, "longer than %s characters",
-                         text[i].cap == 512 ? "511" : text[i].cap == 96 ? "95" : "the limit");
+            if (copy_field(text[i].dst, text[i].cap, ndx_csv_field(c, text[i].col))) {
+                char lim[32];
+                snprintf(lim, sizeof lim, "%zu", text[i].cap - 1);
+                st = bad(path, line, text[i].col, "longer than %s characters", lim);
+            }
         struct { int *dst; int lo, hi, col, optional; } nums[] = {
             {&r.breast_density, 1, 4, 1, 0}, {&r.abnormality_id, 0, 1000000, 4, 1},
             {&r.assessment, 0, 5, 10, 0}, {&r.subtlety, 0, 5, 12, 1}};

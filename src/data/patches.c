@@ -1,6 +1,7 @@
 /* Sliding-window patches over the manifest's images: the label rule, the
  * per-kind lesion overlaps, the patient split, patches.csv. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,17 @@ static const char *const overlap_cols[2 * NDX_LESION_KINDS] = {
 #define PATCH_COLS (11 + 2 * NDX_LESION_KINDS)
 static const char *const patch_cols[11] = {"patch_id", "patient_id", "image_path", "x", "y", "w",
                                            "h", "label", "split", "tissue", "image_size"};
+
+/* A decimal integer in lo..hi, the whole of s; -1 otherwise. */
+static int parse_long(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
 
 /* Loads a lesion mask at the image's size (nearest-neighbour resampling
  * when it differs); *resampled set when it did. */
@@ -419,28 +431,50 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
         }
         p.image = (int)lo;
         int iw = 0, ih = 0;
-        char split[16] = "", tail;
-        if (sscanf(ndx_csv_field(c, 3), "%d%c", &p.x, &tail) != 1 ||
-            sscanf(ndx_csv_field(c, 4), "%d%c", &p.y, &tail) != 1 ||
-            sscanf(ndx_csv_field(c, 5), "%d%c", &p.w, &tail) != 1 ||
-            sscanf(ndx_csv_field(c, 6), "%d%c", &p.h, &tail) != 1 ||
-            sscanf(ndx_csv_field(c, 7), "%d%c", &p.label, &tail) != 1 ||
-            sscanf(ndx_csv_field(c, 8), "%15s", split) != 1 ||
-            sscanf(ndx_csv_field(c, 9), "%f%c", &p.tissue, &tail) != 1 ||
-            sscanf(ndx_csv_field(c, 10), "%dx%d%c", &iw, &ih, &tail) != 2) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: a number in columns 4-11 is malformed", path, line);
+        struct { int *dst; long lo, hi; } nums[] = {
+            {&p.x, 0, INT_MAX}, {&p.y, 0, INT_MAX}, {&p.w, 1, INT_MAX}, {&p.h, 1, INT_MAX},
+            {&p.label, 0, 1}};
+        for (int k = 0; k < 5 && st == NDX_OK; k++)
+            if (parse_long(ndx_csv_field(c, 3 + k), nums[k].lo, nums[k].hi, nums[k].dst))
+                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%s' is not an integer in "
+                               "%ld..%ld", path, line, 4 + k, patch_cols[3 + k],
+                               ndx_csv_field(c, 3 + k), nums[k].lo, nums[k].hi);
+        if (st != NDX_OK) break;
+        const char *sp = ndx_csv_field(c, 8), *ts = ndx_csv_field(c, 9), *sz = ndx_csv_field(c, 10);
+        p.split = !strcmp(sp, "train") ? NDX_SPLIT_TRAIN : !strcmp(sp, "val") ? NDX_SPLIT_VAL
+                  : !strcmp(sp, "test") ? NDX_SPLIT_TEST : -1;
+        if (p.split < 0) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column 9 (split): '%s' is not train, val or "
+                           "test", path, line, sp);
             break;
         }
-        p.split = !strcmp(split, "train") ? NDX_SPLIT_TRAIN : !strcmp(split, "val") ? NDX_SPLIT_VAL
-                  : !strcmp(split, "test") ? NDX_SPLIT_TEST : -1;
-        if (p.split < 0 || (p.label != 0 && p.label != 1) || p.w <= 0 || p.h <= 0 || p.x < 0 ||
-            p.y < 0 || iw <= 0 || ih <= 0 || p.x + p.w > iw || p.y + p.h > ih) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: box, label, split or image size out of range", path, line);
+        char *end;
+        errno = 0;
+        p.tissue = strtof(ts, &end);
+        if (errno || end == ts || *end || !(p.tissue >= 0 && p.tissue <= 1)) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column 10 (tissue): '%s' is not a fraction "
+                           "in 0..1", path, line, ts);
+            break;
+        }
+        char wbuf[32], *xs;
+        int bad_size = snprintf(wbuf, sizeof wbuf, "%s", sz) >= (int)sizeof wbuf ||
+                       !(xs = strchr(wbuf, 'x'));
+        if (!bad_size) *xs = 0;
+        if (bad_size || parse_long(wbuf, 1, INT_MAX, &iw) || parse_long(xs + 1, 1, INT_MAX, &ih)) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column 11 (image_size): '%s' is not WxH with "
+                           "W and H in 1..%d", path, line, sz, INT_MAX);
+            break;
+        }
+        /* compared without adding: x + w could overflow an int */
+        if (p.w > iw - p.x || p.h > ih - p.y) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: box (%d,%d,%d,%d) lies outside the %dx%d image",
+                           path, line, p.x, p.y, p.w, p.h, iw, ih);
             break;
         }
         ix->images[lo].width = iw, ix->images[lo].height = ih;
         for (int k = 0; k < 2 * NDX_LESION_KINDS && st == NDX_OK; k++) {
-            float v;
+            float v = 0;
+            char tail;
             if (sscanf(ndx_csv_field(c, 11 + k), "%f%c", &v, &tail) != 1 || !(v >= 0 && v <= 1))
                 st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): not a fraction", path, line,
                                12 + k, overlap_cols[k]);

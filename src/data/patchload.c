@@ -194,7 +194,7 @@ ndx_status ndx_patch_load(ndx_patch_cache *c, const ndx_patch_index *ix, size_t 
         return ndx__fail(NDX_ERR_INVALID, "%s: path too long", im->path);
     entry *e;
     if ((st = acquire(c, path, &e)) != NDX_OK) return st;
-    if (p->x + p->w > e->img.w || p->y + p->h > e->img.h)
+    if (p->x < 0 || p->y < 0 || p->w > e->img.w - p->x || p->h > e->img.h - p->y)
         st = ndx__fail(NDX_ERR_FORMAT, "%s: patch %zu's box (%d,%d,%d,%d) lies outside the %dx%d image",
                        path, i, p->x, p->y, p->w, p->h, e->img.w, e->img.h);
     else
@@ -229,14 +229,14 @@ ndx_status ndx_patch_masks(ndx_patch_cache *c, const ndx_patch_index *ix, size_t
             bw = (int)(p->w * fx), bh = (int)(p->h * fy);
             if (bw < 1) bw = 1;
             if (bh < 1) bh = 1;
-            if (bx + bw > e->img.w) bx = e->img.w - bw;
-            if (by + bh > e->img.h) by = e->img.h - bh;
+            if (bw > e->img.w - bx) bx = e->img.w - bw;
+            if (bh > e->img.h - by) by = e->img.h - bh;
             if (bx < 0 || by < 0) {
                 release(c, e);
                 return ndx__fail(NDX_ERR_FORMAT, "%s: mask too small for patch %zu", path, i);
             }
         }
-        if (bx + bw > e->img.w || by + bh > e->img.h) {
+        if (bx < 0 || by < 0 || bw > e->img.w - bx || bh > e->img.h - by) {
             release(c, e);
             return ndx__fail(NDX_ERR_FORMAT, "%s: patch %zu's box lies outside the %dx%d mask", path,
                              i, e->img.w, e->img.h);

@@ -108,6 +108,7 @@ int ndx_csv_next(ndx_csv *c)
     c->rec_line = c->line;
     if (add_field(c, 0)) return NDX_ERR_NOMEM;
     for (;;) {
+        const long fline = c->line;
         /* one field */
         if (p < n && t[p] == '"') {
             long open_line = c->line;
@@ -134,6 +135,16 @@ int ndx_csv_next(ndx_csv *c)
             while (p < n && t[p] != ',' && t[p] != '\n' && t[p] != '\r') c->buf[o++] = t[p++];
         } else {
             while (p < n && t[p] != ',' && t[p] != '\n' && t[p] != '\r') c->buf[o++] = t[p++];
+        }
+        /* a NUL would silently cut the field short: refused */
+        const size_t fo = c->start[c->nfields - 1];
+        const char *z = memchr(c->buf + fo, 0, o - fo);
+        if (z) {
+            long l = fline;
+            for (const char *q = c->buf + fo; q < z; q++) l += *q == '\n';
+            c->pos = n;
+            return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d: NUL byte in the field", c->name, l,
+                             c->nfields);
         }
         c->buf[o++] = 0;
         if (p < n && t[p] == ',') {

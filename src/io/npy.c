@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/core.h"
@@ -99,17 +100,34 @@ ndx_status ndx_npy_read(const char *path, ndx_tensor *t)
         st = ndx__fail(NDX_ERR_FORMAT, "%s: a 0-dimensional array", path);
         goto out;
     }
+    /* the data must be exactly the shape's floats: checked before allocating */
+    struct stat sb;
+    off_t pos = ftello(f);
+    if (pos < 0 || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < pos) {
+        st = ndx__fail(NDX_ERR_IO, "%s: not a regular file or cannot tell its size", path);
+        goto out;
+    }
+    uint64_t left = (uint64_t)(sb.st_size - pos), need = 4;
+    for (int i = 0; i < nd && need <= left; i++)
+        need = (uint64_t)shape[i] > left / need ? left + 1 : need * (uint64_t)shape[i];
+    if (need != left) {
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: %s: shape %.40s needs %s%" PRIu64 " bytes of data, "
+                       "the file holds %" PRIu64, path, need > left ? "truncated" : "data past "
+                       "its shape", sh, need > left ? "more than " : "", need > left ? left : need,
+                       left);
+        goto out;
+    }
     st = ndx_tensor_alloc(t, nd, shape);
-    if (st) goto out;
+    if (st) {
+        char why[768];
+        snprintf(why, sizeof why, "%s", ndx_last_error());
+        st = ndx__fail(st, "%s: %s", path, why);
+        goto out;
+    }
     size_t n = (size_t)ndx_tensor_numel(t);
     if (fread(t->data, 4, n, f) != n) {
         ndx_tensor_free(t);
-        st = ndx__fail(NDX_ERR_FORMAT, "%s: truncated: the shape needs %zu floats", path, n);
-        goto out;
-    }
-    if (fgetc(f) != EOF) {
-        ndx_tensor_free(t);
-        st = ndx__fail(NDX_ERR_FORMAT, "%s: data past the %zu floats of its shape", path, n);
+        st = ndx__fail(NDX_ERR_IO, "%s: read error in its %zu floats", path, n);
     }
 out:
     free(h);
@@ -139,6 +157,7 @@ ndx_status ndx_npy_write(const char *path, const ndx_tensor *t)
     if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
         return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
     int fd = mkstemp(tmp);
+    if (fd >= 0) (void)fchmod(fd, 0644);   /* mkstemp makes 0600; outputs are for reading */
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         if (fd >= 0) close(fd), unlink(tmp);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../nn/nn_internal.h"
@@ -39,6 +40,11 @@ static ndx_status st_open(st_file *s, const char *path)
     memset(s, 0, sizeof *s);
     s->f = fopen(path, "rb");
     if (!s->f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(s->f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        st_close(s);
+        return ndx__fail(NDX_ERR_IO, "%s: not a regular file", path);
+    }
     unsigned char b[8];
     if (fseeko(s->f, 0, SEEK_END) != 0) goto io;
     off_t size = ftello(s->f);
@@ -112,6 +118,9 @@ ndx_status ndx_safetensors_meta(const char *path, char *arch, size_t archsz, int
     if (nc < 0 || is < 0)
         return ndx__fail(NDX_ERR_FORMAT, "%s: __metadata__ %s is not a positive integer", path,
                          nc < 0 ? "num_classes" : "input_size");
+    if (is > 8192)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: __metadata__ input_size %d is out of 1..8192", path,
+                         is);
     if (num_classes) *num_classes = nc;
     if (input_size) *input_size = is;
     return NDX_OK;
@@ -178,14 +187,29 @@ static int ignored(const char *name)
            !strncmp(name, "AuxLogits.", 10);
 }
 
+/* Largest integer a double holds exactly: shapes and offsets beyond it are refused. */
+#define MAX_EXACT 9007199254740992.0
+
+/* v is a JSON number holding an integer in 0..hi. */
+static int is_count(const cJSON *v, double hi)
+{
+    if (!cJSON_IsNumber(v)) return 0;
+    double d = v->valuedouble;
+    return d >= 0 && d <= hi && d == (double)(int64_t)d;
+}
+
+/* Validates every entry first (names, dtypes, shapes, offsets), then
+ * copies, so a bad file leaves the net's weights untouched. */
 ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
 {
     if (!net || !net->finished) return ndx__fail(NDX_ERR_INVALID, "%s: net not finished", path);
     st_file s;
     ndx_status st = st_open(&s, path);
     if (st) return st;
-    char *loaded = calloc((size_t)net->ntensors + 1, 1);
-    if (!loaded) {
+    /* per net tensor: 0 absent, 1 to read, 2 skipped head; its dtype and offset */
+    struct plan { char state, dtype; uint64_t begin; } *plan =
+        calloc((size_t)net->ntensors + 1, sizeof *plan);
+    if (!plan) {
         st_close(&s);
         return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
     }
@@ -216,7 +240,7 @@ ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
             goto out;
         }
         if ((flags & NDX_LOAD_EXCEPT_HEAD) && ndx__net_is_head_tensor(net, t)) {
-            loaded[t] = 2;
+            plan[t].state = 2;
             continue;
         }
         const ndx__tensor *tt = &net->tensors[t];
@@ -228,19 +252,31 @@ ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
             goto out;
         }
         int nd = cJSON_GetArraySize(sh), ok = nd == tt->ndim;
+        if (nd > NDX_MAX_DIMS) {
+            st = ndx__fail(NDX_ERR_SHAPE, "%s: tensor %s has %d dimensions, at most %d are read",
+                           path, name, nd, NDX_MAX_DIMS);
+            goto out;
+        }
         char got[128] = "(", want[128] = "(";
         for (int d = 0; d < nd; d++) {
             const cJSON *v = cJSON_GetArrayItem(sh, d);
-            double dv = cJSON_IsNumber(v) ? v->valuedouble : -1;
-            if (d < tt->ndim && dv != (double)tt->shape[d]) ok = 0;
+            if (!is_count(v, MAX_EXACT)) {
+                st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: dimension %d of tensor %s is not "
+                               "a non-negative integer", path, d, name);
+                goto out;
+            }
+            int64_t dv = (int64_t)v->valuedouble;
+            if (d < tt->ndim && dv != tt->shape[d]) ok = 0;
             size_t l = strlen(got);
-            snprintf(got + l, sizeof got - l, "%s%.0f", d ? "," : "", dv);
+            snprintf(got + l, sizeof got - l, "%s%" PRId64, d ? "," : "", dv);
         }
         for (int d = 0; d < tt->ndim; d++) {
             size_t l = strlen(want);
             snprintf(want + l, sizeof want - l, "%s%" PRId64, d ? "," : "", tt->shape[d]);
         }
-        strcat(got, ")"), strcat(want, ")");
+        size_t lg = strlen(got), lw = strlen(want);
+        snprintf(got + lg, sizeof got - lg, ")");
+        snprintf(want + lw, sizeof want - lw, ")");
         if (!ok) {
             st = ndx__fail(NDX_ERR_SHAPE, "%s: tensor %s has shape %s, %s needs %s", path, name,
                            got, net->arch, want);
@@ -248,36 +284,42 @@ ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
         }
         const cJSON *b0 = cJSON_GetArrayItem(of, 0), *b1 = cJSON_GetArrayItem(of, 1);
         const size_t esz = dtype ? 2 : 4;
-        if (!cJSON_IsNumber(b0) || !cJSON_IsNumber(b1) || b0->valuedouble < 0 ||
+        if (!is_count(b0, MAX_EXACT) || !is_count(b1, MAX_EXACT) ||
             b1->valuedouble - b0->valuedouble != (double)(tt->numel * esz)) {
             st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: data_offsets of tensor %s do not "
                            "hold %zu %s values", path, name, tt->numel, dt->valuestring);
             goto out;
         }
-        const uint64_t begin = (uint64_t)b0->valuedouble, end = (uint64_t)b1->valuedouble;
-        if (end > s.data_size) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: tensor %s ends at byte %" PRIu64
-                           " of the data, the file holds %" PRIu64, path, name, end, s.data_size);
+        if (b1->valuedouble > (double)s.data_size) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: tensor %s ends at byte %.0f of "
+                           "the data, the file holds %" PRIu64, path, name, b1->valuedouble,
+                           s.data_size);
             goto out;
         }
-        if (fseeko(s.f, (off_t)(8 + s.hlen + begin), SEEK_SET) != 0 ||
-            read_tensor(s.f, dtype, (tt->is_buffer ? net->buffers : net->params) + tt->off,
-                        tt->numel)) {
-            st = ndx__fail(NDX_ERR_IO, "%s: read error in tensor %s", path, name);
-            goto out;
-        }
-        loaded[t] = 1;
+        plan[t].state = 1;
+        plan[t].dtype = (char)dtype;
+        plan[t].begin = (uint64_t)b0->valuedouble;
     }
     for (int i = 0; i < net->ntensors; i++)
-        if (!loaded[i]) {
+        if (!plan[i].state) {
             st = ndx__fail(NDX_ERR_FORMAT, "%s: missing tensor %s (%s needs it)", path,
                            net->tensors[i].name, net->arch);
             goto out;
         }
-out:
-    free(loaded);
-    st_close(&s);
+    for (int i = 0; i < net->ntensors; i++) {
+        const ndx__tensor *tt = &net->tensors[i];
+        if (plan[i].state != 1) continue;
+        if (fseeko(s.f, (off_t)(8 + s.hlen + plan[i].begin), SEEK_SET) != 0 ||
+            read_tensor(s.f, plan[i].dtype, (tt->is_buffer ? net->buffers : net->params) + tt->off,
+                        tt->numel)) {
+            st = ndx__fail(NDX_ERR_IO, "%s: read error in tensor %s", path, tt->name);
+            break;
+        }
+    }
     ndx__net_weights_changed(net);
+out:
+    free(plan);
+    st_close(&s);
     return st;
 }
 
@@ -334,6 +376,7 @@ ndx_status ndx_safetensors_save(const ndx_net *net, const char *path)
         return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
     }
     int fd = mkstemp(tmp);
+    if (fd >= 0) (void)fchmod(fd, 0644);   /* mkstemp makes 0600; outputs are for reading */
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         if (fd >= 0) close(fd), unlink(tmp);
@@ -379,7 +422,11 @@ ndx_status ndx_net_load(const char *path, ndx_net **out)
     if (!nc) return ndx__fail(NDX_ERR_FORMAT, "%s: no num_classes in __metadata__", path);
     ndx_net *net;
     st = ndx_zoo_build(arch, nc, size ? size : default_size(arch), 0, &net);
-    if (st) return st;
+    if (st) {
+        char why[768];
+        snprintf(why, sizeof why, "%s", ndx_last_error());
+        return ndx__fail(st, "%s: building the net of its __metadata__ failed: %s", path, why);
+    }
     st = ndx_safetensors_load_into(net, path, 0);
     if (st) {
         ndx_net_free(net);
