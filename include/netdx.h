@@ -621,6 +621,48 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir,
                            void (*note)(void *ctx, const char *msg),
                            void *note_ctx);
 
+/* ---- training: the loop (netdx train / netdx eval) ----------------------- */
+/* Fine-tunes a zoo network on the training patches of data_dir (patches.csv),
+ * readable top to bottom in src/train/loop.c: class-balanced sampling, SGD,
+ * every epoch the validation loss, accuracy and AUC, the best-AUC model kept
+ * in out (safetensors); checkpoints every epoch and every checkpoint_every
+ * batches; at the end metrics.json, roc.png and loss.png beside out and the
+ * test-split AUC.  The same seed and thread count give the same weights, bit
+ * for bit, with or without an interruption and --resume. */
+/* progress is called when an epoch starts (or resumes), after every batch,
+ * and once the epoch is validated (done non-NULL). */
+typedef struct ndx_train_progress {
+    int epoch, epochs;          /* 1-based */
+    long batch, batches;        /* batches done in this epoch / per epoch */
+    double loss;                /* running mean training loss of the epoch */
+    const ndx_epoch_metrics *done;   /* non-NULL once an epoch is validated */
+} ndx_train_progress;
+typedef struct ndx_train_opts {
+    const char *arch, *data_dir, *out;
+    const char *weights;        /* backbone to fine-tune from, or NULL */
+    const char *resume;         /* checkpoint to continue from, or NULL */
+    const char *checkpoint;     /* NULL: "<out>.ckpt" */
+    int epochs, batch;
+    int input_size;             /* 0: 64 for tiny, 299 for inception_v3, else 227 */
+    int threads;                /* 0: leave ndx_get_threads() as it is */
+    int checkpoint_every;       /* batches; 0: at the end of epochs only */
+    int flips;                  /* random horizontal flips */
+    double lr, momentum, weight_decay;
+    uint64_t seed;
+    void (*progress)(void *ctx, const ndx_train_progress *p);
+    void *progress_ctx;
+} ndx_train_opts;
+/* The paper's settings: lr 1e-4, momentum 0.9, weight decay 1e-4, batch 32;
+ * tiny, 10 epochs, seed 1. */
+void ndx_train_defaults(ndx_train_opts *o);
+ndx_status ndx_train(const ndx_train_opts *o, double *test_auc);
+/* Scores one split (NDX_SPLIT_*) of data_dir with the model: AUC and
+ * accuracy; roc_png and scores_csv (patch,image,x,y,w,h,label,score) may
+ * be NULL. */
+ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batch,
+                    const char *roc_png, const char *scores_csv, double *auc,
+                    double *accuracy);
+
 #ifdef __cplusplus
 }
 #endif

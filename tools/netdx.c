@@ -56,6 +56,8 @@ static const struct {
     {"synth", cmd_synth, "phantom mammograms, lesion masks, manifest.csv"},
     {"import-cbis", cmd_import_cbis, "CBIS-DDSM description CSVs + PNGs -> manifest.csv"},
     {"patches", cmd_patches, "sliding-window patches, labels, split -> patches.csv"},
+    {"train", cmd_train, "fine-tune with SGD, validation AUC, checkpoints -> model.safetensors"},
+    {"eval", cmd_eval, "AUC, accuracy, ROC PNG and per-patch scores of a split"},
     {"dissect", cmd_dissect, "per-unit top-k, thresholds, IoU with lesions -> units.csv, index.html"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

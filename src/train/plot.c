@@ -219,11 +219,31 @@ ndx_status ndx_plot_loss(const char *path, const double *train_loss,
                  (int)lround(y) + 4, colour[k]);
         }
     }
-    /* Legend, top right inside the box. */
-    int rows = val_loss ? 2 : 1, lw = 60 + text_width(name[1], 2);
+    /* Legend inside the box, in the first corner (top right, bottom right,
+     * top left, bottom left) that no data point falls in. */
+    int rows = val_loss ? 2 : 1, lw = 60 + text_width(name[1], 2), lh = 14 + 26 * rows;
     int lx = c.r - lw - 16, ly = c.t + 10;
-    rect(&c, lx, ly, lx + lw + 6, ly + 14 + 26 * rows, BLACK);
-    rect(&c, lx + 1, ly + 1, lx + lw + 5, ly + 13 + 26 * rows, WHITE);
+    for (int corner = 0; corner < 4; corner++) {
+        int x0 = corner < 2 ? c.r - lw - 16 : c.l + 10, y0 = corner % 2 ? c.b - lh - 10 : c.t + 10;
+        int hit = 0;
+        for (int k = 0; k < 2 && !hit; k++)
+            for (int i = 0; series[k] && i < n_epochs && !hit; i++) {
+                if (!isfinite(series[k][i])) continue;
+                /* the point and the segment to the next one, sampled */
+                int last = i + 1 < n_epochs && isfinite(series[k][i + 1]);
+                for (int t = 0; t <= (last ? 32 : 0) && !hit; t++) {
+                    double v = series[k][i] + (last ? (series[k][i + 1] - series[k][i]) * t / 32 : 0);
+                    double x = px_x(&c, i + 1 + t / 32.0), y = px_y(&c, v);
+                    hit = x >= x0 - 8 && x <= x0 + lw + 14 && y >= y0 - 8 && y <= y0 + lh + 8;
+                }
+            }
+        if (!hit) {
+            lx = x0, ly = y0;
+            break;
+        }
+    }
+    rect(&c, lx, ly, lx + lw + 6, ly + lh, BLACK);
+    rect(&c, lx + 1, ly + 1, lx + lw + 5, ly + lh - 1, WHITE);
     for (int k = 0; k < rows; k++) {
         int y = ly + 14 + 26 * k;
         line(&c, lx + 10, y + 6, lx + 44, y + 6, 3, colour[k], 0);

@@ -1,0 +1,559 @@
+/* The training loop: fine-tuning with SGD on class-balanced batches, the
+ * validation AUC every epoch, the best model kept, checkpoints, and the
+ * final metrics.json, roc.png and loss.png.
+ *
+ * One step, batch B, input S x S:
+ *   B patches (B, S, S) gray in [0,1], flipped at random
+ *     -> x (B, 3, S, S) ImageNet-normalised -> logits (B, 2)
+ *     -> softmax cross-entropy, dlogits (B, 2) -> gradients -> ndx_sgd_step
+ * Randomness: the epoch order is ndx_sampler's (seed, epoch); flips and the
+ * dropout seed of every batch come from one ndx_rng kept in the checkpoint,
+ * so a resumed run takes the same steps as one that never stopped. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "netdx_nn.h"
+#include "train.h"
+
+#define CLASSES 2
+
+/* Doubles per epoch in the checkpoint's "history" array (as float bits). */
+#define HIST_FIELDS 9
+
+void ndx_train_defaults(ndx_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->arch = "tiny";
+    o->epochs = 10;
+    o->batch = 32;
+    o->input_size = 0;          /* the architecture's */
+    o->lr = 1e-4;
+    o->momentum = 0.9;
+    o->weight_decay = 1e-4;
+    o->seed = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Everything one run holds, sized once. */
+typedef struct run {
+    ndx_patch_index ix;
+    ndx_patch_cache *cache;
+    ndx_net *net;
+    int S, B, last;             /* input side, batch, logits node */
+    size_t *idx[3], nidx[3];    /* patches of each split */
+    int *train_labels;
+    float *gray, *x, *dlogits, *scores;
+    int *labels;                /* B labels of the batch */
+    int *flip;                  /* B flags */
+    size_t *bids;               /* B patch indices */
+    int *eval_labels;           /* labels of the largest split */
+    float *pre;                 /* every patch at S x S, when it fits PRELOAD_MAX */
+} run;
+
+/* Patches are cut and resized once, up front, when they all fit in this
+ * many bytes; otherwise every batch reads them through the patch cache. */
+#define PRELOAD_MAX ((size_t)1 << 30)
+
+static void run_free(run *r)
+{
+    for (int s = 0; s < 3; s++) free(r->idx[s]);
+    free(r->train_labels);
+    ndx_free(r->gray);
+    ndx_free(r->pre);
+    ndx_free(r->x);
+    free(r->dlogits);
+    free(r->scores);
+    free(r->labels);
+    free(r->flip);
+    free(r->bids);
+    free(r->eval_labels);
+    ndx_net_free(r->net);
+    ndx_patch_cache_free(r->cache);
+    ndx_patches_free(&r->ix);
+    memset(r, 0, sizeof *r);
+}
+
+/* Reads the patch index, splits it and allocates the batch buffers. */
+static ndx_status run_data(run *r, const char *data_dir, int batch)
+{
+    ndx_status st = ndx_patches_read(data_dir, &r->ix);
+    if (st) return st;
+    for (size_t i = 0; i < r->ix.n; i++) {
+        int s = r->ix.patches[i].split;
+        if (s < 0 || s > 2)
+            return ndx__fail(NDX_ERR_FORMAT, "%s/patches.csv: patch %zu has split %d",
+                             data_dir, i, s);
+        r->nidx[s]++;
+    }
+    size_t most = 1;
+    for (int s = 0; s < 3; s++) {
+        r->idx[s] = malloc((r->nidx[s] ? r->nidx[s] : 1) * sizeof *r->idx[s]);
+        if (!r->idx[s]) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+        if (r->nidx[s] > most) most = r->nidx[s];
+        r->nidx[s] = 0;
+    }
+    for (size_t i = 0; i < r->ix.n; i++) {
+        int s = r->ix.patches[i].split;
+        r->idx[s][r->nidx[s]++] = i;
+    }
+    r->B = batch;
+    r->cache = ndx_patch_cache_new((size_t)512 << 20);
+    r->train_labels = malloc((r->nidx[NDX_SPLIT_TRAIN] + 1) * sizeof *r->train_labels);
+    r->scores = malloc(most * sizeof *r->scores);
+    r->eval_labels = malloc(most * sizeof *r->eval_labels);
+    r->labels = malloc((size_t)batch * sizeof *r->labels);
+    r->flip = calloc((size_t)batch, sizeof *r->flip);
+    r->bids = malloc((size_t)batch * sizeof *r->bids);
+    r->dlogits = malloc((size_t)batch * CLASSES * sizeof *r->dlogits);
+    if (!r->cache || !r->train_labels || !r->scores || !r->eval_labels || !r->labels ||
+        !r->flip || !r->bids || !r->dlogits)
+        return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+    for (size_t k = 0; k < r->nidx[NDX_SPLIT_TRAIN]; k++)
+        r->train_labels[k] = r->ix.patches[r->idx[NDX_SPLIT_TRAIN][k]].label != 0;
+    return NDX_OK;
+}
+
+static ndx_status run_net_buffers(run *r, int plan)
+{
+    r->S = ndx_net_input_size(r->net);
+    r->last = ndx_net_num_nodes(r->net) - 1;
+    const size_t hw = (size_t)r->S * r->S, px = (size_t)r->B * hw;
+    r->gray = ndx_alloc(px * sizeof *r->gray);
+    r->x = ndx_alloc(3 * px * sizeof *r->x);
+    if (!r->gray || !r->x) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+    if (r->ix.n <= PRELOAD_MAX / sizeof(float) / hw) {
+        r->pre = ndx_alloc(r->ix.n * hw * sizeof *r->pre);   /* NULL: use the cache */
+        ndx_status st = NDX_OK;
+        char msg[1024] = "";
+        const long n = r->pre ? (long)r->ix.n : 0;
+#pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
+        for (long i = 0; i < n; i++) {
+            ndx_status s = ndx_patch_load(r->cache, &r->ix, (size_t)i, r->S, r->pre + (size_t)i * hw);
+            if (s) {
+#pragma omp critical(ndx_train_preload)
+                if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
+            }
+        }
+        if (st) return ndx__fail(st, "%s", msg);   /* the worker's message, here */
+        if (r->pre) {   /* the decoded images are not needed any more */
+            ndx_patch_cache_free(r->cache);
+            r->cache = NULL;
+        }
+    }
+    return ndx_net_plan(r->net, r->B, plan);
+}
+
+/* Loads patches ids[0..n) (n <= B; the rest of the batch repeats the last)
+ * into r->x, flipped where r->flip says. */
+static ndx_status load_batch(run *r, const size_t *ids, int n)
+{
+    const int S = r->S;
+    const size_t hw = (size_t)S * S;
+    ndx_status st = NDX_OK;
+    char msg[1024] = "";
+#pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
+    for (int i = 0; i < r->B; i++) {
+        size_t id = ids[i < n ? i : n - 1];
+        float *g = r->gray + (size_t)i * hw;
+        ndx_status s = NDX_OK;
+        if (r->pre)
+            memcpy(g, r->pre + id * hw, hw * sizeof *g);
+        else
+            s = ndx_patch_load(r->cache, &r->ix, id, S, g);
+        if (s) {
+#pragma omp critical(ndx_train_load)
+            if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
+            continue;
+        }
+        if (r->flip[i])
+            for (int y = 0; y < S; y++)
+                for (int a = 0, b = S - 1; a < b; a++, b--) {
+                    float t = g[(size_t)y * S + a];
+                    g[(size_t)y * S + a] = g[(size_t)y * S + b];
+                    g[(size_t)y * S + b] = t;
+                }
+    }
+    if (st) return ndx__fail(st, "%s", msg);   /* the worker's message, here */
+    ndx_gray_to_input(r->B, hw, r->gray, r->x);
+    return NDX_OK;
+}
+
+/* Scores split s with the net in eval mode: r->scores (P(malignant)) and
+ * r->eval_labels for each of its patches, mean loss, accuracy, AUC (NAN
+ * when the split lacks a class). */
+static ndx_status evaluate(run *r, int s, double *loss, double *acc, double *auc)
+{
+    size_t n = r->nidx[s];
+    if (n == 0) {
+        *loss = *acc = *auc = NAN;
+        return NDX_OK;
+    }
+    memset(r->flip, 0, (size_t)r->B * sizeof *r->flip);
+    ndx_mean ml = {0};
+    size_t right = 0;
+    for (size_t b0 = 0; b0 < n; b0 += (size_t)r->B) {
+        int m = (int)(n - b0 < (size_t)r->B ? n - b0 : (size_t)r->B);
+        ndx_status st = load_batch(r, r->idx[s] + b0, m);
+        if (!st) st = ndx_net_forward(r->net, r->x, NDX_EVAL, -1);
+        ndx_tensor lg;
+        if (!st) st = ndx_net_output(r->net, r->last, &lg);
+        if (st) return st;
+        for (int i = 0; i < m; i++) {
+            const float *z = lg.data + (size_t)i * CLASSES;
+            r->scores[b0 + i] = (float)(1.0 / (1.0 + exp((double)z[0] - z[1])));
+            r->eval_labels[b0 + i] = r->ix.patches[r->idx[s][b0 + i]].label != 0;
+            right += (z[1] > z[0]) == r->eval_labels[b0 + i];
+        }
+        double l;
+        st = ndx_softmax_xent(m, CLASSES, lg.data, r->eval_labels + b0, NULL, NULL, &l);
+        if (st) return st;
+        ndx_mean_add(&ml, l, m);
+    }
+    *loss = ndx_mean_value(&ml);
+    *acc = (double)right / (double)n;
+    if (ndx_auc(r->scores, r->eval_labels, n, auc) != NDX_OK) *auc = NAN;
+    return NDX_OK;
+}
+
+/* ---- checkpoints: every tensor by name, momentum as "momentum.<name>" -- */
+typedef struct ckpt_set {
+    ndx_ckpt_array *a;
+    char *names;
+    int n;
+} ckpt_set;
+
+static ndx_status ckpt_set_make(ckpt_set *c, ndx_net *net, float *hist, size_t nhist)
+{
+    int nt = ndx_net_num_tensors(net);
+    c->a = calloc((size_t)2 * nt + 1, sizeof *c->a);
+    c->names = calloc((size_t)2 * nt + 1, NDX_CKPT_NAME_MAX);
+    c->n = 0;
+    if (!c->a || !c->names) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+    for (int i = 0; i < nt; i++) {
+        ndx_param_info t;
+        ndx_status st = ndx_net_tensor(net, i, &t);
+        if (st) return st;
+        for (int k = 0; k < (t.is_buffer ? 1 : 2); k++) {
+            char *nm = c->names + (size_t)c->n * NDX_CKPT_NAME_MAX;
+            snprintf(nm, NDX_CKPT_NAME_MAX, "%s%s", k ? "momentum." : "", t.name);
+            c->a[c->n++] = (ndx_ckpt_array){nm, k ? t.momentum : t.data, t.numel};
+        }
+    }
+    c->a[c->n++] = (ndx_ckpt_array){"history", hist, nhist};
+    return NDX_OK;
+}
+
+static void ckpt_set_free(ckpt_set *c)
+{
+    free(c->a);
+    free(c->names);
+}
+
+static void hist_put(float *hist, int e, const ndx_epoch_metrics *m)
+{
+    double v[HIST_FIELDS] = {m->epoch, m->lr, m->train_loss, m->train_accuracy, m->val_loss,
+                             m->val_accuracy, m->val_auc, m->seconds, m->images_per_s};
+    memcpy(hist + (size_t)e * HIST_FIELDS * 2, v, sizeof v);
+}
+
+static void hist_get(const float *hist, int e, ndx_epoch_metrics *m)
+{
+    double v[HIST_FIELDS];
+    memcpy(v, hist + (size_t)e * HIST_FIELDS * 2, sizeof v);
+    *m = (ndx_epoch_metrics){(int)v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]};
+}
+
+/* "<dir of path>/<name>" into buf. */
+static void beside(char *buf, size_t n, const char *path, const char *name)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(buf, n, "%.*s/%s", (int)(slash - path), path, name);
+    else
+        snprintf(buf, n, "%s", name);
+}
+
+static ndx_status check_opts(const ndx_train_opts *o)
+{
+    if (!o || !o->arch || !o->data_dir || !o->out)
+        return ndx__fail(NDX_ERR_INVALID, "train: arch, data directory and output are required");
+    if (o->epochs < 1 || o->epochs > 100000 || o->batch < 1 || o->batch > 65536 ||
+        o->checkpoint_every < 0)
+        return ndx__fail(NDX_ERR_INVALID, "train: epochs %d, batch %d, checkpoint_every %d "
+                         "out of range", o->epochs, o->batch, o->checkpoint_every);
+    if (!(o->lr > 0) || !(o->momentum >= 0) || !(o->weight_decay >= 0))
+        return ndx__fail(NDX_ERR_INVALID, "train: lr %g, momentum %g, weight decay %g",
+                         o->lr, o->momentum, o->weight_decay);
+    return NDX_OK;
+}
+
+static ndx_status save_ckpt(const char *path, ndx_ckpt_state *cst, const ckpt_set *cs,
+                            const ndx_train_opts *o, int size, double best,
+                            const ndx_mean *tloss, double tright)
+{
+    ndx_status st;
+    if ((st = ndx_ckpt_set(cst, "seed", (double)(o->seed & 0xffffffffffff))) ||
+        (st = ndx_ckpt_set(cst, "batch_size", o->batch)) ||
+        (st = ndx_ckpt_set(cst, "input_size", size)) ||
+        (st = ndx_ckpt_set(cst, "flips", o->flips != 0)) ||
+        (st = ndx_ckpt_set(cst, "best_auc", best)) ||
+        (st = ndx_ckpt_set(cst, "train_loss_sum", tloss->sum)) ||
+        (st = ndx_ckpt_set(cst, "train_weight", tloss->weight)) ||
+        (st = ndx_ckpt_set(cst, "train_right", tright)))
+        return st;
+    return ndx_ckpt_save(path, cst, cs->a, cs->n);
+}
+
+ndx_status ndx_train(const ndx_train_opts *o, double *test_auc)
+{
+    ndx_status st = check_opts(o);
+    if (st) return st;
+    if (o->threads > 0 && (st = ndx_set_threads(o->threads))) return st;
+    run r;
+    memset(&r, 0, sizeof r);
+    ckpt_set cs = {0};
+    ndx_sampler *sampler = NULL;
+    float *hist = NULL;
+    ndx_epoch_metrics *ep = NULL;
+    char ckpt[4096], path[4096];
+    if (o->checkpoint)
+        snprintf(ckpt, sizeof ckpt, "%s", o->checkpoint);
+    else
+        snprintf(ckpt, sizeof ckpt, "%s.ckpt", o->out);
+
+    /* Data, network, sampler, buffers: everything sized once. */
+    if ((st = run_data(&r, o->data_dir, o->batch))) goto done;
+    size_t ntrain = r.nidx[NDX_SPLIT_TRAIN];
+    if (ntrain < (size_t)o->batch) {
+        st = ndx__fail(NDX_ERR_INVALID, "train: %zu training patches in %s, fewer than a "
+                       "batch of %d", ntrain, o->data_dir, o->batch);
+        goto done;
+    }
+    /* The study's input sizes: 299 for Inception-v3, 227 for the others;
+     * tiny is made for 64-128 px patches. */
+    int size = o->input_size ? o->input_size
+             : !strcmp(o->arch, "tiny") ? 64 : !strcmp(o->arch, "inception_v3") ? 299 : 227;
+    if (o->weights)
+        st = ndx_net_load_finetune(o->weights, o->arch, CLASSES, size, o->seed, &r.net);
+    else
+        st = ndx_zoo_build(o->arch, CLASSES, size, o->seed, &r.net);
+    if (st || (st = run_net_buffers(&r, NDX_PLAN_TRAIN))) goto done;
+    if ((st = ndx_sampler_new(&sampler, r.train_labels, ntrain, CLASSES, 1, o->seed))) goto done;
+    size_t nhist = (size_t)o->epochs * HIST_FIELDS * 2;
+    hist = calloc(nhist, sizeof *hist);
+    ep = calloc((size_t)o->epochs, sizeof *ep);
+    if (!hist || !ep) {
+        st = ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+        goto done;
+    }
+    if ((st = ckpt_set_make(&cs, r.net, hist, nhist))) goto done;
+
+    size_t np;
+    float *params = ndx_net_params(r.net, &np), *grads = ndx_net_grads(r.net, NULL),
+          *mom = ndx_net_momentum(r.net, NULL);
+    ndx_sgd opt = {(float)o->lr, (float)o->momentum, (float)o->weight_decay, 0};
+    ndx_ckpt_state cst;
+    memset(&cst, 0, sizeof cst);
+    ndx_rng_seed(&cst.rng, o->seed ^ 0x747261696e726e67ull);
+    double best = NAN;
+    ndx_mean tloss = {0};
+    double tright = 0;
+
+    /* Resume: the position, the optimiser, the RNG, the epoch so far. */
+    if (o->resume) {
+        st = ndx_ckpt_load(o->resume, &cst, cs.a, cs.n);
+        if (st == NDX_ERR_SHAPE && strstr(ndx_last_error(), "'history'"))
+            st = ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written for another --epochs",
+                           o->resume);
+        if (st) goto done;
+        double v;
+        if (ndx_ckpt_get(&cst, "seed", &v) || v != (double)(o->seed & 0xffffffffffff) ||
+            ndx_ckpt_get(&cst, "batch_size", &v) || v != o->batch ||
+            ndx_ckpt_get(&cst, "input_size", &v) || v != size ||
+            ndx_ckpt_get(&cst, "flips", &v) || v != (o->flips != 0)) {
+            st = ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with another --seed, "
+                           "--batch, --input-size or --flips", o->resume);
+            goto done;
+        }
+        ndx_ckpt_get(&cst, "best_auc", &best);
+        ndx_ckpt_get(&cst, "train_loss_sum", &tloss.sum);
+        ndx_ckpt_get(&cst, "train_weight", &tloss.weight);
+        ndx_ckpt_get(&cst, "train_right", &tright);
+        opt.step = cst.step;
+        for (int e = 0; e < cst.epoch && e < o->epochs; e++) hist_get(hist, e, &ep[e]);
+        ndx_net_touch(r.net);
+    }
+
+    const int B = o->batch;
+    const long batches = (long)(ntrain / (size_t)B);   /* the last partial batch dropped */
+    for (int e = (int)cst.epoch; e < o->epochs; e++) {
+        const uint32_t *order = ndx_sampler_epoch(sampler, (uint64_t)e);
+        double t0 = now_s();
+        long b = e == cst.epoch ? (long)cst.batch : 0, b_start = b;
+        if (b == 0) tloss = (ndx_mean){0}, tright = 0;
+        if (o->progress) {   /* the epoch starts (or resumes) */
+            ndx_train_progress pr = {e + 1, o->epochs, b, batches, ndx_mean_value(&tloss), NULL};
+            o->progress(o->progress_ctx, &pr);
+        }
+        for (; b < batches; b++) {
+            /* The batch: patches, labels, flips, dropout seed. */
+            for (int i = 0; i < B; i++) {
+                uint32_t k = order[(size_t)b * B + i];
+                r.bids[i] = r.idx[NDX_SPLIT_TRAIN][k];
+                r.labels[i] = r.train_labels[k];
+                r.flip[i] = o->flips ? (int)(ndx_rng_u64(&cst.rng) >> 63) : 0;
+            }
+            ndx_net_seed_dropout(r.net, ndx_rng_u64(&cst.rng));
+            if ((st = load_batch(&r, r.bids, B))) goto done;
+            /* Forward, loss, backward, update. */
+            memset(grads, 0, np * sizeof *grads);
+            ndx_tensor lg;
+            double loss;
+            if ((st = ndx_net_forward(r.net, r.x, NDX_TRAIN, -1)) ||
+                (st = ndx_net_output(r.net, r.last, &lg)) ||
+                (st = ndx_softmax_xent(B, CLASSES, lg.data, r.labels, NULL, r.dlogits, &loss)))
+                goto done;
+            for (int i = 0; i < B; i++)
+                tright += (lg.data[i * CLASSES + 1] > lg.data[i * CLASSES]) == r.labels[i];
+            if ((st = ndx_net_backward(r.net, r.dlogits)) ||
+                (st = ndx_sgd_step(&opt, params, grads, mom, np)))
+                goto done;
+            ndx_net_touch(r.net);
+            ndx_mean_add(&tloss, loss, B);
+            if (o->progress) {
+                ndx_train_progress pr = {e + 1, o->epochs, b + 1, batches,
+                                         ndx_mean_value(&tloss), NULL};
+                o->progress(o->progress_ctx, &pr);
+            }
+            if (o->checkpoint_every && (b + 1) % o->checkpoint_every == 0 && b + 1 < batches) {
+                cst.epoch = e, cst.batch = b + 1, cst.step = opt.step;
+                if ((st = save_ckpt(ckpt, &cst, &cs, o, size, best, &tloss, tright))) goto done;
+            }
+        }
+        /* Validation, the best model, the epoch's checkpoint. */
+        double vl, va, vauc, secs = now_s() - t0;
+        if ((st = evaluate(&r, NDX_SPLIT_VAL, &vl, &va, &vauc))) goto done;
+        ep[e] = (ndx_epoch_metrics){e + 1, o->lr, ndx_mean_value(&tloss),
+                                    tright / ((double)batches * B), vl, va, vauc, secs,
+                                    secs > 0 ? (double)(batches - b_start) * B / secs : NAN};
+        hist_put(hist, e, &ep[e]);
+        if (!isfinite(best) || (isfinite(vauc) && vauc > best)) {
+            if ((st = ndx_safetensors_save(r.net, o->out))) goto done;
+            if (isfinite(vauc)) best = vauc;
+        }
+        cst.epoch = e + 1, cst.batch = 0, cst.step = opt.step;
+        if ((st = save_ckpt(ckpt, &cst, &cs, o, size, best, &tloss, tright))) goto done;
+        if (o->progress) {
+            ndx_train_progress pr = {e + 1, o->epochs, batches, batches, ep[e].train_loss, &ep[e]};
+            o->progress(o->progress_ctx, &pr);
+        }
+    }
+
+    /* The best model: its validation ROC, the test AUC, the outputs. */
+    if ((st = ndx_safetensors_load_into(r.net, o->out, 0))) goto done;
+    double vl, va, vauc, tl, ta, tauc;
+    if ((st = evaluate(&r, NDX_SPLIT_VAL, &vl, &va, &vauc))) goto done;
+    beside(path, sizeof path, o->out, "roc.png");
+    if (isfinite(vauc)) {
+        size_t nv = r.nidx[NDX_SPLIT_VAL], npts;
+        double *fpr = malloc((nv + 1) * sizeof *fpr), *tpr = malloc((nv + 1) * sizeof *tpr);
+        st = fpr && tpr ? ndx_roc(r.scores, r.eval_labels, nv, fpr, tpr, NULL, nv + 1, &npts, &vauc)
+                        : ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+        if (!st) st = ndx_plot_roc(path, fpr, tpr, npts, vauc, "Validation ROC");
+        free(fpr);
+        free(tpr);
+        if (st) goto done;
+    }
+    if ((st = evaluate(&r, NDX_SPLIT_TEST, &tl, &ta, &tauc))) goto done;
+    if (test_auc) *test_auc = tauc;
+    beside(path, sizeof path, o->out, "metrics.json");
+    if ((st = ndx_metrics_write_json(path, ep, o->epochs, tauc))) goto done;
+    double *curves = malloc((size_t)o->epochs * 2 * sizeof *curves);
+    if (!curves) {
+        st = ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+        goto done;
+    }
+    for (int e = 0; e < o->epochs; e++)
+        curves[e] = ep[e].train_loss, curves[o->epochs + e] = ep[e].val_loss;
+    beside(path, sizeof path, o->out, "loss.png");
+    st = ndx_plot_loss(path, curves, curves + o->epochs, o->epochs);
+    free(curves);
+done:
+    ckpt_set_free(&cs);
+    free(hist);
+    free(ep);
+    ndx_sampler_free(sampler);
+    run_free(&r);
+    return st;
+}
+
+ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batch,
+                    const char *roc_png, const char *scores_csv, double *auc,
+                    double *accuracy)
+{
+    if (!model || !data_dir || split < 0 || split > 2 || batch < 1 || batch > 65536)
+        return ndx__fail(NDX_ERR_INVALID, "eval: need a model, a data directory, a split "
+                         "and a batch of 1..65536");
+    run r;
+    memset(&r, 0, sizeof r);
+    double *fpr = NULL, *tpr = NULL;
+    ndx_status st = run_data(&r, data_dir, batch);
+    if (!st) st = ndx_net_load(model, &r.net);
+    if (!st && ndx_net_num_classes(r.net) != CLASSES)
+        st = ndx__fail(NDX_ERR_SHAPE, "eval: %s has %d classes, expected %d", model,
+                       ndx_net_num_classes(r.net), CLASSES);
+    if (!st) st = run_net_buffers(&r, NDX_PLAN_INFER);
+    if (st) goto done;
+    size_t n = r.nidx[split];
+    if (n == 0) {
+        st = ndx__fail(NDX_ERR_INVALID, "no %s patches in %s/patches.csv", ndx_split_name(split),
+                       data_dir);
+        goto done;
+    }
+    double loss, a;
+    if ((st = evaluate(&r, split, &loss, accuracy ? accuracy : &a, auc ? auc : &a))) goto done;
+    if (roc_png) {
+        size_t npts;
+        double v;
+        fpr = malloc((n + 1) * sizeof *fpr);
+        tpr = malloc((n + 1) * sizeof *tpr);
+        if (!fpr || !tpr) {
+            st = ndx__fail(NDX_ERR_NOMEM, "eval: out of memory");
+            goto done;
+        }
+        if ((st = ndx_roc(r.scores, r.eval_labels, n, fpr, tpr, NULL, n + 1, &npts, &v)) ||
+            (st = ndx_plot_roc(roc_png, fpr, tpr, npts, v, NULL)))
+            goto done;
+    }
+    if (scores_csv) {
+        ndx__atomic w;
+        if ((st = ndx__atomic_open(&w, scores_csv, "scores"))) goto done;
+        fprintf(w.f, "patch,image,x,y,w,h,label,score\n");
+        for (size_t k = 0; k < n; k++) {
+            const ndx_patch *p = &r.ix.patches[r.idx[split][k]];
+            fprintf(w.f, "%zu,%s,%d,%d,%d,%d,%d,%.9g\n", r.idx[split][k],
+                    r.ix.images[p->image].path, p->x, p->y, p->w, p->h, p->label,
+                    (double)r.scores[k]);
+        }
+        if (ferror(w.f)) {
+            ndx__atomic_abort(&w);
+            st = ndx__fail(NDX_ERR_IO, "scores %s: writing failed", scores_csv);
+            goto done;
+        }
+        st = ndx__atomic_commit(&w);
+    }
+done:
+    free(fpr);
+    free(tpr);
+    run_free(&r);
+    return st;
+}
