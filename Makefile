@@ -125,10 +125,13 @@ bench:
 	@$(MAKE) --no-print-directory all $(BENCHES)
 	@bench/run.sh $(BUILD)
 
+# The main job end to end on the built-in phantom data, into demo/
+# (DEMO_OUT=dir to change): synth, patches, train, dissect.
+DEMO_OUT ?= demo
 demo:
 	@tools/install-deps.sh build
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/netdx info
+	@tools/demo.sh $(BUILD) $(DEMO_OUT)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
