@@ -70,6 +70,7 @@ done
 } > "$tmp"
 status=$?
 cat "$tmp.log" >&2 2>/dev/null
+chmod 644 "$tmp"
 mv "$tmp" "$out"
 cat "$out"
 exit $status
