@@ -55,7 +55,7 @@ paste -d'#' "$tmp.conv" "$tmp.tavx2" "$tmp.tfull" | awk -F'#' '{
     split($1, a, "|"); split($2, b, "|"); split($3, c, "|");
     printf "|%s|%s|%s| %.3f | %.1f | %.3f | %.2f× | %.3f | %.2f× |\n", a[2], a[3], a[4], a[5], a[6], b[5], b[5] / a[5], c[5], c[5] / a[5] }'
 echo
-for extra in bilinear synth infer; do
+for extra in bilinear synth infer dissect; do
     if [ -x "$B/bench_$extra" ]; then
         echo "## $extra"
         echo

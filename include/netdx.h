@@ -397,6 +397,10 @@ ndx_status ndx_dissect_unit_top(const ndx_dissect *d, int unit,
 
 /* Grayscale pixels (size x size floats in [0, 1]) of a patch; 0 = ok. */
 typedef int (*ndx_patch_loader)(void *ctx, int64_t id, float *pixels, int size);
+/* The whole image (a PNG path, n bytes) holding a patch and the patch's box
+ * in it (x, y, w, h pixels); 0 = ok. */
+typedef int (*ndx_patch_locator)(void *ctx, int64_t id, char *path, size_t n,
+                                 int box[4]);
 typedef struct ndx_dissect_output {
     const float *const *class_weights; /* per layer: U weights into the cancer
                                           logit, or NULL (influence = NaN) */
@@ -404,9 +408,15 @@ typedef struct ndx_dissect_output {
     void *load_ctx;
     int patch_size;              /* S of the loader, 8..1024 */
     int strip_count;             /* patches per strip; 0 = min(k, 8) */
+    ndx_patch_locator locate;    /* NULL: no context images */
+    void *locate_ctx;
+    int context_height;          /* context images at most this tall, 0 = 400 */
 } ndx_dissect_output;
 /* Writes dir/units.csv, dir/units.json (with rankings), dir/index.html and,
- * with a loader, dir/units/<layer>_<unit>.png strips; creates dir. */
+ * with a loader, dir/units/<layer>_<unit>.png strips; with a locator,
+ * dir/units/<layer>_<unit>_context.png: the top patch's whole image, area-
+ * downscaled to at most context_height rows, 8-bit RGB, the patch's box drawn
+ * in red (255, 0, 0), 2 px wide inside the box; creates dir. */
 ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers,
                              int nlayers, const ndx_dissect_output *opt);
 

@@ -4,6 +4,7 @@
  * shards, the state file (round trip, corrupt and truncated files), memory
  * independent of the number of patches, and the outputs. */
 #include <cjson/cJSON.h>
+#include <png.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -788,6 +789,117 @@ START_TEST(test_outputs)
 }
 END_TEST
 
+/* The context image's source: a 300 x 800 16-bit gradient, a 64 px box at
+ * (100, 400); a box outside the image for patch id -7; -1 fails. */
+typedef struct ctx_src {
+    char path[400];
+    int calls;
+} ctx_src;
+static int locate_ctx(void *ctx, int64_t id, char *path, size_t n, int box[4])
+{
+    ctx_src *c = ctx;
+    c->calls++;
+    if (id == -1) return -1;
+    snprintf(path, n, "%s", c->path);
+    box[0] = 100, box[1] = id == -7 ? 790 : 400, box[2] = 64, box[3] = 64;
+    return 0;
+}
+
+START_TEST(test_context_image)
+{
+    mk_tmpdir();
+    enum { IW = 300, IH = 800 };
+    ctx_src src = {0};
+    snprintf(src.path, sizeof src.path, "%s/mammo.png", tmpdir);
+    uint16_t *px = malloc(sizeof(uint16_t) * IW * IH);
+    for (int i = 0; i < IW * IH; i++) px[i] = (uint16_t)(20000 + 40 * (i % IW));
+    ck_assert_int_eq(ndx_png_write16(src.path, px, IW, IH), NDX_OK);
+    free(px);
+    data d = make_data(20, 11);
+    ndx_dissect *st = new_state(NDX_THRESHOLD_QUANTILE, 0.05, NULL);
+    feed(st, &d, 0, d.n, NDX_DISSECT_STATS, 1);
+    ndx_dissect_output o = {.locate = locate_ctx, .locate_ctx = &src};
+    char out[400], p[500];
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    const ndx_dissect *layers[1] = {st};
+    ck_assert_msg(ndx_dissect_write(out, layers, 1, &o) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_int_eq(src.calls, U);
+
+    /* 800 rows -> 400 (default), 300 columns -> 150; RGB 8-bit; the box
+     * (100..163, 400..463) -> columns 50..81, rows 200..231, 2 px of red */
+    for (int u = 0; u < U; u++) {
+        snprintf(p, sizeof p, "%s/units/conv5_%04d_context.png", out, u);
+        png_image im;
+        memset(&im, 0, sizeof im);
+        im.version = PNG_IMAGE_VERSION;
+        ck_assert_msg(png_image_begin_read_from_file(&im, p), "%s", p);
+        ck_assert_int_eq(im.width, 150);
+        ck_assert_int_eq(im.height, 400);
+        ck_assert(!(im.format & PNG_FORMAT_FLAG_ALPHA) && (im.format & PNG_FORMAT_FLAG_COLOR));
+        im.format = PNG_FORMAT_RGB;
+        uint8_t *rgb = malloc(PNG_IMAGE_SIZE(im));
+        ck_assert(png_image_finish_read(&im, NULL, rgb, 0, NULL));
+        int red = 0, gray = 0, other = 0;
+        for (int y = 0; y < 400; y++)
+            for (int x = 0; x < 150; x++) {
+                const uint8_t *q = rgb + (y * 150 + x) * 3;
+                const int in = x >= 50 && x <= 81 && y >= 200 && y <= 231;
+                const int edge = in && (x < 52 || x > 79 || y < 202 || y > 229);
+                if (q[0] == 255 && q[1] == 0 && q[2] == 0) red++, ck_assert_msg(edge, "red at %d,%d", x, y);
+                else if (q[0] == q[1] && q[1] == q[2]) gray++, ck_assert_msg(!edge, "gray at %d,%d", x, y);
+                else other++;
+            }
+        ck_assert_int_eq(red, 32 * 32 - 28 * 28);
+        ck_assert_int_eq(other, 0);
+        ck_assert_int_eq(gray, 150 * 400 - red);
+        /* the gradient survives the area filter: left darker than right */
+        ck_assert_int_lt(rgb[(10 * 150 + 5) * 3], rgb[(10 * 150 + 140) * 3]);
+        free(rgb);
+    }
+    snprintf(p, sizeof p, "%s/index.html", out);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    static char text[1 << 18];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    ck_assert_ptr_nonnull(strstr(text, "<th>context</th>"));
+    ck_assert_ptr_nonnull(strstr(text, "src=\"units/conv5_0003_context.png\""));
+
+    /* context_height: smaller, never upscaled */
+    o.context_height = 100;
+    ck_assert_int_eq(ndx_dissect_write(out, layers, 1, &o), NDX_OK);
+    int w, h, bits;
+    snprintf(p, sizeof p, "%s/units/conv5_0000_context.png", out);
+    ck_assert_int_eq(ndx_png_size(p, &w, &h, &bits), NDX_OK);
+    ck_assert_int_eq(h, 100);
+    ck_assert_int_eq(w, 38);   /* 300 / 8 = 37.5, rounded */
+    o.context_height = 5000;
+    ck_assert_int_eq(ndx_dissect_write(out, layers, 1, &o), NDX_OK);
+    ck_assert_int_eq(ndx_png_size(p, &w, &h, &bits), NDX_OK);
+    ck_assert_int_eq(h, IH);
+    ck_assert_int_eq(w, IW);
+    ndx_dissect_free(st);
+
+    /* a failing locator, a box outside the image: errors naming them */
+    const int64_t bad[2] = {-1, -7};
+    const ndx_status want[2] = {NDX_ERR_IO, NDX_ERR_INVALID};
+    const char *says[2] = {"-1", "outside"};
+    for (int i = 0; i < 2; i++) {
+        st = new_state(NDX_THRESHOLD_QUANTILE, 0.05, NULL);
+        d.ids[0] = bad[i];
+        ndx_dissect_batch b = batch_of(&d, 0, 1);
+        ndx_dissect_add(st, &b, NDX_DISSECT_STATS);
+        layers[0] = st;
+        ck_assert_int_eq(ndx_dissect_write(out, layers, 1, &o), want[i]);
+        ck_assert_msg(strstr(ndx_last_error(), says[i]), "%s", ndx_last_error());
+        ndx_dissect_free(st);
+    }
+    free_data(&d);
+    rm_tmpdir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dissect");
@@ -804,6 +916,7 @@ int main(void)
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_threads_deterministic);
     tcase_add_test(tc, test_outputs);
+    tcase_add_test(tc, test_context_image);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

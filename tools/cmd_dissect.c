@@ -38,6 +38,17 @@ static int load_patch(void *ctx, int64_t id, float *px, int size)
     return ndx_patch_load(l->cache, l->ix, (size_t)id, size, px) != NDX_OK;
 }
 
+static int locate_patch(void *ctx, int64_t id, char *path, size_t n, int box[4])
+{
+    loader_ctx *l = ctx;
+    if (id < 0 || (size_t)id >= l->ix->n) return -1;
+    const ndx_patch *p = &l->ix->patches[id];
+    const char *rel = l->ix->images[p->image].path;
+    const int k = rel[0] == '/' ? snprintf(path, n, "%s", rel) : snprintf(path, n, "%s/%s", l->ix->dir, rel);
+    box[0] = p->x, box[1] = p->y, box[2] = p->w, box[3] = p->h;
+    return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
 static void state_path(char *buf, size_t n, const char *dir, const char *layer)
 {
     int k = snprintf(buf, n, "%s/", dir);
@@ -73,7 +84,9 @@ static int usage(void)
            "Dissects the units of each layer over the split's patches in two streaming\n"
            "passes (statistics, then IoU with the lesion masks); memory does not grow with\n"
            "the number of patches.  Writes DIR/units.csv, units.json, index.html,\n"
-           "units/<layer>_<unit>.png strips and DIR/<layer>.dstate (the state).\n"
+           "units/<layer>_<unit>.png strips, units/<layer>_<unit>_context.png (the top\n"
+           "patch's whole image, at most 400 px tall, its box in red) and\n"
+           "DIR/<layer>.dstate (the state).\n"
            "  --layer NAME          a node of the model (netdx info --model M lists them)\n"
            "  --split S             train, val or test (default val)\n"
            "  --topk K              patches kept per unit, 1..4096 (default 64)\n"
@@ -82,7 +95,8 @@ static int usage(void)
            "  --quantile Q          0 < Q < 1 (default 0.005)\n"
            "  --batch N             patches per forward, 1..1024 (default 16)\n"
            "  --mask-size S         IoU resolution, 8..1024 (default: the model's input)\n"
-           "  --images N            patches per unit strip, 0..64 (0: none; default 8)\n"
+           "  --images N            patches per unit strip, 0..64 (0: no strips and no\n"
+           "                        context images; default 8)\n"
            "  --shard I/N           only the split's patches number I mod N (0 <= I < N)\n"
            "  --stats-only          pass 1 only (a shard, to merge before IoU)\n"
            "  --thresholds-from D   the thresholds of D's states (merged shards)\n"
@@ -103,7 +117,8 @@ static int write_all(const opts *o, ndx_dissect **st, int nl, const float *const
                      loader_ctx *lc, int size)
 {
     ndx_dissect_output out = {.class_weights = cw, .load = o->images && lc ? load_patch : NULL,
-                              .load_ctx = lc, .patch_size = size, .strip_count = o->images};
+                              .load_ctx = lc, .patch_size = size, .strip_count = o->images,
+                              .locate = o->images && lc ? locate_patch : NULL, .locate_ctx = lc};
     if (ndx_dissect_write(o->out, (const ndx_dissect *const *)st, nl, &out)) return cli_fail(CMD);
     for (int l = 0; l < nl; l++) {
         char p[1200];

@@ -63,6 +63,9 @@ float ndx__sketch_rank(const uint64_t *sk, uint64_t r);
 /* r of the top-q threshold among count values: max(1, ceil(q count)). */
 uint64_t ndx__quantile_rank(double q, uint64_t count);
 
+/* Writes path: image's PNG downscaled to at most max_h rows, RGB, with box
+ * (x, y, w, h) drawn in red (context.c). */
+ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path);
 /* Allocates the state for a checked configuration (used by load too). */
 ndx_status ndx__dissect_alloc(ndx_dissect **out, const ndx_dissect_config *cfg);
 /* Offers one entry to unit u's heap. */

@@ -9,7 +9,8 @@
  * apart; outside the unit's mask (its map bilinearly upsampled to S x S,
  * > threshold; the relative threshold when none is set) the pixels are
  * dimmed x0.2; the mask's outline (in-mask pixels with a 4-neighbour
- * outside) is drawn in yellow.  Every file is written to a temporary name
+ * outside) is drawn in yellow.  Context images (context.c): the top
+ * patch's whole image with its box.  Every file is written to a temporary name
  * and renamed. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -29,6 +30,7 @@ typedef struct row {
     ndx_dissect_unit info;
     float influence;
     char image[200];          /* relative path, "" without images */
+    char context[200];        /* relative path, "" without a context image */
 } row;
 
 typedef struct out_file {
@@ -208,6 +210,7 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
         cJSON_AddNumberToObject(o, "positive_fraction", r->info.positive_fraction);
         cJSON_AddNumberToObject(o, "class_influence", r->influence);
         if (r->image[0]) cJSON_AddStringToObject(o, "image", r->image);
+        if (r->context[0]) cJSON_AddStringToObject(o, "context", r->context);
         cJSON *ta = cJSON_AddArrayToObject(o, "top");
         int n = 0;
         ndx_dissect_unit_top(d, r->unit, top, &n);
@@ -329,7 +332,7 @@ static ndx_status write_html(const char *dir, const ndx_dissect *const *layers, 
         fputs("</th>", f);
     }
     fputs("<th>best</th><th data-num>positive fraction</th><th data-num>class influence</th>"
-          "<th>top patches</th></tr></thead>\n<tbody>\n", f);
+          "<th>top patches</th><th>context</th></tr></thead>\n<tbody>\n", f);
     for (int i = 0; i < nrows; i++) {
         const row *r = &rows[i];
         const ndx_dissect *d = layers[r->layer];
@@ -347,6 +350,12 @@ static ndx_status write_html(const char *dir, const ndx_dissect *const *layers, 
         if (r->image[0]) {
             fputs("<img loading=\"lazy\" src=\"", f);
             html_put(f, r->image);
+            fputs("\" alt=\"\">", f);
+        }
+        fputs("</td><td class=s>", f);
+        if (r->context[0]) {
+            fputs("<img loading=\"lazy\" src=\"", f);
+            html_put(f, r->context);
             fputs("\" alt=\"\">", f);
         }
         fputs("</td></tr>\n", f);
@@ -423,6 +432,21 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
         snprintf(sub, sizeof sub, "%s/units", dir);
         if ((st = ndx__mkdirs(sub))) goto done;
     }
+    if (opt->context_height < 0 || opt->context_height > 65536) {
+        st = ndx__fail(NDX_ERR_INVALID, "dissect_write: context height %d out of range 0..65536",
+                       opt->context_height);
+        goto done;
+    }
+    if (opt->locate && !ws.top) {
+        ws.top = malloc((size_t)maxk * sizeof *ws.top);
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/units", dir);
+        if (!ws.top) {
+            st = ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for context images");
+            goto done;
+        }
+        if ((st = ndx__mkdirs(sub))) goto done;
+    }
     int k = 0;
     for (int l = 0; l < nlayers; l++) {
         const ndx_dissect *d = layers[l];
@@ -442,6 +466,20 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
                 char path[4400];
                 snprintf(path, sizeof path, "%s/%s", dir, r->image);
                 if ((st = draw_strip(d, u, &r->info, opt, cnt, &ws, path))) goto done;
+            }
+            if (opt->locate && r->info.ntop > 0) {
+                int n = 0, box[4];
+                char image[4200], path[4400];
+                if ((st = ndx_dissect_unit_top(d, u, ws.top, &n))) goto done;
+                if (opt->locate(opt->locate_ctx, ws.top[0].id, image, sizeof image, box) != 0) {
+                    st = ndx__fail(NDX_ERR_IO, "dissect %s unit %d: the patch locator failed for "
+                                   "patch %lld", d->layer, u, (long long)ws.top[0].id);
+                    goto done;
+                }
+                snprintf(r->context, sizeof r->context, "units/%s_%04d_context.png", lname, u);
+                snprintf(path, sizeof path, "%s/%s", dir, r->context);
+                const int mh = opt->context_height ? opt->context_height : 400;
+                if ((st = ndx__dissect_context(image, box, mh, path))) goto done;
             }
         }
     }
