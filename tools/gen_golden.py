@@ -66,7 +66,7 @@ def record(f, params, tensors):
     f.write(struct.pack("<%di" % len(params), *[int(p) for p in params]))
     f.write(struct.pack("<i", len(tensors)))
     for t in tensors:
-        t = t.detach().to(torch.float32).contiguous()
+        t = torch.as_tensor(t).detach().to(torch.float32).contiguous()
         f.write(struct.pack("<i", t.dim()))
         f.write(struct.pack("<%di" % t.dim(), *t.shape))
         f.write(t.numpy().astype("<f4").tobytes())

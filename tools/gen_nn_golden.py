@@ -28,7 +28,6 @@ params and float32 tensors).  tests/check_nn.c reads, in this order:
                   low 31 bits.
 """
 import os
-import struct
 import sys
 
 os.environ["ATEN_CPU_CAPABILITY"] = "default"
@@ -41,19 +40,8 @@ import torch.nn.functional as F  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_torchvision as ex  # noqa: E402
 
-MAGIC = b"NDXGOLD1"
-
-
-def record(f, params, tensors):
-    f.write(MAGIC)
-    f.write(struct.pack("<i", len(params)))
-    f.write(struct.pack("<%di" % len(params), *[int(p) for p in params]))
-    f.write(struct.pack("<i", len(tensors)))
-    for t in tensors:
-        t = torch.as_tensor(t).detach().to(torch.float32).contiguous()
-        f.write(struct.pack("<i", t.dim()))
-        f.write(struct.pack("<%di" % t.dim(), *t.shape))
-        f.write(t.numpy().astype("<f4").tobytes())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_golden import record  # noqa: E402  (the record format is defined there)
 
 
 def rnd(*shape):

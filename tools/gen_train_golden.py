@@ -21,26 +21,14 @@ tensors).  Three records per case:
 Step t uses batch t % nbatches.
 """
 import os
-import struct
 import sys
 
 os.environ["ATEN_CPU_CAPABILITY"] = "default"   # before torch is imported
 
 import torch  # noqa: E402
 
-MAGIC = b"NDXGOLD1"
-
-
-def record(f, params, tensors):
-    f.write(MAGIC)
-    f.write(struct.pack("<i", len(params)))
-    f.write(struct.pack("<%di" % len(params), *[int(p) for p in params]))
-    f.write(struct.pack("<i", len(tensors)))
-    for t in tensors:
-        t = t.detach().to(torch.float32).contiguous()
-        f.write(struct.pack("<i", t.dim()))
-        f.write(struct.pack("<%di" % t.dim(), *t.shape))
-        f.write(t.numpy().astype("<f4").tobytes())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_golden import record  # noqa: E402  (the record format is defined there)
 
 
 def case(f, n_in, hidden, classes, batch, steps, nbatches, lr, momentum, wd, weighted):

@@ -97,47 +97,55 @@ size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
     return col_size(d) * (size_t)batch_chunk(d);
 }
 
-/* col (Cg*KH*KW, OH*OW) of channels [c0, c0+cg) of image im. */
-static void im2col_par(const ndx_kernel_table *t, const ndx_conv2d_desc *d,
-                       const float *im, int cg, float *col)
+/* fn (the table's im2col or col2im) on each of cg channels, in parallel:
+ * channel ch reads src + ch*src_step and writes dst + ch*dst_step. */
+static void per_channel(ndx_im2col_fn fn, const ndx_conv2d_desc *d, int cg,
+                        const float *src, size_t src_step, float *dst, size_t dst_step)
 {
-    const size_t plane = (size_t)d->h * d->w;
-    const size_t rows = (size_t)d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    const ndx_conv_shape s = kernel_shape(d, 1);
     const int nt = ndx_get_threads();
 #pragma omp parallel for num_threads(nt) if (nt > 1 && cg > 1) schedule(static)
-    for (int ch = 0; ch < cg; ch++) {
-        ndx_conv_shape s = kernel_shape(d, 1);
-        t->im2col.fn(&s, im + ch * plane, col + ch * rows);
-    }
+    for (int ch = 0; ch < cg; ch++) fn(&s, src + ch * src_step, dst + ch * dst_step);
 }
 
-static void col2im_par(const ndx_kernel_table *t, const ndx_conv2d_desc *d,
-                       const float *col, int cg, float *im)
+/* What the three passes share, from a checked description. */
+typedef struct {
+    const ndx_kernel_table *t;
+    int G, cg, kg;       /* groups; input and output channels per group */
+    int ohw, kdim;       /* GEMM sizes: OH*OW, Cg*KH*KW */
+    size_t plane, taps;  /* H*W; KH*KW*OH*OW (one channel's col rows) */
+    int pointwise;
+} geom;
+
+static ndx_status prepare(const ndx_conv2d_desc *d, const float *ws, geom *g)
 {
-    const size_t plane = (size_t)d->h * d->w;
-    const size_t rows = (size_t)d->kh * d->kw * ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
-    const int nt = ndx_get_threads();
-#pragma omp parallel for num_threads(nt) if (nt > 1 && cg > 1) schedule(static)
-    for (int ch = 0; ch < cg; ch++) {
-        ndx_conv_shape s = kernel_shape(d, 1);
-        t->col2im.fn(&s, col + ch * rows, im + ch * plane);
-    }
+    ndx_status st = ndx_conv2d_check(d);
+    if (st) return st;
+    ndx__ensure_init();
+    g->t = ndx_kernels();
+    g->G = d->groups;
+    g->cg = d->c / d->groups;
+    g->kg = d->k / d->groups;
+    g->ohw = ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
+    g->kdim = g->cg * d->kh * d->kw;
+    g->plane = (size_t)d->h * d->w;
+    g->taps = (size_t)d->kh * d->kw * g->ohw;
+    g->pointwise = is_pointwise(d);
+    if (!g->pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
+    return NDX_OK;
 }
 
 ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
                               const float *w, const float *bias, float *y,
                               float *ws)
 {
-    ndx_status st = ndx_conv2d_check(d);
+    geom gm;
+    ndx_status st = prepare(d, ws, &gm);
     if (st) return st;
-    ndx__ensure_init();
-    const ndx_kernel_table *t = ndx_kernels();
-    const int G = d->groups, cg = d->c / G, kg = d->k / G;
-    const int ohw = ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
-    const int kdim = cg * d->kh * d->kw;
-    const size_t plane = (size_t)d->h * d->w;
-    const int pointwise = is_pointwise(d);
-    if (!pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
+    const ndx_kernel_table *t = gm.t;
+    const int G = gm.G, cg = gm.cg, kg = gm.kg, ohw = gm.ohw, kdim = gm.kdim;
+    const size_t plane = gm.plane;
+    const int pointwise = gm.pointwise;
     const size_t col1 = col_size(d);
     const int chunk = pointwise ? d->n : batch_chunk(d);
     for (int g = 0; g < G; g++)
@@ -149,7 +157,8 @@ ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
             size_t col_stride = (size_t)d->c * plane;
             if (!pointwise) {
                 for (int i = 0; i < cnt; i++)
-                    im2col_par(t, d, xg + (size_t)i * d->c * plane, cg, ws + i * col1);
+                    per_channel(t->im2col.fn, d, cg, xg + (size_t)i * d->c * plane, plane,
+                                ws + i * col1, gm.taps);
                 col = ws;
                 col_stride = col1;
             }
@@ -173,16 +182,13 @@ ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
 ndx_status ndx_conv2d_backward_data(const ndx_conv2d_desc *d, const float *dy,
                                     const float *w, float *dx, float *ws)
 {
-    ndx_status st = ndx_conv2d_check(d);
+    geom gm;
+    ndx_status st = prepare(d, ws, &gm);
     if (st) return st;
-    ndx__ensure_init();
-    const ndx_kernel_table *t = ndx_kernels();
-    const int G = d->groups, cg = d->c / G, kg = d->k / G;
-    const int ohw = ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
-    const int kdim = cg * d->kh * d->kw;
-    const size_t plane = (size_t)d->h * d->w;
-    const int pointwise = is_pointwise(d);
-    if (!pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
+    const ndx_kernel_table *t = gm.t;
+    const int G = gm.G, cg = gm.cg, kg = gm.kg, ohw = gm.ohw, kdim = gm.kdim;
+    const size_t plane = gm.plane;
+    const int pointwise = gm.pointwise;
     for (int n = 0; n < d->n; n++)
         for (int g = 0; g < G; g++) {
             const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
@@ -192,7 +198,7 @@ ndx_status ndx_conv2d_backward_data(const ndx_conv2d_desc *d, const float *dy,
                 ndx_sgemm(1, 0, kdim, ohw, kg, 1.0f, wg, kdim, dyg, ohw, 0.0f, dxg, ohw);
             } else {
                 ndx_sgemm(1, 0, kdim, ohw, kg, 1.0f, wg, kdim, dyg, ohw, 0.0f, ws, ohw);
-                col2im_par(t, d, ws, cg, dxg);
+                per_channel(t->col2im.fn, d, cg, ws, gm.taps, dxg, plane);
             }
         }
     return NDX_OK;
@@ -202,16 +208,13 @@ ndx_status ndx_conv2d_backward_weight(const ndx_conv2d_desc *d, const float *x,
                                       const float *dy, float *dw, float *dbias,
                                       float *ws, int accumulate)
 {
-    ndx_status st = ndx_conv2d_check(d);
+    geom gm;
+    ndx_status st = prepare(d, ws, &gm);
     if (st) return st;
-    ndx__ensure_init();
-    const ndx_kernel_table *t = ndx_kernels();
-    const int G = d->groups, cg = d->c / G, kg = d->k / G;
-    const int ohw = ndx_conv2d_out_h(d) * ndx_conv2d_out_w(d);
-    const int kdim = cg * d->kh * d->kw;
-    const size_t plane = (size_t)d->h * d->w;
-    const int pointwise = is_pointwise(d);
-    if (!pointwise && !ws) return ndx__fail(NDX_ERR_INVALID, "conv2d: workspace is NULL");
+    const ndx_kernel_table *t = gm.t;
+    const int G = gm.G, cg = gm.cg, kg = gm.kg, ohw = gm.ohw, kdim = gm.kdim;
+    const size_t plane = gm.plane;
+    const int pointwise = gm.pointwise;
     if (!accumulate) {
         memset(dw, 0, sizeof(float) * (size_t)d->k * kdim);
         if (dbias) memset(dbias, 0, sizeof(float) * (size_t)d->k);
@@ -222,7 +225,7 @@ ndx_status ndx_conv2d_backward_weight(const ndx_conv2d_desc *d, const float *x,
             const float *dyg = dy + ((size_t)n * d->k + (size_t)g * kg) * ohw;
             const float *col = xg;
             if (!pointwise) {
-                im2col_par(t, d, xg, cg, ws);
+                per_channel(t->im2col.fn, d, cg, xg, plane, ws, gm.taps);
                 col = ws;
             }
             ndx_sgemm(0, 1, kg, kdim, ohw, 1.0f, dyg, ohw, col, ohw, 1.0f,
