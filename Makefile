@@ -82,7 +82,7 @@ $(BUILD)/tests/%.o: CPPFLAGS += -Ikernels -Itests
 
 # Every suite, once with the kernel set chosen for this CPU and once with
 # NETDX_KERNELS=ref; tests/run.sh totals Check's summaries.
-run-tests: $(TESTS)
+run-tests: $(TESTS) $(BUILD)/netdx   # check_cli runs the netdx beside it
 	@tests/run.sh --kernels "default ref" $(TESTS)
 
 check:

@@ -22,6 +22,8 @@
  *    units of the layer, for the best SIMD set; dense maps with T in the
  *    middle of their values (the worst case) and sparse (ReLU) maps with T
  *    at their 99.5th percentile (Network Dissection's threshold).
+ * 4. Select (the upsampled pixels >= lo of each sparse map, lo at the 97th
+ *    percentile) against the same set's blend into a buffer and a C filter.
  * Every output buffer is allocated once and touched before timing. */
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +111,18 @@ static void compare_count(const float *up, size_t n, float thr, int nmasks,
         inter[k] += a;
         uni[k] += b;
     }
+}
+
+/* The upsampled pixels >= lo, as bilinear_select writes them. */
+static size_t select_filter(const float *up, size_t n, float lo, int32_t *idx, float *val)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (up[i] >= lo) {
+            idx[k] = (int32_t)i;
+            val[k++] = up[i];
+        }
+    return k;
 }
 
 #if defined(__x86_64__)
@@ -358,7 +372,7 @@ int main(int argc, char **argv)
         return 1;
     }
     for (size_t i = 0; i < (size_t)CH * 14 * 14; i++) sparse[i] = in[i] > 0.0f ? in[i] : 0.0f;
-    float t_sparse[2];
+    float t_sparse[2], t_select[2];
     enum { SAMPLE = 4096 };
     static float sample[SAMPLE];
     for (int si = 0; si < 2; si++) {
@@ -371,6 +385,7 @@ int main(int argc, char **argv)
         }
         qsort(sample, ns, sizeof *sample, cmp_float);
         t_sparse[si] = sample[(size_t)(0.995 * (double)(ns - 1))];
+        t_select[si] = sample[(size_t)(0.97 * (double)(ns - 1))];
     }
 
     printf("\n### Fused dissection kernel vs upsample-then-compare "
@@ -442,6 +457,52 @@ int main(int argc, char **argv)
                 }
             }
     }
+
+    int32_t *idx = ndx_alloc((size_t)OH * OW * sizeof *idx);
+    float *val = out;   /* OH*OW floats of the output buffer, touched above */
+    if (!idx) {
+        fprintf(stderr, "bench_bilinear: out of memory\n");
+        return 1;
+    }
+    memset(idx, 0, (size_t)OH * OW * sizeof *idx);
+    printf("\n### Select vs upsample-then-filter (%d sparse units, %dx%d)\n\n", CH, OH, OW);
+    printf("The ReLU maps above, lo = the 97th percentile of the upsampled values (%.3f for "
+           "7x7, %.3f for 14x14). Upsample-then-filter: the same set's blend of one unit into "
+           "a buffer, then a filter loop in plain C.\n\n", t_select[0], t_select[1]);
+    printf("| map | set | select (ms) | upsample + C filter (ms) | speed-up |\n");
+    printf("| --- | --- | ---: | ---: | ---: |\n");
+    for (int si = 0; si < 2; si++)
+        for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
+            const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
+            if (!kt || (k == 0 && strcmp(ndx_kernels_best(), "ref"))) continue;
+            const int ih = sizes[si];
+            size_t cnt[2] = {0, 0};
+            double tt[2][64];
+            for (int r = 0; r <= runs; r++)   /* run 0 warms up */
+                for (int v = 0; v < 2; v++) {
+                    const double t0 = now();
+                    for (int c = 0; c < CH; c++) {
+                        const float *map = sparse + (size_t)c * ih * ih;
+                        if (v == 0) {
+                            cnt[0] += kt->bilinear_select.fn(&plan[si], map, t_select[si],
+                                                             idx, val);
+                        } else {
+                            kt->bilinear_blend.fn(&plan[si], 1, map, up);
+                            cnt[1] += select_filter(up, (size_t)OH * OW, t_select[si], idx, val);
+                        }
+                    }
+                    if (r) tt[v][r - 1] = now() - t0;
+                }
+            if (cnt[0] != cnt[1]) {
+                fprintf(stderr, "bench_bilinear: %s select counts differ from "
+                        "upsample-then-filter\n", kt->isa);
+                return 1;
+            }
+            const double ms = median(tt[0], runs), mb = median(tt[1], runs);
+            printf("| %dx%d | %s | %.2f | %.2f | %.1fx |\n", ih, ih, kt->isa, ms * 1e3,
+                   mb * 1e3, mb / ms);
+        }
+    ndx_free(idx);
     ndx_free(out);
     ndx_free(in);
     ndx_free(masks);

@@ -296,15 +296,26 @@ ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
  * scores by smaller patch id, so results do not depend on batch order.
  *
  * Sketch: a fixed log-linear histogram of float bit patterns (exact, mergeable
- * counts; no rank error).  The threshold T at the top fraction q is the
- * r-th largest activation, r = max(1, ceil(q x count)); the sketch returns the
- * midpoint of its bin: |T - T_exact| <= 2^-6 |T_exact| when
- * 2^-20 <= |T_exact| < 2^20, <= 2^-20 below (returned as 0).
+ * counts): 32 bins per octave for 2^-20 <= |v| < 2^20, one bin for |v| <
+ * 2^-20.  Thresholds fall on bin edges: T is the largest float below the
+ * smallest value of a bin, so v > T exactly when v lies in that bin or above.
+ * QUANTILE: the bin of the r-th largest activation, r = max(1, ceil(q x
+ * count)), so T <= T_exact and T_exact - T < |T_exact| / 32 (for |T_exact| >=
+ * 2^-20; below, T = -2^-20).  RELATIVE: the bin of relative x best score.
  *
- * Passes (IoU needs T first): QUANTILE and RELATIVE take two passes: pass 1
- * ndx_dissect_add(.., NDX_DISSECT_STATS), ndx_dissect_set_thresholds(d, NULL),
- * pass 2 ndx_dissect_add(.., NDX_DISSECT_IOU) over the same patches.  FIXED
- * (thresholds given) takes one pass with NDX_DISSECT_STATS | NDX_DISSECT_IOU. */
+ * Passes.  One pass (QUANTILE, RELATIVE): ndx_dissect_add(.., NDX_DISSECT_STATS
+ * | NDX_DISSECT_IOU) for every patch, then ndx_dissect_finish.  T is unknown
+ * until the end, so per unit the IoU accumulates as histograms over a window
+ * of 256 sketch bins (8 octaves) of the upsampled pixels and of those inside
+ * each mask; any T in the window then gives the exact counts.  The window
+ * opens after the first `warmup` patches (kept in a buffer of fixed size
+ * until then: feed a spread sample first), half an octave below the
+ * threshold that sample gives at 4x the quantile.  When a final T falls
+ * outside its window, ndx_dissect_finish reports the units missed and leaves
+ * the thresholds set: a second pass ndx_dissect_add(.., NDX_DISSECT_IOU) over
+ * the same patches then gives the IoU.  Two passes (the API allows it too):
+ * NDX_DISSECT_STATS, ndx_dissect_set_thresholds(d, NULL), NDX_DISSECT_IOU.
+ * FIXED (thresholds given) takes one pass with STATS | IOU, exact counts. */
 #define NDX_DISSECT_MAX_MASKS 8
 #define NDX_DISSECT_SKETCH_BINS 2561
 #define NDX_DISSECT_STATS 1
@@ -330,6 +341,9 @@ typedef struct ndx_dissect_config {
                                     malignant, all */
     const char *const *mask_names; /* nmasks names (1..31 chars), or NULL */
     int align_corners;           /* bilinear upsampling, as F.interpolate */
+    int warmup;                  /* one pass: patches before the windows open,
+                                    0..65536; 0 = 64, fewer when their maps
+                                    pass 16 MiB, at least 8 */
 } ndx_dissect_config;
 
 /* One batch of N patches.  masks: N x nmasks pointers (patch-major), each a
@@ -348,13 +362,23 @@ typedef struct ndx_dissect_batch {
 
 ndx_status ndx_dissect_new(ndx_dissect **out, const ndx_dissect_config *cfg);
 void ndx_dissect_free(ndx_dissect *d);
-/* what: NDX_DISSECT_STATS and/or NDX_DISSECT_IOU (the latter needs thresholds).
- * OpenMP over units.  A bad batch (NaN, shape) leaves the state unchanged. */
+/* what: NDX_DISSECT_STATS and/or NDX_DISSECT_IOU (IOU alone needs thresholds;
+ * STATS | IOU without them is the one pass).  OpenMP over units.  A bad batch
+ * (NaN, shape) leaves the state unchanged. */
 ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what);
+/* Ends a one pass: sets T per unit and the IoU counts from the windows;
+ * *missed = units whose T fell outside their window (their IoU, and every
+ * unit's, then needs the second pass).  Callable again after a merge; a no-op
+ * (*missed = 0) without one-pass IoU. */
+ndx_status ndx_dissect_finish(ndx_dissect *d, int *missed);
+/* The config's warmup (its default resolved). */
+int ndx_dissect_warmup(const ndx_dissect *d);
 /* Fixes T per unit: t (U values) or, when NULL, from the sketch (QUANTILE) or
  * relative x best score (RELATIVE).  Refused once IoU has been accumulated. */
 ndx_status ndx_dissect_set_thresholds(ndx_dissect *d, const float *t);
-/* dst += src: same configuration and thresholds (if set); disjoint patches. */
+/* dst += src: same configuration and thresholds (if set); disjoint patches.
+ * One-pass states (finished) merge their windows; ndx_dissect_finish then
+ * gives the thresholds and IoU of both shards as one run would. */
 ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src);
 /* The state file: little-endian, XXH3-64 checksum, written to a temporary
  * file and renamed.  Load refuses bad magic, versions, sizes and checksums. */

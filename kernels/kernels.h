@@ -135,7 +135,7 @@ void ndx_f32_relu__ref(size_t n, const float *x, float *y);
 void ndx_f32_bias_add__ref(int channels, size_t hw, const float *restrict bias,
                            float *restrict x);
 
-/* ---- planned bilinear, fused dissection IoU, antialiased resize ----------
+/* ---- planned bilinear, fused dissection IoU and select, antialiased resize
  * (contracts in kernels/ref/f32-bilinear-plan-ref.c and f32-resize-aa-ref.c)
  * Plans hold per-axis tap tables computed once per size pair into a
  * caller-provided buffer; kernels only blend. */
@@ -166,6 +166,9 @@ typedef void (*ndx_bilinear_iou_fn)(const ndx_bilinear_plan *p,
                                     int nmasks, const uint8_t *restrict masks,
                                     size_t mask_stride, uint64_t *restrict inter,
                                     uint64_t *restrict uni);
+typedef size_t (*ndx_bilinear_select_fn)(const ndx_bilinear_plan *p,
+                                         const float *restrict map, float lo,
+                                         int32_t *restrict idx, float *restrict val);
 typedef void (*ndx_resize_aa_fn)(const ndx_resize_aa_plan *p, int channels,
                                  const float *restrict in, float *restrict out,
                                  float *restrict work);
@@ -183,6 +186,9 @@ typedef void (*ndx_channel_max_fn)(int channels, size_t hw, const float *restric
                                      int nmasks, const uint8_t *restrict masks,     \
                                      size_t mask_stride, uint64_t *restrict inter,  \
                                      uint64_t *restrict uni);                       \
+    size_t ndx_f32_bilinear_select__##isa(const ndx_bilinear_plan *p,               \
+                                          const float *restrict map, float lo,      \
+                                          int32_t *restrict idx, float *restrict val); \
     void ndx_f32_resize_aa__##isa(const ndx_resize_aa_plan *p, int channels,        \
                                   const float *restrict in, float *restrict out,    \
                                   float *restrict work);                            \
@@ -238,6 +244,7 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_bias_add_fn, bias_add);
     NDX_KERNEL_SLOT(ndx_bilinear_blend_fn, bilinear_blend);
     NDX_KERNEL_SLOT(ndx_bilinear_iou_fn, bilinear_iou);
+    NDX_KERNEL_SLOT(ndx_bilinear_select_fn, bilinear_select);
     NDX_KERNEL_SLOT(ndx_resize_aa_fn, resize_aa);
     NDX_KERNEL_SLOT(ndx_add_fn, add);
     NDX_KERNEL_SLOT(ndx_global_avgpool_fn, global_avgpool);

@@ -254,9 +254,14 @@ START_TEST(test_quantile_within_bound)
             ndx_dissect_unit info;
             ndx_dissect_unit_info(st, u, &info);
             const float want = ref_threshold(&d, 0, d.n, u, qs[qi]);
-            const double bound = ldexp(fabs(want), -6) + ldexp(1, -20);
-            ck_assert_msg(fabs(info.threshold - want) <= bound, "q %g unit %d: %.9g vs exact %.9g",
-                          qs[qi], u, info.threshold, want);
+            /* a bin edge at or below: T < T_exact, T_exact - T < |T_exact| / 32;
+             * T_exact 0 (|T_exact| < 2^-20): T just below 2^-20 */
+            const double bound = ldexp(fabs(want), -5);
+            if (fabs(want) < ldexp(1, -20))
+                ck_assert(info.threshold == nextafterf(0x1p-20f, 0));
+            else
+                ck_assert_msg(info.threshold < want && want - info.threshold <= bound,
+                              "q %g unit %d: %.9g vs exact %.9g", qs[qi], u, info.threshold, want);
             ck_assert(info.threshold == info.quantile_threshold);
         }
         ndx_dissect_free(st);
@@ -314,8 +319,11 @@ START_TEST(test_iou_two_pass)
         for (int u = 0; u < U; u++) {
             ndx_dissect_unit info;
             ndx_dissect_unit_info(st, u, &info);
-            if (mode == NDX_THRESHOLD_RELATIVE)
-                ck_assert(info.threshold == (float)(0.2 * info.max_score));
+            if (mode == NDX_THRESHOLD_RELATIVE) {
+                const double want = 0.2 * info.max_score;
+                ck_assert(info.threshold < want &&
+                          want - info.threshold <= ldexp(fabs(want), -5) + ldexp(1, -19));
+            }
             uint64_t in[NM], un[NM];
             ref_iou(&d, 0, d.n, u, info.threshold, 0, in, un);
             for (int m = 0; m < NM; m++) {
@@ -325,6 +333,100 @@ START_TEST(test_iou_two_pass)
         }
         ndx_dissect_free(st);
     }
+    free_data(&d);
+}
+END_TEST
+
+static ndx_dissect *new_one_pass(ndx_dissect_mode mode, double q, int warmup)
+{
+    ndx_dissect_config c = {.layer = "conv5", .units = U, .h = H, .w = W, .topk = K,
+                            .mode = mode, .quantile = q, .warmup = warmup};
+    ndx_dissect *st = NULL;
+    ck_assert_msg(ndx_dissect_new(&st, &c) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_int_eq(ndx_dissect_warmup(st), warmup);
+    return st;
+}
+
+/* IoU counts and thresholds of st equal the reference's at st's thresholds
+ * and two's thresholds (a two-pass state over the same patches). */
+static int check_iou(const ndx_dissect *st, const ndx_dissect *two, const data *d)
+{
+    int nonzero = 0;
+    for (int u = 0; u < U; u++) {
+        ndx_dissect_unit info, t2;
+        ndx_dissect_unit_info(st, u, &info);
+        ndx_dissect_unit_info(two, u, &t2);
+        ck_assert_msg(info.threshold == t2.threshold, "unit %d: %.9g vs %.9g", u, info.threshold,
+                      t2.threshold);
+        uint64_t in[NM], un[NM];
+        ref_iou(d, 0, d->n, u, info.threshold, 0, in, un);
+        for (int m = 0; m < NM; m++) {
+            ck_assert_msg(info.inter[m] == in[m] && info.uni[m] == un[m],
+                          "unit %d mask %d: %llu/%llu vs %llu/%llu", u, m,
+                          (unsigned long long)info.inter[m], (unsigned long long)info.uni[m],
+                          (unsigned long long)in[m], (unsigned long long)un[m]);
+            nonzero += in[m] > 0;
+        }
+    }
+    return nonzero;
+}
+
+/* One pass (STATS | IOU, then finish) gives the two-pass thresholds and the
+ * reference's IoU at them, in both modes, whether the windows open during the
+ * feed or at finish (warm-up longer than the data). */
+START_TEST(test_iou_one_pass)
+{
+    data d = make_data(80, 14);
+    const int warm[] = {8, 20, 200};
+    for (int mode = 0; mode < 2; mode++)
+        for (int wi = 0; wi < 3; wi++) {
+            ndx_dissect *one = new_one_pass((ndx_dissect_mode)mode, 0.02, warm[wi]);
+            ndx_dissect *two = new_one_pass((ndx_dissect_mode)mode, 0.02, warm[wi]);
+            feed(one, &d, 0, d.n, NDX_DISSECT_STATS | NDX_DISSECT_IOU, 20 + wi);
+            /* no thresholds before finish; set_thresholds refuses meanwhile */
+            ndx_dissect_unit info;
+            ndx_dissect_unit_info(one, 0, &info);
+            ck_assert(isnan(info.threshold));
+            ck_assert_int_eq(ndx_dissect_set_thresholds(one, NULL), NDX_ERR_INVALID);
+            int missed = -1;
+            ck_assert_msg(ndx_dissect_finish(one, &missed) == NDX_OK, "%s", ndx_last_error());
+            ck_assert_int_eq(missed, 0);
+            ck_assert_uint_eq(ndx_dissect_patches(one, 1), d.n);
+            feed(two, &d, 0, d.n, NDX_DISSECT_STATS, 30 + wi);
+            ck_assert_int_eq(ndx_dissect_set_thresholds(two, NULL), NDX_OK);
+            ck_assert_int_gt(check_iou(one, two, &d), 0);
+            check_topk(one, &d, 0, d.n);
+            /* finish again changes nothing */
+            ck_assert_int_eq(ndx_dissect_finish(one, &missed), NDX_OK);
+            ck_assert_int_eq(missed, 0);
+            check_iou(one, two, &d);
+            ndx_dissect_free(one);
+            ndx_dissect_free(two);
+        }
+    free_data(&d);
+}
+END_TEST
+
+/* A warm-up unlike the rest (scaled up 2^12) puts the windows above the final
+ * thresholds: finish reports the units missed, the second IoU pass at the
+ * thresholds it set gives the reference's counts. */
+START_TEST(test_one_pass_window_missed)
+{
+    data d = make_data(60, 15);
+    for (size_t j = 0; j < (size_t)8 * U * HW; j++) d.maps[j] *= 4096;
+    ndx_dissect *st = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.05, 8);
+    ndx_dissect *two = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.05, 8);
+    feed(st, &d, 0, d.n, NDX_DISSECT_STATS | NDX_DISSECT_IOU, 40);
+    int missed = -1;
+    ck_assert_int_eq(ndx_dissect_finish(st, &missed), NDX_OK);
+    ck_assert_int_gt(missed, 0);
+    ck_assert_uint_eq(ndx_dissect_patches(st, 1), 0);
+    feed(st, &d, 0, d.n, NDX_DISSECT_IOU, 41);
+    feed(two, &d, 0, d.n, NDX_DISSECT_STATS, 42);
+    ck_assert_int_eq(ndx_dissect_set_thresholds(two, NULL), NDX_OK);
+    ck_assert_int_gt(check_iou(st, two, &d), 0);
+    ndx_dissect_free(st);
+    ndx_dissect_free(two);
     free_data(&d);
 }
 END_TEST
@@ -340,6 +442,7 @@ static void assert_same(const ndx_dissect *a, const ndx_dissect *b)
         ck_assert(x.max_score == y.max_score);
         ck_assert(fabs(x.mean_score - y.mean_score) <= 1e-6 * fabs(y.mean_score));
         ck_assert(x.quantile_threshold == y.quantile_threshold);
+        ck_assert(x.threshold == y.threshold || (isnan(x.threshold) && isnan(y.threshold)));
         ck_assert(!memcmp(x.inter, y.inter, sizeof x.inter));
         ck_assert(!memcmp(x.uni, y.uni, sizeof x.uni));
         ck_assert(x.positive_fraction == y.positive_fraction);
@@ -547,6 +650,69 @@ START_TEST(test_merge_from_files)
 }
 END_TEST
 
+/* One-pass shards (their windows differ: different warm-up samples), saved,
+ * loaded and merged, then finished: as one run over all patches. */
+START_TEST(test_merge_one_pass)
+{
+    mk_tmpdir();
+    data d = make_data(90, 16);
+    const int cut = 37;
+    ndx_dissect *all = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 8);
+    ndx_dissect *a = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 8);
+    ndx_dissect *b = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 8);
+    feed(all, &d, 0, d.n, 3, 50);
+    feed(a, &d, 0, cut, 3, 51);
+    feed(b, &d, cut, d.n, 3, 52);
+    int missed;
+    char pa[400], pb[400];
+    snprintf(pa, sizeof pa, "%s/a.state", tmpdir);
+    snprintf(pb, sizeof pb, "%s/b.state", tmpdir);
+    /* a state whose windows have not opened yet (warm-up 200) cannot be saved */
+    ndx_dissect *early = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 200);
+    feed(early, &d, 0, 20, 3, 54);
+    ck_assert_int_eq(ndx_dissect_save(early, pa), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "finish"));
+    ck_assert_int_eq(ndx_dissect_merge(a, early), NDX_ERR_INVALID);
+    ndx_dissect_free(early);
+    ck_assert_int_eq(ndx_dissect_finish(all, &missed), NDX_OK);
+    ck_assert_int_eq(missed, 0);
+    ck_assert_int_eq(ndx_dissect_finish(a, &missed), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_finish(b, &missed), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_save(a, pa), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_save(b, pb), NDX_OK);
+    ndx_dissect *la, *lb;
+    ck_assert_msg(ndx_dissect_load(&la, pa) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_int_eq(ndx_dissect_load(&lb, pb), NDX_OK);
+    assert_same(la, a);
+    /* into a fresh state, then the second shard */
+    ndx_dissect *m = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 8);
+    ck_assert_int_eq(ndx_dissect_merge(m, la), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_merge(m, lb), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_finish(m, &missed), NDX_OK);
+    ck_assert_int_eq(missed, 0);
+    assert_same(m, all);
+    check_topk(m, &d, 0, d.n);
+    /* shard into shard */
+    ck_assert_int_eq(ndx_dissect_merge(la, lb), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_finish(la, &missed), NDX_OK);
+    assert_same(la, all);
+    /* one-pass windows and IoU at given thresholds do not mix */
+    float t[U] = {0.5f, 1, 2, 0.25f, 3};
+    ndx_dissect *f = new_state(NDX_THRESHOLD_FIXED, 0.01, t);
+    feed(f, &d, 0, cut, 3, 53);
+    ck_assert_int_eq(ndx_dissect_merge(f, lb), NDX_ERR_INVALID);
+    ndx_dissect_free(f);
+    ndx_dissect_free(all);
+    ndx_dissect_free(a);
+    ndx_dissect_free(b);
+    ndx_dissect_free(la);
+    ndx_dissect_free(lb);
+    ndx_dissect_free(m);
+    free_data(&d);
+    rm_tmpdir();
+}
+END_TEST
+
 START_TEST(test_memory_independent_of_patches)
 {
     data d = make_data(400, 8);
@@ -565,6 +731,19 @@ START_TEST(test_memory_independent_of_patches)
     const size_t bound = (size_t)U * K * (HW * 4 + 64) + (size_t)U * NDX_DISSECT_SKETCH_BINS * 8 +
                          (size_t)MH * MW + 8 * NM * 8 + 64 * 1024;
     ck_assert_uint_le(ndx_dissect_bytes(large), bound);
+    ndx_dissect_free(small);
+    ndx_dissect_free(large);
+    /* one pass: the windows add U x (1 + masks) x 256 counters; the warm-up
+     * buffer (8 patches here) is gone once the windows open */
+    small = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 8);
+    large = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 8);
+    for (int i = 0; i < 400; i += 8) {
+        ndx_dissect_batch b = batch_of(&d, i, 8);
+        if (i < 40) ck_assert_int_eq(ndx_dissect_add(small, &b, 3), NDX_OK);
+        ck_assert_int_eq(ndx_dissect_add(large, &b, 3), NDX_OK);
+    }
+    ck_assert_uint_eq(ndx_dissect_bytes(small), ndx_dissect_bytes(large));
+    ck_assert_uint_le(ndx_dissect_bytes(large), bound + (size_t)U * (12 + (1 + NM) * 256 * 8));
     ndx_dissect_free(small);
     ndx_dissect_free(large);
     free_data(&d);
@@ -628,14 +807,22 @@ START_TEST(test_threads_deterministic)
         ptr[i * 6 + (i % 6)] = mk;
         ptr[i * 6 + 5] = mk;
     }
-    ndx_dissect *st[2];
+    /* two passes with 1 and 2 threads, then one pass (warm-up 8) with 1 and 2 */
+    ndx_dissect *st[4];
     const int nt = ndx_get_threads();
-    for (int r = 0; r < 2; r++) {
-        ndx_set_threads(r ? 2 : 1);
+    for (int r = 0; r < 4; r++) {
+        ndx_set_threads(r % 2 ? 2 : 1);
         ndx_dissect_config c = {.layer = "big", .units = BU, .h = BH, .w = BW, .topk = 10,
-                                .quantile = 0.05};
+                                .quantile = 0.05, .warmup = 8};
         ck_assert_int_eq(ndx_dissect_new(&st[r], &c), NDX_OK);
         ndx_dissect_batch b = {BN, maps, ids, labels, BM, BM, ptr};
+        if (r >= 2) {
+            int missed;
+            ck_assert_int_eq(ndx_dissect_add(st[r], &b, NDX_DISSECT_STATS | NDX_DISSECT_IOU), NDX_OK);
+            ck_assert_int_eq(ndx_dissect_finish(st[r], &missed), NDX_OK);
+            ck_assert_int_eq(missed, 0);
+            continue;
+        }
         ck_assert_int_eq(ndx_dissect_add(st[r], &b, NDX_DISSECT_STATS), NDX_OK);
         ck_assert_int_eq(ndx_dissect_set_thresholds(st[r], NULL), NDX_OK);
         ck_assert_int_eq(ndx_dissect_add(st[r], &b, NDX_DISSECT_IOU), NDX_OK);
@@ -643,10 +830,14 @@ START_TEST(test_threads_deterministic)
     ndx_set_threads(nt);
     uint64_t inter = 0;
     for (int u = 0; u < BU; u++) {
-        ndx_dissect_unit x, y;
+        ndx_dissect_unit x, y, z, v;
         ndx_dissect_unit_info(st[0], u, &x);
         ndx_dissect_unit_info(st[1], u, &y);
+        ndx_dissect_unit_info(st[2], u, &z);
+        ndx_dissect_unit_info(st[3], u, &v);
         ck_assert(!memcmp(&x, &y, sizeof x));
+        ck_assert(!memcmp(&x, &z, sizeof x));
+        ck_assert(!memcmp(&x, &v, sizeof x));
         ndx_dissect_top ta[10], tb[10];
         int na, nb;
         ndx_dissect_unit_top(st[0], u, ta, &na);
@@ -657,8 +848,7 @@ START_TEST(test_threads_deterministic)
         inter += x.inter[5];
     }
     ck_assert_uint_gt(inter, 0);
-    ndx_dissect_free(st[0]);
-    ndx_dissect_free(st[1]);
+    for (int r = 0; r < 4; r++) ndx_dissect_free(st[r]);
     free(maps);
     free(mask);
 }
@@ -909,6 +1099,9 @@ int main(void)
     tcase_add_test(tc, test_quantile_within_bound);
     tcase_add_test(tc, test_iou_fixed_threshold);
     tcase_add_test(tc, test_iou_two_pass);
+    tcase_add_test(tc, test_iou_one_pass);
+    tcase_add_test(tc, test_one_pass_window_missed);
+    tcase_add_test(tc, test_merge_one_pass);
     tcase_add_test(tc, test_merge_equals_one_run);
     tcase_add_test(tc, test_state_file);
     tcase_add_test(tc, test_merge_from_files);

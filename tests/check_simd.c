@@ -4,6 +4,7 @@
  * guard floats; the planned bilinear ref against ndx_f32_bilinear__ref and
  * PyTorch's bilinear.gold; the resize_aa, global_avgpool and channel_max
  * refs against PyTorch golden files.  Cross-built for check-neon. */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,6 +232,118 @@ START_TEST(test_iou)
         }
         free(map); free(masks); free(pl.buf);
     }
+}
+END_TEST
+
+/* Upsample with the ref blend (up), then keep v >= lo: the yardstick of select. */
+static size_t select_by_filter(const float *up, size_t np, float lo, int32_t *idx,
+                               float *val)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < np; i++)
+        if (up[i] >= lo) {
+            idx[n] = (int32_t)i;
+            val[n++] = up[i];
+        }
+    return n;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+#define SELECT_SENTINEL (-7)
+
+START_TEST(test_select)
+{
+    uint64_t s = 404;
+    const ndx_kernel_table *sets[1 + N_SIMD] = {ref_set()};
+    size_t nsets = 1;
+    for (size_t k = 0; k < N_SIMD; k++)
+        if (ndx_kernels_for(simd_isas[k])) {
+            sets[nsets] = ndx_kernels_for(simd_isas[k]);
+            ck_assert_ptr_ne(sets[nsets]->bilinear_select.fn, ref_set()->bilinear_select.fn);
+            nsets++;
+        }
+    int nan_cases = 0;
+    for (int c = 0; c < 120; c++) {
+        int ih = tu_int(&s, 1, 17), iw = tu_int(&s, 1, 17);
+        int oh = tu_int(&s, 1, 230), ow = tu_int(&s, 1, 230);
+        if (c % 6 == 2) ih = 1;
+        if (c % 6 == 3) iw = 1;
+        if (c % 8 == 5) ow = 8 * tu_int(&s, 1, 28) + tu_int(&s, 1, 7);   /* SIMD tails */
+        if (c == 0) { ih = 7; iw = 7; oh = 224; ow = 224; }
+        if (c == 1) { ih = 16; iw = 16; oh = 56; ow = 56; }
+        if (c == 2) { ih = 1; iw = 1; oh = 1; ow = 1; }
+        if (c == 3) { ih = 9; iw = 5; oh = 3; ow = 1100; }   /* past the 1024-column chunk */
+        const int ac = c & 1;
+        planned pl;
+        plan_make(&pl, ih, iw, oh, ow, ac);
+        const size_t np = (size_t)oh * ow;
+        float *map = malloc((size_t)ih * iw * sizeof *map);
+        tu_fill(&s, map, (size_t)ih * iw);
+        if (c % 3 == 1)   /* sparse, as after ReLU */
+            for (int i = 0; i < ih * iw; i++) map[i] = map[i] > 0.0f ? map[i] : 0.0f;
+        if (c % 4 == 2) map[tu_int(&s, 0, ih * iw - 1)] = NAN;
+        const int has_inf = c % 7 == 5 && ih * iw > 2;
+        if (has_inf) { map[1] = INFINITY; map[2] = -INFINITY; }
+        float *up = tu_alloc_poisoned(np);
+        ndx_f32_bilinear_blend__ref(&pl.p, 1, map, up);
+        /* thresholds: upsampled values (ties are selected) at quantiles, just
+         * above one, and everything / nothing */
+        float *sorted = malloc(np * sizeof *sorted);
+        size_t ns = 0;
+        for (size_t i = 0; i < np; i++)
+            if (!isnan(up[i])) sorted[ns++] = up[i];
+        qsort(sorted, ns, sizeof *sorted, cmp_float);
+        float los[9] = {-INFINITY, -FLT_MAX, INFINITY, 2.0f, NAN, NAN, NAN, NAN, NAN};
+        if (ns) {
+            los[4] = sorted[0];
+            los[5] = sorted[(size_t)(0.5 * (double)(ns - 1))];
+            los[6] = sorted[(size_t)(0.97 * (double)(ns - 1))];
+            los[7] = sorted[ns - 1];
+            los[8] = nextafterf(los[6], INFINITY);
+        }
+        int32_t *widx = malloc(np * sizeof *widx);
+        int32_t *gidx = malloc((np + TU_GUARD) * sizeof *gidx);
+        float *wval = malloc(np * sizeof *wval), *gval = malloc((np + TU_GUARD) * sizeof *gval);
+        for (size_t q = 0; q < sizeof los / sizeof *los; q++) {
+            const float lo = los[q];
+            const size_t want = select_by_filter(up, np, lo, widx, wval);
+            if (q == 0) ck_assert_uint_eq(want, ns);   /* all but NaN */
+            if (q == 2 && !has_inf) ck_assert_uint_eq(want, 0);
+            for (size_t k = 0; k < nsets; k++) {
+                for (size_t i = 0; i < np + TU_GUARD; i++) {
+                    gidx[i] = SELECT_SENTINEL;
+                    gval[i] = TU_GUARD_VALUE;
+                }
+                const size_t got = sets[k]->bilinear_select.fn(&pl.p, map, lo, gidx, gval);
+                ck_assert_msg(got == want,
+                              "%s select case %d %dx%d->%dx%d ac=%d lo=%.9g: %zu selected, "
+                              "expected %zu", sets[k]->isa, c, ih, iw, oh, ow, ac, lo, got, want);
+                ck_assert_msg(!memcmp(gidx, widx, want * sizeof *gidx),
+                              "%s select case %d lo=%.9g: indices differ", sets[k]->isa, c, lo);
+                ck_assert_msg(!memcmp(gval, wval, want * sizeof *gval),
+                              "%s select case %d lo=%.9g: values not bitwise equal",
+                              sets[k]->isa, c, lo);
+                size_t bad = 0;
+                while (bad < got && !isnan(gval[bad])) bad++;
+                ck_assert_msg(bad == got, "%s select case %d: NaN selected", sets[k]->isa, c);
+                while (bad < np + TU_GUARD && gidx[bad] == SELECT_SENTINEL &&
+                       gval[bad] == TU_GUARD_VALUE)
+                    bad++;
+                ck_assert_msg(bad == np + TU_GUARD,
+                              "%s select case %d: entry %zu written past n = %zu",
+                              sets[k]->isa, c, bad, got);
+            }
+        }
+        nan_cases += ns < np;
+        free(map); free(up); free(sorted); free(widx); free(gidx); free(wval); free(gval);
+        free(pl.buf);
+    }
+    ck_assert_int_gt(nan_cases, 10);   /* NaN reached the output, and was never selected */
 }
 END_TEST
 
@@ -563,6 +676,7 @@ int main(void)
     tcase_add_test(tc, test_blend_ref_golden);
     tcase_add_test(tc, test_blend_simd);
     tcase_add_test(tc, test_iou);
+    tcase_add_test(tc, test_select);
     tcase_add_test(tc, test_resize_aa_golden);
     tcase_add_test(tc, test_resize_aa_simd);
     tcase_add_test(tc, test_relu_add);

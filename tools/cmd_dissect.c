@@ -2,15 +2,15 @@
  * split's patches (src/dissect), then units.csv, units.json, index.html,
  * unit strips and one state file per layer (DIR/<layer>.dstate).
  *
- *   pass 1  every patch through the net up to each layer: top-k heaps,
- *           quantile sketches, score statistics;
- *   T       per unit, from the sketch (--threshold quantile) or 0.2 x the
- *           best score (relative), or from --thresholds-from DIR's states;
- *   pass 2  the same patches again: IoU of each unit's upsampled map > T
- *           with the patch's lesion masks (skipped with --stats-only).
- * Shards: run --stats-only per shard, --merge them, run each shard again
- * with --thresholds-from the merged directory, --merge again: the result
- * equals one run over all patches. */
+ * One pass: every patch through the net up to each layer, feeding the top-k
+ * heaps, quantile sketches and score statistics and, since T is not known
+ * until the end, the one-pass IoU windows (see ndx_dissect_finish); a spread
+ * sample of the split (the states' warm-up) goes first.  T per unit is then
+ * the sketch's (--threshold quantile) or 0.2 x the best score (relative).  A
+ * unit whose T falls outside its window costs a second pass for IoU.  With
+ * --thresholds-from DIR the thresholds are known first: one pass, exact.
+ * Shards: dissect each with --shard I/N, then --merge A B; or --stats-only
+ * per shard, --merge, and each shard again with --thresholds-from. */
 #include <dirent.h>
 #include <getopt.h>
 #include <math.h>
@@ -80,10 +80,11 @@ static int usage(void)
            "                     [--quantile 0.005] [--batch 16] [--mask-size S] [--images 8]\n"
            "                     [--shard I/N] [--stats-only] [--thresholds-from DIR]\n"
            "                     [--threads T] --out DIR\n"
-           "       netdx dissect --merge A B [--data DIR] [--images 8] --out C\n"
-           "Dissects the units of each layer over the split's patches in two streaming\n"
-           "passes (statistics, then IoU with the lesion masks); memory does not grow with\n"
-           "the number of patches.  Writes DIR/units.csv, units.json, index.html,\n"
+           "       netdx dissect --merge A B [--model M] [--data DIR] [--images 8] --out C\n"
+           "Dissects the units of each layer over the split's patches in one streaming\n"
+           "pass (a second only for units whose threshold falls outside the one-pass IoU\n"
+           "window); memory does not grow with the number of patches.  Writes\n"
+           "DIR/units.csv, units.json, index.html,\n"
            "units/<layer>_<unit>.png strips, units/<layer>_<unit>_context.png (the top\n"
            "patch's whole image, at most 400 px tall, its box in red) and\n"
            "DIR/<layer>.dstate (the state).\n"
@@ -91,16 +92,19 @@ static int usage(void)
            "  --split S             train, val or test (default val)\n"
            "  --topk K              patches kept per unit, 1..4096 (default 64)\n"
            "  --threshold T         quantile (top --quantile of all activations, default)\n"
-           "                        or relative (0.2 x the unit's best score)\n"
+           "                        or relative (0.2 x the unit's best score); both\n"
+           "                        rounded down to the sketch's bin edge (< 1/32 lower)\n"
            "  --quantile Q          0 < Q < 1 (default 0.005)\n"
            "  --batch N             patches per forward, 1..1024 (default 16)\n"
            "  --mask-size S         IoU resolution, 8..1024 (default: the model's input)\n"
            "  --images N            patches per unit strip, 0..64 (0: no strips and no\n"
            "                        context images; default 8)\n"
            "  --shard I/N           only the split's patches number I mod N (0 <= I < N)\n"
-           "  --stats-only          pass 1 only (a shard, to merge before IoU)\n"
-           "  --thresholds-from D   the thresholds of D's states (merged shards)\n"
-           "  --merge A B           merge two dissections' states into --out\n"
+           "  --stats-only          statistics only, no IoU (shards to merge before IoU)\n"
+           "  --thresholds-from D   the thresholds of D's states (merged shards): exact\n"
+           "  --merge A B           merge two dissections' states (e.g. two --shard runs)\n"
+           "                        into --out: as one run over both (--model: for the\n"
+           "                        class influence; --data: for the unit images)\n"
            "NETDX_THREADS=N or --threads N.\n");
     return EXIT_OK;
 }
@@ -170,8 +174,17 @@ static int run_merge(const opts *o)
         snprintf(pa, sizeof pa, "%s/%s", o->merge[0], e->d_name);
         snprintf(pb, sizeof pb, "%s/%s", o->merge[1], e->d_name);
         ndx_dissect *b = NULL;
-        if (ndx_dissect_load(&st[nl], pa) || ndx_dissect_load(&b, pb) || ndx_dissect_merge(st[nl], b))
+        int missed = 0;
+        if (ndx_dissect_load(&st[nl], pa) || ndx_dissect_load(&b, pb) ||
+            ndx_dissect_merge(st[nl], b) || ndx_dissect_finish(st[nl], &missed))
             rc = cli_fail(CMD);
+        else if (missed) {
+            fprintf(stderr, "netdx dissect: %s: the merged threshold of %d units falls outside the "
+                    "shards' IoU windows; dissect the shards with --stats-only, --merge those, and "
+                    "dissect each shard again with --thresholds-from the merged directory\n",
+                    e->d_name, missed);
+            rc = EXIT_FAILED;
+        }
         ndx_dissect_free(b);
         nl++;
     }
@@ -187,10 +200,24 @@ static int run_merge(const opts *o)
         if (ndx_patches_read(o->data, &ix)) rc = cli_fail(CMD);
         else have_ix = 1, lc.ix = &ix, lc.cache = ndx_patch_cache_new((size_t)256 << 20);
     }
-    if (rc == EXIT_OK) {
-        int size = o->mask_size ? o->mask_size : 128;
-        rc = write_all(o, st, nl, NULL, have_ix ? &lc : NULL, size);
+    /* with --model: the class weights for the influence, as the run had */
+    float *cw[MAX_LAYERS] = {0};
+    ndx_net *net = NULL;
+    if (rc == EXIT_OK && o->model) {
+        if (ndx_net_load(o->model, &net)) rc = cli_fail(CMD);
+        for (int l = 0; l < nl && rc == EXIT_OK; l++) {
+            int units;
+            ndx_dissect_dims(st[l], &units, NULL, NULL, NULL, NULL);
+            if (!(cw[l] = malloc((size_t)units * sizeof(float)))) rc = EXIT_FAILED;
+            else if (!class_weights(net, units, cw[l])) free(cw[l]), cw[l] = NULL;
+        }
     }
+    if (rc == EXIT_OK) {
+        int size = o->mask_size ? o->mask_size : net ? ndx_net_input_size(net) : 128;
+        rc = write_all(o, st, nl, (const float *const *)cw, have_ix ? &lc : NULL, size);
+    }
+    for (int l = 0; l < nl; l++) free(cw[l]);
+    ndx_net_free(net);
     if (rc == EXIT_OK) {
         print_best(st, nl);
         printf("index: %s/index.html\n", o->out);
@@ -200,15 +227,18 @@ static int run_merge(const opts *o)
     return rc;
 }
 
-/* One pass over the split's patches: what = NDX_DISSECT_STATS or _IOU. */
+/* One pass over the split's patches: what[l] = NDX_DISSECT_STATS and/or
+ * _IOU for layer l, 0 to skip it. */
 static int run_pass(const opts *o, ndx_net *net, const int *nodes, ndx_dissect **st, int nl,
                     const ndx_patch_index *ix, ndx_patch_cache *cache, const size_t *sel,
-                    size_t nsel, int what, float *gray, float *x, float *fmask, uint8_t *mask,
-                    const uint8_t **mptr, int64_t *ids, uint8_t *labels, cli_progress *pg,
-                    long done0)
+                    size_t nsel, const int *what, float *gray, float *x, float *fmask, uint8_t *mask,
+                    const uint8_t **mptr, int64_t *ids, uint8_t *labels, cli_progress *pg)
 {
     const int S = ndx_net_input_size(net), B = o->batch, M = o->mask_size;
     const size_t ss = (size_t)S * S, mm = (size_t)M * M;
+    int need_masks = 0, stats = 0;
+    for (int l = 0; l < nl; l++)
+        need_masks |= (what[l] & NDX_DISSECT_IOU) != 0, stats |= (what[l] & NDX_DISSECT_STATS) != 0;
     for (size_t i = 0; i < nsel; i += (size_t)B) {
         const int n = nsel - i < (size_t)B ? (int)(nsel - i) : B;
         memset(gray, 0, (size_t)B * ss * sizeof *gray);
@@ -217,7 +247,7 @@ static int run_pass(const opts *o, ndx_net *net, const int *nodes, ndx_dissect *
             if (ndx_patch_load(cache, ix, p, S, gray + (size_t)j * ss)) return cli_fail(CMD);
             ids[j] = (int64_t)p;
             labels[j] = (uint8_t)(ix->patches[p].label != 0);
-            if (what != NDX_DISSECT_IOU) continue;
+            if (!need_masks) continue;
             /* [kind][0 malignant, 1 all][M][M] fractions -> 6 binary masks */
             if (ndx_patch_masks(cache, ix, p, M, M, fmask)) return cli_fail(CMD);
             uint8_t *mk = mask + (size_t)j * NKINDS * mm;
@@ -236,13 +266,76 @@ static int run_pass(const opts *o, ndx_net *net, const int *nodes, ndx_dissect *
         }
         ndx_gray_to_input(B, ss, gray, x);
         for (int l = 0; l < nl; l++) {
+            if (!what[l]) continue;
             ndx_tensor t;
             if (ndx_net_forward(net, x, NDX_EVAL, nodes[l]) || ndx_net_output(net, nodes[l], &t))
                 return cli_fail(CMD);
             ndx_dissect_batch b = {n, t.data, ids, labels, M, M, mptr};
-            if (ndx_dissect_add(st[l], &b, what)) return cli_fail(CMD);
+            if (ndx_dissect_add(st[l], &b, what[l])) return cli_fail(CMD);
         }
-        cli_progress_update(pg, done0 + (long)(i + (size_t)n), what == NDX_DISSECT_IOU ? "IoU" : "stats");
+        cli_progress_update(pg, (long)(i + (size_t)n),
+                            !stats ? "IoU" : need_masks ? "stats+IoU" : "stats");
+    }
+    return EXIT_OK;
+}
+
+/* Moves an evenly spaced sample of n of the patches to the front (the
+ * states' warm-up); the rest keep their order (images stay together). */
+static void spread_first(size_t *sel, size_t nsel, size_t n)
+{
+    if (n >= nsel || n == 0) return;
+    size_t *tmp = malloc(nsel * sizeof *tmp);
+    if (!tmp) return;   /* any order gives the same result: only the cost differs */
+    unsigned char *taken = calloc(nsel, 1);
+    if (!taken) {
+        free(tmp);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t j = i * nsel / n;
+        tmp[k++] = sel[j];
+        taken[j] = 1;
+    }
+    for (size_t j = 0; j < nsel; j++)
+        if (!taken[j]) tmp[k++] = sel[j];
+    memcpy(sel, tmp, nsel * sizeof *sel);
+    free(tmp);
+    free(taken);
+}
+
+/* --thresholds-from: each layer's thresholds from DIR's state (set there,
+ * or computed from its statistics). */
+static int thresholds_from(const opts *o, ndx_dissect **st, int nl)
+{
+    for (int l = 0; l < nl; l++) {
+        char p[1200];
+        ndx_dissect *from = NULL;
+        int units, fu;
+        state_path(p, sizeof p, o->thr_from, o->layers[l]);
+        ndx_dissect_dims(st[l], &units, NULL, NULL, NULL, NULL);
+        if (ndx_dissect_load(&from, p)) return cli_fail(CMD);
+        ndx_dissect_dims(from, &fu, NULL, NULL, NULL, NULL);
+        ndx_dissect_unit info;
+        ndx_dissect_unit_info(from, 0, &info);
+        if (isnan(info.threshold) && ndx_dissect_set_thresholds(from, NULL)) {
+            ndx_dissect_free(from);
+            return cli_fail(CMD);
+        }
+        float *t = fu == units ? malloc((size_t)units * sizeof *t) : NULL;
+        for (int u = 0; t && u < units; u++) {
+            ndx_dissect_unit_info(from, u, &info);
+            t[u] = info.threshold;
+        }
+        ndx_dissect_free(from);
+        if (!t) {
+            fprintf(stderr, "netdx dissect: %s does not fit layer %s (%d units, not %d)\n", p,
+                    o->layers[l], fu, units);
+            return EXIT_FAILED;
+        }
+        const int bad = ndx_dissect_set_thresholds(st[l], t) != NDX_OK;
+        free(t);
+        if (bad) return cli_fail(CMD);
     }
     return EXIT_OK;
 }
@@ -274,6 +367,7 @@ static int run(const opts *o)
     for (size_t i = 0; i < ix.n; i++)
         if (ix.patches[i].split == o->split && seen++ % (size_t)o->nshards == (size_t)o->shard)
             sel[nsel++] = i;
+    int warm = 0;
     for (int l = 0; l < nl; l++) {
         if ((nodes[l] = ndx_net_find(net, o->layers[l])) < 1) {
             fprintf(stderr, "netdx dissect: %s has no node '%s' (see netdx info --model)\n",
@@ -286,6 +380,7 @@ static int run(const opts *o)
         ndx_dissect_config cfg = {.layer = o->layers[l], .units = c, .h = h, .w = w,
                                   .topk = o->topk, .mode = o->mode, .quantile = o->quantile};
         if (ndx_dissect_new(&st[l], &cfg)) goto fail;
+        if (ndx_dissect_warmup(st[l]) > warm) warm = ndx_dissect_warmup(st[l]);
         cw[l] = malloc((size_t)c * sizeof(float));
         if (!cw[l]) goto oom;
         if (!class_weights(net, c, cw[l])) free(cw[l]), cw[l] = NULL;
@@ -307,48 +402,31 @@ static int run(const opts *o)
     lc.ix = &ix;
     if (!gray || !x || !fmask || !mask || !mptr || !ids || !labels || !lc.cache) goto oom;
 
+    spread_first(sel, nsel, (size_t)warm);
+    int what[MAX_LAYERS] = {0};
+    for (int l = 0; l < nl; l++) what[l] = NDX_DISSECT_STATS | (o->stats_only ? 0 : NDX_DISSECT_IOU);
+    if (o->thr_from && !o->stats_only && (rc = thresholds_from(o, st, nl)) != EXIT_OK) goto done;
     cli_progress pg;
-    const int passes = o->stats_only ? 1 : 2;
-    cli_progress_start(&pg, CMD, "patch", (long)(nsel * passes));
-    rc = run_pass(&oo, net, nodes, st, nl, &ix, lc.cache, sel, nsel, NDX_DISSECT_STATS, gray, x,
-                  fmask, mask, mptr, ids, labels, &pg, 0);
-    if (rc == EXIT_OK && !o->stats_only) {
-        for (int l = 0; l < nl && rc == EXIT_OK; l++) {
-            float *t = NULL;
-            if (o->thr_from) {
-                char p[1200];
-                ndx_dissect *from = NULL;
-                int units, fu;
-                state_path(p, sizeof p, o->thr_from, o->layers[l]);
-                ndx_dissect_dims(st[l], &units, NULL, NULL, NULL, NULL);
-                if (ndx_dissect_load(&from, p)) {
-                    rc = cli_fail(CMD);
-                    break;
-                }
-                ndx_dissect_dims(from, &fu, NULL, NULL, NULL, NULL);
-                t = malloc((size_t)units * sizeof *t);
-                for (int u = 0; t && u < units && u < fu; u++) {
-                    ndx_dissect_unit info;
-                    ndx_dissect_unit_info(from, u, &info);
-                    t[u] = info.quantile_threshold;
-                    if (o->mode == NDX_THRESHOLD_RELATIVE) t[u] = (float)(0.2 * info.max_score);
-                }
-                ndx_dissect_free(from);
-                if (!t || fu != units) {
-                    free(t);
-                    fprintf(stderr, "netdx dissect: %s does not fit layer %s\n", p, o->layers[l]);
-                    rc = EXIT_FAILED;
-                    break;
-                }
-            }
-            if (ndx_dissect_set_thresholds(st[l], t)) rc = cli_fail(CMD);
-            free(t);
-        }
-        if (rc == EXIT_OK)
-            rc = run_pass(&oo, net, nodes, st, nl, &ix, lc.cache, sel, nsel, NDX_DISSECT_IOU, gray,
-                          x, fmask, mask, mptr, ids, labels, &pg, (long)nsel);
-    }
+    cli_progress_start(&pg, CMD, "patch", (long)nsel);
+    rc = run_pass(&oo, net, nodes, st, nl, &ix, lc.cache, sel, nsel, what, gray, x, fmask, mask,
+                  mptr, ids, labels, &pg);
     cli_progress_end(&pg);
+    int second = 0;
+    for (int l = 0; l < nl && rc == EXIT_OK; l++) {
+        int missed;
+        if (ndx_dissect_finish(st[l], &missed)) rc = cli_fail(CMD);
+        what[l] = missed ? NDX_DISSECT_IOU : 0;
+        if (missed)
+            fprintf(stderr, "netdx dissect: %s: the threshold of %d units fell outside their "
+                    "one-pass IoU windows: a second pass for IoU\n", o->layers[l], missed);
+        second |= missed != 0;
+    }
+    if (rc == EXIT_OK && second) {
+        cli_progress_start(&pg, CMD, "patch", (long)nsel);
+        rc = run_pass(&oo, net, nodes, st, nl, &ix, lc.cache, sel, nsel, what, gray, x, fmask,
+                      mask, mptr, ids, labels, &pg);
+        cli_progress_end(&pg);
+    }
     if (rc == EXIT_OK) rc = write_all(&oo, st, nl, (const float *const *)cw, &lc, S);
     if (rc == EXIT_OK) {
         printf("patches: %zu (%s)\n", nsel, ndx_split_name(o->split));

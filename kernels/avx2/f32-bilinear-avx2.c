@@ -24,7 +24,12 @@
  * run of such rows is counted in one pass).  The bounds are linear in the
  * row weight, so they are evaluated at the two ends of each run of output
  * rows sharing their source rows.  Skips never change a count: the result
- * equals the ref's exactly.  No alignment assumptions on inputs, masks or
+ * equals the ref's exactly.
+ * select reuses iou's cached rows and bounds: rows and blocks surely below
+ * lo are skipped; otherwise 8 columns are blended, compared (>= lo) and the
+ * set bits of the movemask taken with ctz (none set, the common case: next
+ * 8).  Outputs wider than CHUNK redo the horizontal passes per output row to
+ * keep row-major order.  No alignment assumptions on inputs, masks or
  * outputs. */
 #include <immintrin.h>
 #include <math.h>
@@ -139,13 +144,19 @@ static inline uint64_t sum_bytes(__m256i v)
 
 #define NBLK (CHUNK / 32)
 
-/* -1 in the lanes where t0*w0 + t1*w1 > thr (the ref's blend), else 0. */
-static inline __m256i above8(const float *t0, const float *t1, __m256 w0, __m256 w1,
-                             __m256 thr)
+/* t0*w0 + t1*w1 for 8 columns of two cached rows (the ref's blend). */
+static inline __m256 blend8(const float *t0, const float *t1, __m256 w0, __m256 w1)
 {
     const __m256 a = _mm256_mul_ps(_mm256_load_ps(t0), w0);
     const __m256 b = _mm256_mul_ps(_mm256_load_ps(t1), w1);
-    return _mm256_castps_si256(_mm256_cmp_ps(_mm256_add_ps(a, b), thr, _CMP_GT_OQ));
+    return _mm256_add_ps(a, b);
+}
+
+/* -1 in the lanes where t0*w0 + t1*w1 > thr, else 0. */
+static inline __m256i above8(const float *t0, const float *t1, __m256 w0, __m256 w1,
+                             __m256 thr)
+{
+    return _mm256_castps_si256(_mm256_cmp_ps(blend8(t0, t1, w0, w1), thr, _CMP_GT_OQ));
 }
 
 /* Two cached horizontal passes, each with the min, max and max |t| of every
@@ -235,6 +246,26 @@ static const float *iou_row(iou_cache *ic, int *slot, const ndx_bilinear_plan *p
     return t;
 }
 
+/* Empties the cache; block bounds past the chunk's blocks (up to the next
+ * 8, read by block_status) must be defined. */
+static void iou_cache_reset(iou_cache *ic)
+{
+    ic->tag[0] = ic->tag[1] = -1;
+    for (int s = 0; s < 2; s++)
+        for (int b = 0; b < NBLK; b++)
+            ic->bmin[s][b] = ic->bmax[s][b] = ic->babs[s][b] = 0.0f;
+}
+
+/* Every value of the output row blended from slots s0, s1 with weights l0,
+ * l1 is surely < thr (the bounds of block_status, over the whole row). */
+static inline int row_below(const iou_cache *ic, int s0, int s1, float l0, float l1,
+                            float thr)
+{
+    const float hi = ic->rmax[s0] * l0 + ic->rmax[s1] * l1;
+    const float eps = (ic->rabs[s0] + ic->rabs[s1]) * 0x1p-19f + 0x1p-126f;
+    return hi + eps < thr;
+}
+
 /* Per-block status of one output row: bit b of *none when every value of
  * block b is surely <= T, of *all when every value is surely > T.  The
  * value t0*l0 + t1*l1 (l0, l1 >= 0) lies between l0*min0 + l1*min1 and
@@ -242,7 +273,7 @@ static const float *iou_row(iou_cache *ic, int *slot, const ndx_bilinear_plan *p
  * covers with room to spare (the two products and the sum round by at most
  * 2^-24 of that each); infinities make eps infinite, so such blocks are
  * computed pixel by pixel. */
-static void block_status(const iou_cache *ic, int s0, int s1, float l0, float l1,
+static inline void block_status(const iou_cache *ic, int s0, int s1, float l0, float l1,
                          float thr, int nblk, uint32_t *none, uint32_t *all)
 {
     const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
@@ -281,11 +312,7 @@ void ndx_f32_bilinear_iou__avx2(const ndx_bilinear_plan *p,
     for (int xs = 0; xs < p->ow; xs += CHUNK) {
         const int n = p->ow - xs < CHUNK ? p->ow - xs : CHUNK;
         const int nblk = (n + 31) / 32;
-        ic.tag[0] = ic.tag[1] = -1;
-        /* block bounds past nblk (up to the next 8) must be defined */
-        for (int s = 0; s < 2; s++)
-            for (int b = 0; b < NBLK; b++)
-                ic.bmin[s][b] = ic.bmax[s][b] = ic.babs[s][b] = 0.0f;
+        iou_cache_reset(&ic);
         /* Rows with nothing active only add their mask pixels to the union;
          * a run of such rows [run0, run1) is counted in one pass (one span
          * of memory when the chunk is the whole width). */
@@ -313,13 +340,9 @@ void ndx_f32_bilinear_iou__avx2(const ndx_bilinear_plan *p,
                     const int ends[2] = {oy, pair_end - 1};
                     none_row = 1;
                     none = all = valid;
-                    for (int e = 0; e < 2; e++) {
-                        const float a0 = p->ly0[ends[e]], a1 = p->ly1[ends[e]];
-                        /* the whole row first (bounds as in block_status) */
-                        const float hi = ic.rmax[s0] * a0 + ic.rmax[s1] * a1;
-                        const float eps = (ic.rabs[s0] + ic.rabs[s1]) * 0x1p-19f + 0x1p-126f;
-                        none_row &= hi + eps < threshold;
-                    }
+                    for (int e = 0; e < 2; e++)   /* the whole row first */
+                        none_row &= row_below(&ic, s0, s1, p->ly0[ends[e]],
+                                              p->ly1[ends[e]], threshold);
                     if (!none_row) {
                         for (int e = 0; e < 2; e++) {
                             uint32_t ne, al;
@@ -398,4 +421,58 @@ void ndx_f32_bilinear_iou__avx2(const ndx_bilinear_plan *p,
             }
         }
     }
+}
+
+size_t ndx_f32_bilinear_select__avx2(const ndx_bilinear_plan *p,
+                                     const float *restrict map, float lo,
+                                     int32_t *restrict idx, float *restrict val)
+{
+    iou_cache ic;
+    const __m256 lov = _mm256_set1_ps(lo);
+    size_t cnt = 0;
+    iou_cache_reset(&ic);
+    for (int oy = 0; oy < p->oh; oy++) {
+        const int r0 = p->y0[oy], r1 = p->y1[oy];
+        const float l0 = p->ly0[oy], l1 = p->ly1[oy];
+        const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
+        for (int xs = 0; xs < p->ow; xs += CHUNK) {
+            const int n = p->ow - xs < CHUNK ? p->ow - xs : CHUNK;
+            const int nblk = (n + 31) / 32;
+            /* row-major output: wider than a chunk, rows are redone per chunk */
+            if (n < p->ow) ic.tag[0] = ic.tag[1] = -1;
+            int s0, s1;
+            const float *t0 = iou_row(&ic, &s0, p, map, r0, r1, xs, n);
+            const float *t1 = iou_row(&ic, &s1, p, map, r1, r0, xs, n);
+            if (row_below(&ic, s0, s1, l0, l1, lo)) continue;
+            uint32_t none, all;
+            block_status(&ic, s0, s1, l0, l1, lo, nblk, &none, &all);
+            const int32_t base = oy * p->ow + xs;
+            for (int b = 0; b < nblk; b++) {
+                if ((none >> b) & 1) continue;   /* surely all < lo */
+                const int j1 = 32 * b + 32 < n ? 32 * b + 32 : n;
+                int j = 32 * b;
+                for (; j + 8 <= j1; j += 8) {
+                    const __m256 v = blend8(t0 + j, t1 + j, w0, w1);
+                    unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, lov, _CMP_GE_OQ));
+                    if (!m) continue;
+                    _Alignas(32) float tmp[8];
+                    _mm256_store_ps(tmp, v);
+                    do {
+                        const int l = __builtin_ctz(m);
+                        idx[cnt] = base + j + l;
+                        val[cnt++] = tmp[l];
+                        m &= m - 1;
+                    } while (m);
+                }
+                for (; j < j1; j++) {
+                    const float v = vblend1(t0[j], t1[j], l0, l1);
+                    if (v >= lo) {
+                        idx[cnt] = base + j;
+                        val[cnt++] = v;
+                    }
+                }
+            }
+        }
+    }
+    return cnt;
 }

@@ -12,6 +12,11 @@
  * As in the AVX2 kernel, 32-column blocks whose values are surely below
  * (above) T, judged from the cached rows' block bounds, skip the blend, and
  * a row with no candidate only counts the masks (the union).
+ * select: the same cached rows and block bounds; blocks surely below lo are
+ * skipped, others blended 8 columns at a time, compared (>= lo), skipped
+ * when no lane is set, else the set lanes taken from an 8-bit mask with ctz.
+ * Outputs wider than CHUNK redo the horizontal passes per output row to keep
+ * row-major order.
  * No alignment assumptions. */
 #include <arm_neon.h>
 #include <math.h>
@@ -30,6 +35,13 @@ static inline float blend1(float a, float b, float l0, float l1)
     const float pa = a * l0;
     const float pb = b * l1;
     return pa + pb;
+}
+
+/* t0*w0 + t1*w1 for 4 columns of two cached rows. */
+static inline float32x4_t blend4(const float *t0, const float *t1, float32x4_t w0,
+                                 float32x4_t w1)
+{
+    return vaddq_f32(vmulq_f32(vld1q_f32(t0), w0), vmulq_f32(vld1q_f32(t1), w1));
 }
 
 static const float *cached_row(row_cache *rc, const ndx_bilinear_plan *p,
@@ -67,11 +79,8 @@ void ndx_f32_bilinear_blend__neon(const ndx_bilinear_plan *p, int channels,
                 const float32x4_t w0 = vdupq_n_f32(l0), w1 = vdupq_n_f32(l1);
                 float *o = y + (size_t)oy * p->ow + xs;
                 int j = 0;
-                for (; j + 4 <= n; j += 4) {
-                    const float32x4_t a = vmulq_f32(vld1q_f32(t0 + j), w0);
-                    const float32x4_t b = vmulq_f32(vld1q_f32(t1 + j), w1);
-                    vst1q_f32(o + j, vaddq_f32(a, b));
-                }
+                for (; j + 4 <= n; j += 4)
+                    vst1q_f32(o + j, blend4(t0 + j, t1 + j, w0, w1));
                 for (; j < n; j++)
                     o[j] = blend1(t0[j], t1[j], l0, l1);
             }
@@ -114,6 +123,18 @@ static const float *iou_row(iou_cache *ic, int *slot, const ndx_bilinear_plan *p
     return t;
 }
 
+/* Block b of the output row blended from slots s0, s1 with weights l0, l1:
+ * 1 when every value is surely < thr, 2 when surely > thr, else 0 (see
+ * block_status() in the AVX2 kernel). */
+static inline int block_state(const iou_cache *ic, int s0, int s1, int b, float l0,
+                              float l1, float thr)
+{
+    const float hi = ic->bmax[s0][b] * l0 + ic->bmax[s1][b] * l1;
+    const float lo = ic->bmin[s0][b] * l0 + ic->bmin[s1][b] * l1;
+    const float eps = (ic->babs[s0][b] + ic->babs[s1][b]) * 0x1p-19f + 0x1p-126f;
+    return hi + eps < thr ? 1 : lo - eps > thr ? 2 : 0;
+}
+
 void ndx_f32_bilinear_iou__neon(const ndx_bilinear_plan *p,
                                 const float *restrict map, float threshold,
                                 int nmasks, const uint8_t *restrict masks,
@@ -135,14 +156,10 @@ void ndx_f32_bilinear_iou__neon(const ndx_bilinear_plan *p,
             const float l0 = p->ly0[oy], l1 = p->ly1[oy];
             const float32x4_t w0 = vdupq_n_f32(l0), w1 = vdupq_n_f32(l1);
             const size_t row_off = (size_t)oy * p->ow + xs;
-            /* block status: see block_status() in the AVX2 kernel */
             int nnone = 0;
             uint8_t status[NBLK];   /* 0 compute, 1 none active, 2 all active */
             for (int b = 0; b < nblk; b++) {
-                const float hi = ic.bmax[s0][b] * l0 + ic.bmax[s1][b] * l1;
-                const float lo = ic.bmin[s0][b] * l0 + ic.bmin[s1][b] * l1;
-                const float eps = (ic.babs[s0][b] + ic.babs[s1][b]) * 0x1p-19f + 0x1p-126f;
-                status[b] = hi + eps < threshold ? 1 : lo - eps > threshold ? 2 : 0;
+                status[b] = (uint8_t)block_state(&ic, s0, s1, b, l0, l1, threshold);
                 nnone += status[b] == 1;
             }
             if (nnone == nblk) {   /* nothing active: union = mask count */
@@ -167,11 +184,9 @@ void ndx_f32_bilinear_iou__neon(const ndx_bilinear_plan *p,
                 int j = j0;
                 for (; j + 16 <= j1; j += 16) {
                     uint16x4_t h[4];
-                    for (int q = 0; q < 4; q++) {
-                        const float32x4_t a = vmulq_f32(vld1q_f32(t0 + j + 4 * q), w0);
-                        const float32x4_t bb = vmulq_f32(vld1q_f32(t1 + j + 4 * q), w1);
-                        h[q] = vmovn_u32(vcgtq_f32(vaddq_f32(a, bb), thr));
-                    }
+                    for (int q = 0; q < 4; q++)
+                        h[q] = vmovn_u32(vcgtq_f32(blend4(t0 + j + 4 * q, t1 + j + 4 * q,
+                                                          w0, w1), thr));
                     const uint8x8_t lo8 = vmovn_u16(vcombine_u16(h[0], h[1]));
                     const uint8x8_t hi8 = vmovn_u16(vcombine_u16(h[2], h[3]));
                     vst1q_u8(act + j, vcombine_u8(lo8, hi8));
@@ -201,4 +216,60 @@ void ndx_f32_bilinear_iou__neon(const ndx_bilinear_plan *p,
             }
         }
     }
+}
+
+size_t ndx_f32_bilinear_select__neon(const ndx_bilinear_plan *p,
+                                     const float *restrict map, float lo,
+                                     int32_t *restrict idx, float *restrict val)
+{
+    iou_cache ic;
+    const float32x4_t lov = vdupq_n_f32(lo);
+    const uint32_t bits[8] = {1, 2, 4, 8, 16, 32, 64, 128};
+    const uint32x4_t bit_lo = vld1q_u32(bits), bit_hi = vld1q_u32(bits + 4);
+    size_t cnt = 0;
+    ic.rc.tag[0] = ic.rc.tag[1] = -1;
+    for (int oy = 0; oy < p->oh; oy++) {
+        const int r0 = p->y0[oy], r1 = p->y1[oy];
+        const float l0 = p->ly0[oy], l1 = p->ly1[oy];
+        const float32x4_t w0 = vdupq_n_f32(l0), w1 = vdupq_n_f32(l1);
+        for (int xs = 0; xs < p->ow; xs += CHUNK) {
+            const int n = p->ow - xs < CHUNK ? p->ow - xs : CHUNK;
+            const int nblk = (n + 31) / 32;
+            if (n < p->ow) ic.rc.tag[0] = ic.rc.tag[1] = -1;
+            int s0, s1;
+            const float *t0 = iou_row(&ic, &s0, p, map, r0, r1, xs, n);
+            const float *t1 = iou_row(&ic, &s1, p, map, r1, r0, xs, n);
+            const int32_t base = oy * p->ow + xs;
+            for (int b = 0; b < nblk; b++) {
+                if (block_state(&ic, s0, s1, b, l0, l1, lo) == 1) continue;
+                const int j1 = 32 * b + 32 < n ? 32 * b + 32 : n;
+                int j = 32 * b;
+                for (; j + 8 <= j1; j += 8) {
+                    const float32x4_t va = blend4(t0 + j, t1 + j, w0, w1);
+                    const float32x4_t vb = blend4(t0 + j + 4, t1 + j + 4, w0, w1);
+                    const uint32x4_t ga = vcgeq_f32(va, lov), gb = vcgeq_f32(vb, lov);
+                    if (!vmaxvq_u32(vorrq_u32(ga, gb))) continue;
+                    unsigned m = vaddvq_u32(vandq_u32(ga, bit_lo)) |
+                                 vaddvq_u32(vandq_u32(gb, bit_hi));
+                    float tmp[8];
+                    vst1q_f32(tmp, va);
+                    vst1q_f32(tmp + 4, vb);
+                    do {
+                        const int l = __builtin_ctz(m);
+                        idx[cnt] = base + j + l;
+                        val[cnt++] = tmp[l];
+                        m &= m - 1;
+                    } while (m);
+                }
+                for (; j < j1; j++) {
+                    const float v = blend1(t0[j], t1[j], l0, l1);
+                    if (v >= lo) {
+                        idx[cnt] = base + j;
+                        val[cnt++] = v;
+                    }
+                }
+            }
+        }
+    }
+    return cnt;
 }

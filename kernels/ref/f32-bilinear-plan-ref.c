@@ -18,6 +18,12 @@
  * and counted against nmasks uint8 masks of OH x OW (row-major, mask k at
  * masks + k*mask_stride, in-mask when nonzero):
  *   inter[k] += #(active and in mask k),  uni[k] += #(active or in mask k).
+ *
+ * select: one map of IH x IW, upsampled as blend does (never stored); every
+ * value v >= lo (NaN never selected) is written in row-major order,
+ *   idx[n] = oy*OW + ox,  val[n] = v,  n = 0, 1, ...
+ * and n is returned.  idx and val have room for OH*OW entries; only
+ * idx[0 .. n) and val[0 .. n) are written.
  * No alignment assumptions. */
 #include "../kernels.h"
 
@@ -124,4 +130,21 @@ void ndx_f32_bilinear_iou__ref(const ndx_bilinear_plan *p,
         inter[k] += i_n;
         uni[k] += u_n;
     }
+}
+
+size_t ndx_f32_bilinear_select__ref(const ndx_bilinear_plan *p,
+                                    const float *restrict map, float lo,
+                                    int32_t *restrict idx, float *restrict val)
+{
+    size_t n = 0;
+    for (int oy = 0; oy < p->oh; oy++)
+        for (int ox = 0; ox < p->ow; ox++) {
+            const float v = blend_at(p, map, oy, ox);
+            if (v >= lo) {
+                idx[n] = oy * p->ow + ox;
+                val[n] = v;
+                n++;
+            }
+        }
+    return n;
 }

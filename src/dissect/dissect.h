@@ -15,6 +15,10 @@
 #define SK_HI_BITS 0x49800000u   /* 2^20 */
 #define SK_SHIFT 18              /* 23 mantissa bits - 5 kept */
 
+typedef struct ndx_window {
+    int32_t base, lo, top;
+} ndx_window;
+
 struct ndx_dissect {
     char layer[64];
     char mask_names[NDX_DISSECT_MAX_MASKS][32];
@@ -44,7 +48,29 @@ struct ndx_dissect {
     /* workspace of the IoU pass, grown when a batch needs more */
     void *ws;
     size_t ws_bytes;
+
+    /* One-pass IoU (hist mode, thresholds not yet known): per unit a window
+     * of sketch bins: hist[u][r][0] counts upsampled pixels in bins base ..
+     * lo - 1 (a lump; empty when base = lo), hist[u][r][j] those in bin
+     * lo + j - 1 for j = 1 .. HIST_BINS - 1 (the last also those above); row
+     * r = 0 all pixels, r = 1 + m those inside mask m; area[m] sums mask m's
+     * pixels.  Counts of bins >= b are exact for b = base and lo <= b <= top
+     * (top = lo + HIST_BINS - 2, or lower after merges).  The windows open
+     * after `warmup` patches, whose maps and masks wait in the buffer. */
+    int hist_mode, window_open, warmup, mask_h, mask_w;
+    ndx_window *win;     /* U */
+    float *lo_value;     /* U: the smallest value of bin base (selection) */
+    uint64_t *hist;      /* U x (1 + nmasks) x HIST_BINS */
+    uint64_t area[NDX_DISSECT_MAX_MASKS];
+    float *wmaps;        /* warmup x U x h x w */
+    uint8_t *wmasks;     /* warmup x nmasks x mask_h x mask_w */
+    uint8_t *wpresent;   /* warmup x nmasks */
+    int wn;              /* patches in the buffer */
 };
+
+#define HIST_BINS 256     /* 8 octaves */
+#define HIST_MARGIN 16    /* bins (half an octave) below the warm-up estimate */
+#define HIST_WARMUP 64    /* default warm-up patches (fewer for large layers) */
 
 /* Bin of a finite float. */
 static inline int ndx__sketch_bin(float x)
@@ -56,10 +82,11 @@ static inline int ndx__sketch_bin(float x)
     const int m = mag >= SK_HI_BITS ? SK_PER_SIGN - 1 : (int)((mag - SK_LO_BITS) >> SK_SHIFT);
     return (b >> 31) ? SK_PER_SIGN - 1 - m : SK_PER_SIGN + 1 + m;
 }
-/* The midpoint of a bin (0 for the zero bin). */
-float ndx__sketch_value(int bin);
-/* The r-th largest value (1-based) of a sketch holding `count` values. */
-float ndx__sketch_rank(const uint64_t *sk, uint64_t r);
+/* The threshold of a bin: the largest float below the bin's smallest value,
+ * so that v > threshold exactly when bin(v) >= bin. */
+float ndx__sketch_threshold(int bin);
+/* The bin of the r-th largest value (1-based) of a sketch. */
+int ndx__sketch_rank(const uint64_t *sk, uint64_t r);
 /* r of the top-q threshold among count values: max(1, ceil(q count)). */
 uint64_t ndx__quantile_rank(double q, uint64_t count);
 
@@ -68,6 +95,10 @@ uint64_t ndx__quantile_rank(double q, uint64_t count);
 ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path);
 /* Allocates the state for a checked configuration (used by load too). */
 ndx_status ndx__dissect_alloc(ndx_dissect **out, const ndx_dissect_config *cfg);
+/* Loading a one-pass state: its windows (open, no buffer), for masks of
+ * mh x mw; after lo[] is read, the window values from it. */
+ndx_status ndx__dissect_windows(ndx_dissect *d, int mh, int mw);
+void ndx__dissect_window_values(ndx_dissect *d);
 /* Offers one entry to unit u's heap. */
 void ndx__heap_offer(ndx_dissect *d, int u, float score, int64_t id, int32_t arg,
                      uint8_t label, const float *map);

@@ -16,24 +16,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "dissect.h"
 #include "../../kernels/kernels.h"
+
+static void free_windows(ndx_dissect *d);
+static void free_buffer(ndx_dissect *d);
+static int warmup_size(const ndx_dissect *d);
 
 static const char *const default_masks[] = {"mass", "calcification", "vessel",
                                             "distortion", "malignant", "all"};
 
 /* ---- sketch ------------------------------------------------------------- */
-float ndx__sketch_value(int bin)
+static float from_bits(uint32_t b)
 {
-    if (bin == SK_ZERO) return 0.0f;
-    const int m = bin > SK_ZERO ? bin - SK_ZERO - 1 : SK_PER_SIGN - 1 - bin;
-    uint32_t lo_bits = SK_LO_BITS + ((uint32_t)m << SK_SHIFT);
-    uint32_t hi_bits = lo_bits + (1u << SK_SHIFT);
-    float lo, hi;
-    memcpy(&lo, &lo_bits, sizeof lo);
-    memcpy(&hi, &hi_bits, sizeof hi);
-    const float mid = (float)(0.5 * ((double)lo + (double)hi));
-    return bin > SK_ZERO ? mid : -mid;
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+}
+
+float ndx__sketch_threshold(int bin)
+{
+    if (bin == SK_ZERO) return -from_bits(SK_LO_BITS);   /* v > -2^-20 */
+    if (bin > SK_ZERO)
+        return nextafterf(from_bits(SK_LO_BITS + ((uint32_t)(bin - SK_ZERO - 1) << SK_SHIFT)),
+                          -INFINITY);
+    if (bin == 0) return -INFINITY;                      /* the lowest bin holds all below */
+    const int m = SK_PER_SIGN - 1 - bin;                 /* magnitudes below lo_{m+1} */
+    return -from_bits(SK_LO_BITS + ((uint32_t)(m + 1) << SK_SHIFT));
 }
 
 uint64_t ndx__quantile_rank(double q, uint64_t count)
@@ -44,14 +57,14 @@ uint64_t ndx__quantile_rank(double q, uint64_t count)
     return (uint64_t)r;
 }
 
-float ndx__sketch_rank(const uint64_t *sk, uint64_t r)
+int ndx__sketch_rank(const uint64_t *sk, uint64_t r)
 {
     uint64_t acc = 0;
     for (int b = SK_BINS - 1; b >= 0; b--) {
         acc += sk[b];
-        if (acc >= r) return ndx__sketch_value(b);
+        if (acc >= r) return b;
     }
-    return NAN;
+    return 0;
 }
 
 /* ---- heap --------------------------------------------------------------- */
@@ -148,6 +161,9 @@ static ndx_status check_config(const ndx_dissect_config *c, ndx_dissect_config *
                 return ndx__fail(NDX_ERR_INVALID, "dissect %s: fixed threshold of unit %d is not finite",
                                  c->layer, u);
     }
+    if (c->warmup < 0 || c->warmup > 65536)
+        return ndx__fail(NDX_ERR_INVALID, "dissect %s: warmup %d out of range 0..65536", c->layer,
+                         c->warmup);
     if (c->align_corners != 0 && c->align_corners != 1)
         return ndx__fail(NDX_ERR_INVALID, "dissect %s: align_corners must be 0 or 1", c->layer);
     if (c->nmasks == 0) {
@@ -223,6 +239,7 @@ ndx_status ndx__dissect_alloc(ndx_dissect **out, const ndx_dissect_config *cfg)
         d->maxs[u] = -INFINITY;
         d->thr[u] = NAN;
     }
+    d->warmup = c.warmup ? c.warmup : warmup_size(d);
     if (c.mode == NDX_THRESHOLD_FIXED) {
         memcpy(d->thr, c.fixed, U * sizeof(float));
         d->thresholds_set = 1;
@@ -242,6 +259,8 @@ void ndx_dissect_free(ndx_dissect *d)
     if (!d) return;
     ndx_free(d->block);
     ndx_free(d->ws);
+    free_windows(d);
+    free_buffer(d);
     free(d);
 }
 
@@ -255,20 +274,34 @@ static int nthreads(void)
 #endif
 }
 
-/* Workspace of the IoU pass: the bilinear plan (map -> mask size), an
- * empty mask (for patches without masks: the kernel then counts |A|) and the
- * masks' areas (N x nmasks).  Grown when a batch needs more. */
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Workspace of the IoU: the bilinear plan (map -> mask size), an empty mask
+ * (for patches without masks: the kernel then counts |A|), the masks' areas
+ * (N x nmasks) and per thread the select kernel's output (mask_h x mask_w
+ * indices and values).  Grown when a batch needs more. */
 typedef struct iou_ws {
     ndx_bilinear_plan plan;
     uint8_t *zero;
     uint64_t *area;
+    int32_t *sidx;
+    float *sval;
 } iou_ws;
 
-static ndx_status get_ws(ndx_dissect *d, const ndx_dissect_batch *b, iou_ws *ws)
+static ndx_status get_ws(ndx_dissect *d, int n, int mh, int mw, iou_ws *ws)
 {
-    const size_t plan = round64(ndx_bilinear_plan_size(b->mask_h, b->mask_w));
-    const size_t zero = round64((size_t)b->mask_h * b->mask_w);
-    const size_t need = plan + zero + (size_t)b->n * d->nmasks * sizeof(uint64_t);
+    const size_t mhw = (size_t)mh * mw, nt = (size_t)nthreads();
+    const size_t plan = round64(ndx_bilinear_plan_size(mh, mw)), zero = round64(mhw);
+    const size_t area = round64((size_t)n * d->nmasks * sizeof(uint64_t));
+    const size_t sel = round64(nt * mhw * sizeof(int32_t));
+    const size_t need = plan + zero + area + 2 * sel;
     if (need > d->ws_bytes) {
         void *p = ndx_alloc(need);
         if (!p)
@@ -278,10 +311,13 @@ static ndx_status get_ws(ndx_dissect *d, const ndx_dissect_batch *b, iou_ws *ws)
         d->ws = p;
         d->ws_bytes = need;
     }
-    ndx_bilinear_plan_init(&ws->plan, d->h, d->w, b->mask_h, b->mask_w, d->align_corners, d->ws);
-    ws->zero = (uint8_t *)d->ws + plan;
-    memset(ws->zero, 0, zero);
-    ws->area = (uint64_t *)((uint8_t *)d->ws + plan + zero);
+    uint8_t *p = d->ws;
+    ndx_bilinear_plan_init(&ws->plan, d->h, d->w, mh, mw, d->align_corners, p);
+    ws->zero = p + plan;
+    memset(ws->zero, 0, mhw);
+    ws->area = (uint64_t *)(p + plan + zero);
+    ws->sidx = (int32_t *)(p + plan + zero + area);
+    ws->sval = (float *)(p + plan + zero + area + sel);
     return NDX_OK;
 }
 
@@ -299,6 +335,222 @@ static float map_max(const float *map, size_t hw, int *arg)
     return best;
 }
 
+/* An upper bound of every bilinearly upsampled value of a map with this max
+ * (the blend's three roundings can exceed the max by a few ulp). */
+static float upsampled_bound(float max) { return max + fabsf(max) * 0x1p-20f; }
+
+/* IoU at known thresholds: per (patch, unit) the fused kernel once per
+ * present mask (nmasks = 1, the caller's mask in place), or once with the
+ * empty mask when the patch has none; |A| = union + intersection - |M| of
+ * the first call counts toward the absent masks' unions.  Maps that cannot
+ * exceed T have an empty A and skip the kernel. */
+static void iou_exact(ndx_dissect *d, const ndx_dissect_batch *b, const iou_ws *ws, int par)
+{
+    const int U = d->units, N = b->n, M = d->nmasks;
+    const size_t hw = (size_t)d->h * d->w, mhw = (size_t)b->mask_h * b->mask_w;
+    const ndx_bilinear_iou_fn fused = ndx_kernels()->bilinear_iou.fn;
+#pragma omp parallel for schedule(dynamic, 2) num_threads(nthreads()) if (par)
+    for (int u = 0; u < U; u++) {
+        uint64_t *in = d->inter + (size_t)u * M, *un = d->uni + (size_t)u * M;
+        const float t = d->thr[u];
+        for (int i = 0; i < N; i++) {
+            const float *map = b->maps + ((size_t)i * U + u) * hw;
+            const uint8_t *const *mk = b->masks ? b->masks + (size_t)i * M : NULL;
+            const uint64_t *area = ws->area + (size_t)i * M;
+            int arg;
+            if (!(upsampled_bound(map_max(map, hw, &arg)) > t)) {
+                for (int m = 0; m < M; m++) un[m] += area[m];
+                continue;
+            }
+            int64_t active = -1;
+            for (int m = 0; m < M; m++) {
+                if (!mk || !mk[m]) continue;
+                uint64_t ti = 0, tu = 0;
+                fused(&ws->plan, map, t, 1, mk[m], mhw, &ti, &tu);
+                in[m] += ti;
+                un[m] += tu;
+                if (active < 0) active = (int64_t)(tu + ti - area[m]);
+            }
+            if (active < 0) {
+                uint64_t ti = 0, tu = 0;
+                fused(&ws->plan, map, t, 1, ws->zero, mhw, &ti, &tu);
+                active = (int64_t)tu;
+            }
+            for (int m = 0; m < M; m++)
+                if (!mk || !mk[m]) un[m] += (uint64_t)active;
+        }
+    }
+}
+
+/* One-pass IoU: n patches' maps (n x U x h x w) into the windows' histograms:
+ * the select kernel lists the upsampled pixels >= lo_value (the smallest
+ * value of bin base), each counted in its window slot, and in mask m's row
+ * when inside. */
+static void hist_feed(ndx_dissect *d, const float *maps, int n, const uint8_t *const *masks,
+                      const iou_ws *ws, int par)
+{
+    const int U = d->units, M = d->nmasks;
+    const size_t hw = (size_t)d->h * d->w, mhw = (size_t)d->mask_h * d->mask_w;
+    const ndx_bilinear_select_fn select = ndx_kernels()->bilinear_select.fn;
+#pragma omp parallel for schedule(dynamic, 2) num_threads(nthreads()) if (par)
+    for (int u = 0; u < U; u++) {
+        int32_t *idx = ws->sidx + (size_t)thread_id() * mhw;
+        float *val = ws->sval + (size_t)thread_id() * mhw;
+        uint64_t *h = d->hist + (size_t)u * (1 + M) * HIST_BINS;
+        const int lo = d->win[u].lo;
+        const float lov = d->lo_value[u];
+        for (int i = 0; i < n; i++) {
+            const float *map = maps + ((size_t)i * U + u) * hw;
+            int arg;
+            if (upsampled_bound(map_max(map, hw, &arg)) < lov) continue;
+            const size_t ns = select(&ws->plan, map, lov, idx, val);
+            const uint8_t *const *mk = masks ? masks + (size_t)i * M : NULL;
+            for (size_t j = 0; j < ns; j++) {
+                int k = ndx__sketch_bin(val[j]) - lo + 1;
+                if (k < 0) k = 0;
+                if (k >= HIST_BINS) k = HIST_BINS - 1;
+                h[k]++;
+                if (mk)
+                    for (int m = 0; m < M; m++)
+                        if (mk[m] && mk[m][idx[j]]) h[(size_t)(1 + m) * HIST_BINS + (size_t)k]++;
+            }
+        }
+    }
+    d->n_iou += (uint64_t)n;
+}
+
+/* The warm-up size: HIST_WARMUP patches, fewer when their maps would pass
+ * 16 MiB, at least 8. */
+static int warmup_size(const ndx_dissect *d)
+{
+    const size_t per = (size_t)d->units * d->h * d->w * sizeof(float);
+    size_t w = ((size_t)16 << 20) / per;
+    if (w > HIST_WARMUP) w = HIST_WARMUP;
+    return w < 8 ? 8 : (int)w;
+}
+
+static void free_buffer(ndx_dissect *d)
+{
+    ndx_free(d->wmaps), free(d->wmasks), free(d->wpresent);
+    d->wmaps = NULL, d->wmasks = NULL, d->wpresent = NULL;
+    d->wn = 0;
+}
+
+/* Leaves hist mode: the windows go. */
+static void free_windows(ndx_dissect *d)
+{
+    free(d->win), free(d->lo_value), free(d->hist);
+    d->win = NULL, d->lo_value = NULL, d->hist = NULL;
+    d->hist_mode = d->window_open = 0;
+}
+
+/* Enters hist mode for masks of mh x mw: windows and warm-up buffer (pages
+ * of the buffer are touched only as patches arrive). */
+static ndx_status start_hist(ndx_dissect *d, int mh, int mw)
+{
+    const size_t U = (size_t)d->units, M = (size_t)d->nmasks, W = (size_t)d->warmup;
+    const size_t hw = (size_t)d->h * d->w, mhw = (size_t)mh * mw;
+    d->win = malloc(U * sizeof *d->win);
+    d->lo_value = malloc(U * sizeof *d->lo_value);
+    d->hist = calloc(U * (1 + M) * HIST_BINS, sizeof *d->hist);
+    d->wmaps = ndx_alloc(W * U * hw * sizeof(float));
+    d->wmasks = malloc(W * M * mhw);
+    d->wpresent = calloc(W * M, 1);
+    if (!d->win || !d->lo_value || !d->hist || !d->wmaps || !d->wmasks || !d->wpresent) {
+        free_windows(d);
+        free_buffer(d);
+        return ndx__fail(NDX_ERR_NOMEM, "dissect %s: cannot allocate the one-pass IoU windows "
+                         "(%zu units x %d bins) and warm-up buffer (%zu patches)", d->layer,
+                         U, HIST_BINS, W);
+    }
+    d->hist_mode = 1;
+    d->mask_h = mh;
+    d->mask_w = mw;
+    return NDX_OK;
+}
+
+ndx_status ndx__dissect_windows(ndx_dissect *d, int mh, int mw)
+{
+    ndx_status st = start_hist(d, mh, mw);
+    if (st) return st;
+    free_buffer(d);
+    d->window_open = 1;
+    return NDX_OK;
+}
+
+void ndx__dissect_window_values(ndx_dissect *d)
+{
+    for (int u = 0; d->hist_mode && u < d->units; u++)
+        d->lo_value[u] = nextafterf(ndx__sketch_threshold(d->win[u].base), INFINITY);
+}
+
+/* The sketch bin of unit u's top-q activation; the zero bin becomes the
+ * first positive one (T just below 2^-20: zero activations stay inactive, as
+ * with T = 0 in Network Dissection). */
+static int quantile_bin(const ndx_dissect *d, int u, double q)
+{
+    const uint64_t count = d->n_stats * (uint64_t)d->h * (uint64_t)d->w;
+    const int b = ndx__sketch_rank(d->sketch + (size_t)u * SK_BINS, ndx__quantile_rank(q, count));
+    return b == SK_ZERO ? SK_ZERO + 1 : b;
+}
+
+/* The bin of unit u's threshold: at top fraction q (QUANTILE) or of relative
+ * x its best score (RELATIVE); the zero bin as above. */
+static int threshold_bin(const ndx_dissect *d, int u, double q)
+{
+    if (d->mode != NDX_THRESHOLD_RELATIVE) return quantile_bin(d, u, q);
+    const int b = ndx__sketch_bin((float)(d->relative * d->maxs[u]));
+    return b == SK_ZERO ? SK_ZERO + 1 : b;
+}
+
+/* Opens the windows from the warm-up statistics and empties the buffer into
+ * them.  A window's base is HIST_MARGIN bins below the threshold estimated
+ * at 4x the quantile (for RELATIVE, relative x the best score so far: a lower
+ * bound of the final one); its bins start there too, or higher so that they
+ * reach an octave above the best score so far (units sparse in the warm-up,
+ * whose estimate is "above zero", keep base there with a lump below lo).  A
+ * positive estimate keeps base above zero: T is never the zero bin. */
+static ndx_status open_windows(ndx_dissect *d, iou_ws *ws)
+{
+    double q = 4 * d->quantile;
+    if (q > 1) q = 1;
+    for (int u = 0; u < d->units; u++) {
+        const int e = threshold_bin(d, u, q);
+        int base = e - HIST_MARGIN;   /* not below "above zero" when e is positive */
+        if (e > SK_ZERO && base <= SK_ZERO) base = SK_ZERO + 1;
+        if (base < 0) base = 0;
+        const int need = ndx__sketch_bin(d->maxs[u]) + 32 - (HIST_BINS - 2);
+        const int lo = need > base ? need : base;
+        d->win[u] = (ndx_window){base, lo, lo + HIST_BINS - 2};
+    }
+    ndx__dissect_window_values(d);
+    d->window_open = 1;
+    const size_t M = (size_t)d->nmasks, mhw = (size_t)d->mask_h * d->mask_w;
+    const uint8_t **ptr = calloc((size_t)(d->wn ? d->wn : 1) * M, sizeof *ptr);
+    if (!ptr) return ndx__fail(NDX_ERR_NOMEM, "dissect %s: out of memory", d->layer);
+    for (size_t j = 0; j < (size_t)d->wn * M; j++)
+        ptr[j] = d->wpresent[j] ? d->wmasks + j * mhw : NULL;
+    hist_feed(d, d->wmaps, d->wn, ptr, ws, 1);
+    free(ptr);
+    free_buffer(d);
+    return NDX_OK;
+}
+
+/* Copies patches [first, last) of a batch into the warm-up buffer. */
+static void buffer_add(ndx_dissect *d, const ndx_dissect_batch *b, int first, int last)
+{
+    const size_t U = (size_t)d->units, M = (size_t)d->nmasks, hw = (size_t)d->h * d->w;
+    const size_t mhw = (size_t)d->mask_h * d->mask_w;
+    for (int i = first; i < last; i++, d->wn++) {
+        memcpy(d->wmaps + (size_t)d->wn * U * hw, b->maps + (size_t)i * U * hw, U * hw * sizeof(float));
+        for (size_t m = 0; m < M; m++) {
+            const uint8_t *mk = b->masks ? b->masks[(size_t)i * M + m] : NULL;
+            d->wpresent[(size_t)d->wn * M + m] = mk != NULL;
+            if (mk) memcpy(d->wmasks + ((size_t)d->wn * M + m) * mhw, mk, mhw);
+        }
+    }
+}
+
 ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
 {
     if (!d || !b) return ndx__fail(NDX_ERR_INVALID, "dissect_add: NULL state or batch");
@@ -309,12 +561,21 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
     if (!b->maps || !b->ids)
         return ndx__fail(NDX_ERR_INVALID, "dissect %s: batch maps or ids are NULL", d->layer);
     const int iou = (what & NDX_DISSECT_IOU) != 0, stats = (what & NDX_DISSECT_STATS) != 0;
-    if (iou && !d->thresholds_set)
+    const int hist = iou && !d->thresholds_set;
+    if (iou && !d->thresholds_set && !stats)
         return ndx__fail(NDX_ERR_INVALID, "dissect %s: IoU needs the thresholds: run the statistics "
-                         "pass and ndx_dissect_set_thresholds first", d->layer);
+                         "pass and ndx_dissect_set_thresholds first, or give STATS | IOU for one "
+                         "pass", d->layer);
     if (iou && (b->mask_h < 1 || b->mask_h > 16384 || b->mask_w < 1 || b->mask_w > 16384))
         return ndx__fail(NDX_ERR_SHAPE, "dissect %s: mask size %dx%d out of range 1..16384",
                          d->layer, b->mask_h, b->mask_w);
+    if (hist && d->hist_mode && (b->mask_h != d->mask_h || b->mask_w != d->mask_w))
+        return ndx__fail(NDX_ERR_SHAPE, "dissect %s: mask size %dx%d, earlier batches %dx%d",
+                         d->layer, b->mask_h, b->mask_w, d->mask_h, d->mask_w);
+    if (hist && !d->hist_mode && d->n_stats)
+        return ndx__fail(NDX_ERR_INVALID, "dissect %s: one-pass IoU must see every patch: %llu "
+                         "patches were added with STATS alone", d->layer,
+                         (unsigned long long)d->n_stats);
 
     const int U = d->units, N = b->n, M = d->nmasks;
     const size_t hw = (size_t)d->h * d->w, total = (size_t)N * U * hw;
@@ -331,6 +592,12 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
                 return ndx__fail(NDX_ERR_INVALID, "dissect %s: map of patch %zu (id %lld), unit %zu "
                                  "holds %g at %zu", d->layer, j / (U * hw),
                                  (long long)b->ids[j / (U * hw)], j / hw % U, b->maps[j], j % hw);
+    }
+    iou_ws ws;
+    if (iou) {
+        ndx_status st = get_ws(d, N, b->mask_h, b->mask_w, &ws);
+        if (!st && hist && !d->hist_mode) st = start_hist(d, b->mask_h, b->mask_w);
+        if (st) return st;
     }
 
     const int nt = nthreads();
@@ -352,11 +619,10 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
             d->sums[u] = sum;   /* written once per batch: no false sharing */
             d->maxs[u] = top;
         }
+        d->n_stats += (uint64_t)N;
+        for (int i = 0; i < N; i++) d->n_pos += b->labels && b->labels[i] ? 1 : 0;
     }
     if (iou) {
-        iou_ws ws;
-        ndx_status st = get_ws(d, b, &ws);
-        if (st) return st;
         const size_t mhw = (size_t)b->mask_h * b->mask_w;
         for (int i = 0; i < N; i++)
             for (int m = 0; m < M; m++) {
@@ -365,51 +631,27 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
                 if (mk)
                     for (size_t j = 0; j < mhw; j++) c += mk[j] != 0;
                 ws.area[(size_t)i * M + m] = c;
+                if (hist) d->area[m] += c;
             }
-        const ndx_bilinear_iou_fn fused = ndx_kernels()->bilinear_iou.fn;
         const int par_iou = (size_t)U * N * mhw >= ((size_t)1 << 16);
-        /* Per (patch, unit): the kernel once per present mask (nmasks = 1, the
-         * caller's mask in place), or once with the empty mask when the patch
-         * has none; |A| = union + intersection - |M| of the first call counts
-         * toward the absent masks' unions.  Maps whose max is <= T have an
-         * empty A and skip the kernel. */
-#pragma omp parallel for schedule(dynamic, 2) num_threads(nt) if (par_iou)
-        for (int u = 0; u < U; u++) {
-            uint64_t *in = d->inter + (size_t)u * M, *un = d->uni + (size_t)u * M;
-            const float t = d->thr[u];
-            for (int i = 0; i < N; i++) {
-                const float *map = b->maps + ((size_t)i * U + u) * hw;
-                const uint8_t *const *mk = b->masks ? b->masks + (size_t)i * M : NULL;
-                const uint64_t *area = ws.area + (size_t)i * M;
-                int arg;
-                if (!(map_max(map, hw, &arg) > t)) {
-                    for (int m = 0; m < M; m++) un[m] += area[m];
-                    continue;
+        if (!hist) {
+            iou_exact(d, b, &ws, par_iou);
+            d->n_iou += (uint64_t)N;
+        } else if (d->window_open) {
+            hist_feed(d, b->maps, N, b->masks, &ws, par_iou);
+        } else {
+            const int take = N < d->warmup - d->wn ? N : d->warmup - d->wn;
+            buffer_add(d, b, 0, take);
+            if (d->wn == d->warmup) {
+                ndx_status st = open_windows(d, &ws);
+                if (st) return st;
+                if (take < N) {
+                    const uint8_t *const *mk = b->masks ? b->masks + (size_t)take * M : NULL;
+                    hist_feed(d, b->maps + (size_t)take * U * hw, N - take, mk, &ws, par_iou);
                 }
-                int64_t active = -1;
-                for (int m = 0; m < M; m++) {
-                    if (!mk || !mk[m]) continue;
-                    uint64_t ti = 0, tu = 0;
-                    fused(&ws.plan, map, t, 1, mk[m], mhw, &ti, &tu);
-                    in[m] += ti;
-                    un[m] += tu;
-                    if (active < 0) active = (int64_t)(tu + ti - area[m]);
-                }
-                if (active < 0) {
-                    uint64_t ti = 0, tu = 0;
-                    fused(&ws.plan, map, t, 1, ws.zero, mhw, &ti, &tu);
-                    active = (int64_t)tu;
-                }
-                for (int m = 0; m < M; m++)
-                    if (!mk || !mk[m]) un[m] += (uint64_t)active;
             }
         }
     }
-    if (stats) {
-        d->n_stats += (uint64_t)N;
-        for (int i = 0; i < N; i++) d->n_pos += b->labels && b->labels[i] ? 1 : 0;
-    }
-    if (iou) d->n_iou += (uint64_t)N;
     return NDX_OK;
 }
 
@@ -420,6 +662,9 @@ ndx_status ndx_dissect_set_thresholds(ndx_dissect *d, const float *t)
     if (d->n_iou > 0)
         return ndx__fail(NDX_ERR_INVALID, "dissect %s: IoU of %llu patches already accumulated "
                          "with the old thresholds", d->layer, (unsigned long long)d->n_iou);
+    if (d->hist_mode)
+        return ndx__fail(NDX_ERR_INVALID, "dissect %s: one-pass IoU under way: call "
+                         "ndx_dissect_finish", d->layer);
     if (t) {
         for (int u = 0; u < d->units; u++)
             if (!isfinite(t[u]))
@@ -434,17 +679,112 @@ ndx_status ndx_dissect_set_thresholds(ndx_dissect *d, const float *t)
     if (d->n_stats == 0)
         return ndx__fail(NDX_ERR_INVALID, "dissect %s: no statistics yet to set thresholds from",
                          d->layer);
-    const uint64_t count = d->n_stats * (uint64_t)d->h * (uint64_t)d->w;
-    const uint64_t r = ndx__quantile_rank(d->quantile, count);
-    for (int u = 0; u < d->units; u++)
-        d->thr[u] = d->mode == NDX_THRESHOLD_QUANTILE
-                        ? ndx__sketch_rank(d->sketch + (size_t)u * SK_BINS, r)
-                        : (float)(d->relative * d->maxs[u]);
+    for (int u = 0; u < d->units; u++) d->thr[u] = ndx__sketch_threshold(threshold_bin(d, u, d->quantile));
     d->thresholds_set = 1;
     return NDX_OK;
 }
 
+ndx_status ndx_dissect_finish(ndx_dissect *d, int *missed)
+{
+    if (!d || !missed) return ndx__fail(NDX_ERR_INVALID, "dissect_finish: NULL argument");
+    *missed = 0;
+    if (!d->hist_mode) return NDX_OK;
+    if (!d->window_open) {
+        iou_ws ws;
+        ndx_status st = get_ws(d, 1, d->mask_h, d->mask_w, &ws);
+        if (!st) st = open_windows(d, &ws);
+        if (st) return st;
+    }
+    const size_t M = (size_t)d->nmasks;
+    int miss = 0;
+    for (int u = 0; u < d->units; u++) {
+        const int bt = threshold_bin(d, u, d->quantile);
+        const ndx_window w = d->win[u];
+        const int k = bt == w.base ? 0 : bt - w.lo + 1;
+        d->thr[u] = ndx__sketch_threshold(bt);
+        uint64_t *in = d->inter + (size_t)u * M, *un = d->uni + (size_t)u * M;
+        if (bt != w.base && (bt < w.lo || bt > w.top)) {
+            miss++;
+            continue;
+        }
+        const uint64_t *h = d->hist + (size_t)u * (1 + M) * HIST_BINS;
+        uint64_t a = 0;
+        for (int j = k; j < HIST_BINS; j++) a += h[j];
+        for (size_t m = 0; m < M; m++) {
+            uint64_t c = 0;
+            for (int j = k; j < HIST_BINS; j++) c += h[(1 + m) * HIST_BINS + (size_t)j];
+            in[m] = c;
+            un[m] = a + d->area[m] - c;
+        }
+    }
+    d->thresholds_set = 1;
+    if (miss) {
+        /* the caller runs an IoU pass with these thresholds */
+        memset(d->inter, 0, (size_t)d->units * M * sizeof *d->inter);
+        memset(d->uni, 0, (size_t)d->units * M * sizeof *d->uni);
+        free_windows(d);
+        d->n_iou = 0;
+        memset(d->area, 0, sizeof d->area);
+    }
+    *missed = miss;
+    return NDX_OK;
+}
+
 /* ---- merging ------------------------------------------------------------ */
+/* Adds a window's row (window w) into out's slots for window m: bins below
+ * m.base drop, bins m.base .. m.lo - 1 join the lump, bins above m.top join
+ * m.top's slot (counts of bins >= b stay exact for b = m.base and m.lo <= b
+ * <= m.top).  A lump merges only into a window of the same base. */
+static void rebin(const uint64_t *old, ndx_window w, uint64_t *out, ndx_window m)
+{
+    if (w.base == m.base) out[0] += old[0];
+    for (int k = 1; k < HIST_BINS; k++) {
+        const int bin = w.lo + k - 1;
+        if (bin < m.base || !old[k]) continue;
+        out[bin < m.lo ? 0 : (bin < m.top ? bin : m.top) - m.lo + 1] += old[k];
+    }
+}
+
+/* The one-pass windows of src into dst's: both windows open (or dst empty),
+ * the same mask size; per unit the common range max(lo)..min(top). */
+static ndx_status merge_windows(ndx_dissect *dst, const ndx_dissect *src)
+{
+    if ((dst->hist_mode && !dst->window_open) || (src->hist_mode && !src->window_open))
+        return ndx__fail(NDX_ERR_INVALID, "dissect_merge %s: call ndx_dissect_finish on both "
+                         "states first", dst->layer);
+    const int fresh = !dst->hist_mode && !dst->n_stats && !dst->n_iou && !dst->thresholds_set;
+    if (!src->hist_mode || (!dst->hist_mode && !fresh))
+        return ndx__fail(NDX_ERR_INVALID, "dissect_merge %s: one state has one-pass IoU windows, "
+                         "the other IoU at given thresholds", dst->layer);
+    if (fresh) {
+        ndx_status st = ndx__dissect_windows(dst, src->mask_h, src->mask_w);
+        if (st) return st;
+        memcpy(dst->win, src->win, (size_t)dst->units * sizeof *dst->win);
+    }
+    if (dst->mask_h != src->mask_h || dst->mask_w != src->mask_w)
+        return ndx__fail(NDX_ERR_SHAPE, "dissect_merge %s: masks %dx%d vs %dx%d", dst->layer,
+                         dst->mask_h, dst->mask_w, src->mask_h, src->mask_w);
+    const size_t rows = 1 + (size_t)dst->nmasks;
+    for (int u = 0; u < dst->units; u++) {
+        const ndx_window a = dst->win[u], b = src->win[u];
+        ndx_window m = {0, a.lo > b.lo ? a.lo : b.lo, a.top < b.top ? a.top : b.top};
+        m.base = a.base == b.base ? a.base : m.lo;
+        if (m.top < m.lo - 1) m.top = m.lo - 1;   /* empty: every T >= lo misses */
+        uint64_t *hd = dst->hist + (size_t)u * rows * HIST_BINS;
+        const uint64_t *hs = src->hist + (size_t)u * rows * HIST_BINS;
+        for (size_t r = 0; r < rows; r++) {
+            uint64_t tmp[HIST_BINS] = {0};
+            rebin(hd + r * HIST_BINS, a, tmp, m);
+            rebin(hs + r * HIST_BINS, b, tmp, m);
+            memcpy(hd + r * HIST_BINS, tmp, sizeof tmp);
+        }
+        dst->win[u] = m;
+    }
+    ndx__dissect_window_values(dst);
+    for (int m = 0; m < dst->nmasks; m++) dst->area[m] += src->area[m];
+    return NDX_OK;
+}
+
 ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src)
 {
     if (!dst || !src || dst == src)
@@ -464,11 +804,16 @@ ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src)
         if (strcmp(dst->mask_names[m], src->mask_names[m]))
             return ndx__fail(NDX_ERR_INVALID, "dissect_merge %s: mask kind %d is %s vs %s",
                              dst->layer, m, dst->mask_names[m], src->mask_names[m]);
-    if (dst->thresholds_set != src->thresholds_set ||
-        (dst->thresholds_set &&
-         memcmp(dst->thr, src->thr, (size_t)dst->units * sizeof *dst->thr)))
+    const int hist = dst->hist_mode || src->hist_mode;
+    if (!hist && (dst->thresholds_set != src->thresholds_set ||
+                  (dst->thresholds_set &&
+                   memcmp(dst->thr, src->thr, (size_t)dst->units * sizeof *dst->thr))))
         return ndx__fail(NDX_ERR_INVALID, "dissect_merge %s: the shards' thresholds differ (set "
                          "the same thresholds on every shard before the IoU pass)", dst->layer);
+    if (hist) {
+        ndx_status st = merge_windows(dst, src);
+        if (st) return st;
+    }
 
     const size_t U = (size_t)dst->units, K = (size_t)dst->topk, hw = (size_t)dst->h * dst->w;
     for (size_t u = 0; u < U; u++) {
@@ -488,6 +833,12 @@ ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src)
     dst->n_stats += src->n_stats;
     dst->n_iou += src->n_iou;
     dst->n_pos += src->n_pos;
+    if (hist) {   /* IoU and thresholds come from the merged windows: finish again */
+        memset(dst->inter, 0, U * (size_t)dst->nmasks * sizeof *dst->inter);
+        memset(dst->uni, 0, U * (size_t)dst->nmasks * sizeof *dst->uni);
+        dst->thresholds_set = 0;
+        for (size_t u = 0; u < U; u++) dst->thr[u] = NAN;
+    }
     return NDX_OK;
 }
 
@@ -510,7 +861,18 @@ const char *ndx_dissect_mask_name(const ndx_dissect *d, int m)
 
 uint64_t ndx_dissect_patches(const ndx_dissect *d, int iou) { return iou ? d->n_iou : d->n_stats; }
 
-size_t ndx_dissect_bytes(const ndx_dissect *d) { return sizeof *d + d->block_bytes + d->ws_bytes; }
+size_t ndx_dissect_bytes(const ndx_dissect *d)
+{
+    size_t n = sizeof *d + d->block_bytes + d->ws_bytes;
+    if (d->hist_mode)
+        n += (size_t)d->units * (3 * sizeof(int32_t) + (1 + (size_t)d->nmasks) * HIST_BINS * sizeof(uint64_t));
+    if (d->wmaps)
+        n += (size_t)d->warmup * ((size_t)d->units * d->h * d->w * sizeof(float) +
+                                  (size_t)d->nmasks * (1 + (size_t)d->mask_h * d->mask_w));
+    return n;
+}
+
+int ndx_dissect_warmup(const ndx_dissect *d) { return d->warmup; }
 
 ndx_status ndx_dissect_unit_info(const ndx_dissect *d, int u, ndx_dissect_unit *o)
 {
@@ -522,10 +884,7 @@ ndx_status ndx_dissect_unit_info(const ndx_dissect *d, int u, ndx_dissect_unit *
     o->max_score = d->n_stats ? d->maxs[u] : NAN;
     o->mean_score = d->n_stats ? (float)(d->sums[u] / (double)d->n_stats) : NAN;
     o->threshold = d->thresholds_set ? d->thr[u] : NAN;
-    o->quantile_threshold =
-        d->n_stats ? ndx__sketch_rank(d->sketch + (size_t)u * SK_BINS,
-                                      ndx__quantile_rank(d->quantile, d->n_stats * (uint64_t)d->h * d->w))
-                   : NAN;
+    o->quantile_threshold = d->n_stats ? ndx__sketch_threshold(quantile_bin(d, u, d->quantile)) : NAN;
     o->best_mask = -1;
     double best = -1;
     for (int m = 0; m < d->nmasks; m++) {

@@ -1,14 +1,17 @@
 /* The dissection state file.
  *
  * Little-endian, in this order:
- *   "NDXDISS\0", u32 version (1), u32 0x01020304 (byte-order check)
+ *   "NDXDISS\0", u32 version (2), u32 0x01020304 (byte-order check)
  *   char layer[64], char mask_names[8][32]
  *   i32 units, h, w, topk, nmasks, align_corners, mode, thresholds_set
  *   f64 quantile, relative;  u64 n_stats, n_iou, n_pos
+ *   i32 hist_mode, mask_h, mask_w, warmup;  u64 area[8]
  *   f32 thr[U], f32 maxs[U], f64 sums[U], u64 sketch[U][2561],
  *   u64 inter[U][nmasks], u64 uni[U][nmasks], i32 hsize[U],
  *   i32 heap[U][k], f32 score[U][k], i64 id[U][k], i32 argmax[U][k],
  *   u8 label[U][k], f32 map[U][k][h][w]
+ *   with hist_mode (one-pass windows, open):
+ *   i32 window[U][3] (base, lo, top), u64 hist[U][1 + nmasks][256]
  *   u64 XXH3-64 (seed 0) of every byte before it.
  * Written to "<path>.tmp.<pid>" and renamed; read whole, checked (magic,
  * version, sizes, checksum, then the heaps' and sketches' consistency). */
@@ -22,8 +25,9 @@
 #include "../io/io.h"
 
 #define MAGIC "NDXDISS"
-#define VERSION 1u
-#define HEADER_BYTES (8 + 4 + 4 + 64 + NDX_DISSECT_MAX_MASKS * 32 + 8 * 4 + 2 * 8 + 3 * 8)
+#define VERSION 2u
+#define HEADER_BYTES \
+    (8 + 4 + 4 + 64 + NDX_DISSECT_MAX_MASKS * 32 + 8 * 4 + 2 * 8 + 3 * 8 + 4 * 4 + NDX_DISSECT_MAX_MASKS * 8)
 
 static int little_endian(void)
 {
@@ -70,6 +74,10 @@ static int spans(const ndx_dissect *d, span *s)
     s[i++] = (span){d->harg, U * K * sizeof(int32_t)};
     s[i++] = (span){d->hlabel, U * K};
     s[i++] = (span){d->hmap, U * K * hw * sizeof(float)};
+    if (d->hist_mode) {
+        s[i++] = (span){d->win, U * sizeof *d->win};
+        s[i++] = (span){d->hist, U * (1 + M) * HIST_BINS * sizeof(uint64_t)};
+    }
     return i;
 }
 
@@ -78,6 +86,9 @@ ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
     if (!d || !path || !path[0]) return ndx__fail(NDX_ERR_INVALID, "dissect_save: NULL state or path");
     if (!little_endian())
         return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
+    if (d->hist_mode && !d->window_open)
+        return ndx__fail(NDX_ERR_INVALID, "%s: one-pass state of %s: call ndx_dissect_finish "
+                         "before saving", path, d->layer);
     char tmp[4200];
     if (!ndx__tmp_path(tmp, sizeof tmp, path))
         return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
@@ -105,6 +116,9 @@ ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
     put(&w, &d->relative, 8);
     const uint64_t counts[3] = {d->n_stats, d->n_iou, d->n_pos};
     put(&w, counts, sizeof counts);
+    const int32_t hints[4] = {d->hist_mode, d->mask_h, d->mask_w, d->warmup};
+    put(&w, hints, sizeof hints);
+    put(&w, d->area, sizeof d->area);
     span s[16];
     const int ns = spans(d, s);
     for (int i = 0; i < ns; i++) put(&w, s[i].p, s[i].n);
@@ -128,7 +142,7 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
     if (d->n_pos > d->n_stats)
         return ndx__fail(NDX_ERR_FORMAT, "%s: %llu positives among %llu patches", path,
                          (unsigned long long)d->n_pos, (unsigned long long)d->n_stats);
-    if (!d->thresholds_set && d->n_iou)
+    if (!d->thresholds_set && d->n_iou && !d->hist_mode)
         return ndx__fail(NDX_ERR_FORMAT, "%s: IoU counts without thresholds", path);
     for (size_t u = 0; u < U; u++) {
         uint64_t c = 0;
@@ -141,6 +155,11 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
         for (int m = 0; m < d->nmasks; m++)
             if (d->inter[u * d->nmasks + m] > d->uni[u * d->nmasks + m])
                 return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: intersection exceeds union", path, u);
+        const ndx_window *w = d->hist_mode ? &d->win[u] : NULL;
+        if (w && (w->base < 0 || w->lo < w->base || w->lo >= SK_BINS + HIST_BINS ||
+                  w->top < w->lo - 1 || w->top > w->lo + HIST_BINS - 2))
+            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: window %d, %d..%d", path, u, w->base,
+                             w->lo, w->top);
         const int n = d->hsize[u];
         const uint64_t want = d->n_stats < K ? d->n_stats : K;
         if (n < 0 || (uint64_t)n != want)
@@ -215,6 +234,20 @@ ndx_status ndx_dissect_load(ndx_dissect **out, const char *path)
     p += sizeof qr;
     uint64_t counts[3];
     memcpy(counts, p, sizeof counts);
+    p += sizeof counts;
+    int32_t hints[4];
+    memcpy(hints, p, sizeof hints);
+    p += sizeof hints;
+    uint64_t area[NDX_DISSECT_MAX_MASKS];
+    memcpy(area, p, sizeof area);
+    if (hints[0] != 0 && hints[0] != 1) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: hist_mode is %d", path, hints[0]);
+    }
+    if (hints[0] && (hints[1] < 1 || hints[1] > 16384 || hints[2] < 1 || hints[2] > 16384)) {
+        fclose(f);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: mask size %dx%d", path, hints[1], hints[2]);
+    }
     if (!memchr(layer, 0, 64)) {
         fclose(f);
         return ndx__fail(NDX_ERR_FORMAT, "%s: layer name is not terminated", path);
@@ -237,6 +270,7 @@ ndx_status ndx_dissect_load(ndx_dissect **out, const char *path)
     ndx_dissect_config c = {.layer = layer, .units = ints[0], .h = ints[1], .w = ints[2],
                             .topk = ints[3], .nmasks = nm ? nm : -1, .mask_names = np,
                             .align_corners = ints[5], .quantile = qr[0], .relative = qr[1],
+                            .warmup = hints[3],
                             .mode = ints[6] == NDX_THRESHOLD_FIXED ? NDX_THRESHOLD_RELATIVE
                                                                  : (ndx_dissect_mode)ints[6]};
     if (c.topk == 0 || c.quantile == 0 || c.relative == 0) {
@@ -249,7 +283,8 @@ ndx_status ndx_dissect_load(ndx_dissect **out, const char *path)
         const uint64_t U = (uint64_t)c.units, K = (uint64_t)c.topk, hw = (uint64_t)c.h * c.w;
         const uint64_t expect = HEADER_BYTES + 8 +
                                 U * (4 + 4 + 8 + SK_BINS * 8 + 2 * (uint64_t)nm * 8 + 4) +
-                                U * K * (4 + 4 + 8 + 4 + 1 + hw * 4);
+                                U * K * (4 + 4 + 8 + 4 + 1 + hw * 4) +
+                                (hints[0] ? U * (12 + (1 + (uint64_t)nm) * HIST_BINS * 8) : 0);
         if (fseek(f, 0, SEEK_END) != 0) {
             fclose(f);
             return ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
@@ -273,6 +308,12 @@ ndx_status ndx_dissect_load(ndx_dissect **out, const char *path)
     d->n_stats = counts[0];
     d->n_iou = counts[1];
     d->n_pos = counts[2];
+    memcpy(d->area, area, sizeof area);
+    if (hints[0] && (st = ndx__dissect_windows(d, hints[1], hints[2]))) {
+        fclose(f);
+        ndx_dissect_free(d);
+        return st;
+    }
 
     span s[16];
     const int ns = spans(d, s);
@@ -317,6 +358,7 @@ ndx_status ndx_dissect_load(ndx_dissect **out, const char *path)
         ndx_dissect_free(d);
         return st;
     }
+    ndx__dissect_window_values(d);
     *out = d;
     return NDX_OK;
 }
