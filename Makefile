@@ -53,6 +53,9 @@ KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/
 # the ISA's own files.
 $(BUILD)/kernels/ref/%.o:  XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
+# The Winograd transforms are plain C loops left to the vectorizer (baseline
+# ISA, no contraction: results equal the scalar loops').
+$(BUILD)/src/core/winograd.o: XFLAGS := -ftree-vectorize -fvect-cost-model=dynamic
 
 # ---- targets -----------------------------------------------------------------
 .PHONY: all lib check check-asan check-neon check-torch bench demo install uninstall \

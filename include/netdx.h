@@ -141,8 +141,10 @@ void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 /* 2-D convolution on NCHW float32, as torch.nn.functional.conv2d:
  *   x (N, C, H, W), w (K, C/groups, KH, KW), bias (K) or NULL,
  *   y (N, K, OH, OW), OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1 (likewise OW).
- * Forward is im2col + GEMM (1x1 stride-1 unpadded convolutions skip im2col)
- * with bias and optional ReLU fused into the epilogue.  ws is caller-owned
+ * Forward is im2col + GEMM (1x1 stride-1 unpadded convolutions skip im2col),
+ * or Winograd F(2x2, 3x3) for 3x3 stride-1 ungrouped layers where it is
+ * faster (NETDX_CONV=im2col|winograd forces one), with bias and optional
+ * ReLU fused into the epilogue.  ws is caller-owned
  * scratch of ndx_conv2d_workspace() floats (may be NULL when that is 0):
  * nothing is allocated per call.  Threads: ndx_get_threads(). */
 typedef struct ndx_conv2d_desc {
@@ -160,6 +162,9 @@ int ndx_conv2d_out_h(const ndx_conv2d_desc *d);
 int ndx_conv2d_out_w(const ndx_conv2d_desc *d);
 /* Floats of scratch the forward and both backward calls need. */
 size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d);
+/* The forward algorithm d gets: "winograd", "im2col", "gemm" (1x1 without
+ * im2col) or "invalid" (d fails ndx_conv2d_check). */
+const char *ndx_conv2d_algo(const ndx_conv2d_desc *d);
 ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
                               const float *w, const float *bias, float *y,
                               float *ws);

@@ -2,8 +2,13 @@
  * (tools/gen_conv_golden.py), against a naive double-precision convolution
  * on random shapes (groups, stride, padding, dilation, asymmetric kernels,
  * 1 and 2 threads), and the gradients against central finite differences
- * of L = <conv(x, w) + b, dy> computed in double. */
+ * of L = <conv(x, w) + b, dy> computed in double.  The Winograd forward
+ * path against the im2col one, forcing each (ndx__conv_set_algo). */
+#include <float.h>
+#include <math.h>
 #include <string.h>
+
+#include "../src/core/core.h"
 
 #include "golden.h"
 #include "netdx.h"
@@ -263,6 +268,140 @@ START_TEST(test_conv_batch_chunks)
 }
 END_TEST
 
+/* y of d's forward pass with the algorithm a; ws and y as given. */
+static void forward_with(ndx__conv_algo a, const ndx_conv2d_desc *d, const float *x,
+                         const float *w, const float *b, float *y, float *ws)
+{
+    ndx__conv_set_algo(a);
+    ck_assert_int_eq(ndx_conv2d_forward(d, x, w, b, y, ws), NDX_OK);
+    ndx__conv_set_algo(NDX__CONV_AUTO);
+}
+
+/* Scratch for d under either algorithm, with guard floats after it. */
+static float *both_workspaces(const ndx_conv2d_desc *d, size_t *n)
+{
+    ndx__conv_set_algo(NDX__CONV_WINOGRAD);
+    size_t a = ndx_conv2d_workspace(d);
+    ndx__conv_set_algo(NDX__CONV_IM2COL);
+    size_t b = ndx_conv2d_workspace(d);
+    ndx__conv_set_algo(NDX__CONV_AUTO);
+    *n = a > b ? a : b;
+    return tu_alloc_poisoned(*n ? *n : 1);
+}
+
+/* Winograd F(2x2, 3x3) against im2col on random 3x3 stride-1 shapes: odd
+ * and even H, W (partial tiles), padding 0, 1 and 2, batches of 1 to 3,
+ * with and without bias and ReLU, 1 and 2 threads.  Tolerance: the error
+ * of either path is a sum over the 9 C products of rounding errors, each
+ * bounded by a few eps times |w||x| (the transforms only add and halve:
+ * B^T d B sums at most 4 inputs, G g G^T at most 9 weights times 1/4, the
+ * output transform at most 9 products), so |y_wino - y_im2col| <=
+ * 4 (9 C + 16) eps (sum |w||x| + |b|) with sum |w||x| computed by the
+ * im2col path on |x|, |w|. */
+START_TEST(test_conv_winograd_vs_im2col)
+{
+    uint64_t seed = 11;
+    double worst = 0;
+    for (int it = 0; it < 80; it++) {
+        ndx_conv2d_desc d;
+        do {
+            d = (ndx_conv2d_desc){.n = tu_int(&seed, 1, 3), .c = tu_int(&seed, 1, 40),
+                                  .h = tu_int(&seed, 1, 19), .w = tu_int(&seed, 1, 19),
+                                  .k = tu_int(&seed, 1, 40), .kh = 3, .kw = 3, .sh = 1,
+                                  .sw = 1, .ph = tu_int(&seed, 0, 2), .pw = tu_int(&seed, 0, 2),
+                                  .dh = 1, .dw = 1, .groups = 1, .relu = tu_int(&seed, 0, 1)};
+        } while (ndx_conv2d_check(&d) != NDX_OK);
+        sizes s = conv_sizes(&d);
+        size_t nws;
+        float *ws = both_workspaces(&d, &nws);
+        float *x = malloc(s.nx * 4), *w = malloc(s.nw * 4), *b = malloc(d.k * 4);
+        float *ax = malloc(s.nx * 4), *aw = malloc(s.nw * 4), *ab = malloc(d.k * 4);
+        float *yi = tu_alloc_poisoned(s.ny), *yw = tu_alloc_poisoned(s.ny);
+        float *mag = tu_alloc_poisoned(s.ny);
+        tu_fill(&seed, x, s.nx);
+        tu_fill(&seed, w, s.nw);
+        tu_fill(&seed, b, (size_t)d.k);
+        for (size_t i = 0; i < s.nx; i++) ax[i] = fabsf(x[i]);
+        for (size_t i = 0; i < s.nw; i++) aw[i] = fabsf(w[i]);
+        for (int i = 0; i < d.k; i++) ab[i] = fabsf(b[i]);
+        const float *bias = tu_int(&seed, 0, 1) ? b : NULL;
+        ck_assert_int_eq(ndx_set_threads(1 + it % 2), NDX_OK);
+        forward_with(NDX__CONV_IM2COL, &d, x, w, bias, yi, ws);
+        forward_with(NDX__CONV_WINOGRAD, &d, x, w, bias, yw, ws);
+        ndx_conv2d_desc dm = d;
+        dm.relu = 0;
+        forward_with(NDX__CONV_IM2COL, &dm, ax, aw, ab, mag, ws);
+        const double tol = 4.0 * (9.0 * d.c + 16) * FLT_EPSILON;
+        for (size_t i = 0; i < s.ny; i++) {
+            const double e = fabs((double)yw[i] - yi[i]) / (mag[i] + FLT_MIN);
+            if (e > worst) worst = e;
+            if (!(e <= tol))
+                ck_abort_msg("winograd vs im2col: n=%d c=%d h=%d w=%d k=%d pad=%d,%d: "
+                             "y[%zu] = %g vs %g (|w||x| %g)", d.n, d.c, d.h, d.w, d.k, d.ph,
+                             d.pw, i, yw[i], yi[i], mag[i]);
+        }
+        tu_check_guard(yw, s.ny);
+        tu_check_guard(ws, nws ? nws : 1);
+        free(ws); free(x); free(w); free(b); free(ax); free(aw); free(ab);
+        free(yi); free(yw); free(mag);
+    }
+    ck_assert_double_lt(worst, 1e-5);   /* in practice ~1e-7 */
+    ndx_set_threads(1);
+}
+END_TEST
+
+/* The Winograd path is bit-identical with 1 and 2 threads, and for a batch
+ * split into several tile chunks (3 x 784 tiles of 64 -> 64 channels: two
+ * chunks) it also equals the auto choice, which takes it. */
+START_TEST(test_conv_winograd_threads)
+{
+    ndx_conv2d_desc d = {3, 64, 56, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    ck_assert_str_eq(ndx_conv2d_algo(&d), "winograd");
+    sizes s = conv_sizes(&d);
+    uint64_t seed = 12;
+    float *x = malloc(s.nx * 4), *w = malloc(s.nw * 4), *b = malloc(d.k * 4);
+    float *y1 = tu_alloc_poisoned(s.ny), *y2 = tu_alloc_poisoned(s.ny);
+    float *ws = tu_alloc_poisoned(s.nws);
+    tu_fill(&seed, x, s.nx);
+    tu_fill(&seed, w, s.nw);
+    tu_fill(&seed, b, (size_t)d.k);
+    ck_assert_int_eq(ndx_set_threads(1), NDX_OK);
+    ck_assert_int_eq(ndx_conv2d_forward(&d, x, w, b, y1, ws), NDX_OK);
+    ck_assert_int_eq(ndx_set_threads(2), NDX_OK);
+    ck_assert_int_eq(ndx_conv2d_forward(&d, x, w, b, y2, ws), NDX_OK);
+    ck_assert_int_eq(memcmp(y1, y2, s.ny * 4), 0);
+    tu_check_guard(y2, s.ny);
+    tu_check_guard(ws, s.nws);
+    ndx_set_threads(1);
+    free(x); free(w); free(b); free(y1); free(y2); free(ws);
+}
+END_TEST
+
+/* Which layers the auto rule sends to Winograd. */
+START_TEST(test_conv_algo_choice)
+{
+    const struct { ndx_conv2d_desc d; const char *algo; } cases[] = {
+        {{1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, "winograd"},
+        {{1, 256, 13, 13, 384, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}, "winograd"},
+        {{8, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, "winograd"},
+        {{1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, "im2col"},    /* 16 tiles */
+        {{1, 16, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, "im2col"},    /* c < 32 */
+        {{1, 64, 56, 56, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, "im2col"},    /* stride 2 */
+        {{1, 64, 56, 56, 64, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1}, "im2col"},    /* dilation 2 */
+        {{1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1}, "im2col"},    /* groups 2 */
+        {{1, 64, 56, 56, 64, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1}, "gemm"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        ck_assert_str_eq(ndx_conv2d_algo(&cases[i].d), cases[i].algo);
+    ndx__conv_set_algo(NDX__CONV_IM2COL);
+    ck_assert_str_eq(ndx_conv2d_algo(&cases[0].d), "im2col");
+    ndx__conv_set_algo(NDX__CONV_WINOGRAD);
+    ck_assert_str_eq(ndx_conv2d_algo(&cases[3].d), "winograd");
+    ck_assert_str_eq(ndx_conv2d_algo(&cases[5].d), "im2col");   /* does not apply */
+    ndx__conv_set_algo(NDX__CONV_AUTO);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv");
@@ -273,6 +412,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_conv_finite_differences);
     tcase_add_test(tc, test_conv_accumulate_and_errors);
     tcase_add_test(tc, test_conv_batch_chunks);
+    tcase_add_test(tc, test_conv_winograd_vs_im2col);
+    tcase_add_test(tc, test_conv_winograd_threads);
+    tcase_add_test(tc, test_conv_algo_choice);
     suite_add_tcase(s, tc);
     return s;
 }

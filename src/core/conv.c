@@ -1,4 +1,5 @@
-/* 2-D convolution driver: im2col + GEMM, per image and group.
+/* 2-D convolution driver: im2col + GEMM, per image and group; 3x3 stride-1
+ * layers may take Winograd F(2x2, 3x3) forward instead (winograd.c).
  *
  *   forward:   y_g (Kg, OH*OW) = W_g (Kg, Cg*KH*KW) . col_g (Cg*KH*KW, OH*OW)
  *              then y += bias, y = max(y, 0) if relu, row by row while hot
@@ -11,7 +12,12 @@
  * im2col and col2im run over channels in parallel; the GEMMs thread
  * themselves.  ws holds that many image-groups' cols (Cg*KH*KW*OH*OW floats
  * each); the backward passes use one.
+ *
+ * Forward algorithm: NETDX_CONV=im2col|winograd forces one (winograd only
+ * where it applies: 3x3, stride 1, dilation 1, one group); auto (default)
+ * takes Winograd where ndx__winograd_wins().  Backward is always im2col.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core.h"
@@ -91,10 +97,35 @@ static int batch_chunk(const ndx_conv2d_desc *d)
     return chunk < (size_t)d->n ? (int)chunk : d->n;
 }
 
+static atomic_int conv_algo;   /* ndx__conv_algo, NDX__CONV_AUTO at first */
+
+void ndx__conv_set_algo(ndx__conv_algo a) { atomic_store(&conv_algo, (int)a); }
+
+/* Whether the forward pass of a checked d takes Winograd. */
+static int use_winograd(const ndx_conv2d_desc *d)
+{
+    ndx__ensure_init();
+    switch (atomic_load(&conv_algo)) {
+    case NDX__CONV_IM2COL: return 0;
+    case NDX__CONV_WINOGRAD: return ndx__winograd_fits(d);
+    default: return ndx__winograd_wins(d);
+    }
+}
+
+const char *ndx_conv2d_algo(const ndx_conv2d_desc *d)
+{
+    if (ndx_conv2d_check(d)) return "invalid";
+    if (use_winograd(d)) return "winograd";
+    return is_pointwise(d) ? "gemm" : "im2col";
+}
+
 size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
 {
     if (is_pointwise(d)) return 0;
-    return col_size(d) * (size_t)batch_chunk(d);
+    const size_t im2col = col_size(d) * (size_t)batch_chunk(d);
+    if (ndx_conv2d_check(d) || !use_winograd(d)) return im2col;
+    const size_t wino = ndx__winograd_workspace(d);
+    return wino > im2col ? wino : im2col;
 }
 
 /* fn (the table's im2col or col2im) on each of cg channels, in parallel:
@@ -142,6 +173,10 @@ ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
     geom gm;
     ndx_status st = prepare(d, ws, &gm);
     if (st) return st;
+    if (use_winograd(d)) {
+        ndx__winograd_forward(d, x, w, bias, y, ws);
+        return NDX_OK;
+    }
     const ndx_kernel_table *t = gm.t;
     const int G = gm.G, cg = gm.cg, kg = gm.kg, ohw = gm.ohw, kdim = gm.kdim;
     const size_t plane = gm.plane;

@@ -17,4 +17,25 @@ void ndx__sgemm_batch(int trans_a, int m, int n, int k, float alpha, const float
                       int lda, int count, const float *b, int ldb, size_t b_stride,
                       float beta, float *c, int ldc, size_t c_stride);
 
+/* count independent GEMMs C_i = A_i B_i (A_i m x k, B_i k x n, C_i m x n,
+ * none transposed; X_i = x + i*x_stride), spread over the threads, each
+ * computed by one thread: results do not depend on the thread count. */
+void ndx__sgemm_many(int count, int m, int n, int k, const float *a, int lda,
+                     size_t a_stride, const float *b, int ldb, size_t b_stride,
+                     float *c, int ldc, size_t c_stride);
+
+/* Forward convolution algorithm: NETDX_CONV=auto|im2col|winograd, read at
+ * init; ndx__conv_set_algo() overrides it (tests, benches). */
+typedef enum { NDX__CONV_AUTO, NDX__CONV_IM2COL, NDX__CONV_WINOGRAD } ndx__conv_algo;
+void ndx__conv_set_algo(ndx__conv_algo a);
+
+/* Winograd F(2x2, 3x3) forward (src/core/winograd.c), for descriptions
+ * ndx__winograd_fits() accepts: 3x3, stride 1, dilation 1, one group. */
+int ndx__winograd_fits(const ndx_conv2d_desc *d);
+/* Whether the auto choice takes it (the shape rule, see winograd.c). */
+int ndx__winograd_wins(const ndx_conv2d_desc *d);
+size_t ndx__winograd_workspace(const ndx_conv2d_desc *d);
+void ndx__winograd_forward(const ndx_conv2d_desc *d, const float *x, const float *w,
+                           const float *bias, float *y, float *ws);
+
 #endif

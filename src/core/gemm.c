@@ -16,6 +16,8 @@
  * C), it is computed instead and stored transposed.  The packing buffers
  * belong to the calling thread and are kept between calls (first-touching
  * fresh pages is slow); they grow when a larger call needs more.
+ * ndx__sgemm_many runs independent GEMMs side by side instead, one thread
+ * each, which is as deterministic.
  */
 #include <pthread.h>
 #include <string.h>
@@ -192,14 +194,13 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
  * share A: it is packed once per block for all of them. */
 static void gemm(int trans_a, int trans_b, int m, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc,
-                 int transposed_c, const columns *cols)
+                 int transposed_c, const columns *cols, int nt)
 {
     const ndx_kernel_table *ks = ndx_kernels();
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr, KC = ks->gemm_kc;
     const int MC = ks->gemm_mc / MR * MR, NCP = ks->gemm_nc / NR;
     const int mpanels = (m + MR - 1) / MR, npanels = cols->ppi * cols->count;
 
-    int nt = ndx_get_threads();
     if ((double)m * cols->n * cols->count * k < 64.0 * 64 * 64) nt = 1;
     const int split_rows = mpanels >= npanels;
     if (nt > (split_rows ? mpanels : npanels)) nt = split_rows ? mpanels : npanels;
@@ -248,25 +249,33 @@ static void gemm(int trans_a, int trans_b, int m, int k, float alpha, const floa
     }
 }
 
-void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
-               const float *a, int lda, const float *b, int ldb, float beta,
-               float *c, int ldc)
+/* ndx_sgemm on at most nt threads. */
+static void sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta,
+                  float *c, int ldc, int nt)
 {
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || alpha == 0.0f) {
         scale_c(m, n, beta, c, ldc);
         return;
     }
-    ndx__ensure_init();
     const ndx_kernel_table *ks = ndx_kernels();
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
     if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR) > 1.1 * tile_use(m, n, MR, NR)) {
         const columns cols = {m, (m + NR - 1) / NR, 1, 0, 0};
-        gemm(!trans_b, !trans_a, n, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, &cols);
+        gemm(!trans_b, !trans_a, n, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, &cols, nt);
     } else {
         const columns cols = {n, (n + NR - 1) / NR, 1, 0, 0};
-        gemm(trans_a, trans_b, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols);
+        gemm(trans_a, trans_b, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols, nt);
     }
+}
+
+void ndx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta,
+               float *c, int ldc)
+{
+    ndx__ensure_init();
+    sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ndx_get_threads());
 }
 
 void ndx__sgemm_batch(int trans_a, int m, int n, int k, float alpha, const float *a,
@@ -281,5 +290,17 @@ void ndx__sgemm_batch(int trans_a, int m, int n, int k, float alpha, const float
     ndx__ensure_init();
     const int NR = ndx_kernels()->gemm_ukernel.nr;
     const columns cols = {n, (n + NR - 1) / NR, count, b_stride, c_stride};
-    gemm(trans_a, 0, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols);
+    gemm(trans_a, 0, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols, ndx_get_threads());
+}
+
+void ndx__sgemm_many(int count, int m, int n, int k, const float *a, int lda,
+                     size_t a_stride, const float *b, int ldb, size_t b_stride,
+                     float *c, int ldc, size_t c_stride)
+{
+    ndx__ensure_init();
+    const int nt = ndx_get_threads();
+#pragma omp parallel for num_threads(nt) if (nt > 1 && count > 1) schedule(static)
+    for (int i = 0; i < count; i++)
+        sgemm(0, 0, m, n, k, 1.0f, a + i * a_stride, lda, b + i * b_stride, ldb, 0.0f,
+              c + i * c_stride, ldc, 1);
 }

@@ -1,5 +1,6 @@
-/* Start-up: the kernel set (NETDX_KERNELS) and the thread count
- * (NETDX_THREADS, else OpenMP's default). */
+/* Start-up: the kernel set (NETDX_KERNELS), the thread count
+ * (NETDX_THREADS, else OpenMP's default) and the forward convolution
+ * algorithm (NETDX_CONV). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -57,6 +58,13 @@ static ndx_status apply_env(void)
         if (errno || *end || end == t || n < 1 || n > 1024)
             return ndx__fail(NDX_ERR_INVALID, "NETDX_THREADS=%s: expected an integer 1..1024", t);
         ndx_set_threads((int)n);
+    }
+    const char *c = getenv("NETDX_CONV");
+    if (c && *c) {
+        if (!strcmp(c, "auto")) ndx__conv_set_algo(NDX__CONV_AUTO);
+        else if (!strcmp(c, "im2col")) ndx__conv_set_algo(NDX__CONV_IM2COL);
+        else if (!strcmp(c, "winograd")) ndx__conv_set_algo(NDX__CONV_WINOGRAD);
+        else return ndx__fail(NDX_ERR_INVALID, "NETDX_CONV=%s: expected auto, im2col or winograd", c);
     }
     return NDX_OK;
 }
