@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../src/core/core.h"
 #include "golden.h"
 #include "netdx.h"
 #include "netdx_nn.h"
@@ -525,6 +526,74 @@ START_TEST(test_graph_plans)
 }
 END_TEST
 
+/* Eval logits of tiny (64 px, batch n) with the convolution path forced. */
+static void tiny_logits(ndx_net *net, int n, int mode, ndx__conv_algo algo, const float *x,
+                        float *out)
+{
+    ndx__conv_set_algo(algo);
+    ck_assert_int_eq(ndx_net_plan(net, n, mode), NDX_OK);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_OK);
+    ndx_tensor o;
+    ck_assert_int_eq(ndx_net_output(net, ndx_net_num_nodes(net) - 1, &o), NDX_OK);
+    memcpy(out, o.data, sizeof(float) * 2 * (size_t)n);
+    ndx__conv_set_algo(NDX__CONV_AUTO);
+}
+
+/* Inference plans keep the Winograd transform of the (folded) weights: the
+ * logits equal the im2col path's, also after the weights change (touch), and
+ * after batch norm is folded in place and the net planned again at another
+ * batch (another set of Winograd layers). */
+START_TEST(test_graph_winograd_cache)
+{
+    ndx_net *net = NULL;
+    ck_assert_int_eq(ndx_zoo_build("tiny", 2, 64, 1, &net), NDX_OK);
+    ndx_net_init_hash(net, 5);
+    uint64_t s = 41;
+    float *x = malloc(sizeof(float) * 4 * 3 * 64 * 64);
+    tu_fill(&s, x, 4 * 3 * 64 * 64);
+    /* features.4 (32 -> 64 at 32x32) takes Winograd; features.12 (96 -> 128
+     * at 8x8: 16 tiles an image) only from batch 3 */
+    ndx_conv2d_desc d4 = {2, 32, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
+    ndx_conv2d_desc d12 = {2, 96, 8, 8, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0};
+    ck_assert_str_eq(ndx_conv2d_algo(&d4), "winograd");
+    ck_assert_str_eq(ndx_conv2d_algo(&d12), "im2col");
+    d12.n = 4;
+    ck_assert_str_eq(ndx_conv2d_algo(&d12), "winograd");
+
+    float ref[8], got[8], before[8];
+    tiny_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_IM2COL, x, ref);
+    tiny_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_AUTO, x, got);
+    assert_close_rel(got, ref, 8, 1e-4, "cached Winograd, batch 4");
+    memcpy(before, got, sizeof got);
+    /* new weights in features.4: the cache follows */
+    for (int i = 0; i < ndx_net_num_tensors(net); i++) {
+        ndx_param_info p;
+        ck_assert_int_eq(ndx_net_tensor(net, i, &p), NDX_OK);
+        if (strcmp(p.name, "features.4.weight")) continue;
+        for (size_t j = 0; j < p.numel; j++) p.data[j] *= (j % 3) ? 0.5f : -1.0f;
+    }
+    ndx_net_touch(net);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_OK);
+    ndx_tensor o;
+    ck_assert_int_eq(ndx_net_output(net, ndx_net_num_nodes(net) - 1, &o), NDX_OK);
+    memcpy(got, o.data, sizeof got);
+    double diff = 0;
+    for (int j = 0; j < 8; j++) diff += fabs(got[j] - before[j]);
+    ck_assert(diff > 1e-3);
+    tiny_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_IM2COL, x, ref);
+    assert_close_rel(got, ref, 8, 1e-4, "cached Winograd after touch");
+    /* folded in place, batch 4 then batch 1 (features.12 back to im2col) */
+    tiny_logits(net, 4, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    assert_close_rel(got, ref, 8, 1e-4, "folded, batch 4");
+    tiny_logits(net, 1, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    assert_close_rel(got, ref, 2, 1e-4, "folded, batch 1");
+    tiny_logits(net, 4, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    assert_close_rel(got, ref, 8, 1e-4, "folded, batch 4 again");
+    free(x);
+    ndx_net_free(net);
+}
+END_TEST
+
 START_TEST(test_graph_errors)
 {
     ndx_net *net;
@@ -1010,6 +1079,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_graph_fd);
     tcase_add_test(tc, test_graph_plans);
+    tcase_add_test(tc, test_graph_winograd_cache);
     tcase_add_test(tc, test_graph_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");

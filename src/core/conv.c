@@ -102,7 +102,7 @@ static atomic_int conv_algo;   /* ndx__conv_algo, NDX__CONV_AUTO at first */
 void ndx__conv_set_algo(ndx__conv_algo a) { atomic_store(&conv_algo, (int)a); }
 
 /* Whether the forward pass of a checked d takes Winograd. */
-static int use_winograd(const ndx_conv2d_desc *d)
+int ndx__conv_uses_winograd(const ndx_conv2d_desc *d)
 {
     ndx__ensure_init();
     switch (atomic_load(&conv_algo)) {
@@ -115,7 +115,7 @@ static int use_winograd(const ndx_conv2d_desc *d)
 const char *ndx_conv2d_algo(const ndx_conv2d_desc *d)
 {
     if (ndx_conv2d_check(d)) return "invalid";
-    if (use_winograd(d)) return "winograd";
+    if (ndx__conv_uses_winograd(d)) return "winograd";
     return is_pointwise(d) ? "gemm" : "im2col";
 }
 
@@ -123,7 +123,8 @@ size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
 {
     if (is_pointwise(d)) return 0;
     const size_t im2col = col_size(d) * (size_t)batch_chunk(d);
-    if (ndx_conv2d_check(d) || !use_winograd(d)) return im2col;
+    /* any layer Winograd fits: NETDX_CONV may change after planning */
+    if (ndx_conv2d_check(d) || !ndx__winograd_fits(d)) return im2col;
     const size_t wino = ndx__winograd_workspace(d);
     return wino > im2col ? wino : im2col;
 }
@@ -170,11 +171,17 @@ ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
                               const float *w, const float *bias, float *y,
                               float *ws)
 {
+    return ndx__conv2d_forward_u(d, x, w, NULL, bias, y, ws);
+}
+
+ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const float *w,
+                                 const float *u, const float *bias, float *y, float *ws)
+{
     geom gm;
     ndx_status st = prepare(d, ws, &gm);
     if (st) return st;
-    if (use_winograd(d)) {
-        ndx__winograd_forward(d, x, w, bias, y, ws);
+    if (ndx__conv_uses_winograd(d)) {
+        ndx__winograd_forward(d, x, w, u, bias, y, ws);
         return NDX_OK;
     }
     const ndx_kernel_table *t = gm.t;

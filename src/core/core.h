@@ -35,7 +35,16 @@ int ndx__winograd_fits(const ndx_conv2d_desc *d);
 /* Whether the auto choice takes it (the shape rule, see winograd.c). */
 int ndx__winograd_wins(const ndx_conv2d_desc *d);
 size_t ndx__winograd_workspace(const ndx_conv2d_desc *d);
+/* u (16 x K x C floats) = the transformed weights w (K, C, 3, 3). */
+void ndx__winograd_weights(const ndx_conv2d_desc *d, const float *w, float *u);
+/* u: w transformed already, or NULL (w is transformed into ws). */
 void ndx__winograd_forward(const ndx_conv2d_desc *d, const float *x, const float *w,
-                           const float *bias, float *y, float *ws);
+                           const float *u, const float *bias, float *y, float *ws);
+/* Whether ndx_conv2d_forward of a checked d takes Winograd now. */
+int ndx__conv_uses_winograd(const ndx_conv2d_desc *d);
+/* ndx_conv2d_forward with w's Winograd transform u (16 x K x C) when that
+ * path is taken (u may be NULL: transformed per call; ignored by im2col). */
+ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const float *w,
+                                 const float *u, const float *bias, float *y, float *ws);
 
 #endif

@@ -225,18 +225,27 @@ static int next_segment(const tiling *p, size_t t0, size_t t1, size_t *t, segmen
     return 1;
 }
 
+void ndx__winograd_weights(const ndx_conv2d_desc *d, const float *w, float *u)
+{
+    weight_transform(d->k, d->c, w, u);
+}
+
 /* x (N, C, H, W), w (K, C, 3, 3), bias (K) or NULL -> y (N, K, OH, OW);
- * ws of ndx__winograd_workspace(d) floats. */
+ * ws of ndx__winograd_workspace(d) floats; u: w already transformed
+ * (ndx__winograd_weights), or NULL to transform w into ws. */
 void ndx__winograd_forward(const ndx_conv2d_desc *d, const float *x, const float *w,
-                           const float *bias, float *y, float *ws)
+                           const float *u, const float *bias, float *y, float *ws)
 {
     const int K = d->k, C = d->c, H = d->h, W = d->w;
     const tiling p = plan(d);
     const size_t tc = p.tc, vstep = (size_t)C * tc, mstep = (size_t)K * tc;
     const size_t plane_in = (size_t)H * W, plane_out = (size_t)p.oh * p.ow;
-    float *u = ws, *v = u + 16 * (size_t)K * C, *m = v + 16 * vstep;
+    float *v = ws + 16 * (size_t)K * C, *m = v + 16 * vstep;
     const int nt = ndx_get_threads();
-    weight_transform(K, C, w, u);
+    if (!u) {
+        weight_transform(K, C, w, ws);
+        u = ws;
+    }
     for (size_t t0 = 0; t0 < p.total; t0 += tc) {
         const size_t t1 = p.total - t0 < tc ? p.total : t0 + tc;
 #pragma omp parallel for num_threads(nt) if (nt > 1 && C > 1) schedule(static)

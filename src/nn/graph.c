@@ -11,7 +11,9 @@
  *     to its last consumer; buffers whose life ended are reused (first fit).
  *     A convolution followed by batch norm (and ReLU) runs as one fused step
  *     with folded weights; the group's members share one buffer, live from
- *     the convolution to the last consumer of the group.
+ *     the convolution to the last consumer of the group.  A convolution
+ *     that takes Winograd at this batch keeps its transformed weights (16 x
+ *     K x C) beside the folded ones, made again whenever those are.
  *   NDX_PLAN_TRAIN: every output kept (backward reads them), plus the
  *     max-pool argmax, batch-norm statistics and dropout masks, plus gradient
  *     buffers of the activations reused the same way in reverse order.
@@ -375,6 +377,7 @@ void ndx_net_free(ndx_net *net)
     ndx_free(net->buffers);
     ndx_free(net->act);
     ndx_free(net->fold);
+    ndx_free(net->wino);
     free(net);
 }
 
@@ -549,7 +552,8 @@ size_t ndx_net_activation_bytes(const ndx_net *net)
 
 size_t ndx_net_param_bytes(const ndx_net *net)
 {
-    return ((net->grads ? 3 : 1) * net->nparam + net->nbuffer + net->fold_floats) * sizeof(float);
+    return ((net->grads ? 3 : 1) * net->nparam + net->nbuffer + net->fold_floats +
+            net->wino_floats) * sizeof(float);
 }
 
 /* ---- planning ---------------------------------------------------------------------- */
@@ -624,6 +628,7 @@ ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
         n->consumers = 0, n->last_use = i, n->def_time = i;
         n->fold_bn = n->fuse_relu = n->fused_into = -1;
         n->group_end = i;
+        n->wino = 0;
     }
     for (int i = 0; i < N; i++)
         for (int k = 0; k < net->nodes[i].nin; k++) {
@@ -633,7 +638,7 @@ ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
         }
     net->nodes[N - 1].last_use = N;   /* the output stays */
     /* fusion groups: conv [-> bn] [-> relu] */
-    size_t fold = 0;
+    size_t fold = 0, wino = 0;
     for (int i = 0; i < N; i++) {
         ndx__node *n = &net->nodes[i];
         if (n->op != NDX_OP_CONV) continue;
@@ -653,12 +658,25 @@ ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
         }
         n->group_end = end;
         for (int m = i + 1; m <= end; m++) net->nodes[m].def_time = i;
+        ndx_conv2d_desc d = conv_desc(net, n, 0);
+        if (mode == NDX_PLAN_INFER && ndx__conv_uses_winograd(&d)) {
+            n->wino = 1;
+            n->wino_off = wino;
+            wino += round16(16 * (size_t)n->k * (size_t)d.c);
+        }
     }
     if (net->fold && (net->fold_floats != fold || mode != NDX_PLAN_INFER)) {
         ndx_free(net->fold);
         net->fold = NULL;
         net->fold_floats = 0;
     }
+    if (net->wino_floats != wino) {   /* its own block: the fold block keeps its layout */
+        ndx_free(net->wino);
+        net->wino = wino ? ndx_alloc(wino * sizeof(float)) : NULL;
+        if (wino && !net->wino) return NDX_ERR_NOMEM;
+        net->wino_floats = wino;
+    }
+    if (wino) net->fold_dirty = 1;   /* transformed at the first forward */
     if (fold && !net->fold && mode == NDX_PLAN_INFER) {
         net->fold = ndx_alloc(fold * sizeof(float));
         if (!net->fold) return NDX_ERR_NOMEM;
@@ -678,7 +696,7 @@ ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
                                w, net->fold + n->fold_off);
         }
         net->folded = 1;
-        net->fold_dirty = 0;
+        net->fold_dirty = wino != 0;   /* the Winograd weights, at the first forward */
     }
     size_t ws = 0, scratch = 0;
     for (int i = 0; i < N; i++) {
@@ -771,13 +789,17 @@ static const float *param(const ndx_net *net, int t)
     return t < 0 ? NULL : tensor_data(net, &net->tensors[t]);
 }
 
+/* The convolution weights node n runs with in a fused eval step. */
+static const float *eval_weights(const ndx_net *net, const ndx__node *n)
+{
+    return n->fold_bn >= 0 && !net->folded ? net->fold + n->fold_off : param(net, n->wt);
+}
+
+/* The folded weights (unless folded in place once, at planning) and the
+ * Winograd transforms of the weights. */
 static void refold(ndx_net *net)
 {
-    if (net->folded) {   /* folded in place once, at planning */
-        net->fold_dirty = 0;
-        return;
-    }
-    for (int i = 0; i < net->nnodes; i++) {
+    for (int i = 0; i < net->nnodes && !net->folded; i++) {
         const ndx__node *n = &net->nodes[i];
         if (n->op != NDX_OP_CONV || n->fold_bn < 0) continue;
         const ndx__node *b = &net->nodes[n->fold_bn];
@@ -786,6 +808,12 @@ static void refold(ndx_net *net)
         ndx_batchnorm_fold(n->k, wn / (size_t)n->k, param(net, n->wt), param(net, n->bt),
                            param(net, b->wt), param(net, b->bt), param(net, b->rm),
                            param(net, b->rv), b->eps, w2, b2);
+    }
+    for (int i = 0; i < net->nnodes; i++) {
+        const ndx__node *n = &net->nodes[i];
+        if (n->op != NDX_OP_CONV || !n->wino) continue;
+        ndx_conv2d_desc d = conv_desc(net, n, 0);
+        ndx__winograd_weights(&d, eval_weights(net, n), net->wino + n->wino_off);
     }
     net->fold_dirty = 0;
 }
@@ -806,10 +834,12 @@ static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
     float *y = out_of(net, i, x0);
     const size_t cnt = node_numel(net, n), hw = (size_t)n->h * n->w;
     switch (n->op) {
-    case NDX_OP_CONV: {
+    case NDX_OP_CONV: {   /* alone: the cached transform holds its own weights */
         ndx_conv2d_desc d = conv_desc(net, n, 0);
-        return ndx_conv2d_forward(&d, x, param(net, n->wt), param(net, n->bt), y,
-                                  net->act + net->ws_off);
+        const int cached = n->wino && n->fold_bn < 0 && net->mode == NDX_PLAN_INFER;
+        return ndx__conv2d_forward_u(&d, x, param(net, n->wt),
+                                     cached ? net->wino + n->wino_off : NULL, param(net, n->bt),
+                                     y, net->act + net->ws_off);
     }
     case NDX_OP_BN:
         if (train)
@@ -877,15 +907,12 @@ static ndx_status run_group(ndx_net *net, int i, const float *x0, int end)
 {
     const ndx__node *n = &net->nodes[i];
     ndx_conv2d_desc d = conv_desc(net, n, n->fuse_relu >= 0 && end == n->fuse_relu);
-    const float *w = param(net, n->wt), *b = param(net, n->bt);
-    if (n->fold_bn >= 0 && net->folded) {
-        b = net->fold + n->fold_off;
-    } else if (n->fold_bn >= 0) {
-        w = net->fold + n->fold_off;
-        b = w + round16(net->tensors[n->wt].numel);
-    }
-    return ndx_conv2d_forward(&d, out_of(net, n->in[0], x0), w, b, out_of(net, end, x0),
-                              net->act + net->ws_off);
+    const float *w = eval_weights(net, n), *b = param(net, n->bt);
+    if (n->fold_bn >= 0 && net->folded) b = net->fold + n->fold_off;
+    else if (n->fold_bn >= 0) b = w + round16(net->tensors[n->wt].numel);
+    return ndx__conv2d_forward_u(&d, out_of(net, n->in[0], x0), w,
+                                 n->wino ? net->wino + n->wino_off : NULL, b,
+                                 out_of(net, end, x0), net->act + net->ws_off);
 }
 
 ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)

@@ -30,9 +30,10 @@ typedef struct ndx__node {
     int wt, bt, rm, rv;      /* tensor indices or -1 */
     /* plan */
     int last_use, def_time, consumers;
-    size_t out_off, grad_off, aux_off, fold_off;
+    size_t out_off, grad_off, aux_off, fold_off, wino_off;
     int has_grad, grad_writer;
     int fold_bn, fuse_relu, fused_into, group_end;   /* eval fusion */
+    int wino;                /* eval: Winograd weights cached at wino_off */
 } ndx__node;
 
 typedef struct ndx__alias { char name[NDX_NAME_MAX]; int node; } ndx__alias;
@@ -57,6 +58,8 @@ struct ndx_net {
     size_t ws_off, scratch_off;
     float *fold;              /* folded conv weights for fused eval */
     size_t fold_floats;
+    float *wino;              /* Winograd-transformed weights for eval */
+    size_t wino_floats;
     int fold_dirty;
     int folded;               /* batch norm folded into the conv weights in place */
     int last_mode, last_until;
