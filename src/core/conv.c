@@ -123,8 +123,7 @@ size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
 {
     if (is_pointwise(d)) return 0;
     const size_t im2col = col_size(d) * (size_t)batch_chunk(d);
-    /* any layer Winograd fits: NETDX_CONV may change after planning */
-    if (ndx_conv2d_check(d) || !ndx__winograd_fits(d)) return im2col;
+    if (ndx_conv2d_check(d) || !ndx__conv_uses_winograd(d)) return im2col;
     const size_t wino = ndx__winograd_workspace(d);
     return wino > im2col ? wino : im2col;
 }
