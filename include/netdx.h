@@ -314,8 +314,8 @@ ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
  * of 256 sketch bins (8 octaves) of the upsampled pixels and of those inside
  * each mask; any T in the window then gives the exact counts.  The window
  * opens after the first `warmup` patches (kept in a buffer of fixed size
- * until then: feed a spread sample first), half an octave below the
- * threshold that sample gives at 4x the quantile.  When a final T falls
+ * until then: feed a spread sample first), at the threshold that sample
+ * gives at 3x the quantile.  When a final T falls
  * outside its window, ndx_dissect_finish reports the units missed and leaves
  * the thresholds set: a second pass ndx_dissect_add(.., NDX_DISSECT_IOU) over
  * the same patches then gives the IoU.  Two passes (the API allows it too):

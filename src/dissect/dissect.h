@@ -69,7 +69,6 @@ struct ndx_dissect {
 };
 
 #define HIST_BINS 256     /* 8 octaves */
-#define HIST_MARGIN 16    /* bins (half an octave) below the warm-up estimate */
 #define HIST_WARMUP 64    /* default warm-up patches (fewer for large layers) */
 
 /* Bin of a finite float. */

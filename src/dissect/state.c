@@ -293,6 +293,7 @@ typedef struct iou_ws {
     uint64_t *area;
     int32_t *sidx;
     float *sval;
+    int32_t *sslot;
 } iou_ws;
 
 static ndx_status get_ws(ndx_dissect *d, int n, int mh, int mw, iou_ws *ws)
@@ -301,7 +302,7 @@ static ndx_status get_ws(ndx_dissect *d, int n, int mh, int mw, iou_ws *ws)
     const size_t plan = round64(ndx_bilinear_plan_size(mh, mw)), zero = round64(mhw);
     const size_t area = round64((size_t)n * d->nmasks * sizeof(uint64_t));
     const size_t sel = round64(nt * mhw * sizeof(int32_t));
-    const size_t need = plan + zero + area + 2 * sel;
+    const size_t need = plan + zero + area + 3 * sel;
     if (need > d->ws_bytes) {
         void *p = ndx_alloc(need);
         if (!p)
@@ -318,6 +319,7 @@ static ndx_status get_ws(ndx_dissect *d, int n, int mh, int mw, iou_ws *ws)
     ws->area = (uint64_t *)(p + plan + zero);
     ws->sidx = (int32_t *)(p + plan + zero + area);
     ws->sval = (float *)(p + plan + zero + area + sel);
+    ws->sslot = (int32_t *)(p + plan + zero + area + 2 * sel);
     return NDX_OK;
 }
 
@@ -382,6 +384,31 @@ static void iou_exact(ndx_dissect *d, const ndx_dissect_batch *b, const iou_ws *
     }
 }
 
+/* The window slots of n selected values (all >= the smallest value of bin
+ * w.base): 0 for bins below w.lo (the lump), bin - w.lo + 1 above, the last
+ * slot for all beyond.  Windows above zero (every value positive and >=
+ * 2^-20) take the slot straight from the bit pattern, a loop the compiler
+ * vectorizes; bins past the sketch's top land in higher slots than the
+ * sketch's top bin would, which keeps every count of "bin >= b" exact. */
+static void window_slots(ndx_window w, const float *val, size_t n, int32_t *slot)
+{
+    if (w.base > SK_ZERO) {
+        uint32_t lo_bits = SK_LO_BITS + ((uint32_t)(w.lo - SK_ZERO - 1) << SK_SHIFT);
+        for (size_t j = 0; j < n; j++) {
+            int32_t b;
+            memcpy(&b, &val[j], sizeof b);
+            int32_t k = ((b - (int32_t)lo_bits) >> SK_SHIFT) + 1;   /* arithmetic shift */
+            k = k < 0 ? 0 : k;
+            slot[j] = k > HIST_BINS - 1 ? HIST_BINS - 1 : k;
+        }
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const int k = ndx__sketch_bin(val[j]) - w.lo + 1;
+        slot[j] = k < 0 ? 0 : k > HIST_BINS - 1 ? HIST_BINS - 1 : k;
+    }
+}
+
 /* One-pass IoU: n patches' maps (n x U x h x w) into the windows' histograms:
  * the select kernel lists the upsampled pixels >= lo_value (the smallest
  * value of bin base), each counted in its window slot, and in mask m's row
@@ -396,23 +423,21 @@ static void hist_feed(ndx_dissect *d, const float *maps, int n, const uint8_t *c
     for (int u = 0; u < U; u++) {
         int32_t *idx = ws->sidx + (size_t)thread_id() * mhw;
         float *val = ws->sval + (size_t)thread_id() * mhw;
+        int32_t *slot = ws->sslot + (size_t)thread_id() * mhw;
         uint64_t *h = d->hist + (size_t)u * (1 + M) * HIST_BINS;
-        const int lo = d->win[u].lo;
         const float lov = d->lo_value[u];
         for (int i = 0; i < n; i++) {
             const float *map = maps + ((size_t)i * U + u) * hw;
             int arg;
             if (upsampled_bound(map_max(map, hw, &arg)) < lov) continue;
             const size_t ns = select(&ws->plan, map, lov, idx, val);
-            const uint8_t *const *mk = masks ? masks + (size_t)i * M : NULL;
-            for (size_t j = 0; j < ns; j++) {
-                int k = ndx__sketch_bin(val[j]) - lo + 1;
-                if (k < 0) k = 0;
-                if (k >= HIST_BINS) k = HIST_BINS - 1;
-                h[k]++;
+            window_slots(d->win[u], val, ns, slot);
+            for (size_t j = 0; j < ns; j++) h[slot[j]]++;
+            for (int m = 0; masks && m < M; m++) {
+                const uint8_t *mk = masks[(size_t)i * M + (size_t)m];
+                uint64_t *hm = h + (size_t)(1 + m) * HIST_BINS;
                 if (mk)
-                    for (int m = 0; m < M; m++)
-                        if (mk[m] && mk[m][idx[j]]) h[(size_t)(1 + m) * HIST_BINS + (size_t)k]++;
+                    for (size_t j = 0; j < ns; j++) hm[slot[j]] += mk[idx[j]] != 0;
             }
         }
     }
@@ -504,21 +529,19 @@ static int threshold_bin(const ndx_dissect *d, int u, double q)
 }
 
 /* Opens the windows from the warm-up statistics and empties the buffer into
- * them.  A window's base is HIST_MARGIN bins below the threshold estimated
- * at 4x the quantile (for RELATIVE, relative x the best score so far: a lower
- * bound of the final one); its bins start there too, or higher so that they
- * reach an octave above the best score so far (units sparse in the warm-up,
- * whose estimate is "above zero", keep base there with a lump below lo).  A
- * positive estimate keeps base above zero: T is never the zero bin. */
+ * them.  A window's base is the bin of the threshold the warm-up gives at 3x
+ * the quantile (for RELATIVE, relative x the best score so far: a lower bound
+ * of the final one); its bins start there too, or higher so that they reach
+ * an octave above the best score so far (units sparse in the warm-up, whose
+ * estimate is "above zero", keep base there with a lump below lo).  The
+ * factor trades cost (pixels selected) against the chance that a final T
+ * lies below base (a second pass): 3x gave no miss on the demo, 2x four. */
 static ndx_status open_windows(ndx_dissect *d, iou_ws *ws)
 {
-    double q = 4 * d->quantile;
+    double q = 3 * d->quantile;
     if (q > 1) q = 1;
     for (int u = 0; u < d->units; u++) {
-        const int e = threshold_bin(d, u, q);
-        int base = e - HIST_MARGIN;   /* not below "above zero" when e is positive */
-        if (e > SK_ZERO && base <= SK_ZERO) base = SK_ZERO + 1;
-        if (base < 0) base = 0;
+        const int base = threshold_bin(d, u, q);
         const int need = ndx__sketch_bin(d->maxs[u]) + 32 - (HIST_BINS - 2);
         const int lo = need > base ? need : base;
         d->win[u] = (ndx_window){base, lo, lo + HIST_BINS - 2};
