@@ -305,8 +305,10 @@ ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
  * 2^-20.  Thresholds fall on bin edges: T is the largest float below the
  * smallest value of a bin, so v > T exactly when v lies in that bin or above.
  * QUANTILE: the bin of the r-th largest activation, r = max(1, ceil(q x
- * count)), so T <= T_exact and T_exact - T < |T_exact| / 32 (for |T_exact| >=
- * 2^-20; below, T = -2^-20).  RELATIVE: the bin of relative x best score.
+ * count)), so T < T_exact and T_exact - T < |T_exact| / 32 (for |T_exact| >=
+ * 2^-20).  RELATIVE: the bin of relative x best score.  A threshold in the
+ * zero bin (|T_exact| < 2^-20: fewer than q of the activations are positive)
+ * becomes the largest float below 2^-20: zero activations stay inactive.
  *
  * Passes.  One pass (QUANTILE, RELATIVE): ndx_dissect_add(.., NDX_DISSECT_STATS
  * | NDX_DISSECT_IOU) for every patch, then ndx_dissect_finish.  T is unknown
@@ -315,8 +317,8 @@ ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
  * each mask; any T in the window then gives the exact counts.  The window
  * opens after the first `warmup` patches (kept in a buffer of fixed size
  * until then: feed a spread sample first), at the threshold that sample
- * gives at 3x the quantile.  When a final T falls
- * outside its window, ndx_dissect_finish reports the units missed and leaves
+ * gives at 3x the quantile.  When a final T falls outside its window,
+ * ndx_dissect_finish reports the units missed and leaves
  * the thresholds set: a second pass ndx_dissect_add(.., NDX_DISSECT_IOU) over
  * the same patches then gives the IoU.  Two passes (the API allows it too):
  * NDX_DISSECT_STATS, ndx_dissect_set_thresholds(d, NULL), NDX_DISSECT_IOU.

@@ -388,6 +388,9 @@ START_TEST(test_iou_one_pass)
             ndx_dissect_unit_info(one, 0, &info);
             ck_assert(isnan(info.threshold));
             ck_assert_int_eq(ndx_dissect_set_thresholds(one, NULL), NDX_ERR_INVALID);
+            /* a patch fed to the statistics alone would be missing from the IoU */
+            ndx_dissect_batch lone = batch_of(&d, 0, 1);
+            ck_assert_int_eq(ndx_dissect_add(one, &lone, NDX_DISSECT_STATS), NDX_ERR_INVALID);
             int missed = -1;
             ck_assert_msg(ndx_dissect_finish(one, &missed) == NDX_OK, "%s", ndx_last_error());
             ck_assert_int_eq(missed, 0);

@@ -595,6 +595,9 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
     if (hist && d->hist_mode && (b->mask_h != d->mask_h || b->mask_w != d->mask_w))
         return ndx__fail(NDX_ERR_SHAPE, "dissect %s: mask size %dx%d, earlier batches %dx%d",
                          d->layer, b->mask_h, b->mask_w, d->mask_h, d->mask_w);
+    if (stats && !iou && d->hist_mode)
+        return ndx__fail(NDX_ERR_INVALID, "dissect %s: one-pass IoU must see every patch: give "
+                         "STATS | IOU, not STATS alone", d->layer);
     if (hist && !d->hist_mode && d->n_stats)
         return ndx__fail(NDX_ERR_INVALID, "dissect %s: one-pass IoU must see every patch: %llu "
                          "patches were added with STATS alone", d->layer,
