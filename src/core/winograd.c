@@ -176,19 +176,24 @@ static void input_segment(const float *xc, int H, int W, int iy0, int ix0, int n
 static void output_segment(const float *m, size_t mstep, int nt, float bias, int relu,
                            float *y, int OH, int OW, int oy0, int ox0)
 {
-    float o[2][2 * SEG];
-    for (int i = 0; i < nt; i++) {
-        float s0[4], s1[4];   /* A^T m */
-        for (int j = 0; j < 4; j++) {
-            const float m0 = m[(size_t)j * mstep + i], m1 = m[(size_t)(4 + j) * mstep + i];
-            const float m2 = m[(size_t)(8 + j) * mstep + i], m3 = m[(size_t)(12 + j) * mstep + i];
-            s0[j] = m0 + m1 + m2;
-            s1[j] = m1 - m2 - m3;
+    float s[2][4][SEG], e[SEG], od[SEG], o[2][2 * SEG];
+    for (int j = 0; j < 4; j++) {   /* A^T m, along the tiles (contiguous in m) */
+        const float *m0 = m + (size_t)j * mstep, *m1 = m0 + 4 * mstep;
+        const float *m2 = m1 + 4 * mstep, *m3 = m2 + 4 * mstep;
+        for (int i = 0; i < nt; i++) {
+            s[0][j][i] = m0[i] + m1[i] + m2[i];
+            s[1][j][i] = m1[i] - m2[i] - m3[i];
         }
-        o[0][2 * i] = s0[0] + s0[1] + s0[2] + bias;
-        o[0][2 * i + 1] = s0[1] - s0[2] - s0[3] + bias;
-        o[1][2 * i] = s1[0] + s1[1] + s1[2] + bias;
-        o[1][2 * i + 1] = s1[1] - s1[2] - s1[3] + bias;
+    }
+    for (int r = 0; r < 2; r++) {   /* (A^T m) A + bias: even and odd columns */
+        for (int i = 0; i < nt; i++) {
+            e[i] = s[r][0][i] + s[r][1][i] + s[r][2][i] + bias;
+            od[i] = s[r][1][i] - s[r][2][i] - s[r][3][i] + bias;
+        }
+        for (int i = 0; i < nt; i++) {
+            o[r][2 * i] = e[i];
+            o[r][2 * i + 1] = od[i];
+        }
     }
     const int cols = ox0 + 2 * nt <= OW ? 2 * nt : OW - ox0;
     for (int r = 0; r < 2 && oy0 + r < OH; r++) {
