@@ -101,6 +101,13 @@ void ndx_f32_col2im__avx2(const ndx_conv_shape *s, const float *restrict col,
  *   ac=1: src = dst * (in-1)/(out-1)    (0 when out == 1)
  *   ac=0: src = max(0, (dst + 0.5) * in/out - 0.5)
  *   i0 = floor(src), i1 = min(i0+1, in-1), l = src - i0, weights 1-l, l. */
+/* One output index's taps along an axis of in -> out samples (the rounding
+ * described in kernels/ref/f32-bilinear-ref.c); plans are tables of these. */
+typedef struct ndx_bilinear_tap {
+    int i0, i1;
+    float l0, l1;
+} ndx_bilinear_tap;
+ndx_bilinear_tap ndx__bilinear_tap(int dst, int in, int out, int align_corners);
 void ndx_f32_bilinear__ref(int channels, int ih, int iw, int oh, int ow,
                            int align_corners, const float *restrict in,
                            float *restrict out);

@@ -33,32 +33,16 @@ size_t ndx_bilinear_plan_size(int oh, int ow)
     return ((size_t)oh + (size_t)ow) * 4 * sizeof(float);
 }
 
-/* One axis: in -> out, taps as ndx_f32_bilinear__ref computes them. */
+/* One axis: in -> out, the reference's taps. */
 static void axis_taps(int in, int out, int align_corners, int32_t *i0,
                       int32_t *i1, float *l0, float *l1)
 {
     for (int dst = 0; dst < out; dst++) {
-        if (in == out) {
-            i0[dst] = i1[dst] = dst;
-            l0[dst] = 1.0f;
-            l1[dst] = 0.0f;
-            continue;
-        }
-        double src;
-        if (align_corners) {
-            const float scale = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
-            src = (double)scale * dst;
-        } else {
-            const float scale = (float)in / (float)out;
-            src = (double)scale * (dst + 0.5) - 0.5;
-            if (src < 0.0) src = 0.0;
-        }
-        int a = (int)src;
-        if (a > in - 1) a = in - 1;
-        i0[dst] = a;
-        i1[dst] = a + (a < in - 1 ? 1 : 0);
-        l1[dst] = (float)(src - a);
-        l0[dst] = 1.0f - l1[dst];
+        const ndx_bilinear_tap t = ndx__bilinear_tap(dst, in, out, align_corners);
+        i0[dst] = t.i0;
+        i1[dst] = t.i1;
+        l0[dst] = t.l0;
+        l1[dst] = t.l1;
     }
 }
 

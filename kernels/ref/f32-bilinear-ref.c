@@ -21,14 +21,9 @@
  * element (the kernel may not allocate); no alignment assumptions. */
 #include "../kernels.h"
 
-typedef struct tap {
-    int i0, i1;
-    float l0, l1;
-} tap;
-
-static tap source_tap(int dst, int in, int out, int align_corners)
+ndx_bilinear_tap ndx__bilinear_tap(int dst, int in, int out, int align_corners)
 {
-    tap t;
+    ndx_bilinear_tap t;
     if (in == out) {
         t.i0 = t.i1 = dst;
         t.l0 = 1.0f;
@@ -63,11 +58,11 @@ void ndx_f32_bilinear__ref(int channels, int ih, int iw, int oh, int ow,
         const float *x = in + (size_t)c * iplane;
         float *y = out + (size_t)c * oplane;
         for (int oy = 0; oy < oh; oy++) {
-            const tap th = source_tap(oy, ih, oh, align_corners);
+            const ndx_bilinear_tap th = ndx__bilinear_tap(oy, ih, oh, align_corners);
             const float *r0 = x + (size_t)th.i0 * iw;
             const float *r1 = x + (size_t)th.i1 * iw;
             for (int ox = 0; ox < ow; ox++) {
-                const tap tw = source_tap(ox, iw, ow, align_corners);
+                const ndx_bilinear_tap tw = ndx__bilinear_tap(ox, iw, ow, align_corners);
                 const float t0 = r0[tw.i0] * tw.l0 + r0[tw.i1] * tw.l1;
                 const float t1 = r1[tw.i0] * tw.l0 + r1[tw.i1] * tw.l1;
                 y[(size_t)oy * ow + ox] = t0 * th.l0 + t1 * th.l1;

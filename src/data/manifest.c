@@ -71,16 +71,6 @@ static ndx_status bad(const char *where, long line, int col, const char *fmt, co
                      ndx_manifest_columns[col], what);
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 /* Checks (and normalises) one row; where/line name it in messages. */
 ndx_status ndx__manifest_check(ndx_manifest_row *r, const char *where, long line)
 {
@@ -204,7 +194,7 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
         for (size_t i = 0; i < sizeof nums / sizeof nums[0] && st == NDX_OK; i++) {
             const char *s = ndx_csv_field(c, nums[i].col);
             if (!*s && nums[i].optional) continue;
-            if (parse_int(s, nums[i].lo, nums[i].hi, nums[i].dst))
+            if (ndx__parse_int(s, nums[i].lo, nums[i].hi, nums[i].dst))
                 st = bad(path, line, nums[i].col, "'%s' is not an integer in range", s);
         }
         if (st == NDX_OK) st = ndx__manifest_check(&r, path, line);

@@ -131,17 +131,6 @@ static const char *const overlap_cols[2 * NDX_LESION_KINDS] = {
 static const char *const patch_cols[11] = {"patch_id", "patient_id", "image_path", "x", "y", "w",
                                            "h", "label", "split", "tissue", "image_size"};
 
-/* A decimal integer in lo..hi, the whole of s; -1 otherwise. */
-static int parse_long(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 /* Loads a lesion mask at the image's size (nearest-neighbour resampling
  * when it differs); *resampled set when it did. */
 static ndx_status load_mask(const char *path, int w, int h, uint8_t *out, int *resampled)
@@ -435,7 +424,7 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
             {&p.x, 0, INT_MAX}, {&p.y, 0, INT_MAX}, {&p.w, 1, INT_MAX}, {&p.h, 1, INT_MAX},
             {&p.label, 0, 1}};
         for (int k = 0; k < 5 && st == NDX_OK; k++)
-            if (parse_long(ndx_csv_field(c, 3 + k), nums[k].lo, nums[k].hi, nums[k].dst))
+            if (ndx__parse_int(ndx_csv_field(c, 3 + k), nums[k].lo, nums[k].hi, nums[k].dst))
                 st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%s' is not an integer in "
                                "%ld..%ld", path, line, 4 + k, patch_cols[3 + k],
                                ndx_csv_field(c, 3 + k), nums[k].lo, nums[k].hi);
@@ -460,7 +449,7 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
         int bad_size = snprintf(wbuf, sizeof wbuf, "%s", sz) >= (int)sizeof wbuf ||
                        !(xs = strchr(wbuf, 'x'));
         if (!bad_size) *xs = 0;
-        if (bad_size || parse_long(wbuf, 1, INT_MAX, &iw) || parse_long(xs + 1, 1, INT_MAX, &ih)) {
+        if (bad_size || ndx__parse_int(wbuf, 1, INT_MAX, &iw) || ndx__parse_int(xs + 1, 1, INT_MAX, &ih)) {
             st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column 11 (image_size): '%s' is not WxH with "
                            "W and H in 1..%d", path, line, sz, INT_MAX);
             break;

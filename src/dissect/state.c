@@ -427,9 +427,8 @@ static void hist_feed(ndx_dissect *d, const float *maps, int n, const uint8_t *c
         uint64_t *h = d->hist + (size_t)u * (1 + M) * HIST_BINS;
         const float lov = d->lo_value[u];
         for (int i = 0; i < n; i++) {
+            /* the kernel skips the rows and blocks that cannot reach lov */
             const float *map = maps + ((size_t)i * U + u) * hw;
-            int arg;
-            if (upsampled_bound(map_max(map, hw, &arg)) < lov) continue;
             const size_t ns = select(&ws->plan, map, lov, idx, val);
             window_slots(d->win[u], val, ns, slot);
             for (size_t j = 0; j < ns; j++) h[slot[j]]++;

@@ -183,6 +183,16 @@ void ndx_csv_close(ndx_csv *c)
     free(c);
 }
 
+int ndx__parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    const long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
 void ndx__csv_put(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
