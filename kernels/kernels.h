@@ -184,6 +184,11 @@ typedef void (*ndx_global_avgpool_fn)(int channels, size_t hw,
                                       const float *restrict in, float *restrict out);
 typedef void (*ndx_channel_max_fn)(int channels, size_t hw, const float *restrict in,
                                    float *restrict out, int32_t *restrict argmax);
+/* y[i*ldy + r] = sum over p < k of x[i*k + p] * w[r*k + p], for i < n and
+ * r < rows: a few input rows against many weight rows, both contiguous
+ * along k (a linear layer at a small batch, weights read once, unpacked). */
+typedef void (*ndx_dot_rows_fn)(int n, int rows, int k, const float *restrict x,
+                                const float *restrict w, float *restrict y, int ldy);
 
 #define NDX_DECLARE_SIMD_SET(isa)                                                   \
     void ndx_f32_bilinear_blend__##isa(const ndx_bilinear_plan *p, int channels,    \
@@ -204,6 +209,8 @@ typedef void (*ndx_channel_max_fn)(int channels, size_t hw, const float *restric
                                        const float *restrict in, float *restrict out); \
     void ndx_f32_channel_max__##isa(int channels, size_t hw, const float *restrict in, \
                                     float *restrict out, int32_t *restrict argmax); \
+    void ndx_f32_dot_rows__##isa(int n, int rows, int k, const float *restrict x,  \
+                                 const float *restrict w, float *restrict y, int ldy); \
     void ndx_f32_relu__##isa(size_t n, const float *x, float *y);
 NDX_DECLARE_SIMD_SET(ref)
 #if defined(__x86_64__)
@@ -256,6 +263,7 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_add_fn, add);
     NDX_KERNEL_SLOT(ndx_global_avgpool_fn, global_avgpool);
     NDX_KERNEL_SLOT(ndx_channel_max_fn, channel_max);
+    NDX_KERNEL_SLOT(ndx_dot_rows_fn, dot_rows);
     int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
 } ndx_kernel_table;
 #undef NDX_KERNEL_SLOT

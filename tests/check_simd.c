@@ -2,7 +2,8 @@
  * set this machine runs (ndx_kernels_for("avx2"/"neon")) against its ref
  * twin on random shapes with odd sizes and tails, NaN-poisoned outputs and
  * guard floats; the planned bilinear ref against ndx_f32_bilinear__ref and
- * PyTorch's bilinear.gold; the resize_aa, global_avgpool and channel_max
+ * PyTorch's bilinear.gold; dot_rows of every set against a naive sum in
+ * double; the resize_aa, global_avgpool and channel_max
  * refs against PyTorch golden files.  Cross-built for check-neon. */
 #include <float.h>
 #include <stdlib.h>
@@ -556,6 +557,54 @@ START_TEST(test_channel_max)
 }
 END_TEST
 
+START_TEST(test_dot_rows)
+{
+    uint64_t s = 717;
+    const ndx_kernel_table *sets[1 + N_SIMD] = {ref_set()};
+    for (size_t k = 0; k < N_SIMD; k++) sets[1 + k] = ndx_kernels_for(simd_isas[k]);
+    for (int c = 0; c < 150; c++) {
+        const int n = tu_int(&s, 1, 6), rows = tu_int(&s, 1, 37);
+        const int k = c % 10 == 0 ? tu_int(&s, 0, 7) : c % 10 == 1 ? tu_int(&s, 1000, 1100)
+                                                                    : tu_int(&s, 1, 300);
+        const int ldy = rows + tu_int(&s, 0, 3);
+        float *x = malloc(sizeof(float) * ((size_t)n * k + 1));
+        float *w = malloc(sizeof(float) * ((size_t)rows * k + 1));
+        tu_fill(&s, x, (size_t)n * k);
+        tu_fill(&s, w, (size_t)rows * k);
+        const size_t len = (size_t)(n - 1) * ldy + rows;
+        double *want = malloc(sizeof(double) * len), *bound = malloc(sizeof(double) * len);
+        for (int i = 0; i < n; i++)       /* naive, in double */
+            for (int r = 0; r < rows; r++) {
+                double d = 0, a = 0;
+                for (int p = 0; p < k; p++) {
+                    d += (double)x[(size_t)i * k + p] * w[(size_t)r * k + p];
+                    a += fabs((double)x[(size_t)i * k + p] * w[(size_t)r * k + p]);
+                }
+                want[(size_t)i * ldy + r] = d;
+                bound[(size_t)i * ldy + r] = 2e-7 * (k + 8) * a;
+            }
+        for (size_t si = 0; si < 1 + N_SIMD; si++) {
+            const ndx_kernel_table *t = sets[si];
+            if (!t) continue;
+            float *y = tu_alloc_poisoned(len);
+            t->dot_rows.fn(n, rows, k, x, w, y, ldy);
+            for (size_t e = 0; e < len; e++) {
+                if ((int)(e % ldy) >= rows) {    /* between the output rows */
+                    ck_assert_msg(isnan(y[e]), "%s dot_rows wrote outside the rows", t->isa);
+                    continue;
+                }
+                ck_assert_msg(fabs(y[e] - want[e]) <= bound[e],
+                              "%s dot_rows n=%d rows=%d k=%d: y[%zu] %.9g, expected %.9g",
+                              t->isa, n, rows, k, e, y[e], want[e]);
+            }
+            tu_check_guard(y, len);
+            free(y);
+        }
+        free(x); free(w); free(want); free(bound);
+    }
+}
+END_TEST
+
 START_TEST(test_pool)
 {
     uint64_t s = 707;
@@ -682,6 +731,7 @@ int main(void)
     tcase_add_test(tc, test_relu_add);
     tcase_add_test(tc, test_global_avgpool);
     tcase_add_test(tc, test_channel_max);
+    tcase_add_test(tc, test_dot_rows);
     tcase_add_test(tc, test_pool);
     tcase_add_test(tc, test_golden_global_avgpool);
     tcase_add_test(tc, test_golden_channel_max);
