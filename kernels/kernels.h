@@ -155,6 +155,24 @@ typedef struct ndx_bilinear_plan {
 size_t ndx_bilinear_plan_size(int oh, int ow);
 void ndx_bilinear_plan_init(ndx_bilinear_plan *p, int ih, int iw, int oh,
                             int ow, int align_corners, void *buf);
+/* For the select kernels, which skip output rows surely below lo before
+ * computing their horizontal passes: rmax[r] and rabs[r], the largest value
+ * (NaN skipped) and magnitude of source row r.  Returns 0 (and fills
+ * nothing) when the map has more than NDX_SELECT_ROWS rows. */
+#define NDX_SELECT_ROWS 512
+int ndx__select_row_bounds(const ndx_bilinear_plan *p, const float *map, float *rmax,
+                           float *rabs);
+/* Every value of an output row blended from source rows r0 and r1 is surely
+ * < lo: it exceeds the larger maximum by less than 2^-19 of the magnitudes
+ * involved (each of the two passes rounds by at most 2^-23 of them; the
+ * margin of the kernels' block bounds too).  Infinities make the margin
+ * infinite: such rows are never skipped. */
+static inline int ndx__select_row_below(const float *rmax, const float *rabs, int r0,
+                                        int r1, float lo)
+{
+    const float hi = rmax[r0] > rmax[r1] ? rmax[r0] : rmax[r1];
+    return hi + (rabs[r0] + rabs[r1]) * 0x1p-19f + 0x1p-126f < lo;
+}
 
 typedef struct ndx_resize_aa_plan {
     int ih, iw, oh, ow;

@@ -25,8 +25,10 @@
  * row weight, so they are evaluated at the two ends of each run of output
  * rows sharing their source rows.  Skips never change a count: the result
  * equals the ref's exactly.
- * select reuses iou's cached rows and bounds: rows and blocks surely below
- * lo are skipped; otherwise 8 columns are blended, compared (>= lo) and the
+ * select first skips the output rows whose two source rows are surely below
+ * lo (ndx__select_row_bounds: no horizontal pass is computed for them), then
+ * reuses iou's cached rows and bounds: rows and blocks surely below lo are
+ * skipped; otherwise 8 columns are blended, compared (>= lo) and the
  * set bits of the movemask taken with ctz (none set, the common case: next
  * 8).  Outputs wider than CHUNK redo the horizontal passes per output row to
  * keep row-major order.  No alignment assumptions on inputs, masks or
@@ -430,9 +432,12 @@ size_t ndx_f32_bilinear_select__avx2(const ndx_bilinear_plan *p,
     iou_cache ic;
     const __m256 lov = _mm256_set1_ps(lo);
     size_t cnt = 0;
+    float rmax[NDX_SELECT_ROWS], rabs[NDX_SELECT_ROWS];
+    const int bounded = ndx__select_row_bounds(p, map, rmax, rabs);
     iou_cache_reset(&ic);
     for (int oy = 0; oy < p->oh; oy++) {
         const int r0 = p->y0[oy], r1 = p->y1[oy];
+        if (bounded && ndx__select_row_below(rmax, rabs, r0, r1, lo)) continue;
         const float l0 = p->ly0[oy], l1 = p->ly1[oy];
         const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
         for (int xs = 0; xs < p->ow; xs += CHUNK) {

@@ -227,9 +227,12 @@ size_t ndx_f32_bilinear_select__neon(const ndx_bilinear_plan *p,
     const uint32_t bits[8] = {1, 2, 4, 8, 16, 32, 64, 128};
     const uint32x4_t bit_lo = vld1q_u32(bits), bit_hi = vld1q_u32(bits + 4);
     size_t cnt = 0;
+    float rmax[NDX_SELECT_ROWS], rabs[NDX_SELECT_ROWS];
+    const int bounded = ndx__select_row_bounds(p, map, rmax, rabs);
     ic.rc.tag[0] = ic.rc.tag[1] = -1;
     for (int oy = 0; oy < p->oh; oy++) {
         const int r0 = p->y0[oy], r1 = p->y1[oy];
+        if (bounded && ndx__select_row_below(rmax, rabs, r0, r1, lo)) continue;
         const float l0 = p->ly0[oy], l1 = p->ly1[oy];
         const float32x4_t w0 = vdupq_n_f32(l0), w1 = vdupq_n_f32(l1);
         for (int xs = 0; xs < p->ow; xs += CHUNK) {

@@ -25,6 +25,8 @@
  * and n is returned.  idx and val have room for OH*OW entries; only
  * idx[0 .. n) and val[0 .. n) are written.
  * No alignment assumptions. */
+#include <math.h>
+
 #include "../kernels.h"
 
 size_t ndx_bilinear_plan_size(int oh, int ow)
@@ -69,6 +71,23 @@ void ndx_bilinear_plan_init(ndx_bilinear_plan *p, int ih, int iw, int oh,
     p->x1 = x1;
     p->lx0 = lx0;
     p->lx1 = lx1;
+}
+
+int ndx__select_row_bounds(const ndx_bilinear_plan *p, const float *map, float *rmax,
+                           float *rabs)
+{
+    if (p->ih > NDX_SELECT_ROWS) return 0;
+    for (int r = 0; r < p->ih; r++) {
+        const float *row = map + (size_t)r * p->iw;
+        float m = -INFINITY, a = 0.0f;
+        for (int j = 0; j < p->iw; j++) {
+            m = row[j] > m ? row[j] : m;            /* NaN never wins */
+            a = fabsf(row[j]) > a ? fabsf(row[j]) : a;
+        }
+        rmax[r] = m;
+        rabs[r] = a;
+    }
+    return 1;
 }
 
 static float blend_at(const ndx_bilinear_plan *p, const float *x, int oy, int ox)
