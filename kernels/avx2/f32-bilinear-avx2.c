@@ -25,13 +25,15 @@
  * row weight, so they are evaluated at the two ends of each run of output
  * rows sharing their source rows.  Skips never change a count: the result
  * equals the ref's exactly.
- * select first skips the output rows whose two source rows are surely below
- * lo (ndx__select_row_bounds: no horizontal pass is computed for them), then
- * reuses iou's cached rows and bounds: rows and blocks surely below lo are
- * skipped; otherwise 8 columns are blended, compared (>= lo) and the
- * set bits of the movemask taken with ctz (none set, the common case: next
- * 8).  Outputs wider than CHUNK redo the horizontal passes per output row to
- * keep row-major order.  No alignment assumptions on inputs, masks or
+ * select returns at once when the whole map is surely below lo, skips the
+ * output rows whose source rows are (ndx__select_row_bounds), then works on the output columns that can reach
+ * lo: per pair of source rows, the source columns not surely below lo (both rows' values there,
+ * with the margin of ndx__select_row_below) and the output columns with a
+ * tap among them, a range found by binary search in the taps; all other
+ * output pixels blend values surely below lo.  Only that range is passed
+ * horizontally (kept while the pair lasts), blended 8 columns at a time,
+ * compared (>= lo), and the set bits of the movemask taken with ctz.
+ * Output stays in row-major order.  No alignment assumptions on inputs, masks or
  * outputs. */
 #include <immintrin.h>
 #include <math.h>
@@ -425,56 +427,116 @@ void ndx_f32_bilinear_iou__avx2(const ndx_bilinear_plan *p,
     }
 }
 
+/* Every value of the map is surely below lo, upsampled too (the margin of
+ * ndx__select_row_below over the whole map; NaN skipped). */
+static int map_below(const float *map, size_t n, float lo)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mx = _mm256_set1_ps(-INFINITY), ab = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(map + i);
+        mx = _mm256_max_ps(v, mx);   /* the second operand when v is NaN */
+        ab = _mm256_max_ps(_mm256_andnot_ps(sign, v), ab);
+    }
+    float hi = hmax8(mx), a = hmax8(ab);
+    for (; i < n; i++) {
+        hi = map[i] > hi ? map[i] : hi;
+        a = fabsf(map[i]) > a ? fabsf(map[i]) : a;
+    }
+    return hi + 2.0f * a * 0x1p-19f + 0x1p-126f < lo;
+}
+
+/* First output column whose right tap is >= c / last whose left tap is
+ * <= c (the taps are nondecreasing along the row); -1 when none. */
+static int first_right_tap(const ndx_bilinear_plan *p, int c)
+{
+    int lo = 0, hi = p->ow;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (p->x1[mid] >= c) hi = mid; else lo = mid + 1;
+    }
+    return lo < p->ow ? lo : -1;
+}
+static int last_left_tap(const ndx_bilinear_plan *p, int c)
+{
+    int lo = 0, hi = p->ow;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (p->x0[mid] <= c) lo = mid + 1; else hi = mid;
+    }
+    return lo - 1;
+}
+
 size_t ndx_f32_bilinear_select__avx2(const ndx_bilinear_plan *p,
                                      const float *restrict map, float lo,
                                      int32_t *restrict idx, float *restrict val)
 {
-    iou_cache ic;
+    _Alignas(32) float t0[CHUNK], t1[CHUNK];
     const __m256 lov = _mm256_set1_ps(lo);
     size_t cnt = 0;
+    if (map_below(map, (size_t)p->ih * p->iw, lo)) return 0;
+    int pr0 = -1, pr1 = -1, xa = 0, xb = -1, cached = 0;
     float rmax[NDX_SELECT_ROWS], rabs[NDX_SELECT_ROWS];
     const int bounded = ndx__select_row_bounds(p, map, rmax, rabs);
-    iou_cache_reset(&ic);
     for (int oy = 0; oy < p->oh; oy++) {
         const int r0 = p->y0[oy], r1 = p->y1[oy];
         if (bounded && ndx__select_row_below(rmax, rabs, r0, r1, lo)) continue;
+        const float *m0 = map + (size_t)r0 * p->iw, *m1 = map + (size_t)r1 * p->iw;
+        if (r0 != pr0 || r1 != pr1) {
+            /* a new pair of source rows: its hot columns, those not surely
+             * below lo (see ndx__select_row_below), and the output columns
+             * with a tap among them */
+            pr0 = r0;
+            pr1 = r1;
+            cached = 0;
+            int cf = -1, cl = -1;
+            for (int c = 0; c < p->iw; c++) {
+                float hi = -INFINITY, ab = 0.0f;   /* NaN never wins */
+                hi = m0[c] > hi ? m0[c] : hi;
+                hi = m1[c] > hi ? m1[c] : hi;
+                ab = fabsf(m0[c]) > ab ? fabsf(m0[c]) : ab;
+                ab = fabsf(m1[c]) > ab ? fabsf(m1[c]) : ab;
+                if (!(hi + 2.0f * ab * 0x1p-19f + 0x1p-126f < lo)) {
+                    if (cf < 0) cf = c;
+                    cl = c;
+                }
+            }
+            xa = cf < 0 ? 0 : first_right_tap(p, cf);
+            xb = cf < 0 || xa < 0 ? -1 : last_left_tap(p, cl);
+        }
+        if (xb < xa) continue;
         const float l0 = p->ly0[oy], l1 = p->ly1[oy];
         const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
-        for (int xs = 0; xs < p->ow; xs += CHUNK) {
-            const int n = p->ow - xs < CHUNK ? p->ow - xs : CHUNK;
-            const int nblk = (n + 31) / 32;
-            /* row-major output: wider than a chunk, rows are redone per chunk */
-            if (n < p->ow) ic.tag[0] = ic.tag[1] = -1;
-            int s0, s1;
-            const float *t0 = iou_row(&ic, &s0, p, map, r0, r1, xs, n);
-            const float *t1 = iou_row(&ic, &s1, p, map, r1, r0, xs, n);
-            if (row_below(&ic, s0, s1, l0, l1, lo)) continue;
-            uint32_t none, all;
-            block_status(&ic, s0, s1, l0, l1, lo, nblk, &none, &all);
+        for (int xs = xa; xs <= xb; xs += CHUNK) {
+            const int n = xb + 1 - xs < CHUNK ? xb + 1 - xs : CHUNK;
+            /* the horizontal passes are kept while the pair lasts, when the
+             * range fits one chunk */
+            if (!cached || n < xb + 1 - xa) {
+                hpass(p, m0, xs, n, t0);
+                hpass(p, m1, xs, n, t1);
+                cached = n == xb + 1 - xa;
+            }
             const int32_t base = oy * p->ow + xs;
-            for (int b = 0; b < nblk; b++) {
-                if ((none >> b) & 1) continue;   /* surely all < lo */
-                const int j1 = 32 * b + 32 < n ? 32 * b + 32 : n;
-                int j = 32 * b;
-                for (; j + 8 <= j1; j += 8) {
-                    const __m256 v = blend8(t0 + j, t1 + j, w0, w1);
-                    unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, lov, _CMP_GE_OQ));
-                    if (!m) continue;
-                    _Alignas(32) float tmp[8];
-                    _mm256_store_ps(tmp, v);
-                    do {
-                        const int l = __builtin_ctz(m);
-                        idx[cnt] = base + j + l;
-                        val[cnt++] = tmp[l];
-                        m &= m - 1;
-                    } while (m);
-                }
-                for (; j < j1; j++) {
-                    const float v = vblend1(t0[j], t1[j], l0, l1);
-                    if (v >= lo) {
-                        idx[cnt] = base + j;
-                        val[cnt++] = v;
-                    }
+            int j = 0;
+            for (; j + 8 <= n; j += 8) {
+                const __m256 v = blend8(t0 + j, t1 + j, w0, w1);
+                unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, lov, _CMP_GE_OQ));
+                if (!m) continue;
+                _Alignas(32) float tmp[8];
+                _mm256_store_ps(tmp, v);
+                do {
+                    const int l = __builtin_ctz(m);
+                    idx[cnt] = base + j + l;
+                    val[cnt++] = tmp[l];
+                    m &= m - 1;
+                } while (m);
+            }
+            for (; j < n; j++) {
+                const float v = vblend1(t0[j], t1[j], l0, l1);
+                if (v >= lo) {
+                    idx[cnt] = base + j;
+                    val[cnt++] = v;
                 }
             }
         }
