@@ -1,6 +1,6 @@
 /* Whole-network inference benchmark: prints a markdown table on stdout.
  *
- *   bench_infer [runs] [arch...]     (runs >= 3, default 5; medians)
+ *   bench_infer [runs] [arch... | train]   (runs >= 3, default 5; medians)
  *
  * alexnet, vgg16, resnet152 at 224x224 and inception_v3 at 299x299, batch 1
  * and 8, 1 and 2 threads: images/s of ndx_net_forward (eval, inference plan:
@@ -9,7 +9,7 @@
  * weights in place (NDX_PLAN_INFER_FOLDED).  Each architecture runs in a child process
  * so that its peak RSS (getrusage) is its own; "planned MiB" is what the net
  * itself planned (parameters, folded weights, activations).  Then (with no
- * arch named) one SGD training step of alexnet, 2 classes, batch 8, 224x224,
+ * arch named, or with `train`) one SGD training step of alexnet, 2 classes, batch 8, 224x224,
  * momentum 0.9, weight decay 1e-4: median ms. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +139,9 @@ int main(int argc, char **argv)
         int ws = 0;
         if (pid < 0 || waitpid(pid, &ws, 0) < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws)) status = 1;
     }
-    if (argc <= 2) {
+    int train = argc <= 2;
+    for (int i = 2; i < argc; i++) train |= !strcmp(argv[i], "train");
+    if (train) {
         printf("\n| step | input | batch | threads | netdx ms | peak RSS MiB |\n");
         printf("| --- | --- | --- | --- | --- | --- |\n");
         fflush(stdout);
