@@ -229,7 +229,9 @@ typedef void (*ndx_dot_rows_fn)(int n, int rows, int k, const float *restrict x,
                                     float *restrict out, int32_t *restrict argmax); \
     void ndx_f32_dot_rows__##isa(int n, int rows, int k, const float *restrict x,  \
                                  const float *restrict w, float *restrict y, int ldy); \
-    void ndx_f32_relu__##isa(size_t n, const float *x, float *y);
+    void ndx_f32_relu__##isa(size_t n, const float *x, float *y);                  \
+    void ndx_f32_bias_add__##isa(int channels, size_t hw, const float *restrict bias, \
+                                 float *restrict x);
 NDX_DECLARE_SIMD_SET(ref)
 #if defined(__x86_64__)
 NDX_DECLARE_SIMD_SET(avx2)

@@ -452,7 +452,7 @@ static void fill_special(uint64_t *s, float *x, size_t n)
         if (tu_int(s, 0, 3) == 0) x[i] = specials[tu_int(s, 0, N_SPECIALS - 1)];
 }
 
-START_TEST(test_relu_add)
+START_TEST(test_relu_add_bias)
 {
     uint64_t s = 404;
     for (size_t k = 0; k < N_SIMD; k++) {
@@ -476,6 +476,15 @@ START_TEST(test_relu_add)
             memcpy(got, a, n * sizeof *a);
             t->add.fn(n, got, b, got);
             ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s add in place n=%zu", t->isa, n);
+            tu_check_guard(got, n);
+            /* bias_add over 1..3 planes of n / channels floats */
+            const int ch = n >= 3 ? 1 + (int)(n % 3) : 1;
+            const size_t hw = n / (size_t)ch;
+            memcpy(got, a, n * sizeof *a);
+            memcpy(want, a, n * sizeof *a);
+            t->bias_add.fn(ch, hw, b, got);
+            ndx_f32_bias_add__ref(ch, hw, b, want);
+            ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s bias_add %d x %zu", t->isa, ch, hw);
             tu_check_guard(got, n);
             free(a); free(b); free(got); free(want);
         }
@@ -728,7 +737,7 @@ int main(void)
     tcase_add_test(tc, test_select);
     tcase_add_test(tc, test_resize_aa_golden);
     tcase_add_test(tc, test_resize_aa_simd);
-    tcase_add_test(tc, test_relu_add);
+    tcase_add_test(tc, test_relu_add_bias);
     tcase_add_test(tc, test_global_avgpool);
     tcase_add_test(tc, test_channel_max);
     tcase_add_test(tc, test_dot_rows);

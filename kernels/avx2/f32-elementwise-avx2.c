@@ -1,5 +1,6 @@
 /* Elementwise kernels and per-channel reductions, AVX2.
- * Semantics: kernels/ref/f32-elementwise-ref.c (relu) and
+ * Semantics: kernels/ref/f32-elementwise-ref.c (relu, bias_add: bit for
+ * bit, the same single addition) and
  * kernels/ref/f32-reduce-ref.c (add, global_avgpool, channel_max).
  *
  * relu: vmaxps(0, x) with the operands in that order: maxps returns its
@@ -18,6 +19,18 @@
 #include <math.h>
 
 #include "../kernels.h"
+
+void ndx_f32_bias_add__avx2(int channels, size_t hw, const float *restrict bias,
+                            float *restrict x)
+{
+    for (int c = 0; c < channels; c++) {
+        const __m256 b = _mm256_set1_ps(bias[c]);
+        float *p = x + (size_t)c * hw;
+        size_t i = 0;
+        for (; i + 8 <= hw; i += 8) _mm256_storeu_ps(p + i, _mm256_add_ps(_mm256_loadu_ps(p + i), b));
+        for (; i < hw; i++) p[i] += bias[c];
+    }
+}
 
 void ndx_f32_relu__avx2(size_t n, const float *x, float *y)
 {

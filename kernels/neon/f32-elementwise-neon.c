@@ -1,5 +1,6 @@
 /* Elementwise kernels and per-channel reductions, aarch64 NEON.
- * Semantics: kernels/ref/f32-elementwise-ref.c (relu) and
+ * Semantics: kernels/ref/f32-elementwise-ref.c (relu, bias_add: bit for
+ * bit) and
  * kernels/ref/f32-reduce-ref.c (add, global_avgpool, channel_max).
  *
  * relu: a select, (x < 0) ? 0 : x, not vmaxq (FMAX turns -0 into +0), so
@@ -13,6 +14,18 @@
 #include <math.h>
 
 #include "../kernels.h"
+
+void ndx_f32_bias_add__neon(int channels, size_t hw, const float *restrict bias,
+                            float *restrict x)
+{
+    for (int c = 0; c < channels; c++) {
+        const float32x4_t b = vdupq_n_f32(bias[c]);
+        float *p = x + (size_t)c * hw;
+        size_t i = 0;
+        for (; i + 4 <= hw; i += 4) vst1q_f32(p + i, vaddq_f32(vld1q_f32(p + i), b));
+        for (; i < hw; i++) p[i] += bias[c];
+    }
+}
 
 void ndx_f32_relu__neon(size_t n, const float *x, float *y)
 {
