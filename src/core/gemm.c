@@ -288,6 +288,10 @@ void ndx__sgemm_batch(int trans_a, int m, int n, int k, float alpha, const float
         return;
     }
     ndx__ensure_init();
+    if (count == 1) {   /* one image: ndx_sgemm's choice of orientation */
+        sgemm(trans_a, 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ndx_get_threads());
+        return;
+    }
     const int NR = ndx_kernels()->gemm_ukernel.nr;
     const columns cols = {n, (n + NR - 1) / NR, count, b_stride, c_stride};
     gemm(trans_a, 0, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols, ndx_get_threads());
