@@ -378,6 +378,49 @@ START_TEST(test_conv_winograd_threads)
 END_TEST
 
 /* Which layers the auto rule sends to Winograd. */
+/* Weights packed once (ndx__sgemm_prepack) give the same GEMM as packing
+ * them per call, bit for bit (the same microkernel calls in the same order):
+ * m with and without a partial MR panel, k over several KC blocks, one and
+ * several images, 1 and 2 threads; the element reader inverts the layout. */
+START_TEST(test_sgemm_prepacked)
+{
+    uint64_t seed = 515;
+    int mr, kc;
+    ndx__sgemm_prepack_params(&mr, &kc);
+    const int shapes[][4] = {{1, 1, 1, 1}, {5, 7, 3, 1}, {mr, 33, 17, 2}, {3 * mr + 1, 49, kc + 9, 1},
+                             {130, 20, 2 * kc + 3, 3}, {257, 196, 300, 1}, {64, 70, 576, 2}};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], cnt = shapes[si][3];
+        float *a = malloc(sizeof(float) * m * k), *ap = malloc(sizeof(float) * m * k);
+        float *b = malloc(sizeof(float) * k * n * cnt);
+        const size_t clen = (size_t)m * n * cnt;
+        float *want = tu_alloc_poisoned(clen), *got = tu_alloc_poisoned(clen);
+        tu_fill(&seed, a, (size_t)m * k);
+        tu_fill(&seed, b, (size_t)k * n * cnt);
+        ndx__sgemm_prepack(m, k, a, ap);
+        for (int r = 0; r < m; r++)
+            for (int p = 0; p < k; p++)
+                ck_assert(ndx__sgemm_prepacked_at(ap, m, k, r, p) == a[(size_t)r * k + p]);
+        for (int th = 1; th <= 2; th++) {
+            ndx_set_threads(th);
+            for (size_t i = 0; i < clen; i++) got[i] = want[i] = NAN;
+            ndx__sgemm_batch(0, m, n, k, 1.0f, a, k, cnt, b, n, (size_t)k * n, 0.0f, want, n,
+                             (size_t)m * n);
+            ndx__sgemm_batch_prepacked(m, n, k, ap, cnt, b, n, (size_t)k * n, got, n,
+                                       (size_t)m * n);
+            if (cnt > 1)   /* one image goes through ndx_sgemm's orientation choice */
+                ck_assert_msg(!memcmp(got, want, clen * sizeof *got),
+                              "prepacked %dx%dx%d x%d, %d threads: not bit-identical", m, n, k,
+                              cnt, th);
+            tu_assert_close(got, want, clen, 1e-5 * k, 1e-5, "prepacked GEMM");
+            tu_check_guard(got, clen);
+        }
+        ndx_set_threads(1);
+        free(a); free(ap); free(b); free(want); free(got);
+    }
+}
+END_TEST
+
 START_TEST(test_conv_algo_choice)
 {
     const struct { ndx_conv2d_desc d; const char *algo; } cases[] = {
@@ -415,6 +458,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_conv_winograd_vs_im2col);
     tcase_add_test(tc, test_conv_winograd_threads);
     tcase_add_test(tc, test_conv_algo_choice);
+    tcase_add_test(tc, test_sgemm_prepacked);
     suite_add_tcase(s, tc);
     return s;
 }

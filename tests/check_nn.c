@@ -12,6 +12,7 @@
 
 #include "../src/core/core.h"
 #include "golden.h"
+#include "kernels.h"
 #include "netdx.h"
 #include "netdx_nn.h"
 #include "testutil.h"
@@ -594,6 +595,43 @@ START_TEST(test_graph_winograd_cache)
 }
 END_TEST
 
+/* Folding in place also packs the weights of the convolutions that always
+ * run through im2col (resnet18: the 7x7 stem, strided 3x3s, 1x1 shortcuts)
+ * into the GEMM's panel layout: the same logits as the unfolded plan at
+ * batch 2 and 1, and a kernel set with another layout is refused. */
+START_TEST(test_graph_folded_packed)
+{
+    ndx_net *net = NULL;
+    ck_assert_int_eq(ndx_zoo_build("resnet18", 2, 64, 1, &net), NDX_OK);
+    ndx_net_init_hash(net, 9);
+    uint64_t s = 43;
+    float *x = malloc(sizeof(float) * 2 * 3 * 64 * 64);
+    tu_fill(&s, x, 2 * 3 * 64 * 64);
+    float ref[4], got[4];
+    tiny_logits(net, 2, NDX_PLAN_INFER, NDX__CONV_AUTO, x, ref);
+    for (int rep = 0; rep < 2; rep++) {   /* packed once: the second plan keeps it */
+        tiny_logits(net, 2, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+        assert_close_rel(got, ref, 4, 1e-4, "folded and packed, batch 2");
+    }
+    tiny_logits(net, 1, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    assert_close_rel(got, ref, 2, 1e-4, "folded and packed, batch 1");
+    const char *now = ndx_kernels()->isa, *other = strcmp(now, "ref") ? "ref" : NULL;
+    if (other && (ndx_kernels_for(other)->gemm_ukernel.mr != ndx_kernels()->gemm_ukernel.mr ||
+                  ndx_kernels_for(other)->gemm_kc != ndx_kernels()->gemm_kc)) {
+        ck_assert_int_eq(ndx_kernels_select(other), 0);
+        ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_ERR_INVALID);
+        ck_assert_ptr_nonnull(strstr(ndx_last_error(), "packed for another kernel set"));
+        ck_assert_int_eq(ndx_kernels_select(now), 0);
+        ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_OK);
+    }
+    ndx_net_init_hash(net, 9);   /* fresh weights: unpacked, the same logits unfolded */
+    tiny_logits(net, 2, NDX_PLAN_INFER, NDX__CONV_AUTO, x, got);
+    assert_close_rel(got, ref, 4, 1e-6, "unfolded again");
+    free(x);
+    ndx_net_free(net);
+}
+END_TEST
+
 START_TEST(test_graph_errors)
 {
     ndx_net *net;
@@ -1080,6 +1118,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_graph_fd);
     tcase_add_test(tc, test_graph_plans);
     tcase_add_test(tc, test_graph_winograd_cache);
+    tcase_add_test(tc, test_graph_folded_packed);
     tcase_add_test(tc, test_graph_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");

@@ -170,15 +170,19 @@ ndx_status ndx_conv2d_forward(const ndx_conv2d_desc *d, const float *x,
                               const float *w, const float *bias, float *y,
                               float *ws)
 {
-    return ndx__conv2d_forward_u(d, x, w, NULL, bias, y, ws);
+    return ndx__conv2d_forward_u(d, x, w, 0, NULL, bias, y, ws);
 }
 
 ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const float *w,
-                                 const float *u, const float *bias, float *y, float *ws)
+                                 int w_packed, const float *u, const float *bias, float *y,
+                                 float *ws)
 {
     geom gm;
     ndx_status st = prepare(d, ws, &gm);
     if (st) return st;
+    if (w_packed && (d->groups != 1 || ndx__winograd_fits(d)))
+        return ndx__fail(NDX_ERR_INVALID, "conv2d: prepacked weights with %d groups or a "
+                         "Winograd-shaped layer", d->groups);
     if (ndx__conv_uses_winograd(d)) {
         ndx__winograd_forward(d, x, w, u, bias, y, ws);
         return NDX_OK;
@@ -203,9 +207,13 @@ ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const
                 col = ws;
                 col_stride = col1;
             }
-            /* one packing of W_g for the cnt images */
-            ndx__sgemm_batch(0, kg, ohw, kdim, 1.0f, w + (size_t)g * kg * kdim, kdim, cnt, col,
-                             ohw, col_stride, 0.0f, yg, ohw, (size_t)d->k * ohw);
+            /* one packing of W_g for the cnt images, or none */
+            if (w_packed)
+                ndx__sgemm_batch_prepacked(kg, ohw, kdim, w, cnt, col, ohw, col_stride, yg, ohw,
+                                           (size_t)d->k * ohw);
+            else
+                ndx__sgemm_batch(0, kg, ohw, kdim, 1.0f, w + (size_t)g * kg * kdim, kdim, cnt,
+                                 col, ohw, col_stride, 0.0f, yg, ohw, (size_t)d->k * ohw);
             if (bias || d->relu) {
                 const int nt = ndx_get_threads();
 #pragma omp parallel for num_threads(nt) if (nt > 1 && (size_t)cnt * kg * ohw > 16384) schedule(static)

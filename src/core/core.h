@@ -42,9 +42,25 @@ void ndx__winograd_forward(const ndx_conv2d_desc *d, const float *x, const float
                            const float *u, const float *bias, float *y, float *ws);
 /* Whether ndx_conv2d_forward of a checked d takes Winograd now. */
 int ndx__conv_uses_winograd(const ndx_conv2d_desc *d);
+
+/* A (m x k, row-major, lda = k) packed once for many GEMMs (constant
+ * weights): ndx__sgemm_prepack writes exactly m * k floats to dst (not a)
+ * in the current kernel set's panel layout, valid while its MR and KC
+ * (ndx__sgemm_prepack_params) stay; ndx__sgemm_batch_prepacked is
+ * ndx__sgemm_batch with alpha 1, beta 0, A not transposed, read from there;
+ * ndx__sgemm_prepacked_at reads element (r, p) back. */
+void ndx__sgemm_prepack_params(int *mr, int *kc);
+void ndx__sgemm_prepack(int m, int k, const float *a, float *dst);
+float ndx__sgemm_prepacked_at(const float *ap, int m, int k, int r, int p);
+void ndx__sgemm_batch_prepacked(int m, int n, int k, const float *ap, int count,
+                                const float *b, int ldb, size_t b_stride, float *c, int ldc,
+                                size_t c_stride);
 /* ndx_conv2d_forward with w's Winograd transform u (16 x K x C) when that
- * path is taken (u may be NULL: transformed per call; ignored by im2col). */
+ * path is taken (u may be NULL: transformed per call; ignored by im2col).
+ * w_packed: w is the K x (C kh kw) matrix prepacked (ndx__sgemm_prepack);
+ * only for one group and layers Winograd never takes. */
 ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const float *w,
-                                 const float *u, const float *bias, float *y, float *ws);
+                                 int w_packed, const float *u, const float *bias, float *y,
+                                 float *ws);
 
 #endif

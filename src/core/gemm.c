@@ -129,10 +129,17 @@ typedef struct {
 /* One thread's GEMM on row block [0, m) and column panels [q0, q1), with its
  * own packing buffers.  transposed_c (one image only): C is stored
  * transposed, element (i, j) at c[j*ldc + i]. */
+/* A prepacked by ndx__sgemm_prepack (NULL: A is packed here): its base, the
+ * first row of this block, and the rows in whole MR panels. */
+typedef struct {
+    const float *a;
+    int row0, full;
+} prepacked;
+
 static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, int k,
                   float alpha, const float *a, int lda, const float *b, int ldb,
                   float beta, float *c, int ldc, int transposed_c, const columns *cols,
-                  int q0, int q1, float *apack, float *bpack)
+                  int q0, int q1, float *apack, float *bpack, const prepacked *pre)
 {
     const ndx_gemm_ukernel_fn ukernel = ks->gemm_ukernel.fn;
     const ndx_gemm_pack_fn pack = ks->gemm_pack.fn;
@@ -156,7 +163,14 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
             }
             for (int ic = 0; ic < m; ic += MC) {
                 const int mc = m - ic < MC ? m - ic : MC;
-                pack_a(pack, trans_a, a, lda, ic, mc, pc, kc, MR, apack);
+                if (!pre) {
+                    pack_a(pack, trans_a, a, lda, ic, mc, pc, kc, MR, apack);
+                } else if (pre->row0 + ic + mc > pre->full) {
+                    /* the last block holds the rows past the whole panels,
+                     * kept raw (row stride k): one panel, packed here */
+                    pack(0, pre->row0 + ic + mc - pre->full, kc,
+                         pre->a + (size_t)pre->full * k + pc, k, MR, apack);
+                }
                 for (int q = qc; q < qe; q++) {
                     const int img = q / cols->ppi, j = q % cols->ppi * NR;
                     const int nr = cols->n - j < NR ? cols->n - j : NR;
@@ -167,7 +181,11 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
                     float *cimg = c + img * cols->c_stride;
                     for (int ir = 0; ir < mc; ir += MR) {
                         const int mr = mc - ir < MR ? mc - ir : MR;
-                        const float *ap = apack + (size_t)ir * kc;
+                        const int row = pre ? pre->row0 + ic + ir : 0;
+                        const float *ap = !pre ? apack + (size_t)ir * kc
+                                          : row < pre->full
+                                              ? pre->a + (size_t)pc * pre->full + (size_t)row * kc
+                                              : apack;
                         const size_t i = (size_t)(ic + ir);
                         if (!transposed_c) {
                             ukernel(mr, nr, kc, alpha, ap, bp, bstride, beta_eff,
@@ -194,7 +212,7 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
  * share A: it is packed once per block for all of them. */
 static void gemm(int trans_a, int trans_b, int m, int k, float alpha, const float *a,
                  int lda, const float *b, int ldb, float beta, float *c, int ldc,
-                 int transposed_c, const columns *cols, int nt)
+                 int transposed_c, const columns *cols, int nt, const float *aprep)
 {
     const ndx_kernel_table *ks = ndx_kernels();
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr, KC = ks->gemm_kc;
@@ -210,6 +228,19 @@ static void gemm(int trans_a, int trans_b, int m, int k, float alpha, const floa
     const size_t a_need = (size_t)kc_max * ((mc_max + MR - 1) / MR * MR);
     if (grow(&ws.b, &ws.b_cap, b_need * (size_t)nt) ||
         grow(&ws.a, &ws.a_cap, a_need * (size_t)nt)) {
+        if (aprep) {   /* the reference needs A as it was: unpack it, one image at a time */
+            for (int i = 0; i < cols->count; i++)
+                for (int r = 0; r < m; r++)
+                    for (int j = 0; j < cols->n; j++) {
+                        double sum = 0;
+                        for (int p = 0; p < k; p++)
+                            sum += (double)ndx__sgemm_prepacked_at(aprep, m, k, r, p) *
+                                   b[i * cols->b_stride + (size_t)p * ldb + j];
+                        float *cij = c + i * cols->c_stride + (size_t)r * ldc + j;
+                        *cij = (float)(alpha * sum + (beta == 0.0f ? 0.0 : (double)beta * *cij));
+                    }
+            return;
+        }
         /* No memory for packing: the reference kernel needs none (given
          * the problem as ndx_sgemm received it when C is transposed). */
         for (int i = 0; i < cols->count; i++)
@@ -240,11 +271,12 @@ static void gemm(int trans_a, int trans_b, int m, int k, float alpha, const floa
             q1 = (int)((long)npanels * (tid + 1) / nth);
         }
         if (r0 < r1 && q0 < q1) {
-            const float *at = trans_a ? a + r0 : a + (size_t)r0 * lda;
+            const float *at = !a ? NULL : trans_a ? a + r0 : a + (size_t)r0 * lda;
             float *ct = transposed_c ? c + r0 : c + (size_t)r0 * ldc;
+            const prepacked pre = {aprep, r0, m / MR * MR};
             block(ks, trans_a, trans_b, r1 - r0, k, alpha, at, lda, b, ldb, beta, ct, ldc,
                   transposed_c, cols, q0, q1, abuf + (size_t)tid * a_need,
-                  bbuf + (size_t)tid * b_need);
+                  bbuf + (size_t)tid * b_need, aprep ? &pre : NULL);
         }
     }
 }
@@ -263,10 +295,10 @@ static void sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
     if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR) > 1.1 * tile_use(m, n, MR, NR)) {
         const columns cols = {m, (m + NR - 1) / NR, 1, 0, 0};
-        gemm(!trans_b, !trans_a, n, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, &cols, nt);
+        gemm(!trans_b, !trans_a, n, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, &cols, nt, NULL);
     } else {
         const columns cols = {n, (n + NR - 1) / NR, 1, 0, 0};
-        gemm(trans_a, trans_b, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols, nt);
+        gemm(trans_a, trans_b, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols, nt, NULL);
     }
 }
 
@@ -294,7 +326,8 @@ void ndx__sgemm_batch(int trans_a, int m, int n, int k, float alpha, const float
     }
     const int NR = ndx_kernels()->gemm_ukernel.nr;
     const columns cols = {n, (n + NR - 1) / NR, count, b_stride, c_stride};
-    gemm(trans_a, 0, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols, ndx_get_threads());
+    gemm(trans_a, 0, m, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, &cols, ndx_get_threads(),
+         NULL);
 }
 
 void ndx__sgemm_many(int count, int m, int n, int k, const float *a, int lda,
@@ -307,4 +340,55 @@ void ndx__sgemm_many(int count, int m, int n, int k, const float *a, int lda,
     for (int i = 0; i < count; i++)
         sgemm(0, 0, m, n, k, 1.0f, a + i * a_stride, lda, b + i * b_stride, ldb, 0.0f,
               c + i * c_stride, ldc, 1);
+}
+
+/* ---- prepacked A ------------------------------------------------------------
+
+ * Layout, for the current set's MR and KC (k cut as the driver cuts it):
+ * for each k block [pc, pc + kc), the full = m / MR * MR rows in MR-row
+ * panels (panel at pc * full + r * kc, element [p * MR + i]), then the last
+ * m - full rows raw, row-major, at full * k.  Exactly m * k floats. */
+
+void ndx__sgemm_prepack_params(int *mr, int *kc)
+{
+    ndx__ensure_init();
+    const ndx_kernel_table *ks = ndx_kernels();
+    *mr = ks->gemm_ukernel.mr;
+    *kc = ks->gemm_kc;
+}
+
+void ndx__sgemm_prepack(int m, int k, const float *a, float *dst)
+{
+    ndx__ensure_init();
+    const ndx_kernel_table *ks = ndx_kernels();
+    const int MR = ks->gemm_ukernel.mr, KC = balanced_kc(k, ks->gemm_kc), full = m / MR * MR;
+    for (int pc = 0; pc < k; pc += KC) {
+        const int kc = k - pc < KC ? k - pc : KC;
+        pack_a(ks->gemm_pack.fn, 0, a, k, 0, full, pc, kc, MR, dst + (size_t)pc * full);
+    }
+    memcpy(dst + (size_t)full * k, a + (size_t)full * k, (size_t)(m - full) * k * sizeof *a);
+}
+
+float ndx__sgemm_prepacked_at(const float *ap, int m, int k, int r, int p)
+{
+    const ndx_kernel_table *ks = ndx_kernels();
+    const int MR = ks->gemm_ukernel.mr, KC = balanced_kc(k, ks->gemm_kc), full = m / MR * MR;
+    if (r >= full) return ap[(size_t)full * k + (size_t)(r - full) * k + p];
+    const int pc = p / KC * KC, kc = k - pc < KC ? k - pc : KC;
+    return ap[(size_t)pc * full + (size_t)(r / MR * MR) * kc + (size_t)(p - pc) * MR + r % MR];
+}
+
+void ndx__sgemm_batch_prepacked(int m, int n, int k, const float *ap, int count,
+                                const float *b, int ldb, size_t b_stride, float *c, int ldc,
+                                size_t c_stride)
+{
+    if (m <= 0 || n <= 0 || count <= 0) return;
+    if (k <= 0) {
+        for (int i = 0; i < count; i++) scale_c(m, n, 0.0f, c + i * c_stride, ldc);
+        return;
+    }
+    ndx__ensure_init();
+    const int NR = ndx_kernels()->gemm_ukernel.nr;
+    const columns cols = {n, (n + NR - 1) / NR, count, b_stride, c_stride};
+    gemm(0, 0, m, k, 1.0f, NULL, k, b, ldb, 0.0f, c, ldc, 0, &cols, ndx_get_threads(), ap);
 }

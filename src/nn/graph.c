@@ -457,11 +457,13 @@ void ndx_net_set_dropout(ndx_net *net, int on) { net->dropout_on = on; }
 void ndx_net_seed_dropout(ndx_net *net, uint64_t seed) { ndx_rng_seed(&net->drop_rng, seed); }
 void ndx_net_touch(ndx_net *net) { net->fold_dirty = 1; }
 
-/* All weights were replaced (loaded, re-initialised): an in-place fold is gone. */
+/* All weights were replaced (loaded, re-initialised): an in-place fold and
+ * packing are gone. */
 void ndx__net_weights_changed(ndx_net *net)
 {
     net->fold_dirty = 1;
     if (net->folded) net->folded = 0, net->planned = 0;
+    for (int i = 0; i < net->nnodes; i++) net->nodes[i].wpacked = 0;
 }
 
 /* ---- queries ----------------------------------------------------------------------- */
@@ -605,6 +607,30 @@ static int single_consumer(const ndx_net *net, int i)
     return net->nodes[i].consumers == 1 ? net->nodes[i].last_use : -1;
 }
 
+/* With the weights folded in place (inference only from then on), the
+ * convolutions that always run through im2col + GEMM (one group, not
+ * Winograd's 3x3 stride 1 at any batch) get their weights packed in place
+ * into the GEMM's panel layout, once: their forward passes then pack
+ * nothing.  Layers left as they are when no scratch copy fits in memory. */
+static void pack_weights(ndx_net *net)
+{
+    ndx__sgemm_prepack_params(&net->pack_mr, &net->pack_kc);
+    for (int i = 0; i < net->nnodes; i++) {
+        ndx__node *n = &net->nodes[i];
+        if (n->op != NDX_OP_CONV || n->wpacked) continue;
+        const ndx_conv2d_desc d = conv_desc(net, n, 0);
+        if (d.groups != 1 || ndx__winograd_fits(&d)) continue;
+        float *w = net->params + net->tensors[n->wt].off;
+        const size_t wn = net->tensors[n->wt].numel;
+        float *copy = ndx_alloc(wn * sizeof *copy);
+        if (!copy) continue;
+        memcpy(copy, w, wn * sizeof *w);
+        ndx__sgemm_prepack(n->k, (int)(wn / (size_t)n->k), copy, w);
+        ndx_free(copy);
+        n->wpacked = 1;
+    }
+}
+
 ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
 {
     if (!net || !net->finished) return ndx__fail(NDX_ERR_INVALID, "net: plan before finish");
@@ -697,6 +723,7 @@ ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
         }
         net->folded = 1;
         net->fold_dirty = wino != 0;   /* the Winograd weights, at the first forward */
+        pack_weights(net);
     }
     size_t ws = 0, scratch = 0;
     for (int i = 0; i < N; i++) {
@@ -837,7 +864,7 @@ static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
     case NDX_OP_CONV: {   /* alone: the cached transform holds its own weights */
         ndx_conv2d_desc d = conv_desc(net, n, 0);
         const int cached = n->wino && n->fold_bn < 0 && net->mode == NDX_PLAN_INFER;
-        return ndx__conv2d_forward_u(&d, x, param(net, n->wt),
+        return ndx__conv2d_forward_u(&d, x, param(net, n->wt), n->wpacked,
                                      cached ? net->wino + n->wino_off : NULL, param(net, n->bt),
                                      y, net->act + net->ws_off);
     }
@@ -910,7 +937,7 @@ static ndx_status run_group(ndx_net *net, int i, const float *x0, int end)
     const float *w = eval_weights(net, n), *b = param(net, n->bt);
     if (n->fold_bn >= 0 && net->folded) b = net->fold + n->fold_off;
     else if (n->fold_bn >= 0) b = w + round16(net->tensors[n->wt].numel);
-    return ndx__conv2d_forward_u(&d, out_of(net, n->in[0], x0), w,
+    return ndx__conv2d_forward_u(&d, out_of(net, n->in[0], x0), w, n->wpacked,
                                  n->wino ? net->wino + n->wino_off : NULL, b,
                                  out_of(net, end, x0), net->act + net->ws_off);
 }
@@ -926,6 +953,14 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
         return ndx__fail(NDX_ERR_INVALID, "net %s: training forward needs a training plan "
                          "(ndx_net_plan with NDX_PLAN_TRAIN)", net->arch);
     ndx__ensure_init();
+    if (net->folded) {
+        int mr, kc;
+        ndx__sgemm_prepack_params(&mr, &kc);
+        if (mr != net->pack_mr || kc != net->pack_kc)
+            return ndx__fail(NDX_ERR_INVALID, "net %s: convolution weights were packed for "
+                             "another kernel set (tile rows %d, KC %d; now %d, %d): load the "
+                             "weights again", net->arch, net->pack_mr, net->pack_kc, mr, kc);
+    }
     const int fuse = mode == NDX_EVAL && net->mode == NDX_PLAN_INFER;
     if (fuse && net->fold_dirty) refold(net);
     if (mode == NDX_TRAIN) net->fold_dirty = 1;   /* running stats change */

@@ -34,6 +34,7 @@ typedef struct ndx__node {
     int has_grad, grad_writer;
     int fold_bn, fuse_relu, fused_into, group_end;   /* eval fusion */
     int wino;                /* eval: Winograd weights cached at wino_off */
+    int wpacked;             /* folded in place: weights in the GEMM's panel layout */
 } ndx__node;
 
 typedef struct ndx__alias { char name[NDX_NAME_MAX]; int node; } ndx__alias;
@@ -62,6 +63,7 @@ struct ndx_net {
     size_t wino_floats;
     int fold_dirty;
     int folded;               /* batch norm folded into the conv weights in place */
+    int pack_mr, pack_kc;     /* the kernel set's tile rows and KC the weights were packed for */
     int last_mode, last_until;
     const float *x_last;      /* the input of the last forward (backward reads it) */
     int dropout_on;
