@@ -431,37 +431,42 @@ static void window_slots(ndx_window w, const float *val, size_t n, int32_t *slot
     }
 }
 
-/* One-pass IoU: n patches' maps (n x U x h x w) into the windows' histograms:
- * the select kernel lists the upsampled pixels >= lo_value (the smallest
- * value of bin base), each counted in its window slot, and in mask m's row
- * when inside. */
-static void hist_feed(ndx_dissect *d, const float *maps, int n, const uint8_t *const *masks,
-                      const iou_ws *ws, int par)
+/* One-pass IoU of unit u: n patches' maps (n x U x h x w) into its window's
+ * histograms: the select kernel lists the upsampled pixels >= lo_value (the
+ * smallest value of bin base), each counted in its window slot, and in mask
+ * m's row when inside.  tid: the calling thread's select buffers. */
+static void hist_unit(ndx_dissect *d, int u, const float *maps, int n,
+                      const uint8_t *const *masks, const iou_ws *ws, int tid)
 {
     const int U = d->units, M = d->nmasks;
     const size_t hw = (size_t)d->h * d->w, mhw = (size_t)d->mask_h * d->mask_w;
     const ndx_bilinear_select_fn select = ndx_kernels()->bilinear_select.fn;
-#pragma omp parallel for schedule(dynamic, 2) num_threads(nthreads()) if (par)
-    for (int u = 0; u < U; u++) {
-        int32_t *idx = ws->sidx + (size_t)thread_id() * mhw;
-        float *val = ws->sval + (size_t)thread_id() * mhw;
-        int32_t *slot = ws->sslot + (size_t)thread_id() * mhw;
-        uint64_t *h = d->hist + (size_t)u * (1 + M) * HIST_BINS;
-        const float lov = d->lo_value[u];
-        for (int i = 0; i < n; i++) {
-            /* the kernel skips the rows and blocks that cannot reach lov */
-            const float *map = maps + ((size_t)i * U + u) * hw;
-            const size_t ns = select(&ws->plan, map, lov, idx, val);
-            window_slots(d->win[u], val, ns, slot);
-            for (size_t j = 0; j < ns; j++) h[slot[j]]++;
-            for (int m = 0; masks && m < M; m++) {
-                const uint8_t *mk = masks[(size_t)i * M + (size_t)m];
-                uint64_t *hm = h + (size_t)(1 + m) * HIST_BINS;
-                if (mk)
-                    for (size_t j = 0; j < ns; j++) hm[slot[j]] += mk[idx[j]] != 0;
-            }
+    int32_t *idx = ws->sidx + (size_t)tid * mhw;
+    float *val = ws->sval + (size_t)tid * mhw;
+    int32_t *slot = ws->sslot + (size_t)tid * mhw;
+    uint64_t *h = d->hist + (size_t)u * (1 + M) * HIST_BINS;
+    const float lov = d->lo_value[u];
+    for (int i = 0; i < n; i++) {
+        /* the kernel skips what cannot reach lov */
+        const float *map = maps + ((size_t)i * U + u) * hw;
+        const size_t ns = select(&ws->plan, map, lov, idx, val);
+        window_slots(d->win[u], val, ns, slot);
+        for (size_t j = 0; j < ns; j++) h[slot[j]]++;
+        for (int m = 0; masks && m < M; m++) {
+            const uint8_t *mk = masks[(size_t)i * M + (size_t)m];
+            uint64_t *hm = h + (size_t)(1 + m) * HIST_BINS;
+            if (mk)
+                for (size_t j = 0; j < ns; j++) hm[slot[j]] += mk[idx[j]] != 0;
         }
     }
+}
+
+/* hist_unit for every unit (the caller adds n to n_iou). */
+static void hist_feed(ndx_dissect *d, const float *maps, int n, const uint8_t *const *masks,
+                      const iou_ws *ws, int par)
+{
+#pragma omp parallel for schedule(dynamic, 2) num_threads(nthreads()) if (par)
+    for (int u = 0; u < d->units; u++) hist_unit(d, u, maps, n, masks, ws, thread_id());
     d->n_iou += (uint64_t)n;
 }
 
@@ -630,9 +635,15 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
     /* threads only where there is enough work to pay for waking them */
     const int par = total >= ((size_t)1 << 16);
 #pragma omp parallel for schedule(static) reduction(| : bad) num_threads(nthreads()) if (par)
-    for (int i = 0; i < N; i++)
-        for (size_t j = (size_t)i * U * hw; j < (size_t)(i + 1) * U * hw; j++)
-            bad |= !isfinite(b->maps[j]);
+    for (int i = 0; i < N; i++) {
+        /* inf or NaN: all exponent bits set (a SIMD loop) */
+        const uint32_t *bits = (const uint32_t *)(const void *)(b->maps + (size_t)i * U * hw);
+        uint32_t all = 0;
+#pragma omp simd reduction(| : all)
+        for (size_t j = 0; j < (size_t)U * hw; j++)
+            all |= (uint32_t)((bits[j] & 0x7f800000u) == 0x7f800000u);
+        bad |= (int)all;
+    }
     if (bad) {
         for (size_t j = 0; j < total; j++)
             if (!isfinite(b->maps[j]))
@@ -649,8 +660,23 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
 
     const int nt = nthreads();
     const ndx_channel_max_fn cmax = ndx_kernels()->channel_max.fn;
+    const size_t mhw = iou ? (size_t)b->mask_h * b->mask_w : 0;
+    const int par_iou = (size_t)U * N * mhw >= ((size_t)1 << 16);
+    if (iou)   /* the masks' areas */
+        for (int i = 0; i < N; i++)
+            for (int m = 0; m < M; m++) {
+                const uint8_t *mk = b->masks ? b->masks[(size_t)i * M + m] : NULL;
+                uint64_t c = 0;
+                if (mk)
+                    for (size_t j = 0; j < mhw; j++) c += mk[j] != 0;
+                ws.area[(size_t)i * M + m] = c;
+                if (hist) d->area[m] += c;
+            }
+    /* with the windows open, a unit's histograms follow its statistics in
+     * the same parallel loop (its maps still in cache) */
+    const int fused = stats && hist && d->window_open;
     if (stats) {
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt) if (par)
+#pragma omp parallel for schedule(dynamic, 2) num_threads(nt) if (par || (fused && par_iou))
         for (int u = 0; u < U; u++) {
             uint64_t *sk = d->sketch + (size_t)u * SK_BINS;
             double sum = d->sums[u];
@@ -667,27 +693,17 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
             }
             d->sums[u] = sum;   /* written once per batch: no false sharing */
             d->maxs[u] = top;
+            if (fused) hist_unit(d, u, b->maps, N, b->masks, &ws, thread_id());
         }
         d->n_stats += (uint64_t)N;
         for (int i = 0; i < N; i++) d->n_pos += b->labels && b->labels[i] ? 1 : 0;
     }
     if (iou) {
-        const size_t mhw = (size_t)b->mask_h * b->mask_w;
-        for (int i = 0; i < N; i++)
-            for (int m = 0; m < M; m++) {
-                const uint8_t *mk = b->masks ? b->masks[(size_t)i * M + m] : NULL;
-                uint64_t c = 0;
-                if (mk)
-                    for (size_t j = 0; j < mhw; j++) c += mk[j] != 0;
-                ws.area[(size_t)i * M + m] = c;
-                if (hist) d->area[m] += c;
-            }
-        const int par_iou = (size_t)U * N * mhw >= ((size_t)1 << 16);
         if (!hist) {
             iou_exact(d, b, &ws, par_iou);
             d->n_iou += (uint64_t)N;
-        } else if (d->window_open) {
-            hist_feed(d, b->maps, N, b->masks, &ws, par_iou);
+        } else if (fused) {
+            d->n_iou += (uint64_t)N;
         } else {
             const int take = N < d->warmup - d->wn ? N : d->warmup - d->wn;
             buffer_add(d, b, 0, take);
