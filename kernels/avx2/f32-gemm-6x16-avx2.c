@@ -71,7 +71,8 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
         _mm_prefetch((const char *)(c + (size_t)i * ldc + 15), _MM_HINT_T0);
     }
 
-    /* The main loop, four steps of k per pass, is written in assembly:
+    /* The k loop, four steps per pass and then the tail one at a time, is
+     * written in assembly:
      * with 15 of the 16 ymm registers live, GCC's allocation of the same
      * loop in intrinsics adds register moves and reaches ~87% of the FMA
      * peak instead of ~95%.  Operands: c.. the accumulators, b0 b1 the B
@@ -89,12 +90,10 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
     "vmovups 32+" brow ", %[b1]\n\t"                                          \
     NDX_FMA2(0, aoff + 0) NDX_FMA2(1, aoff + 4) NDX_FMA2(2, aoff + 8)         \
     NDX_FMA2(3, aoff + 12) NDX_FMA2(4, aoff + 16) NDX_FMA2(5, aoff + 20)
-#define NDX_LOOP(pre, row1, row2, row3)                                       \
-    for (; p + 4 <= k; p += 4) {                                              \
+#define NDX_ASM(body)                                                         \
+    do {                                                                      \
         __m256 b0, b1, av;                                                    \
-        __asm__("prefetcht0 384(%[a])\n\t" pre                               \
-                NDX_STEP("0(%[b])", 0) NDX_STEP(row1, 24)                     \
-                NDX_STEP(row2, 48) NDX_STEP(row3, 72)                         \
+        __asm__(body                                                          \
                 : [c00] "+x"(c00), [c01] "+x"(c01), [c10] "+x"(c10),          \
                   [c11] "+x"(c11), [c20] "+x"(c20), [c21] "+x"(c21),          \
                   [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40),          \
@@ -102,6 +101,12 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                   [b0] "=&x"(b0), [b1] "=&x"(b1), [av] "=&x"(av)              \
                 : [a] "r"(a), [b] "r"(b), [ld] "r"(ld)                        \
                 : "rax", "memory");                                           \
+    } while (0)
+#define NDX_LOOP(pre, row1, row2, row3)                                       \
+    for (; p + 4 <= k; p += 4) {                                              \
+        NDX_ASM("prefetcht0 384(%[a])\n\t" pre                               \
+                NDX_STEP("0(%[b])", 0) NDX_STEP(row1, 24)                     \
+                NDX_STEP(row2, 48) NDX_STEP(row3, 72));                       \
         a += 24;                                                              \
         b += (size_t)ldb * 4;                                                 \
     }
@@ -113,27 +118,15 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
     else
         NDX_LOOP("prefetcht0 (%[b],%[ld],8)\n\tlea (%[b],%[ld],2), %%rax\n\t",
                  "0(%[b],%[ld],1)", "0(%[b],%[ld],2)", "0(%%rax,%[ld],1)")
-#undef NDX_LOOP
-#undef NDX_STEP
-#undef NDX_FMA2
-    for (; p < k; p++) {
-        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        __m256 av;
-        av = _mm256_broadcast_ss(a + 0);
-        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a + 1);
-        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a + 2);
-        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a + 3);
-        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a + 4);
-        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a + 5);
-        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+    for (; p < k; p++) {   /* the k tail, a step at a time */
+        NDX_ASM(NDX_STEP("0(%[b])", 0));
         a += 6;
         b += ldb;
     }
+#undef NDX_LOOP
+#undef NDX_ASM
+#undef NDX_STEP
+#undef NDX_FMA2
 
     __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
                         {c30, c31}, {c40, c41}, {c50, c51}};
