@@ -126,16 +126,17 @@ typedef struct {
     size_t b_stride, c_stride;
 } columns;
 
-/* One thread's GEMM on row block [0, m) and column panels [q0, q1), with its
- * own packing buffers.  transposed_c (one image only): C is stored
- * transposed, element (i, j) at c[j*ldc + i]. */
-/* A prepacked by ndx__sgemm_prepack (NULL: A is packed here): its base, the
- * first row of this block, and the rows in whole MR panels. */
+/* A prepacked by ndx__sgemm_prepack: its base, the first row of a thread's
+ * block, and the rows in whole MR panels. */
 typedef struct {
     const float *a;
     int row0, full;
 } prepacked;
 
+/* One thread's GEMM on row block [0, m) and column panels [q0, q1), with its
+ * own packing buffers.  transposed_c (one image only): C is stored
+ * transposed, element (i, j) at c[j*ldc + i].  pre: A prepacked (NULL: A is
+ * packed here). */
 static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, int k,
                   float alpha, const float *a, int lda, const float *b, int ldb,
                   float beta, float *c, int ldc, int transposed_c, const columns *cols,

@@ -464,6 +464,7 @@ void ndx__net_weights_changed(ndx_net *net)
     net->fold_dirty = 1;
     if (net->folded) net->folded = 0, net->planned = 0;
     for (int i = 0; i < net->nnodes; i++) net->nodes[i].wpacked = 0;
+    net->pack_mr = net->pack_kc = 0;
 }
 
 /* ---- queries ----------------------------------------------------------------------- */
@@ -614,7 +615,8 @@ static int single_consumer(const ndx_net *net, int i)
  * nothing.  Layers left as they are when no scratch copy fits in memory. */
 static void pack_weights(ndx_net *net)
 {
-    ndx__sgemm_prepack_params(&net->pack_mr, &net->pack_kc);
+    int mr, kc;
+    ndx__sgemm_prepack_params(&mr, &kc);
     for (int i = 0; i < net->nnodes; i++) {
         ndx__node *n = &net->nodes[i];
         if (n->op != NDX_OP_CONV || n->wpacked) continue;
@@ -628,6 +630,8 @@ static void pack_weights(ndx_net *net)
         ndx__sgemm_prepack(n->k, (int)(wn / (size_t)n->k), copy, w);
         ndx_free(copy);
         n->wpacked = 1;
+        net->pack_mr = mr;
+        net->pack_kc = kc;
     }
 }
 
@@ -953,7 +957,7 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
         return ndx__fail(NDX_ERR_INVALID, "net %s: training forward needs a training plan "
                          "(ndx_net_plan with NDX_PLAN_TRAIN)", net->arch);
     ndx__ensure_init();
-    if (net->folded) {
+    if (net->pack_mr) {   /* some weights are packed: for this kernel set only */
         int mr, kc;
         ndx__sgemm_prepack_params(&mr, &kc);
         if (mr != net->pack_mr || kc != net->pack_kc)

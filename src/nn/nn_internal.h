@@ -63,7 +63,7 @@ struct ndx_net {
     size_t wino_floats;
     int fold_dirty;
     int folded;               /* batch norm folded into the conv weights in place */
-    int pack_mr, pack_kc;     /* the kernel set's tile rows and KC the weights were packed for */
+    int pack_mr, pack_kc;     /* tile rows and KC of the packed weights (0: none packed) */
     int last_mode, last_until;
     const float *x_last;      /* the input of the last forward (backward reads it) */
     int dropout_on;
