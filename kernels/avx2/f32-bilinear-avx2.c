@@ -26,15 +26,15 @@
  * rows sharing their source rows.  Skips never change a count: the result
  * equals the ref's exactly.
  * select returns at once when the whole map is surely below lo, skips the
- * output rows whose source rows are (ndx__select_row_bounds), then works on the output columns that can reach
- * lo: per pair of source rows, the source columns not surely below lo (both rows' values there,
- * with the margin of ndx__select_row_below) and the output columns with a
- * tap among them, a range found by binary search in the taps; all other
- * output pixels blend values surely below lo.  Only that range is passed
- * horizontally (kept while the pair lasts), blended 8 columns at a time,
- * compared (>= lo), and the set bits of the movemask taken with ctz.
- * Output stays in row-major order.  No alignment assumptions on inputs, masks or
- * outputs. */
+ * output rows whose source rows are (ndx__select_row_bounds), then works on
+ * the output columns that can reach lo: per pair of source rows, the source
+ * columns not surely below lo (both rows' values there, with the margin of
+ * ndx__select_row_below) and the output columns with a tap among them, a
+ * range found by binary search in the taps; all other output pixels blend
+ * values surely below lo.  Only that range is passed horizontally (kept
+ * while the pair lasts), blended 8 columns at a time, compared (>= lo), and
+ * the set bits of the movemask taken with ctz.  Output stays in row-major
+ * order.  No alignment assumptions on inputs, masks or outputs. */
 #include <immintrin.h>
 #include <math.h>
 

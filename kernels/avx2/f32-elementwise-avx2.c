@@ -27,7 +27,8 @@ void ndx_f32_bias_add__avx2(int channels, size_t hw, const float *restrict bias,
         const __m256 b = _mm256_set1_ps(bias[c]);
         float *p = x + (size_t)c * hw;
         size_t i = 0;
-        for (; i + 8 <= hw; i += 8) _mm256_storeu_ps(p + i, _mm256_add_ps(_mm256_loadu_ps(p + i), b));
+        for (; i + 8 <= hw; i += 8)
+            _mm256_storeu_ps(p + i, _mm256_add_ps(_mm256_loadu_ps(p + i), b));
         for (; i < hw; i++) p[i] += bias[c];
     }
 }
