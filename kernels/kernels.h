@@ -162,6 +162,14 @@ void ndx_bilinear_plan_init(ndx_bilinear_plan *p, int ih, int iw, int oh,
 #define NDX_SELECT_ROWS 512
 int ndx__select_row_bounds(const ndx_bilinear_plan *p, const float *map, float *rmax,
                            float *rabs);
+/* Every value of the map (n floats), upsampled too, is surely < lo (the
+ * margin below, over the whole map; NaN skipped). */
+int ndx__select_map_below(const float *map, size_t n, float lo);
+/* The output columns [*xa, *xb] (empty when *xb < *xa) that may reach lo on
+ * an output row blended from source rows m0 and m1: those with a tap among
+ * the source columns not surely below lo in either row. */
+void ndx__select_columns(const ndx_bilinear_plan *p, const float *m0, const float *m1,
+                         float lo, int *xa, int *xb);
 /* Every value of an output row blended from source rows r0 and r1 is surely
  * < lo: it exceeds the larger maximum by less than 2^-19 of the magnitudes
  * involved (each of the two passes rounds by at most 2^-23 of them; the

@@ -27,13 +27,12 @@
  * equals the ref's exactly.
  * select returns at once when the whole map is surely below lo, skips the
  * output rows whose source rows are (ndx__select_row_bounds), then works on
- * the output columns that can reach lo: per pair of source rows, the source
- * columns not surely below lo (both rows' values there, with the margin of
- * ndx__select_row_below) and the output columns with a tap among them, a
- * range found by binary search in the taps; all other output pixels blend
- * values surely below lo.  Only that range is passed horizontally (kept
- * while the pair lasts), blended 8 columns at a time, compared (>= lo), and
- * the set bits of the movemask taken with ctz.  Output stays in row-major
+ * the output columns that can reach lo (ndx__select_columns: per pair of
+ * source rows, the output columns with a tap among the source columns not
+ * surely below lo; all other output pixels blend values surely below lo).
+ * Only that range is passed horizontally (kept while the pair lasts),
+ * blended 8 columns at a time, compared (>= lo), and the set bits of the
+ * movemask taken with ctz.  Output stays in row-major
  * order.  No alignment assumptions on inputs, masks or outputs. */
 #include <immintrin.h>
 #include <math.h>
@@ -427,8 +426,7 @@ void ndx_f32_bilinear_iou__avx2(const ndx_bilinear_plan *p,
     }
 }
 
-/* Every value of the map is surely below lo, upsampled too (the margin of
- * ndx__select_row_below over the whole map; NaN skipped). */
+/* ndx__select_map_below, 8 floats at a time. */
 static int map_below(const float *map, size_t n, float lo)
 {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -447,27 +445,6 @@ static int map_below(const float *map, size_t n, float lo)
     return hi + 2.0f * a * 0x1p-19f + 0x1p-126f < lo;
 }
 
-/* First output column whose right tap is >= c / last whose left tap is
- * <= c (the taps are nondecreasing along the row); -1 when none. */
-static int first_right_tap(const ndx_bilinear_plan *p, int c)
-{
-    int lo = 0, hi = p->ow;
-    while (lo < hi) {
-        const int mid = (lo + hi) / 2;
-        if (p->x1[mid] >= c) hi = mid; else lo = mid + 1;
-    }
-    return lo < p->ow ? lo : -1;
-}
-static int last_left_tap(const ndx_bilinear_plan *p, int c)
-{
-    int lo = 0, hi = p->ow;
-    while (lo < hi) {
-        const int mid = (lo + hi) / 2;
-        if (p->x0[mid] <= c) lo = mid + 1; else hi = mid;
-    }
-    return lo - 1;
-}
-
 size_t ndx_f32_bilinear_select__avx2(const ndx_bilinear_plan *p,
                                      const float *restrict map, float lo,
                                      int32_t *restrict idx, float *restrict val)
@@ -484,26 +461,11 @@ size_t ndx_f32_bilinear_select__avx2(const ndx_bilinear_plan *p,
         if (bounded && ndx__select_row_below(rmax, rabs, r0, r1, lo)) continue;
         const float *m0 = map + (size_t)r0 * p->iw, *m1 = map + (size_t)r1 * p->iw;
         if (r0 != pr0 || r1 != pr1) {
-            /* a new pair of source rows: its hot columns, those not surely
-             * below lo (see ndx__select_row_below), and the output columns
-             * with a tap among them */
+            /* a new pair of source rows: the output columns that may reach lo */
             pr0 = r0;
             pr1 = r1;
             cached = 0;
-            int cf = -1, cl = -1;
-            for (int c = 0; c < p->iw; c++) {
-                float hi = -INFINITY, ab = 0.0f;   /* NaN never wins */
-                hi = m0[c] > hi ? m0[c] : hi;
-                hi = m1[c] > hi ? m1[c] : hi;
-                ab = fabsf(m0[c]) > ab ? fabsf(m0[c]) : ab;
-                ab = fabsf(m1[c]) > ab ? fabsf(m1[c]) : ab;
-                if (!(hi + 2.0f * ab * 0x1p-19f + 0x1p-126f < lo)) {
-                    if (cf < 0) cf = c;
-                    cl = c;
-                }
-            }
-            xa = cf < 0 ? 0 : first_right_tap(p, cf);
-            xb = cf < 0 || xa < 0 ? -1 : last_left_tap(p, cl);
+            ndx__select_columns(p, m0, m1, lo, &xa, &xb);
         }
         if (xb < xa) continue;
         const float l0 = p->ly0[oy], l1 = p->ly1[oy];

@@ -12,11 +12,12 @@
  * As in the AVX2 kernel, 32-column blocks whose values are surely below
  * (above) T, judged from the cached rows' block bounds, skip the blend, and
  * a row with no candidate only counts the masks (the union).
- * select: the same cached rows and block bounds; blocks surely below lo are
- * skipped, others blended 8 columns at a time, compared (>= lo), skipped
- * when no lane is set, else the set lanes taken from an 8-bit mask with ctz.
- * Outputs wider than CHUNK redo the horizontal passes per output row to keep
- * row-major order.
+ * select: as in the AVX2 kernel, the whole map, then the output rows, then
+ * the output columns that cannot reach lo are skipped (ndx__select_map_below,
+ * _row_bounds, _columns); the remaining range of a row is passed
+ * horizontally (kept while its pair of source rows lasts), blended 8 columns
+ * at a time, compared (>= lo), skipped when no lane is set, else the set
+ * lanes taken from an 8-bit mask with ctz.  Row-major order.
  * No alignment assumptions. */
 #include <arm_neon.h>
 #include <math.h>
@@ -222,54 +223,66 @@ size_t ndx_f32_bilinear_select__neon(const ndx_bilinear_plan *p,
                                      const float *restrict map, float lo,
                                      int32_t *restrict idx, float *restrict val)
 {
-    iou_cache ic;
+    float t0[CHUNK], t1[CHUNK];
     const float32x4_t lov = vdupq_n_f32(lo);
     const uint32_t bits[8] = {1, 2, 4, 8, 16, 32, 64, 128};
     const uint32x4_t bit_lo = vld1q_u32(bits), bit_hi = vld1q_u32(bits + 4);
     size_t cnt = 0;
+    if (ndx__select_map_below(map, (size_t)p->ih * p->iw, lo)) return 0;
+    int pr0 = -1, pr1 = -1, xa = 0, xb = -1, cached = 0;
     float rmax[NDX_SELECT_ROWS], rabs[NDX_SELECT_ROWS];
     const int bounded = ndx__select_row_bounds(p, map, rmax, rabs);
-    ic.rc.tag[0] = ic.rc.tag[1] = -1;
     for (int oy = 0; oy < p->oh; oy++) {
         const int r0 = p->y0[oy], r1 = p->y1[oy];
         if (bounded && ndx__select_row_below(rmax, rabs, r0, r1, lo)) continue;
+        const float *m0 = map + (size_t)r0 * p->iw, *m1 = map + (size_t)r1 * p->iw;
+        if (r0 != pr0 || r1 != pr1) {
+            /* a new pair of source rows: the output columns that may reach lo */
+            pr0 = r0;
+            pr1 = r1;
+            cached = 0;
+            ndx__select_columns(p, m0, m1, lo, &xa, &xb);
+        }
+        if (xb < xa) continue;
         const float l0 = p->ly0[oy], l1 = p->ly1[oy];
         const float32x4_t w0 = vdupq_n_f32(l0), w1 = vdupq_n_f32(l1);
-        for (int xs = 0; xs < p->ow; xs += CHUNK) {
-            const int n = p->ow - xs < CHUNK ? p->ow - xs : CHUNK;
-            const int nblk = (n + 31) / 32;
-            if (n < p->ow) ic.rc.tag[0] = ic.rc.tag[1] = -1;
-            int s0, s1;
-            const float *t0 = iou_row(&ic, &s0, p, map, r0, r1, xs, n);
-            const float *t1 = iou_row(&ic, &s1, p, map, r1, r0, xs, n);
-            const int32_t base = oy * p->ow + xs;
-            for (int b = 0; b < nblk; b++) {
-                if (block_state(&ic, s0, s1, b, l0, l1, lo) == 1) continue;
-                const int j1 = 32 * b + 32 < n ? 32 * b + 32 : n;
-                int j = 32 * b;
-                for (; j + 8 <= j1; j += 8) {
-                    const float32x4_t va = blend4(t0 + j, t1 + j, w0, w1);
-                    const float32x4_t vb = blend4(t0 + j + 4, t1 + j + 4, w0, w1);
-                    const uint32x4_t ga = vcgeq_f32(va, lov), gb = vcgeq_f32(vb, lov);
-                    if (!vmaxvq_u32(vorrq_u32(ga, gb))) continue;
-                    unsigned m = vaddvq_u32(vandq_u32(ga, bit_lo)) |
-                                 vaddvq_u32(vandq_u32(gb, bit_hi));
-                    float tmp[8];
-                    vst1q_f32(tmp, va);
-                    vst1q_f32(tmp + 4, vb);
-                    do {
-                        const int l = __builtin_ctz(m);
-                        idx[cnt] = base + j + l;
-                        val[cnt++] = tmp[l];
-                        m &= m - 1;
-                    } while (m);
+        for (int xs = xa; xs <= xb; xs += CHUNK) {
+            const int n = xb + 1 - xs < CHUNK ? xb + 1 - xs : CHUNK;
+            /* the horizontal passes are kept while the pair lasts, when the
+             * range fits one chunk */
+            if (!cached || n < xb + 1 - xa) {
+                for (int j = 0; j < n; j++) {
+                    const int x0 = p->x0[xs + j], x1 = p->x1[xs + j];
+                    const float a0 = p->lx0[xs + j], a1 = p->lx1[xs + j];
+                    t0[j] = blend1(m0[x0], m0[x1], a0, a1);
+                    t1[j] = blend1(m1[x0], m1[x1], a0, a1);
                 }
-                for (; j < j1; j++) {
-                    const float v = blend1(t0[j], t1[j], l0, l1);
-                    if (v >= lo) {
-                        idx[cnt] = base + j;
-                        val[cnt++] = v;
-                    }
+                cached = n == xb + 1 - xa;
+            }
+            const int32_t base = oy * p->ow + xs;
+            int j = 0;
+            for (; j + 8 <= n; j += 8) {
+                const float32x4_t va = blend4(t0 + j, t1 + j, w0, w1);
+                const float32x4_t vb = blend4(t0 + j + 4, t1 + j + 4, w0, w1);
+                const uint32x4_t ga = vcgeq_f32(va, lov), gb = vcgeq_f32(vb, lov);
+                if (!vmaxvq_u32(vorrq_u32(ga, gb))) continue;
+                unsigned m = vaddvq_u32(vandq_u32(ga, bit_lo)) |
+                             vaddvq_u32(vandq_u32(gb, bit_hi));
+                float tmp[8];
+                vst1q_f32(tmp, va);
+                vst1q_f32(tmp + 4, vb);
+                do {
+                    const int l = __builtin_ctz(m);
+                    idx[cnt] = base + j + l;
+                    val[cnt++] = tmp[l];
+                    m &= m - 1;
+                } while (m);
+            }
+            for (; j < n; j++) {
+                const float v = blend1(t0[j], t1[j], l0, l1);
+                if (v >= lo) {
+                    idx[cnt] = base + j;
+                    val[cnt++] = v;
                 }
             }
         }

@@ -90,6 +90,56 @@ int ndx__select_row_bounds(const ndx_bilinear_plan *p, const float *map, float *
     return 1;
 }
 
+int ndx__select_map_below(const float *map, size_t n, float lo)
+{
+    float hi = -INFINITY, a = 0.0f;   /* NaN never wins */
+    for (size_t i = 0; i < n; i++) {
+        hi = map[i] > hi ? map[i] : hi;
+        a = fabsf(map[i]) > a ? fabsf(map[i]) : a;
+    }
+    return hi + 2.0f * a * 0x1p-19f + 0x1p-126f < lo;
+}
+
+/* First output column whose right tap is >= c / last whose left tap is
+ * <= c (the taps are nondecreasing along the row). */
+static int first_right_tap(const ndx_bilinear_plan *p, int c)
+{
+    int lo = 0, hi = p->ow;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (p->x1[mid] >= c) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+}
+static int last_left_tap(const ndx_bilinear_plan *p, int c)
+{
+    int lo = 0, hi = p->ow;
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (p->x0[mid] <= c) lo = mid + 1; else hi = mid;
+    }
+    return lo - 1;
+}
+
+void ndx__select_columns(const ndx_bilinear_plan *p, const float *m0, const float *m1,
+                         float lo, int *xa, int *xb)
+{
+    int cf = -1, cl = -1;
+    for (int c = 0; c < p->iw; c++) {
+        float hi = -INFINITY, ab = 0.0f;   /* NaN never wins */
+        hi = m0[c] > hi ? m0[c] : hi;
+        hi = m1[c] > hi ? m1[c] : hi;
+        ab = fabsf(m0[c]) > ab ? fabsf(m0[c]) : ab;
+        ab = fabsf(m1[c]) > ab ? fabsf(m1[c]) : ab;
+        if (!(hi + 2.0f * ab * 0x1p-19f + 0x1p-126f < lo)) {
+            if (cf < 0) cf = c;
+            cl = c;
+        }
+    }
+    *xa = cf < 0 ? 0 : first_right_tap(p, cf);
+    *xb = cf < 0 ? -1 : last_left_tap(p, cl);
+}
+
 static float blend_at(const ndx_bilinear_plan *p, const float *x, int oy, int ox)
 {
     const float *r0 = x + (size_t)p->y0[oy] * p->iw;
