@@ -155,31 +155,33 @@ typedef struct ndx_bilinear_plan {
 size_t ndx_bilinear_plan_size(int oh, int ow);
 void ndx_bilinear_plan_init(ndx_bilinear_plan *p, int ih, int iw, int oh,
                             int ow, int align_corners, void *buf);
-/* For the select kernels, which skip output rows surely below lo before
- * computing their horizontal passes: rmax[r] and rabs[r], the largest value
- * (NaN skipped) and magnitude of source row r.  Returns 0 (and fills
- * nothing) when the map has more than NDX_SELECT_ROWS rows. */
-#define NDX_SELECT_ROWS 512
-int ndx__select_row_bounds(const ndx_bilinear_plan *p, const float *map, float *rmax,
-                           float *rabs);
-/* Every value of the map (n floats), upsampled too, is surely < lo (the
- * margin below, over the whole map; NaN skipped). */
-int ndx__select_map_below(const float *map, size_t n, float lo);
-/* The output columns [*xa, *xb] (empty when *xb < *xa) that may reach lo on
- * an output row blended from source rows m0 and m1: those with a tap among
- * the source columns not surely below lo in either row. */
-void ndx__select_columns(const ndx_bilinear_plan *p, const float *m0, const float *m1,
-                         float lo, int *xa, int *xb);
-/* Every value of an output row blended from source rows r0 and r1 is surely
- * < lo: it exceeds the larger maximum by less than 2^-19 of the magnitudes
- * involved (each of the two passes rounds by at most 2^-23 of them; the
- * margin of the kernels' block bounds too).  Infinities make the margin
- * infinite: such rows are never skipped. */
-static inline int ndx__select_row_below(const float *rmax, const float *rabs, int r0,
-                                        int r1, float lo)
+/* For the select kernels, which skip what cannot reach lo.  A value blended
+ * from source values with weights >= 0 in two passes exceeds their largest,
+ * hi, by less than 2^-19 of their largest magnitude, ab (each pass rounds by
+ * at most 2^-23 of it): surely below lo when this holds.  NaN values never
+ * win hi; infinities make the margin infinite (never surely below). */
+static inline int ndx__surely_below(float hi, float ab, float lo)
 {
-    const float hi = rmax[r0] > rmax[r1] ? rmax[r0] : rmax[r1];
-    return hi + (rabs[r0] + rabs[r1]) * 0x1p-19f + 0x1p-126f < lo;
+    return hi + 2.0f * ab * 0x1p-19f + 0x1p-126f < lo;
+}
+/* Every value of the map (n floats), upsampled too, is surely below lo. */
+int ndx__select_map_below(const float *map, size_t n, float lo);
+/* The output columns [xa, xb] (empty when xb < xa) of output row oy that
+ * may reach lo: those with a tap among the source columns not surely below
+ * lo in either of the row's two source rows r0, r1.  Found once per pair
+ * (consecutive output rows share it); returns 1 when the pair changed since
+ * the previous call.  Start from {-1, -1, 0, -1}. */
+typedef struct ndx_select_row {
+    int r0, r1, xa, xb;
+} ndx_select_row;
+void ndx__select_pair(const ndx_bilinear_plan *p, const float *map, float lo, int oy,
+                      ndx_select_row *s);
+static inline int ndx__select_row(const ndx_bilinear_plan *p, const float *map, float lo,
+                                  int oy, ndx_select_row *s)
+{
+    if (p->y0[oy] == s->r0 && p->y1[oy] == s->r1) return 0;
+    ndx__select_pair(p, map, lo, oy, s);   /* a new pair: its columns */
+    return 1;
 }
 
 typedef struct ndx_resize_aa_plan {

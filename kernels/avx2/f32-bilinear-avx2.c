@@ -25,15 +25,15 @@
  * row weight, so they are evaluated at the two ends of each run of output
  * rows sharing their source rows.  Skips never change a count: the result
  * equals the ref's exactly.
- * select returns at once when the whole map is surely below lo, skips the
- * output rows whose source rows are (ndx__select_row_bounds), then works on
- * the output columns that can reach lo (ndx__select_columns: per pair of
- * source rows, the output columns with a tap among the source columns not
- * surely below lo; all other output pixels blend values surely below lo).
- * Only that range is passed horizontally (kept while the pair lasts),
- * blended 8 columns at a time, compared (>= lo), and the set bits of the
- * movemask taken with ctz.  Output stays in row-major
- * order.  No alignment assumptions on inputs, masks or outputs. */
+ * select returns at once when the whole map is surely below lo, then, per
+ * output row, works on the output columns that can reach lo
+ * (ndx__select_row: the output columns with a tap among the source columns
+ * not surely below lo in the row's two source rows; all other pixels blend
+ * values surely below lo).  Only that range is passed horizontally (kept
+ * while the pair of source rows lasts), blended 8 columns at a time,
+ * compared (>= lo), and the set bits of the movemask taken with ctz.
+ * Output stays in row-major order.  No alignment assumptions on inputs,
+ * masks or outputs. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -442,7 +442,7 @@ static int map_below(const float *map, size_t n, float lo)
         hi = map[i] > hi ? map[i] : hi;
         a = fabsf(map[i]) > a ? fabsf(map[i]) : a;
     }
-    return hi + 2.0f * a * 0x1p-19f + 0x1p-126f < lo;
+    return ndx__surely_below(hi, a, lo);
 }
 
 size_t ndx_f32_bilinear_select__avx2(const ndx_bilinear_plan *p,
@@ -453,21 +453,13 @@ size_t ndx_f32_bilinear_select__avx2(const ndx_bilinear_plan *p,
     const __m256 lov = _mm256_set1_ps(lo);
     size_t cnt = 0;
     if (map_below(map, (size_t)p->ih * p->iw, lo)) return 0;
-    int pr0 = -1, pr1 = -1, xa = 0, xb = -1, cached = 0;
-    float rmax[NDX_SELECT_ROWS], rabs[NDX_SELECT_ROWS];
-    const int bounded = ndx__select_row_bounds(p, map, rmax, rabs);
+    ndx_select_row sr = {-1, -1, 0, -1};
+    int cached = 0;   /* the horizontal passes of the current pair in t0, t1 */
     for (int oy = 0; oy < p->oh; oy++) {
-        const int r0 = p->y0[oy], r1 = p->y1[oy];
-        if (bounded && ndx__select_row_below(rmax, rabs, r0, r1, lo)) continue;
-        const float *m0 = map + (size_t)r0 * p->iw, *m1 = map + (size_t)r1 * p->iw;
-        if (r0 != pr0 || r1 != pr1) {
-            /* a new pair of source rows: the output columns that may reach lo */
-            pr0 = r0;
-            pr1 = r1;
-            cached = 0;
-            ndx__select_columns(p, m0, m1, lo, &xa, &xb);
-        }
+        if (ndx__select_row(p, map, lo, oy, &sr)) cached = 0;
+        const int xa = sr.xa, xb = sr.xb;
         if (xb < xa) continue;
+        const float *m0 = map + (size_t)sr.r0 * p->iw, *m1 = map + (size_t)sr.r1 * p->iw;
         const float l0 = p->ly0[oy], l1 = p->ly1[oy];
         const __m256 w0 = _mm256_set1_ps(l0), w1 = _mm256_set1_ps(l1);
         for (int xs = xa; xs <= xb; xs += CHUNK) {

@@ -12,9 +12,9 @@
  * As in the AVX2 kernel, 32-column blocks whose values are surely below
  * (above) T, judged from the cached rows' block bounds, skip the blend, and
  * a row with no candidate only counts the masks (the union).
- * select: as in the AVX2 kernel, the whole map, then the output rows, then
- * the output columns that cannot reach lo are skipped (ndx__select_map_below,
- * _row_bounds, _columns); the remaining range of a row is passed
+ * select: as in the AVX2 kernel, a whole map surely below lo returns at
+ * once and each output row works only on its columns that can reach lo
+ * (ndx__select_map_below, ndx__select_row); that range is passed
  * horizontally (kept while its pair of source rows lasts), blended 8 columns
  * at a time, compared (>= lo), skipped when no lane is set, else the set
  * lanes taken from an 8-bit mask with ctz.  Row-major order.
@@ -229,21 +229,13 @@ size_t ndx_f32_bilinear_select__neon(const ndx_bilinear_plan *p,
     const uint32x4_t bit_lo = vld1q_u32(bits), bit_hi = vld1q_u32(bits + 4);
     size_t cnt = 0;
     if (ndx__select_map_below(map, (size_t)p->ih * p->iw, lo)) return 0;
-    int pr0 = -1, pr1 = -1, xa = 0, xb = -1, cached = 0;
-    float rmax[NDX_SELECT_ROWS], rabs[NDX_SELECT_ROWS];
-    const int bounded = ndx__select_row_bounds(p, map, rmax, rabs);
+    ndx_select_row sr = {-1, -1, 0, -1};
+    int cached = 0;   /* the horizontal passes of the current pair in t0, t1 */
     for (int oy = 0; oy < p->oh; oy++) {
-        const int r0 = p->y0[oy], r1 = p->y1[oy];
-        if (bounded && ndx__select_row_below(rmax, rabs, r0, r1, lo)) continue;
-        const float *m0 = map + (size_t)r0 * p->iw, *m1 = map + (size_t)r1 * p->iw;
-        if (r0 != pr0 || r1 != pr1) {
-            /* a new pair of source rows: the output columns that may reach lo */
-            pr0 = r0;
-            pr1 = r1;
-            cached = 0;
-            ndx__select_columns(p, m0, m1, lo, &xa, &xb);
-        }
+        if (ndx__select_row(p, map, lo, oy, &sr)) cached = 0;
+        const int xa = sr.xa, xb = sr.xb;
         if (xb < xa) continue;
+        const float *m0 = map + (size_t)sr.r0 * p->iw, *m1 = map + (size_t)sr.r1 * p->iw;
         const float l0 = p->ly0[oy], l1 = p->ly1[oy];
         const float32x4_t w0 = vdupq_n_f32(l0), w1 = vdupq_n_f32(l1);
         for (int xs = xa; xs <= xb; xs += CHUNK) {

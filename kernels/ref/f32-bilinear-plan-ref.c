@@ -73,31 +73,14 @@ void ndx_bilinear_plan_init(ndx_bilinear_plan *p, int ih, int iw, int oh,
     p->lx1 = lx1;
 }
 
-int ndx__select_row_bounds(const ndx_bilinear_plan *p, const float *map, float *rmax,
-                           float *rabs)
-{
-    if (p->ih > NDX_SELECT_ROWS) return 0;
-    for (int r = 0; r < p->ih; r++) {
-        const float *row = map + (size_t)r * p->iw;
-        float m = -INFINITY, a = 0.0f;
-        for (int j = 0; j < p->iw; j++) {
-            m = row[j] > m ? row[j] : m;            /* NaN never wins */
-            a = fabsf(row[j]) > a ? fabsf(row[j]) : a;
-        }
-        rmax[r] = m;
-        rabs[r] = a;
-    }
-    return 1;
-}
-
 int ndx__select_map_below(const float *map, size_t n, float lo)
 {
-    float hi = -INFINITY, a = 0.0f;   /* NaN never wins */
+    float hi = -INFINITY, a = 0.0f;
     for (size_t i = 0; i < n; i++) {
         hi = map[i] > hi ? map[i] : hi;
         a = fabsf(map[i]) > a ? fabsf(map[i]) : a;
     }
-    return hi + 2.0f * a * 0x1p-19f + 0x1p-126f < lo;
+    return ndx__surely_below(hi, a, lo);
 }
 
 /* First output column whose right tap is >= c / last whose left tap is
@@ -121,23 +104,25 @@ static int last_left_tap(const ndx_bilinear_plan *p, int c)
     return lo - 1;
 }
 
-void ndx__select_columns(const ndx_bilinear_plan *p, const float *m0, const float *m1,
-                         float lo, int *xa, int *xb)
+void ndx__select_pair(const ndx_bilinear_plan *p, const float *map, float lo, int oy,
+                      ndx_select_row *s)
 {
+    const int r0 = p->y0[oy], r1 = p->y1[oy];
+    const float *m0 = map + (size_t)r0 * p->iw, *m1 = map + (size_t)r1 * p->iw;
     int cf = -1, cl = -1;
     for (int c = 0; c < p->iw; c++) {
-        float hi = -INFINITY, ab = 0.0f;   /* NaN never wins */
+        float hi = -INFINITY, ab = 0.0f;
         hi = m0[c] > hi ? m0[c] : hi;
         hi = m1[c] > hi ? m1[c] : hi;
         ab = fabsf(m0[c]) > ab ? fabsf(m0[c]) : ab;
         ab = fabsf(m1[c]) > ab ? fabsf(m1[c]) : ab;
-        if (!(hi + 2.0f * ab * 0x1p-19f + 0x1p-126f < lo)) {
+        if (!ndx__surely_below(hi, ab, lo)) {
             if (cf < 0) cf = c;
             cl = c;
         }
     }
-    *xa = cf < 0 ? 0 : first_right_tap(p, cf);
-    *xb = cf < 0 ? -1 : last_left_tap(p, cl);
+    *s = (ndx_select_row){r0, r1, cf < 0 ? 0 : first_right_tap(p, cf),
+                          cf < 0 ? -1 : last_left_tap(p, cl)};
 }
 
 static float blend_at(const ndx_bilinear_plan *p, const float *x, int oy, int ox)
