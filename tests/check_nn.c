@@ -527,8 +527,8 @@ START_TEST(test_graph_plans)
 }
 END_TEST
 
-/* Eval logits of tiny (64 px, batch n) with the convolution path forced. */
-static void tiny_logits(ndx_net *net, int n, int mode, ndx__conv_algo algo, const float *x,
+/* Eval logits (2 classes, batch n) of a net with the convolution path forced. */
+static void eval_logits(ndx_net *net, int n, int mode, ndx__conv_algo algo, const float *x,
                         float *out)
 {
     ndx__conv_set_algo(algo);
@@ -562,8 +562,8 @@ START_TEST(test_graph_winograd_cache)
     ck_assert_str_eq(ndx_conv2d_algo(&d12), "winograd");
 
     float ref[8], got[8], before[8];
-    tiny_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_IM2COL, x, ref);
-    tiny_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_AUTO, x, got);
+    eval_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_IM2COL, x, ref);
+    eval_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_AUTO, x, got);
     assert_close_rel(got, ref, 8, 1e-4, "cached Winograd, batch 4");
     memcpy(before, got, sizeof got);
     /* new weights in features.4: the cache follows */
@@ -581,14 +581,14 @@ START_TEST(test_graph_winograd_cache)
     double diff = 0;
     for (int j = 0; j < 8; j++) diff += fabs(got[j] - before[j]);
     ck_assert(diff > 1e-3);
-    tiny_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_IM2COL, x, ref);
+    eval_logits(net, 4, NDX_PLAN_INFER, NDX__CONV_IM2COL, x, ref);
     assert_close_rel(got, ref, 8, 1e-4, "cached Winograd after touch");
     /* folded in place, batch 4 then batch 1 (features.12 back to im2col) */
-    tiny_logits(net, 4, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    eval_logits(net, 4, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
     assert_close_rel(got, ref, 8, 1e-4, "folded, batch 4");
-    tiny_logits(net, 1, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    eval_logits(net, 1, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
     assert_close_rel(got, ref, 2, 1e-4, "folded, batch 1");
-    tiny_logits(net, 4, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    eval_logits(net, 4, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
     assert_close_rel(got, ref, 8, 1e-4, "folded, batch 4 again");
     free(x);
     ndx_net_free(net);
@@ -608,12 +608,12 @@ START_TEST(test_graph_folded_packed)
     float *x = malloc(sizeof(float) * 2 * 3 * 64 * 64);
     tu_fill(&s, x, 2 * 3 * 64 * 64);
     float ref[4], got[4];
-    tiny_logits(net, 2, NDX_PLAN_INFER, NDX__CONV_AUTO, x, ref);
+    eval_logits(net, 2, NDX_PLAN_INFER, NDX__CONV_AUTO, x, ref);
     for (int rep = 0; rep < 2; rep++) {   /* packed once: the second plan keeps it */
-        tiny_logits(net, 2, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+        eval_logits(net, 2, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
         assert_close_rel(got, ref, 4, 1e-4, "folded and packed, batch 2");
     }
-    tiny_logits(net, 1, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
+    eval_logits(net, 1, NDX_PLAN_INFER_FOLDED, NDX__CONV_AUTO, x, got);
     assert_close_rel(got, ref, 2, 1e-4, "folded and packed, batch 1");
     const char *now = ndx_kernels()->isa, *other = strcmp(now, "ref") ? "ref" : NULL;
     if (other && (ndx_kernels_for(other)->gemm_ukernel.mr != ndx_kernels()->gemm_ukernel.mr ||
@@ -625,7 +625,7 @@ START_TEST(test_graph_folded_packed)
         ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_OK);
     }
     ndx_net_init_hash(net, 9);   /* fresh weights: unpacked, the same logits unfolded */
-    tiny_logits(net, 2, NDX_PLAN_INFER, NDX__CONV_AUTO, x, got);
+    eval_logits(net, 2, NDX_PLAN_INFER, NDX__CONV_AUTO, x, got);
     assert_close_rel(got, ref, 4, 1e-6, "unfolded again");
     free(x);
     ndx_net_free(net);
