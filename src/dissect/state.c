@@ -345,20 +345,6 @@ static void sketch_add(uint64_t *sk, const float *v, size_t n)
     }
 }
 
-/* The score (max) of a map and where it is, the first maximum in row-major order. */
-static float map_max(const float *map, size_t hw, int *arg)
-{
-    float best = map[0];
-    int a = 0;
-    for (size_t j = 1; j < hw; j++)
-        if (map[j] > best) {
-            best = map[j];
-            a = (int)j;
-        }
-    *arg = a;
-    return best;
-}
-
 /* An upper bound of every bilinearly upsampled value of a map with this max
  * (the blend's three roundings can exceed the max by a few ulp). */
 static float upsampled_bound(float max) { return max + fabsf(max) * 0x1p-20f; }
@@ -373,6 +359,7 @@ static void iou_exact(ndx_dissect *d, const ndx_dissect_batch *b, const iou_ws *
     const int U = d->units, N = b->n, M = d->nmasks;
     const size_t hw = (size_t)d->h * d->w, mhw = (size_t)b->mask_h * b->mask_w;
     const ndx_bilinear_iou_fn fused = ndx_kernels()->bilinear_iou.fn;
+    const ndx_channel_max_fn cmax = ndx_kernels()->channel_max.fn;
 #pragma omp parallel for schedule(dynamic, 2) num_threads(nthreads()) if (par)
     for (int u = 0; u < U; u++) {
         uint64_t *in = d->inter + (size_t)u * M, *un = d->uni + (size_t)u * M;
@@ -381,8 +368,9 @@ static void iou_exact(ndx_dissect *d, const ndx_dissect_batch *b, const iou_ws *
             const float *map = b->maps + ((size_t)i * U + u) * hw;
             const uint8_t *const *mk = b->masks ? b->masks + (size_t)i * M : NULL;
             const uint64_t *area = ws->area + (size_t)i * M;
-            int arg;
-            if (!(upsampled_bound(map_max(map, hw, &arg)) > t)) {
+            float best;
+            cmax(1, hw, map, &best, NULL);
+            if (!(upsampled_bound(best) > t)) {
                 for (int m = 0; m < M; m++) un[m] += area[m];
                 continue;
             }
