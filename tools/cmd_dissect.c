@@ -286,22 +286,13 @@ static void spread_first(size_t *sel, size_t nsel, size_t n)
     if (n >= nsel || n == 0) return;
     size_t *tmp = malloc(nsel * sizeof *tmp);
     if (!tmp) return;   /* any order gives the same result: only the cost differs */
-    unsigned char *taken = calloc(nsel, 1);
-    if (!taken) {
-        free(tmp);
-        return;
-    }
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const size_t j = i * nsel / n;
-        tmp[k++] = sel[j];
-        taken[j] = 1;
-    }
-    for (size_t j = 0; j < nsel; j++)
-        if (!taken[j]) tmp[k++] = sel[j];
+    for (size_t i = 0; i < n; i++) tmp[k++] = sel[i * nsel / n];   /* increasing in i */
+    for (size_t j = 0, i = 0; j < nsel; j++)
+        if (i < n && j == i * nsel / n) i++;   /* sampled above */
+        else tmp[k++] = sel[j];
     memcpy(sel, tmp, nsel * sizeof *sel);
     free(tmp);
-    free(taken);
 }
 
 /* --thresholds-from: each layer's thresholds from DIR's state (set there,
