@@ -29,35 +29,11 @@ static void store_partial(int m, int n, const float (*tile)[16], float beta,
     }
 }
 
-/* The tile's first 8 columns only (n <= 8): six accumulators. */
-static void half_tile(int m, int n, int k, float alpha, const float *restrict a,
-                      const float *restrict b, int ldb, float beta,
-                      float *restrict c, int ldc)
-{
-    __m256 acc[6];
-    for (int i = 0; i < 6; i++) acc[i] = _mm256_setzero_ps();
-    for (int p = 0; p < k; p++) {
-        const __m256 b0 = _mm256_loadu_ps(b);
-        for (int i = 0; i < 6; i++)
-            acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i), b0, acc[i]);
-        a += 6;
-        b += ldb;
-    }
-    float tile[6][16];
-    const __m256 va = _mm256_set1_ps(alpha);
-    for (int i = 0; i < 6; i++) _mm256_storeu_ps(tile[i], _mm256_mul_ps(va, acc[i]));
-    store_partial(m, n, (const float (*)[16])tile, beta, c, ldc);
-}
-
 void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                                      const float *restrict a,
                                      const float *restrict b, int ldb, float beta,
                                      float *restrict c, int ldc)
 {
-    if (n <= 8) {
-        half_tile(m, n, k, alpha, a, b, ldb, beta, c, ldc);
-        return;
-    }
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
     __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -80,7 +56,12 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
      * at fixed offsets and left to the hardware prefetcher (a prefetch
      * costs ~2% there); rows of an unpacked B are addressed through ld,
      * the row stride in bytes, and rax = b + 2*ld (GCC allows 30 operands:
-     * no room for another), with a prefetch 8 rows ahead. */
+     * no room for another), with a prefetch 8 rows ahead.
+     * An edge tile of at most 8 columns (the half tile) needs only the
+     * first vector of each B row: b0 holds an even step's, b1 the next odd
+     * step's, and the two steps go to separate accumulators (ci0 and ci1,
+     * added at the end), so that twelve FMA chains hide the FMA latency
+     * as in the full tile. */
 #define NDX_FMA2(r, off)                                                      \
     "vbroadcastss " #off "(%[a]), %[av]\n\t"                                  \
     "vfmadd231ps %[b0], %[av], %[c" #r "0]\n\t"                               \
@@ -90,6 +71,17 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
     "vmovups 32+" brow ", %[b1]\n\t"                                          \
     NDX_FMA2(0, aoff + 0) NDX_FMA2(1, aoff + 4) NDX_FMA2(2, aoff + 8)         \
     NDX_FMA2(3, aoff + 12) NDX_FMA2(4, aoff + 16) NDX_FMA2(5, aoff + 20)
+#define NDX_FMA1(r, half, off)                                                \
+    "vbroadcastss " #off "(%[a]), %[av]\n\t"                                  \
+    "vfmadd231ps %[b" #half "], %[av], %[c" #r #half "]\n\t"
+#define NDX_HALF(half, aoff)                                                  \
+    NDX_FMA1(0, half, aoff + 0) NDX_FMA1(1, half, aoff + 4)                   \
+    NDX_FMA1(2, half, aoff + 8) NDX_FMA1(3, half, aoff + 12)                  \
+    NDX_FMA1(4, half, aoff + 16) NDX_FMA1(5, half, aoff + 20)
+#define NDX_STEP2(brow0, brow1, aoff)                                         \
+    "vmovups " brow0 ", %[b0]\n\t"                                            \
+    "vmovups " brow1 ", %[b1]\n\t"                                            \
+    NDX_HALF(0, aoff) NDX_HALF(1, aoff + 24)
 #define NDX_ASM(body)                                                         \
     do {                                                                      \
         __m256 b0, b1, av;                                                    \
@@ -102,32 +94,48 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                 : [a] "r"(a), [b] "r"(b), [ld] "r"(ld)                        \
                 : "rax", "memory");                                           \
     } while (0)
-#define NDX_LOOP(pre, row1, row2, row3)                                       \
+#define NDX_LOOP(pre, row1, row2, row3, half)                                 \
     for (; p + 4 <= k; p += 4) {                                              \
-        NDX_ASM("prefetcht0 384(%[a])\n\t" pre                               \
-                NDX_STEP("0(%[b])", 0) NDX_STEP(row1, 24)                     \
-                NDX_STEP(row2, 48) NDX_STEP(row3, 72));                       \
+        if (half)                                                             \
+            NDX_ASM("prefetcht0 384(%[a])\n\t" pre                           \
+                    NDX_STEP2("0(%[b])", row1, 0) NDX_STEP2(row2, row3, 48)); \
+        else                                                                  \
+            NDX_ASM("prefetcht0 384(%[a])\n\t" pre                           \
+                    NDX_STEP("0(%[b])", 0) NDX_STEP(row1, 24)                 \
+                    NDX_STEP(row2, 48) NDX_STEP(row3, 72));                   \
         a += 24;                                                              \
         b += (size_t)ldb * 4;                                                 \
     }
 
     const size_t ld = (size_t)ldb * sizeof(float);
+    const int half = n <= 8;
     int p = 0;
     if (ldb == 16)
-        NDX_LOOP("", "64(%[b])", "128(%[b])", "192(%[b])")
+        NDX_LOOP("", "64(%[b])", "128(%[b])", "192(%[b])", half)
     else
         NDX_LOOP("prefetcht0 (%[b],%[ld],8)\n\tlea (%[b],%[ld],2), %%rax\n\t",
-                 "0(%[b],%[ld],1)", "0(%[b],%[ld],2)", "0(%%rax,%[ld],1)")
+                 "0(%[b],%[ld],1)", "0(%[b],%[ld],2)", "0(%%rax,%[ld],1)", half)
     for (; p < k; p++) {   /* the k tail, a step at a time */
-        NDX_ASM(NDX_STEP("0(%[b])", 0));
+        if (half)
+            NDX_ASM("vmovups 0(%[b]), %[b0]\n\t" NDX_HALF(0, 0));
+        else
+            NDX_ASM(NDX_STEP("0(%[b])", 0));
         a += 6;
         b += ldb;
     }
 #undef NDX_LOOP
 #undef NDX_ASM
+#undef NDX_STEP2
+#undef NDX_HALF
+#undef NDX_FMA1
 #undef NDX_STEP
 #undef NDX_FMA2
 
+    if (half) {   /* the odd steps' sums join the even steps' */
+        c00 = _mm256_add_ps(c00, c01), c10 = _mm256_add_ps(c10, c11);
+        c20 = _mm256_add_ps(c20, c21), c30 = _mm256_add_ps(c30, c31);
+        c40 = _mm256_add_ps(c40, c41), c50 = _mm256_add_ps(c50, c51);
+    }
     __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
                         {c30, c31}, {c40, c41}, {c50, c51}};
     const __m256 va = _mm256_set1_ps(alpha);
