@@ -169,24 +169,30 @@ START_TEST(test_gemm_pack)
         const int widths[2] = {t->gemm_ukernel.mr, t->gemm_ukernel.nr};
         for (int wi = 0; wi < 2; wi++)
             for (int kmajor = 0; kmajor < 2; kmajor++)
-                for (int rows = 1; rows <= widths[wi]; rows++) {
-                    const int w = widths[wi], kc = tu_int(&seed, 1, 40);
-                    const int ld = (kmajor ? rows : kc) + tu_int(&seed, 0, 5);
-                    const size_t srclen = (size_t)(kmajor ? kc : rows) * ld;
-                    float *src = malloc(srclen * sizeof *src);
-                    float *got = tu_alloc_poisoned((size_t)kc * w);
-                    float *want = tu_alloc_poisoned((size_t)kc * w);
-                    tu_fill(&seed, src, srclen);
-                    t->gemm_pack.fn(kmajor, rows, kc, src, ld, w, got);
-                    ndx_f32_gemm_pack__ref(kmajor, rows, kc, src, ld, w, want);
-                    ck_assert_msg(memcmp(got, want, sizeof(float) * kc * w) == 0,
-                                  "%s pack kmajor=%d rows=%d w=%d kc=%d differs from ref",
-                                  isas[s], kmajor, rows, w, kc);
-                    tu_check_guard(got, (size_t)kc * w);
-                    free(src);
-                    free(got);
-                    free(want);
-                }
+                for (int rows = 1; rows <= widths[wi]; rows++)
+                    for (int kk = 0; kk < 3; kk++) {
+                        /* any k, whole blocks of 8 steps, blocks and a tail */
+                        const int w = widths[wi];
+                        const int blocks = 8 * tu_int(&seed, 1, 5);
+                        const int kc = kk == 0   ? tu_int(&seed, 1, 40)
+                                       : kk == 1 ? blocks
+                                                 : blocks + tu_int(&seed, 1, 7);
+                        const int ld = (kmajor ? rows : kc) + tu_int(&seed, 0, 5);
+                        const size_t srclen = (size_t)(kmajor ? kc : rows) * ld;
+                        float *src = malloc(srclen * sizeof *src);
+                        float *got = tu_alloc_poisoned((size_t)kc * w);
+                        float *want = tu_alloc_poisoned((size_t)kc * w);
+                        tu_fill(&seed, src, srclen);
+                        t->gemm_pack.fn(kmajor, rows, kc, src, ld, w, got);
+                        ndx_f32_gemm_pack__ref(kmajor, rows, kc, src, ld, w, want);
+                        ck_assert_msg(memcmp(got, want, sizeof(float) * kc * w) == 0,
+                                      "%s pack kmajor=%d rows=%d w=%d kc=%d differs from ref",
+                                      isas[s], kmajor, rows, w, kc);
+                        tu_check_guard(got, (size_t)kc * w);
+                        free(src);
+                        free(got);
+                        free(want);
+                    }
     }
 }
 END_TEST

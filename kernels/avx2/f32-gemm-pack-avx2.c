@@ -69,6 +69,49 @@ void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict
         }
         return;
     }
+    if (w == 6 && rows == 6) {   /* a full panel of A for the 6 x 16 microkernel */
+        int p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            const float *s = src + p;
+            const __m256 z = _mm256_setzero_ps();
+            const __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + ld);
+            const __m256 r2 = _mm256_loadu_ps(s + 2 * (size_t)ld);
+            const __m256 r3 = _mm256_loadu_ps(s + 3 * (size_t)ld);
+            const __m256 r4 = _mm256_loadu_ps(s + 4 * (size_t)ld);
+            const __m256 r5 = _mm256_loadu_ps(s + 5 * (size_t)ld);
+            const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+            const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+            const __m256 u4 = _mm256_shuffle_ps(t4, z, 0x44), u5 = _mm256_shuffle_ps(t4, z, 0xee);
+            const __m256 u6 = _mm256_shuffle_ps(t5, z, 0x44), u7 = _mm256_shuffle_ps(t5, z, 0xee);
+            /* step q's 6 floats at d + 6q: each 8-wide store spills 2
+             * floats into the next step's place, which the next store (or
+             * the k tail) overwrites; only the panel's last store is
+             * masked.  The destination lines are claimed ahead (a store
+             * miss each 64 bytes otherwise halves the speed). */
+            float *d = dst + (size_t)p * 6;
+            __builtin_prefetch(d + 384, 1, 3);
+            __builtin_prefetch(d + 400, 1, 3);
+            __builtin_prefetch(d + 416, 1, 3);
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + 6, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 12, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 18, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 24, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 30, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 36, _mm256_permute2f128_ps(u2, u6, 0x31));
+            const __m256 last = _mm256_permute2f128_ps(u3, u7, 0x31);
+            if (p + 8 < kc)
+                _mm256_storeu_ps(d + 42, last);
+            else
+                _mm256_maskstore_ps(d + 42, lane_mask(6), last);
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < 6; i++) dst[(size_t)p * 6 + i] = src[(size_t)i * ld + p];
+        return;
+    }
     for (int i0 = 0; i0 < w; i0 += 8) {
         const int nrow = rows - i0 > 8 ? 8 : rows - i0 > 0 ? rows - i0 : 0;
         const int width = w - i0 < 8 ? w - i0 : 8;
