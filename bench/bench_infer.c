@@ -97,7 +97,7 @@ static int run_train_step(int runs)
         double t[64];
         for (int k = 0; k <= runs; k++) {
             double t0 = bench_now(), loss;
-            memset(g, 0, np * sizeof *g);
+            ndx_net_zero_grads(net);
             if (ndx_net_forward(net, x, NDX_TRAIN, -1) ||
                 ndx_net_loss_backward(net, labels, NULL, &loss) ||
                 ndx_sgd_step(&opt, p, g, m, np)) {

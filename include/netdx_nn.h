@@ -16,7 +16,7 @@
  *
  * Training (the net planned with NDX_PLAN_TRAIN):
  *
- *     memset(ndx_net_grads(net, NULL), 0, ...);     // or once per step
+ *     ndx_net_zero_grads(net);                      // or once per step
  *     ndx_net_forward(net, x, NDX_TRAIN, -1);
  *     ndx_softmax_xent(n, classes, logits, labels, NULL, dlogits, &loss);
  *     ndx_net_backward(net, dlogits);               // adds into ndx_net_grads()
@@ -240,6 +240,10 @@ ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out);
 /* After a full NDX_TRAIN forward: back-propagates dlogits (batch, classes),
  * adding every parameter's gradient into ndx_net_grads(). */
 ndx_status ndx_net_backward(ndx_net *net, const float *dlogits);
+/* Sets every gradient to zero as memset would, without touching memory: the
+ * next backward pass stores each gradient instead of adding to it (the large
+ * ones are never read or cleared, which saves two passes over them). */
+void ndx_net_zero_grads(ndx_net *net);
 /* The same from the softmax cross-entropy of the output against labels
  * (batch), class_weight (classes) or NULL; *loss (may be NULL) its value. */
 ndx_status ndx_net_loss_backward(ndx_net *net, const int *labels, const float *class_weight,

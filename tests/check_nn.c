@@ -458,6 +458,43 @@ START_TEST(test_graph_fd)
 }
 END_TEST
 
+/* ndx_net_zero_grads: the gradients of one backward pass equal those after a
+ * memset, from gradients full of NaN, padding included; the next backward
+ * pass adds again. */
+START_TEST(test_graph_zero_grads)
+{
+    ndx_net *net = branchy(7);
+    ck_assert_int_eq(ndx_net_plan(net, 2, NDX_PLAN_TRAIN), NDX_OK);
+    ndx_net_set_dropout(net, 0);
+    uint64_t s = 19;
+    float x[2 * 3 * 49];
+    tu_fill(&s, x, sizeof x / sizeof *x);
+    const int labels[2] = {1, 2};
+    size_t np;
+    float *grads = ndx_net_grads(net, &np), *want = malloc(np * sizeof *want);
+    memset(grads, 0, np * sizeof *grads);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_TRAIN, -1), NDX_OK);
+    ck_assert_int_eq(ndx_net_loss_backward(net, labels, NULL, NULL), NDX_OK);
+    memcpy(want, grads, np * sizeof *want);
+    for (size_t i = 0; i < np; i++) grads[i] = NAN;
+    ndx_net_zero_grads(net);
+    for (int pass = 1; pass <= 2; pass++) {
+        ck_assert_int_eq(ndx_net_forward(net, x, NDX_TRAIN, -1), NDX_OK);
+        ck_assert_int_eq(ndx_net_loss_backward(net, labels, NULL, NULL), NDX_OK);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < np; i++) {
+            ck_assert_msg(fabsf(grads[i] - pass * want[i]) <= 1e-6f * (1 + fabsf(want[i])),
+                          "pass %d: gradient %zu is %g, want %g", pass, i, (double)grads[i],
+                          (double)(pass * want[i]));
+            nonzero += want[i] != 0;
+        }
+        ck_assert_uint_gt(nonzero, np / 2);
+    }
+    free(want);
+    ndx_net_free(net);
+}
+END_TEST
+
 START_TEST(test_graph_plans)
 {
     ndx_net *net = branchy(9);
@@ -1116,6 +1153,7 @@ static Suite *suite(void)
     tc = tcase_create("graph");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_graph_fd);
+    tcase_add_test(tc, test_graph_zero_grads);
     tcase_add_test(tc, test_graph_plans);
     tcase_add_test(tc, test_graph_winograd_cache);
     tcase_add_test(tc, test_graph_folded_packed);

@@ -1044,11 +1044,42 @@ ndx_status ndx_net_loss_backward(ndx_net *net, const int *labels, const float *c
     return st ? st : backward(net);
 }
 
+void ndx_net_zero_grads(ndx_net *net)
+{
+    if (net) net->grads_zeroed = 1;
+}
+
+/* The parameters whose gradient the backward pass writes outright: those of
+ * the convolutions and linear layers it reaches. */
+static int writes_grad(const ndx__node *n)
+{
+    return n->has_grad && (n->op == NDX_OP_CONV || n->op == NDX_OP_LINEAR);
+}
+
+/* After ndx_net_zero_grads: zeroes every gradient the backward pass will
+ * add to or leave alone, and the alignment padding of the others. */
+static void zero_other_grads(ndx_net *net)
+{
+    for (int i = 0; i < net->nnodes; i++) {
+        const ndx__node *n = &net->nodes[i];
+        const int ts[2] = {n->wt, n->bt};
+        for (int k = 0; k < 2; k++) {
+            if (ts[k] < 0) continue;
+            const ndx__tensor *t = &net->tensors[ts[k]];
+            const size_t from = writes_grad(n) ? t->numel : 0;
+            memset(net->grads + t->off + from, 0, (round16(t->numel) - from) * sizeof(float));
+        }
+    }
+}
+
 static ndx_status backward(ndx_net *net)
 {
     const int N = net->nnodes, B = net->batch;
     const int train = net->last_mode == NDX_TRAIN;
     float *scratch = net->act + net->scratch_off, *ws = net->act + net->ws_off;
+    const int fresh = net->grads_zeroed;   /* the first write of a gradient is a store */
+    net->grads_zeroed = 0;
+    if (fresh) zero_other_grads(net);
     for (int j = N - 1; j > 0; j--) {
         const ndx__node *n = &net->nodes[j];
         if (!n->has_grad) continue;
@@ -1089,7 +1120,8 @@ static ndx_status backward(ndx_net *net)
             if (dx) ndx_adaptive_avgpool2d_backward(B * n->c, a->h, a->w, n->oh, n->ow, dy, dx, acc);
             break;
         case NDX_OP_LINEAR:
-            ndx_linear_backward(B, a->c * (int)ahw, n->k, x, param(net, n->wt), dy, dx, dw, db, acc);
+            ndx__linear_backward(B, a->c * (int)ahw, n->k, x, param(net, n->wt), dy, dx, dw, db,
+                                 acc, !fresh);
             break;
         case NDX_OP_DROPOUT:
             if (dx) ndx_dropout_backward(cnt, net->act + n->aux_off, dy, dx, acc);
@@ -1122,7 +1154,7 @@ static ndx_status backward(ndx_net *net)
         }
         if (n->op == NDX_OP_CONV) {
             ndx_conv2d_desc d = conv_desc(net, n, 0);
-            st = ndx_conv2d_backward_weight(&d, x, dy, dw, db, ws, 1);
+            st = ndx_conv2d_backward_weight(&d, x, dy, dw, db, ws, !fresh);
             if (!st && dx) {
                 st = ndx_conv2d_backward_data(&d, dy, param(net, n->wt), acc ? scratch : dx, ws);
                 if (!st && acc) ndx_copy_grad(node_numel(net, a), scratch, dx, 1);

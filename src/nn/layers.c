@@ -10,6 +10,7 @@
 #include "../core/core.h"
 #include "../../kernels/kernels.h"
 #include "netdx_nn.h"
+#include "nn_internal.h"
 
 /* ---- linear ---------------------------------------------------------------- */
 
@@ -43,15 +44,21 @@ void ndx_linear_forward(int n, int in, int out, const float *x, const float *w,
 void ndx_linear_backward(int n, int in, int out, const float *x, const float *w,
                          const float *dy, float *dx, float *dw, float *db, int acc)
 {
+    ndx__linear_backward(n, in, out, x, w, dy, dx, dw, db, acc, 1);
+}
+
+void ndx__linear_backward(int n, int in, int out, const float *x, const float *w,
+                          const float *dy, float *dx, float *dw, float *db, int acc, int acc_w)
+{
     /* dx (n, in) = dy (n, out) . w (out, in) */
     if (dx) ndx_sgemm(0, 0, n, in, out, 1.0f, dy, out, w, in, acc ? 1.0f : 0.0f, dx, in);
-    /* dw (out, in) += dy^T (out, n) . x (n, in) */
-    if (dw) ndx_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    /* dw (out, in) += dy^T (out, n) . x (n, in) (= when acc_w is 0) */
+    if (dw) ndx_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, acc_w ? 1.0f : 0.0f, dw, in);
     if (db)
         for (int o = 0; o < out; o++) {
             float s = 0;
             for (int i = 0; i < n; i++) s += dy[(size_t)i * out + o];
-            db[o] += s;
+            db[o] = acc_w ? db[o] + s : s;
         }
 }
 

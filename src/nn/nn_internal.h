@@ -1,4 +1,4 @@
-/* Private structures of the graph (src/nn), shared by graph.c, zoo.c and
+/* Private structures of the graph (src/nn), shared by graph.c, layers.c, zoo.c and
  * src/io/safetensors.c. */
 #ifndef NDX_NN_INTERNAL_H
 #define NDX_NN_INTERNAL_H
@@ -67,10 +67,15 @@ struct ndx_net {
     int last_mode, last_until;
     const float *x_last;      /* the input of the last forward (backward reads it) */
     int dropout_on;
+    int grads_zeroed;         /* ndx_net_zero_grads: the next backward writes, not adds */
     ndx_rng drop_rng;
 };
 
 /* Weights replaced from outside graph.c (safetensors). */
 void ndx__net_weights_changed(ndx_net *net);
+
+/* ndx_linear_backward; acc_w 0: dw and db are written, not added to. */
+void ndx__linear_backward(int n, int in, int out, const float *x, const float *w,
+                          const float *dy, float *dx, float *dw, float *db, int acc, int acc_w);
 
 #endif

@@ -415,7 +415,7 @@ ndx_status ndx_train(const ndx_train_opts *o, double *test_auc)
             ndx_net_seed_dropout(r.net, ndx_rng_u64(&cst.rng));
             if ((st = load_batch(&r, r.bids, B))) goto done;
             /* Forward, loss, backward, update. */
-            memset(grads, 0, np * sizeof *grads);
+            ndx_net_zero_grads(r.net);
             ndx_tensor lg;
             double loss;
             if ((st = ndx_net_forward(r.net, r.x, NDX_TRAIN, -1)) ||
