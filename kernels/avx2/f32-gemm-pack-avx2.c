@@ -53,6 +53,21 @@ void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict
             }
             return;
         }
+        if (w == 6 && rows == 6) {   /* a full A panel from a transposed A */
+            /* 8 floats in and out per step but the last: the 2 extra
+             * floats read lie before the next step's row (ld >= 6), the 2
+             * extra written are the next step's, written after */
+            const __m256i six = lane_mask(6);
+            int p = 0;
+            for (; p + 1 < kc; p++) {
+                __builtin_prefetch(dst + (size_t)p * 6 + 128, 1, 3);
+                _mm256_storeu_ps(dst + (size_t)p * 6, _mm256_loadu_ps(src + (size_t)p * ld));
+            }
+            if (kc > 0)
+                _mm256_maskstore_ps(dst + (size_t)p * 6, six,
+                                    _mm256_maskload_ps(src + (size_t)p * ld, six));
+            return;
+        }
         for (int p = 0; p < kc; p++) {
             const float *s = src + (size_t)p * ld;
             float *d = dst + (size_t)p * w;
