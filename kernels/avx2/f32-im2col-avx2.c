@@ -5,10 +5,12 @@
  * (c, i, j) and output row oy, the valid output columns form one range
  * [x0, x1) computed up front; im2col zero-fills the rest.  With stride 1 the
  * range is a contiguous copy (memcpy) or sum (a loop the compiler vectorises
- * under -mavx2); otherwise strided, without per-element bounds tests.
+ * under -mavx2); stride 2 keeps the even floats of 16 loaded at a time;
+ * otherwise strided, without per-element bounds tests.
  * col2im adds in the reference's order (tap, then oy, then ox), so its sums
  * are the reference's bit for bit.
  */
+#include <immintrin.h>
 #include <string.h>
 
 #include "../kernels.h"
@@ -26,6 +28,22 @@ static void valid_range(int out, int s, int p, int off, int n, int *lo, int *hi)
     if (h < l) h = l;
     *lo = l;
     *hi = h;
+}
+
+/* d[i] = row[2*i] for i < n: 16 floats loaded, the even ones kept, while
+ * all 16 lie at or before row[2*(n-1)] (inside the input). */
+static void even_floats(float *restrict d, const float *row, int n)
+{
+    int i = 0;
+    for (; i + 8 < n; i += 8) {
+        const __m256 a = _mm256_loadu_ps(row + 2 * i);
+        const __m256 b = _mm256_loadu_ps(row + 2 * i + 8);
+        /* per 128-bit lane: a0 a2 b0 b2, then the 64-bit pairs reordered */
+        const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        _mm256_storeu_ps(d + i, _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                    _mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+    for (; i < n; i++) d[i] = row[2 * i];
 }
 
 void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
@@ -52,6 +70,8 @@ void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
                     for (int ox = 0; ox < x0; ox++) d[ox] = 0.0f;
                     if (s->sw == 1 && x1 > x0)
                         memcpy(d + x0, src + base + x0, sizeof(float) * (x1 - x0));
+                    else if (s->sw == 2)
+                        even_floats(d + x0, src + base + 2 * (long)x0, x1 - x0);
                     else
                         for (int ox = x0; ox < x1; ox++) d[ox] = src[base + (long)ox * s->sw];
                     for (int ox = x1; ox < ow; ox++) d[ox] = 0.0f;
