@@ -242,7 +242,9 @@ ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out);
 ndx_status ndx_net_backward(ndx_net *net, const float *dlogits);
 /* Sets every gradient to zero as memset would, without touching memory: the
  * next backward pass stores each gradient instead of adding to it (the large
- * ones are never read or cleared, which saves two passes over them). */
+ * ones are never read or cleared, which saves two passes over them).  Until
+ * that pass ndx_net_grads() still holds the old values: call it right before
+ * the backward pass, as the memset it replaces. */
 void ndx_net_zero_grads(ndx_net *net);
 /* The same from the softmax cross-entropy of the output against labels
  * (batch), class_weight (classes) or NULL; *loss (may be NULL) its value. */
