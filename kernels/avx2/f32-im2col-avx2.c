@@ -6,6 +6,7 @@
  * [x0, x1) computed up front; im2col zero-fills the rest.  With stride 1 the
  * range is a contiguous copy (memcpy) or sum (a loop the compiler vectorises
  * under -mavx2); stride 2 keeps the even floats of 16 loaded at a time;
+ * maps at most 8 wide at stride 1 go a whole row per vector;
  * otherwise strided, without per-element bounds tests.
  * col2im adds in the reference's order (tap, then oy, then ox), so its sums
  * are the reference's bit for bit.
@@ -46,11 +47,54 @@ static void even_floats(float *restrict d, const float *row, int n)
     for (; i < n; i++) d[i] = row[2 * i];
 }
 
+/* Stride 1 on maps at most 8 wide (ResNet's 7x7 layers: 32K rows of 7
+ * floats per image, where a row's bookkeeping cost more than its copy):
+ * each input row is loaded whole (masked to its w floats), its floats moved
+ * to their output columns in registers (zero where the tap falls in the
+ * padding) and stored 8 wide.  A store spills into the next output row,
+ * which is written after it; only the last one of col is masked. */
+static void narrow_maps(const ndx_conv_shape *s, int oh, int ow, const float *restrict im,
+                        float *restrict col)
+{
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32(s->w), lanes);
+    const __m256i out_row = _mm256_cmpgt_epi32(_mm256_set1_epi32(ow), lanes);
+    const size_t plane = (size_t)s->h * s->w;
+    const size_t total = (size_t)s->c * s->kh * s->kw * oh * ow;
+    size_t pos = 0;
+    for (int c = 0; c < s->c; c++)
+        for (int i = 0; i < s->kh; i++)
+            for (int j = 0; j < s->kw; j++) {
+                /* output column ox reads input column ox - pw + j*dw, if in [0, w) */
+                const __m256i idx = _mm256_add_epi32(lanes, _mm256_set1_epi32(j * s->dw - s->pw));
+                const __m256 ok = _mm256_castsi256_ps(
+                    _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                     _mm256_cmpgt_epi32(_mm256_set1_epi32(s->w), idx)));
+                for (int oy = 0; oy < oh; oy++, pos += ow) {
+                    const int y = oy * s->sh - s->ph + i * s->dh;
+                    __m256 v = _mm256_setzero_ps();
+                    if (y >= 0 && y < s->h) {
+                        const __m256 row =
+                            _mm256_maskload_ps(im + c * plane + (size_t)y * s->w, in_row);
+                        v = _mm256_and_ps(_mm256_permutevar8x32_ps(row, idx), ok);
+                    }
+                    if (pos + 8 <= total)
+                        _mm256_storeu_ps(col + pos, v);
+                    else
+                        _mm256_maskstore_ps(col + pos, out_row, v);
+                }
+            }
+}
+
 void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
                           float *restrict col)
 {
     const int oh = ndx_conv_out_h(s), ow = ndx_conv_out_w(s);
     const size_t plane = (size_t)s->h * s->w, ocols = (size_t)oh * ow;
+    if (s->sw == 1 && s->w <= 8 && ow <= 8 && oh > 0 && ow > 0) {
+        narrow_maps(s, oh, ow, im, col);
+        return;
+    }
     for (int c = 0; c < s->c; c++) {
         const float *src = im + (size_t)c * plane;
         for (int i = 0; i < s->kh; i++)
