@@ -327,10 +327,11 @@ END_TEST
 START_TEST(test_sgemm_threads_identical)
 {
     /* Each C element is computed by one thread in the same order: the
-     * thread count does not change a single bit. */
+     * thread count does not change a single bit (200 rows: more than one
+     * MC block, but each thread's half is one; k over several KC). */
     uint64_t seed = 99;
-    const int shapes[][3] = {{300, 70, 600}, {20, 900, 300}, {513, 511, 257}};
-    for (int s = 0; s < 3; s++) {
+    const int shapes[][3] = {{300, 70, 600}, {20, 900, 300}, {513, 511, 257}, {200, 40, 600}};
+    for (int s = 0; s < 4; s++) {
         int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
         float *a = malloc(sizeof(float) * m * k), *b = malloc(sizeof(float) * k * n);
         float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
