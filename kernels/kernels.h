@@ -26,31 +26,30 @@ void ndx_f32_gemm__ref(int trans_a, int trans_b, int m, int n, int k,
                        float *restrict c, int ldc);
 
 /* GEMM microkernel (BLIS style), tile MR x NR:
- *   C[i][j] = alpha * sum_p a[p*MR + i] * b[p*ldb + j] + beta * C[i][j]
+ *   C[i][j] = alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * C[i][j]
  * for i < m <= MR, j < n <= NR; c has row stride ldc.  a is an MR-wide
- * packed panel of A (k steps, zero-padded past m); b holds k rows of NR
- * floats at row stride ldb, all NR read: a packed panel (ldb = NR,
- * zero-padded past n) or, when all NR columns exist, rows of B in place.
+ * packed panel of A (k steps, zero-padded past m), b an NR-wide packed
+ * panel of B (zero-padded past n).
  * beta == 0: C is not read.  Only the m x n corner of C is written. */
 typedef void (*ndx_gemm_ukernel_fn)(int m, int n, int k, float alpha,
                                     const float *restrict a,
-                                    const float *restrict b, int ldb, float beta,
+                                    const float *restrict b, float beta,
                                     float *restrict c, int ldc);
 void ndx_f32_gemm_ukernel_4x8__ref(int m, int n, int k, float alpha,
                                    const float *restrict a,
-                                   const float *restrict b, int ldb, float beta,
+                                   const float *restrict b, float beta,
                                    float *restrict c, int ldc);
 
 #if defined(__x86_64__)
 void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                                      const float *restrict a,
-                                     const float *restrict b, int ldb, float beta,
+                                     const float *restrict b, float beta,
                                      float *restrict c, int ldc);
 #endif
 #if defined(__aarch64__)
 void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
                                      const float *restrict a,
-                                     const float *restrict b, int ldb, float beta,
+                                     const float *restrict b, float beta,
                                      float *restrict c, int ldc);
 #endif
 

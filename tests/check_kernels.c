@@ -91,13 +91,13 @@ START_TEST(test_bad_environment)
 END_TEST
 
 /* C = alpha * A B + beta * C in double, the yardstick of the microkernels. */
-static void naive_panel(int m, int n, int k, int mr, int ldb, float alpha,
+static void naive_panel(int m, int n, int k, int mr, int nr, float alpha,
                         const float *a, const float *b, float beta, float *c, int ldc)
 {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double s = 0;
-            for (int p = 0; p < k; p++) s += (double)a[p * mr + i] * b[p * ldb + j];
+            for (int p = 0; p < k; p++) s += (double)a[p * mr + i] * b[p * nr + j];
             double r = alpha * s;
             if (beta != 0.0f) r += (double)beta * c[i * ldc + j];
             c[i * ldc + j] = (float)r;
@@ -116,11 +116,9 @@ START_TEST(test_gemm_ukernels)
         for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
             int k = ks[ki];
             float *a = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * MR);
-            /* B rows at stride NR (a packed panel) or wider (B read in place) */
-            const int ldb = (ki & 1) ? NR + 5 : NR;
-            float *b = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * ldb);
+            float *b = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * NR);
             tu_fill(&seed, a, (size_t)k * MR);
-            tu_fill(&seed, b, (size_t)k * ldb);
+            tu_fill(&seed, b, (size_t)k * NR);
             for (int m = 1; m <= MR; m++)
                 for (int n = 1; n <= NR; n++)
                     for (size_t bi = 0; bi < 3; bi++) {
@@ -132,8 +130,8 @@ START_TEST(test_gemm_ukernels)
                             tu_fill(&seed, c, len);
                             memcpy(want, c, len * sizeof *c);
                         }
-                        t->gemm_ukernel.fn(m, n, k, alpha, a, b, ldb, beta, c, ldc);
-                        naive_panel(m, n, k, MR, ldb, alpha, a, b, beta, want, ldc);
+                        t->gemm_ukernel.fn(m, n, k, alpha, a, b, beta, c, ldc);
+                        naive_panel(m, n, k, MR, NR, alpha, a, b, beta, want, ldc);
                         for (int i = 0; i < MR; i++)
                             for (int j = 0; j < ldc && (size_t)(i * ldc + j) < len; j++) {
                                 size_t x = (size_t)i * ldc + j;

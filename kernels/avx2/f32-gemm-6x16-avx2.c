@@ -2,9 +2,8 @@
  *
  *   C[i][j] = alpha * sum_p a[p*6 + i] * b[p*16 + j] + beta * C[i][j]
  *
- * a: packed 6-row panel of A (k x 6), zero-padded past m; b: 16 columns of
- * B with row stride ldb (16 for a packed panel, zero-padded past n, or rows
- * of an unpacked B when all 16 columns exist).  Twelve ymm accumulators
+ * a: packed 6-row panel of A (k x 6), zero-padded past m; b: packed
+ * 16-column panel of B (k x 16), zero-padded past n.  Twelve ymm accumulators
  * (6 rows x 2 vectors), two B loads and six broadcasts of A per step of k.
  * An edge tile of at most 8 columns takes a half-width loop (half the
  * FMAs), one of a single column a loop over A as a flat array.  A full tile is stored straight into C (unaligned); a partial tile
@@ -37,30 +36,28 @@ static void store_partial(int m, int n, const float (*tile)[16], float beta,
  * tile costs ~0.3 of a full one instead of ~0.6 (ResNet's 7x7 layers have
  * 49 = 3 x 16 + 1 columns at batch 1). */
 static void column_tile(int m, int k, float alpha, const float *restrict a,
-                        const float *restrict b, int ldb, float beta, float *restrict c,
-                        int ldc)
+                        const float *restrict b, float beta, float *restrict c, int ldc)
 {
     const __m256i s0 = _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 1, 1);
     const __m256i s1 = _mm256_setr_epi32(1, 1, 1, 1, 2, 2, 2, 2);
     const __m256i s2 = _mm256_setr_epi32(2, 2, 3, 3, 3, 3, 3, 3);
-    const size_t ld = (size_t)ldb;
     __m256 x0 = _mm256_setzero_ps(), x1 = x0, x2 = x0;
     int p = 0;
     for (; p + 4 <= k; p += 4) {
         const __m256 bv =
-            _mm256_castps128_ps256(_mm_setr_ps(b[0], b[ld], b[2 * ld], b[3 * ld]));
+            _mm256_castps128_ps256(_mm_setr_ps(b[0], b[16], b[32], b[48]));
         x0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_permutevar8x32_ps(bv, s0), x0);
         x1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 8), _mm256_permutevar8x32_ps(bv, s1), x1);
         x2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 16), _mm256_permutevar8x32_ps(bv, s2), x2);
         a += 24;
-        b += 4 * ld;
+        b += 64;
     }
     float flat[24], sum[6] = {0};
     _mm256_storeu_ps(flat, x0);
     _mm256_storeu_ps(flat + 8, x1);
     _mm256_storeu_ps(flat + 16, x2);
     for (int f = 0; f < 24; f++) sum[f % 6] += flat[f];
-    for (; p < k; p++, a += 6, b += ld)   /* the k tail */
+    for (; p < k; p++, a += 6, b += 16)   /* the k tail */
         for (int i = 0; i < 6; i++) sum[i] += a[i] * b[0];
     for (int i = 0; i < m; i++) {
         float *ci = c + (size_t)i * ldc;
@@ -70,11 +67,11 @@ static void column_tile(int m, int k, float alpha, const float *restrict a,
 
 void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                                      const float *restrict a,
-                                     const float *restrict b, int ldb, float beta,
+                                     const float *restrict b, float beta,
                                      float *restrict c, int ldc)
 {
     if (n == 1) {
-        column_tile(m, k, alpha, a, b, ldb, beta, c, ldc);
+        column_tile(m, k, alpha, a, b, beta, c, ldc);
         return;
     }
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -95,11 +92,8 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
      * with 15 of the 16 ymm registers live, GCC's allocation of the same
      * loop in intrinsics adds register moves and reaches ~87% of the FMA
      * peak instead of ~95%.  Operands: c.. the accumulators, b0 b1 the B
-     * row, av the broadcast A element.  A packed B panel (ldb 16) is read
-     * at fixed offsets and left to the hardware prefetcher (a prefetch
-     * costs ~2% there); rows of an unpacked B are addressed through ld,
-     * the row stride in bytes, and rax = b + 2*ld (GCC allows 30 operands:
-     * no room for another), with a prefetch 8 rows ahead.
+     * row, av the broadcast A element.  B is read at fixed offsets and
+     * left to the hardware prefetcher (a prefetch costs ~2% there).
      * An edge tile of at most 8 columns (the half tile) needs only the
      * first vector of each B row: b0 holds an even step's, b1 the next odd
      * step's, and the two steps go to separate accumulators (ci0 and ci1,
@@ -134,39 +128,30 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                   [c30] "+x"(c30), [c31] "+x"(c31), [c40] "+x"(c40),          \
                   [c41] "+x"(c41), [c50] "+x"(c50), [c51] "+x"(c51),          \
                   [b0] "=&x"(b0), [b1] "=&x"(b1), [av] "=&x"(av)              \
-                : [a] "r"(a), [b] "r"(b), [ld] "r"(ld)                        \
-                : "rax", "memory");                                           \
+                : [a] "r"(a), [b] "r"(b)                                      \
+                : "memory");                                                  \
     } while (0)
-#define NDX_LOOP(pre, row1, row2, row3, half)                                 \
-    for (; p + 4 <= k; p += 4) {                                              \
-        if (half)                                                             \
-            NDX_ASM("prefetcht0 384(%[a])\n\t" pre                           \
-                    NDX_STEP2("0(%[b])", row1, 0) NDX_STEP2(row2, row3, 48)); \
-        else                                                                  \
-            NDX_ASM("prefetcht0 384(%[a])\n\t" pre                           \
-                    NDX_STEP("0(%[b])", 0) NDX_STEP(row1, 24)                 \
-                    NDX_STEP(row2, 48) NDX_STEP(row3, 72));                   \
-        a += 24;                                                              \
-        b += (size_t)ldb * 4;                                                 \
-    }
-
-    const size_t ld = (size_t)ldb * sizeof(float);
     const int half = n <= 8;
     int p = 0;
-    if (ldb == 16)
-        NDX_LOOP("", "64(%[b])", "128(%[b])", "192(%[b])", half)
-    else
-        NDX_LOOP("prefetcht0 (%[b],%[ld],8)\n\tlea (%[b],%[ld],2), %%rax\n\t",
-                 "0(%[b],%[ld],1)", "0(%[b],%[ld],2)", "0(%%rax,%[ld],1)", half)
+    for (; p + 4 <= k; p += 4) {
+        if (half)
+            NDX_ASM("prefetcht0 384(%[a])\n\t"
+                    NDX_STEP2("0(%[b])", "64(%[b])", 0) NDX_STEP2("128(%[b])", "192(%[b])", 48));
+        else
+            NDX_ASM("prefetcht0 384(%[a])\n\t"
+                    NDX_STEP("0(%[b])", 0) NDX_STEP("64(%[b])", 24)
+                    NDX_STEP("128(%[b])", 48) NDX_STEP("192(%[b])", 72));
+        a += 24;
+        b += 64;
+    }
     for (; p < k; p++) {   /* the k tail, a step at a time */
         if (half)
             NDX_ASM("vmovups 0(%[b]), %[b0]\n\t" NDX_HALF(0, 0));
         else
             NDX_ASM(NDX_STEP("0(%[b])", 0));
         a += 6;
-        b += ldb;
+        b += 16;
     }
-#undef NDX_LOOP
 #undef NDX_ASM
 #undef NDX_STEP2
 #undef NDX_HALF

@@ -2,9 +2,8 @@
  *
  *   C[i][j] = alpha * sum_p a[p*8 + i] * b[p*12 + j] + beta * C[i][j]
  *
- * a: packed 8-row panel of A (k x 8), zero-padded past m; b: 12 columns of
- * B with row stride ldb (12 for a packed panel, zero-padded past n).  24 q-register
- * accumulators (8 rows x 3 vectors of 4); per step of k two loads of A and
+ * a: packed 8-row panel of A (k x 8), zero-padded past m; b: packed 12-column
+ * panel of B (k x 12), zero-padded past n.  24 q-register accumulators (8 rows x 3 vectors of 4); per step of k two loads of A and
  * three of B, each A lane used with vfmaq_laneq_f32.  A full tile is stored
  * straight into C; a partial tile goes through a stack buffer so nothing
  * outside the m x n corner is touched.  beta == 0 never reads C.
@@ -16,7 +15,7 @@
 
 void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
                                      const float *restrict a,
-                                     const float *restrict b, int ldb, float beta,
+                                     const float *restrict b, float beta,
                                      float *restrict c, int ldc)
 {
     float32x4_t acc[8][3];
@@ -35,7 +34,7 @@ void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
         NDX_ROW(4, a1, 0) NDX_ROW(5, a1, 1) NDX_ROW(6, a1, 2) NDX_ROW(7, a1, 3)
 #undef NDX_ROW
         a += 8;
-        b += ldb;
+        b += 12;
     }
 
     if (m == 8 && n == 12) {

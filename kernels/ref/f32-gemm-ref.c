@@ -5,9 +5,9 @@
  * beta == 0 never reads C.
  *
  * ndx_f32_gemm_ukernel_4x8__ref: the same contract as every SIMD GEMM
- * microkernel (see kernels.h): packed panel a (k x 4), b (k rows of 8 with
- * row stride ldb, all 8 read), writes the m x n corner (m <= 4, n <= 8) of C.  Accumulates in float, in k order,
- * without contraction (this file is built with -ffp-contract=off).
+ * microkernel (see kernels.h): packed panels a (k x 4) and b (k x 8),
+ * writes the m x n corner (m <= 4, n <= 8) of C.  Accumulates in float, in
+ * k order, without contraction (this file is built with -ffp-contract=off).
  */
 #include "../kernels.h"
 
@@ -37,14 +37,14 @@ void ndx_f32_gemm__ref(int trans_a, int trans_b, int m, int n, int k,
 
 void ndx_f32_gemm_ukernel_4x8__ref(int m, int n, int k, float alpha,
                                    const float *restrict a,
-                                   const float *restrict b, int ldb, float beta,
+                                   const float *restrict b, float beta,
                                    float *restrict c, int ldc)
 {
     float acc[MR][NR] = {{0}};
     for (int p = 0; p < k; p++)
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < NR; j++)
-                acc[i][j] += a[p * MR + i] * b[(size_t)p * ldb + j];
+                acc[i][j] += a[p * MR + i] * b[p * NR + j];
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             float *cij = &c[(size_t)i * ldc + j];

@@ -219,11 +219,11 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
                                               : apack;
                         const size_t i = (size_t)(ic + ir);
                         if (!transposed_c) {
-                            ukernel(mr, nr, kc, alpha, ap, bp, NR, beta_eff,
+                            ukernel(mr, nr, kc, alpha, ap, bp, beta_eff,
                                     cimg + i * ldc + j, ldc);
                         } else {
                             float tile[TILE_MAX];
-                            ukernel(mr, nr, kc, alpha, ap, bp, NR, 0.0f, tile, NR);
+                            ukernel(mr, nr, kc, alpha, ap, bp, 0.0f, tile, NR);
                             store_transposed(mr, nr, NR, tile, beta_eff,
                                              cimg + (size_t)j * ldc + i, ldc);
                         }
