@@ -47,16 +47,42 @@ typedef struct row_cache {
     _Alignas(32) float buf[2][CHUNK];
 } row_cache;
 
-/* t[j] = row[x0[xs+j]]*lx0[xs+j] + row[x1[xs+j]]*lx1[xs+j], j < n. */
+/* row[idx] for 8 indices below iw: a permute of the row held in one or two
+ * registers when iw <= 16 (lo: row[0..8), hi: row[8..16)), a gather else. */
+static inline __m256 taps(const float *row, int iw, __m256 lo, __m256 hi, __m256i idx)
+{
+    if (iw <= 8) return _mm256_permutevar8x32_ps(lo, idx);
+    if (iw <= 16)
+        return _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, idx),
+                                _mm256_permutevar8x32_ps(hi, idx),
+                                _mm256_castsi256_ps(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(7))));
+    return _mm256_i32gather_ps(row, idx, 4);
+}
+
+static __m256i lanes(int n)   /* the first n of 8 lanes, n in 0..8 */
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* t[j] = row[x0[xs+j]]*lx0[xs+j] + row[x1[xs+j]]*lx1[xs+j], j < n.  A row
+ * of at most 16 floats (the 7x7 and 14x14 maps of dissection) is held in
+ * registers and permuted: a gather costs ~8x a permute, and this pass sits
+ * between the blend's streams of stores. */
 static void hpass(const ndx_bilinear_plan *p, const float *row, int xs, int n,
                   float *t)
 {
     const int32_t *x0 = p->x0 + xs, *x1 = p->x1 + xs;
     const float *l0 = p->lx0 + xs, *l1 = p->lx1 + xs;
+    const int iw = p->iw;
+    __m256 lo = _mm256_setzero_ps(), hi = lo;
+    if (iw <= 16) {
+        lo = _mm256_maskload_ps(row, lanes(iw < 8 ? iw : 8));
+        if (iw > 8) hi = _mm256_maskload_ps(row + 8, lanes(iw - 8));
+    }
     int j = 0;
     for (; j + 8 <= n; j += 8) {
-        const __m256 a = _mm256_i32gather_ps(row, _mm256_loadu_si256((const __m256i *)(x0 + j)), 4);
-        const __m256 b = _mm256_i32gather_ps(row, _mm256_loadu_si256((const __m256i *)(x1 + j)), 4);
+        const __m256 a = taps(row, iw, lo, hi, _mm256_loadu_si256((const __m256i *)(x0 + j)));
+        const __m256 b = taps(row, iw, lo, hi, _mm256_loadu_si256((const __m256i *)(x1 + j)));
         const __m256 pa = _mm256_mul_ps(a, _mm256_loadu_ps(l0 + j));
         const __m256 pb = _mm256_mul_ps(b, _mm256_loadu_ps(l1 + j));
         _mm256_store_ps(t + j, _mm256_add_ps(pa, pb));
