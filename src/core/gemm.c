@@ -7,7 +7,7 @@
  *           for ir in mc by MR:        microkernel MR x NR (C tile in registers)
  *
  * MR, NR, MC, KC, NC, the microkernel and the pack kernel come from the
- * kernel table.  Threads: C is cut into one block of whole MR rows (or NR
+ * kernel table (KC a quarter longer when m fits one MC block: block_kc).  Threads: C is cut into one block of whole MR rows (or NR
  * columns, when C has more NR column panels than MR row panels) per thread,
  * and each thread runs the loops above on its block with its own packing
  * buffers and no barrier; every C element is written by one thread in a fixed
