@@ -140,15 +140,15 @@ static void input_segment(const float *xc, int H, int W, int iy0, int ix0, int n
             memset(d[r], 0, sizeof(float) * (size_t)cols);
             continue;
         }
+        /* columns [lo, hi) lie in the image, the rest is padding (the
+         * first and last segment of every padded row: a test per element
+         * there cost ~9% of a 64-channel 56x56 layer) */
+        const int lo = ix0 < 0 ? (-ix0 < cols ? -ix0 : cols) : 0;
+        const int hi = W - ix0 < cols ? (W - ix0 > lo ? W - ix0 : lo) : cols;
         const float *row = xc + (size_t)iy * W;
-        if (ix0 >= 0 && ix0 + cols <= W) {
-            memcpy(d[r], row + ix0, sizeof(float) * (size_t)cols);
-        } else {
-            for (int j = 0; j < cols; j++) {
-                const int ix = ix0 + j;
-                d[r][j] = ix >= 0 && ix < W ? row[ix] : 0.0f;
-            }
-        }
+        for (int j = 0; j < lo; j++) d[r][j] = 0.0f;
+        for (int j = lo; j < hi; j++) d[r][j] = row[ix0 + j];
+        for (int j = hi; j < cols; j++) d[r][j] = 0.0f;
     }
     for (int j = 0; j < cols; j++) {   /* B^T d, along columns */
         bt[0][j] = d[0][j] - d[2][j];
