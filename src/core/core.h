@@ -46,8 +46,7 @@ int ndx__conv_uses_winograd(const ndx_conv2d_desc *d);
 /* A (m x k, row-major, lda = k) packed once for many GEMMs (constant
  * weights): ndx__sgemm_prepack writes exactly m * k floats to dst (not a)
  * in the current kernel set's panel layout, valid while its MR and KC
- * (ndx__sgemm_prepack_params; every set has its own MR, so MC, which also
- * shapes the layout through block_kc, cannot change alone) stay; ndx__sgemm_batch_prepacked is
+ * (ndx__sgemm_prepack_params) stay; ndx__sgemm_batch_prepacked is
  * ndx__sgemm_batch with alpha 1, beta 0, A not transposed, read from there;
  * ndx__sgemm_prepacked_at reads element (r, p) back. */
 void ndx__sgemm_prepack_params(int *mr, int *kc);
