@@ -3,8 +3,9 @@
  *   C[i][j] = alpha * sum_p a[p*6 + i] * b[p*16 + j] + beta * C[i][j]
  *
  * a: packed 6-row panel of A (k x 6), zero-padded past m; b: packed
- * 16-column panel of B (k x 16), zero-padded past n.  Twelve ymm accumulators
- * (6 rows x 2 vectors), two B loads and six broadcasts of A per step of k.
+ * 16-column panel of B (k x 16), zero-padded past n.  Twelve ymm
+ * accumulators (6 rows x 2 vectors), two B loads and six broadcasts of A
+ * per step of k.
  * An edge tile of at most 8 columns takes a half-width loop (half the
  * FMAs), one of a single column a loop over A as a flat array.  A full tile is stored straight into C (unaligned); a partial tile
  * goes through a stack buffer so that nothing outside the m x n corner is

@@ -2,8 +2,9 @@
  *
  *   C[i][j] = alpha * sum_p a[p*8 + i] * b[p*12 + j] + beta * C[i][j]
  *
- * a: packed 8-row panel of A (k x 8), zero-padded past m; b: packed 12-column
- * panel of B (k x 12), zero-padded past n.  24 q-register accumulators (8 rows x 3 vectors of 4); per step of k two loads of A and
+ * a: packed 8-row panel of A (k x 8), zero-padded past m; b: packed
+ * 12-column panel of B (k x 12), zero-padded past n.  24 q-register
+ * accumulators (8 rows x 3 vectors of 4); per step of k two loads of A and
  * three of B, each A lane used with vfmaq_laneq_f32.  A full tile is stored
  * straight into C; a partial tile goes through a stack buffer so nothing
  * outside the m x n corner is touched.  beta == 0 never reads C.
