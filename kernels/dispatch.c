@@ -30,9 +30,12 @@ static void fill(ndx_kernel_table *t, const char *isa)
     if (!strcmp(#isa_, "ref") || !strcmp(#isa_, isa)) {             \
         t->gemm_mc = mc; t->gemm_kc = kc; t->gemm_nc = nc;          \
     }
+#define NDX_GEMM_HALF_EDGE(isa_)                                    \
+    if (!strcmp(#isa_, isa)) t->gemm_half_edge = 1;
 #include "kernels.inc"
 #undef NDX_KERNEL
 #undef NDX_BLOCKING
+#undef NDX_GEMM_HALF_EDGE
 }
 
 #if defined(__x86_64__)

@@ -294,6 +294,7 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_channel_max_fn, channel_max);
     NDX_KERNEL_SLOT(ndx_dot_rows_fn, dot_rows);
     int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
+    int gemm_half_edge;                    /* an edge tile of <= NR/2 columns costs ~half */
 } ndx_kernel_table;
 #undef NDX_KERNEL_SLOT
 

@@ -7,9 +7,10 @@
  * accumulators (6 rows x 2 vectors), two B loads and six broadcasts of A
  * per step of k.
  * An edge tile of at most 8 columns takes a half-width loop (half the
- * FMAs), one of a single column a loop over A as a flat array.  A full tile is stored straight into C (unaligned); a partial tile
- * goes through a stack buffer so that nothing outside the m x n corner is
- * read or written.  beta == 0 never reads C.
+ * FMAs), one of a single column a loop over A as a flat array.  A full tile
+ * is stored straight into C (unaligned); a partial tile goes through a
+ * stack buffer so that nothing outside the m x n corner is read or
+ * written.  beta == 0 never reads C.
  * Scalar twin: ndx_f32_gemm_ukernel_4x8__ref.
  */
 #include <immintrin.h>

@@ -91,14 +91,15 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
             c[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t)i * ldc + j];
 }
 
-/* Fraction of the microkernel tiles' work that is useful for m x n.  An
- * edge tile of at most nr/2 columns counts as half a tile: the AVX2 kernel
- * runs it in about half the time (for a kernel without such a path this
- * only leans the choice of orientation a little). */
-static double tile_use(int m, int n, int mr, int nr)
+/* Fraction of the microkernel tiles' work that is useful for m x n.  With
+ * half_edge (the kernel set's gemm_half_edge) an edge tile of at most nr/2
+ * columns counts as half a tile, as the kernel runs it. */
+static double tile_use(int m, int n, int mr, int nr, int half_edge)
 {
-    const int half = nr / 2, cols = n % nr == 0 ? n : n % nr <= half ? n / nr * nr + half
-                                                                       : (n / nr + 1) * nr;
+    const int half = nr / 2;
+    const int cols = n % nr == 0                   ? n
+                     : half_edge && n % nr <= half ? n / nr * nr + half
+                                                   : (n / nr + 1) * nr;
     return (double)m / ((m + mr - 1) / mr * mr) * n / cols;
 }
 
@@ -165,12 +166,13 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
         for (int pc = 0; pc < k; pc += KC) {
             const int kc = k - pc < KC ? k - pc : KC;
             const float beta_eff = pc == 0 ? beta : 1.0f;
-            for (int q = qc; q < qe && !one_block; q++) {
-                const int img = q / cols->ppi, j = q % cols->ppi * NR;
-                const int nr = cols->n - j < NR ? cols->n - j : NR;
-                pack_b_panel(pack, trans_b, b + img * cols->b_stride, ldb, pc, kc, j, nr, NR,
-                             bpack + (size_t)(q - qc) * kc * NR);
-            }
+            if (!one_block)   /* the whole B block, used by every block of rows */
+                for (int q = qc; q < qe; q++) {
+                    const int img = q / cols->ppi, j = q % cols->ppi * NR;
+                    const int nr = cols->n - j < NR ? cols->n - j : NR;
+                    pack_b_panel(pack, trans_b, b + img * cols->b_stride, ldb, pc, kc, j, nr,
+                                 NR, bpack + (size_t)(q - qc) * kc * NR);
+                }
             for (int ic = 0; ic < m; ic += MC) {
                 const int mc = m - ic < MC ? m - ic : MC;
                 if (!pre) {
@@ -185,17 +187,19 @@ static void block(const ndx_kernel_table *ks, int trans_a, int trans_b, int m, i
                     const int img = q / cols->ppi, j = q % cols->ppi * NR;
                     const int nr = cols->n - j < NR ? cols->n - j : NR;
                     const float *bp = bpack + (size_t)(one_block ? 0 : q - qc) * kc * NR;
-                    const float *next = NULL;
+                    const float *next = NULL;   /* the next panel's rows, in place */
+                    int rows = 0;               /* how many of them each tile prefetches */
                     if (one_block) {
-                        pack_b_panel(pack, trans_b, b + img * cols->b_stride, ldb, pc, kc, j, nr, NR,
-                                     bpack);
+                        pack_b_panel(pack, trans_b, b + img * cols->b_stride, ldb, pc, kc, j, nr,
+                                     NR, bpack);
                         if (q + 1 < qe) {
                             const int img1 = (q + 1) / cols->ppi, j1 = (q + 1) % cols->ppi * NR;
+                            const int tiles = (mc + MR - 1) / MR;
                             next = b + img1 * cols->b_stride + (size_t)pc * ldb + j1;
+                            rows = (kc + tiles - 1) / tiles;
                         }
                     }
                     float *cimg = c + img * cols->c_stride;
-                    const int tiles = (mc + MR - 1) / MR, rows = (kc + tiles - 1) / tiles;
                     for (int ir = 0; ir < mc; ir += MR) {
                         const int mr = mc - ir < MR ? mc - ir : MR;
                         if (next) {   /* this tile's share of the next panel's rows */
@@ -315,7 +319,8 @@ static void sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
     const ndx_kernel_table *ks = ndx_kernels();
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
-    if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR) > 1.1 * tile_use(m, n, MR, NR)) {
+    const int he = ks->gemm_half_edge;
+    if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR, he) > 1.1 * tile_use(m, n, MR, NR, he)) {
         const columns cols = {m, (m + NR - 1) / NR, 1, 0, 0};
         gemm(!trans_b, !trans_a, n, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, &cols, nt, NULL);
     } else {
