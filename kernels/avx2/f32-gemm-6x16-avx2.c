@@ -7,7 +7,10 @@
  * accumulators (6 rows x 2 vectors), two B loads and six broadcasts of A
  * per step of k.
  * An edge tile of at most 8 columns takes a half-width loop (half the
- * FMAs), one of a single column a loop over A as a flat array.  A full tile
+ * FMAs), one of a single column a loop over A as a flat array; one of at
+ * most 4 rows (and more than 8 columns) a four-row loop: two thirds of the
+ * FMAs, each row's sums in the same order as in the full tile (64 output
+ * channels are 10 x 6 + 4 rows: 64x3136x576 +1.3% at one thread).  A full tile
  * is stored straight into C (unaligned); a partial tile goes through a
  * stack buffer so that nothing outside the m x n corner is read or
  * written.  beta == 0 never reads C.
@@ -110,6 +113,11 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
     "vmovups 32+" brow ", %[b1]\n\t"                                          \
     NDX_FMA2(0, aoff + 0) NDX_FMA2(1, aoff + 4) NDX_FMA2(2, aoff + 8)         \
     NDX_FMA2(3, aoff + 12) NDX_FMA2(4, aoff + 16) NDX_FMA2(5, aoff + 20)
+#define NDX_STEP4(brow, aoff)                                                 \
+    "vmovups " brow ", %[b0]\n\t"                                             \
+    "vmovups 32+" brow ", %[b1]\n\t"                                          \
+    NDX_FMA2(0, aoff + 0) NDX_FMA2(1, aoff + 4) NDX_FMA2(2, aoff + 8)         \
+    NDX_FMA2(3, aoff + 12)
 #define NDX_FMA1(r, half, off)                                                \
     "vbroadcastss " #off "(%[a]), %[av]\n\t"                                  \
     "vfmadd231ps %[b" #half "], %[av], %[c" #r #half "]\n\t"
@@ -133,12 +141,16 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                 : [a] "r"(a), [b] "r"(b)                                      \
                 : "memory");                                                  \
     } while (0)
-    const int half = n <= 8;
+    const int half = n <= 8, four = !half && m <= 4;
     int p = 0;
     for (; p + 4 <= k; p += 4) {
         if (half)
             NDX_ASM("prefetcht0 384(%[a])\n\t"
                     NDX_STEP2("0(%[b])", "64(%[b])", 0) NDX_STEP2("128(%[b])", "192(%[b])", 48));
+        else if (four)
+            NDX_ASM("prefetcht0 384(%[a])\n\t"
+                    NDX_STEP4("0(%[b])", 0) NDX_STEP4("64(%[b])", 24)
+                    NDX_STEP4("128(%[b])", 48) NDX_STEP4("192(%[b])", 72));
         else
             NDX_ASM("prefetcht0 384(%[a])\n\t"
                     NDX_STEP("0(%[b])", 0) NDX_STEP("64(%[b])", 24)
@@ -149,6 +161,8 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
     for (; p < k; p++) {   /* the k tail, a step at a time */
         if (half)
             NDX_ASM("vmovups 0(%[b]), %[b0]\n\t" NDX_HALF(0, 0));
+        else if (four)
+            NDX_ASM(NDX_STEP4("0(%[b])", 0));
         else
             NDX_ASM(NDX_STEP("0(%[b])", 0));
         a += 6;
@@ -157,6 +171,7 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
 #undef NDX_ASM
 #undef NDX_STEP2
 #undef NDX_HALF
+#undef NDX_STEP4
 #undef NDX_FMA1
 #undef NDX_STEP
 #undef NDX_FMA2
