@@ -443,8 +443,12 @@ static void hist_unit(ndx_dissect *d, int u, const float *maps, int n,
         for (int m = 0; masks && m < M; m++) {
             const uint8_t *mk = masks[(size_t)i * M + (size_t)m];
             uint64_t *hm = h + (size_t)(1 + m) * HIST_BINS;
+            /* a branch, not an add of 0 or 1: pixels outside the mask
+             * (most, in runs) then leave the counters alone, which are
+             * otherwise bumped back to back and wait on their own stores */
             if (mk)
-                for (size_t j = 0; j < ns; j++) hm[slot[j]] += mk[idx[j]] != 0;
+                for (size_t j = 0; j < ns; j++)
+                    if (mk[idx[j]]) hm[slot[j]]++;
         }
     }
 }
