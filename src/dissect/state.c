@@ -654,16 +654,21 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
     const ndx_channel_max_fn cmax = ndx_kernels()->channel_max.fn;
     const size_t mhw = iou ? (size_t)b->mask_h * b->mask_w : 0;
     const int par_iou = (size_t)U * N * mhw >= ((size_t)1 << 16);
-    if (iou)   /* the masks' areas */
+    if (iou) {   /* the masks' areas (a SIMD count, patches in parallel) */
+#pragma omp parallel for schedule(static) num_threads(nt) if (par_iou)
         for (int i = 0; i < N; i++)
             for (int m = 0; m < M; m++) {
                 const uint8_t *mk = b->masks ? b->masks[(size_t)i * M + m] : NULL;
                 uint64_t c = 0;
-                if (mk)
+                if (mk) {
+#pragma omp simd reduction(+ : c)
                     for (size_t j = 0; j < mhw; j++) c += mk[j] != 0;
+                }
                 ws.area[(size_t)i * M + m] = c;
-                if (hist) d->area[m] += c;
             }
+        for (int i = 0; hist && i < N; i++)
+            for (int m = 0; m < M; m++) d->area[m] += ws.area[(size_t)i * M + m];
+    }
     /* with the windows open, a unit's histograms follow its statistics in
      * the same parallel loop (its maps still in cache) */
     const int fused = stats && hist && d->window_open;
