@@ -10,10 +10,10 @@
  * FMAs), one of a single column a loop over A as a flat array; one of at
  * most 4 rows (and more than 8 columns) a four-row loop: two thirds of the
  * FMAs, each row's sums in the same order as in the full tile (64 output
- * channels are 10 x 6 + 4 rows: 64x3136x576 +1.3% at one thread).  A full tile
- * is stored straight into C (unaligned); a partial tile goes through a
- * stack buffer so that nothing outside the m x n corner is read or
- * written.  beta == 0 never reads C.
+ * channels are 10 x 6 + 4 rows: 64x3136x576 +1.3% at one thread).
+ * A full tile is stored straight into C (unaligned); a partial tile goes
+ * through a stack buffer so that nothing outside the m x n corner is read
+ * or written.  beta == 0 never reads C.
  * Scalar twin: ndx_f32_gemm_ukernel_4x8__ref.
  */
 #include <immintrin.h>
