@@ -655,7 +655,8 @@ ndx_status ndx_dissect_add(ndx_dissect *d, const ndx_dissect_batch *b, int what)
     const size_t mhw = iou ? (size_t)b->mask_h * b->mask_w : 0;
     const int par_iou = (size_t)U * N * mhw >= ((size_t)1 << 16);
     if (iou) {   /* the masks' areas (a SIMD count, patches in parallel) */
-#pragma omp parallel for schedule(static) num_threads(nt) if (par_iou)
+        const int par_area = (size_t)N * M * mhw >= ((size_t)1 << 16);
+#pragma omp parallel for schedule(static) num_threads(nt) if (par_area)
         for (int i = 0; i < N; i++)
             for (int m = 0; m < M; m++) {
                 const uint8_t *mk = b->masks ? b->masks[(size_t)i * M + m] : NULL;
