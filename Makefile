@@ -29,7 +29,7 @@ endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
-LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lpthread -lm
+LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lmicrohttpd -lsqlite3 -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
 # ---- sources ---------------------------------------------------------------
@@ -41,7 +41,10 @@ ifneq ($(findstring aarch64,$(MACHINE)),)
 KERNEL_SRC += $(wildcard kernels/neon/*.c)
 endif
 LIB_SRC  := $(KERNEL_SRC) $(wildcard src/*/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# Files the library carries inside it (tools/embed.sh): the lexicon and
+# every stage's pages, looked up by path with ndx__asset().
+ASSETS   := $(sort $(wildcard data/*.json) $(wildcard src/*/assets/*))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
 CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/check_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -68,6 +71,12 @@ lib: $(BUILD)/libnetdx.a $(BUILD)/libnetdx.so
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(XFLAGS) -c $< -o $@
+
+$(BUILD)/gen/assets.c: $(ASSETS) tools/embed.sh
+	@mkdir -p $(@D)
+	tools/embed.sh $(ASSETS) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libnetdx.a: $(LIB_OBJ)
 	@rm -f $@
