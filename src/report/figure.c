@@ -199,9 +199,9 @@ ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analys
     return st;
 }
 
-#define CV_W 1100
-#define CV_LABEL 330
-#define CV_BAR 14
+#define CV_W 1200
+#define CV_LABEL 480
+#define CV_BAR 20
 
 ndx_status rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_analysis *a)
 {
@@ -224,7 +224,7 @@ ndx_status rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_a
     }
     for (int g = 0; g < ng; g++) max = cv[g].units > max ? cv[g].units : max;
     const int gpx = ng * CV_BAR + 12, top = rp_any_simulated(s) ? 92 : 52;
-    const int legend = 24 * ((ng + 2) / 3), h = top + legend + 20 + nm * gpx + 30 + footer_rows(s, CV_W);
+    const int legend = 24 * ((ng + 1) / 2), h = top + legend + 20 + nm * gpx + 30 + footer_rows(s, CV_W);
     canvas c;
     if (!canvas_new(&c, CV_W, h)) {
         free(cv);
@@ -233,24 +233,24 @@ ndx_status rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_a
     int y = heading(&c, s, "Coverage: units per measure (majority of readers)");
     char buf[200];
     for (int g = 0; g < ng; g++) {
-        const int x = 16 + (g % 3) * 360, yy = y + 24 * (g / 3);
+        const int x = 16 + (g % 2) * 580, yy = y + 24 * (g / 2);
         fill(&c, x, yy, x + 14, yy + 14, PALETTE[g % 8]);
         snprintf(buf, sizeof buf, "%s / %s (%d units)", cv[g].network, cv[g].layer, cv[g].units);
-        text(&c, x + 22, yy + 1, buf, 2, BLACK, 27);
+        text(&c, x + 22, yy + 1, buf, 2, BLACK, 45);
     }
     y += legend + 10;
     const int x0 = CV_LABEL, x1 = CV_W - 60;
     for (int m = 0; m < nm; m++, y += gpx) {
-        wrapped(&c, 16, y, label[m], 2, BLACK, (CV_LABEL - 30) / (2 * NDX_FONT_ADVANCE), 1);
+        wrapped(&c, 16, y + 1, label[m], 2, BLACK, (CV_LABEL - 24) / (2 * NDX_FONT_ADVANCE), 1);
         for (int g = 0; g < ng; g++) {
             const int k = cat_of[m];
             const int v = k >= 0 ? cv[g].cat[k] : k == -1 ? cv[g].recognizable : k == -2 ? cv[g].spurious
                           : k == -3 ? cv[g].entangled : cv[g].anatomy;
             const int len = (int)((double)v / max * (x1 - x0));
             const int yy = y + g * CV_BAR;
-            fill(&c, x0, yy, x0 + len, yy + CV_BAR - 3, PALETTE[g % 8]);
+            fill(&c, x0, yy, x0 + len, yy + CV_BAR - 4, PALETTE[g % 8]);
             snprintf(buf, sizeof buf, "%d", v);
-            text(&c, x0 + len + 6, yy, buf, 1, BLACK, 10);
+            text(&c, x0 + len + 6, yy + 1, buf, 2, BLACK, 10);
         }
     }
     fill(&c, x0, top + legend + 20, x0, y, BLACK);

@@ -59,20 +59,24 @@ static void head(FILE *f, const rp_survey *s)
         fprintf(f, "</code> (units.csv XXH3-64 <code>%s</code>)", s->diss[d].hex);
     }
     fputs(".</p>\n<table><thead><tr><th>reader</th><th>id</th><th>role</th><th>simulated</th>"
-          "<th>answers</th></tr></thead><tbody>\n", f);
+          "<th>answers</th><th>repeats</th></tr></thead><tbody>\n", f);
+    long total = 0, repeats = 0;
     for (int r = 0; r < s->nreaders; r++) {
-        long n = 0;
-        for (long i = 0; i < s->nanswers; i++) n += s->answers[i].reader == r;
+        long n = 0, rep = 0;
+        for (long i = 0; i < s->nanswers; i++)
+            if (s->answers[i].reader == r) s->answers[i].repeat ? rep++ : n++;
+        total += n, repeats += rep;
         fputs("<tr>", f);
         td(f, s->readers[r].name);
         fprintf(f, "<td class=\"num\">%ld</td>", s->readers[r].id);
         td(f, s->readers[r].role);
-        fprintf(f, "<td>%s</td><td class=\"num\">%ld</td></tr>\n",
-                s->readers[r].simulated ? "<span class=\"warn\">simulated</span>" : "no", n);
+        fprintf(f, "<td>%s</td><td class=\"num\">%ld</td><td class=\"num\">%ld</td></tr>\n",
+                s->readers[r].simulated ? "<span class=\"warn\">simulated</span>" : "no", n, rep);
     }
-    fprintf(f, "</tbody></table>\n<p class=\"note\">%d units, %ld answers; %d phenomena were "
-            "described in text only and mapped to the lexicon, leaving %d words unmatched.</p>\n",
-            s->nunits, s->nanswers, s->mapped, s->unmatched);
+    fprintf(f, "</tbody></table>\n<p class=\"note\">%d units, %ld answers and %ld repeated "
+            "units; %d phenomena were described in text only and mapped to the lexicon, leaving "
+            "%d word%s unmatched.</p>\n", s->nunits, total, repeats, s->mapped, s->unmatched,
+            s->unmatched == 1 ? "" : "s");
 }
 
 static void select_of(FILE *f, const char *id, const char *label, const char *const *v,
@@ -165,11 +169,14 @@ static void coverage(FILE *f, const rp_survey *s, const rp_analysis *a)
           "<a href=\"coverage.csv\">coverage.csv</a></p>\n<img class=\"chart\" src=\"coverage.png\" "
           "alt=\"coverage bar chart\">\n", f);
     if (rp_coverage(s, a, &cv, &n)) return;
-    fputs("<table><thead><tr>", f);
+    int used[RP_MAX_CATS + 2] = {0};
+    for (int c = 0; c < a->ncat; c++)
+        for (int g = 0; g < n; g++) used[c] |= a->cat[c].birads && cv[g].cat[c] > 0;
+    fputs("<div class=\"wide\"><table><thead><tr>", f);
     const char *h[] = {"network", "layer", "units", "recognizable", "spurious", "entangled", "anatomy"};
     for (int i = 0; i < 7; i++) th(f, h[i], i >= 2);
     for (int c = 0; c < a->ncat; c++)
-        if (a->cat[c].birads) th(f, a->cat[c].name, 1);
+        if (used[c]) th(f, a->cat[c].name, 1);
     fputs("</tr></thead><tbody>\n", f);
     for (int g = 0; g < n; g++) {
         fputs("<tr>", f);
@@ -178,10 +185,11 @@ static void coverage(FILE *f, const rp_survey *s, const rp_analysis *a)
         const int v[] = {cv[g].units, cv[g].recognizable, cv[g].spurious, cv[g].entangled, cv[g].anatomy};
         for (int i = 0; i < 5; i++) fprintf(f, "<td class=\"num\">%d</td>", v[i]);
         for (int c = 0; c < a->ncat; c++)
-            if (a->cat[c].birads) fprintf(f, "<td class=\"num\">%d</td>", cv[g].cat[c]);
+            if (used[c]) fprintf(f, "<td class=\"num\">%d</td>", cv[g].cat[c]);
         fputs("</tr>\n", f);
     }
-    fputs("</tbody></table>\n", f);
+    fputs("</tbody></table></div>\n<p class=\"note\">BI-RADS categories no unit reached are "
+          "left out here; coverage.csv has them all.</p>\n", f);
     free(cv);
 }
 

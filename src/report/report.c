@@ -128,7 +128,7 @@ static ndx_status write_all(const char *tmp, const rp_survey *s, const rp_analys
     if (!st) st = copy_strips(tmp, s, strips);
     if (!st) st = rp_figure_rows(s, a, &rows, &nrows);
     const char *const *sp = (const char *const *)strips;
-    if (!st) st = rp_write_tables(tmp, s, a, rows, nrows);
+    if (!st) st = rp_write_tables(tmp, s, a, rows, nrows, sp);
     if (!st) st = rp_write_html(tmp, s, a, rows, nrows, sp);
     if (!st) st = rp_write_figure4(tmp, s, a, rows, nrows, sp, o->figure_rows);
     if (!st) st = rp_write_coverage_png(tmp, s, a);

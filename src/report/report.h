@@ -157,7 +157,7 @@ int rp_any_simulated(const rp_survey *s);
  * temporary folder); strips[u]: unit u's strip relative to dir, or NULL. */
 void rp_agree_who(const rp_survey *s, const rp_agree *g, char *buf, size_t n);
 ndx_status rp_write_tables(const char *dir, const rp_survey *s, const rp_analysis *a,
-                           const rp_row *rows, int nrows);
+                           const rp_row *rows, int nrows, const char *const *strips);
 ndx_status rp_write_html(const char *dir, const rp_survey *s, const rp_analysis *a,
                          const rp_row *rows, int nrows, const char *const *strips);
 ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analysis *a,

@@ -56,7 +56,7 @@ static void num(FILE *f, double v)
 }
 
 static ndx_status figure4_csv(const char *dir, const rp_survey *s, const rp_analysis *a,
-                              const rp_row *rows, int nrows)
+                              const rp_row *rows, int nrows, const char *const *strips)
 {
     FILE *f = rp_open(dir, "figure4.csv");
     if (!f) return NDX_ERR_IO;
@@ -80,7 +80,9 @@ static ndx_status figure4_csv(const char *dir, const rp_survey *s, const rp_anal
         rp_csv_put(f, rp_unit_network(s, r->unit));
         fputc(',', f);
         rp_csv_put(f, d->layer);
-        fprintf(f, ",%d,%d,%d,strips/%d.png\n", d->unit, r->agreeing, a->readers[r->unit], r->unit);
+        fprintf(f, ",%d,%d,%d,", d->unit, r->agreeing, a->readers[r->unit]);
+        rp_csv_put(f, strips[r->unit] ? strips[r->unit] : "");
+        fputc('\n', f);
     }
     return rp_close(f, dir, "figure4.csv");
 }
@@ -194,19 +196,20 @@ static ndx_status provenance_json(const char *dir, const rp_survey *s)
     }
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
-    FILE *f = text ? rp_open(dir, "provenance.json") : NULL;
+    if (!text) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
+    FILE *f = rp_open(dir, "provenance.json");
     if (f) fprintf(f, "%s\n", text);
     free(text);
-    if (!f) return text ? NDX_ERR_IO : ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
+    if (!f) return NDX_ERR_IO;
     return rp_close(f, dir, "provenance.json");
 }
 
 ndx_status rp_write_tables(const char *dir, const rp_survey *s, const rp_analysis *a,
-                           const rp_row *rows, int nrows)
+                           const rp_row *rows, int nrows, const char *const *strips)
 {
     rp_cov *cv;
     int ncv;
-    ndx_status st = figure4_csv(dir, s, a, rows, nrows);
+    ndx_status st = figure4_csv(dir, s, a, rows, nrows, strips);
     if (!st) st = agreement_csv(dir, s, a);
     if (!st) st = experts_csv(dir, a);
     if (!st) st = provenance_json(dir, s);
