@@ -143,7 +143,7 @@ static int blit_strip(canvas *c, const char *path, int x, int y, int height, int
 
 #define F4_W 1240
 #define F4_TEXT 560
-#define F4_ROW 92
+#define F4_ROW 100
 #define F4_BAND 30
 
 ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analysis *a,
@@ -191,7 +191,7 @@ ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analys
         snprintf(p, sizeof p, "%s/%s", dir, strips[r->unit] ? strips[r->unit] : "-");
         blit_strip(&c, p, F4_TEXT + 40, y, 72, F4_W - F4_TEXT - 56);
         y += F4_ROW;
-        fill(&c, 16, y - 10, F4_W - 16, y - 10, RULE);
+        fill(&c, 16, y - 6, F4_W - 16, y - 6, RULE);
     }
     footer(&c, s, h - footer_rows(s, F4_W) + 4);
     ndx_status st = ndx_png_write8(path, c.px, c.w, c.h, 3);

@@ -263,8 +263,8 @@ ndx_status rp_write_html(const char *dir, const rp_survey *s, const rp_analysis 
     FILE *f = rp_open(dir, "index.html");
     if (!f) return NDX_ERR_IO;
     head(f, s);
-    figure4(f, s, a, rows, nrows, strips);
     coverage(f, s, a);
+    figure4(f, s, a, rows, nrows, strips);
     agreement(f, s, a);
     experts(f, a);
     char prov[2048];
