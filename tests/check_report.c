@@ -648,11 +648,13 @@ START_TEST(test_cli)
     free(o);
     ck_assert_int_eq(access(strcat(strcpy(p, tmp), "/out"), F_OK), -1);
     snprintf(survey, sizeof survey, "%s/report/answers.jsonl", data_dir());
-    ck_assert_int_eq(run("report --survey %s --dissection %s/dissection --out %s/out --seed 3", survey, tmp, tmp), 0);
+    ck_assert_int_eq(run("report --survey %s --dissection %s/dissection/ --out %s/out/ --seed 3", survey, tmp, tmp), 0);
     snprintf(p, sizeof p, "%s/cli.out", tmp);
     o = slurp(p);
     ck_assert_msg(strstr(o, "SIMULATED READERS") && strstr(o, "10 Figure-4 rows"), "%s", o);
     free(o);
+    snprintf(p, sizeof p, "%s/out/index.html", tmp);   /* "out/" is the folder out */
+    ck_assert_int_eq(access(p, R_OK), 0);
     rm_tmp();
 }
 END_TEST

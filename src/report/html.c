@@ -228,8 +228,36 @@ static void agreement(FILE *f, const rp_survey *s, const rp_analysis *a)
     fputs("</tbody></table>\n", f);
 }
 
+/* Two box plots (labelled above, other below) of IoU on 0..max, as SVG. */
+static void boxes(FILE *f, const rp_kind_iou *k, double max)
+{
+    const double w = 200;
+    fputs("<td><svg width=\"210\" height=\"30\" viewBox=\"0 0 210 30\">", f);
+    for (int g = 0; g < 2; g++) {
+        const double *q = g ? k->neg_q : k->pos_q;
+        if (isnan(q[0])) continue;
+        const double y = 8 + 14 * g;
+        const char *col = g ? "#1f77b4" : "#ff7f0e";
+        double x[5];
+        for (int i = 0; i < 5; i++) x[i] = 5 + w * q[i] / max;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>", x[0], y,
+                x[4], y, col);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"10\" fill=\"%s\" "
+                   "fill-opacity=\"0.5\" stroke=\"%s\"/>", x[1], y - 5, x[3] - x[1] + 0.5, col, col);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#000\" "
+                   "stroke-width=\"2\"/>", x[2], y - 5, x[2], y + 5);
+    }
+    fputs("</svg></td>", f);
+}
+
 static void experts(FILE *f, const rp_analysis *a)
 {
+    double max = 1e-9;
+    for (int i = 0; i < a->nkind; i++)
+        for (int g = 0; g < 2; g++) {
+            const double v = g ? a->kinds[i].neg_q[4] : a->kinds[i].pos_q[4];
+            if (v > max) max = v;
+        }
     fputs("<h2>Dissection against experts</h2>\n<p class=\"note\">For each lesion kind of the "
           "dissection, the IoU (units.csv) of the units a majority of readers labelled with it "
           "against the other surveyed units (median [quartiles]), and the AUC of IoU as a "
@@ -237,6 +265,8 @@ static void experts(FILE *f, const rp_analysis *a)
           "<table><thead><tr>", f);
     const char *h[] = {"kind", "network", "labelled", "IoU labelled", "other", "IoU other", "AUC"};
     for (int i = 0; i < 7; i++) th(f, h[i], i == 2 || i == 4 || i == 6);
+    fprintf(f, "<th>IoU: <span style=\"color:#ff7f0e\">labelled</span> / <span "
+               "style=\"color:#1f77b4\">other</span>, 0..%.3f</th>", max);
     fputs("</tr></thead><tbody>\n", f);
     for (int i = 0; i < a->nkind; i++) {
         const rp_kind_iou *k = &a->kinds[i];
@@ -250,6 +280,7 @@ static void experts(FILE *f, const rp_analysis *a)
             else fprintf(f, "<td>%.4f [%.4f, %.4f]</td>", q[2], q[1], q[3]);
         }
         td_num(f, k->auc, 3);
+        boxes(f, k, max);
         fputs("</tr>\n", f);
     }
     fputs("</tbody></table>\n", f);

@@ -199,19 +199,22 @@ ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *sum)
     st = ndx_lexicon_load(o->lexicon, &lex);
     if (!st) st = ndx_textmap_new(lex, &tm);
     s.lex = lex, s.tm = tm;
-    if (!st) st = check_out(o->out, &exists);
+    char out[4100];   /* o->out without trailing slashes: "report/" is "report" */
+    snprintf(out, sizeof out, "%s", o->out);
+    for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--) out[n - 1] = 0;
+    if (!st) st = check_out(out, &exists);
     if (!st) st = rp_read_dissections(&s, o->dissections, o->ndissections);
     if (!st) st = rp_read_answers(&s, o->survey);
     if (!st) st = rp_analyse(&s, o, &a);
     if (!st) summarise(&s, sum);
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", o->out);
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out);
     if (!st && !mkdtemp(tmp)) st = ndx__fail(NDX_ERR_IO, "%s: cannot create a temporary folder "
-                                             "beside it: %s", o->out, strerror(errno));
+                                             "beside it: %s", out, strerror(errno));
     else if (!st) {
         chmod(tmp, 0755);
         st = write_all(tmp, &s, &a, o, sum);
-        if (!st) st = put_in_place(tmp, o->out, exists);
+        if (!st) st = put_in_place(tmp, out, exists);
         if (st) rm_tree(tmp);
     }
     rp_analysis_free(&a);
