@@ -60,9 +60,9 @@ static int explain(const char *text, const char *lexicon)
         printf(")\n");
     }
     for (int pass = 0; pass < 2; pass++) {
-        const int want = pass ? NDX_WORD_IGNORED : NDX_WORD_UNMATCHED, n = 0;
+        const int want = pass ? NDX_WORD_IGNORED : NDX_WORD_UNMATCHED;
+        int any = 0;
         printf("%s", pass ? "ignored:  " : "unmatched:");
-        int any = n;
         for (int i = 0; i < r.nwords; i++)
             if (r.word_match[i] == want) printf(" %s", r.words[i]), any = 1;
         printf("%s\n", any ? "" : " (none)");

@@ -14,9 +14,9 @@
 
 #include "report.h"
 
-const char *const rp_question_names[3] = {"recognizable", "association", "category"};
+const char *const ndx__rp_question_names[3] = {"recognizable", "association", "category"};
 
-int rp_majority(int count, int readers) { return readers > 0 && 2 * count > readers; }
+int ndx__rp_majority(int count, int readers) { return readers > 0 && 2 * count > readers; }
 
 static ndx_status categories(const rp_survey *s, rp_analysis *a)
 {
@@ -206,7 +206,7 @@ static int kind_known(const char *kind)
 /* Whether unit u is labelled with kind by a majority of its readers. */
 static int unit_has_kind(const rp_survey *s, const rp_analysis *a, int u, const char *kind)
 {
-    if (!strcmp(kind, "malignant")) return rp_majority(a->malignant[u], a->readers[u]);
+    if (!strcmp(kind, "malignant")) return ndx__rp_majority(a->malignant[u], a->readers[u]);
     int votes = 0;
     for (long i = 0; i < s->nanswers; i++) {
         const rp_answer *ans = &s->answers[i];
@@ -217,7 +217,7 @@ static int unit_has_kind(const rp_survey *s, const rp_analysis *a, int u, const 
                 has = kind_has_term(kind, ndx_lexicon_term_at(s->lex, ans->phen[p].terms[k]));
         votes += has;
     }
-    return rp_majority(votes, a->readers[u]);
+    return ndx__rp_majority(votes, a->readers[u]);
 }
 
 static void quartiles(double *v, int n, double q[5])
@@ -252,7 +252,7 @@ static ndx_status kind_row(const rp_survey *s, const rp_analysis *a, const char 
         int k = 0;
         while (k < d->nkinds && strcmp(d->kind[k], kind)) k++;
         if (k == d->nkinds || a->readers[u] == 0) continue;
-        const double iou = rp_unit_row(s, u)->iou[k];
+        const double iou = ndx__rp_unit_row(s, u)->iou[k];
         if (isnan(iou)) continue;
         const int has = unit_has_kind(s, a, u, kind);
         if (has) pos[row->n_pos++] = iou;
@@ -298,7 +298,7 @@ static ndx_status kinds(const rp_survey *s, rp_analysis *a)
     return st;
 }
 
-ndx_status rp_analyse(const rp_survey *s, const ndx_report_opts *o, rp_analysis *a)
+ndx_status ndx__rp_analyse(const rp_survey *s, const ndx_report_opts *o, rp_analysis *a)
 {
     memset(a, 0, sizeof *a);
     ndx_status st = categories(s, a);
@@ -316,7 +316,7 @@ ndx_status rp_analyse(const rp_survey *s, const ndx_report_opts *o, rp_analysis 
     return st ? st : kinds(s, a);
 }
 
-void rp_analysis_free(rp_analysis *a)
+void ndx__rp_analysis_free(rp_analysis *a)
 {
     free(a->term_cat);
     free(a->answer_cats);

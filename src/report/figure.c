@@ -83,7 +83,7 @@ static int canvas_new(canvas *c, int w, int h)
 static int heading(canvas *c, const rp_survey *s, const char *title)
 {
     int y = 12;
-    if (rp_any_simulated(s)) {
+    if (ndx__rp_any_simulated(s)) {
         fill(c, 0, 0, c->w - 1, 40, RED);
         text(c, 16, 9, "SIMULATED READERS - not expert answers", 3, WHITE, 200);
         y = 52;
@@ -95,14 +95,14 @@ static int heading(canvas *c, const rp_survey *s, const char *title)
 static void footer(canvas *c, const rp_survey *s, int y)
 {
     char prov[2048];
-    rp_provenance(s, prov, sizeof prov);
+    ndx__rp_provenance(s, prov, sizeof prov);
     fill(c, 0, y, c->w - 1, y, RULE);
     wrapped(c, 16, y + 8, prov, 2, GREY, (c->w - 32) / (2 * NDX_FONT_ADVANCE), 4);
 }
 static int footer_rows(const rp_survey *s, int w)
 {
     char prov[2048];
-    rp_provenance(s, prov, sizeof prov);
+    ndx__rp_provenance(s, prov, sizeof prov);
     return 16 + 22 * wrapped(NULL, 0, 0, prov, 2, BLACK, (w - 32) / (2 * NDX_FONT_ADVANCE), 4);
 }
 
@@ -146,7 +146,7 @@ static int blit_strip(canvas *c, const char *path, int x, int y, int height, int
 #define F4_ROW 100
 #define F4_BAND 30
 
-ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analysis *a,
+ndx_status ndx__rp_write_figure4(const char *dir, const rp_survey *s, const rp_analysis *a,
                             const rp_row *rows, int nrows, const char *const *strips, int per_cat)
 {
     int bands = 0, shown = 0;
@@ -158,7 +158,7 @@ ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analys
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/figure4.png", dir);
-    const int top = rp_any_simulated(s) ? 92 : 52;
+    const int top = ndx__rp_any_simulated(s) ? 92 : 52;
     const int h = top + 10 + bands * F4_BAND + shown * F4_ROW + (nrows ? 0 : 40) + footer_rows(s, F4_W);
     canvas c;
     if (!canvas_new(&c, F4_W, h)) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
@@ -175,16 +175,16 @@ ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analys
             y += F4_BAND;
         }
         if (run >= per_cat) continue;
-        const rp_drow *d = rp_unit_row(s, r->unit);
-        rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
+        const rp_drow *d = ndx__rp_unit_row(s, r->unit);
+        ndx__rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
         const int cols = F4_TEXT / (2 * NDX_FONT_ADVANCE);
         int used = wrapped(&c, 16, y, buf, 2, BLACK, cols, 2);
-        rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
+        ndx__rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
         if (*buf) {
             snprintf(line, sizeof line, "words: %s", buf);
             used += wrapped(&c, 16, y + used * 22, line, 2, GREY, cols, 1);
         }
-        snprintf(line, sizeof line, "%s / %s / unit %d - %d of %d readers", rp_unit_network(s, r->unit),
+        snprintf(line, sizeof line, "%s / %s / unit %d - %d of %d readers", ndx__rp_unit_network(s, r->unit),
                  d->layer, d->unit, r->agreeing, a->readers[r->unit]);
         text(&c, 16, y + used * 22, line, 2, PALETTE[0], cols);
         char p[4200];
@@ -203,13 +203,13 @@ ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analys
 #define CV_LABEL 480
 #define CV_BAR 20
 
-ndx_status rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_analysis *a)
+ndx_status ndx__rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_analysis *a)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/coverage.png", dir);
     rp_cov *cv;
     int ng;
-    ndx_status st = rp_coverage(s, a, &cv, &ng);
+    ndx_status st = ndx__rp_coverage(s, a, &cv, &ng);
     if (st) return st;
     /* measures: 4 fixed, then the BI-RADS categories some group has */
     const char *label[RP_MAX_CATS + 6];
@@ -223,7 +223,7 @@ ndx_status rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_a
         if (a->cat[c].birads && any) label[nm] = a->cat[c].name, cat_of[nm++] = c;
     }
     for (int g = 0; g < ng; g++) max = cv[g].units > max ? cv[g].units : max;
-    const int gpx = ng * CV_BAR + 12, top = rp_any_simulated(s) ? 92 : 52;
+    const int gpx = ng * CV_BAR + 12, top = ndx__rp_any_simulated(s) ? 92 : 52;
     const int legend = 24 * ((ng + 1) / 2), h = top + legend + 20 + nm * gpx + 30 + footer_rows(s, CV_W);
     canvas c;
     if (!canvas_new(&c, CV_W, h)) {

@@ -13,7 +13,7 @@ const unsigned char *ndx__asset(const char *path, size_t *len);
 static void th(FILE *f, const char *name, int numeric)
 {
     fprintf(f, "<th class=\"sort\"%s>", numeric ? " data-type=\"num\"" : "");
-    rp_html_put(f, name);
+    ndx__rp_html_put(f, name);
     fputs("</th>", f);
 }
 
@@ -26,13 +26,13 @@ static void td_num(FILE *f, double v, int digits)
 static void td(FILE *f, const char *s)
 {
     fputs("<td>", f);
-    rp_html_put(f, s);
+    ndx__rp_html_put(f, s);
     fputs("</td>", f);
 }
 
 static void head(FILE *f, const rp_survey *s)
 {
-    const int sim = rp_any_simulated(s);
+    const int sim = ndx__rp_any_simulated(s);
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
     fputs(sim ? "SIMULATED READERS - " : "", f);
     fputs("netdx report: BI-RADS comparison</title>\n<style>\n", f);
@@ -45,17 +45,17 @@ static void head(FILE *f, const rp_survey *s)
               "readers, not from experts</div>\n", f);
     fputs("<h1>BI-RADS comparison: what the units show, in the readers' words</h1>\n", f);
     fputs("<p class=\"prov\">Survey <code>", f);
-    rp_html_put(f, s->path);
+    ndx__rp_html_put(f, s->path);
     fprintf(f, "</code> (XXH3-64 <code>%s</code>, survey <code>", s->hex);
-    rp_html_put(f, s->id);
+    ndx__rp_html_put(f, s->id);
     fprintf(f, "</code>), lexicon <code>");
-    rp_html_put(f, ndx_lexicon_version(s->lex));
+    ndx__rp_html_put(f, ndx_lexicon_version(s->lex));
     fprintf(f, "</code>, netdx %s.<br>Dissections:", ndx_version());
     for (int d = 0; d < s->ndiss; d++) {
         fputs(d ? "; " : " ", f);
-        rp_html_put(f, s->diss[d].network[0] ? s->diss[d].network : "(unused)");
+        ndx__rp_html_put(f, s->diss[d].network[0] ? s->diss[d].network : "(unused)");
         fputs(" <code>", f);
-        rp_html_put(f, s->diss[d].dir);
+        ndx__rp_html_put(f, s->diss[d].dir);
         fprintf(f, "</code> (units.csv XXH3-64 <code>%s</code>)", s->diss[d].hex);
     }
     fputs(".</p>\n<table><thead><tr><th>reader</th><th>id</th><th>role</th><th>simulated</th>"
@@ -85,9 +85,9 @@ static void select_of(FILE *f, const char *id, const char *label, const char *co
     fprintf(f, "<label>%s <select id=\"%s\"><option value=\"\">all</option>", label, id);
     for (int i = 0; i < n; i++) {
         fputs("<option value=\"", f);
-        rp_html_put(f, v[i]);
+        ndx__rp_html_put(f, v[i]);
         fputs("\">", f);
-        rp_html_put(f, names[i]);
+        ndx__rp_html_put(f, names[i]);
         fputs("</option>", f);
     }
     fputs("</select></label>\n", f);
@@ -136,18 +136,18 @@ static void figure4(FILE *f, const rp_survey *s, const rp_analysis *a, const rp_
     char buf[2048];
     for (int i = 0; i < nrows; i++) {
         const rp_row *r = &rows[i];
-        const rp_drow *d = rp_unit_row(s, r->unit);
+        const rp_drow *d = ndx__rp_unit_row(s, r->unit);
         fputs("<tr data-network=\"", f);
-        rp_html_put(f, rp_unit_network(s, r->unit));
+        ndx__rp_html_put(f, ndx__rp_unit_network(s, r->unit));
         fputs("\" data-category=\"", f);
-        rp_html_put(f, a->cat[r->cat].id);
+        ndx__rp_html_put(f, a->cat[r->cat].id);
         fputs("\">", f);
         td(f, a->cat[r->cat].name);
-        rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
+        ndx__rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
         td(f, buf);
-        rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
+        ndx__rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
         td(f, buf);
-        td(f, rp_unit_network(s, r->unit));
+        td(f, ndx__rp_unit_network(s, r->unit));
         td(f, d->layer);
         fprintf(f, "<td class=\"num\">%d</td><td class=\"num\" data-v=\"%d\">%d of %d</td>", d->unit,
                 r->agreeing, r->agreeing, a->readers[r->unit]);
@@ -168,7 +168,7 @@ static void coverage(FILE *f, const rp_survey *s, const rp_analysis *a)
           "phenomena), non-BI-RADS anatomy, or described with each BI-RADS category. "
           "<a href=\"coverage.csv\">coverage.csv</a></p>\n<img class=\"chart\" src=\"coverage.png\" "
           "alt=\"coverage bar chart\">\n", f);
-    if (rp_coverage(s, a, &cv, &n)) return;
+    if (ndx__rp_coverage(s, a, &cv, &n)) return;
     int used[RP_MAX_CATS + 2] = {0};
     for (int c = 0; c < a->ncat; c++)
         for (int g = 0; g < n; g++) used[c] |= a->cat[c].birads && cv[g].cat[c] > 0;
@@ -210,9 +210,9 @@ static void agreement(FILE *f, const rp_survey *s, const rp_analysis *a)
     for (int i = 0; i < a->nagree; i++) {
         const rp_agree *g = &a->agree[i];
         char who[200];
-        rp_agree_who(s, g, who, sizeof who);
+        ndx__rp_agree_who(s, g, who, sizeof who);
         fputs("<tr>", f);
-        td(f, rp_question_names[g->question]);
+        td(f, ndx__rp_question_names[g->question]);
         td(f, who);
         fprintf(f, "<td class=\"num\">%zu</td>", g->r.n);
         if (!g->defined) {
@@ -286,12 +286,12 @@ static void experts(FILE *f, const rp_analysis *a)
     fputs("</tbody></table>\n", f);
 }
 
-ndx_status rp_write_html(const char *dir, const rp_survey *s, const rp_analysis *a,
+ndx_status ndx__rp_write_html(const char *dir, const rp_survey *s, const rp_analysis *a,
                          const rp_row *rows, int nrows, const char *const *strips)
 {
     if (!ndx__asset("src/report/assets/report.css", NULL) || !ndx__asset("src/report/assets/report.js", NULL))
         return ndx__fail(NDX_ERR_UNSUPPORTED, "report: the page assets are not in this build");
-    FILE *f = rp_open(dir, "index.html");
+    FILE *f = ndx__rp_open(dir, "index.html");
     if (!f) return NDX_ERR_IO;
     head(f, s);
     coverage(f, s, a);
@@ -299,9 +299,9 @@ ndx_status rp_write_html(const char *dir, const rp_survey *s, const rp_analysis 
     agreement(f, s, a);
     experts(f, a);
     char prov[2048];
-    rp_provenance(s, prov, sizeof prov);
+    ndx__rp_provenance(s, prov, sizeof prov);
     fputs("<p class=\"prov\">Source: ", f);
-    rp_html_put(f, prov);
+    ndx__rp_html_put(f, prov);
     fputs("</p>\n</body></html>\n", f);
-    return rp_close(f, dir, "index.html");
+    return ndx__rp_close(f, dir, "index.html");
 }

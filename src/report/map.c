@@ -245,7 +245,7 @@ static int add_term(ndx_map_result *r, const ndx_lexicon_term *t)
     return 1;
 }
 
-int rp_is_stop_word(const char *w)
+int ndx__rp_is_stop_word(const char *w)
 {
     for (size_t i = 0; i < sizeof stop_words / sizeof *stop_words; i++)
         if (!strcmp(w, stop_words[i])) return 1;
@@ -264,7 +264,7 @@ static void match_words(const ndx_textmap *m, ndx_map_result *r, const int *segm
             if (ok) hit = e;
         }
         if (!hit) {
-            r->word_match[i] = rp_is_stop_word(r->words[i]) ? NDX_WORD_IGNORED : NDX_WORD_UNMATCHED;
+            r->word_match[i] = ndx__rp_is_stop_word(r->words[i]) ? NDX_WORD_IGNORED : NDX_WORD_UNMATCHED;
             r->nunmatched += r->word_match[i] == NDX_WORD_UNMATCHED;
             i++;
             continue;

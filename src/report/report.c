@@ -99,10 +99,10 @@ static ndx_status copy_strips(const char *tmp, const rp_survey *s, char **strips
     snprintf(dir, sizeof dir, "%s/strips", tmp);
     if (mkdir(dir, 0755) != 0) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
     for (int u = 0; u < s->nunits; u++) {
-        const rp_drow *d = rp_unit_row(s, u);
+        const rp_drow *d = ndx__rp_unit_row(s, u);
         char layer[RP_NAME], net[RP_NAME], from[4200], rel[300], to[4600];
         safe_name(layer, sizeof layer, d->layer);
-        safe_name(net, sizeof net, rp_unit_network(s, u));
+        safe_name(net, sizeof net, ndx__rp_unit_network(s, u));
         snprintf(from, sizeof from, "%s/units/%s_%04d.png", s->diss[s->units[u].dissection].dir,
                  layer, d->unit);
         if (access(from, R_OK) != 0) continue;
@@ -126,12 +126,12 @@ static ndx_status write_all(const char *tmp, const rp_survey *s, const rp_analys
     int nrows = 0;
     ndx_status st = strips ? NDX_OK : ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
     if (!st) st = copy_strips(tmp, s, strips);
-    if (!st) st = rp_figure_rows(s, a, &rows, &nrows);
+    if (!st) st = ndx__rp_figure_rows(s, a, &rows, &nrows);
     const char *const *sp = (const char *const *)strips;
-    if (!st) st = rp_write_tables(tmp, s, a, rows, nrows, sp);
-    if (!st) st = rp_write_html(tmp, s, a, rows, nrows, sp);
-    if (!st) st = rp_write_figure4(tmp, s, a, rows, nrows, sp, o->figure_rows);
-    if (!st) st = rp_write_coverage_png(tmp, s, a);
+    if (!st) st = ndx__rp_write_tables(tmp, s, a, rows, nrows, sp);
+    if (!st) st = ndx__rp_write_html(tmp, s, a, rows, nrows, sp);
+    if (!st) st = ndx__rp_write_figure4(tmp, s, a, rows, nrows, sp, o->figure_rows);
+    if (!st) st = ndx__rp_write_coverage_png(tmp, s, a);
     sum->rows = nrows;
     for (int u = 0; strips && u < s->nunits; u++) free(strips[u]);
     free(strips);
@@ -203,9 +203,9 @@ ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *sum)
     snprintf(out, sizeof out, "%s", o->out);
     for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--) out[n - 1] = 0;
     if (!st) st = check_out(out, &exists);
-    if (!st) st = rp_read_dissections(&s, o->dissections, o->ndissections);
-    if (!st) st = rp_read_answers(&s, o->survey);
-    if (!st) st = rp_analyse(&s, o, &a);
+    if (!st) st = ndx__rp_read_dissections(&s, o->dissections, o->ndissections);
+    if (!st) st = ndx__rp_read_answers(&s, o->survey);
+    if (!st) st = ndx__rp_analyse(&s, o, &a);
     if (!st) summarise(&s, sum);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out);
@@ -217,8 +217,8 @@ ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *sum)
         if (!st) st = put_in_place(tmp, out, exists);
         if (st) rm_tree(tmp);
     }
-    rp_analysis_free(&a);
-    rp_survey_free(&s);
+    ndx__rp_analysis_free(&a);
+    ndx__rp_survey_free(&s);
     ndx_textmap_free(tm);
     ndx_lexicon_free(lex);
     return st;

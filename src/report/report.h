@@ -14,8 +14,8 @@
 enum { RP_YES, RP_NO, RP_UNSURE, RP_Q1_N };                     /* Q1 */
 enum { RP_MALIGNANT, RP_BENIGN, RP_BOTH, RP_NONE, RP_AS_UNSURE, RP_AS_N };  /* Q2 */
 enum { RP_SINGLE, RP_MULTIPLE, RP_Q3_N };                        /* Q3 */
-extern const char *const rp_q1_names[RP_Q1_N], *const rp_as_names[RP_AS_N],
-    *const rp_q3_names[RP_Q3_N];
+extern const char *const ndx__rp_q1_names[RP_Q1_N], *const ndx__rp_as_names[RP_AS_N],
+    *const ndx__rp_q3_names[RP_Q3_N];
 
 #define RP_MAX_KINDS 8
 #define RP_NAME 64
@@ -79,14 +79,14 @@ typedef struct rp_survey {
 } rp_survey;
 
 /* map.c: a function word the mapping ignores ("of", "with", ...). */
-int rp_is_stop_word(const char *w);
+int ndx__rp_is_stop_word(const char *w);
 
 /* survey.c: the dissection folders, then the answers file. */
-ndx_status rp_read_dissections(rp_survey *s, const char *const *dirs, int n);
-ndx_status rp_read_answers(rp_survey *s, const char *path);
-void rp_survey_free(rp_survey *s);
-const rp_drow *rp_unit_row(const rp_survey *s, int u);
-const char *rp_unit_network(const rp_survey *s, int u);
+ndx_status ndx__rp_read_dissections(rp_survey *s, const char *const *dirs, int n);
+ndx_status ndx__rp_read_answers(rp_survey *s, const char *path);
+void ndx__rp_survey_free(rp_survey *s);
+const rp_drow *ndx__rp_unit_row(const rp_survey *s, int u);
+const char *ndx__rp_unit_network(const rp_survey *s, int u);
 
 /* analysis.c ------------------------------------------------------------- */
 #define RP_MAX_CATS 62               /* lexicon categories (+ anatomy, none) */
@@ -128,42 +128,42 @@ typedef struct rp_analysis {
     int anat_cat, none_cat;
 } rp_analysis;
 
-ndx_status rp_analyse(const rp_survey *s, const ndx_report_opts *o, rp_analysis *a);
-void rp_analysis_free(rp_analysis *a);
+ndx_status ndx__rp_analyse(const rp_survey *s, const ndx_report_opts *o, rp_analysis *a);
+void ndx__rp_analysis_free(rp_analysis *a);
 /* More than half of the unit's readers. */
-int rp_majority(int count, int readers);
-extern const char *const rp_question_names[3];
+int ndx__rp_majority(int count, int readers);
+extern const char *const ndx__rp_question_names[3];
 
 /* Most common words of a unit's texts for category c (c < 0: all texts):
  * up to n words into buf, "word (count), ...". */
-void rp_common_words(const rp_survey *s, const rp_analysis *a, int unit, int c, int n,
+void ndx__rp_common_words(const rp_survey *s, const rp_analysis *a, int unit, int c, int n,
                      char *buf, size_t len);
 /* The unit's terms in category c with their reader counts: "Spiculated (3),
  * Irregular (1)". */
-void rp_unit_terms(const rp_survey *s, const rp_analysis *a, int unit, int c, char *buf,
+void ndx__rp_unit_terms(const rp_survey *s, const rp_analysis *a, int unit, int c, char *buf,
                    size_t len);
 
 /* Figure-4 rows (category, unit), most readers agreeing first. */
 typedef struct rp_row {
     int cat, unit, agreeing;
 } rp_row;
-ndx_status rp_figure_rows(const rp_survey *s, const rp_analysis *a, rp_row **rows, int *n);
+ndx_status ndx__rp_figure_rows(const rp_survey *s, const rp_analysis *a, rp_row **rows, int *n);
 
 /* The provenance line every output carries. */
-void rp_provenance(const rp_survey *s, char *buf, size_t len);
-int rp_any_simulated(const rp_survey *s);
+void ndx__rp_provenance(const rp_survey *s, char *buf, size_t len);
+int ndx__rp_any_simulated(const rp_survey *s);
 
 /* tables.c, html.c, figure.c: the files of the report, into dir (the
  * temporary folder); strips[u]: unit u's strip relative to dir, or NULL. */
-void rp_agree_who(const rp_survey *s, const rp_agree *g, char *buf, size_t n);
-ndx_status rp_write_tables(const char *dir, const rp_survey *s, const rp_analysis *a,
+void ndx__rp_agree_who(const rp_survey *s, const rp_agree *g, char *buf, size_t n);
+ndx_status ndx__rp_write_tables(const char *dir, const rp_survey *s, const rp_analysis *a,
                            const rp_row *rows, int nrows, const char *const *strips);
-ndx_status rp_write_html(const char *dir, const rp_survey *s, const rp_analysis *a,
+ndx_status ndx__rp_write_html(const char *dir, const rp_survey *s, const rp_analysis *a,
                          const rp_row *rows, int nrows, const char *const *strips);
-ndx_status rp_write_figure4(const char *dir, const rp_survey *s, const rp_analysis *a,
+ndx_status ndx__rp_write_figure4(const char *dir, const rp_survey *s, const rp_analysis *a,
                             const rp_row *rows, int nrows, const char *const *strips,
                             int per_cat);
-ndx_status rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_analysis *a);
+ndx_status ndx__rp_write_coverage_png(const char *dir, const rp_survey *s, const rp_analysis *a);
 
 /* Coverage counts per (network, layer) group g: units, recognizable,
  * spurious, entangled, anatomy, and per category (majority of readers). */
@@ -172,12 +172,12 @@ typedef struct rp_cov {
     int units, recognizable, spurious, entangled, anatomy;
     int cat[RP_MAX_CATS + 2];
 } rp_cov;
-ndx_status rp_coverage(const rp_survey *s, const rp_analysis *a, rp_cov **out, int *n);
+ndx_status ndx__rp_coverage(const rp_survey *s, const rp_analysis *a, rp_cov **out, int *n);
 
 /* A file opened under dir for writing ("w"); NULL with a message. */
-FILE *rp_open(const char *dir, const char *name);
-ndx_status rp_close(FILE *f, const char *dir, const char *name);
-void rp_html_put(FILE *f, const char *s);
-void rp_csv_put(FILE *f, const char *s);
+FILE *ndx__rp_open(const char *dir, const char *name);
+ndx_status ndx__rp_close(FILE *f, const char *dir, const char *name);
+void ndx__rp_html_put(FILE *f, const char *s);
+void ndx__rp_csv_put(FILE *f, const char *s);
 
 #endif

@@ -22,7 +22,7 @@ static int by_count(const void *x, const void *y)
     return a->n != b->n ? b->n - a->n : a->first - b->first;
 }
 
-void rp_common_words(const rp_survey *s, const rp_analysis *a, int unit, int c, int n,
+void ndx__rp_common_words(const rp_survey *s, const rp_analysis *a, int unit, int c, int n,
                      char *buf, size_t len)
 {
     tally t[256];
@@ -35,7 +35,7 @@ void rp_common_words(const rp_survey *s, const rp_analysis *a, int unit, int c, 
             char norm[1024];
             ndx_lexicon_normalise(ans->phen[p].text, norm, sizeof norm);
             for (char *w = strtok(norm, " "); w; w = strtok(NULL, " ")) {
-                if (strlen(w) < 3 || strlen(w) >= sizeof t[0].word || rp_is_stop_word(w)) continue;
+                if (strlen(w) < 3 || strlen(w) >= sizeof t[0].word || ndx__rp_is_stop_word(w)) continue;
                 int k = 0;
                 while (k < nt && strcmp(t[k].word, w)) k++;
                 if (k == nt) {
@@ -54,7 +54,7 @@ void rp_common_words(const rp_survey *s, const rp_analysis *a, int unit, int c, 
     }
 }
 
-void rp_unit_terms(const rp_survey *s, const rp_analysis *a, int unit, int c, char *buf,
+void ndx__rp_unit_terms(const rp_survey *s, const rp_analysis *a, int unit, int c, char *buf,
                    size_t len)
 {
     const int nt = ndx_lexicon_size(s->lex);
@@ -90,7 +90,6 @@ void rp_unit_terms(const rp_survey *s, const rp_analysis *a, int unit, int c, ch
     free(seen);
 }
 
-static const rp_analysis *sort_a;
 static int by_row(const void *x, const void *y)
 {
     const rp_row *p = x, *q = y;
@@ -99,7 +98,7 @@ static int by_row(const void *x, const void *y)
     return p->unit - q->unit;
 }
 
-ndx_status rp_figure_rows(const rp_survey *s, const rp_analysis *a, rp_row **rows, int *n)
+ndx_status ndx__rp_figure_rows(const rp_survey *s, const rp_analysis *a, rp_row **rows, int *n)
 {
     *n = 0;
     *rows = malloc(((size_t)s->nunits * a->ncat + 1) * sizeof **rows);
@@ -109,18 +108,17 @@ ndx_status rp_figure_rows(const rp_survey *s, const rp_analysis *a, rp_row **row
             const int k = a->cat_count[(size_t)u * a->ncat + c];
             if (k > 0 && c != a->none_cat) (*rows)[(*n)++] = (rp_row){c, u, k};
         }
-    sort_a = a;
     qsort(*rows, (size_t)*n, sizeof **rows, by_row);
     return NDX_OK;
 }
 
-ndx_status rp_coverage(const rp_survey *s, const rp_analysis *a, rp_cov **out, int *n)
+ndx_status ndx__rp_coverage(const rp_survey *s, const rp_analysis *a, rp_cov **out, int *n)
 {
     *n = 0;
     rp_cov *cv = calloc((size_t)s->nunits + 1, sizeof *cv);
     if (!cv) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
     for (int u = 0; u < s->nunits; u++) {
-        const char *net = rp_unit_network(s, u), *layer = rp_unit_row(s, u)->layer;
+        const char *net = ndx__rp_unit_network(s, u), *layer = ndx__rp_unit_row(s, u)->layer;
         int g = 0;
         while (g < *n && (strcmp(cv[g].network, net) || strcmp(cv[g].layer, layer))) g++;
         if (g == *n) {
@@ -131,27 +129,27 @@ ndx_status rp_coverage(const rp_survey *s, const rp_analysis *a, rp_cov **out, i
         rp_cov *c = &cv[g];
         const int r = a->readers[u];
         c->units++;
-        c->recognizable += rp_majority(a->yes[u], r);
-        c->spurious += rp_majority(a->no[u], r);
-        c->entangled += rp_majority(a->multiple[u], r);
-        c->anatomy += rp_majority(a->anatomy[u], r);
-        for (int k = 0; k < a->ncat; k++) c->cat[k] += rp_majority(a->cat_count[(size_t)u * a->ncat + k], r);
+        c->recognizable += ndx__rp_majority(a->yes[u], r);
+        c->spurious += ndx__rp_majority(a->no[u], r);
+        c->entangled += ndx__rp_majority(a->multiple[u], r);
+        c->anatomy += ndx__rp_majority(a->anatomy[u], r);
+        for (int k = 0; k < a->ncat; k++) c->cat[k] += ndx__rp_majority(a->cat_count[(size_t)u * a->ncat + k], r);
     }
     *out = cv;
     return NDX_OK;
 }
 
-int rp_any_simulated(const rp_survey *s)
+int ndx__rp_any_simulated(const rp_survey *s)
 {
     for (int r = 0; r < s->nreaders; r++)
         if (s->readers[r].simulated) return 1;
     return 0;
 }
 
-void rp_provenance(const rp_survey *s, char *buf, size_t len)
+void ndx__rp_provenance(const rp_survey *s, char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%s%s (XXH3 %s, survey %s), %d reader%s: ",
-                     rp_any_simulated(s) ? "SIMULATED READERS - " : "", s->path, s->hex, s->id,
+                     ndx__rp_any_simulated(s) ? "SIMULATED READERS - " : "", s->path, s->hex, s->id,
                      s->nreaders, s->nreaders == 1 ? "" : "s");
     for (int r = 0; r < s->nreaders && n >= 0 && (size_t)n < len; r++)
         n += snprintf(buf + n, len - (size_t)n, "%s%s (%s%s)", r ? ", " : "", s->readers[r].name,

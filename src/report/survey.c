@@ -12,9 +12,9 @@
 
 #include "report.h"
 
-const char *const rp_q1_names[RP_Q1_N] = {"yes", "no", "unsure"};
-const char *const rp_as_names[RP_AS_N] = {"malignant", "benign", "both", "none", "unsure"};
-const char *const rp_q3_names[RP_Q3_N] = {"single", "multiple"};
+const char *const ndx__rp_q1_names[RP_Q1_N] = {"yes", "no", "unsure"};
+const char *const ndx__rp_as_names[RP_AS_N] = {"malignant", "benign", "both", "none", "unsure"};
+const char *const ndx__rp_q3_names[RP_Q3_N] = {"single", "multiple"};
 
 static ndx_status slurp(const char *path, char **text, size_t *len)
 {
@@ -114,7 +114,7 @@ static ndx_status read_units_csv(rp_dissection *d)
     return r < 0 ? (ndx_status)r : NDX_OK;
 }
 
-ndx_status rp_read_dissections(rp_survey *s, const char *const *dirs, int n)
+ndx_status ndx__rp_read_dissections(rp_survey *s, const char *const *dirs, int n)
 {
     if (n < 1 || n > 16 || !dirs)
         return ndx__fail(NDX_ERR_INVALID, "report: give 1..16 dissection folders (got %d)", n);
@@ -269,7 +269,7 @@ static ndx_status read_phenomenon(ctx *cx, const cJSON *p, int i, rp_phen *ph)
     }
     const char *text;
     ndx_status st = get_string(cx, p, "text", &text);
-    if (!st) st = get_enum(cx, p, "association", rp_as_names, RP_AS_N, &ph->association);
+    if (!st) st = get_enum(cx, p, "association", ndx__rp_as_names, RP_AS_N, &ph->association);
     const cJSON *c = st ? NULL : get(cx, p, "confidence");
     if (!st && !c) st = BAD(cx, "missing");
     if (!st && !cJSON_IsNull(c)) {
@@ -434,9 +434,9 @@ static ndx_status read_what(ctx *cx, const cJSON *o, rp_answer *a, int *current)
     if (!st && !(cJSON_IsNumber(sec) && sec->valuedouble >= 0 && isfinite(sec->valuedouble)))
         st = BAD(cx, sec ? "expected a number >= 0" : "missing");
     if (!st) a->seconds = sec->valuedouble;
-    if (!st) st = get_enum(cx, o, "recognizable", rp_q1_names, RP_Q1_N, &a->q1);
-    if (!st) st = get_enum(cx, o, "association", rp_as_names, RP_AS_N, &a->q2);
-    if (!st) st = get_enum(cx, o, "multiplicity", rp_q3_names, RP_Q3_N, &a->q3);
+    if (!st) st = get_enum(cx, o, "recognizable", ndx__rp_q1_names, RP_Q1_N, &a->q1);
+    if (!st) st = get_enum(cx, o, "association", ndx__rp_as_names, RP_AS_N, &a->q2);
+    if (!st) st = get_enum(cx, o, "multiplicity", ndx__rp_q3_names, RP_Q3_N, &a->q3);
     if (!st) st = get_string(cx, o, "comment", &t);
     const cJSON *ph = st ? NULL : get(cx, o, "phenomena");
     if (!st && !cJSON_IsArray(ph)) st = BAD(cx, ph ? "expected an array" : "missing");
@@ -508,7 +508,7 @@ static ndx_status read_line(ctx *cx, const char *text, size_t len, long *cap)
     return NDX_OK;
 }
 
-ndx_status rp_read_answers(rp_survey *s, const char *path)
+ndx_status ndx__rp_read_answers(rp_survey *s, const char *path)
 {
     char *text;
     size_t len;
@@ -535,7 +535,7 @@ ndx_status rp_read_answers(rp_survey *s, const char *path)
     return st;
 }
 
-void rp_survey_free(rp_survey *s)
+void ndx__rp_survey_free(rp_survey *s)
 {
     for (long i = 0; i < s->nanswers; i++) free_answer(&s->answers[i]);
     free(s->answers);
@@ -546,12 +546,12 @@ void rp_survey_free(rp_survey *s)
     memset(s, 0, sizeof *s);
 }
 
-const rp_drow *rp_unit_row(const rp_survey *s, int u)
+const rp_drow *ndx__rp_unit_row(const rp_survey *s, int u)
 {
     return &s->diss[s->units[u].dissection].rows[s->units[u].row];
 }
 
-const char *rp_unit_network(const rp_survey *s, int u)
+const char *ndx__rp_unit_network(const rp_survey *s, int u)
 {
     return s->diss[s->units[u].dissection].network;
 }

@@ -8,7 +8,7 @@
 
 #include "report.h"
 
-FILE *rp_open(const char *dir, const char *name)
+FILE *ndx__rp_open(const char *dir, const char *name)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -17,14 +17,14 @@ FILE *rp_open(const char *dir, const char *name)
     return f;
 }
 
-ndx_status rp_close(FILE *f, const char *dir, const char *name)
+ndx_status ndx__rp_close(FILE *f, const char *dir, const char *name)
 {
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     return bad ? ndx__fail(NDX_ERR_IO, "%s/%s: write failed", dir, name) : NDX_OK;
 }
 
-void rp_csv_put(FILE *f, const char *s)
+void ndx__rp_csv_put(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
@@ -38,7 +38,7 @@ void rp_csv_put(FILE *f, const char *s)
     fputc('"', f);
 }
 
-void rp_html_put(FILE *f, const char *s)
+void ndx__rp_html_put(FILE *f, const char *s)
 {
     for (; *s; s++) switch (*s) {
         case '<': fputs("&lt;", f); break;
@@ -58,7 +58,7 @@ static void num(FILE *f, double v)
 static ndx_status figure4_csv(const char *dir, const rp_survey *s, const rp_analysis *a,
                               const rp_row *rows, int nrows, const char *const *strips)
 {
-    FILE *f = rp_open(dir, "figure4.csv");
+    FILE *f = ndx__rp_open(dir, "figure4.csv");
     if (!f) return NDX_ERR_IO;
     fputs("category_id,category,birads,descriptors,common_words,network,layer,unit,"
           "readers_agreeing,readers,strip\n", f);
@@ -66,50 +66,50 @@ static ndx_status figure4_csv(const char *dir, const rp_survey *s, const rp_anal
     for (int i = 0; i < nrows; i++) {
         const rp_row *r = &rows[i];
         const rp_cat *c = &a->cat[r->cat];
-        const rp_drow *d = rp_unit_row(s, r->unit);
-        rp_csv_put(f, c->id);
+        const rp_drow *d = ndx__rp_unit_row(s, r->unit);
+        ndx__rp_csv_put(f, c->id);
         fputc(',', f);
-        rp_csv_put(f, c->name);
+        ndx__rp_csv_put(f, c->name);
         fprintf(f, ",%s,", c->birads ? "yes" : "no");
-        rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
-        rp_csv_put(f, buf);
+        ndx__rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
+        ndx__rp_csv_put(f, buf);
         fputc(',', f);
-        rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
-        rp_csv_put(f, buf);
+        ndx__rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
+        ndx__rp_csv_put(f, buf);
         fputc(',', f);
-        rp_csv_put(f, rp_unit_network(s, r->unit));
+        ndx__rp_csv_put(f, ndx__rp_unit_network(s, r->unit));
         fputc(',', f);
-        rp_csv_put(f, d->layer);
+        ndx__rp_csv_put(f, d->layer);
         fprintf(f, ",%d,%d,%d,", d->unit, r->agreeing, a->readers[r->unit]);
-        rp_csv_put(f, strips[r->unit] ? strips[r->unit] : "");
+        ndx__rp_csv_put(f, strips[r->unit] ? strips[r->unit] : "");
         fputc('\n', f);
     }
-    return rp_close(f, dir, "figure4.csv");
+    return ndx__rp_close(f, dir, "figure4.csv");
 }
 
 static ndx_status coverage_csv(const char *dir, const rp_analysis *a, const rp_cov *cv, int n)
 {
-    FILE *f = rp_open(dir, "coverage.csv");
+    FILE *f = ndx__rp_open(dir, "coverage.csv");
     if (!f) return NDX_ERR_IO;
     fputs("network,layer,units,recognizable,spurious,entangled,non_birads_anatomy", f);
     for (int c = 0; c < a->ncat; c++)
         if (a->cat[c].birads) fprintf(f, ",%s", a->cat[c].id);
     fputc('\n', f);
     for (int g = 0; g < n; g++) {
-        rp_csv_put(f, cv[g].network);
+        ndx__rp_csv_put(f, cv[g].network);
         fputc(',', f);
-        rp_csv_put(f, cv[g].layer);
+        ndx__rp_csv_put(f, cv[g].layer);
         fprintf(f, ",%d,%d,%d,%d,%d", cv[g].units, cv[g].recognizable, cv[g].spurious,
                 cv[g].entangled, cv[g].anatomy);
         for (int c = 0; c < a->ncat; c++)
             if (a->cat[c].birads) fprintf(f, ",%d", cv[g].cat[c]);
         fputc('\n', f);
     }
-    return rp_close(f, dir, "coverage.csv");
+    return ndx__rp_close(f, dir, "coverage.csv");
 }
 
 /* "A vs B", "all (Fleiss)" or "A (repeats)". */
-void rp_agree_who(const rp_survey *s, const rp_agree *g, char *buf, size_t n)
+void ndx__rp_agree_who(const rp_survey *s, const rp_agree *g, char *buf, size_t n)
 {
     if (g->a < 0) snprintf(buf, n, "all %d readers (Fleiss)", s->nreaders);
     else if (g->b == -2) snprintf(buf, n, "%s: repeat vs first", s->readers[g->a].name);
@@ -118,7 +118,7 @@ void rp_agree_who(const rp_survey *s, const rp_agree *g, char *buf, size_t n)
 
 static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_analysis *a)
 {
-    FILE *f = rp_open(dir, "agreement.csv");
+    FILE *f = ndx__rp_open(dir, "agreement.csv");
     if (!f) return NDX_ERR_IO;
     fputs("question,kind,readers,units,percent_agreement,kappa,ci_low,ci_high,resamples,"
           "undefined_resamples,note\n", f);
@@ -127,10 +127,10 @@ static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_an
     for (int i = 0; i < a->nagree; i++) {
         const rp_agree *g = &a->agree[i];
         char who[200];
-        rp_agree_who(s, g, who, sizeof who);
-        fprintf(f, "%s,%s,", rp_question_names[g->question],
+        ndx__rp_agree_who(s, g, who, sizeof who);
+        fprintf(f, "%s,%s,", ndx__rp_question_names[g->question],
                 g->a < 0 ? "fleiss" : g->b == -2 ? "self" : "cohen");
-        rp_csv_put(f, who);
+        ndx__rp_csv_put(f, who);
         fprintf(f, ",%zu", g->r.n);
         if (!g->defined) {
             fputs(",,,,,,,fewer than 2 units\n", f);
@@ -143,26 +143,26 @@ static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_an
         fprintf(f, ",%d,%d,%s\n", g->r.resamples, g->r.undefined,
                 isnan(g->r.kappa) ? "kappa undefined: one category only" : "");
     }
-    return rp_close(f, dir, "agreement.csv");
+    return ndx__rp_close(f, dir, "agreement.csv");
 }
 
 static ndx_status experts_csv(const char *dir, const rp_analysis *a)
 {
-    FILE *f = rp_open(dir, "experts_iou.csv");
+    FILE *f = ndx__rp_open(dir, "experts_iou.csv");
     if (!f) return NDX_ERR_IO;
     fputs("kind,network,labelled_units,other_units,labelled_min,labelled_q1,labelled_median,"
           "labelled_q3,labelled_max,other_min,other_q1,other_median,other_q3,other_max,auc\n", f);
     for (int i = 0; i < a->nkind; i++) {
         const rp_kind_iou *k = &a->kinds[i];
         fprintf(f, "%s,", k->kind);
-        rp_csv_put(f, k->network);
+        ndx__rp_csv_put(f, k->network);
         fprintf(f, ",%d,%d", k->n_pos, k->n_neg);
         for (int q = 0; q < 5; q++) num(f, k->pos_q[q]);
         for (int q = 0; q < 5; q++) num(f, k->neg_q[q]);
         num(f, k->auc);
         fputc('\n', f);
     }
-    return rp_close(f, dir, "experts_iou.csv");
+    return ndx__rp_close(f, dir, "experts_iou.csv");
 }
 
 static ndx_status provenance_json(const char *dir, const rp_survey *s)
@@ -173,7 +173,7 @@ static ndx_status provenance_json(const char *dir, const rp_survey *s)
     cJSON_AddStringToObject(o, "survey_file", s->path);
     cJSON_AddStringToObject(o, "survey_xxh3", s->hex);
     cJSON_AddStringToObject(o, "survey", s->id);
-    cJSON_AddBoolToObject(o, "simulated", rp_any_simulated(s));
+    cJSON_AddBoolToObject(o, "simulated", ndx__rp_any_simulated(s));
     cJSON_AddStringToObject(o, "lexicon", ndx_lexicon_version(s->lex));
     cJSON *rd = cJSON_AddArrayToObject(o, "readers");
     for (int r = 0; rd && r < s->nreaders; r++) {
@@ -197,14 +197,14 @@ static ndx_status provenance_json(const char *dir, const rp_survey *s)
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
-    FILE *f = rp_open(dir, "provenance.json");
+    FILE *f = ndx__rp_open(dir, "provenance.json");
     if (f) fprintf(f, "%s\n", text);
     free(text);
     if (!f) return NDX_ERR_IO;
-    return rp_close(f, dir, "provenance.json");
+    return ndx__rp_close(f, dir, "provenance.json");
 }
 
-ndx_status rp_write_tables(const char *dir, const rp_survey *s, const rp_analysis *a,
+ndx_status ndx__rp_write_tables(const char *dir, const rp_survey *s, const rp_analysis *a,
                            const rp_row *rows, int nrows, const char *const *strips)
 {
     rp_cov *cv;
@@ -213,7 +213,7 @@ ndx_status rp_write_tables(const char *dir, const rp_survey *s, const rp_analysi
     if (!st) st = agreement_csv(dir, s, a);
     if (!st) st = experts_csv(dir, a);
     if (!st) st = provenance_json(dir, s);
-    if (!st) st = rp_coverage(s, a, &cv, &ncv);
+    if (!st) st = ndx__rp_coverage(s, a, &cv, &ncv);
     if (st) return st;
     st = coverage_csv(dir, a, cv, ncv);
     free(cv);
