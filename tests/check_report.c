@@ -552,6 +552,9 @@ START_TEST(test_bad_input)
         {8, "\"confidence\": null", "\"confidence\": 7", 0, {"line 8, field \"phenomena[0].confidence\"", "1..5"}},
         {2, "\"revision\": 1", "\"revision\": 3", 0, {"line 2, field \"revision\"", "above"}},
         {10, "\"unit\": 3", "\"unit\": 2", 0, {"line 10, field \"unit\"", "already"}},
+        {11, "\"first_saved\": \"2026-12-07T10:00:00Z\"", "\"first_saved\": \"2026-12-07 10:00\"", 0,
+         {"line 11, field \"first_saved\"", "UTC"}},
+        {12, "\"seconds_spent\": 30.5", "\"seconds_spent\": -1", 0, {"line 12, field \"seconds_spent\"", ">= 0"}},
     };
     make_tmp();
     make_dissection();
@@ -572,6 +575,11 @@ START_TEST(test_bad_input)
         free(after);
     }
     free(before);
+    /* upper-case hex and fractions of a second are fine */
+    write_variant(survey, 1, "587314a1495d4b2e", "587314A1495D4B2E", 0);
+    ck_assert_msg(report_of(survey, NULL) == NDX_OK, "%s", ndx_last_error());
+    write_variant(survey, 1, "10:05:00Z", "10:05:00.250Z", 0);
+    ck_assert_msg(report_of(survey, NULL) == NDX_OK, "%s", ndx_last_error());
     /* nothing left beside out */
     char cmd[600];
     snprintf(cmd, sizeof cmd, "ls -d '%s'/out.* 2>/dev/null | grep -q .", tmp);

@@ -208,13 +208,19 @@ static ndx_status get_enum(ctx *cx, const cJSON *o, const char *name, const char
     return BAD(cx, "expected one of %s or null", list);
 }
 
+/* ISO-8601 UTC: 2026-12-07T13:45:00Z, fractions of a second allowed. */
 static int is_time(const char *t)
 {
-    static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
-    if (strlen(t) != sizeof pat - 1) return 0;
-    for (size_t i = 0; pat[i]; i++)
-        if (pat[i] == 'd' ? !isdigit((unsigned char)t[i]) : t[i] != pat[i]) return 0;
-    return 1;
+    static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+    size_t i = 0;
+    for (; pat[i]; i++)
+        if (!t[i] || (pat[i] == 'd' ? !isdigit((unsigned char)t[i]) : t[i] != pat[i])) return 0;
+    if (t[i] == '.') {
+        const size_t d = ++i;
+        while (isdigit((unsigned char)t[i])) i++;
+        if (i == d) return 0;
+    }
+    return !strcmp(t + i, "Z");
 }
 
 static int term_index(const ndx_lexicon *lex, const ndx_lexicon_term *t)
@@ -406,12 +412,16 @@ static ndx_status read_who(ctx *cx, const cJSON *o, rp_answer *a)
     if (!st) st = check_name(cx, o, "layer", &layer);
     if (!st) st = get_int(cx, o, "unit", 0, 1 << 20, &unit);
     if (!st) st = get_string(cx, o, "dissection", &hash);
+    char hex[17] = "";
     int hexok = !st && strlen(hash) == 16;
-    for (int i = 0; hexok && i < 16; i++) hexok = isxdigit((unsigned char)hash[i]) && !isupper((unsigned char)hash[i]);
-    if (!st && !hexok) st = BAD(cx, "expected 16 lower-case hex digits (XXH3-64 of units.csv)");
+    for (int i = 0; hexok && i < 16; i++) {
+        hexok = isxdigit((unsigned char)hash[i]) != 0;
+        hex[i] = (char)tolower((unsigned char)hash[i]);
+    }
+    if (!st && !hexok) st = BAD(cx, "expected 16 hex digits (XXH3-64 of units.csv)");
     if (!st) st = get_bool(cx, o, "repeat", &a->repeat);
     if (!st) st = find_reader(cx, reader, reader_id, role, sim, &a->reader);
-    if (!st) st = find_unit(cx, hash, network, layer, unit, &a->unit);
+    if (!st) st = find_unit(cx, hex, network, layer, unit, &a->unit);
     return st;
 }
 
