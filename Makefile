@@ -138,7 +138,8 @@ bench:
 	@bench/run.sh $(BUILD)
 
 # The main job end to end on the built-in phantom data, into demo/
-# (DEMO_OUT=dir to change): synth, patches, train, dissect.
+# (DEMO_OUT=dir to change): synth, patches, train, dissect, and report when
+# the survey has left answers.jsonl there.
 DEMO_OUT ?= demo
 demo:
 	@tools/install-deps.sh build
