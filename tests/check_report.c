@@ -663,6 +663,9 @@ START_TEST(test_cli)
     free(o);
     snprintf(p, sizeof p, "%s/out/index.html", tmp);   /* "out/" is the folder out */
     ck_assert_int_eq(access(p, R_OK), 0);
+    ck_assert_int_eq(run("report --survey %s --dissection %s/dissection --out %s/a/b/out", survey, tmp, tmp), 0);
+    snprintf(p, sizeof p, "%s/a/b/out/figure4.png", tmp);   /* parents made */
+    ck_assert_int_eq(access(p, R_OK), 0);
     rm_tmp();
 }
 END_TEST

@@ -13,6 +13,7 @@
 #include <dirent.h>
 
 #include "report.h"
+#include "../io/io.h"
 
 void ndx_report_defaults(ndx_report_opts *o)
 {
@@ -207,8 +208,14 @@ ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *sum)
     if (!st) st = ndx__rp_read_answers(&s, o->survey);
     if (!st) st = ndx__rp_analyse(&s, o, &a);
     if (!st) summarise(&s, sum);
-    char tmp[4200];
+    char tmp[4200], parent[4100];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out);
+    snprintf(parent, sizeof parent, "%s", out);
+    char *slash = strrchr(parent, '/');
+    if (!st && slash && slash != parent) {   /* the folder that will hold out */
+        *slash = 0;
+        st = ndx__mkdirs(parent);
+    }
     if (!st && !mkdtemp(tmp)) st = ndx__fail(NDX_ERR_IO, "%s: cannot create a temporary folder "
                                              "beside it: %s", out, strerror(errno));
     else if (!st) {
