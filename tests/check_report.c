@@ -201,6 +201,33 @@ START_TEST(test_map_details)
 }
 END_TEST
 
+/* Any bytes, long tokens, empty codes: a result, never a crash. */
+START_TEST(test_map_robust)
+{
+    ndx_lexicon *lex;
+    ndx_textmap *tm;
+    ck_assert_int_eq(ndx_lexicon_load(NULL, &lex), NDX_OK);
+    ck_assert_int_eq(ndx_textmap_new(lex, &tm), NDX_OK);
+    static char text[3000];
+    uint64_t seed = 11;
+    for (int t = 0; t < 200; t++) {
+        const int n = tu_int(&seed, 0, (int)sizeof text - 1);
+        for (int i = 0; i < n; i++) text[i] = (char)tu_int(&seed, 1, 255);
+        text[n] = 0;
+        if (t % 4 == 1) memset(text, 'A', (size_t)n);        /* one long code */
+        if (t % 4 == 2) memset(text, '-', (size_t)n);        /* only separators */
+        ndx_map_result r;
+        ck_assert_int_eq(ndx_map_text(tm, text, &r), NDX_OK);
+        ck_assert(r.nunmatched <= r.nwords && r.nterms <= r.nmatches);
+        for (int m = 0; m < r.nmatches; m++)
+            ck_assert(r.matches[m].first >= 0 && r.matches[m].first + r.matches[m].count <= r.nwords);
+        ndx_map_result_free(&r);
+    }
+    ndx_textmap_free(tm);
+    ndx_lexicon_free(lex);
+}
+END_TEST
+
 /* A lexicon giving one synonym to two terms cannot be mapped. */
 START_TEST(test_map_ambiguous)
 {
@@ -689,6 +716,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_map_table);
     tcase_add_test(tc, test_map_details);
+    tcase_add_test(tc, test_map_robust);
     tcase_add_test(tc, test_map_ambiguous);
     tcase_add_test(tc, test_cohen_published);
     tcase_add_test(tc, test_fleiss_published);
