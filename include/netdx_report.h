@@ -131,6 +131,7 @@ typedef struct ndx_report_summary {
  * builds the report in a temporary folder beside o->out and renames it into
  * place: index.html (self-contained but for strips/), figure4.csv,
  * figure4.png, coverage.csv, coverage.png, agreement.csv, experts_iou.csv,
+ * mapping.csv (each free text mapped, its descriptors and unmatched words),
  * provenance.json and strips/ (the units' image strips).  An existing
  * o->out is replaced only when it is an earlier report (holds a netdx
  * provenance.json) or empty; nothing is written on failure.  s may be NULL. */

@@ -506,6 +506,11 @@ START_TEST(test_report_known_counts)
     ck_assert_msg(strstr(ex, "\nmass,all,1,5,") && strstr(ex, ",1.0000\ncalcification,all,2,4,"), "%s", ex);
     ck_assert(strstr(ex, ",0.8750\nvessel,"));
     free(ex);
+    char *map = out_file("mapping.csv");
+    ck_assert_int_eq(count_lines(map), 9);   /* 8 distinct texts */
+    ck_assert_msg(strstr(map, "\ndense tissue zzzword,1,breast_composition.unspecified,zzzword\n") &&
+                  strstr(map, "\nspiculated mass,1,mass_margin.spiculated finding.mass,\n"), "%s", map);
+    free(map);
     char *html = out_file("index.html");
     ck_assert(strstr(html, "SIMULATED READERS") && strstr(html, "<img src=\"strips/tiny_features.17_0001.png\""));
     ck_assert(strstr(html, "587314a1495d4b2e") && strstr(html, sum.hash) && !strstr(html, "http://") &&

@@ -286,6 +286,38 @@ static void experts(FILE *f, const rp_analysis *a)
     fputs("</tbody></table>\n", f);
 }
 
+static void mapping(FILE *f, const rp_survey *s)
+{
+    rp_mapped *m;
+    int n;
+    if (ndx__rp_mapped_texts(s, &m, &n)) return;
+    fputs("<h2>Free text mapped to the lexicon</h2>\n<p class=\"note\">Phenomena a reader "
+          "described in words only, mapped by the text mapping (docs/lexicon.md); words no "
+          "synonym covers are listed, not guessed. <a href=\"mapping.csv\">mapping.csv</a></p>\n"
+          "<table><thead><tr>", f);
+    const char *h[] = {"text", "phenomena", "descriptors", "unmatched words"};
+    for (int i = 0; i < 4; i++) th(f, h[i], i == 1);
+    fputs("</tr></thead><tbody>\n", f);
+    char buf[2048];
+    for (int i = 0; i < n; i++) {
+        fputs("<tr>", f);
+        td(f, m[i].ph->text);
+        fprintf(f, "<td class=\"num\">%d</td>", m[i].count);
+        buf[0] = 0;
+        for (int k = 0; k < m[i].ph->nterms; k++) {
+            const size_t used = strlen(buf);
+            snprintf(buf + used, sizeof buf - used, "%s%s", k ? ", " : "",
+                     ndx_lexicon_term_at(s->lex, m[i].ph->terms[k])->name);
+        }
+        td(f, buf);
+        fputs(m[i].ph->unmatched && *m[i].ph->unmatched ? "<td class=\"warn\">" : "<td>", f);
+        ndx__rp_html_put(f, m[i].ph->unmatched ? m[i].ph->unmatched : "");
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+    free(m);
+}
+
 ndx_status ndx__rp_write_html(const char *dir, const rp_survey *s, const rp_analysis *a,
                          const rp_row *rows, int nrows, const char *const *strips)
 {
@@ -298,6 +330,7 @@ ndx_status ndx__rp_write_html(const char *dir, const rp_survey *s, const rp_anal
     figure4(f, s, a, rows, nrows, strips);
     agreement(f, s, a);
     experts(f, a);
+    mapping(f, s);
     char prov[2048];
     ndx__rp_provenance(s, prov, sizeof prov);
     fputs("<p class=\"prov\">Source: ", f);

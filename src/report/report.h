@@ -25,6 +25,7 @@ typedef struct rp_phen {
     int *terms;                  /* lexicon term indices */
     char *text;
     int from_text;               /* terms mapped from text (no picks given) */
+    char *unmatched;             /* then: its unmatched words, space-separated */
     int association, confidence; /* -1 when null */
 } rp_phen;
 
@@ -148,6 +149,17 @@ typedef struct rp_row {
     int cat, unit, agreeing;
 } rp_row;
 ndx_status ndx__rp_figure_rows(const rp_survey *s, const rp_analysis *a, rp_row **rows, int *n);
+
+/* The distinct texts mapped to the lexicon (phenomena without picks), most
+ * frequent first: the phenomenon of the first answer giving each, and how
+ * many phenomena gave it. */
+typedef struct rp_mapped {
+    const rp_phen *ph;
+    int count;
+} rp_mapped;
+ndx_status ndx__rp_mapped_texts(const rp_survey *s, rp_mapped **out, int *n);
+/* A phenomenon's descriptors as "id id ..." into buf. */
+void ndx__rp_phen_ids(const rp_survey *s, const rp_phen *ph, char *buf, size_t len);
 
 /* The provenance line every output carries. */
 void ndx__rp_provenance(const rp_survey *s, char *buf, size_t len);

@@ -155,3 +155,39 @@ void ndx__rp_provenance(const rp_survey *s, char *buf, size_t len)
         n += snprintf(buf + n, len - (size_t)n, "%s%s (%s%s)", r ? ", " : "", s->readers[r].name,
                       s->readers[r].role, s->readers[r].simulated ? ", simulated" : "");
 }
+
+static int by_mapped(const void *x, const void *y)
+{
+    const rp_mapped *a = x, *b = y;
+    return a->count != b->count ? b->count - a->count : strcmp(a->ph->text, b->ph->text);
+}
+
+ndx_status ndx__rp_mapped_texts(const rp_survey *s, rp_mapped **out, int *n)
+{
+    long total = 0;
+    for (long i = 0; i < s->nanswers; i++) total += s->answers[i].nphen;
+    rp_mapped *m = malloc(((size_t)total + 1) * sizeof *m);
+    if (!m) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
+    *n = 0;
+    for (long i = 0; i < s->nanswers; i++)
+        for (int p = 0; p < s->answers[i].nphen; p++) {
+            const rp_phen *ph = &s->answers[i].phen[p];
+            if (!ph->from_text) continue;
+            int k = 0;
+            while (k < *n && strcmp(m[k].ph->text, ph->text)) k++;
+            if (k == *n) m[(*n)++] = (rp_mapped){ph, 0};
+            m[k].count++;
+        }
+    qsort(m, (size_t)*n, sizeof *m, by_mapped);
+    *out = m;
+    return NDX_OK;
+}
+
+void ndx__rp_phen_ids(const rp_survey *s, const rp_phen *ph, char *buf, size_t len)
+{
+    buf[0] = 0;
+    for (int k = 0; k < ph->nterms; k++) {
+        const size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", k ? " " : "", ndx_lexicon_term_at(s->lex, ph->terms[k])->id);
+    }
+}

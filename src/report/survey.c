@@ -239,9 +239,15 @@ static ndx_status map_text(ctx *cx, rp_phen *ph)
     if (!st && !t) st = ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
     if (t) ph->terms = t;
     for (int k = 0; !st && k < r.nterms; k++) ph->terms[ph->nterms++] = term_index(cx->s->lex, r.terms[k]);
+    size_t len = 1;
+    for (int w = 0; w < r.nwords; w++) len += strlen(r.words[w]) + 1;
+    if (!st && !(ph->unmatched = calloc(len, 1))) st = ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
+    for (int w = 0; !st && w < r.nwords; w++)
+        if (r.word_match[w] == NDX_WORD_UNMATCHED) {
+            if (*ph->unmatched) strcat(ph->unmatched, " ");
+            strcat(ph->unmatched, r.words[w]);
+        }
     ph->from_text = 1;
-    cx->s->mapped++;
-    cx->s->unmatched += r.nunmatched;
     ndx_map_result_free(&r);
     return st;
 }
@@ -464,6 +470,7 @@ static void free_answer(rp_answer *a)
     for (int i = 0; a->phen && i < a->nphen; i++) {
         free(a->phen[i].terms);
         free(a->phen[i].text);
+        free(a->phen[i].unmatched);
     }
     free(a->phen);
     a->phen = NULL;
@@ -542,6 +549,14 @@ ndx_status ndx__rp_read_answers(rp_survey *s, const char *path)
     free(text);
     if (!st && s->nanswers == 0)
         st = ndx__fail(NDX_ERR_FORMAT, "%s: no answers (an empty file)", path);
+    for (long i = 0; !st && i < s->nanswers; i++)
+        for (int p = 0; p < s->answers[i].nphen; p++) {
+            const rp_phen *ph = &s->answers[i].phen[p];
+            if (!ph->from_text) continue;
+            s->mapped++;
+            for (const char *w = ph->unmatched; w && *w; w++)
+                s->unmatched += w == ph->unmatched || w[-1] == ' ';
+        }
     return st;
 }
 

@@ -165,6 +165,33 @@ static ndx_status experts_csv(const char *dir, const rp_analysis *a)
     return ndx__rp_close(f, dir, "experts_iou.csv");
 }
 
+/* mapping.csv: each distinct free text the report mapped, for auditing. */
+static ndx_status mapping_csv(const char *dir, const rp_survey *s)
+{
+    rp_mapped *m;
+    int n;
+    ndx_status st = ndx__rp_mapped_texts(s, &m, &n);
+    if (st) return st;
+    FILE *f = ndx__rp_open(dir, "mapping.csv");
+    if (!f) {
+        free(m);
+        return NDX_ERR_IO;
+    }
+    fputs("text,phenomena,descriptors,unmatched_words\n", f);
+    char buf[2048];
+    for (int i = 0; i < n; i++) {
+        ndx__rp_csv_put(f, m[i].ph->text);
+        fprintf(f, ",%d,", m[i].count);
+        ndx__rp_phen_ids(s, m[i].ph, buf, sizeof buf);
+        ndx__rp_csv_put(f, buf);
+        fputc(',', f);
+        ndx__rp_csv_put(f, m[i].ph->unmatched ? m[i].ph->unmatched : "");
+        fputc('\n', f);
+    }
+    free(m);
+    return ndx__rp_close(f, dir, "mapping.csv");
+}
+
 static ndx_status provenance_json(const char *dir, const rp_survey *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -212,6 +239,7 @@ ndx_status ndx__rp_write_tables(const char *dir, const rp_survey *s, const rp_an
     ndx_status st = figure4_csv(dir, s, a, rows, nrows, strips);
     if (!st) st = agreement_csv(dir, s, a);
     if (!st) st = experts_csv(dir, a);
+    if (!st) st = mapping_csv(dir, s);
     if (!st) st = provenance_json(dir, s);
     if (!st) st = ndx__rp_coverage(s, a, &cv, &ncv);
     if (st) return st;
