@@ -84,7 +84,28 @@ ndx_status ndx_survey_export(const char *db, const char *out, int history,
                              long *records);
 
 /* ---- the web server (src/survey/server.c) ------------------------------------ */
-/* S2: the server's public functions go here. */
+/* Serves the survey to its readers (pages, images, the answer API) from
+ * threads of its own until ndx_survey_server_stop.  The database must exist
+ * (ndx_survey_init): a missing, locked or newer-schema file is an error
+ * here, naming the path and the reason, as is an address that cannot be
+ * listened on. */
+typedef struct ndx_survey_server_opts {
+    const char *db;           /* the survey file */
+    const char *bind;         /* IPv4 or IPv6 literal; default "127.0.0.1" */
+    int port;                 /* 0..65535, 0 = any free port; default 8080 */
+    int shuffle;              /* per-reader random unit order (else fewest
+                                 negative patches first) */
+    int timeout;              /* seconds a connection may idle, 1..3600; 15 */
+} ndx_survey_server_opts;
+void ndx_survey_server_defaults(ndx_survey_server_opts *o);
+
+typedef struct ndx_survey_server ndx_survey_server;
+ndx_status ndx_survey_server_start(const ndx_survey_server_opts *o,
+                                   ndx_survey_server **out);
+/* The port listened on (the one chosen when opts.port was 0). */
+int ndx_survey_server_port(const ndx_survey_server *s);
+/* Stops serving (open connections are closed) and frees s; NULL is fine. */
+void ndx_survey_server_stop(ndx_survey_server *s);
 
 #ifdef __cplusplus
 }
