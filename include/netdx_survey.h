@@ -35,6 +35,8 @@ typedef struct ndx_survey_init_opts {
                                          dissection's units.json "data_dir" */
     const char *network;              /* NULL: units.json "network", else the
                                          model's arch, else "unknown" */
+    const char *model;                /* the dissected model (for its arch);
+                                         NULL: units.json "model" */
     int units;                        /* per layer, 1..4096; 0 = 45 */
     double cancer_share;              /* [0, 1]; < 0 = 0.6 */
     uint64_t seed;

@@ -501,6 +501,12 @@ ndx_status ndx__survey_commit(ndx__survey_db *db)
     return s;
 }
 
+void ndx__survey_rollback(ndx__survey_db *db)
+{
+    ndx__sq_rollback(db);
+    pthread_mutex_unlock(&db->mu);
+}
+
 ndx_status ndx__survey_image_add(ndx__survey_db *db, const char *kind, const unsigned char *png, size_t n,
                                  int w, int h, int64_t *id)
 {

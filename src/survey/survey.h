@@ -223,6 +223,23 @@ ndx_status ndx__survey_unit_add(ndx__survey_db *db, ndx__survey_unit *u);
 /* Groups the calls between begin and commit in one transaction (init). */
 ndx_status ndx__survey_begin(ndx__survey_db *db);
 ndx_status ndx__survey_commit(ndx__survey_db *db);
+void ndx__survey_rollback(ndx__survey_db *db);
+
+/* The images of one data dir's patches (src/survey/images.c): each source
+ * mammogram and each patch's tile and lesion outline are made once and
+ * stored; highlights per unit and patch. */
+typedef struct ndx__survey_imgs ndx__survey_imgs;
+ndx_status ndx__survey_imgs_new(ndx__survey_imgs **out, ndx__survey_db *db,
+                                const ndx_patch_index *ix);
+void ndx__survey_imgs_free(ndx__survey_imgs *im);
+void ndx__survey_imgs_stats(const ndx__survey_imgs *im, long *images, int64_t *bytes);
+/* Fills p's patch_id, box, tile, outline, mammogram, mbox and source for
+ * patch id of the index; *size gets the tile's side S (192..320). */
+ndx_status ndx__survey_imgs_patch(ndx__survey_imgs *im, int64_t id, ndx__survey_patch *p,
+                                  int *size);
+/* The highlight overlay of a unit's h x w map over an S x S tile. */
+ndx_status ndx__survey_imgs_highlight(ndx__survey_imgs *im, const float *map, int h, int w,
+                                      int align_corners, float top1, int S, int64_t *id);
 
 /* ---- helpers ------------------------------------------------------------------ */
 /* SHA-256 (FIPS 180-4) of len bytes. */
