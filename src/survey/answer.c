@@ -3,10 +3,12 @@
  * the simulated readers, so both are held to the same rules. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "netdx_lexicon.h"
 #include "survey.h"
 #include "../core/core.h"
 
@@ -18,11 +20,15 @@ static const char *const RECOGNIZABLE[] = {"yes", "no", "unsure", NULL};
 static const char *const ASSOCIATION[] = {"malignant", "benign", "both", "none", "unsure", NULL};
 static const char *const MULTIPLICITY[] = {"single", "multiple", NULL};
 
-/* Whether id is a descriptor of the built-in lexicon. */
-static int lexicon_has(const char *id)
+/* The built-in lexicon, loaded once per process and kept. */
+static pthread_once_t lex_once = PTHREAD_ONCE_INIT;
+static ndx_lexicon *lex;
+static ndx_status lex_status;
+static char lex_error[256];
+static void lex_load(void)
 {
-    (void)id;
-    return 1;
+    lex_status = ndx_lexicon_load(NULL, &lex);
+    if (lex_status) snprintf(lex_error, sizeof lex_error, "%s", ndx_last_error());
 }
 
 static int one_of(const char *s, const char *const *set)
@@ -82,7 +88,9 @@ static ndx_status descriptor(const char *id, const char *where)
     }
     if (!ok || dots != 1 || id[0] == '.' || id[n - 1] == '.')
         return ndx__fail(NDX_ERR_FORMAT, "answer: %sdescriptors: '%.60s' is not a lexicon id", where, id);
-    if (!lexicon_has(id))
+    pthread_once(&lex_once, lex_load);
+    if (lex_status) return ndx__fail(lex_status, "answer: the built-in lexicon: %s", lex_error);
+    if (!ndx_lexicon_find(lex, id))
         return ndx__fail(NDX_ERR_FORMAT, "answer: %sdescriptors: '%.60s' is not in the lexicon", where, id);
     return NDX_OK;
 }
