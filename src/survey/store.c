@@ -165,6 +165,7 @@ static ndx_status open_file(ndx__survey_db *db, int create)
                              errno == EEXIST ? "it exists already (a survey is never overwritten)"
                                              : strerror(errno));
         close(fd);
+        db->created = 1;
     } else if (stat(db->path, &sb) != 0) {
         return ndx__fail(NDX_ERR_IO, "%s: %s (make a survey with `netdx survey init`)", db->path,
                          strerror(errno));
@@ -207,8 +208,9 @@ ndx_status ndx__survey_open(ndx__survey_db **out, const char *path, int create, 
     pthread_mutexattr_destroy(&a);
     ndx_status s = open_file(db, create);
     if (s) {
+        const int made = db->created;
         ndx__survey_close(db);
-        if (create) remove(path);
+        if (made) remove(path);   /* only a file this call created */
         return s;
     }
     *out = db;

@@ -16,6 +16,7 @@ struct ndx__survey_db {
     pthread_mutex_t mu;
     char path[1024];
     int readonly;
+    int created;            /* open created the file (removed on failure) */
 };
 
 /* NDX_ERR_IO naming the db file, what failed and SQLite's message. */
