@@ -42,7 +42,8 @@ typedef struct ndx_survey_init_opts {
     uint64_t seed;
     int hide_ids, hide_labels;
     int repeats;                      /* units shown twice per layer, 0..64 */
-    /* called after each unit is stored, or NULL */
+    /* per unit set: (0, total) when it starts, then after each unit is
+       stored (done = 1..total); or NULL */
     void (*progress)(void *ctx, long done, long total);
     void *progress_ctx;
 } ndx_survey_init_opts;

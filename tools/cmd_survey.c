@@ -21,7 +21,10 @@
 static void init_progress(void *ctx, long done, long total)
 {
     cli_progress *p = ctx;
-    if (done == 1 || p->total != total) cli_progress_start(p, "survey units", "unit", total);
+    if (done == 0) {
+        cli_progress_start(p, "survey units", "unit", total);
+        return;
+    }
     cli_progress_update(p, done, NULL);
     if (done == total) cli_progress_end(p);
 }

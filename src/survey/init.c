@@ -309,6 +309,7 @@ static ndx_status add_layer(ndx__survey_db *db, ndx__survey_imgs *im, const diss
     if (!s) s = pick_units(d, o, rng, picks, &n, &ncancer);
     const int reps = o->repeats < n ? o->repeats : n;
     const int total = n + reps;
+    if (!s && o->progress) o->progress(o->progress_ctx, 0, total);
     for (int i = 0; i < total && !s; i++) {
         memset(su, 0, sizeof *su);
         su->set_id = set.id, su->position = i;
