@@ -25,7 +25,7 @@ typedef struct sc_resp {
     size_t body_len;
 } sc_resp;
 
-static void sc_free(sc_resp *r)
+static inline void sc_free(sc_resp *r)
 {
     free(r->head);
     free(r->body);
@@ -33,7 +33,7 @@ static void sc_free(sc_resp *r)
 }
 
 /* A connected socket to 127.0.0.1:port with a receive timeout; -1 on error. */
-static int sc_connect(int port, int timeout_s)
+static inline int sc_connect(int port, int timeout_s)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
@@ -52,7 +52,7 @@ static int sc_connect(int port, int timeout_s)
     return fd;
 }
 
-static int sc_send_all(int fd, const char *p, size_t n)
+static inline int sc_send_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
@@ -64,7 +64,7 @@ static int sc_send_all(int fd, const char *p, size_t n)
 }
 
 /* Reads a whole response (the server closes after it) into r. */
-static int sc_read(int fd, sc_resp *r)
+static inline int sc_read(int fd, sc_resp *r)
 {
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
@@ -103,7 +103,7 @@ static int sc_read(int fd, sc_resp *r)
  * ("Name: value\r\n"...) or NULL; body may be NULL.  POSTs get the Origin
  * of the server and a JSON type unless extra says otherwise (origin = 0
  * leaves the Origin out). */
-static int sc_request(int port, const char *method, const char *path, const char *cookie,
+static inline int sc_request(int port, const char *method, const char *path, const char *cookie,
                       const char *extra, const char *body, size_t body_len, sc_resp *r)
 {
     memset(r, 0, sizeof *r);
@@ -126,13 +126,13 @@ static int sc_request(int port, const char *method, const char *path, const char
     return rc;
 }
 
-static int sc_get(int port, const char *path, const char *cookie, sc_resp *r)
+static inline int sc_get(int port, const char *path, const char *cookie, sc_resp *r)
 {
     return sc_request(port, "GET", path, cookie, NULL, NULL, 0, r);
 }
 
 /* POST JSON with the server's own Origin. */
-static int sc_post_json(int port, const char *path, const char *cookie, const char *json,
+static inline int sc_post_json(int port, const char *path, const char *cookie, const char *json,
                         sc_resp *r)
 {
     char extra[160];
@@ -142,7 +142,7 @@ static int sc_post_json(int port, const char *path, const char *cookie, const ch
 }
 
 /* The value of a header (first one, case-insensitive name) into out. */
-static int sc_header(const sc_resp *r, const char *name, char *out, size_t n)
+static inline int sc_header(const sc_resp *r, const char *name, char *out, size_t n)
 {
     size_t nl = strlen(name);
     for (const char *p = r->head; p && (p = strstr(p, "\r\n")); ) {
@@ -161,7 +161,7 @@ static int sc_header(const sc_resp *r, const char *name, char *out, size_t n)
 }
 
 /* Signs in with a token: the session cookie value into cookie (65 bytes). */
-static int sc_login(int port, const char *token, char *cookie)
+static inline int sc_login(int port, const char *token, char *cookie)
 {
     char path[128], sc[256];
     sc_resp r;
@@ -194,13 +194,21 @@ typedef struct sc_survey {
     int64_t image;                               /* an image id */
 } sc_survey;
 
-/* Builds dir/survey.sqlite (dir from mkdtemp) with hide_ids / hide_labels;
- * 0 on success. */
-static int sc_make_survey(sc_survey *s, int units, int hide_ids, int hide_labels)
+/* Stores the images of unit i's patch k: ids[0..3] get the tile, highlight,
+ * outline and mammogram ids; 0 on success.  NULL: four 1x1 images shared
+ * by every patch. */
+typedef int (*sc_image_fn)(ndx__survey_db *db, int i, int k, int64_t ids[4]);
+
+/* Builds dir/survey.sqlite (dir from mkdtemp, or the given dir when
+ * s->dir is set) with hide_ids / hide_labels; 0 on success. */
+static inline int sc_make_survey_with(sc_survey *s, int units, int hide_ids, int hide_labels,
+                               sc_image_fn images)
 {
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", s->dir);
     memset(s, 0, sizeof *s);
-    snprintf(s->dir, sizeof s->dir, "/tmp/ndx-survey-XXXXXX");
-    if (!mkdtemp(s->dir) || units > 64) return -1;
+    snprintf(s->dir, sizeof s->dir, "%s", dir[0] ? dir : "/tmp/ndx-survey-XXXXXX");
+    if ((!dir[0] && !mkdtemp(s->dir)) || units > 64) return -1;
     snprintf(s->db, sizeof s->db, "%s/survey.sqlite", s->dir);
     ndx__survey_db *db = NULL;
     if (ndx__survey_open(&db, s->db, 1, 0)) return -1;
@@ -236,11 +244,14 @@ static int sc_make_survey(sc_survey *s, int units, int hide_ids, int hide_labels
             p->label = (k + i) % 3 == 0;
             u.positives += p->label;
             p->box[0] = 10 * k; p->box[1] = 20; p->box[2] = 224; p->box[3] = 224;
-            p->tile = img[0]; p->highlight = img[1]; p->outline = img[2]; p->mammogram = img[3];
-            p->mbox[0] = k; p->mbox[1] = 2; p->mbox[2] = 22; p->mbox[3] = 22;
+            int64_t own[4];
+            if (images && images(db, i, k, own)) st = NDX_ERR_IO;
+            const int64_t *use = images ? own : img;
+            p->tile = use[0]; p->highlight = use[1]; p->outline = use[2]; p->mammogram = use[3];
+            p->mbox[0] = 40 + 9 * k; p->mbox[1] = 120 + 12 * k; p->mbox[2] = 56; p->mbox[3] = 56;
             snprintf(p->source, sizeof p->source, "images/p%03d.png", k);
         }
-        st = ndx__survey_unit_add(db, &u);
+        if (!st) st = ndx__survey_unit_add(db, &u);
         s->unit[i] = u.id;
     }
     if (!st) st = ndx__survey_commit(db);
@@ -253,7 +264,13 @@ static int sc_make_survey(sc_survey *s, int units, int hide_ids, int hide_labels
     return st ? -1 : 0;
 }
 
-static void sc_remove_survey(sc_survey *s)
+static inline int sc_make_survey(sc_survey *s, int units, int hide_ids, int hide_labels)
+{
+    s->dir[0] = 0;
+    return sc_make_survey_with(s, units, hide_ids, hide_labels, NULL);
+}
+
+static inline void sc_remove_survey(sc_survey *s)
 {
     char cmd[400];
     if (!s->dir[0]) return;

@@ -210,6 +210,12 @@ static void route(ndx__web *w, struct MHD_Connection *c, const char *url, int po
                   const char *body, size_t body_len, ndx__reply *r)
 {
     if (!post && serve_asset(url, r)) return;
+    if (!post && !strcmp(url, "/favicon.ico")) {
+        r->status = 204;
+        r->type = "image/x-icon";
+        r->cache = 1;
+        return;
+    }
     if (!post && !strcmp(url, "/login")) {
         login(w, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token"), r);
         return;
