@@ -163,9 +163,9 @@ static inline int sc_header(const sc_resp *r, const char *name, char *out, size_
 /* Signs in with a token: the session cookie value into cookie (65 bytes). */
 static inline int sc_login(int port, const char *token, char *cookie)
 {
-    char path[128], sc[256];
+    char path[160], sc[256];
     sc_resp r;
-    snprintf(path, sizeof path, "/login?token=%s", token);
+    snprintf(path, sizeof path, "/login?token=%.100s", token);
     if (sc_get(port, path, NULL, &r) || r.status != 200 || !sc_header(&r, "Set-Cookie", sc, sizeof sc)) {
         sc_free(&r);
         return -1;

@@ -58,13 +58,13 @@ void ndx__api_answer_get(ndx__web *w, const ndx__req *q, ndx__reply *r)
     }
     ndx__survey_unit *u = malloc(sizeof *u);
     ndx__survey_answer a = {0};
-    ndx_status st = u ? ndx__survey_unit_get(w->db, unit, reader, u) : NDX_ERR_NOMEM;
+    ndx_status st = u ? ndx__survey_unit_get(ndx__web_rd(w), unit, reader, u) : NDX_ERR_NOMEM;
     free(u);
     if (st == NDX_ERR_INVALID) {
         ndx__reply_error(r, 404, "unit", "unit %lld is not in the survey", (long long)unit);
         return;
     }
-    if (st == NDX_OK) st = ndx__survey_answer_current(w->db, reader, unit, &a);
+    if (st == NDX_OK) st = ndx__survey_answer_current(ndx__web_rd(w), reader, unit, &a);
     if (st != NDX_OK) {
         ndx__reply_error(r, 500, NULL, "%s", ndx_last_error());
         return;
@@ -121,23 +121,22 @@ static int envelope(const ndx__req *q, const cJSON *o, int64_t *unit, const cJSO
     return 1;
 }
 
+/* The store checks the unit (NDX_ERR_INVALID: not in the survey) and the
+ * answer (NDX_ERR_FORMAT, naming the field) before anything is stored. */
 static void save(ndx__web *w, const ndx__req *q, int64_t unit, const cJSON *answer,
                  double seconds, ndx__reply *r)
 {
-    ndx__survey_unit *u = malloc(sizeof *u);
-    ndx_status st = u ? ndx__survey_unit_get(w->db, unit, q->me->id, u) : NDX_ERR_NOMEM;
-    free(u);
+    char *json = cJSON_PrintUnformatted(answer);
+    int64_t rev = 0;
+    ndx_status st = json ? ndx__survey_answer_save(w->db, q->me->id, unit, json, strlen(json),
+                                                   seconds, &rev)
+                         : NDX_ERR_NOMEM;
+    free(json);
     if (st == NDX_ERR_INVALID) {
         ndx__reply_error(r, 404, "unit", "unit %lld is not in the survey", (long long)unit);
         return;
     }
-    char *json = st == NDX_OK ? cJSON_PrintUnformatted(answer) : NULL;
-    int64_t rev = 0;
-    if (st == NDX_OK && !json) st = NDX_ERR_NOMEM;
-    if (st == NDX_OK)
-        st = ndx__survey_answer_save(w->db, q->me->id, unit, json, strlen(json), seconds, &rev);
-    free(json);
-    if (st == NDX_ERR_FORMAT || st == NDX_ERR_INVALID) {
+    if (st == NDX_ERR_FORMAT) {
         ndx__reply_error(r, 400, "answer", "%s", ndx_last_error());
         return;
     }

@@ -124,7 +124,7 @@ static void serve_image(ndx__web *w, const char *idtext, ndx__reply *r)
         ndx__reply_error(r, 404, NULL, "images are served by numeric id only");
         return;
     }
-    ndx_status st = ndx__survey_image(w->db, id, &png, &n, NULL, NULL);
+    ndx_status st = ndx__survey_image(ndx__web_rd(w), id, &png, &n, NULL, NULL);
     if (st == NDX_ERR_INVALID) {
         ndx__reply_error(r, 404, NULL, "no image %lld", (long long)id);
         return;
@@ -151,7 +151,7 @@ static void login(ndx__web *w, const char *token, ndx__reply *r)
         return;
     }
     if (strlen(token) != NDX__SURVEY_TOKEN_HEX ||
-        ndx__survey_reader_by_token(w->db, token, &me) != NDX_OK) {
+        ndx__survey_reader_by_token(ndx__web_rd(w), token, &me) != NDX_OK) {
         ndx__reply_page_error(r, 403, "This link is not valid",
                               "The link is wrong, or its reader was disabled. Ask the "
                               "survey's organiser for a new one.");
@@ -224,7 +224,7 @@ static void route(ndx__web *w, struct MHD_Connection *c, const char *url, int po
     ndx__survey_reader me;
     const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, NDX__WEB_COOKIE);
     int signed_in = cookie && strlen(cookie) == NDX__SURVEY_TOKEN_HEX &&
-                    ndx__survey_session_reader(w->db, cookie, &me) == NDX_OK;
+                    ndx__survey_session_reader(ndx__web_rd(w), cookie, &me) == NDX_OK;
     if (!signed_in) {
         if (api) ndx__reply_error(r, 401, NULL, "not signed in: open your personal link");
         else ndx__reply_page_error(r, 401, "Not signed in",
@@ -335,6 +335,13 @@ static ndx_status listen_on(const char *bind_addr, int port, int *fd_out, int *p
     return NDX_OK;
 }
 
+static void close_stores(ndx__web *w)
+{
+    if (w->db) ndx__survey_close(w->db);
+    for (int i = 0; i < NDX__WEB_READERS; i++)
+        if (w->rd[i]) ndx__survey_close(w->rd[i]);
+}
+
 ndx_status ndx_survey_server_start(const ndx_survey_server_opts *o, ndx_survey_server **out)
 {
     *out = NULL;
@@ -349,12 +356,14 @@ ndx_status ndx_survey_server_start(const ndx_survey_server_opts *o, ndx_survey_s
     if (!s) return ndx__fail(NDX_ERR_NOMEM, "survey server: out of memory");
     s->web.shuffle = o->shuffle;
     ndx_status st = ndx__survey_open(&s->web.db, o->db, 0, 0);
+    for (int i = 0; i < NDX__WEB_READERS && st == NDX_OK; i++)
+        st = ndx__survey_open(&s->web.rd[i], o->db, 0, 1);
     if (st == NDX_OK) st = ndx__survey_get_meta(s->web.db, &s->web.meta);
     int fd = -1;
     if (st == NDX_OK)
         st = listen_on(o->bind ? o->bind : "127.0.0.1", o->port, &fd, &s->port);
     if (st != NDX_OK) {
-        if (s->web.db) ndx__survey_close(s->web.db);
+        close_stores(&s->web);
         free(s);
         return st;
     }
@@ -365,7 +374,7 @@ ndx_status ndx_survey_server_start(const ndx_survey_server_opts *o, ndx_survey_s
         (unsigned)256, MHD_OPTION_NOTIFY_COMPLETED, on_done, (void *)NULL, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
-        ndx__survey_close(s->web.db);
+        close_stores(&s->web);
         free(s);
         return ndx__fail(NDX_ERR_IO, "survey server: libmicrohttpd could not start");
     }
@@ -379,6 +388,6 @@ void ndx_survey_server_stop(ndx_survey_server *s)
 {
     if (!s) return;
     MHD_stop_daemon(s->daemon);
-    ndx__survey_close(s->web.db);
+    close_stores(&s->web);
     free(s);
 }

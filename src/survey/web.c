@@ -133,6 +133,12 @@ void ndx__reply_page_error(ndx__reply *r, int status, const char *title, const c
     ndx__reply_sb(r, status, "text/html; charset=utf-8", &b);
 }
 
+ndx__survey_db *ndx__web_rd(ndx__web *w)
+{
+    unsigned i = __atomic_fetch_add(&w->next_rd, 1u, __ATOMIC_RELAXED);
+    return w->rd[i % NDX__WEB_READERS];
+}
+
 int64_t ndx__web_id(const char *s)
 {
     if (!s || !*s || strlen(s) > 15) return 0;
@@ -147,7 +153,7 @@ int64_t ndx__web_id(const char *s)
 ndx_status ndx__web_units(ndx__web *w, int64_t set_id, int npatches, int64_t reader_id,
                           ndx__survey_unit **out, int *n)
 {
-    ndx_status st = ndx__survey_units(w->db, set_id, npatches, reader_id, out, n);
+    ndx_status st = ndx__survey_units(ndx__web_rd(w), set_id, npatches, reader_id, out, n);
     if (st != NDX_OK || !w->shuffle || *n < 2) return st;
     /* The same order for a reader every time: seeded by survey, reader, set. */
     char key[96];

@@ -42,12 +42,19 @@ typedef struct ndx__reply {
     int cache;                      /* 1: static asset, may be cached */
 } ndx__reply;
 
-/* The server as the routes see it. */
+/* The server as the routes see it.  Saves and new sessions go through db;
+ * everything else reads through read-only connections of its own (WAL:
+ * readers never wait for a save's fsync). */
+#define NDX__WEB_READERS 4
 typedef struct ndx__web {
     ndx__survey_db *db;
+    ndx__survey_db *rd[NDX__WEB_READERS];
+    unsigned next_rd;               /* round robin over rd (atomic) */
     ndx__survey_meta meta;
     int shuffle;                    /* per-reader random unit order */
 } ndx__web;
+/* A read-only connection for this request. */
+ndx__survey_db *ndx__web_rd(ndx__web *w);
 
 /* One request, read by the routes. */
 typedef struct ndx__req {
