@@ -8,6 +8,8 @@
  *     refused with the reason named; only token hashes in the files;
  *   - init over the crafted dissection (unit counts, the cancer share,
  *     seeded picks, repeats, overview order). */
+#include <pthread.h>
+
 #include "survey_fixture.h"
 
 /* ---- SHA-256 ------------------------------------------------------------------------------ */
@@ -198,6 +200,69 @@ START_TEST(test_store_revisions)
     ck_assert_int_ne(sqlite3_exec(raw, "UPDATE answers SET json = '{}'", NULL, NULL, NULL), SQLITE_OK);
     ck_assert_int_ne(sqlite3_exec(raw, "DELETE FROM answers", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(raw);
+}
+END_TEST
+
+/* Concurrent saves (group commit): every save gets its own revision, a bad
+ * one fails alone with its own message, nothing is lost. */
+#define SAVERS 8
+#define SAVES 25
+typedef struct saver {
+    ndx__survey_db *db;
+    int64_t reader, unit;
+    int64_t revs[SAVES];
+    int bad_ok;
+} saver;
+
+static void *save_loop(void *arg)
+{
+    saver *w = arg;
+    const char *j = "{\"recognizable\":\"yes\"}";
+    for (int i = 0; i < SAVES; i++) {
+        w->revs[i] = 0;
+        if (ndx__survey_answer_save(w->db, w->reader, w->unit, j, strlen(j), 1, &w->revs[i]) != NDX_OK) return NULL;
+        if (i % 5 == 0)
+            w->bad_ok += ndx__survey_answer_save(w->db, w->reader, 999999, j, strlen(j), 1, NULL) == NDX_ERR_INVALID &&
+                         strstr(ndx_last_error(), "unit 999999 is not in the survey") != NULL;
+    }
+    return NULL;
+}
+
+START_TEST(test_store_concurrent_saves)
+{
+    ndx_survey_init_stats st;
+    init_crafted("conc.sqlite", 2, 0, 3, 0, &st);
+    ndx__survey_db *db = open_db("conc.sqlite");
+    char tok[NDX__SURVEY_TOKEN_HEX + 1];
+    int64_t r[2];
+    ck_assert_int_eq(ndx__survey_reader_add(db, "p", "other", 0, 0, tok, &r[0]), NDX_OK);
+    ck_assert_int_eq(ndx__survey_reader_add(db, "q", "other", 0, 0, tok, &r[1]), NDX_OK);
+    saver w[SAVERS];
+    pthread_t th[SAVERS];
+    for (int i = 0; i < SAVERS; i++) {
+        w[i] = (saver){.db = db, .reader = r[i % 2], .unit = 1 + i / 2 % 2};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, save_loop, &w[i]), 0);
+    }
+    for (int i = 0; i < SAVERS; i++) pthread_join(th[i], NULL);
+    /* per (reader, unit): SAVERS / 4 savers x SAVES revisions numbered 1..n once each */
+    const int per = SAVERS / 4 * SAVES;
+    for (int k = 0; k < 4; k++) {
+        char seen[SAVERS / 4 * SAVES + 1] = {0};
+        for (int i = 0; i < SAVERS; i++) {
+            if (w[i].reader != r[k / 2] || w[i].unit != 1 + k % 2) continue;
+            for (int j = 0; j < SAVES; j++) {
+                ck_assert(w[i].revs[j] >= 1 && w[i].revs[j] <= per);
+                ck_assert_int_eq(seen[w[i].revs[j]]++, 0);
+            }
+        }
+    }
+    for (int i = 0; i < SAVERS; i++) ck_assert_int_eq(w[i].bad_ok, SAVES / 5);
+    ndx__survey_answer cur;
+    ck_assert_int_eq(ndx__survey_answer_current(db, r[0], 1, &cur), NDX_OK);
+    ck_assert_int_eq(cur.revisions, per);
+    ck_assert_int_eq(cur.revision, per);
+    ndx__survey_answer_free(&cur);
+    ndx__survey_close(db);
 }
 END_TEST
 
@@ -450,6 +515,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_sha256_fips);
     tcase_add_test(tc, test_store_round_trip);
     tcase_add_test(tc, test_store_revisions);
+    tcase_add_test(tc, test_store_concurrent_saves);
     tcase_add_test(tc, test_answer_schema);
     tcase_add_test(tc, test_open_refusals);
     tcase_add_test(tc, test_open_locked);

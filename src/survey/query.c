@@ -307,38 +307,90 @@ static ndx_status check_owner(ndx__survey_db *db, int64_t reader_id, int64_t uni
     return s;
 }
 
-ndx_status ndx__survey_answer_save(ndx__survey_db *db, int64_t reader_id, int64_t unit_id, const char *json,
-                                   size_t len, double seconds, int64_t *revision)
+/* One save in the insert of a batch, in its own savepoint: a failure
+ * (unknown unit, disabled reader) undoes that save alone. */
+static ndx_status insert_one(ndx__survey_db *db, ndx__save_req *r, int64_t now)
 {
-    if (!(seconds >= 0 && seconds < 1e9))
-        return ndx__fail(NDX_ERR_INVALID, "seconds spent %g: must be >= 0", seconds);
-    char *canon = NULL;
-    ndx_status s = ndx__survey_answer_check(json, len, &canon);
+    ndx_status s = ndx__sq_exec(db, "SAVEPOINT one");
     if (s) return s;
-    LOCK;
-    if ((s = ndx__sq_exec(db, "BEGIN IMMEDIATE"))) goto out;
-    if ((s = check_owner(db, reader_id, unit_id))) goto out;
+    if ((s = check_owner(db, r->reader_id, r->unit_id))) goto out;
     sqlite3_stmt *st;
     if ((s = ndx__sq_prepare(db, &st, "INSERT INTO answers(reader_id, unit_id, revision, saved, seconds, json) "
                                       "SELECT ?1, ?2, COALESCE(MAX(revision), 0) + 1, ?3, ?4, ?5 FROM answers "
                                       "WHERE reader_id = ?1 AND unit_id = ?2 RETURNING revision")))
         goto out;
-    sqlite3_bind_int64(st, 1, reader_id);
-    sqlite3_bind_int64(st, 2, unit_id);
-    sqlite3_bind_int64(st, 3, ndx__now());
-    sqlite3_bind_double(st, 4, seconds);
-    sqlite3_bind_text(st, 5, canon, -1, SQLITE_STATIC);
-    int64_t rev = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) rev = sqlite3_column_int64(st, 0);
-    if (sqlite3_step(st) != SQLITE_DONE || rev < 1) s = ndx__sq_fail(db, "saving an answer");
+    sqlite3_bind_int64(st, 1, r->reader_id);
+    sqlite3_bind_int64(st, 2, r->unit_id);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_double(st, 4, r->seconds);
+    sqlite3_bind_text(st, 5, r->json, -1, SQLITE_STATIC);
+    r->revision = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) r->revision = sqlite3_column_int64(st, 0);
+    if (sqlite3_step(st) != SQLITE_DONE || r->revision < 1) s = ndx__sq_fail(db, "saving an answer");
     sqlite3_finalize(st);
-    if (!s) s = ndx__sq_exec(db, "COMMIT");
-    if (!s && revision) *revision = rev;
 out:
-    if (s) ndx__sq_rollback(db);
-    UNLOCK;
-    free(canon);
+    if (s) sqlite3_exec(db->db, "ROLLBACK TO one", NULL, NULL, NULL);
+    sqlite3_exec(db->db, "RELEASE one", NULL, NULL, NULL);
     return s;
+}
+
+/* Commits a batch of saves in one transaction (one fsync for all). */
+static void commit_batch(ndx__survey_db *db, ndx__save_req *batch)
+{
+    LOCK;
+    ndx_status s = ndx__sq_exec(db, "BEGIN IMMEDIATE");
+    const int64_t now = ndx__now();
+    for (ndx__save_req *r = batch; r && !s; r = r->next) {
+        r->status = insert_one(db, r, now);
+        if (r->status) snprintf(r->msg, sizeof r->msg, "%s", ndx_last_error());
+    }
+    if (!s) s = ndx__sq_exec(db, "COMMIT");
+    if (s) {   /* nothing of the batch is stored */
+        ndx__sq_rollback(db);
+        for (ndx__save_req *r = batch; r; r = r->next) {
+            r->status = s, r->revision = 0;
+            snprintf(r->msg, sizeof r->msg, "%s", ndx_last_error());
+        }
+    }
+    UNLOCK;
+}
+
+/* Group commit: a save joins the queue; the first thread to find no batch
+ * being committed takes the whole queue and commits it, while later saves
+ * queue for the next batch.  Under many concurrent readers a save waits for
+ * one batch and its own, not for every save before it. */
+ndx_status ndx__survey_answer_save(ndx__survey_db *db, int64_t reader_id, int64_t unit_id, const char *json,
+                                   size_t len, double seconds, int64_t *revision)
+{
+    if (!(seconds >= 0 && seconds < 1e9))
+        return ndx__fail(NDX_ERR_INVALID, "seconds spent %g: must be >= 0", seconds);
+    ndx__save_req req = {.reader_id = reader_id, .unit_id = unit_id, .seconds = seconds};
+    ndx_status s = ndx__survey_answer_check(json, len, &req.json);
+    if (s) return s;
+    pthread_mutex_lock(&db->qmu);
+    if (db->qtail) db->qtail->next = &req;
+    else db->qhead = &req;
+    db->qtail = &req;
+    while (!req.done) {
+        if (db->committing) {
+            pthread_cond_wait(&db->qcv, &db->qmu);
+            continue;
+        }
+        ndx__save_req *batch = db->qhead;
+        db->qhead = db->qtail = NULL;
+        db->committing = 1;
+        pthread_mutex_unlock(&db->qmu);
+        commit_batch(db, batch);
+        pthread_mutex_lock(&db->qmu);
+        for (ndx__save_req *r = batch; r; r = r->next) r->done = 1;
+        db->committing = 0;
+        pthread_cond_broadcast(&db->qcv);
+    }
+    pthread_mutex_unlock(&db->qmu);
+    free(req.json);
+    if (req.status) return ndx__fail(req.status, "%s", req.msg);
+    if (revision) *revision = req.revision;
+    return NDX_OK;
 }
 
 /* Columns: reader, unit, revision, saved, seconds, json, revisions,

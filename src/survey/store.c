@@ -206,6 +206,8 @@ ndx_status ndx__survey_open(ndx__survey_db **out, const char *path, int create, 
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&db->mu, &a);
     pthread_mutexattr_destroy(&a);
+    pthread_mutex_init(&db->qmu, NULL);
+    pthread_cond_init(&db->qcv, NULL);
     ndx_status s = open_file(db, create);
     if (s) {
         const int made = db->created;
@@ -222,6 +224,8 @@ void ndx__survey_close(ndx__survey_db *db)
     if (!db) return;
     sqlite3_close_v2(db->db);
     pthread_mutex_destroy(&db->mu);
+    pthread_mutex_destroy(&db->qmu);
+    pthread_cond_destroy(&db->qcv);
     free(db);
 }
 

@@ -9,6 +9,18 @@
 #include "survey.h"
 #include "../core/core.h"
 
+/* A save waiting in the group-commit queue (query.c). */
+typedef struct ndx__save_req {
+    int64_t reader_id, unit_id;
+    char *json;             /* canonical */
+    double seconds;
+    int64_t revision;       /* set by the commit */
+    ndx_status status;
+    char msg[300];          /* the failure's message (made on the committing thread) */
+    int done;
+    struct ndx__save_req *next;
+} ndx__save_req;
+
 /* One connection; mu (recursive) makes each call one critical section, so
  * a multi-statement transaction never interleaves with another thread's. */
 struct ndx__survey_db {
@@ -17,6 +29,11 @@ struct ndx__survey_db {
     char path[1024];
     int readonly;
     int created;            /* open created the file (removed on failure) */
+    /* group commit of answer saves: qmu guards the queue and committing */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    ndx__save_req *qhead, *qtail;
+    int committing;
 };
 
 /* NDX_ERR_IO naming the db file, what failed and SQLite's message. */
