@@ -363,6 +363,7 @@ START_TEST(test_reader_isolation)
     sc_free(&r);
     r = get_as(2, path, 200);
     ck_assert_ptr_nonnull(strstr(r.body, "spiculated"));
+    ck_assert_ptr_nonnull(strstr(r.body, "Spiculated <code>mass_margin.spiculated</code>"));
     sc_free(&r);
     r = get_as(0, "/answers", 200);
     ck_assert_ptr_null(strstr(r.body, "spiculated"));

@@ -47,14 +47,20 @@ static void row(ndx__sb *b, const char *what, const char *value)
     ndx__sb_put(b, "</dd>");
 }
 
-static void phenomenon(ndx__sb *b, const cJSON *p, int i)
+static void phenomenon(const ndx__web *w, ndx__sb *b, const cJSON *p, int i)
 {
     ndx__sb_printf(b, "<li><span class=\"ph\">Phenomenon %d:</span> ", i + 1);
     const cJSON *d, *ds = cJSON_GetObjectItemCaseSensitive(p, "descriptors");
     int k = 0;
     cJSON_ArrayForEach(d, ds)
         if (cJSON_IsString(d)) {
-            ndx__sb_put(b, k++ ? ", <code>" : "<code>");
+            const ndx_lexicon_term *t = ndx_lexicon_find(w->lex, d->valuestring);
+            if (k++) ndx__sb_put(b, ", ");
+            if (t) {
+                ndx__sb_html(b, t->name);
+                ndx__sb_put(b, " ");
+            }
+            ndx__sb_put(b, "<code>");
             ndx__sb_html(b, d->valuestring);
             ndx__sb_put(b, "</code>");
         }
@@ -68,7 +74,7 @@ static void phenomenon(ndx__sb *b, const cJSON *p, int i)
     ndx__sb_put(b, "</span></li>");
 }
 
-static void answer_html(ndx__sb *b, const char *json)
+static void answer_html(const ndx__web *w, ndx__sb *b, const char *json)
 {
     cJSON *o = json ? cJSON_Parse(json) : NULL;
     if (!o) {
@@ -82,7 +88,7 @@ static void answer_html(ndx__sb *b, const char *json)
     ndx__sb_put(b, "</dl><ol class=\"phenomena\">");
     const cJSON *p, *ps = cJSON_GetObjectItemCaseSensitive(o, "phenomena");
     int i = 0;
-    cJSON_ArrayForEach(p, ps) phenomenon(b, p, i++);
+    cJSON_ArrayForEach(p, ps) phenomenon(w, b, p, i++);
     ndx__sb_put(b, "</ol><p class=\"comment\">Comment: <span class=\"free\">");
     ndx__sb_html(b, str_or(o, "comment", ""));
     ndx__sb_put(b, "</span></p>");
@@ -110,7 +116,7 @@ static void set_section(ndx__web *w, ndx__sb *b, const ndx__survey_set *s, int i
             ndx__unit_title(b, w, &units[i], i + 1);
             ndx__sb_printf(b, "</a> <small>%lld revision%s, last saved %s</small></h3>",
                            (long long)l->a[j].revisions, l->a[j].revisions == 1 ? "" : "s", t);
-            answer_html(b, l->a[j].json);
+            answer_html(w, b, l->a[j].json);
             ndx__sb_put(b, "</article>\n");
             shown++;
         }
@@ -131,15 +137,15 @@ void ndx__page_answers(ndx__web *w, const ndx__req *q, ndx__reply *r)
         ndx__reply_page_error(r, 403, "Not yours", "Readers see only their own answers.");
         return;
     }
-    if (ndx__survey_reader_get(w->db, reader, &who) != NDX_OK) {
+    if (ndx__survey_reader_get(ndx__web_rd(w), reader, &who) != NDX_OK) {
         ndx__reply_page_error(r, 404, "No such reader", "This survey has no such reader.");
         return;
     }
     held_list l = {0};
     ndx__survey_set *sets = NULL;
     int nsets = 0;
-    if (ndx__survey_answers(w->db, reader, 0, keep, &l) != NDX_OK ||
-        ndx__survey_sets(w->db, &sets, &nsets) != NDX_OK) {
+    if (ndx__survey_answers(ndx__web_rd(w), reader, 0, keep, &l) != NDX_OK ||
+        ndx__survey_sets(ndx__web_rd(w), &sets, &nsets) != NDX_OK) {
         ndx__reply_page_error(r, 500, "The answers could not be read", ndx_last_error());
     } else {
         ndx__sb b = {0};

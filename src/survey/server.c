@@ -340,6 +340,7 @@ static void close_stores(ndx__web *w)
     if (w->db) ndx__survey_close(w->db);
     for (int i = 0; i < NDX__WEB_READERS; i++)
         if (w->rd[i]) ndx__survey_close(w->rd[i]);
+    ndx_lexicon_free(w->lex);
 }
 
 ndx_status ndx_survey_server_start(const ndx_survey_server_opts *o, ndx_survey_server **out)
@@ -359,6 +360,7 @@ ndx_status ndx_survey_server_start(const ndx_survey_server_opts *o, ndx_survey_s
     for (int i = 0; i < NDX__WEB_READERS && st == NDX_OK; i++)
         st = ndx__survey_open(&s->web.rd[i], o->db, 0, 1);
     if (st == NDX_OK) st = ndx__survey_get_meta(s->web.db, &s->web.meta);
+    if (st == NDX_OK) st = ndx_lexicon_load(NULL, &s->web.lex);
     int fd = -1;
     if (st == NDX_OK)
         st = listen_on(o->bind ? o->bind : "127.0.0.1", o->port, &fd, &s->port);

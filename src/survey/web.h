@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "netdx.h"
+#include "netdx_lexicon.h"
 #include "netdx_survey.h"
 #include "survey.h"
 
@@ -51,6 +52,7 @@ typedef struct ndx__web {
     ndx__survey_db *rd[NDX__WEB_READERS];
     unsigned next_rd;               /* round robin over rd (atomic) */
     ndx__survey_meta meta;
+    ndx_lexicon *lex;               /* the built-in lexicon: names of ids */
     int shuffle;                    /* per-reader random unit order */
 } ndx__web;
 /* A read-only connection for this request. */

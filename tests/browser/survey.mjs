@@ -144,7 +144,6 @@ async function run() {
   const rowsOf4 = await patches.evaluateAll((bs) => new Set(bs.slice(0, 4).map((b) => Math.round(b.getBoundingClientRect().top))).size === 1 &&
     Math.round(bs[4].getBoundingClientRect().top) > Math.round(bs[3].getBoundingClientRect().top));
   check('patches are in rows of 4', rowsOf4);
-  await shot(page, 'unit');
 
   // zoom on a patch: the mammogram with the box, for any patch
   await patches.nth(5).click();
@@ -174,6 +173,11 @@ async function run() {
   const chipTitle = async () => page.locator('fieldset.phen').nth(0).locator('.chip').first().getAttribute('title');
   await answerUnit(page);
   check('a lexicon term carries its definition as a tooltip', ((await chipTitle()) || '').length > 20, await chipTitle());
+  const unlabelled = await page.evaluate(() => Array.from(document.querySelectorAll('input, select, textarea'))
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')).map((e) => e.outerHTML.slice(0, 80)));
+  check('every form control has a label', unlabelled.length === 0, unlabelled.join(' '));
+  await page.evaluate(() => { window.scrollTo(0, 0); document.getElementById('answer').scrollTop = 0; });
+  await shot(page, 'unit');
   const first = await readAnswer(page, unit);
   const ph = (first.answer || {}).phenomena || [];
   check('autosave stored the answer', first.revision >= 1 && first.answer.recognizable === 'yes', JSON.stringify(first));
