@@ -93,8 +93,8 @@ void ndx__page_home(ndx__web *w, const ndx__req *q, ndx__reply *r)
     ndx__survey_set *sets = NULL;
     ndx__survey_progress *prog = NULL;
     int nsets = 0, nprog = 0;
-    if (ndx__survey_sets(w->db, &sets, &nsets) != NDX_OK ||
-        ndx__survey_progress_get(w->db, q->me->id, &prog, &nprog) != NDX_OK) {
+    if (ndx__survey_sets(ndx__web_rd(w), &sets, &nsets) != NDX_OK ||
+        ndx__survey_progress_get(ndx__web_rd(w), q->me->id, &prog, &nprog) != NDX_OK) {
         free(sets);
         ndx__reply_page_error(r, 500, "The survey could not be read", ndx_last_error());
         return;
@@ -184,7 +184,7 @@ void ndx__page_set(ndx__web *w, const ndx__req *q, int64_t set_id, ndx__reply *r
     ndx__survey_set *sets = NULL;
     ndx__survey_unit *units = NULL;
     int nsets = 0, n = 0, index;
-    if (ndx__survey_sets(w->db, &sets, &nsets) != NDX_OK) {
+    if (ndx__survey_sets(ndx__web_rd(w), &sets, &nsets) != NDX_OK) {
         ndx__reply_page_error(r, 500, "The survey could not be read", ndx_last_error());
         return;
     }
@@ -269,9 +269,9 @@ void ndx__page_admin(ndx__web *w, const ndx__req *q, ndx__reply *r)
     ndx__survey_progress *p = NULL;
     ndx__survey_set *sets = NULL;
     int nrd = 0, np = 0, nsets = 0;
-    if (ndx__survey_reader_list(w->db, &rd, &nrd) != NDX_OK ||
-        ndx__survey_progress_get(w->db, 0, &p, &np) != NDX_OK ||
-        ndx__survey_sets(w->db, &sets, &nsets) != NDX_OK) {
+    if (ndx__survey_reader_list(ndx__web_rd(w), &rd, &nrd) != NDX_OK ||
+        ndx__survey_progress_get(ndx__web_rd(w), 0, &p, &np) != NDX_OK ||
+        ndx__survey_sets(ndx__web_rd(w), &sets, &nsets) != NDX_OK) {
         free(rd);
         free(p);
         ndx__reply_page_error(r, 500, "The survey could not be read", ndx_last_error());

@@ -132,9 +132,9 @@ void ndx__page_unit(ndx__web *w, const ndx__req *q, int64_t unit_id, ndx__reply 
         ndx__reply_page_error(r, 500, "Out of memory", "The server is out of memory.");
         return;
     }
-    ndx_status st = unit_id ? ndx__survey_unit_get(w->db, unit_id, q->me->id, u)
+    ndx_status st = unit_id ? ndx__survey_unit_get(ndx__web_rd(w), unit_id, q->me->id, u)
                             : NDX_ERR_INVALID;
-    if (st == NDX_OK) st = ndx__survey_set_get(w->db, u->set_id, &s);
+    if (st == NDX_OK) st = ndx__survey_set_get(ndx__web_rd(w), u->set_id, &s);
     if (st != NDX_OK) {
         free(u);
         if (st == NDX_ERR_INVALID)
