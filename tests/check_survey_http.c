@@ -50,6 +50,66 @@ static sc_resp get_as(int i, const char *path, int want)
     return r;
 }
 
+/* Whether an HTML page is well-formed: every tag closed in order (void
+ * elements aside), every attribute value quoted, no bare '<' in text;
+ * why gets the first problem. */
+static int html_ok(const char *s, char *why, size_t n)
+{
+    static const char *const voids[] = {"meta", "link", "img", "input", "br", "hr", NULL};
+    char stack[64][16];
+    int depth = 0;
+    for (const char *p = s; (p = strchr(p, '<'));) {
+        if (!strncmp(p, "<!DOCTYPE html>", 15)) {
+            p += 15;
+            continue;
+        }
+        int closing = p[1] == '/';
+        const char *name = p + 1 + closing;
+        size_t len = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789");
+        const char *q = name + len;
+        int quoted = 0;
+        for (; *q && (quoted || *q != '>'); q++) {
+            if (*q == '"') quoted = !quoted;
+            else if (*q == '=' && !quoted && q[1] != '"') {
+                snprintf(why, n, "unquoted attribute at byte %ld", (long)(q - s));
+                return 0;
+            }
+        }
+        if (!len || len > 15 || !*q) {
+            snprintf(why, n, "a bare '<' or an unterminated tag at byte %ld", (long)(p - s));
+            return 0;
+        }
+        char tag[16];
+        memcpy(tag, name, len);
+        tag[len] = 0;
+        p = q + 1;
+        int is_void = 0;
+        for (int k = 0; voids[k]; k++) is_void |= !strcmp(tag, voids[k]);
+        if (is_void) continue;
+        if (!closing) {
+            if (depth == 64) return snprintf(why, n, "nested too deep"), 0;
+            snprintf(stack[depth++], 16, "%s", tag);
+        } else if (!depth || strcmp(stack[depth - 1], tag)) {
+            snprintf(why, n, "</%.15s> at byte %ld closes <%.15s>", tag, (long)(p - s),
+                     depth ? stack[depth - 1] : "nothing");
+            return 0;
+        } else {
+            depth--;
+        }
+    }
+    if (depth) snprintf(why, n, "<%.15s> never closed", stack[depth - 1]);
+    return depth == 0;
+}
+
+/* GET as reader i, status 200, a well-formed page. */
+static sc_resp page_as(int i, const char *path)
+{
+    char why[160];
+    sc_resp r = get_as(i, path, 200);
+    ck_assert_msg(html_ok(r.body, why, sizeof why), "%s: %s", path, why);
+    return r;
+}
+
 static sc_resp post_as(int i, const char *json, int want)
 {
     sc_resp r;
@@ -140,7 +200,7 @@ END_TEST
 START_TEST(test_pages)
 {
     char path[64];
-    sc_resp r = get_as(0, "/", 200);
+    sc_resp r = page_as(0, "/");
     ck_assert_ptr_nonnull(strstr(r.body, "reader-a"));
     ck_assert_ptr_nonnull(strstr(r.body, "<progress value=\"0\" max=\"8\""));
     snprintf(path, sizeof path, "href=\"/unit/%lld\">Resume", (long long)S.unit[0]);
@@ -148,7 +208,7 @@ START_TEST(test_pages)
     ck_assert_ptr_nonnull(strstr(r.body, "tiny / features.17"));
     sc_free(&r);
 
-    r = get_as(0, "/set/1", 200);
+    r = page_as(0, "/set/1");
     int rows = 0, thumbs = 0;
     for (const char *p = r.body; (p = strstr(p, "class=\"unit-row\"")); p++) rows++;
     for (const char *p = r.body; (p = strstr(p, "class=\"thumb\"")); p++) thumbs++;
@@ -159,7 +219,7 @@ START_TEST(test_pages)
     sc_free(&r);
 
     snprintf(path, sizeof path, "/unit/%lld", (long long)S.unit[1]);
-    r = get_as(0, path, 200);
+    r = page_as(0, path);
     int patches = 0;
     for (const char *p = r.body; (p = strstr(p, "class=\"patch\"")); p++) patches++;
     ck_assert_int_eq(patches, 32);
@@ -370,7 +430,7 @@ START_TEST(test_reader_isolation)
     sc_free(&r);
     r = get_as(0, "/admin", 403);
     sc_free(&r);
-    r = get_as(2, "/admin", 200);
+    r = page_as(2, "/admin");
     ck_assert_ptr_nonnull(strstr(r.body, "reader-b"));
     ck_assert_ptr_nonnull(strstr(r.body, "<progress value=\"1\" max=\"8\""));
     sc_free(&r);
@@ -401,7 +461,7 @@ START_TEST(test_script_text_escaped)
     char path[96];
     snprintf(path, sizeof path, "/answers?reader=%lld", (long long)S.reader[0]);
     for (int who = 0; who < 3; who += 2) {
-        r = get_as(who, path, 200);
+        r = page_as(who, path);
         ck_assert_ptr_null(strstr(r.body, "<script>alert"));
         ck_assert_ptr_null(strstr(r.body, "<img src=x"));
         ck_assert_ptr_nonnull(strstr(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;"));
