@@ -348,9 +348,23 @@ START_TEST(test_bad_answers_store_nothing)
         }
         sc_free(&r);
     }
-    /* over 64 KiB, announced and not */
+    /* over 64 KiB, announced and not (chunked) */
     sc_resp r;
     ck_assert_int_eq(sc_post_json(port, "/api/answer", ck[0], big, &r), 0);
+    ck_assert_int_eq(r.status, 413);
+    sc_free(&r);
+    int fd = sc_connect(port, 20);
+    ck_assert_int_ge(fd, 0);
+    char head[512];
+    snprintf(head, sizeof head, "POST /api/answer HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: "
+             "http://127.0.0.1:%d\r\nContent-Type: application/json\r\nCookie: ndx_session=%s"
+             "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n%zx\r\n",
+             port, port, ck[0], strlen(big));
+    ck_assert_int_eq(sc_send_all(fd, head, strlen(head)), 0);
+    ck_assert_int_eq(sc_send_all(fd, big, strlen(big)), 0);
+    ck_assert_int_eq(sc_send_all(fd, "\r\n0\r\n\r\n", 7), 0);
+    ck_assert_int_eq(sc_read(fd, &r), 0);
+    close(fd);
     ck_assert_int_eq(r.status, 413);
     sc_free(&r);
     ck_assert_int_eq(stored(0, S.unit[0]), before);
