@@ -52,12 +52,19 @@
     if (form) answerForm(form);
   }
 
+  // The overlay toggles keep their state from unit to unit (this tab only).
   function toggles() {
     const hl = document.getElementById('t-hl');
     const ol = document.getElementById('t-ol');
+    const kept = (k) => { try { return sessionStorage.getItem(k); } catch (e) { return null; } };
+    const keep = (k, v) => { try { sessionStorage.setItem(k, v); } catch (e) { /* private mode */ } };
+    if (hl && kept('ndx-hl')) hl.checked = kept('ndx-hl') === '1';
+    if (ol && kept('ndx-ol')) ol.checked = kept('ndx-ol') === '1';
     const apply = () => {
-      document.body.classList.toggle('no-hl', hl && !hl.checked);
+      document.body.classList.toggle('no-hl', !!(hl && !hl.checked));
       document.body.classList.toggle('show-ol', !!(ol && ol.checked));
+      if (hl) keep('ndx-hl', hl.checked ? '1' : '0');
+      if (ol) keep('ndx-ol', ol.checked ? '1' : '0');
     };
     if (hl) hl.addEventListener('change', apply);
     if (ol) ol.addEventListener('change', apply);
@@ -87,6 +94,10 @@
       document.getElementById('zoom-title').textContent = 'Patch ' + btn.dataset.n;
       const big = document.getElementById('zoom-patch');
       big.replaceChildren(...Array.from(btn.querySelectorAll('img'), (x) => x.cloneNode()));
+      // the patch at its own resolution (tiles are 192..320 px), at least 288 px
+      const side = Math.max(288, btn.querySelector('img.tile').naturalWidth || 0) + 'px';
+      big.style.width = side;
+      big.style.height = side;
       const lab = btn.dataset.label;
       document.getElementById('zoom-label').textContent = lab === undefined ? '' :
         lab === '1' ? 'Label: + (cancer-positive patch)' : 'Label: \u2212 (cancer-negative patch)';
