@@ -11,6 +11,19 @@
 #include <pthread.h>
 
 #include "survey_fixture.h"
+#include "kernels.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+/* stb declares every loader static; only the PNG one is used */
+#pragma GCC diagnostic ignored "-Wunused-function"
 
 /* ---- SHA-256 ------------------------------------------------------------------------------ */
 START_TEST(test_sha256_fips)
@@ -200,6 +213,51 @@ START_TEST(test_store_revisions)
     ck_assert_int_ne(sqlite3_exec(raw, "UPDATE answers SET json = '{}'", NULL, NULL, NULL), SQLITE_OK);
     ck_assert_int_ne(sqlite3_exec(raw, "DELETE FROM answers", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(raw);
+}
+END_TEST
+
+/* The highlight of a unit's patch: the map from the state, upsampled with the
+ * reference bilinear kernel, / top-1: alpha 204 (x0.2) exactly where < 0.2. */
+START_TEST(test_highlight_overlay)
+{
+    ndx_survey_init_stats st;
+    init_crafted("hl.sqlite", 8, 0.5, 1, 0, &st);
+    char p[400];
+    path_of(p, sizeof p, "craft/crafted.1.dstate");
+    ndx_dissect *d;
+    ck_assert_int_eq(ndx_dissect_load(&d, p), NDX_OK);
+    ndx__survey_db *db = open_db("hl.sqlite");
+    ndx__survey_unit u;
+    ck_assert_int_eq(ndx__survey_unit_get(db, 1, 0, &u), NDX_OK);
+    ndx_dissect_top top[8];
+    int nt, dimmed = 0, lit = 0;
+    ck_assert_int_eq(ndx_dissect_unit_top(d, u.unit, top, &nt), NDX_OK);
+    ck_assert_int_eq(nt, u.npatches);
+    for (int j = 0; j < nt; j++) {
+        ck_assert_int_eq(top[j].id, u.patches[j].patch_id);
+        unsigned char *png;
+        size_t n;
+        int w, h, comp;
+        ck_assert_int_eq(ndx__survey_image(db, u.patches[j].highlight, &png, &n, &w, &h), NDX_OK);
+        unsigned char *px = stbi_load_from_memory(png, (int)n, &w, &h, &comp, 2);
+        free(png);
+        ck_assert_ptr_nonnull(px);
+        ck_assert_int_eq(comp, 2);
+        float *up = malloc((size_t)w * h * sizeof *up);
+        ndx_f32_bilinear__ref(1, 4, 4, h, w, 0, top[j].map, up);
+        for (int q = 0; q < w * h; q++) {
+            const float r = up[q] / top[0].score;
+            ck_assert_int_eq(px[2 * q], 0);
+            if (fabsf(r - 0.2f) < 1e-4f) continue;   /* rounding of another kernel set */
+            ck_assert_int_eq(px[2 * q + 1], r < 0.2f ? 204 : 0);
+            dimmed += r < 0.2f, lit += r >= 0.2f;
+        }
+        free(up);
+        stbi_image_free(px);
+    }
+    ck_assert(dimmed > 0 && lit > 0);
+    ndx__survey_close(db);
+    ndx_dissect_free(d);
 }
 END_TEST
 
@@ -515,6 +573,7 @@ static void add_tests(TCase *tc)
     tcase_add_test(tc, test_sha256_fips);
     tcase_add_test(tc, test_store_round_trip);
     tcase_add_test(tc, test_store_revisions);
+    tcase_add_test(tc, test_highlight_overlay);
     tcase_add_test(tc, test_store_concurrent_saves);
     tcase_add_test(tc, test_answer_schema);
     tcase_add_test(tc, test_open_refusals);

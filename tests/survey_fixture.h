@@ -2,7 +2,9 @@
  * running the netdx beside the suite, reading files, and the fixture: phantom
  * data (netdx synth, netdx patches), a random-init `tiny` and its real
  * dissection (top 32), and a crafted dissection whose positive fractions are
- * known (units 0..5 have only positive top patches, the others none).
+ * known (units 0..5 have only positive top patches, the others none) and
+ * whose 4 x 4 maps peak at (1, 1) and fall to 0.05 of the peak at every
+ * third cell (so the highlight dims part of each tile).
  * Header-only (static functions); include once per program. */
 #ifndef NDX_SURVEY_FIXTURE_H
 #define NDX_SURVEY_FIXTURE_H
@@ -102,7 +104,8 @@ static inline void craft_dissection(void)
         for (int u = 0; u < CRAFT_UNITS; u++) {
             const int high = u < CRAFT_CANCER ? labels[i] : !labels[i];
             for (int k = 0; k < 16; k++)
-                maps[((size_t)i * CRAFT_UNITS + u) * 16 + k] = (high ? 5.0f + 0.01f * i : 0.5f) * (k == 5 ? 1 : 0.5f);
+                maps[((size_t)i * CRAFT_UNITS + u) * 16 + k] =
+                    (high ? 5.0f + 0.01f * i : 0.5f) * (k == 5 ? 1 : k % 3 == 0 ? 0.05f : 0.5f);
         }
     }
     ndx_dissect_batch b = {.n = N, .maps = maps, .ids = ids, .labels = labels};
