@@ -13,18 +13,6 @@
 #include "survey_fixture.h"
 #include "kernels.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
-/* stb declares every loader static; only the PNG one is used */
-#pragma GCC diagnostic ignored "-Wunused-function"
-
 /* ---- SHA-256 ------------------------------------------------------------------------------ */
 START_TEST(test_sha256_fips)
 {

@@ -96,6 +96,70 @@ static int check_jsonl(const char *path, const char *hash, int history, int *des
     return lines;
 }
 
+/* A decoded image's pixel range (comp channels, channel 0). */
+static void image_range(ndx__survey_db *d, int64_t id, int comp, int *w, int *h, int *lo, int *hi)
+{
+    unsigned char *png;
+    size_t len;
+    ck_assert_int_eq(ndx__survey_image(d, id, &png, &len, w, h), NDX_OK);
+    int c, iw, ih;
+    unsigned char *px = stbi_load_from_memory(png, (int)len, &iw, &ih, &c, comp);
+    free(png);
+    ck_assert_ptr_nonnull(px);
+    ck_assert(iw == *w && ih == *h && c == comp);
+    *lo = 255, *hi = 0;
+    for (int q = 0; q < iw * ih; q++) {
+        if (px[q * comp] < *lo) *lo = px[q * comp];
+        if (px[q * comp] > *hi) *hi = px[q * comp];
+    }
+    stbi_image_free(px);
+}
+
+/* The images of every unit: tiles 192..320 px and windowed (a wide range of
+ * gray, not a flat tile), highlights of the tile's size, lesion outlines exactly on the
+ * patches that overlap a lesion, mammograms <= 800 px tall. */
+static void check_real_images(void)
+{
+    ndx_patch_index ix = {0};
+    char p[400];
+    path_of(p, sizeof p, "data");
+    ck_assert_int_eq(ndx_patches_read(p, &ix), NDX_OK);
+    ndx__survey_db *d = open_db("real.sqlite");
+    int outlines = 0;
+    for (int64_t id = 1; id <= 14; id++) {
+        ndx__survey_unit u;
+        ck_assert_int_eq(ndx__survey_unit_get(d, id, 0, &u), NDX_OK);
+        ck_assert_int_eq(u.npatches, 32);
+        for (int j = 0; j < u.npatches; j++) {
+            const ndx__survey_patch *pt = &u.patches[j];
+            int w, h, hw, hh, mw, mh, lo, hi;
+            image_range(d, pt->tile, 1, &w, &h, &lo, &hi);
+            ck_assert(w >= 192 && w <= 320 && w == h);
+            ck_assert_msg(hi - lo >= 32, "tile of patch %lld: gray %d..%d", (long long)pt->patch_id, lo, hi);
+            image_range(d, pt->highlight, 2, &hw, &hh, &lo, &hi);
+            ck_assert(hw == w && hh == h && hi == 0);
+            image_range(d, pt->mammogram, 1, &mw, &mh, &lo, &hi);
+            ck_assert(mh <= 800 && pt->mbox[0] + pt->mbox[2] <= mw && pt->mbox[1] + pt->mbox[3] <= mh);
+            ck_assert(j == 0 || pt->score <= u.patches[j - 1].score);
+            const ndx_patch *ip = &ix.patches[pt->patch_id];
+            ck_assert(pt->box[0] == ip->x && pt->box[1] == ip->y && pt->box[2] == ip->w && pt->box[3] == ip->h);
+            float overlap = 0;
+            for (int k = 0; k < NDX_LESION_KINDS; k++) overlap += ip->overlap[k][0] + ip->overlap[k][1];
+            if (pt->outline) {
+                ck_assert_msg(overlap > 0, "patch %lld: an outline without a lesion", (long long)pt->patch_id);
+                image_range(d, pt->outline, 4, &hw, &hh, &lo, &hi);
+                ck_assert(hw == w && hh == h && hi > 0);
+                outlines++;
+            } else {
+                ck_assert_msg(overlap < 0.05f, "patch %lld: %.3f lesion, no outline", (long long)pt->patch_id, overlap);
+            }
+        }
+    }
+    ck_assert_int_gt(outlines, 0);
+    ndx__survey_close(d);
+    ndx_patches_free(&ix);
+}
+
 START_TEST(test_real_simulate_export)
 {
     char db[400], p[400];
@@ -135,23 +199,7 @@ START_TEST(test_real_simulate_export)
     ck_assert_int_eq(sqlite3_column_int(st, 2), 3);
     sqlite3_finalize(st);
     sqlite3_close(raw);
-    /* the images of a real unit: tiles >= 192 px, highlights the tile's size */
-    ndx__survey_db *d = open_db("real.sqlite");
-    ndx__survey_unit u;
-    ck_assert_int_eq(ndx__survey_unit_get(d, 1, 0, &u), NDX_OK);
-    ck_assert_int_eq(u.npatches, 32);
-    for (int j = 0; j < u.npatches; j++) {
-        unsigned char *png;
-        size_t len;
-        int w, h, hw, hh;
-        ck_assert_int_eq(ndx__survey_image(d, u.patches[j].tile, &png, &len, &w, &h), NDX_OK);
-        free(png);
-        ck_assert_int_eq(ndx__survey_image(d, u.patches[j].highlight, &png, &len, &hw, &hh), NDX_OK);
-        free(png);
-        ck_assert(w >= 192 && w <= 320 && hw == w && hh == h);
-        ck_assert(u.patches[j].score <= u.patches[0].score);
-    }
-    ndx__survey_close(d);
+    check_real_images();
 }
 END_TEST
 

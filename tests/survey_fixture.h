@@ -23,6 +23,18 @@
 #include "netdx_survey.h"
 #include "testutil.h"
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
+/* stb declares every loader static; only the PNG one is used */
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 static char bin[1024], dir[256];
 
 static inline int run(const char *fmt, ...)
