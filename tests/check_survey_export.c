@@ -275,6 +275,20 @@ START_TEST(test_cli_bad_input)
     ck_assert_int_eq(run("survey init --db %s --dissection %s/craft --data %s/craft", db, dir, dir), 1);
     ck_assert(output_has("craft"));
     ck_assert(!file_exists(db) && no_leftovers("bad.sqlite"));
+    /* a corrupt source image (found by a worker thread): named, nothing written */
+    char cmd[1400], data2[400];
+    path_of(data2, sizeof data2, "data2");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/data' '%s'", data2, dir, data2);
+    ck_assert_int_eq(system(cmd), 0);
+    ndx_patch_index ix = {0};
+    ck_assert_int_eq(ndx_patches_read(data2, &ix), NDX_OK);
+    char img[1000];
+    snprintf(img, sizeof img, "%s/%s", data2, ix.images[ix.patches[0].image].path);
+    ndx_patches_free(&ix);
+    ck_assert_int_eq(truncate(img, 100), 0);
+    ck_assert_int_eq(run("survey init --db %s --dissection %s/craft --data %s", db, dir, data2), 1);
+    ck_assert(output_has(img));
+    ck_assert(!file_exists(db) && no_leftovers("bad.sqlite"));
     ck_assert_int_eq(run("survey init --db %s --dissection %s/craft --units 0", db, dir), 2);
     ck_assert(output_has("--units"));
     ck_assert_int_eq(run("survey init --db %s --dissection %s/craft --cancer-share 1.5", db, dir), 2);

@@ -274,18 +274,41 @@ static ndx_status store_unit(ndx__survey_db *db, ndx__survey_imgs *im, const ndx
     best_lesion(d, &info, su);
     su->npatches = nt < NDX__SURVEY_PATCHES ? nt : NDX__SURVEY_PATCHES;
     su->positives = 0;
+    const float *maps[NDX__SURVEY_PATCHES];
+    int sizes[NDX__SURVEY_PATCHES];
+    int64_t hl[NDX__SURVEY_PATCHES];
     for (int j = 0; j < su->npatches; j++) {
         ndx__survey_patch *p = &su->patches[j];
-        int S;
-        if ((s = ndx__survey_imgs_patch(im, top[j].id, p, &S))) return s;
+        if ((s = ndx__survey_imgs_patch(im, top[j].id, p, &sizes[j]))) return s;
         p->rank = j;
         p->score = top[j].score;
         p->label = top[j].label != 0;
         su->positives += p->label;
-        if ((s = ndx__survey_imgs_highlight(im, top[j].map, h, w, align_corners, top[0].score, S, &p->highlight)))
-            return s;
+        maps[j] = top[j].map;
     }
+    s = ndx__survey_imgs_highlights(im, su->npatches, maps, h, w, align_corners, top[0].score, sizes, hl);
+    if (s) return s;
+    for (int j = 0; j < su->npatches; j++) su->patches[j].highlight = hl[j];
     return ndx__survey_unit_add(db, su);
+}
+
+/* The tiles, outlines and mammograms of the picked units' top patches,
+ * made in one parallel pass before the units are stored. */
+static ndx_status prepare_images(ndx__survey_imgs *im, const ndx_dissect *d, const pick *picks, int n,
+                                 ndx_dissect_top *top)
+{
+    int64_t *ids = malloc((size_t)(n > 0 ? n : 1) * NDX__SURVEY_PATCHES * sizeof *ids);
+    if (!ids) return ndx__fail(NDX_ERR_NOMEM, "survey init: out of memory");
+    ndx_status s = NDX_OK;
+    int m = 0;
+    for (int i = 0; i < n && !s; i++) {
+        int nt;
+        if ((s = ndx_dissect_unit_top(d, picks[i].unit, top, &nt))) break;
+        for (int j = 0; j < nt && j < NDX__SURVEY_PATCHES; j++) ids[m++] = top[j].id;
+    }
+    if (!s) s = ndx__survey_imgs_prepare(im, ids, m);
+    free(ids);
+    return s;
 }
 
 /* The unit set of one state: picks, stores units and repeats. */
@@ -309,6 +332,7 @@ static ndx_status add_layer(ndx__survey_db *db, ndx__survey_imgs *im, const diss
     if (!s) s = pick_units(d, o, rng, picks, &n, &ncancer);
     const int reps = o->repeats < n ? o->repeats : n;
     const int total = n + reps;
+    if (!s) s = prepare_images(im, d, picks, n, top);
     if (!s && o->progress) o->progress(o->progress_ctx, 0, total);
     for (int i = 0; i < total && !s; i++) {
         memset(su, 0, sizeof *su);

@@ -227,19 +227,27 @@ void ndx__survey_rollback(ndx__survey_db *db);
 
 /* The images of one data dir's patches (src/survey/images.c): each source
  * mammogram and each patch's tile and lesion outline are made once and
- * stored; highlights per unit and patch. */
+ * stored; highlights per unit and patch.  Calls come from the thread that
+ * holds the build's transaction; the work inside runs on ndx_get_threads(). */
 typedef struct ndx__survey_imgs ndx__survey_imgs;
 ndx_status ndx__survey_imgs_new(ndx__survey_imgs **out, ndx__survey_db *db,
                                 const ndx_patch_index *ix);
 void ndx__survey_imgs_free(ndx__survey_imgs *im);
 void ndx__survey_imgs_stats(const ndx__survey_imgs *im, long *images, int64_t *bytes);
+/* Makes and stores the tiles, outlines and mammograms of patches ids[0..n)
+ * not made yet (duplicates allowed), one decode per source image, images
+ * in parallel.  An id outside the index is NDX_ERR_FORMAT. */
+ndx_status ndx__survey_imgs_prepare(ndx__survey_imgs *im, const int64_t *ids, int n);
 /* Fills p's patch_id, box, tile, outline, mammogram, mbox and source for
- * patch id of the index; *size gets the tile's side S (192..320). */
+ * patch id of the index (prepared first if need be); *size gets the
+ * tile's side S (192..320). */
 ndx_status ndx__survey_imgs_patch(ndx__survey_imgs *im, int64_t id, ndx__survey_patch *p,
                                   int *size);
-/* The highlight overlay of a unit's h x w map over an S x S tile. */
-ndx_status ndx__survey_imgs_highlight(ndx__survey_imgs *im, const float *map, int h, int w,
-                                      int align_corners, float top1, int S, int64_t *id);
+/* The highlight overlays of n patches of one unit: maps[i] (h x w) over a
+ * sizes[i] x sizes[i] tile, normalised by top1; ids[i] get their ids. */
+ndx_status ndx__survey_imgs_highlights(ndx__survey_imgs *im, int n, const float *const *maps,
+                                       int h, int w, int align_corners, float top1,
+                                       const int *sizes, int64_t *ids);
 
 /* ---- helpers ------------------------------------------------------------------ */
 /* SHA-256 (FIPS 180-4) of len bytes. */
