@@ -110,7 +110,7 @@ static cJSON *record(const exporter *e, const ndx__survey_answer *a)
     cJSON_AddNumberToObject(o, "revisions", (double)a->revisions);
     cJSON_AddStringToObject(o, "first_saved", first);
     cJSON_AddStringToObject(o, "last_saved", last);
-    cJSON_AddNumberToObject(o, "seconds_spent", a->seconds_total);
+    cJSON_AddNumberToObject(o, "seconds_spent", round(a->seconds_total * 1000) / 1000);   /* to the ms */
     static const char *const keys[] = {"recognizable", "association", "multiplicity", "phenomena", "comment"};
     for (int i = 0; i < 5; i++) {
         cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(ans, keys[i]);
