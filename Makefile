@@ -61,8 +61,8 @@ $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
 $(BUILD)/src/core/winograd.o: XFLAGS := -ftree-vectorize -fvect-cost-model=dynamic
 
 # ---- targets -----------------------------------------------------------------
-.PHONY: all lib check check-asan check-neon check-torch bench demo install uninstall \
-        install-test clean deps help run-tests
+.PHONY: all lib check check-asan check-neon check-torch check-browser bench demo install \
+        uninstall install-test clean deps help run-tests
 
 all: lib $(BUILD)/netdx
 
@@ -116,6 +116,17 @@ check-neon:
 	  LDLIBS="-lxxhash -lpthread -lm" \
 	  $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
 	@tests/run.sh --kernels "default ref" --wrap $(QEMU) $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
+
+# The survey pages end to end in Debian's chromium, headless, driven by
+# playwright-core (pinned in tests/browser/package-lock.json, installed
+# without its install scripts or browser downloads): a survey from
+# tests/survey_fixture.c, `netdx survey serve`, a reader's walk through it;
+# screenshots in $(BUILD)/screenshots/.
+check-browser:
+	@tools/install-deps.sh build browser
+	@$(MAKE) --no-print-directory $(BUILD)/netdx $(BUILD)/tests/survey_fixture
+	@cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@node tests/browser/survey.mjs $(BUILD)
 
 # Benchmarks: bench/<name>.c programs linked with the static library (and
 # OpenBLAS, for comparison only); bench/run.sh runs them beside PyTorch and
@@ -187,6 +198,6 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all check check-asan check-neon check-torch bench demo install uninstall clean deps"
+	@echo "targets: all check check-asan check-neon check-torch check-browser bench demo install uninstall clean deps"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
