@@ -33,7 +33,8 @@ LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lmicrohttpd -lsqlite3 -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
 # ---- sources ---------------------------------------------------------------
-KERNEL_SRC := kernels/dispatch.c $(wildcard kernels/ref/*.c)
+# kernels/*.c: dispatch and the code every set shares (the bilinear plan).
+KERNEL_SRC := $(wildcard kernels/*.c) $(wildcard kernels/ref/*.c)
 ifneq ($(findstring x86_64,$(MACHINE)),)
 KERNEL_SRC += $(wildcard kernels/avx2/*.c)
 endif
@@ -55,6 +56,7 @@ KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/
 # Per-directory flags: the oracle without contraction, ISA flags only on
 # the ISA's own files.
 $(BUILD)/kernels/ref/%.o:  XFLAGS := -ffp-contract=off
+$(BUILD)/kernels/bilinear-plan.o: XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
 # The Winograd transforms are plain C loops left to the vectorizer (baseline
 # ISA, no contraction: results equal the scalar loops').

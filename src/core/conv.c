@@ -17,7 +17,6 @@
  * where it applies: 3x3, stride 1, dilation 1, one group); auto (default)
  * takes Winograd where ndx__winograd_wins().  Backward is always im2col.
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core.h"
@@ -97,15 +96,10 @@ static int batch_chunk(const ndx_conv2d_desc *d)
     return chunk < (size_t)d->n ? (int)chunk : d->n;
 }
 
-static atomic_int conv_algo;   /* ndx__conv_algo, NDX__CONV_AUTO at first */
-
-void ndx__conv_set_algo(ndx__conv_algo a) { atomic_store(&conv_algo, (int)a); }
-
 /* Whether the forward pass of a checked d takes Winograd. */
 int ndx__conv_uses_winograd(const ndx_conv2d_desc *d)
 {
-    ndx__ensure_init();
-    switch (atomic_load(&conv_algo)) {
+    switch (ndx__conv_get_algo()) {
     case NDX__CONV_IM2COL: return 0;
     case NDX__CONV_WINOGRAD: return ndx__winograd_fits(d);
     default: return ndx__winograd_wins(d);
