@@ -26,9 +26,9 @@
  * that no index arithmetic can overflow. */
 #define NDX_CONV_MAX_SIZE (1 << 15)
 
-static ndx_conv_shape kernel_shape(const ndx_conv2d_desc *d, int channels)
+static ndx_conv2d_shape kernel_shape(const ndx_conv2d_desc *d, int channels)
 {
-    return (ndx_conv_shape){channels, d->h, d->w, d->kh, d->kw, d->sh, d->sw,
+    return (ndx_conv2d_shape){channels, d->h, d->w, d->kh, d->kw, d->sh, d->sw,
                             d->ph, d->pw, d->dh, d->dw};
 }
 
@@ -64,14 +64,14 @@ ndx_status ndx_conv2d_check(const ndx_conv2d_desc *d)
 
 int ndx_conv2d_out_h(const ndx_conv2d_desc *d)
 {
-    ndx_conv_shape s = kernel_shape(d, d->c);
-    return ndx_conv_out_h(&s);
+    ndx_conv2d_shape s = kernel_shape(d, d->c);
+    return ndx_conv2d_shape_out_h(&s);
 }
 
 int ndx_conv2d_out_w(const ndx_conv2d_desc *d)
 {
-    ndx_conv_shape s = kernel_shape(d, d->c);
-    return ndx_conv_out_w(&s);
+    ndx_conv2d_shape s = kernel_shape(d, d->c);
+    return ndx_conv2d_shape_out_w(&s);
 }
 
 static int is_pointwise(const ndx_conv2d_desc *d)
@@ -127,7 +127,7 @@ size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
 static void per_channel(ndx_im2col_fn fn, const ndx_conv2d_desc *d, int cg,
                         const float *src, size_t src_step, float *dst, size_t dst_step)
 {
-    const ndx_conv_shape s = kernel_shape(d, 1);
+    const ndx_conv2d_shape s = kernel_shape(d, 1);
     const int nt = ndx_get_threads();
 #pragma omp parallel for num_threads(nt) if (nt > 1 && cg > 1) schedule(static)
     for (int ch = 0; ch < cg; ch++) fn(&s, src + ch * src_step, dst + ch * dst_step);

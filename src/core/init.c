@@ -95,5 +95,3 @@ const char *ndx_kernel_set(void)
     ndx__ensure_init();
     return ndx_kernels()->isa;
 }
-
-void ndx_cpu_features(char *buf, size_t n) { ndx_cpu_describe(buf, n); }
