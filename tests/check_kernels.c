@@ -202,17 +202,17 @@ START_TEST(test_im2col_col2im_sets)
         const ndx_kernel_table *t = ndx_kernels_for(isas[si]);
         if (!t) continue;
         for (int it = 0; it < 300; it++) {
-            ndx_conv_shape s = {tu_int(&seed, 1, 4), tu_int(&seed, 1, 19), tu_int(&seed, 1, 19),
+            ndx_conv2d_shape s = {tu_int(&seed, 1, 4), tu_int(&seed, 1, 19), tu_int(&seed, 1, 19),
                                 tu_int(&seed, 1, 7), tu_int(&seed, 1, 7), tu_int(&seed, 1, 4),
                                 tu_int(&seed, 1, 4), tu_int(&seed, 0, 3), tu_int(&seed, 0, 3),
                                 tu_int(&seed, 1, 3), tu_int(&seed, 1, 3)};
             if (it < 2)   /* wide rows at stride 2, as ResNet's 7x7 stem: the vector path */
-                s = (ndx_conv_shape){3, 40, 37 + it, 7, 7, 2, 2, 3, 3, 1, 1};
+                s = (ndx_conv2d_shape){3, 40, 37 + it, 7, 7, 2, 2, 3, 3, 1, 1};
             else if (it == 2)   /* maps at most 8 wide at stride 1, as ResNet's 7x7 layers */
-                s = (ndx_conv_shape){5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1};
+                s = (ndx_conv2d_shape){5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1};
             else if (it == 3)   /* the same path with row stride, padding and dilation */
-                s = (ndx_conv_shape){3, 6, 8, 5, 3, 2, 1, 2, 1, 1, 2};
-            const int oh = ndx_conv_out_h(&s), ow = ndx_conv_out_w(&s);
+                s = (ndx_conv2d_shape){3, 6, 8, 5, 3, 2, 1, 2, 1, 1, 2};
+            const int oh = ndx_conv2d_shape_out_h(&s), ow = ndx_conv2d_shape_out_w(&s);
             if (oh < 1 || ow < 1) continue;
             const size_t nin = (size_t)s.c * s.h * s.w, ncol = (size_t)s.c * s.kh * s.kw * oh * ow;
             float *im = malloc(nin * sizeof *im);

@@ -622,7 +622,7 @@ START_TEST(test_pool)
         if (!t) continue;
         int tested = 0;
         for (int c = 0; c < 300; c++) {
-            ndx_pool_shape ps;
+            ndx_pool2d_shape ps;
             ps.kh = tu_int(&s, 1, 5);
             ps.kw = tu_int(&s, 1, 5);
             ps.h = tu_int(&s, 1, 40);
@@ -633,8 +633,8 @@ START_TEST(test_pool)
             ps.pw = tu_int(&s, 0, ps.kw / 2);
             ps.ceil_mode = tu_int(&s, 0, 1);
             ps.count_include_pad = tu_int(&s, 0, 1);
-            const int oh = ndx_pool_out_size(ps.h, ps.kh, ps.sh, ps.ph, ps.ceil_mode);
-            const int ow = ndx_pool_out_size(ps.w, ps.kw, ps.sw, ps.pw, ps.ceil_mode);
+            const int oh = ndx_pool2d_out_size(ps.h, ps.kh, ps.sh, ps.ph, ps.ceil_mode);
+            const int ow = ndx_pool2d_out_size(ps.w, ps.kw, ps.sw, ps.pw, ps.ceil_mode);
             if (oh <= 0 || ow <= 0) continue;
             tested++;
             const int ch = tu_int(&s, 1, 3);
