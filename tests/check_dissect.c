@@ -814,7 +814,7 @@ START_TEST(test_threads_deterministic)
     ndx_dissect *st[4];
     const int nt = ndx_get_threads();
     for (int r = 0; r < 4; r++) {
-        ndx_set_threads(r % 2 ? 2 : 1);
+        tu_threads(r % 2 ? 2 : 1);
         ndx_dissect_config c = {.layer = "big", .units = BU, .h = BH, .w = BW, .topk = 10,
                                 .quantile = 0.05, .warmup = 8};
         ck_assert_int_eq(ndx_dissect_new(&c, &st[r]), NDX_OK);

@@ -212,7 +212,7 @@ START_TEST(test_sgd_threads_identical)
     uint64_t seed = 7;
     tu_fill(&seed, g, N);
     for (int k = 0; k < 2; k++) {
-        ck_assert_int_eq(ndx_set_threads(k + 1), NDX_OK);
+        tu_threads(k + 1);
         p[k] = malloc(N * sizeof **p);
         b[k] = malloc(N * sizeof **b);
         uint64_t s2 = 9;
