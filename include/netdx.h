@@ -42,7 +42,9 @@ extern "C" {
  * declare between the visibility push and pop is exported, nothing else
  * (docs/api.md).  NDX_API marks a public declaration made elsewhere. */
 #if defined(__GNUC__)
+#ifndef NDX_API
 #define NDX_API __attribute__((visibility("default")))
+#endif
 #pragma GCC visibility push(default)
 #else
 #define NDX_API

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "kernels.h"
-#include "netdx.h"   /* declares ndx_cpu_features, defined here */
 
 #if defined(__x86_64__)
 #include <cpuid.h>

@@ -307,6 +307,13 @@ const ndx_kernel_table *ndx_kernels_for(const char *isa);
 const char *ndx_kernels_best(void);
 /* Makes the named set current; -1 when unknown or not runnable here. */
 int ndx_kernels_select(const char *isa);
-/* ndx_cpu_features() (include/netdx.h) is defined in dispatch.c too. */
+/* One line naming the CPU features dispatch looked at: the public
+ * ndx_cpu_features() of include/netdx.h, defined in dispatch.c, hence
+ * exported (NDX_API, as netdx.h defines it; kernels include no header of
+ * the layers above them). */
+#ifndef NDX_API
+#define NDX_API __attribute__((visibility("default")))
+#endif
+NDX_API void ndx_cpu_features(char *buf, size_t n);
 
 #endif
