@@ -37,7 +37,7 @@ LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lmicrohttpd -lsqlite3 -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
 # ---- sources ---------------------------------------------------------------
-# kernels/*.c: dispatch and the code every set shares (the bilinear plan).
+# kernels/*.c: dispatch and the code every set shares (the plans).
 KERNEL_SRC := $(wildcard kernels/*.c) $(wildcard kernels/ref/*.c)
 ifneq ($(findstring x86_64,$(MACHINE)),)
 KERNEL_SRC += $(wildcard kernels/avx2/*.c)
@@ -61,6 +61,7 @@ KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/
 # the ISA's own files.
 $(BUILD)/kernels/ref/%.o:  XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/bilinear-plan.o: XFLAGS := -ffp-contract=off
+$(BUILD)/kernels/resize-aa-plan.o: XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
 # The Winograd transforms are plain C loops left to the vectorizer (baseline
 # ISA, no contraction: results equal the scalar loops').

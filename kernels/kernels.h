@@ -143,7 +143,8 @@ void ndx_f32_bias_add__ref(int channels, size_t hw, const float *restrict bias,
 
 /* ---- planned bilinear, fused dissection IoU and select, antialiased resize
  * (contracts in kernels/ref/f32-bilinear-plan-ref.c and f32-resize-aa-ref.c;
- * the bilinear plan is built by kernels/bilinear-plan.c for every set)
+ * the plans are built by kernels/bilinear-plan.c and resize-aa-plan.c for
+ * every set)
  * Plans hold per-axis tap tables computed once per size pair into a
  * caller-provided buffer; kernels only blend. */
 typedef struct ndx_bilinear_plan {
