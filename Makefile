@@ -168,7 +168,8 @@ bench:
 	@bench/run.sh $(BUILD)
 
 # The main job end to end on the built-in phantom data, into demo/
-# (DEMO_OUT=dir to change): synth, patches, train, dissect.
+# (DEMO_OUT=dir to change): synth, patches, train, dissect, and report when
+# the survey has left answers.jsonl there.
 DEMO_OUT ?= demo
 demo:
 	@tools/install-deps.sh build
@@ -177,7 +178,7 @@ demo:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/netdx.h include/netdx_nn.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libnetdx.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
@@ -187,7 +188,7 @@ install: all
 	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/include/netdx_nn.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(wildcard include/*.h)) $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/$(SONAME) \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc $(DESTDIR)$(PREFIX)/bin/netdx

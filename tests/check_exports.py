@@ -31,7 +31,7 @@ def header_names(paths):
         # function pointer, "(*ndx_x)("
         for m in re.finditer(r"(?<!\(\*)\b(ndx_\w+)\s*\(", code):
             declared.add(m.group(1))
-        for m in re.finditer(r"\bextern\b[^;(]*?\b(ndx_\w+)\s*[\[;]", code):
+        for m in re.finditer(r"\bextern\s+(?!\")[^;(]*?\b(ndx_\w+)\s*[\[;]", code):
             declared.add(m.group(1))
     return names, declared
 

@@ -5,13 +5,14 @@
 #  build : compile the library, the CLI and the Check suites, run the demo
 #  neon  : cross-build the kernel suites for aarch64 and run them under qemu
 #  bench : OpenBLAS and PyTorch to compare against in `make bench`
-#  golden: PyTorch to regenerate tests/data with tools/gen_golden.py
+#  golden: PyTorch to regenerate tests/data with tools/gen_golden.py, and
+#          statsmodels + scikit-learn for tools/gen_report_golden.py
 set -eu
 
 build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
 bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
-golden="python3-torch python3-torchvision python3-numpy"
+golden="python3-torch python3-torchvision python3-numpy python3-statsmodels python3-sklearn"
 
 want=""
 [ $# -eq 0 ] && set -- build
