@@ -31,6 +31,10 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)   /* exported: see netdx.h */
+#endif
+
 /* ---- free text to lexicon descriptors ------------------------------------ */
 /* The lexicon's synonyms indexed for matching.  Refuses (NDX_ERR_FORMAT) a
  * lexicon where two terms share a normalised synonym: the mapping would be
@@ -137,6 +141,9 @@ typedef struct ndx_report_summary {
  * provenance.json) or empty; nothing is written on failure.  s may be NULL. */
 ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *s);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,10 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)   /* exported: see netdx.h */
+#endif
+
 /* ---- building a survey ---------------------------------------------------- */
 typedef struct ndx_survey_init_opts {
     const char *db;                   /* the survey file to create (must not exist) */
@@ -109,6 +113,10 @@ ndx_status ndx_survey_server_start(const ndx_survey_server_opts *o,
 int ndx_survey_server_port(const ndx_survey_server *s);
 /* Stops serving (open connections are closed) and frees s; NULL is fine. */
 void ndx_survey_server_stop(ndx_survey_server *s);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -11,7 +11,7 @@
 #          out where a nodejs that bundles it is installed already)
 set -eu
 
-build="gcc make pkg-config libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
+build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
 bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
 golden="python3-torch python3-torchvision python3-numpy python3-statsmodels python3-sklearn"

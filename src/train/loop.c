@@ -139,7 +139,7 @@ static ndx_status run_net_buffers(run *r, int plan)
         for (long i = 0; i < n; i++) {
             ndx_status s = ndx_patch_load(r->cache, &r->ix, (size_t)i, r->S, r->pre + (size_t)i * hw);
             if (s) {
-#pragma omp critical(ndx_train_preload)
+#pragma omp critical
                 if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
             }
         }
@@ -170,7 +170,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
         else
             s = ndx_patch_load(r->cache, &r->ix, id, S, g);
         if (s) {
-#pragma omp critical(ndx_train_load)
+#pragma omp critical
             if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
             continue;
         }
@@ -347,7 +347,7 @@ ndx_status ndx_train(const ndx_train_opts *o, double *test_auc)
     else
         st = ndx_zoo_build(o->arch, CLASSES, size, o->seed, &r.net);
     if (st || (st = run_net_buffers(&r, NDX_PLAN_TRAIN))) goto done;
-    if ((st = ndx_sampler_new(&sampler, r.train_labels, ntrain, CLASSES, 1, o->seed))) goto done;
+    if ((st = ndx_sampler_new(r.train_labels, ntrain, CLASSES, 1, o->seed, &sampler))) goto done;
     size_t nhist = (size_t)o->epochs * HIST_FIELDS * 2;
     hist = calloc(nhist, sizeof *hist);
     ep = calloc((size_t)o->epochs, sizeof *ep);
