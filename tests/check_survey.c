@@ -213,7 +213,7 @@ START_TEST(test_highlight_overlay)
     char p[400];
     path_of(p, sizeof p, "craft/crafted.1.dstate");
     ndx_dissect *d;
-    ck_assert_int_eq(ndx_dissect_load(&d, p), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_load(p, &d), NDX_OK);
     ndx__survey_db *db = open_db("hl.sqlite");
     ndx__survey_unit u;
     ck_assert_int_eq(ndx__survey_unit_get(db, 1, 0, &u), NDX_OK);

@@ -107,7 +107,7 @@ static inline void craft_dissection(void)
     ndx_dissect_config cfg = {.layer = "crafted.1", .units = CRAFT_UNITS, .h = 4, .w = 4, .topk = 8,
                               .mode = NDX_THRESHOLD_RELATIVE};
     ndx_dissect *d;
-    ck_assert_msg(ndx_dissect_new(&d, &cfg) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_msg(ndx_dissect_new(&cfg, &d) == NDX_OK, "%s", ndx_last_error());
     float *maps = malloc((size_t)N * CRAFT_UNITS * 16 * sizeof *maps);
     int64_t ids[40];
     uint8_t labels[40];

@@ -421,7 +421,7 @@ static ndx_status build(ndx__survey_db *db, const ndx_survey_init_opts *o, ndx_s
             char path[1400];
             snprintf(path, sizeof path, "%s/%s", ds[i].dir, ds[i].states[j]);
             ndx_dissect *d = NULL;
-            if (!(s = ndx_dissect_load(&d, path))) s = add_layer(db, src.im, &ds[i], d, o, &rng, st);
+            if (!(s = ndx_dissect_load(path, &d))) s = add_layer(db, src.im, &ds[i], d, o, &rng, st);
             ndx_dissect_free(d);
         }
     }
