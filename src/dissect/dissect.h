@@ -68,6 +68,17 @@ struct ndx_dissect {
     int wn;              /* patches in the buffer */
 };
 
+/* The default mask kinds, one table: a patch's mask of a kind holds the
+ * pixels where the lesions it takes (of kind `lesion`, or of any kind when
+ * -1; malignant ones only, or all) cover at least half of the pixel. */
+typedef struct ndx__mask_kind {
+    const char *name;
+    int lesion;          /* NDX_LESION_*, -1: any kind */
+    int malignant_only;
+} ndx__mask_kind;
+#define NDX__MASK_KINDS 6
+extern const ndx__mask_kind ndx__mask_kinds[NDX__MASK_KINDS];
+
 #define HIST_BINS 256     /* 8 octaves */
 #define HIST_WARMUP 64    /* default warm-up patches (fewer for large layers) */
 

@@ -166,11 +166,14 @@ static cJSON *ranking(const row *rows, const ndx_dissect *const *layers, const i
 }
 
 static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, int nlayers,
-                             const row *rows, int nrows, int *idx, int *tmp, double *v)
+                             const ndx_dissect_output *opt, const row *rows, int nrows, int *idx,
+                             int *tmp, double *v)
 {
     const ndx_dissect *d0 = layers[0];
     cJSON *root = cJSON_CreateObject();
     if (!root) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
+    if (opt->network) cJSON_AddStringToObject(root, "network", opt->network);
+    if (opt->model) cJSON_AddStringToObject(root, "model", opt->model);
     static const char *const modes[] = {"quantile", "relative", "fixed"};
     cJSON_AddStringToObject(root, "threshold", modes[d0->mode]);
     cJSON_AddNumberToObject(root, "quantile", d0->quantile);
@@ -484,7 +487,7 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
         }
     }
     if ((st = write_csv(dir, layers, rows, nrows))) goto done;
-    if ((st = write_json(dir, layers, nlayers, rows, nrows, idx, idx + nrows, v))) goto done;
+    if ((st = write_json(dir, layers, nlayers, opt, rows, nrows, idx, idx + nrows, v))) goto done;
     st = write_html(dir, layers, rows, nrows);
 done:
     free(rows);

@@ -27,9 +27,6 @@ static void free_windows(ndx_dissect *d);
 static void free_buffer(ndx_dissect *d);
 static int warmup_size(const ndx_dissect *d);
 
-static const char *const default_masks[] = {"mass", "calcification", "vessel",
-                                            "distortion", "malignant", "all"};
-
 /* ---- sketch ------------------------------------------------------------- */
 static float from_bits(uint32_t b)
 {
@@ -169,14 +166,16 @@ static ndx_status check_config(const ndx_dissect_config *c, ndx_dissect_config *
     if (c->nmasks == 0) {
         if (c->mask_names)
             return ndx__fail(NDX_ERR_INVALID, "dissect %s: mask names given with nmasks 0", c->layer);
-        out->nmasks = 6;
-        for (int m = 0; m < 6; m++) names[m] = default_masks[m];
+        out->nmasks = NDX__MASK_KINDS;
+        for (int m = 0; m < NDX__MASK_KINDS; m++) names[m] = ndx__mask_kinds[m].name;
     } else {
         if (c->nmasks < 1 || c->nmasks > NDX_DISSECT_MAX_MASKS)
             return ndx__fail(NDX_ERR_INVALID, "dissect %s: nmasks %d out of range 1..%d", c->layer,
                              c->nmasks, NDX_DISSECT_MAX_MASKS);
         for (int m = 0; m < c->nmasks; m++) {
-            names[m] = c->mask_names ? c->mask_names[m] : (m < 6 ? default_masks[m] : NULL);
+            names[m] = c->mask_names                ? c->mask_names[m]
+                       : m < NDX__MASK_KINDS ? ndx__mask_kinds[m].name
+                                             : NULL;
             if (!names[m] || !names[m][0] || strlen(names[m]) > 31)
                 return ndx__fail(NDX_ERR_INVALID, "dissect %s: mask name %d must have 1..31 characters",
                                  c->layer, m);
