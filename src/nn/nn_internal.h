@@ -1,6 +1,5 @@
-/* Private structures of the graph (src/nn), shared by graph.c (build),
- * params.c, plan.c, run.c, backward.c, layers.c, zoo.c and
- * src/io/safetensors.c, and the small helpers the plan and the passes share. */
+/* Private structures of the graph (src/nn), shared by graph.c, layers.c, zoo.c and
+ * src/io/safetensors.c. */
 #ifndef NDX_NN_INTERNAL_H
 #define NDX_NN_INTERNAL_H
 
@@ -76,6 +75,13 @@ struct ndx_net {
 
 /* Weights replaced from outside graph.c (safetensors). */
 void ndx__net_weights_changed(ndx_net *net);
+
+/* ndx_linear_backward; acc_w 0: dw and db are written, not added to. */
+void ndx__linear_backward(int n, int in, int out, const float *x, const float *w,
+                          const float *dy, float *dx, float *dw, float *db, int acc, int acc_w);
+
+/* ---- shared by the graph's files: graph.c (build), params.c, plan.c,
+ * run.c and backward.c ---- */
 /* Allocates (zeroed) the gradient and momentum blocks if not yet there. */
 ndx_status ndx__net_train_blocks(ndx_net *net);
 
@@ -125,9 +131,5 @@ static inline float *ndx__grad_of(const ndx_net *net, int i)
 {
     return net->act + net->nodes[i].grad_off;
 }
-
-/* ndx_linear_backward; acc_w 0: dw and db are written, not added to. */
-void ndx__linear_backward(int n, int in, int out, const float *x, const float *w,
-                          const float *dy, float *dx, float *dw, float *db, int acc, int acc_w);
 
 #endif
