@@ -457,36 +457,19 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers,
 
 /* ---- the dissection pass (netdx dissect) --------------------------------- */
 /* Dissects one or more layers of a model over a split's patches, as `netdx
- * dissect` does:
- *
- *     ndx_dissect_run_opts o;
- *     ndx_dissect_run_defaults(&o);      // val split, top-64, quantile 0.005
- *     o.model = "model.safetensors";
- *     o.data = "data";                   // patches.csv, manifest.csv
- *     o.layers[o.nlayers++] = "features.17";
- *     o.out = "dissection";
- *     ndx_dissect_run_result r;
- *     if (ndx_dissect_run(&o, &r) != NDX_OK) fail(ndx_last_error());
- *
- * One streaming pass: every patch through the net once per batch up to the
- * deepest layer (the plan keeps each layer's output), feeding each layer's
- * state (statistics, top-k, one-pass IoU windows); a spread sample of the
- * patches goes first (the states' warm-up), the rest in patches.csv order.
- * Masks per patch, one per kind: mass, calcification, vessel, distortion
- * (lesions of that kind), malignant (malignant lesions of any kind), all
- * (every lesion): a pixel is inside where the lesions cover >= half of it
- * at mask_size x mask_size.  T per unit: the sketch's top `quantile`
- * (QUANTILE) or 0.2 x its best score (RELATIVE); units whose T falls
- * outside their window cost a second pass for IoU (r->layer[l].missed).
- * With thresholds_from, T comes from that folder's states (merged shards):
- * one pass, exact.  Shards: only the split's patches number shard mod
- * nshards; dissect each, then merge with `merge`; or stats_only per shard,
- * merge, and each shard again with thresholds_from the merged folder.
- *
- * Outputs in out (ndx_dissect_write): units.csv, units.json (with "network"
- * and "model"), index.html, unit strips and context images when images > 0,
- * and the state of each layer as out/<layer>.dstate ('/' and ' ' in the
- * name as '_'). */
+ * dissect` does (docs/dissection.md has an example).  One streaming pass:
+ * every batch through the net once, up to the deepest layer (the plan keeps
+ * each layer's output), feeding each layer's state; a spread sample first
+ * (the states' warm-up), the rest in patches.csv order.  Masks per patch:
+ * mass, calcification, vessel, distortion (lesions of that kind), malignant
+ * (of any kind), all; a pixel is inside where they cover >= half of it at
+ * mask_size x mask_size.  Units whose T falls outside their one-pass window
+ * cost a second pass for IoU (r->layer[l].missed).  thresholds_from: T from
+ * that folder's states (merged shards), one exact pass.  Shards: the split's
+ * patches number shard mod nshards; dissect each, then `merge`; or
+ * stats_only per shard, merge, each shard again with thresholds_from.
+ * Outputs (ndx_dissect_write) in out, with out/<layer>.dstate per layer
+ * ('/' and ' ' in the name as '_'). */
 #define NDX_DISSECT_MAX_LAYERS 8
 typedef struct ndx_dissect_run_opts {
     const char *model;           /* safetensors, architecture in its metadata
