@@ -461,14 +461,86 @@ typedef struct ndx_dissect_output {
     ndx_patch_locator locate;    /* NULL: no context images */
     void *locate_ctx;
     int context_height;          /* context images at most this tall, 0 = 400 */
+    const char *network;         /* units.json "network": the model's
+                                    architecture, or NULL (no field) */
+    const char *model;           /* units.json "model": its path, or NULL */
 } ndx_dissect_output;
-/* Writes dir/units.csv, dir/units.json (with rankings), dir/index.html and,
+/* Writes dir/units.csv, dir/units.json (with rankings and, when given, the
+ * network and model), dir/index.html and,
  * with a loader, dir/units/<layer>_<unit>.png strips; with a locator,
  * dir/units/<layer>_<unit>_context.png: the top patch's whole image, area-
  * downscaled to at most context_height rows, 8-bit RGB, the patch's box drawn
  * in red (255, 0, 0), 2 px wide inside the box; creates dir. */
 ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers,
                              int nlayers, const ndx_dissect_output *opt);
+
+/* ---- the dissection pass (netdx dissect) --------------------------------- */
+/* Dissects one or more layers of a model over a split's patches, as `netdx
+ * dissect` does (docs/dissection.md has an example).  One streaming pass:
+ * every batch through the net once, up to the deepest layer (the plan keeps
+ * each layer's output), feeding each layer's state; a spread sample first
+ * (the states' warm-up), the rest in patches.csv order.  Masks per patch:
+ * mass, calcification, vessel, distortion (lesions of that kind), malignant
+ * (of any kind), all; a pixel is inside where they cover >= half of it at
+ * mask_size x mask_size.  Units whose T falls outside their one-pass window
+ * cost a second pass for IoU (r->layer[l].missed).  thresholds_from: T from
+ * that folder's states (merged shards), one exact pass.  Shards: the split's
+ * patches number shard mod nshards; dissect each, then `merge`; or
+ * stats_only per shard, merge, each shard again with thresholds_from.
+ * Outputs (ndx_dissect_write) in out, with out/<layer>.dstate per layer
+ * ('/' and ' ' in the name as '_'). */
+#define NDX_DISSECT_MAX_LAYERS 8
+typedef struct ndx_dissect_run_opts {
+    const char *model;           /* safetensors, architecture in its metadata
+                                    (merge: optional, gives the class influence) */
+    const char *data;            /* folder of patches.csv (merge: optional,
+                                    gives the unit images) */
+    int split;                   /* NDX_SPLIT_* */
+    const char *layers[NDX_DISSECT_MAX_LAYERS];   /* node names or aliases */
+    int nlayers;                 /* 1..NDX_DISSECT_MAX_LAYERS, distinct */
+    int topk;                    /* patches kept per unit, 1..4096 */
+    ndx_dissect_mode mode;       /* QUANTILE or RELATIVE */
+    double quantile;             /* (0, 1) */
+    int batch;                   /* patches per forward, 1..1024 */
+    int mask_size;               /* IoU masks, 8..1024; 0: the model's input */
+    int images;                  /* patches per unit strip, 0..64; 0: no strips
+                                    and no context images */
+    int shard, nshards;          /* 0 <= shard < nshards <= 100000 */
+    int stats_only;              /* statistics only, no IoU (shards to merge) */
+    const char *thresholds_from; /* folder of states to take T from, or NULL */
+    const char *merge[2];        /* two folders of states: merged as one run
+                                    over both (no pass) into out */
+    const char *out;             /* output folder; NULL: nothing written */
+    int keep_states;             /* 1: r->state[] handed to the caller */
+    /* after every batch: patches done in this pass and its total; a second
+     * pass (IoU) starts again from 0.  NULL: none. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+} ndx_dissect_run_opts;
+/* val split, top-64, QUANTILE 0.005, batch 16, 8 images, one shard. */
+void ndx_dissect_run_defaults(ndx_dissect_run_opts *o);
+typedef struct ndx_dissect_run_layer {
+    char name[64];
+    int units;
+    int missed;                  /* units whose IoU took the second pass */
+    /* per mask kind the unit of highest IoU (the first of equals) and its
+     * IoU; -1 and NaN without IoU (stats_only) */
+    int best_unit[NDX_DISSECT_MAX_MASKS];
+    double best_iou[NDX_DISSECT_MAX_MASKS];
+} ndx_dissect_run_layer;
+typedef struct ndx_dissect_run_result {
+    uint64_t patches;            /* of the split and shard (merge: of both) */
+    int passes;                  /* over the patches: 1 or 2 (merge: 0) */
+    char network[32];            /* the model's architecture, "" without one */
+    int nlayers, nmasks;
+    char mask_names[NDX_DISSECT_MAX_MASKS][32];
+    ndx_dissect_run_layer layer[NDX_DISSECT_MAX_LAYERS];
+    ndx_dissect *state[NDX_DISSECT_MAX_LAYERS];   /* keep_states: the caller
+                                    frees each (ndx_dissect_free); else NULL */
+} ndx_dissect_run_result;
+/* A bad option, a missing model, data folder or layer, or a split without
+ * patches is an error naming it, found before the pass starts. */
+ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r);
 
 /* ---- images (PNG) ------------------------------------------------------- */
 /* A grayscale image, row-major, one uint16_t per pixel, values 0..maxval

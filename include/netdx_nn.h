@@ -230,6 +230,14 @@ enum { NDX_PLAN_INFER = 0, NDX_PLAN_TRAIN = 1, NDX_PLAN_INFER_FOLDED = 2 };
 enum { NDX_EVAL = 0, NDX_TRAIN = 1 };
 ndx_status ndx_net_plan(ndx_net *net, int batch, int mode);
 int ndx_net_batch(const ndx_net *net);
+/* Marks the nodes whose outputs an inference plan keeps alive to the end of
+ * every forward pass (as ggml marks outputs): one forward up to the last of
+ * them then serves them all, where each would otherwise need its own
+ * forward.  A kept node inside a fused convolution group gets its own
+ * buffer and is computed as a forward stopping there computes it, so its
+ * output equals that forward's bit for bit.  Replaces the earlier marks (n =
+ * 0 clears them) and drops the current plan: call ndx_net_plan next. */
+ndx_status ndx_net_keep_outputs(ndx_net *net, const int *nodes, int n);
 /* Planned bytes: the activation arena (activations, with a training plan
  * their gradients and saved statistics, the convolution workspace); the
  * parameter blocks (parameters, gradients, momentum, running statistics, and

@@ -126,89 +126,6 @@ static void plan_patient(patient_plan *p, uint64_t seed, int index, double norma
     }
 }
 
-/* ---- FFT and power-law noise ------------------------------------------------ */
-/* In-place radix-2 complex FFT of length n (a power of two), stride s. */
-static void fft(float *re, float *im, int n, int s)
-{
-    for (int i = 1, j = 0; i < n; i++) {
-        int bit = n >> 1;
-        for (; j & bit; bit >>= 1) j ^= bit;
-        j ^= bit;
-        if (i < j) {
-            float t = re[i * s]; re[i * s] = re[j * s]; re[j * s] = t;
-            t = im[i * s]; im[i * s] = im[j * s]; im[j * s] = t;
-        }
-    }
-    for (int len = 2; len <= n; len <<= 1) {
-        double ang = 2 * M_PI / len;
-        float wr = (float)cos(ang), wi = (float)sin(ang);
-        for (int i = 0; i < n; i += len) {
-            float cr = 1, ci = 0;
-            for (int k = 0; k < len / 2; k++) {
-                int a = (i + k) * s, b = (i + k + len / 2) * s;
-                float xr = re[b] * cr - im[b] * ci, xi = re[b] * ci + im[b] * cr;
-                re[b] = re[a] - xr; im[b] = im[a] - xi;
-                re[a] += xr; im[a] += xi;
-                float t = cr * wr - ci * wi;
-                ci = cr * wi + ci * wr;
-                cr = t;
-            }
-        }
-    }
-}
-
-/* Fast approximate standard normal: sum of four 16-bit uniforms. */
-static float fast_normal(ndx_rng *r)
-{
-    uint64_t u = ndx_rng_u64(r);
-    float s = (float)(u & 0xffff) + (float)((u >> 16) & 0xffff) + (float)((u >> 32) & 0xffff) +
-              (float)(u >> 48);
-    return (s - 2.0f * 65535.0f) * (1.0f / 37837.0f);   /* var of 4 U(0,65535) = 4 * 65536^2/12 */
-}
-
-/* re (gh x gw) = zero-mean unit-variance noise with power spectrum 1/f^beta. */
-static void powerlaw_noise(float *re, float *im, int gw, int gh, double beta, ndx_rng *r)
-{
-    for (int y = 0; y < gh; y++)
-        for (int x = 0; x < gw; x++) {
-            double fx = (x <= gw / 2 ? x : x - gw) / (double)gw;
-            double fy = (y <= gh / 2 ? y : y - gh) / (double)gh;
-            double f = sqrt(fx * fx + fy * fy);
-            double amp = f > 0 ? pow(f, -beta / 2) : 0;
-            re[y * gw + x] = (float)(amp * fast_normal(r));
-            im[y * gw + x] = (float)(amp * fast_normal(r));
-        }
-    for (int y = 0; y < gh; y++) fft(re + y * gw, im + y * gw, gw, 1);
-    for (int x = 0; x < gw; x++) fft(re + x, im + x, gh, gw);
-    /* real and imaginary parts are two independent fields: normalise both */
-    size_t n = (size_t)gw * gh;
-    for (int part = 0; part < 2; part++) {
-        float *v = part ? im : re;
-        double s = 0, s2 = 0;
-        for (size_t i = 0; i < n; i++) s += v[i], s2 += (double)v[i] * v[i];
-        double mean = s / n, sd = sqrt(fmax(s2 / n - mean * mean, 1e-20));
-        for (size_t i = 0; i < n; i++) v[i] = (float)((v[i] - mean) / sd);
-    }
-}
-
-/* Bilinear sample of a periodic gw x gh field at grid coordinates (gx, gy). */
-static inline float sample(const float *g, int gw, int gh, double gx, double gy)
-{
-    double fx0 = floor(gx), fy0 = floor(gy);
-    float fx = (float)(gx - fx0), fy = (float)(gy - fy0);
-    int i0 = (int)((long)fx0 & (gw - 1)), j0 = (int)((long)fy0 & (gh - 1));
-    int i1 = (i0 + 1) & (gw - 1), j1 = (j0 + 1) & (gh - 1);
-    return (1 - fy) * ((1 - fx) * g[j0 * gw + i0] + fx * g[j0 * gw + i1]) +
-           fy * ((1 - fx) * g[j1 * gw + i0] + fx * g[j1 * gw + i1]);
-}
-
-static int pow2_at_least(int n)
-{
-    int p = 1;
-    while (p < n) p <<= 1;
-    return p;
-}
-
 /* ---- one image ------------------------------------------------------------ */
 typedef struct canvas {
     int w, h;
@@ -515,61 +432,73 @@ static void breast_shape(canvas *c, const patient_plan *pp, int side, int view, 
     }
 }
 
-/* Renders one image and writes it and its masks (unless dry). */
-static ndx_status render_image(const char *out_dir, const image_job *job, int w, int h,
-                               double pxmm, int dry)
-{
-    const patient_plan *pp = job->pp;
-    ndx_rng r;
-    uint64_t key[3] = {pp->seed, (uint64_t)job->side, (uint64_t)job->view};
-    ndx_rng_seed(&r, ndx_hash64(key, sizeof key, 0x1a6e));
-    canvas c = {w, h, pxmm, NULL, NULL, NULL, NULL, 0, 0, 0};
-    /* 320 um noise grid (at least 1.5 px), stretched along x */
-    double cell = fmax(0.32 * pxmm, 1.5), stretch = 1.6;
-    int gw = pow2_at_least((int)ceil(w / (cell * stretch)) + 1);
-    int gh = pow2_at_least((int)ceil(h / cell) + 1);
-    size_t npx = (size_t)w * h;
-    c.img = malloc(npx * sizeof *c.img);
-    c.xe = malloc(h * sizeof *c.xe);
-    c.xp = malloc(h * sizeof *c.xp);
-    c.slope = malloc(h * sizeof *c.slope);
-    size_t gn = (size_t)gw * gh, gimn = gn > 2 * (size_t)w ? gn : 2 * (size_t)w;   /* gim: also 2 rows */
-    float *gre = malloc(gn * sizeof *gre), *gim = malloc(gimn * sizeof *gim);
-    uint16_t *out = malloc(npx * sizeof *out);
-    uint8_t *mask = malloc(npx);
-    ndx_status st = NDX_OK;
-    if (!c.img || !c.xe || !c.xp || !c.slope || !gre || !gim || !out || !mask) {
-        st = ndx__fail(NDX_ERR_NOMEM, "synth: out of memory for a %dx%d image", w, h);
-        goto done;
-    }
-    breast_shape(&c, pp, job->side, job->view, &r);
-    powerlaw_noise(gre, gim, gw, gh, urange(&r, 2.7, 3.3), &r);
+/* One image's buffers: the canvas, the noise grid (gw x gh cells of `cell`
+ * px, stretched along x), the 16-bit output and a lesion's mask. */
+typedef struct image_ws {
+    canvas c;
+    double cell, stretch;
+    int gw, gh;
+    float *gre, *gim;          /* gim: also 2 rows of the final blur */
+    uint16_t *out;
+    uint8_t *mask;
+} image_ws;
 
-    /* glandular field F = noise + envelope bias; threshold at the grade's quantile */
-    double ex = urange(&r, 0.35, 0.5) * c.a, ey = c.cy - urange(&r, 0.0, 0.2) * c.b;
-    double sx = 0.45 * c.a, sy = 0.55 * c.b;
+static void image_free(image_ws *s)
+{
+    free(s->c.img), free(s->c.xe), free(s->c.xp), free(s->c.slope);
+    free(s->gre), free(s->gim), free(s->out), free(s->mask);
+}
+
+static ndx_status image_alloc(image_ws *s, int w, int h, double pxmm)
+{
+    memset(s, 0, sizeof *s);
+    s->c = (canvas){w, h, pxmm, NULL, NULL, NULL, NULL, 0, 0, 0};
+    /* 320 um noise grid (at least 1.5 px), stretched along x */
+    s->cell = fmax(0.32 * pxmm, 1.5), s->stretch = 1.6;
+    s->gw = ndx__pow2_at_least((int)ceil(w / (s->cell * s->stretch)) + 1);
+    s->gh = ndx__pow2_at_least((int)ceil(h / s->cell) + 1);
+    const size_t npx = (size_t)w * h, gn = (size_t)s->gw * s->gh;
+    s->c.img = malloc(npx * sizeof *s->c.img);
+    s->c.xe = malloc(h * sizeof *s->c.xe);
+    s->c.xp = malloc(h * sizeof *s->c.xp);
+    s->c.slope = malloc(h * sizeof *s->c.slope);
+    s->gre = malloc(gn * sizeof *s->gre);
+    s->gim = malloc((gn > 2 * (size_t)w ? gn : 2 * (size_t)w) * sizeof *s->gim);
+    s->out = malloc(npx * sizeof *s->out);
+    s->mask = malloc(npx);
+    if (!s->c.img || !s->c.xe || !s->c.xp || !s->c.slope || !s->gre || !s->gim || !s->out ||
+        !s->mask)
+        return ndx__fail(NDX_ERR_NOMEM, "synth: out of memory for a %dx%d image", w, h);
+    return NDX_OK;
+}
+
+/* The glandular field F = noise + envelope bias inside the breast (-100
+ * outside); *tau: its quantile at the patient's dense fraction. */
+static ndx_status glandular_field(image_ws *s, const patient_plan *pp, ndx_rng *r, float *tau)
+{
+    canvas *c = &s->c;
+    const int w = c->w, h = c->h;
+    double ex = urange(r, 0.35, 0.5) * c->a, ey = c->cy - urange(r, 0.0, 0.2) * c->b;
+    double sx = 0.45 * c->a, sy = 0.55 * c->b;
     enum { NB = 512 };
     long hist[NB] = {0};
     long inside = 0;
     const float flo = -6, fhi = 6;
     /* the envelope is separable: exp(-x^2/2) per column times per row */
     float *envx = malloc(sizeof *envx * w);
-    if (!envx) {
-        st = ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
-        goto done;
-    }
+    if (!envx) return ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
     for (int x = 0; x < w; x++) envx[x] = (float)exp(-0.5 * ((x - ex) / sx) * ((x - ex) / sx));
     for (int y = 0; y < h; y++) {
-        float xe = c.xe[y];
-        double gy = y / cell;
-        float *row = c.img + (size_t)y * w;
+        float xe = c->xe[y];
+        double gy = y / s->cell;
+        float *row = c->img + (size_t)y * w;
         double eyy = (y - ey) / sy;
         float envy = (float)exp(-0.5 * eyy * eyy);
         for (int x = 0; x < w; x++) {
             if (x >= xe) { row[x] = -100; continue; }
-            float n = sample(gre, gw, gh, x / (cell * stretch), gy);
+            float n = ndx__grid_sample(s->gre, s->gw, s->gh, x / (s->cell * s->stretch), gy);
             float env = envx[x] * envy;
-            double d = (xe - x) * c.slope[y] / pxmm;                  /* mm to the edge */
+            double d = (xe - x) * c->slope[y] / c->pxmm;                  /* mm to the edge */
             double edge = d > 8 ? 1 : d / 8;
             float f = (float)(0.9 * n + 2.4 * (env * edge - 0.45));
             row[x] = f;
@@ -584,144 +513,140 @@ static ndx_status render_image(const char *out_dir, const image_job *job, int w,
     long want = (long)(inside * (1 - pp->dense_frac)), acc = 0;
     int tb = 0;
     while (tb < NB - 1 && acc + hist[tb] < want) acc += hist[tb++];
-    float tau = flo + (fhi - flo) * (tb + 0.5f) / NB;
-    float fat = (float)urange(&r, 0.26, 0.34), dense = fat + (float)urange(&r, 0.25, 0.33);
+    *tau = flo + (fhi - flo) * (tb + 0.5f) / NB;
+    return NDX_OK;
+}
+
+/* The field thresholded at tau into tissue intensities: fat and dense
+ * levels, fine texture, pectoral muscle, thickness fall-off, skin line. */
+static void tissue(image_ws *s, float tau, ndx_rng *r)
+{
+    canvas *c = &s->c;
+    const int w = c->w, h = c->h;
+    float fat = (float)urange(r, 0.26, 0.34), dense = fat + (float)urange(r, 0.25, 0.33);
     float pect = dense + 0.08f;
     /* fine texture: the imaginary field at a finer, rotated scale */
-    const double fs = 2.37 / cell, ca = cos(0.6), sa = sin(0.6);
+    const double fs = 2.37 / s->cell, ca = cos(0.6), sa = sin(0.6);
     for (int y = 0; y < h; y++) {
-        float *row = c.img + (size_t)y * w;
-        float xe = c.xe[y], xp = c.xp[y];
+        float *row = c->img + (size_t)y * w;
+        float xe = c->xe[y], xp = c->xp[y];
         for (int x = 0; x < w; x++) {
             if (row[x] <= -100) { row[x] = 0; continue; }
             float t = (row[x] - tau) / 1.6f + 0.5f;
             t = t < 0 ? 0 : t > 1 ? 1 : t * t * (3 - 2 * t);
-            float fine = sample(gim, gw, gh, fs * (ca * x - sa * y), fs * (sa * x + ca * y));
-            float tissue = fat + (dense - fat) * t + 0.035f * (0.3f + 0.7f * t) * fine;
+            float fine = ndx__grid_sample(s->gim, s->gw, s->gh, fs * (ca * x - sa * y), fs * (sa * x + ca * y));
+            float tis = fat + (dense - fat) * t + 0.035f * (0.3f + 0.7f * t) * fine;
             if (x < xp) {   /* pectoral muscle, its edge blurred over ~1 mm */
-                float m = (float)((xp - x) / pxmm);
-                tissue += (pect - tissue) * (m > 1 ? 1 : m);
+                float m = (float)((xp - x) / c->pxmm);
+                tis += (pect - tis) * (m > 1 ? 1 : m);
             }
-            double d = (xe - x) * c.slope[y] / pxmm;
+            double d = (xe - x) * c->slope[y] / c->pxmm;
             double th = d >= 15 ? 1 : sqrt(1 - (1 - d / 15) * (1 - d / 15));
-            float v = tissue * (float)(0.45 + 0.55 * th);
+            float v = tis * (float)(0.45 + 0.55 * th);
             if (d < 0.75) v += 0.08f * (float)(1 - d / 0.75);   /* skin line */
             row[x] = v;
         }
     }
+}
 
-    /* lesions of this side, each from its own layer */
-    for (int li = 0, id = 0; li < pp->nlesions; li++) {
-        const lesion_plan *l = &pp->les[li];
-        if (l->side != job->side) continue;
-        id++;
-        ndx_rng lr;
-        ndx_rng_seed(&lr, l->seed);   /* shape: the same in both views */
-        int kind = subtypes[l->subtype].kind;
-        double reach = kind == NDX_LESION_MASS ? 0.5 * l->size_mm * 2.5 : kind == NDX_LESION_CALC ? 0.5 * l->size_mm * 1.8 + 2
-                       : 0.5 * l->size_mm * 1.2 + 2;
-        double cx, cy;
-        place(&c, l, job->view, kind == NDX_LESION_VESSEL ? 3 * pxmm : 0.5 * l->size_mm * pxmm, &cx, &cy);
-        layer L = {0};
-        double *vx = NULL, *vy = NULL;
-        int nv = 0;
-        if (kind == NDX_LESION_VESSEL) {
-            int cap = (int)(l->size_mm * pxmm * 2) + 4;
-            vx = malloc(sizeof *vx * cap);
-            vy = malloc(sizeof *vy * cap);
-            if (!vx || !vy) {
-                free(vx), free(vy);
-                st = ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
-                goto done;
-            }
-            nv = vessel_path(&c, l, &lr, cx, cy, vx, vy, cap);
+/* Lesion l drawn in its own layer (its shape from its own seed: the same in
+ * both views), added to the image inside the breast; its mask (mirrored for
+ * RIGHT) written as masks/<image>_<id>.png unless dry. */
+static ndx_status add_lesion(const char *out_dir, const image_job *job, image_ws *s,
+                             const lesion_plan *l, int id, int dry)
+{
+    canvas *c = &s->c;
+    const int w = c->w, h = c->h;
+    const double pxmm = c->pxmm;
+    ndx_rng lr;
+    ndx_rng_seed(&lr, l->seed);
+    int kind = subtypes[l->subtype].kind;
+    double reach = kind == NDX_LESION_MASS ? 0.5 * l->size_mm * 2.5 : kind == NDX_LESION_CALC ? 0.5 * l->size_mm * 1.8 + 2
+                   : 0.5 * l->size_mm * 1.2 + 2;
+    double cx, cy;
+    place(c, l, job->view, kind == NDX_LESION_VESSEL ? 3 * pxmm : 0.5 * l->size_mm * pxmm, &cx, &cy);
+    layer L = {0};
+    if (kind == NDX_LESION_VESSEL) {
+        int cap = (int)(l->size_mm * pxmm * 2) + 4;
+        double *vx = malloc(sizeof *vx * cap), *vy = malloc(sizeof *vy * cap);
+        int bad = !vx || !vy;
+        if (!bad) {
+            const int nv = vessel_path(c, l, &lr, cx, cy, vx, vy, cap);
             double x0 = cx, x1 = cx, y0 = cy, y1 = cy;
             for (int i = 0; i < nv; i++) {
                 x0 = fmin(x0, vx[i]), x1 = fmax(x1, vx[i]), y0 = fmin(y0, vy[i]), y1 = fmax(y1, vy[i]);
             }
             double m = 3 * pxmm;
-            if (layer_init(&L, &c, (x0 + x1) / 2, (y0 + y1) / 2, fmax(x1 - x0, y1 - y0) / 2 + m)) {
-                free(vx), free(vy);
-                layer_free(&L);
-                st = ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
-                goto done;
-            }
-            render_vessel(&L, &c, l, &lr, vx, vy, nv);
-            free(vx);
-            free(vy);
-        } else {
-            if (layer_init(&L, &c, cx, cy, reach * pxmm)) {
-                layer_free(&L);
-                st = ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
-                goto done;
-            }
-            if (kind == NDX_LESION_MASS) render_mass(&L, &c, l, &lr, cx, cy);
-            else if (kind == NDX_LESION_DISTORTION) render_distortion(&L, &c, l, &lr, cx, cy);
-            else render_calc(&L, &c, l, &lr, cx, cy);
+            bad = layer_init(&L, c, (x0 + x1) / 2, (y0 + y1) / 2, fmax(x1 - x0, y1 - y0) / 2 + m);
+            if (!bad) render_vessel(&L, c, l, &lr, vx, vy, nv);
         }
-        memset(mask, 0, npx);
-        for (int j = 0; j < L.h; j++)
-            for (int i = 0; i < L.w; i++) {
-                size_t o = (size_t)(j + L.y0) * w + (i + L.x0);
-                size_t k = (size_t)j * L.w + i;
-                if (c.img[o] <= 0) continue;   /* outside the breast */
-                c.img[o] += L.val[k];
-                mask[o] = L.mask[k];
-            }
-        layer_free(&L);
-        if (!dry) {
-            if (job->side == 1)
-                for (int y = 0; y < h; y++) {
-                    uint8_t *row = mask + (size_t)y * w;
-                    for (int a = 0, b = w - 1; a < b; a++, b--) {
-                        uint8_t t = row[a]; row[a] = row[b]; row[b] = t;
-                    }
-                }
-            char path[1200];
-            snprintf(path, sizeof path, "%s/masks/%.*s_%d.png", out_dir,
-                     (int)(strlen(job->image_rel) - 11), job->image_rel + 7, id);
-            if ((st = ndx_png_write8(path, mask, w, h, 1)) != NDX_OK) goto done;
+        free(vx), free(vy);
+        if (bad) {
+            layer_free(&L);
+            return ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
         }
+    } else {
+        if (layer_init(&L, c, cx, cy, reach * pxmm)) {
+            layer_free(&L);
+            return ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
+        }
+        if (kind == NDX_LESION_MASS) render_mass(&L, c, l, &lr, cx, cy);
+        else if (kind == NDX_LESION_DISTORTION) render_distortion(&L, c, l, &lr, cx, cy);
+        else render_calc(&L, c, l, &lr, cx, cy);
     }
+    uint8_t *mask = s->mask;
+    memset(mask, 0, (size_t)w * h);
+    for (int j = 0; j < L.h; j++)
+        for (int i = 0; i < L.w; i++) {
+            size_t o = (size_t)(j + L.y0) * w + (i + L.x0);
+            size_t k = (size_t)j * L.w + i;
+            if (c->img[o] <= 0) continue;   /* outside the breast */
+            c->img[o] += L.val[k];
+            mask[o] = L.mask[k];
+        }
+    layer_free(&L);
+    if (dry) return NDX_OK;
+    if (job->side == 1)
+        for (int y = 0; y < h; y++) {
+            uint8_t *row = mask + (size_t)y * w;
+            for (int a = 0, b = w - 1; a < b; a++, b--) {
+                uint8_t t = row[a]; row[a] = row[b]; row[b] = t;
+            }
+        }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/masks/%.*s_%d.png", out_dir,
+             (int)(strlen(job->image_rel) - 11), job->image_rel + 7, id);
+    return ndx_png_write8(path, mask, w, h, 1);
+}
 
-    /* light blur [1 2 1]/4 both ways, quantum noise, quantise, mirror RIGHT */
-    for (int y = 0; y < h; y++) {
-        float *row = c.img + (size_t)y * w, prev = row[0];
-        for (int x = 1; x + 1 < w; x++) {
-            float cur = row[x];
-            if (cur > 0 && prev > 0 && row[x + 1] > 0) row[x] = 0.25f * (prev + row[x + 1]) + 0.5f * cur;
-            prev = cur;
-        }
+/* Renders one image and writes it and its masks (unless dry): the breast's
+ * outline, the glandular field and tissue, each lesion of this side, the
+ * blur, noise and quantisation. */
+static ndx_status render_image(const char *out_dir, const image_job *job, int w, int h,
+                               double pxmm, int dry)
+{
+    const patient_plan *pp = job->pp;
+    ndx_rng r;
+    uint64_t key[3] = {pp->seed, (uint64_t)job->side, (uint64_t)job->view};
+    ndx_rng_seed(&r, ndx_hash64(key, sizeof key, 0x1a6e));
+    image_ws s;
+    ndx_status st = image_alloc(&s, w, h, pxmm);
+    float tau = 0;
+    if (!st) {
+        breast_shape(&s.c, pp, job->side, job->view, &r);
+        ndx__powerlaw_noise(s.gre, s.gim, s.gw, s.gh, urange(&r, 2.7, 3.3), &r);
+        st = glandular_field(&s, pp, &r, &tau);
     }
-    /* vertical pass from the unblurred previous row, kept in gim (free now) */
-    float *prev = gim, *cur = gim + w;
-    memcpy(prev, c.img, sizeof *prev * w);
-    for (int y = 1; y + 1 < h; y++) {
-        float *row = c.img + (size_t)y * w, *dn = row + w;
-        memcpy(cur, row, sizeof *cur * w);
-        for (int x = 0; x < w; x++)
-            if (cur[x] > 0 && prev[x] > 0 && dn[x] > 0) row[x] = 0.5f * cur[x] + 0.25f * (prev[x] + dn[x]);
-        float *t = prev;
-        prev = cur;
-        cur = t;
-    }
-    for (int y = 0; y < h; y++) {
-        const float *row = c.img + (size_t)y * w;
-        uint16_t *o = out + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            float v = row[x];
-            if (v > 0) v += (0.006f + 0.012f * sqrtf(v)) * fast_normal(&r);
-            v = v < 0 ? 0 : v > 1 ? 1 : v;
-            o[job->side ? w - 1 - x : x] = (uint16_t)(v * 65535.0f + 0.5f);
-        }
-    }
-    if (!dry) {
+    if (!st) tissue(&s, tau, &r);
+    for (int li = 0, id = 0; li < pp->nlesions && !st; li++)
+        if (pp->les[li].side == job->side) st = add_lesion(out_dir, job, &s, &pp->les[li], ++id, dry);
+    if (!st) ndx__finish_image(s.c.img, w, h, s.gim, s.out, job->side, &r);
+    if (!st && !dry) {
         char path[1200];
         snprintf(path, sizeof path, "%s/%s", out_dir, job->image_rel);
-        st = ndx_png_write16(path, out, w, h);
+        st = ndx_png_write16(path, s.out, w, h);
     }
-done:
-    free(c.img), free(c.xe), free(c.xp), free(c.slope), free(gre), free(gim), free(out), free(mask);
+    image_free(&s);
     return st;
 }
 

@@ -5,6 +5,11 @@
 #include <string.h>
 
 #include "../core/core.h"
+#include "../../kernels/kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Sketch bins: 1280 magnitude bins per sign (2^-20 .. 2^20, 32 per octave:
  * the float's exponent and its top 5 mantissa bits), one zero bin between. */
@@ -68,6 +73,17 @@ struct ndx_dissect {
     int wn;              /* patches in the buffer */
 };
 
+/* The default mask kinds, one table: a patch's mask of a kind holds the
+ * pixels where the lesions it takes (of kind `lesion`, or of any kind when
+ * -1; malignant ones only, or all) cover at least half of the pixel. */
+typedef struct ndx__mask_kind {
+    const char *name;
+    int lesion;          /* NDX_LESION_*, -1: any kind */
+    int malignant_only;
+} ndx__mask_kind;
+#define NDX__MASK_KINDS 6
+extern const ndx__mask_kind ndx__mask_kinds[NDX__MASK_KINDS];
+
 #define HIST_BINS 256     /* 8 octaves */
 #define HIST_WARMUP 64    /* default warm-up patches (fewer for large layers) */
 
@@ -81,6 +97,7 @@ static inline int ndx__sketch_bin(float x)
     const int m = mag >= SK_HI_BITS ? SK_PER_SIGN - 1 : (int)((mag - SK_LO_BITS) >> SK_SHIFT);
     return (b >> 31) ? SK_PER_SIGN - 1 - m : SK_PER_SIGN + 1 + m;
 }
+/* ---- sketch.c: sketch and heap ------------------------------------------ */
 /* The threshold of a bin: the largest float below the bin's smallest value,
  * so that v > threshold exactly when bin(v) >= bin. */
 float ndx__sketch_threshold(int bin);
@@ -88,16 +105,14 @@ float ndx__sketch_threshold(int bin);
 int ndx__sketch_rank(const uint64_t *sk, uint64_t r);
 /* r of the top-q threshold among count values: max(1, ceil(q count)). */
 uint64_t ndx__quantile_rank(double q, uint64_t count);
-
-/* Writes path: image's PNG downscaled to at most max_h rows, RGB, with box
- * (x, y, w, h) drawn in red (context.c). */
-ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path);
-/* Allocates the state for a checked configuration (used by load too). */
-ndx_status ndx__dissect_alloc(ndx_dissect **out, const ndx_dissect_config *cfg);
-/* Loading a one-pass state: its windows (open, no buffer), for masks of
- * mh x mw; after lo[] is read, the window values from it. */
-ndx_status ndx__dissect_windows(ndx_dissect *d, int mh, int mw);
-void ndx__dissect_window_values(ndx_dissect *d);
+/* Adds n values to a sketch. */
+void ndx__sketch_add(uint64_t *sk, const float *v, size_t n);
+/* The sketch bin of unit u's top-q activation; the zero bin becomes the
+ * first positive one. */
+int ndx__quantile_bin(const ndx_dissect *d, int u, double q);
+/* The bin of unit u's threshold: top q (QUANTILE) or relative x its best
+ * score (RELATIVE). */
+int ndx__threshold_bin(const ndx_dissect *d, int u, double q);
 /* Offers one entry to unit u's heap. */
 void ndx__heap_offer(ndx_dissect *d, int u, float score, int64_t id, int32_t arg,
                      uint8_t label, const float *map);
@@ -106,5 +121,64 @@ static inline int ndx__better(float sa, int64_t ia, float sb, int64_t ib)
 {
     return sa > sb || (sa == sb && ia < ib);
 }
+
+/* ---- state.c ------------------------------------------------------------ */
+/* Workspace of the IoU: the bilinear plan (map -> mask size), an empty mask
+ * (for patches without masks: the kernel then counts |A|), the masks' areas
+ * (N x nmasks) and per thread the select kernel's output (mask_h x mask_w
+ * indices and values).  Grown when a batch needs more. */
+typedef struct ndx__iou_ws {
+    ndx_bilinear_plan plan;
+    uint8_t *zero;
+    uint64_t *area;
+    int32_t *sidx;
+    float *sval;
+    int32_t *sslot;
+} ndx__iou_ws;
+/* The IoU workspace for n patches with masks of mh x mw (grown as needed). */
+ndx_status ndx__dissect_ws(ndx_dissect *d, int n, int mh, int mw, ndx__iou_ws *ws);
+/* Allocates the state for a checked configuration (used by load too). */
+ndx_status ndx__dissect_alloc(ndx_dissect **out, const ndx_dissect_config *cfg);
+/* Threads of the parallel loops, and the calling thread's number. */
+static inline int ndx__dissect_threads(void)
+{
+#ifdef _OPENMP
+    return ndx_get_threads();
+#else
+    return 1;
+#endif
+}
+static inline int ndx__thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* ---- windows.c: one-pass IoU windows ------------------------------------- */
+/* The warm-up size: HIST_WARMUP patches, fewer for large layers. */
+int ndx__warmup_size(const ndx_dissect *d);
+/* Enters hist mode for masks of mh x mw: windows and warm-up buffer. */
+ndx_status ndx__start_hist(ndx_dissect *d, int mh, int mw);
+/* Leaves hist mode (the windows go); empties the warm-up buffer. */
+void ndx__free_windows(ndx_dissect *d);
+void ndx__free_buffer(ndx_dissect *d);
+/* Loading a one-pass state: its windows (open, no buffer), for masks of
+ * mh x mw; after lo[] is read, the window values from it. */
+ndx_status ndx__dissect_windows(ndx_dissect *d, int mh, int mw);
+void ndx__dissect_window_values(ndx_dissect *d);
+/* Unit u's histograms from n patches' maps (tid: the thread's buffers). */
+void ndx__hist_unit(ndx_dissect *d, int u, const float *maps, int n,
+                    const uint8_t *const *masks, const ndx__iou_ws *ws, int tid);
+/* A batch's one-pass IoU before the windows open (the warm-up). */
+ndx_status ndx__windows_warmup(ndx_dissect *d, const ndx_dissect_batch *b, ndx__iou_ws *ws,
+                               int par);
+
+/* ---- context.c ---------------------------------------------------------- */
+/* Writes path: image's PNG downscaled to at most max_h rows, RGB, with box
+ * (x, y, w, h) drawn in red. */
+ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path);
 
 #endif

@@ -166,11 +166,14 @@ static cJSON *ranking(const row *rows, const ndx_dissect *const *layers, const i
 }
 
 static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, int nlayers,
-                             const row *rows, int nrows, int *idx, int *tmp, double *v)
+                             const ndx_dissect_output *opt, const row *rows, int nrows, int *idx,
+                             int *tmp, double *v)
 {
     const ndx_dissect *d0 = layers[0];
     cJSON *root = cJSON_CreateObject();
     if (!root) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
+    if (opt->network) cJSON_AddStringToObject(root, "network", opt->network);
+    if (opt->model) cJSON_AddStringToObject(root, "model", opt->model);
     static const char *const modes[] = {"quantile", "relative", "fixed"};
     cJSON_AddStringToObject(root, "threshold", modes[d0->mode]);
     cJSON_AddNumberToObject(root, "quantile", d0->quantile);
@@ -377,14 +380,12 @@ static ndx_status write_html(const char *dir, const ndx_dissect *const *layers, 
 }
 
 /* ---- all of it ---------------------------------------------------------- */
-ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, int nlayers,
-                             const ndx_dissect_output *opt)
+/* The layers agree in mask kinds and threshold mode; the options are in
+ * range.  *nrows: the units of all layers. */
+static ndx_status check_write(const ndx_dissect *const *layers, int nlayers,
+                              const ndx_dissect_output *opt, int *nrows)
 {
-    if (!dir || !dir[0] || !layers || nlayers < 1)
-        return ndx__fail(NDX_ERR_INVALID, "dissect_write: no directory or no layers");
-    const ndx_dissect_output none = {0};
-    if (!opt) opt = &none;
-    int nrows = 0;
+    *nrows = 0;
     for (int l = 0; l < nlayers; l++) {
         const ndx_dissect *d = layers[l];
         if (!d) return ndx__fail(NDX_ERR_INVALID, "dissect_write: layer %d is NULL", l);
@@ -395,7 +396,7 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
             if (strcmp(d->mask_names[m], layers[0]->mask_names[m]))
                 return ndx__fail(NDX_ERR_INVALID, "dissect_write: layers %s and %s differ in mask kinds",
                                  layers[0]->layer, d->layer);
-        nrows += d->units;
+        *nrows += d->units;
     }
     if (opt->load && (opt->patch_size < 8 || opt->patch_size > 1024))
         return ndx__fail(NDX_ERR_INVALID, "dissect_write: patch size %d out of range 8..1024",
@@ -403,9 +404,79 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
     if (opt->strip_count < 0 || opt->strip_count > 4096)
         return ndx__fail(NDX_ERR_INVALID, "dissect_write: strip count %d out of range 0..4096",
                          opt->strip_count);
-    ndx_status st = ndx__mkdirs(dir);
-    if (st) return st;
+    if (opt->context_height < 0 || opt->context_height > 65536)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_write: context height %d out of range 0..65536",
+                         opt->context_height);
+    return NDX_OK;
+}
 
+/* The strips' buffers (with a loader) and the top-k list (with a loader or
+ * a locator), for the largest top-k; dir/units created for the images. */
+static ndx_status image_ws(const char *dir, const ndx_dissect *const *layers, int nlayers,
+                           const ndx_dissect_output *opt, strip_ws *ws)
+{
+    if (!opt->load && !opt->locate) return NDX_OK;
+    int maxk = 0;
+    for (int l = 0; l < nlayers; l++) maxk = layers[l]->topk > maxk ? layers[l]->topk : maxk;
+    ws->top = malloc((size_t)maxk * sizeof *ws->top);
+    if (!ws->top) return ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit images");
+    if (opt->load) {
+        const size_t S = (size_t)opt->patch_size, cnt = opt->strip_count ? (size_t)opt->strip_count : 8;
+        ws->px = malloc(S * S * sizeof(float));
+        ws->up = malloc(S * S * sizeof(float));
+        ws->mask = malloc(S * S);
+        ws->rgb = malloc((cnt * (S + GAP)) * S * 3);
+        ws->plan = malloc(ndx_bilinear_plan_size((int)S, (int)S));
+        if (!ws->px || !ws->up || !ws->mask || !ws->rgb || !ws->plan)
+            return ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit images");
+    }
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/units", dir);
+    return ndx__mkdirs(sub);
+}
+
+/* Row r (layer l's unit u): statistics, class influence, and with a loader
+ * the unit's strip, with a locator its context image. */
+static ndx_status unit_row(const char *dir, const ndx_dissect *d, int l, int u, const char *lname,
+                           const ndx_dissect_output *opt, strip_ws *ws, row *r)
+{
+    const float *wt = opt->class_weights ? opt->class_weights[l] : NULL;
+    r->layer = l;
+    r->unit = u;
+    ndx_dissect_unit_info(d, u, &r->info);
+    r->influence = wt ? r->info.max_score * wt[u] : NAN;
+    int cnt = opt->strip_count ? opt->strip_count : (d->topk < 8 ? d->topk : 8);
+    if (cnt > r->info.ntop) cnt = r->info.ntop;
+    ndx_status st;
+    if (opt->load && cnt > 0) {
+        snprintf(r->image, sizeof r->image, "units/%s_%04d.png", lname, u);
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, r->image);
+        if ((st = draw_strip(d, u, &r->info, opt, cnt, ws, path))) return st;
+    }
+    if (!opt->locate || r->info.ntop < 1) return NDX_OK;
+    int n = 0, box[4];
+    char image[4200], path[4400];
+    if ((st = ndx_dissect_unit_top(d, u, ws->top, &n))) return st;
+    if (opt->locate(opt->locate_ctx, ws->top[0].id, image, sizeof image, box) != 0)
+        return ndx__fail(NDX_ERR_IO, "dissect %s unit %d: the patch locator failed for patch %lld",
+                         d->layer, u, (long long)ws->top[0].id);
+    snprintf(r->context, sizeof r->context, "units/%s_%04d_context.png", lname, u);
+    snprintf(path, sizeof path, "%s/%s", dir, r->context);
+    return ndx__dissect_context(image, box, opt->context_height ? opt->context_height : 400, path);
+}
+
+ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, int nlayers,
+                             const ndx_dissect_output *opt)
+{
+    if (!dir || !dir[0] || !layers || nlayers < 1)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_write: no directory or no layers");
+    const ndx_dissect_output none = {0};
+    if (!opt) opt = &none;
+    int nrows;
+    ndx_status st = check_write(layers, nlayers, opt, &nrows);
+    if (!st) st = ndx__mkdirs(dir);
+    if (st) return st;
     row *rows = calloc((size_t)nrows, sizeof *rows);
     int *idx = malloc((size_t)nrows * 2 * sizeof *idx);
     double *v = malloc((size_t)nrows * sizeof *v);
@@ -414,87 +485,18 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
         st = ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for %d units", nrows);
         goto done;
     }
-    int maxk = 0;
-    for (int l = 0; l < nlayers; l++) maxk = layers[l]->topk > maxk ? layers[l]->topk : maxk;
-    if (opt->load) {
-        const size_t S = (size_t)opt->patch_size, cnt = opt->strip_count ? (size_t)opt->strip_count : 8;
-        ws.px = malloc(S * S * sizeof(float));
-        ws.up = malloc(S * S * sizeof(float));
-        ws.mask = malloc(S * S);
-        ws.rgb = malloc((cnt * (S + GAP)) * S * 3);
-        ws.plan = malloc(ndx_bilinear_plan_size((int)S, (int)S));
-        ws.top = malloc((size_t)maxk * sizeof *ws.top);
-        if (!ws.px || !ws.up || !ws.mask || !ws.rgb || !ws.plan || !ws.top) {
-            st = ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit images");
-            goto done;
-        }
-        char sub[4200];
-        snprintf(sub, sizeof sub, "%s/units", dir);
-        if ((st = ndx__mkdirs(sub))) goto done;
-    }
-    if (opt->context_height < 0 || opt->context_height > 65536) {
-        st = ndx__fail(NDX_ERR_INVALID, "dissect_write: context height %d out of range 0..65536",
-                       opt->context_height);
-        goto done;
-    }
-    if (opt->locate && !ws.top) {
-        ws.top = malloc((size_t)maxk * sizeof *ws.top);
-        char sub[4200];
-        snprintf(sub, sizeof sub, "%s/units", dir);
-        if (!ws.top) {
-            st = ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for context images");
-            goto done;
-        }
-        if ((st = ndx__mkdirs(sub))) goto done;
-    }
-    int k = 0;
-    for (int l = 0; l < nlayers; l++) {
-        const ndx_dissect *d = layers[l];
-        const float *wt = opt->class_weights ? opt->class_weights[l] : NULL;
+    if ((st = image_ws(dir, layers, nlayers, opt, &ws))) goto done;
+    for (int l = 0, k = 0; l < nlayers; l++) {
         char lname[64];
-        safe_name(lname, sizeof lname, d->layer);
-        for (int u = 0; u < d->units; u++, k++) {
-            row *r = &rows[k];
-            r->layer = l;
-            r->unit = u;
-            ndx_dissect_unit_info(d, u, &r->info);
-            r->influence = wt ? r->info.max_score * wt[u] : NAN;
-            int cnt = opt->strip_count ? opt->strip_count : (d->topk < 8 ? d->topk : 8);
-            if (cnt > r->info.ntop) cnt = r->info.ntop;
-            if (opt->load && cnt > 0) {
-                snprintf(r->image, sizeof r->image, "units/%s_%04d.png", lname, u);
-                char path[4400];
-                snprintf(path, sizeof path, "%s/%s", dir, r->image);
-                if ((st = draw_strip(d, u, &r->info, opt, cnt, &ws, path))) goto done;
-            }
-            if (opt->locate && r->info.ntop > 0) {
-                int n = 0, box[4];
-                char image[4200], path[4400];
-                if ((st = ndx_dissect_unit_top(d, u, ws.top, &n))) goto done;
-                if (opt->locate(opt->locate_ctx, ws.top[0].id, image, sizeof image, box) != 0) {
-                    st = ndx__fail(NDX_ERR_IO, "dissect %s unit %d: the patch locator failed for "
-                                   "patch %lld", d->layer, u, (long long)ws.top[0].id);
-                    goto done;
-                }
-                snprintf(r->context, sizeof r->context, "units/%s_%04d_context.png", lname, u);
-                snprintf(path, sizeof path, "%s/%s", dir, r->context);
-                const int mh = opt->context_height ? opt->context_height : 400;
-                if ((st = ndx__dissect_context(image, box, mh, path))) goto done;
-            }
-        }
+        safe_name(lname, sizeof lname, layers[l]->layer);
+        for (int u = 0; u < layers[l]->units; u++, k++)
+            if ((st = unit_row(dir, layers[l], l, u, lname, opt, &ws, &rows[k]))) goto done;
     }
     if ((st = write_csv(dir, layers, rows, nrows))) goto done;
-    if ((st = write_json(dir, layers, nlayers, rows, nrows, idx, idx + nrows, v))) goto done;
+    if ((st = write_json(dir, layers, nlayers, opt, rows, nrows, idx, idx + nrows, v))) goto done;
     st = write_html(dir, layers, rows, nrows);
 done:
-    free(rows);
-    free(idx);
-    free(v);
-    free(ws.px);
-    free(ws.up);
-    free(ws.mask);
-    free(ws.rgb);
-    free(ws.plan);
-    free(ws.top);
+    free(rows), free(idx), free(v);
+    free(ws.px), free(ws.up), free(ws.mask), free(ws.rgb), free(ws.plan), free(ws.top);
     return st;
 }

@@ -31,7 +31,9 @@ typedef struct ndx__node {
     /* plan */
     int last_use, def_time, consumers;
     size_t out_off, grad_off, aux_off, fold_off, wino_off;
+    size_t group_off;        /* inference: the fused group's buffer (at its head) */
     int has_grad, grad_writer;
+    int keep;                /* ndx_net_keep_outputs: live to the end of a pass */
     int fold_bn, fuse_relu, fused_into, group_end;   /* eval fusion */
     int wino;                /* eval: Winograd weights cached at wino_off */
     int wpacked;             /* folded in place: weights in the GEMM's panel layout */
@@ -77,5 +79,57 @@ void ndx__net_weights_changed(ndx_net *net);
 /* ndx_linear_backward; acc_w 0: dw and db are written, not added to. */
 void ndx__linear_backward(int n, int in, int out, const float *x, const float *w,
                           const float *dy, float *dx, float *dw, float *db, int acc, int acc_w);
+
+/* ---- shared by the graph's files: graph.c (build), params.c, plan.c,
+ * run.c and backward.c ---- */
+/* Allocates (zeroed) the gradient and momentum blocks if not yet there. */
+ndx_status ndx__net_train_blocks(ndx_net *net);
+
+/* Floats of node n's output for the planned batch. */
+static inline size_t ndx__node_numel(const ndx_net *net, const ndx__node *n)
+{
+    return (size_t)net->batch * n->c * n->h * n->w;
+}
+
+/* Floats rounded up to 64 bytes. */
+static inline size_t ndx__round16(size_t n) { return (n + 15) / 16 * 16; }
+
+/* The data of tensor t (parameter or buffer block). */
+static inline float *ndx__tensor_data(const ndx_net *net, const ndx__tensor *t)
+{
+    return (t->is_buffer ? net->buffers : net->params) + t->off;
+}
+
+/* Tensor index t's data, NULL for -1. */
+static inline const float *ndx__param(const ndx_net *net, int t)
+{
+    return t < 0 ? NULL : ndx__tensor_data(net, &net->tensors[t]);
+}
+
+/* The convolution of node n at the planned batch (relu: fused ReLU). */
+static inline ndx_conv2d_desc ndx__conv_desc(const ndx_net *net, const ndx__node *n, int relu)
+{
+    const ndx__node *x = &net->nodes[n->in[0]];
+    return (ndx_conv2d_desc){net->batch, x->c, x->h, x->w, n->k, n->kh, n->kw, n->sh, n->sw,
+                             n->ph, n->pw, 1, 1, n->groups, relu};
+}
+
+/* The pooling window of node n over its input. */
+static inline ndx_pool2d ndx__pool_of(const ndx_net *net, const ndx__node *n)
+{
+    const ndx__node *x = &net->nodes[n->in[0]];
+    return (ndx_pool2d){x->h, x->w, n->kh, n->kw, n->sh, n->sw, n->ph, n->pw, n->ceil_mode,
+                        n->cip};
+}
+
+/* Node i's output (the input x for node 0) and activation gradient. */
+static inline float *ndx__out_of(const ndx_net *net, int i, const float *x)
+{
+    return i == 0 ? (float *)x : net->act + net->nodes[i].out_off;
+}
+static inline float *ndx__grad_of(const ndx_net *net, int i)
+{
+    return net->act + net->nodes[i].grad_off;
+}
 
 #endif

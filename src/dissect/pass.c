@@ -1,0 +1,531 @@
+/* The dissection pass (ndx_dissect_run): a model over a split's patches,
+ * one or more layers at once, then the outputs.
+ *
+ *   open      the model, patches.csv, the split's patches of this shard, a
+ *             state per layer, the head's weights per unit (class influence);
+ *   plan      one inference plan keeping every layer's output
+ *             (ndx_net_keep_outputs), so one forward per batch serves all;
+ *   order     a spread sample first (the states' warm-up), then the rest in
+ *             patches.csv order (the images' patches stay together);
+ *   pass      per batch: pixels and lesion masks (one per mask kind, from
+ *             the table below), the forward, each layer's state fed;
+ *   finish    thresholds and one-pass IoU; a second pass (IoU alone) for
+ *             the layers with units outside their windows;
+ *   write     units.csv, units.json, index.html, unit images, states.
+ * Merge (opts.merge): two folders' states merged as one run over both, then
+ * the same outputs. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect.h"
+#include "netdx_nn.h"
+
+const ndx__mask_kind ndx__mask_kinds[NDX__MASK_KINDS] = {
+    {"mass", NDX_LESION_MASS, 0},
+    {"calcification", NDX_LESION_CALC, 0},
+    {"vessel", NDX_LESION_VESSEL, 0},
+    {"distortion", NDX_LESION_DISTORTION, 0},
+    {"malignant", -1, 1},
+    {"all", -1, 0},
+};
+
+typedef struct pass {
+    const ndx_dissect_run_opts *o;
+    ndx_net *net;
+    ndx_patch_index ix;
+    int have_ix;
+    ndx_patch_cache *cache;
+    int nl, S, M;                      /* layers, input size, mask size */
+    int nodes[NDX_DISSECT_MAX_LAYERS];
+    ndx_dissect *st[NDX_DISSECT_MAX_LAYERS];
+    float *cw[NDX_DISSECT_MAX_LAYERS];
+    size_t *sel, nsel;
+    /* per batch */
+    float *gray, *x, *fmask;
+    uint8_t *mask, *labels;
+    const uint8_t **mptr;
+    int64_t *ids;
+} pass;
+
+void ndx_dissect_run_defaults(ndx_dissect_run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->split = NDX_SPLIT_VAL;
+    o->topk = 64;
+    o->mode = NDX_THRESHOLD_QUANTILE;
+    o->quantile = 0.005;
+    o->batch = 16;
+    o->images = 8;
+    o->nshards = 1;
+}
+
+static ndx_status check_opts(const ndx_dissect_run_opts *o)
+{
+    if (!o) return ndx__fail(NDX_ERR_INVALID, "dissect_run: options are NULL");
+    if (!o->merge[0] != !o->merge[1])
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: merge needs two folders");
+    if (o->merge[0] && !o->out)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: merge needs an output folder");
+    if (!o->merge[0] && (!o->model || !o->data))
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: a model and a data folder are needed");
+    if (!o->merge[0] && (o->nlayers < 1 || o->nlayers > NDX_DISSECT_MAX_LAYERS))
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: %d layers (1..%d)", o->nlayers,
+                         NDX_DISSECT_MAX_LAYERS);
+    for (int l = 0; !o->merge[0] && l < o->nlayers; l++) {
+        if (!o->layers[l]) return ndx__fail(NDX_ERR_INVALID, "dissect_run: layer %d is NULL", l);
+        for (int k = 0; k < l; k++)
+            if (!strcmp(o->layers[k], o->layers[l]))
+                return ndx__fail(NDX_ERR_INVALID, "dissect_run: layer %s given twice", o->layers[l]);
+    }
+    if (o->split != NDX_SPLIT_TRAIN && o->split != NDX_SPLIT_VAL && o->split != NDX_SPLIT_TEST)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: split %d", o->split);
+    if (o->batch < 1 || o->batch > 1024)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: batch %d out of range 1..1024", o->batch);
+    if (o->mask_size && (o->mask_size < 8 || o->mask_size > 1024))
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: mask size %d out of range 8..1024",
+                         o->mask_size);
+    if (o->images < 0 || o->images > 64)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: images %d out of range 0..64", o->images);
+    if (o->nshards < 1 || o->nshards > 100000 || o->shard < 0 || o->shard >= o->nshards)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: shard %d/%d is not I/N with 0 <= I < N "
+                         "<= 100000", o->shard, o->nshards);
+    if (o->mode != NDX_THRESHOLD_QUANTILE && o->mode != NDX_THRESHOLD_RELATIVE)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: threshold mode %d is not quantile or "
+                         "relative", (int)o->mode);
+    return NDX_OK;
+}
+
+/* ---- files -------------------------------------------------------------- */
+static int load_patch(void *ctx, int64_t id, float *px, int size)
+{
+    pass *p = ctx;
+    if (id < 0 || (size_t)id >= p->ix.n) return -1;
+    return ndx_patch_load(p->cache, &p->ix, (size_t)id, size, px) != NDX_OK;
+}
+
+static int locate_patch(void *ctx, int64_t id, char *path, size_t n, int box[4])
+{
+    pass *p = ctx;
+    if (id < 0 || (size_t)id >= p->ix.n) return -1;
+    const ndx_patch *q = &p->ix.patches[id];
+    const char *rel = p->ix.images[q->image].path;
+    const int k = rel[0] == '/' ? snprintf(path, n, "%s", rel)
+                                : snprintf(path, n, "%s/%s", p->ix.dir, rel);
+    box[0] = q->x, box[1] = q->y, box[2] = q->w, box[3] = q->h;
+    return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
+/* dir/<layer>.dstate, '/' and ' ' in the name as '_'. */
+static ndx_status state_path(char *buf, size_t n, const char *dir, const char *layer)
+{
+    const int k = snprintf(buf, n, "%s/%s.dstate", dir, layer);
+    if (k < 0 || (size_t)k >= n) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
+    for (char *s = buf + strlen(dir) + 1; *s; s++)
+        if (*s == '/' || *s == ' ') *s = '_';
+    return NDX_OK;
+}
+
+/* The head's weights into class 1 (cancer) for each unit, when the layer's
+ * units feed the last linear layer one to one (global pooling nets). */
+static int class_weights(const ndx_net *net, int units, float *w)
+{
+    const int nt = ndx_net_num_tensors(net);
+    for (int i = nt - 1; i >= 0; i--) {
+        ndx_param_info p;
+        if (ndx_net_tensor(net, i, &p) || p.is_buffer || p.ndim != 2) continue;
+        if (p.shape[0] < 2 || p.shape[1] != units) return 0;
+        for (int u = 0; u < units; u++) w[u] = p.data[(size_t)units + u];
+        return 1;
+    }
+    return 0;
+}
+
+/* cw[l]: the class weights of layer l's units, or NULL when it has none. */
+static ndx_status layer_weights(pass *p, int l)
+{
+    int units;
+    ndx_dissect_dims(p->st[l], &units, NULL, NULL, NULL, NULL);
+    p->cw[l] = malloc((size_t)units * sizeof(float));
+    if (!p->cw[l]) return ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
+    if (!class_weights(p->net, units, p->cw[l])) free(p->cw[l]), p->cw[l] = NULL;
+    return NDX_OK;
+}
+
+/* The outputs (when o->out is set): tables, images and the states. */
+static ndx_status write_all(pass *p, int patch_size)
+{
+    const ndx_dissect_run_opts *o = p->o;
+    if (!o->out) return NDX_OK;
+    const int images = o->images && p->have_ix;
+    ndx_dissect_output out = {.class_weights = (const float *const *)p->cw,
+                              .load = images ? load_patch : NULL, .load_ctx = p,
+                              .patch_size = patch_size, .strip_count = o->images,
+                              .locate = images ? locate_patch : NULL, .locate_ctx = p,
+                              .network = p->net ? ndx_net_arch(p->net) : NULL,
+                              .model = p->net ? o->model : NULL};
+    ndx_status st = ndx_dissect_write(o->out, (const ndx_dissect *const *)p->st, p->nl, &out);
+    for (int l = 0; l < p->nl && !st; l++) {
+        char path[4200];
+        st = state_path(path, sizeof path, o->out, ndx_dissect_layer(p->st[l]));
+        if (!st) st = ndx_dissect_save(p->st[l], path);
+    }
+    return st;
+}
+
+/* ---- opening ------------------------------------------------------------ */
+/* The split's patches of this shard, in patches.csv order. */
+static ndx_status select_patches(pass *p)
+{
+    const ndx_dissect_run_opts *o = p->o;
+    p->sel = malloc((p->ix.n ? p->ix.n : 1) * sizeof *p->sel);
+    if (!p->sel) return ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
+    size_t seen = 0;
+    for (size_t i = 0; i < p->ix.n; i++)
+        if (p->ix.patches[i].split == o->split && seen++ % (size_t)o->nshards == (size_t)o->shard)
+            p->sel[p->nsel++] = i;
+    if (!p->nsel)
+        return ndx__fail(NDX_ERR_INVALID, "%s has no %s patches%s", o->data,
+                         ndx_split_name(o->split), o->nshards > 1 ? " in this shard" : "");
+    return NDX_OK;
+}
+
+/* The model, the patches and a state per layer; *warm: the largest warm-up. */
+static ndx_status open_pass(pass *p, int *warm)
+{
+    const ndx_dissect_run_opts *o = p->o;
+    ndx_status st = ndx_net_load(o->model, &p->net);
+    if (!st) st = ndx_patches_read(o->data, &p->ix);
+    if (st) return st;
+    p->have_ix = 1;
+    p->nl = o->nlayers;
+    p->S = ndx_net_input_size(p->net);
+    p->M = o->mask_size ? o->mask_size : p->S;
+    *warm = 0;
+    for (int l = 0; l < p->nl; l++) {
+        if ((p->nodes[l] = ndx_net_find(p->net, o->layers[l])) < 1)
+            return ndx__fail(NDX_ERR_INVALID, "%s: %s has no node '%s' (see netdx info --model)",
+                             o->model, ndx_net_arch(p->net), o->layers[l]);
+        int c, h, w;
+        ndx_net_node_shape(p->net, p->nodes[l], &c, &h, &w);
+        ndx_dissect_config cfg = {.layer = o->layers[l], .units = c, .h = h, .w = w,
+                                  .topk = o->topk, .mode = o->mode, .quantile = o->quantile};
+        if ((st = ndx_dissect_new(&cfg, &p->st[l])) || (st = layer_weights(p, l))) return st;
+        if (ndx_dissect_warmup(p->st[l]) > *warm) *warm = ndx_dissect_warmup(p->st[l]);
+    }
+    if ((st = select_patches(p))) return st;
+    if ((st = ndx_net_keep_outputs(p->net, p->nodes, p->nl)) ||
+        (st = ndx_net_plan(p->net, o->batch, NDX_PLAN_INFER)))
+        return st;
+    const size_t B = (size_t)o->batch, ss = (size_t)p->S * p->S, mm = (size_t)p->M * p->M;
+    p->gray = malloc(B * ss * sizeof *p->gray);
+    p->x = malloc(B * 3 * ss * sizeof *p->x);
+    p->fmask = malloc((size_t)NDX_LESION_KINDS * 2 * mm * sizeof *p->fmask);
+    p->mask = malloc(B * NDX__MASK_KINDS * mm);
+    p->mptr = calloc(B * NDX__MASK_KINDS, sizeof *p->mptr);
+    p->ids = malloc(B * sizeof *p->ids);
+    p->labels = malloc(B);
+    p->cache = ndx_patch_cache_new((size_t)256 << 20);
+    if (!p->gray || !p->x || !p->fmask || !p->mask || !p->mptr || !p->ids || !p->labels ||
+        !p->cache)
+        return ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory for batches of %d", o->batch);
+    return NDX_OK;
+}
+
+/* Moves an evenly spaced sample of n of the patches to the front (the
+ * states' warm-up); the rest keep their order (images stay together). */
+static void spread_first(size_t *sel, size_t nsel, size_t n)
+{
+    if (n >= nsel || n == 0) return;
+    size_t *tmp = malloc(nsel * sizeof *tmp);
+    if (!tmp) return;   /* any order gives the same result: only the cost differs */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) tmp[k++] = sel[i * nsel / n];   /* increasing in i */
+    for (size_t j = 0, i = 0; j < nsel; j++)
+        if (i < n && j == i * nsel / n) i++;   /* sampled above */
+        else tmp[k++] = sel[j];
+    memcpy(sel, tmp, nsel * sizeof *sel);
+    free(tmp);
+}
+
+/* thresholds_from: each layer's thresholds from that folder's state (set
+ * there, or computed from its statistics). */
+static ndx_status thresholds_from(pass *p)
+{
+    for (int l = 0; l < p->nl; l++) {
+        char path[4200];
+        ndx_dissect *from = NULL;
+        int units, fu;
+        ndx_status st = state_path(path, sizeof path, p->o->thresholds_from, p->o->layers[l]);
+        if (!st) st = ndx_dissect_load(path, &from);
+        if (st) return st;
+        ndx_dissect_dims(p->st[l], &units, NULL, NULL, NULL, NULL);
+        ndx_dissect_dims(from, &fu, NULL, NULL, NULL, NULL);
+        ndx_dissect_unit info;
+        ndx_dissect_unit_info(from, 0, &info);
+        if (isnan(info.threshold) && (st = ndx_dissect_set_thresholds(from, NULL))) {
+            ndx_dissect_free(from);
+            return st;
+        }
+        float *t = fu == units ? malloc((size_t)units * sizeof *t) : NULL;
+        for (int u = 0; t && u < units; u++) {
+            ndx_dissect_unit_info(from, u, &info);
+            t[u] = info.threshold;
+        }
+        ndx_dissect_free(from);
+        if (!t)
+            return fu == units ? ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory")
+                               : ndx__fail(NDX_ERR_SHAPE, "%s does not fit layer %s (%d units, "
+                                           "not %d)", path, p->o->layers[l], fu, units);
+        st = ndx_dissect_set_thresholds(p->st[l], t);
+        free(t);
+        if (st) return st;
+    }
+    return NDX_OK;
+}
+
+/* ---- the pass ----------------------------------------------------------- */
+/* Patch p's masks, one per kind (ndx__mask_kinds), into mk (kinds x M x M);
+ * ptr[k] = the kind's mask, or NULL when the patch has none of it. */
+static ndx_status patch_masks(pass *p, size_t patch, uint8_t *mk, const uint8_t **ptr)
+{
+    const size_t mm = (size_t)p->M * p->M;
+    ndx_status st = ndx_patch_masks(p->cache, &p->ix, patch, p->M, p->M, p->fmask);
+    if (st) return st;
+    for (int k = 0; k < NDX__MASK_KINDS; k++) {
+        const ndx__mask_kind *kind = &ndx__mask_kinds[k];
+        uint8_t *m = mk + (size_t)k * mm;
+        int any = 0;
+        memset(m, 0, mm);
+        for (int les = 0; les < NDX_LESION_KINDS; les++) {
+            if (kind->lesion >= 0 && les != kind->lesion) continue;
+            /* [lesion][0 malignant, 1 all][M][M] fractions */
+            const float *f = p->fmask + ((size_t)les * 2 + (kind->malignant_only ? 0 : 1)) * mm;
+            for (size_t q = 0; q < mm; q++)
+                if (f[q] >= 0.5f) m[q] = 1, any = 1;
+        }
+        ptr[k] = any ? m : NULL;
+    }
+    return NDX_OK;
+}
+
+/* Patches sel[i .. i + n): pixels as the net's input, ids, labels, masks. */
+static ndx_status load_batch(pass *p, size_t i, int n, int masks)
+{
+    const size_t ss = (size_t)p->S * p->S, mm = (size_t)p->M * p->M;
+    memset(p->gray, 0, (size_t)p->o->batch * ss * sizeof *p->gray);
+    for (int j = 0; j < n; j++) {
+        const size_t q = p->sel[i + (size_t)j];
+        ndx_status st = ndx_patch_load(p->cache, &p->ix, q, p->S, p->gray + (size_t)j * ss);
+        if (st) return st;
+        p->ids[j] = (int64_t)q;
+        p->labels[j] = (uint8_t)(p->ix.patches[q].label != 0);
+        if (masks &&
+            (st = patch_masks(p, q, p->mask + (size_t)j * NDX__MASK_KINDS * mm,
+                              p->mptr + (size_t)j * NDX__MASK_KINDS)))
+            return st;
+    }
+    ndx_gray_to_input(p->o->batch, ss, p->gray, p->x);
+    return NDX_OK;
+}
+
+/* One pass over the selected patches: what[l] = NDX_DISSECT_STATS and/or
+ * _IOU for layer l, 0 to skip it; one forward per batch up to the deepest
+ * layer fed. */
+static ndx_status run_pass(pass *p, const int *what)
+{
+    const int B = p->o->batch;
+    int masks = 0, until = 0;
+    for (int l = 0; l < p->nl; l++)
+        if (what[l]) {
+            masks |= (what[l] & NDX_DISSECT_IOU) != 0;
+            if (p->nodes[l] > until) until = p->nodes[l];
+        }
+    for (size_t i = 0; i < p->nsel; i += (size_t)B) {
+        const int n = p->nsel - i < (size_t)B ? (int)(p->nsel - i) : B;
+        ndx_status st = load_batch(p, i, n, masks);
+        if (!st) st = ndx_net_forward(p->net, p->x, NDX_EVAL, until);
+        for (int l = 0; l < p->nl && !st; l++) {
+            ndx_tensor t;
+            if (!what[l] || (st = ndx_net_output(p->net, p->nodes[l], &t))) continue;
+            ndx_dissect_batch b = {n, t.data, p->ids, p->labels, p->M, p->M, p->mptr};
+            st = ndx_dissect_add(p->st[l], &b, what[l]);
+        }
+        if (st) return st;
+        if (p->o->progress) p->o->progress(p->o->progress_ctx, i + (size_t)n, p->nsel);
+    }
+    return NDX_OK;
+}
+
+/* ---- results ------------------------------------------------------------ */
+/* Per layer and mask kind the unit of highest IoU (as ndx_dissect_unit_info
+ * gives it; the first of equals). */
+static void fill_result(ndx_dissect *const *st, int nl, ndx_dissect_run_result *r)
+{
+    r->nlayers = nl;
+    for (int l = 0; l < nl; l++) {
+        ndx_dissect_run_layer *L = &r->layer[l];
+        int units, nm;
+        ndx_dissect_dims(st[l], &units, NULL, NULL, NULL, &nm);
+        snprintf(L->name, sizeof L->name, "%s", ndx_dissect_layer(st[l]));
+        L->units = units;
+        r->nmasks = nm;
+        for (int m = 0; m < nm; m++) {
+            snprintf(r->mask_names[m], sizeof r->mask_names[m], "%s",
+                     ndx_dissect_mask_name(st[l], m));
+            L->best_unit[m] = -1;
+            L->best_iou[m] = NAN;
+            if (!ndx_dissect_patches(st[l], 1)) continue;
+            double iou = -1;
+            for (int u = 0; u < units; u++) {
+                ndx_dissect_unit info;
+                ndx_dissect_unit_info(st[l], u, &info);
+                if (info.iou[m] > iou) iou = info.iou[m], L->best_unit[m] = u;
+            }
+            L->best_iou[m] = iou;
+        }
+    }
+}
+
+static void close_pass(pass *p, ndx_dissect_run_result *r)
+{
+    for (int l = 0; l < NDX_DISSECT_MAX_LAYERS; l++) {
+        if (r && p->o->keep_states) r->state[l] = p->st[l];
+        else ndx_dissect_free(p->st[l]);
+        free(p->cw[l]);
+    }
+    free(p->gray), free(p->x), free(p->fmask), free(p->mask), free(p->mptr), free(p->ids);
+    free(p->labels), free(p->sel);
+    if (p->cache) ndx_patch_cache_free(p->cache);
+    if (p->have_ix) ndx_patches_free(&p->ix);
+    ndx_net_free(p->net);
+}
+
+/* Finishes the one pass; a second pass over the layers with units outside
+ * their IoU windows. */
+static ndx_status finish(pass *p, int *what, ndx_dissect_run_result *r)
+{
+    int second = 0;
+    for (int l = 0; l < p->nl; l++) {
+        int missed;
+        ndx_status st = ndx_dissect_finish(p->st[l], &missed);
+        if (st) return st;
+        what[l] = missed ? NDX_DISSECT_IOU : 0;
+        r->layer[l].missed = missed;
+        second |= missed != 0;
+    }
+    r->passes = 1 + second;
+    return second ? run_pass(p, what) : NDX_OK;
+}
+
+static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r);
+
+ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
+{
+    if (!r) return ndx__fail(NDX_ERR_INVALID, "dissect_run: result is NULL");
+    memset(r, 0, sizeof *r);
+    ndx_status st = check_opts(o);
+    if (st) return st;
+    if (o->merge[0]) return merge_run(o, r);
+    pass p = {.o = o};
+    int warm, what[NDX_DISSECT_MAX_LAYERS] = {0};
+    if ((st = open_pass(&p, &warm))) goto done;
+    spread_first(p.sel, p.nsel, (size_t)warm);
+    for (int l = 0; l < p.nl; l++) what[l] = NDX_DISSECT_STATS | (o->stats_only ? 0 : NDX_DISSECT_IOU);
+    if (o->thresholds_from && !o->stats_only && (st = thresholds_from(&p))) goto done;
+    r->patches = p.nsel;
+    snprintf(r->network, sizeof r->network, "%s", ndx_net_arch(p.net));
+    if ((st = run_pass(&p, what)) || (st = finish(&p, what, r))) goto done;
+    if ((st = write_all(&p, p.S))) goto done;
+    fill_result(p.st, p.nl, r);
+done:
+    close_pass(&p, st ? NULL : r);
+    return st;
+}
+
+/* ---- merging two runs' states ------------------------------------------- */
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The .dstate names in dir, sorted; *n of them (at most the room). */
+static ndx_status state_names(const char *dir, char names[][256], int *n)
+{
+    DIR *d = opendir(dir);
+    if (!d) return ndx__fail(NDX_ERR_IO, "%s: cannot open the folder", dir);
+    struct dirent *e;
+    *n = 0;
+    while ((e = readdir(d))) {
+        const size_t k = strlen(e->d_name);
+        if (k < 8 || k >= 256 || strcmp(e->d_name + k - 7, ".dstate")) continue;
+        if (*n == NDX_DISSECT_MAX_LAYERS) {
+            closedir(d);
+            return ndx__fail(NDX_ERR_INVALID, "%s: more than %d .dstate files", dir,
+                             NDX_DISSECT_MAX_LAYERS);
+        }
+        memcpy(names[(*n)++], e->d_name, k + 1);
+    }
+    closedir(d);
+    if (!*n) return ndx__fail(NDX_ERR_INVALID, "no .dstate files in %s", dir);
+    const char *ptr[NDX_DISSECT_MAX_LAYERS];
+    char sorted[NDX_DISSECT_MAX_LAYERS][256];
+    for (int i = 0; i < *n; i++) ptr[i] = names[i];
+    qsort(ptr, (size_t)*n, sizeof *ptr, cmp_name);
+    for (int i = 0; i < *n; i++) memcpy(sorted[i], ptr[i], strlen(ptr[i]) + 1);
+    memcpy(names, sorted, sizeof(sorted[0]) * (size_t)*n);
+    return NDX_OK;
+}
+
+/* Merges the states of merge[0] and merge[1] layer by layer (the same
+ * files in both) into p->st. */
+static ndx_status merge_states(pass *p)
+{
+    const ndx_dissect_run_opts *o = p->o;
+    char names[NDX_DISSECT_MAX_LAYERS][256];
+    int n = 0;
+    ndx_status st = state_names(o->merge[0], names, &n);
+    for (int l = 0; l < n && !st; l++) {
+        char pa[4200], pb[4200];
+        ndx_dissect *b = NULL;
+        int missed = 0;
+        snprintf(pa, sizeof pa, "%s/%s", o->merge[0], names[l]);
+        snprintf(pb, sizeof pb, "%s/%s", o->merge[1], names[l]);
+        p->nl = l + 1;
+        if (!(st = ndx_dissect_load(pa, &p->st[l])) && !(st = ndx_dissect_load(pb, &b)) &&
+            !(st = ndx_dissect_merge(p->st[l], b)) && !(st = ndx_dissect_finish(p->st[l], &missed)) &&
+            missed)
+            st = ndx__fail(NDX_ERR_INVALID, "%s: the merged threshold of %d units falls outside "
+                           "the shards' IoU windows; dissect the shards with statistics only, "
+                           "merge those, and dissect each shard again with the merged "
+                           "thresholds (--stats-only, --thresholds-from)", names[l], missed);
+        ndx_dissect_free(b);
+    }
+    return st;
+}
+
+static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
+{
+    pass p = {.o = o};
+    ndx_status st = merge_states(&p);
+    if (!st && o->data && o->images) {
+        if (!(st = ndx_patches_read(o->data, &p.ix))) {
+            p.have_ix = 1;
+            p.cache = ndx_patch_cache_new((size_t)256 << 20);
+            if (!p.cache) st = ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
+        }
+    }
+    if (!st && o->model && !(st = ndx_net_load(o->model, &p.net))) {
+        for (int l = 0; l < p.nl && !st; l++) st = layer_weights(&p, l);
+        snprintf(r->network, sizeof r->network, "%s", ndx_net_arch(p.net));
+    }
+    if (!st) st = write_all(&p, o->mask_size ? o->mask_size : p.net ? ndx_net_input_size(p.net) : 128);
+    if (!st) {
+        r->patches = ndx_dissect_patches(p.st[0], 0);
+        fill_result(p.st, p.nl, r);
+    }
+    close_pass(&p, st ? NULL : r);
+    return st;
+}
