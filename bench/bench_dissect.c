@@ -27,6 +27,7 @@
 
 #include "bench_util.h"
 #include "netdx.h"
+#include "netdx_dissect.h"
 #include "netdx_nn.h"
 
 enum { S = 64, B = 16, POOL = 64, M = 64, NK = 6, TOPK = 64 };

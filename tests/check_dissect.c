@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "kernels.h"
-#include "netdx.h"
+#include "netdx_dissect.h"
 #include "testutil.h"
 
 enum { U = 5, H = 4, W = 3, HW = H * W, MH = 11, MW = 9, NM = 6, K = 8 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "netdx.h"
+#include "netdx_dissect.h"
 #include "netdx_nn.h"
 #include "testutil.h"
 

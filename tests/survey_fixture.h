@@ -19,6 +19,7 @@
 
 #include "../src/survey/survey.h"
 #include "netdx.h"
+#include "netdx_dissect.h"
 #include "netdx_nn.h"
 #include "netdx_survey.h"
 #include "testutil.h"

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "netdx.h"
+#include "netdx_dissect.h"
 
 #define CMD "dissect"
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/core.h"
+#include "netdx_dissect.h"
 #include "../../kernels/kernels.h"
 
 #ifdef _OPENMP
