@@ -211,10 +211,10 @@ static ndx_status push_patch(ndx_patch_index *ix, size_t *cap, const ndx_patch *
 
 static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
 {
-    char tmp[1100];
-    if (!ndx__tmp_path(tmp, sizeof tmp, path)) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    ndx__out o;
+    ndx_status st = ndx__out_open(&o, path, 0);
+    if (st) return st;
+    FILE *f = o.f;
     for (int i = 0; i < 11; i++) fprintf(f, "%s,", patch_cols[i]);
     for (int i = 0; i < 2 * NDX_LESION_KINDS; i++)
         fprintf(f, "%s%s", overlap_cols[i], i + 1 < 2 * NDX_LESION_KINDS ? "," : "\n");
@@ -230,12 +230,7 @@ static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
         for (int k = 0; k < 2 * NDX_LESION_KINDS; k++) fprintf(f, ",%.4f", p->overlap[k / 2][k % 2]);
         fputc('\n', f);
     }
-    int err = ferror(f);
-    if (fclose(f) != 0 || err) {
-        remove(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed", path);
-    }
-    return ndx__commit(tmp, path);
+    return ndx__out_commit(&o);
 }
 
 ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch_stats *stats)
