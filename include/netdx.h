@@ -689,7 +689,7 @@ typedef struct ndx_train_opts {
     const char *resume;         /* checkpoint to continue from, or NULL */
     const char *checkpoint;     /* NULL: "<out>.ckpt" */
     int epochs, batch;
-    int input_size;             /* 0: 64 for tiny, 299 for inception_v3, else 227 */
+    int input_size;             /* 0: the architecture's (ndx_zoo_find) */
     int threads;                /* 0: leave ndx_get_threads() as it is */
     int checkpoint_every;       /* batches; 0: at the end of epochs only */
     int flips;                  /* random horizontal flips */
