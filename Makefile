@@ -147,7 +147,7 @@ demo:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
-	install -m 644 include/netdx.h include/netdx_nn.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libnetdx.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION)
 	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0
@@ -157,7 +157,7 @@ install: all
 	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/netdx.h $(DESTDIR)$(PREFIX)/include/netdx_nn.h $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(wildcard include/*.h)) $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0 \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc $(DESTDIR)$(PREFIX)/bin/netdx
