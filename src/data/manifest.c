@@ -211,12 +211,10 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
     return st;
 }
 
-ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
+/* The rows of manifest ctx as CSV into f. */
+static ndx_status put_manifest(FILE *f, void *ctx)
 {
-    ndx__out o;
-    ndx_status st = ndx__out_open(&o, path, 0);
-    if (st) return st;
-    FILE *f = o.f;
+    const ndx_manifest *m = ctx;
     for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++)
         fprintf(f, "%s%s", ndx_manifest_columns[i], i + 1 < NDX_MANIFEST_COLUMNS ? "," : "\n");
     for (size_t i = 0; i < m->n; i++) {
@@ -241,7 +239,12 @@ ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
         ndx__csv_put(f, r->mask_path);
         fputc('\n', f);
     }
-    return ndx__out_commit(&o);
+    return NDX_OK;   /* write errors: caught by ndx__out_commit */
+}
+
+ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
+{
+    return ndx__write_file(path, put_manifest, (void *)m);
 }
 
 int ndx_lesion_kind(const ndx_manifest_row *r)

@@ -209,12 +209,10 @@ static ndx_status push_patch(ndx_patch_index *ix, size_t *cap, const ndx_patch *
     return NDX_OK;
 }
 
-static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
+/* patches.csv of index ctx into f. */
+static ndx_status put_patches(FILE *f, void *ctx)
 {
-    ndx__out o;
-    ndx_status st = ndx__out_open(&o, path, 0);
-    if (st) return st;
-    FILE *f = o.f;
+    const ndx_patch_index *ix = ctx;
     for (int i = 0; i < 11; i++) fprintf(f, "%s,", patch_cols[i]);
     for (int i = 0; i < 2 * NDX_LESION_KINDS; i++)
         fprintf(f, "%s%s", overlap_cols[i], i + 1 < 2 * NDX_LESION_KINDS ? "," : "\n");
@@ -230,7 +228,12 @@ static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
         for (int k = 0; k < 2 * NDX_LESION_KINDS; k++) fprintf(f, ",%.4f", p->overlap[k / 2][k % 2]);
         fputc('\n', f);
     }
-    return ndx__out_commit(&o);
+    return NDX_OK;   /* write errors: caught by ndx__out_commit */
+}
+
+static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
+{
+    return ndx__write_file(path, put_patches, (void *)ix);
 }
 
 /* The sliding window over image ii (img): every window with enough breast
