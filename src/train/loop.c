@@ -8,7 +8,11 @@
  *     -> softmax cross-entropy, dlogits (B, 2) -> gradients -> ndx_sgd_step
  * Randomness: the epoch order is ndx_sampler's (seed, epoch); flips and the
  * dropout seed of every batch come from one ndx_rng kept in the checkpoint,
- * so a resumed run takes the same steps as one that never stopped. */
+ * so a resumed run takes the same steps as one that never stopped.
+ *
+ * Read from the bottom: ndx_train is the loop; trainer_init (data, net,
+ * sampler, resume), step, validate, save_ckpt and outputs are its parts;
+ * run_* and evaluate are shared with ndx_eval. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
