@@ -24,7 +24,7 @@ ndx_status ndx__out_open(ndx__out *o, const char *path, int sealed)
     memset(o, 0, sizeof *o);
     if (!path || !*path) return ndx__fail(NDX_ERR_INVALID, "empty output path");
     int n = snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", path);
-    if (n < 0 || (size_t)n >= sizeof o->tmp) {
+    if (n < 0 || (size_t)n >= sizeof o->tmp || strlen(path) >= sizeof o->path) {
         o->tmp[0] = 0;
         return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
     }
