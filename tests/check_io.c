@@ -112,6 +112,18 @@ START_TEST(safe_write_keeps_old_file_on_failure)
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_int_eq(sb.st_mode & 0777, 0644);
     ck_assert_int_eq(count_entries(), 2);
+    /* a path longer than the routine holds: refused, nothing written */
+    char *longp = malloc(5000);
+    memset(longp, 'a', 4998);
+    longp[4998] = 0;
+    for (size_t len = 4096; len < 4110; len++) {
+        longp[len] = 0;
+        ck_assert_int_eq(ndx__write_file(longp, fill, &fail), NDX_ERR_INVALID);
+        ck_assert_ptr_nonnull(strstr(ndx_last_error(), "path too long"));
+        longp[len] = 'a';
+    }
+    free(longp);
+    ck_assert_int_eq(count_entries(), 2);
     /* an aborted ndx__out leaves nothing either */
     ndx__out o;
     ck_assert_int_eq(ndx__out_open(&o, tmp("aborted"), 1), NDX_OK);

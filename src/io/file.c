@@ -26,7 +26,7 @@ ndx_status ndx__out_open(ndx__out *o, const char *path, int sealed)
     int n = snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", path);
     if (n < 0 || (size_t)n >= sizeof o->tmp || strlen(path) >= sizeof o->path) {
         o->tmp[0] = 0;
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
+        return ndx__fail(NDX_ERR_INVALID, "path too long (%zu bytes): %s", strlen(path), path);
     }
     memcpy(o->path, path, strlen(path) + 1);
     if (sealed && !(o->h = ndx_hasher_new(0))) {
