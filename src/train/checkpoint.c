@@ -27,7 +27,6 @@
 #include <sys/stat.h>
 
 #include "../io/io.h"
-#include "../io/io.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint.c stores floats in host order and assumes a little-endian host"
