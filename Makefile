@@ -11,9 +11,13 @@ QEMU    ?= qemu-aarch64-static
 
 MACHINE := $(shell $(CC) -dumpmachine)
 VERSION := $(shell sed -n 's/^\#define NDX_VERSION "\(.*\)"/\1/p' include/netdx.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+SONAME  := libnetdx.so.$(SOMAJOR)
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -Wall -Wextra -fPIC -MMD -MP
+# -fvisibility=hidden: the shared library exports what include/*.h declares
+# (their visibility push/pop) and nothing else (tests/check_exports.py).
+CFLAGS  += -std=c11 -Wall -Wextra -fPIC -fvisibility=hidden -MMD -MP
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Iinclude
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
@@ -33,7 +37,8 @@ LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lmicrohttpd -lsqlite3 -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
 # ---- sources ---------------------------------------------------------------
-KERNEL_SRC := kernels/dispatch.c $(wildcard kernels/ref/*.c)
+# kernels/*.c: dispatch and the code every set shares (the plans).
+KERNEL_SRC := $(wildcard kernels/*.c) $(wildcard kernels/ref/*.c)
 ifneq ($(findstring x86_64,$(MACHINE)),)
 KERNEL_SRC += $(wildcard kernels/avx2/*.c)
 endif
@@ -55,35 +60,46 @@ KTEST_SRC := tests/check_kernels.c tests/check_golden.c tests/check_ref.c tests/
 # Per-directory flags: the oracle without contraction, ISA flags only on
 # the ISA's own files.
 $(BUILD)/kernels/ref/%.o:  XFLAGS := -ffp-contract=off
+$(BUILD)/kernels/bilinear-plan.o: XFLAGS := -ffp-contract=off
+$(BUILD)/kernels/resize-aa-plan.o: XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
 # The Winograd transforms are plain C loops left to the vectorizer (baseline
 # ISA, no contraction: results equal the scalar loops').
 $(BUILD)/src/core/winograd.o: XFLAGS := -ftree-vectorize -fvect-cost-model=dynamic
 
 # ---- targets -----------------------------------------------------------------
-.PHONY: all lib check check-asan check-neon check-torch bench demo install uninstall \
-        install-test clean deps help run-tests
+.PHONY: all lib check check-tree check-asan check-neon check-torch check-browser bench demo \
+        install uninstall install-test clean deps help run-tests
 
 all: lib $(BUILD)/netdx
 
 lib: $(BUILD)/libnetdx.a $(BUILD)/libnetdx.so
 
-$(BUILD)/%.o: %.c
+# Objects depend on the Makefile: a change of flags (e.g. -fvisibility)
+# rebuilds them.
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(XFLAGS) -c $< -o $@
 
 $(BUILD)/gen/assets.c: $(ASSETS) tools/embed.sh
 	@mkdir -p $(@D)
 	tools/embed.sh $(ASSETS) > $@.tmp && mv $@.tmp $@
-$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c Makefile
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libnetdx.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/libnetdx.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libnetdx.so.0 $(LDFLAGS) $^ -o $@ $(LDLIBS)
+# The shared library laid out as `make install` lays it out, so a program
+# linked against build/ finds its SONAME there: libnetdx.so.$(VERSION), and
+# libnetdx.so.$(SOMAJOR) and libnetdx.so linking to it.
+$(BUILD)/libnetdx.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/$(SONAME): $(BUILD)/libnetdx.so.$(VERSION)
+	ln -sf libnetdx.so.$(VERSION) $@
+$(BUILD)/libnetdx.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(BUILD)/netdx: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libnetdx.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
@@ -101,6 +117,20 @@ check:
 	@tools/install-deps.sh build
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@$(MAKE) --no-print-directory run-tests
+	@$(MAKE) --no-print-directory check-tree
+
+# Checks of the build and the source tree, each printing "<name>: N passed,
+# M failed": the shared library exports exactly include/*.h; a program linked
+# against build/ (not installed) starts and runs; includes follow the layer
+# table of docs/layers.md; no function or file past its size bound
+# (tests/size-allow.txt lists today's exceptions).
+check-tree: $(BUILD)/libnetdx.so
+	@/usr/bin/python3 tests/check_exports.py $(BUILD)/libnetdx.so
+	@$(CC) $(CPPFLAGS) tests/install/use_sgemm.c -o $(BUILD)/use_sgemm_tree \
+	  -L$(BUILD) -lnetdx && LD_LIBRARY_PATH=$(BUILD) $(BUILD)/use_sgemm_tree && \
+	  echo "build-tree link: 1 passed, 0 failed"
+	@/usr/bin/python3 tests/check_layers.py
+	@/usr/bin/python3 tests/check_sizes.py tests/size-allow.txt
 
 check-asan:
 	@tools/install-deps.sh build
@@ -116,6 +146,17 @@ check-neon:
 	  LDLIBS="-lxxhash -lpthread -lm" \
 	  $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
 	@tests/run.sh --kernels "default ref" --wrap $(QEMU) $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
+
+# The survey pages end to end in Debian's chromium, headless, driven by
+# playwright-core (pinned in tests/browser/package-lock.json, installed
+# without its install scripts or browser downloads): a survey from
+# tests/survey_fixture.c, `netdx survey serve`, a reader's walk through it;
+# screenshots in $(BUILD)/screenshots/.
+check-browser:
+	@tools/install-deps.sh build browser
+	@$(MAKE) --no-print-directory $(BUILD)/netdx $(BUILD)/tests/survey_fixture
+	@cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@node tests/browser/survey.mjs $(BUILD)
 
 # Benchmarks: bench/<name>.c programs linked with the static library (and
 # OpenBLAS, for comparison only); bench/run.sh runs them beside PyTorch and
@@ -138,7 +179,8 @@ bench:
 	@bench/run.sh $(BUILD)
 
 # The main job end to end on the built-in phantom data, into demo/
-# (DEMO_OUT=dir to change): synth, patches, train, dissect.
+# (DEMO_OUT=dir to change): synth, patches, train, dissect, and report when
+# the survey has left answers.jsonl there.
 DEMO_OUT ?= demo
 demo:
 	@tools/install-deps.sh build
@@ -149,16 +191,16 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libnetdx.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION)
-	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0
-	ln -sf libnetdx.so.0 $(DESTDIR)$(PREFIX)/lib/libnetdx.so
+	install -m 755 $(BUILD)/libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libnetdx.so
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' netdx.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc
 	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(wildcard include/*.h)) $(DESTDIR)$(PREFIX)/lib/libnetdx.a \
-	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/libnetdx.so.0 \
+	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so $(DESTDIR)$(PREFIX)/lib/$(SONAME) \
 	  $(DESTDIR)$(PREFIX)/lib/libnetdx.so.$(VERSION) \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc $(DESTDIR)$(PREFIX)/bin/netdx
 
@@ -186,6 +228,6 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all check check-asan check-neon check-torch bench demo install uninstall clean deps"
+	@echo "targets: all check check-tree check-asan check-neon check-torch check-browser bench demo install uninstall clean deps"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

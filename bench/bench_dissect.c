@@ -120,7 +120,7 @@ static ndx_dissect *new_state(const bench *b)
     ndx_dissect *d = NULL;
     ndx_dissect_config cfg = {.layer = LAYER, .units = b->units, .h = b->h, .w = b->w,
                               .topk = TOPK, .mode = NDX_THRESHOLD_QUANTILE, .quantile = 0.005};
-    if (ndx_dissect_new(&d, &cfg)) fail();
+    if (ndx_dissect_new(&cfg, &d)) fail();
     return d;
 }
 

@@ -63,7 +63,7 @@ echo "| layer | batch | threads | netdx ms | netdx GFLOP/s | path | im2col ms | 
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 $PY bench/conv_table.py $ROUNDS "$tmp"
 echo
-for extra in bilinear synth infer dissect; do
+for extra in bilinear synth infer dissect survey report; do
     if [ -x "$B/bench_$extra" ]; then
         echo "## $extra"
         echo

@@ -29,7 +29,26 @@
 extern "C" {
 #endif
 
+/* The version of these headers; ndx_version() gives the library's.
+ * NDX_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH, for #if. */
+#define NDX_VERSION_MAJOR 0
+#define NDX_VERSION_MINOR 1
+#define NDX_VERSION_PATCH 0
+#define NDX_VERSION_NUMBER \
+    (NDX_VERSION_MAJOR * 10000 + NDX_VERSION_MINOR * 100 + NDX_VERSION_PATCH)
 #define NDX_VERSION "0.1.0"
+
+/* The library is built with -fvisibility=hidden: what the public headers
+ * declare between the visibility push and pop is exported, nothing else
+ * (docs/api.md).  NDX_API marks a public declaration made elsewhere. */
+#if defined(__GNUC__)
+#ifndef NDX_API
+#define NDX_API __attribute__((visibility("default")))
+#endif
+#pragma GCC visibility push(default)
+#else
+#define NDX_API
+#endif
 
 /* ---- status and errors --------------------------------------------------- */
 typedef enum ndx_status {
@@ -250,8 +269,8 @@ ndx_status ndx_sgd_step(ndx_sgd *opt, float *params, const float *grads,
  * of one class differ by at most one). */
 typedef struct ndx_sampler ndx_sampler;   /* opaque */
 /* labels (n) in 0..classes-1, copied; balanced 0 = plain shuffle. */
-ndx_status ndx_sampler_new(ndx_sampler **s, const int *labels, size_t n,
-                           int classes, int balanced, uint64_t seed);
+ndx_status ndx_sampler_new(const int *labels, size_t n, int classes, int balanced,
+                           uint64_t seed, ndx_sampler **out);
 size_t ndx_sampler_len(const ndx_sampler *s);
 /* The order of epoch e: ndx_sampler_len() indices, valid until the next call. */
 const uint32_t *ndx_sampler_epoch(ndx_sampler *s, uint64_t epoch);
@@ -367,7 +386,7 @@ typedef struct ndx_dissect_batch {
     const uint8_t *const *masks;
 } ndx_dissect_batch;
 
-ndx_status ndx_dissect_new(ndx_dissect **out, const ndx_dissect_config *cfg);
+ndx_status ndx_dissect_new(const ndx_dissect_config *cfg, ndx_dissect **out);
 void ndx_dissect_free(ndx_dissect *d);
 /* what: NDX_DISSECT_STATS and/or NDX_DISSECT_IOU (IOU alone needs thresholds;
  * STATS | IOU without them is the one pass).  OpenMP over units.  A bad batch
@@ -390,7 +409,7 @@ ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src);
 /* The state file: little-endian, XXH3-64 checksum, written to a temporary
  * file and renamed.  Load refuses bad magic, versions, sizes and checksums. */
 ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path);
-ndx_status ndx_dissect_load(ndx_dissect **out, const char *path);
+ndx_status ndx_dissect_load(const char *path, ndx_dissect **out);
 
 typedef struct ndx_dissect_unit {
     float max_score, mean_score;
@@ -709,6 +728,9 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
                     const char *roc_png, const char *scores_csv, double *auc,
                     double *accuracy);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,10 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)   /* exported: see netdx.h */
+#endif
+
 typedef struct ndx_lexicon ndx_lexicon;
 
 typedef struct ndx_lexicon_term {
@@ -62,6 +66,9 @@ const ndx_lexicon_term *ndx_lexicon_find(const ndx_lexicon *lex, const char *id)
  * returns the full length, as snprintf does. */
 size_t ndx_lexicon_normalise(const char *text, char *out, size_t n);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,10 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)   /* exported: see netdx.h */
+#endif
+
 /* ---- layers ----------------------------------------------------------------
  * n: batch.  Forward functions write every element of y. */
 
@@ -48,8 +52,8 @@ void ndx_linear_backward(int n, int in, int out, const float *x, const float *w,
 void ndx_relu_forward(size_t count, const float *x, float *y);
 void ndx_relu_backward(size_t count, const float *y, const float *dy, float *dx, int acc);
 
-/* Pooling over n*c planes (ndx_pool_shape of kernels: window, stride,
- * padding, ceil_mode, count_include_pad).  Max pooling records the argmax
+/* Pooling over n*c planes: window, stride, padding, ceil_mode and
+ * count_include_pad as torch.nn.MaxPool2d / AvgPool2d.  Max pooling records the argmax
  * (y*W + x within the plane) for the backward pass. */
 typedef struct ndx_pool2d {
     int h, w, kh, kw, sh, sw, ph, pw, ceil_mode, count_include_pad;
@@ -201,7 +205,7 @@ float *ndx_net_momentum(ndx_net *net, size_t *count);
  * here do it themselves): eval forward re-folds batch norm. */
 void ndx_net_touch(ndx_net *net);
 /* Deterministic test initialisation, the same as
- * tools/export_torchvision.py --init hash --seed S (see src/nn/init.c). */
+ * tools/export_torchvision.py --init hash --seed S (src/nn/graph.c). */
 void ndx_net_init_hash(ndx_net *net, uint64_t seed);
 /* Re-initialises the last linear layer (the classifier head) with
  * PyTorch's default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias. */
@@ -212,10 +216,12 @@ void ndx_net_set_dropout(ndx_net *net, int on);
 void ndx_net_seed_dropout(ndx_net *net, uint64_t seed);
 
 /* NDX_PLAN_INFER_FOLDED is NDX_PLAN_INFER with batch norm folded into the
- * convolution weights in place, once (no second copy of the weights): after
- * it the net only plans NDX_PLAN_INFER_FOLDED, is not saved, and a folded
- * convolution's own output (before its batch norm) cannot be tapped, until
- * weights are loaded or initialised again.
+ * convolution weights in place, once (no second copy of the weights), and
+ * the weights of the convolutions that run as im2col + GEMM repacked in
+ * place into the current kernel set's GEMM panel layout: after it the net
+ * only plans NDX_PLAN_INFER_FOLDED, runs only with that kernel set, is not
+ * saved, and a folded convolution's own output (before its batch norm)
+ * cannot be tapped, until weights are loaded or initialised again.
  * Plans the activation arena for a batch: NDX_PLAN_INFER keeps only live
  * activations (buffers reused, eval mode only); NDX_PLAN_TRAIN keeps every
  * activation for backward plus gradient buffers.  Replanning with another
@@ -297,6 +303,9 @@ ndx_status ndx_net_load(const char *path, ndx_net **out);
 ndx_status ndx_net_load_finetune(const char *path, const char *arch, int num_classes,
                                  int input_size, uint64_t seed, ndx_net **out);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -130,7 +130,7 @@ const ndx_kernel_table *ndx_kernels(void)
     return s;
 }
 
-void ndx_cpu_describe(char *buf, size_t n)
+void ndx_cpu_features(char *buf, size_t n)
 {
 #if defined(__x86_64__)
     cpu_x86 f = probe_x86();

@@ -73,24 +73,24 @@ void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict
  * torch.nn.functional.unfold.  col2im is fold: im is overwritten with the
  * sum of every column entry that maps onto each pixel.  The output sizes are
  * 0 when the (dilated) kernel does not fit the padded input. */
-typedef struct ndx_conv_shape {
+typedef struct ndx_conv2d_shape {
     int c, h, w;          /* input channels and size */
     int kh, kw;           /* kernel */
     int sh, sw;           /* stride */
     int ph, pw;           /* zero padding */
     int dh, dw;           /* dilation */
-} ndx_conv_shape;
+} ndx_conv2d_shape;
 
-int ndx_conv_out_h(const ndx_conv_shape *s);
-int ndx_conv_out_w(const ndx_conv_shape *s);
-void ndx_f32_im2col__ref(const ndx_conv_shape *s, const float *restrict im,
+int ndx_conv2d_shape_out_h(const ndx_conv2d_shape *s);
+int ndx_conv2d_shape_out_w(const ndx_conv2d_shape *s);
+void ndx_f32_im2col__ref(const ndx_conv2d_shape *s, const float *restrict im,
                          float *restrict col);
-void ndx_f32_col2im__ref(const ndx_conv_shape *s, const float *restrict col,
+void ndx_f32_col2im__ref(const ndx_conv2d_shape *s, const float *restrict col,
                          float *restrict im);
 #if defined(__x86_64__)
-void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
+void ndx_f32_im2col__avx2(const ndx_conv2d_shape *s, const float *restrict im,
                           float *restrict col);
-void ndx_f32_col2im__avx2(const ndx_conv_shape *s, const float *restrict col,
+void ndx_f32_col2im__avx2(const ndx_conv2d_shape *s, const float *restrict col,
                           float *restrict im);
 #endif
 
@@ -115,23 +115,23 @@ void ndx_f32_bilinear__ref(int channels, int ih, int iw, int oh, int ow,
  * channels planes of H x W, window KH x KW, stride, padding.  Padding is
  * implicit -inf for max pooling; for average pooling padded cells count in
  * the divisor or not (count_include_pad), as in PyTorch.
- * Output size: ndx_pool_out_size() (PyTorch's rule, including ceil_mode:
+ * Output size: ndx_pool2d_out_size() (PyTorch's rule, including ceil_mode:
  * a last window that starts in the right padding is dropped). */
-typedef struct ndx_pool_shape {
+typedef struct ndx_pool2d_shape {
     int h, w, kh, kw, sh, sw, ph, pw;
     int ceil_mode;
     int count_include_pad;  /* average pooling only */
-} ndx_pool_shape;
+} ndx_pool2d_shape;
 
-int ndx_pool_out_size(int in, int k, int s, int p, int ceil_mode);
+int ndx_pool2d_out_size(int in, int k, int s, int p, int ceil_mode);
 /* argmax (may be NULL): flat index y*W + x of the max within the plane.
  * As PyTorch: a NaN wins (the last one in the window), ties go to the first
  * maximum, a window of only -inf reports its first in-image cell.
- * ndx_pool_out_size() is 0 when the window does not fit. */
-void ndx_f32_maxpool2d__ref(int channels, const ndx_pool_shape *s,
+ * ndx_pool2d_out_size() is 0 when the window does not fit. */
+void ndx_f32_maxpool2d__ref(int channels, const ndx_pool2d_shape *s,
                             const float *restrict in, float *restrict out,
                             int32_t *restrict argmax);
-void ndx_f32_avgpool2d__ref(int channels, const ndx_pool_shape *s,
+void ndx_f32_avgpool2d__ref(int channels, const ndx_pool2d_shape *s,
                             const float *restrict in, float *restrict out);
 
 /* ---- elementwise ------------------------------------------------------- */
@@ -142,7 +142,9 @@ void ndx_f32_bias_add__ref(int channels, size_t hw, const float *restrict bias,
                            float *restrict x);
 
 /* ---- planned bilinear, fused dissection IoU and select, antialiased resize
- * (contracts in kernels/ref/f32-bilinear-plan-ref.c and f32-resize-aa-ref.c)
+ * (contracts in kernels/ref/f32-bilinear-plan-ref.c and f32-resize-aa-ref.c;
+ * the plans are built by kernels/bilinear-plan.c and resize-aa-plan.c for
+ * every set)
  * Plans hold per-axis tap tables computed once per size pair into a
  * caller-provided buffer; kernels only blend. */
 typedef struct ndx_bilinear_plan {
@@ -244,10 +246,10 @@ typedef void (*ndx_dot_rows_fn)(int n, int rows, int k, const float *restrict x,
 NDX_DECLARE_SIMD_SET(ref)
 #if defined(__x86_64__)
 NDX_DECLARE_SIMD_SET(avx2)
-void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool_shape *s,
+void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              const float *restrict in, float *restrict out,
                              int32_t *restrict argmax);
-void ndx_f32_avgpool2d__avx2(int channels, const ndx_pool_shape *s,
+void ndx_f32_avgpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              const float *restrict in, float *restrict out);
 #endif
 #if defined(__aarch64__)
@@ -260,14 +262,14 @@ NDX_DECLARE_SIMD_SET(neon)
  * its tile (mr x nr; 0 where the operation has none).  Operations a set does
  * not provide come from ref.  Drivers read tiles and cache blocks from here
  * and never hard-code them. */
-typedef void (*ndx_im2col_fn)(const ndx_conv_shape *, const float *restrict,
+typedef void (*ndx_im2col_fn)(const ndx_conv2d_shape *, const float *restrict,
                               float *restrict);
 typedef void (*ndx_bilinear_fn)(int, int, int, int, int, int,
                                 const float *restrict, float *restrict);
-typedef void (*ndx_maxpool_fn)(int, const ndx_pool_shape *,
+typedef void (*ndx_maxpool_fn)(int, const ndx_pool2d_shape *,
                                const float *restrict, float *restrict,
                                int32_t *restrict);
-typedef void (*ndx_avgpool_fn)(int, const ndx_pool_shape *,
+typedef void (*ndx_avgpool_fn)(int, const ndx_pool2d_shape *,
                                const float *restrict, float *restrict);
 typedef void (*ndx_relu_fn)(size_t, const float *, float *);
 typedef void (*ndx_bias_add_fn)(int, size_t, const float *restrict,
@@ -306,7 +308,13 @@ const ndx_kernel_table *ndx_kernels_for(const char *isa);
 const char *ndx_kernels_best(void);
 /* Makes the named set current; -1 when unknown or not runnable here. */
 int ndx_kernels_select(const char *isa);
-/* One line of the CPU features that dispatch looked at. */
-void ndx_cpu_describe(char *buf, size_t n);
+/* One line naming the CPU features dispatch looked at: the public
+ * ndx_cpu_features() of include/netdx.h, defined in dispatch.c, hence
+ * exported (NDX_API, as netdx.h defines it; kernels include no header of
+ * the layers above them). */
+#ifndef NDX_API
+#define NDX_API __attribute__((visibility("default")))
+#endif
+NDX_API void ndx_cpu_features(char *buf, size_t n);
 
 #endif

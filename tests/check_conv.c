@@ -128,7 +128,7 @@ START_TEST(test_conv_random_shapes)
         naive_conv(&d, xd, wd, bd, yd);
         for (size_t i = 0; i < s.ny; i++)
             want[i] = (float)(d.relu && yd[i] < 0 ? 0 : yd[i]);
-        ck_assert_int_eq(ndx_set_threads(1 + it % 2), NDX_OK);
+        tu_threads(1 + it % 2);
         ck_assert_int_eq(ndx_conv2d_forward(&d, x, w, b, y, ws), NDX_OK);
         tu_assert_close(y, want, s.ny, 1e-5 * (d.c * d.kh * d.kw), 1e-5, "conv2d random");
         tu_check_guard(y, s.ny);
@@ -325,7 +325,7 @@ START_TEST(test_conv_winograd_vs_im2col)
         for (size_t i = 0; i < s.nw; i++) aw[i] = fabsf(w[i]);
         for (int i = 0; i < d.k; i++) ab[i] = fabsf(b[i]);
         const float *bias = tu_int(&seed, 0, 1) ? b : NULL;
-        ck_assert_int_eq(ndx_set_threads(1 + it % 2), NDX_OK);
+        tu_threads(1 + it % 2);
         forward_with(NDX__CONV_IM2COL, &d, x, w, bias, yi, ws);
         forward_with(NDX__CONV_WINOGRAD, &d, x, w, bias, yw, ws);
         ndx_conv2d_desc dm = d;
@@ -365,9 +365,9 @@ START_TEST(test_conv_winograd_threads)
     tu_fill(&seed, x, s.nx);
     tu_fill(&seed, w, s.nw);
     tu_fill(&seed, b, (size_t)d.k);
-    ck_assert_int_eq(ndx_set_threads(1), NDX_OK);
+    tu_threads(1);
     ck_assert_int_eq(ndx_conv2d_forward(&d, x, w, b, y1, ws), NDX_OK);
-    ck_assert_int_eq(ndx_set_threads(2), NDX_OK);
+    tu_threads(2);
     ck_assert_int_eq(ndx_conv2d_forward(&d, x, w, b, y2, ws), NDX_OK);
     ck_assert_int_eq(memcmp(y1, y2, s.ny * 4), 0);
     tu_check_guard(y2, s.ny);
@@ -402,7 +402,7 @@ START_TEST(test_sgemm_prepacked)
             for (int p = 0; p < k; p++)
                 ck_assert(ndx__sgemm_prepacked_at(ap, m, k, r, p) == a[(size_t)r * k + p]);
         for (int th = 1; th <= 2; th++) {
-            ndx_set_threads(th);
+            tu_threads(th);
             for (size_t i = 0; i < clen; i++) got[i] = want[i] = NAN;
             ndx__sgemm_batch(0, m, n, k, 1.0f, a, k, cnt, b, n, (size_t)k * n, 0.0f, want, n,
                              (size_t)m * n);

@@ -1,5 +1,5 @@
 /* Core suite: status and messages, aligned allocation, the arena, tensors,
- * the RNG, hashing and thread control. */
+ * the RNG, hashing, thread control and the version macros. */
 #include <stdint.h>
 #include <string.h>
 
@@ -150,6 +150,23 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* The version macros agree with each other and with the library. */
+START_TEST(test_version)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%d.%d.%d", NDX_VERSION_MAJOR, NDX_VERSION_MINOR,
+             NDX_VERSION_PATCH);
+    ck_assert_str_eq(v, NDX_VERSION);
+    ck_assert_str_eq(ndx_version(), NDX_VERSION);
+    ck_assert_int_eq(NDX_VERSION_NUMBER, NDX_VERSION_MAJOR * 10000 +
+                                         NDX_VERSION_MINOR * 100 + NDX_VERSION_PATCH);
+    ck_assert(NDX_VERSION_MINOR < 100 && NDX_VERSION_PATCH < 100);
+#if NDX_VERSION_NUMBER < 100   /* usable in #if */
+    ck_abort_msg("NDX_VERSION_NUMBER %d: older than 0.1.0", NDX_VERSION_NUMBER);
+#endif
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core");
@@ -161,6 +178,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_rng);
     tcase_add_test(tc, test_hash);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_version);
     suite_add_tcase(s, tc);
     return s;
 }

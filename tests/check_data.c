@@ -245,7 +245,7 @@ START_TEST(synth_deterministic_and_valid)
 {
     ndx_synth_opts o = small_opts(3, 42);
     ndx_synth_stats a, b;
-    ndx_set_threads(2);
+    tu_threads(2);
     ck_assert_int_eq(ndx_synth(tmp("a"), &o, &a), NDX_OK);
     ndx_set_threads(1);
     ck_assert_int_eq(ndx_synth(tmp("b"), &o, &b), NDX_OK);
@@ -422,6 +422,7 @@ START_TEST(patches_geometry_labels_and_loading)
     }
     ck_assert_int_gt(checked, 0);
     /* threads sharing one small cache get the same pixels as one thread */
+    tu_threads(2);   /* fails without OpenMP: the loop below would run on one */
     ndx_patch_cache *shared = ndx_patch_cache_new(2u << 20);
     int mismatches = 0;
     #pragma omp parallel for num_threads(2) reduction(+ : mismatches) schedule(dynamic, 1)

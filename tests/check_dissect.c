@@ -111,7 +111,7 @@ static ndx_dissect *new_state(ndx_dissect_mode mode, double q, const float *fixe
     ndx_dissect_config c = {.layer = "conv5", .units = U, .h = H, .w = W, .topk = K,
                             .mode = mode, .quantile = q, .fixed = fixed};
     ndx_dissect *st = NULL;
-    ck_assert_msg(ndx_dissect_new(&st, &c) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_msg(ndx_dissect_new(&c, &st) == NDX_OK, "%s", ndx_last_error());
     return st;
 }
 
@@ -342,7 +342,7 @@ static ndx_dissect *new_one_pass(ndx_dissect_mode mode, double q, int warmup)
     ndx_dissect_config c = {.layer = "conv5", .units = U, .h = H, .w = W, .topk = K,
                             .mode = mode, .quantile = q, .warmup = warmup};
     ndx_dissect *st = NULL;
-    ck_assert_msg(ndx_dissect_new(&st, &c) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_msg(ndx_dissect_new(&c, &st) == NDX_OK, "%s", ndx_last_error());
     ck_assert_int_eq(ndx_dissect_warmup(st), warmup);
     return st;
 }
@@ -501,7 +501,7 @@ START_TEST(test_merge_equals_one_run)
     /* a different configuration refuses */
     ndx_dissect_config c = {.layer = "conv4", .units = U, .h = H, .w = W, .topk = K};
     ndx_dissect *other;
-    ck_assert_int_eq(ndx_dissect_new(&other, &c), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_new(&c, &other), NDX_OK);
     ck_assert_int_eq(ndx_dissect_merge(other, b), NDX_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "conv4"));
     ndx_dissect_free(other);
@@ -552,7 +552,7 @@ START_TEST(test_state_file)
     snprintf(bad, sizeof bad, "%s/bad.state", tmpdir);
     ck_assert_msg(ndx_dissect_save(st, path) == NDX_OK, "%s", ndx_last_error());
     ndx_dissect *back = NULL;
-    ck_assert_msg(ndx_dissect_load(&back, path) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_msg(ndx_dissect_load(path, &back) == NDX_OK, "%s", ndx_last_error());
     assert_same(back, st);
     ck_assert_str_eq(ndx_dissect_layer(back), "conv5");
     ck_assert_str_eq(ndx_dissect_mask_name(back, 1), "calcification");
@@ -576,7 +576,7 @@ START_TEST(test_state_file)
     buf[size / 2] ^= 0x40;
     write_bytes(bad, buf, size);
     back = NULL;
-    ck_assert_int_eq(ndx_dissect_load(&back, bad), NDX_ERR_FORMAT);
+    ck_assert_int_eq(ndx_dissect_load(bad, &back), NDX_ERR_FORMAT);
     ck_assert_ptr_null(back);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "checksum"));
     buf[size / 2] ^= 0x40;
@@ -584,7 +584,7 @@ START_TEST(test_state_file)
     const long cuts[] = {size - 1, size - 9, size / 2, 400, 20, 3, 0};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
         write_bytes(bad, buf, cuts[i]);
-        ck_assert_int_eq(ndx_dissect_load(&back, bad), NDX_ERR_FORMAT);
+        ck_assert_int_eq(ndx_dissect_load(bad, &back), NDX_ERR_FORMAT);
         ck_assert_msg(strstr(ndx_last_error(), "truncated") || strstr(ndx_last_error(), "magic"),
                       "cut at %ld: %s", cuts[i], ndx_last_error());
     }
@@ -593,22 +593,22 @@ START_TEST(test_state_file)
     memcpy(big, buf, size);
     big[size] = 0;
     write_bytes(bad, big, size + 1);
-    ck_assert_int_eq(ndx_dissect_load(&back, bad), NDX_ERR_FORMAT);
+    ck_assert_int_eq(ndx_dissect_load(bad, &back), NDX_ERR_FORMAT);
     free(big);
     /* a header field changed: units (caught by size, before allocating) */
     int32_t units = 60000;
     memcpy(buf + 16 + 64 + 8 * 32, &units, 4);
     write_bytes(bad, buf, size);
-    ck_assert_int_eq(ndx_dissect_load(&back, bad), NDX_ERR_FORMAT);
+    ck_assert_int_eq(ndx_dissect_load(bad, &back), NDX_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "header promises"));
     /* other magic */
     memcpy(buf, "NOTDISS", 8);
     write_bytes(bad, buf, size);
-    ck_assert_int_eq(ndx_dissect_load(&back, bad), NDX_ERR_FORMAT);
+    ck_assert_int_eq(ndx_dissect_load(bad, &back), NDX_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "magic"));
     /* missing file */
     snprintf(bad, sizeof bad, "%s/none.state", tmpdir);
-    ck_assert_int_eq(ndx_dissect_load(&back, bad), NDX_ERR_IO);
+    ck_assert_int_eq(ndx_dissect_load(bad, &back), NDX_ERR_IO);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "none.state"));
     /* an unwritable place leaves nothing behind */
     snprintf(bad, sizeof bad, "%s/no/such/dir.state", tmpdir);
@@ -638,8 +638,8 @@ START_TEST(test_merge_from_files)
     ck_assert_int_eq(ndx_dissect_save(a, pa), NDX_OK);
     ck_assert_int_eq(ndx_dissect_save(b, pb), NDX_OK);
     ndx_dissect *la, *lb;
-    ck_assert_int_eq(ndx_dissect_load(&la, pa), NDX_OK);
-    ck_assert_int_eq(ndx_dissect_load(&lb, pb), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_load(pa, &la), NDX_OK);
+    ck_assert_int_eq(ndx_dissect_load(pb, &lb), NDX_OK);
     ck_assert_int_eq(ndx_dissect_merge(la, lb), NDX_OK);
     assert_same(la, all);
     check_topk(la, &d, 0, d.n);
@@ -684,8 +684,8 @@ START_TEST(test_merge_one_pass)
     ck_assert_int_eq(ndx_dissect_save(a, pa), NDX_OK);
     ck_assert_int_eq(ndx_dissect_save(b, pb), NDX_OK);
     ndx_dissect *la, *lb;
-    ck_assert_msg(ndx_dissect_load(&la, pa) == NDX_OK, "%s", ndx_last_error());
-    ck_assert_int_eq(ndx_dissect_load(&lb, pb), NDX_OK);
+    ck_assert_msg(ndx_dissect_load(pa, &la) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_int_eq(ndx_dissect_load(pb, &lb), NDX_OK);
     assert_same(la, a);
     /* into a fresh state, then the second shard */
     ndx_dissect *m = new_one_pass(NDX_THRESHOLD_QUANTILE, 0.01, 8);
@@ -775,15 +775,15 @@ START_TEST(test_bad_input)
 
     ndx_dissect_config c = {.layer = "x", .units = 0, .h = 2, .w = 2};
     ndx_dissect *s2 = NULL;
-    ck_assert_int_eq(ndx_dissect_new(&s2, &c), NDX_ERR_SHAPE);
+    ck_assert_int_eq(ndx_dissect_new(&c, &s2), NDX_ERR_SHAPE);
     ck_assert_ptr_null(s2);
     c.units = 3;
     c.quantile = 1.5;
-    ck_assert_int_eq(ndx_dissect_new(&s2, &c), NDX_ERR_INVALID);
+    ck_assert_int_eq(ndx_dissect_new(&c, &s2), NDX_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "quantile"));
     c.quantile = 0;
     c.mode = NDX_THRESHOLD_FIXED;
-    ck_assert_int_eq(ndx_dissect_new(&s2, &c), NDX_ERR_INVALID);
+    ck_assert_int_eq(ndx_dissect_new(&c, &s2), NDX_ERR_INVALID);
     free_data(&d);
 }
 END_TEST
@@ -814,10 +814,10 @@ START_TEST(test_threads_deterministic)
     ndx_dissect *st[4];
     const int nt = ndx_get_threads();
     for (int r = 0; r < 4; r++) {
-        ndx_set_threads(r % 2 ? 2 : 1);
+        tu_threads(r % 2 ? 2 : 1);
         ndx_dissect_config c = {.layer = "big", .units = BU, .h = BH, .w = BW, .topk = 10,
                                 .quantile = 0.05, .warmup = 8};
-        ck_assert_int_eq(ndx_dissect_new(&st[r], &c), NDX_OK);
+        ck_assert_int_eq(ndx_dissect_new(&c, &st[r]), NDX_OK);
         ndx_dissect_batch b = {BN, maps, ids, labels, BM, BM, ptr};
         if (r >= 2) {
             int missed;

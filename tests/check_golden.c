@@ -29,17 +29,17 @@ static void assert_same_bits(const gold_file *g, const float *got,
     }
 }
 
-static ndx_conv_shape conv_shape(const int *p)
+static ndx_conv2d_shape conv_shape(const int *p)
 {
-    ndx_conv_shape s = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8],
+    ndx_conv2d_shape s = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8],
                         p[9], p[10]};
     return s;
 }
 
-static size_t conv_col_size(const ndx_conv_shape *s)
+static size_t conv_col_size(const ndx_conv2d_shape *s)
 {
     return (size_t)s->c * s->kh * s->kw *
-           (size_t)ndx_conv_out_h(s) * (size_t)ndx_conv_out_w(s);
+           (size_t)ndx_conv2d_shape_out_h(s) * (size_t)ndx_conv2d_shape_out_w(s);
 }
 
 START_TEST(test_im2col)
@@ -49,7 +49,7 @@ START_TEST(test_im2col)
     gold_open(&g, "im2col.gold");
     while (gold_next(&g, &r)) {
         gold_expect(&g, &r, 11, 2);
-        ndx_conv_shape s = conv_shape(r.p);
+        ndx_conv2d_shape s = conv_shape(r.p);
         size_t n = conv_col_size(&s);
         gold_expect_n(&g, &r, 0, (size_t)s.c * s.h * s.w);
         gold_expect_n(&g, &r, 1, n);
@@ -72,7 +72,7 @@ START_TEST(test_col2im)
     gold_open(&g, "col2im.gold");
     while (gold_next(&g, &r)) {
         gold_expect(&g, &r, 11, 2);
-        ndx_conv_shape s = conv_shape(r.p);
+        ndx_conv2d_shape s = conv_shape(r.p);
         size_t n = (size_t)s.c * s.h * s.w;
         gold_expect_n(&g, &r, 0, conv_col_size(&s));
         gold_expect_n(&g, &r, 1, n);
@@ -112,18 +112,18 @@ START_TEST(test_bilinear)
 }
 END_TEST
 
-static ndx_pool_shape pool_shape(const int *p, int count_include_pad)
+static ndx_pool2d_shape pool_shape(const int *p, int count_include_pad)
 {
-    ndx_pool_shape s = {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9],
+    ndx_pool2d_shape s = {p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9],
                         count_include_pad};
     return s;
 }
 
-static size_t pool_out_n(int channels, const ndx_pool_shape *s)
+static size_t pool_out_n(int channels, const ndx_pool2d_shape *s)
 {
     return (size_t)channels *
-           (size_t)ndx_pool_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode) *
-           (size_t)ndx_pool_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
+           (size_t)ndx_pool2d_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode) *
+           (size_t)ndx_pool2d_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
 }
 
 START_TEST(test_maxpool)
@@ -133,11 +133,11 @@ START_TEST(test_maxpool)
     gold_open(&g, "maxpool.gold");
     while (gold_next(&g, &r)) {
         gold_expect(&g, &r, 10, 3);
-        ndx_pool_shape s = pool_shape(r.p, 0);
+        ndx_pool2d_shape s = pool_shape(r.p, 0);
         int c = r.p[0];
         size_t n = pool_out_n(c, &s);
         gold_expect_n(&g, &r, 0, (size_t)c * s.h * s.w);
-        gold_expect_n(&g, &r, 1, n);   /* checks ndx_pool_out_size too */
+        gold_expect_n(&g, &r, 1, n);   /* checks ndx_pool2d_out_size too */
         gold_expect_n(&g, &r, 2, n);
         float *out = tu_alloc_poisoned(n);
         int32_t *idx = malloc((n + 1) * sizeof *idx);
@@ -174,7 +174,7 @@ START_TEST(test_avgpool)
     gold_open(&g, "avgpool.gold");
     while (gold_next(&g, &r)) {
         gold_expect(&g, &r, 11, 2);
-        ndx_pool_shape s = pool_shape(r.p, r.p[10]);
+        ndx_pool2d_shape s = pool_shape(r.p, r.p[10]);
         int c = r.p[0];
         size_t n = pool_out_n(c, &s);
         gold_expect_n(&g, &r, 0, (size_t)c * s.h * s.w);

@@ -1,16 +1,15 @@
-/* Kernel suite: dispatch, every GEMM microkernel against the reference
- * twin, and the ndx_sgemm driver against ndx_f32_gemm__ref on random shapes
- * (tails, odd leading dimensions, beta = 0 over NaN, past three cache blocks,
- * both transposes, 1 and 2 threads).  Cross-built for check-neon. */
+/* Kernel suite: dispatch; the GEMM microkernel, packing, im2col and col2im
+ * lines of kernels/kernels.inc (tests/kernel_list.h: one test per line
+ * whose set runs here, SKIPPED lines for the others) against naive sums or
+ * their ref twins; the ndx_sgemm driver against ndx_f32_gemm__ref on random
+ * shapes (tails, odd leading dimensions, beta = 0 over NaN, past three
+ * cache blocks, both transposes, 1 and 2 threads).  Cross-built for
+ * check-neon. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels.h"
-#include "netdx.h"
-#include "testutil.h"
-
-static const char *const isas[] = {"ref", "avx2", "neon"};
+#include "kernel_list.h"
 
 START_TEST(test_dispatch_choice)
 {
@@ -33,12 +32,14 @@ START_TEST(test_dispatch_choice)
 }
 END_TEST
 
+/* Every set kernels.inc names that runs here is complete and blocked. */
 START_TEST(test_dispatch_tables)
 {
-    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++) {
-        const ndx_kernel_table *t = ndx_kernels_for(isas[i]);
-        if (!t) continue;
-        ck_assert_str_eq(t->isa, isas[i]);
+    for (size_t i = 0; i < TU_NKERNEL_LINES; i++) {
+        const char *isa = tu_kernel_lines[i].isa;
+        const ndx_kernel_table *t = ndx_kernels_for(isa);
+        if (!t) continue;   /* kernel_list.h's SKIPPED lines name it */
+        ck_assert_str_eq(t->isa, isa);
         ck_assert_ptr_nonnull(t->gemm_ukernel.fn);
         ck_assert_ptr_nonnull(t->im2col.fn);
         ck_assert_ptr_nonnull(t->col2im.fn);
@@ -52,7 +53,7 @@ START_TEST(test_dispatch_tables)
         ck_assert_int_ge(t->gemm_mc, t->gemm_ukernel.mr);
         ck_assert_int_ge(t->gemm_nc, t->gemm_ukernel.nr);
         ck_assert_int_gt(t->gemm_kc, 0);
-        if (strcmp(isas[i], "ref"))   /* a SIMD set has its own GEMM kernel */
+        if (strcmp(isa, "ref"))   /* a SIMD set has its own GEMM kernel */
             ck_assert_ptr_ne(t->gemm_ukernel.fn, ndx_kernels_for("ref")->gemm_ukernel.fn);
     }
     ck_assert_ptr_null(ndx_kernels_for("sse9"));
@@ -104,143 +105,148 @@ static void naive_panel(int m, int n, int k, int mr, int nr, float alpha,
         }
 }
 
-START_TEST(test_gemm_ukernels)
+/* The microkernel of set t (ref included) against naive_panel on every
+ * partial tile, k around the unrolls, beta 0 over NaN, 1 and -0.5. */
+static void gemm_ukernel_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    tu_kernel_is(t->gemm_ukernel.name, line);
     uint64_t seed = 11;
     const int ks[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 64, 255, 256, 257};
     const float betas[] = {0.0f, 1.0f, -0.5f};
-    for (size_t s = 0; s < sizeof isas / sizeof *isas; s++) {
-        const ndx_kernel_table *t = ndx_kernels_for(isas[s]);
-        if (!t) continue;
-        const int MR = t->gemm_ukernel.mr, NR = t->gemm_ukernel.nr;
-        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
-            int k = ks[ki];
-            float *a = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * MR);
-            float *b = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * NR);
-            tu_fill(&seed, a, (size_t)k * MR);
-            tu_fill(&seed, b, (size_t)k * NR);
-            for (int m = 1; m <= MR; m++)
-                for (int n = 1; n <= NR; n++)
-                    for (size_t bi = 0; bi < 3; bi++) {
-                        const int ldc = NR + 3;
-                        const size_t len = (size_t)(MR - 1) * ldc + NR;
-                        float *c = tu_alloc_poisoned(len), *want = tu_alloc_poisoned(len);
-                        float beta = betas[bi], alpha = bi == 2 ? 1.5f : 1.0f;
-                        if (beta != 0.0f) {
-                            tu_fill(&seed, c, len);
-                            memcpy(want, c, len * sizeof *c);
-                        }
-                        t->gemm_ukernel.fn(m, n, k, alpha, a, b, beta, c, ldc);
-                        naive_panel(m, n, k, MR, NR, alpha, a, b, beta, want, ldc);
-                        for (int i = 0; i < MR; i++)
-                            for (int j = 0; j < ldc && (size_t)(i * ldc + j) < len; j++) {
-                                size_t x = (size_t)i * ldc + j;
-                                if (i < m && j < n) {
-                                    double tol = 1e-6 * (k + 1);
-                                    ck_assert_msg(fabs(c[x] - want[x]) <= tol,
-                                                  "%s m=%d n=%d k=%d beta=%g: C[%d][%d] %g vs %g",
-                                                  isas[s], m, n, k, beta, i, j, c[x], want[x]);
-                                } else {
-                                    /* outside the corner: untouched */
-                                    ck_assert_msg(beta == 0.0f ? isnan(c[x]) : c[x] == want[x],
-                                                  "%s m=%d n=%d: C[%d][%d] outside the tile written",
-                                                  isas[s], m, n, i, j);
-                                }
+    const int MR = t->gemm_ukernel.mr, NR = t->gemm_ukernel.nr;
+    for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+        int k = ks[ki];
+        float *a = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * MR);
+        float *b = ndx_alloc(sizeof(float) * (size_t)(k ? k : 1) * NR);
+        tu_fill(&seed, a, (size_t)k * MR);
+        tu_fill(&seed, b, (size_t)k * NR);
+        for (int m = 1; m <= MR; m++)
+            for (int n = 1; n <= NR; n++)
+                for (size_t bi = 0; bi < 3; bi++) {
+                    const int ldc = NR + 3;
+                    const size_t len = (size_t)(MR - 1) * ldc + NR;
+                    float *c = tu_alloc_poisoned(len), *want = tu_alloc_poisoned(len);
+                    float beta = betas[bi], alpha = bi == 2 ? 1.5f : 1.0f;
+                    if (beta != 0.0f) {
+                        tu_fill(&seed, c, len);
+                        memcpy(want, c, len * sizeof *c);
+                    }
+                    t->gemm_ukernel.fn(m, n, k, alpha, a, b, beta, c, ldc);
+                    naive_panel(m, n, k, MR, NR, alpha, a, b, beta, want, ldc);
+                    for (int i = 0; i < MR; i++)
+                        for (int j = 0; j < ldc && (size_t)(i * ldc + j) < len; j++) {
+                            size_t x = (size_t)i * ldc + j;
+                            if (i < m && j < n) {
+                                double tol = 1e-6 * (k + 1);
+                                ck_assert_msg(fabs(c[x] - want[x]) <= tol,
+                                              "%s m=%d n=%d k=%d beta=%g: C[%d][%d] %g vs %g",
+                                              t->isa, m, n, k, beta, i, j, c[x], want[x]);
+                            } else {
+                                /* outside the corner: untouched */
+                                ck_assert_msg(beta == 0.0f ? isnan(c[x]) : c[x] == want[x],
+                                              "%s m=%d n=%d: C[%d][%d] outside the tile written",
+                                              t->isa, m, n, i, j);
                             }
-                        tu_check_guard(c, len);
-                        free(c);
-                        free(want);
-                    }
-            ndx_free(a);
-            ndx_free(b);
-        }
+                        }
+                    tu_check_guard(c, len);
+                    free(c);
+                    free(want);
+                }
+        ndx_free(a);
+        ndx_free(b);
     }
 }
-END_TEST
 
-START_TEST(test_gemm_pack)
+/* The panel packing of set t (ref included) against its contract, bit for
+ * bit. */
+static void gemm_pack_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    tu_kernel_is(t->gemm_pack.name, line);
     uint64_t seed = 21;
-    for (size_t s = 0; s < sizeof isas / sizeof *isas; s++) {
-        const ndx_kernel_table *t = ndx_kernels_for(isas[s]);
-        if (!t) continue;
-        const int widths[2] = {t->gemm_ukernel.mr, t->gemm_ukernel.nr};
-        for (int wi = 0; wi < 2; wi++)
-            for (int kmajor = 0; kmajor < 2; kmajor++)
-                for (int rows = 1; rows <= widths[wi]; rows++)
-                    for (int kk = 0; kk < 3; kk++) {
-                        /* any k, whole blocks of 8 steps, blocks and a tail */
-                        const int w = widths[wi];
-                        const int blocks = 8 * tu_int(&seed, 1, 5);
-                        const int kc = kk == 0   ? tu_int(&seed, 1, 40)
-                                       : kk == 1 ? blocks
-                                                 : blocks + tu_int(&seed, 1, 7);
-                        const int ld = (kmajor ? rows : kc) + tu_int(&seed, 0, 5);
-                        const size_t srclen = (size_t)(kmajor ? kc : rows) * ld;
-                        float *src = malloc(srclen * sizeof *src);
-                        float *got = tu_alloc_poisoned((size_t)kc * w);
-                        float *want = tu_alloc_poisoned((size_t)kc * w);
-                        tu_fill(&seed, src, srclen);
-                        t->gemm_pack.fn(kmajor, rows, kc, src, ld, w, got);
-                        ndx_f32_gemm_pack__ref(kmajor, rows, kc, src, ld, w, want);
-                        ck_assert_msg(memcmp(got, want, sizeof(float) * kc * w) == 0,
-                                      "%s pack kmajor=%d rows=%d w=%d kc=%d differs from ref",
-                                      isas[s], kmajor, rows, w, kc);
-                        tu_check_guard(got, (size_t)kc * w);
-                        free(src);
-                        free(got);
-                        free(want);
-                    }
-    }
+    const int widths[2] = {t->gemm_ukernel.mr, t->gemm_ukernel.nr};
+    for (int wi = 0; wi < 2; wi++)
+        for (int kmajor = 0; kmajor < 2; kmajor++)
+            for (int rows = 1; rows <= widths[wi]; rows++)
+                for (int kk = 0; kk < 3; kk++) {
+                    /* any k, whole blocks of 8 steps, blocks and a tail */
+                    const int w = widths[wi];
+                    const int blocks = 8 * tu_int(&seed, 1, 5);
+                    const int kc = kk == 0   ? tu_int(&seed, 1, 40)
+                                   : kk == 1 ? blocks
+                                             : blocks + tu_int(&seed, 1, 7);
+                    const int ld = (kmajor ? rows : kc) + tu_int(&seed, 0, 5);
+                    const size_t srclen = (size_t)(kmajor ? kc : rows) * ld;
+                    float *src = malloc(srclen * sizeof *src);
+                    float *got = tu_alloc_poisoned((size_t)kc * w);
+                    float *want = tu_alloc_poisoned((size_t)kc * w);
+                    tu_fill(&seed, src, srclen);
+                    t->gemm_pack.fn(kmajor, rows, kc, src, ld, w, got);
+                    for (int p = 0; p < kc; p++)   /* the contract, written out */
+                        for (int i = 0; i < w; i++)
+                            want[p * w + i] = i >= rows ? 0.0f
+                                              : kmajor  ? src[(size_t)p * ld + i]
+                                                        : src[(size_t)i * ld + p];
+                    ck_assert_msg(memcmp(got, want, sizeof(float) * kc * w) == 0,
+                                  "%s pack kmajor=%d rows=%d w=%d kc=%d differs from the contract",
+                                  t->isa, kmajor, rows, w, kc);
+                    tu_check_guard(got, (size_t)kc * w);
+                    free(src);
+                    free(got);
+                    free(want);
+                }
 }
-END_TEST
 
-START_TEST(test_im2col_col2im_sets)
+/* im2col (col2im) of set t against the ref's, bit for bit, on random
+ * shapes and the layouts its fast paths take. */
+static void im2col_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    const int im2col = !strcmp(line->op, "im2col");
+    tu_kernel_is(im2col ? t->im2col.name : t->col2im.name, line);
     uint64_t seed = 31;
-    for (size_t si = 0; si < sizeof isas / sizeof *isas; si++) {
-        const ndx_kernel_table *t = ndx_kernels_for(isas[si]);
-        if (!t) continue;
-        for (int it = 0; it < 300; it++) {
-            ndx_conv_shape s = {tu_int(&seed, 1, 4), tu_int(&seed, 1, 19), tu_int(&seed, 1, 19),
-                                tu_int(&seed, 1, 7), tu_int(&seed, 1, 7), tu_int(&seed, 1, 4),
-                                tu_int(&seed, 1, 4), tu_int(&seed, 0, 3), tu_int(&seed, 0, 3),
-                                tu_int(&seed, 1, 3), tu_int(&seed, 1, 3)};
-            if (it < 2)   /* wide rows at stride 2, as ResNet's 7x7 stem: the vector path */
-                s = (ndx_conv_shape){3, 40, 37 + it, 7, 7, 2, 2, 3, 3, 1, 1};
-            else if (it == 2)   /* maps at most 8 wide at stride 1, as ResNet's 7x7 layers */
-                s = (ndx_conv_shape){5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1};
-            else if (it == 3)   /* the same path with row stride, padding and dilation */
-                s = (ndx_conv_shape){3, 6, 8, 5, 3, 2, 1, 2, 1, 1, 2};
-            const int oh = ndx_conv_out_h(&s), ow = ndx_conv_out_w(&s);
-            if (oh < 1 || ow < 1) continue;
-            const size_t nin = (size_t)s.c * s.h * s.w, ncol = (size_t)s.c * s.kh * s.kw * oh * ow;
-            float *im = malloc(nin * sizeof *im);
-            float *got = tu_alloc_poisoned(ncol), *want = tu_alloc_poisoned(ncol);
-            tu_fill(&seed, im, nin);
+    for (int it = 0; it < 300; it++) {
+        ndx_conv2d_shape s = {tu_int(&seed, 1, 4), tu_int(&seed, 1, 19), tu_int(&seed, 1, 19),
+                            tu_int(&seed, 1, 7), tu_int(&seed, 1, 7), tu_int(&seed, 1, 4),
+                            tu_int(&seed, 1, 4), tu_int(&seed, 0, 3), tu_int(&seed, 0, 3),
+                            tu_int(&seed, 1, 3), tu_int(&seed, 1, 3)};
+        if (it < 2)   /* wide rows at stride 2, as ResNet's 7x7 stem: the vector path */
+            s = (ndx_conv2d_shape){3, 40, 37 + it, 7, 7, 2, 2, 3, 3, 1, 1};
+        else if (it == 2)   /* maps at most 8 wide at stride 1, as ResNet's 7x7 layers */
+            s = (ndx_conv2d_shape){5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1};
+        else if (it == 3)   /* the same path with row stride, padding and dilation */
+            s = (ndx_conv2d_shape){3, 6, 8, 5, 3, 2, 1, 2, 1, 1, 2};
+        const int oh = ndx_conv2d_shape_out_h(&s), ow = ndx_conv2d_shape_out_w(&s);
+        if (oh < 1 || ow < 1) continue;
+        const size_t nin = (size_t)s.c * s.h * s.w, ncol = (size_t)s.c * s.kh * s.kw * oh * ow;
+        float *im = malloc(nin * sizeof *im);
+        float *got = tu_alloc_poisoned(ncol), *want = tu_alloc_poisoned(ncol);
+        tu_fill(&seed, im, nin);
+        ndx_f32_im2col__ref(&s, im, want);
+        if (im2col) {
             t->im2col.fn(&s, im, got);
-            ndx_f32_im2col__ref(&s, im, want);
             ck_assert_msg(memcmp(got, want, ncol * sizeof *got) == 0,
-                          "%s im2col differs from ref: c=%d %dx%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d",
-                          isas[si], s.c, s.h, s.w, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw);
+                          "%s im2col differs from ref: c=%d %dx%d k=%dx%d s=%dx%d p=%dx%d "
+                          "d=%dx%d", t->isa, s.c, s.h, s.w, s.kh, s.kw, s.sh, s.sw, s.ph,
+                          s.pw, s.dh, s.dw);
             tu_check_guard(got, ncol);
-            /* col2im: the same sums in the same order, bit for bit */
-            float *col = got, *back = tu_alloc_poisoned(nin), *back_ref = tu_alloc_poisoned(nin);
-            t->col2im.fn(&s, col, back);
-            ndx_f32_col2im__ref(&s, col, back_ref);
-            ck_assert_msg(memcmp(back, back_ref, nin * sizeof *back) == 0,
-                          "%s col2im differs from ref: c=%d %dx%d k=%dx%d s=%dx%d p=%dx%d d=%dx%d",
-                          isas[si], s.c, s.h, s.w, s.kh, s.kw, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw);
-            tu_check_guard(back, nin);
-            free(back);
-            free(back_ref);
-            free(im);
-            free(got);
-            free(want);
         }
+        /* col2im of the ref's col: the same sums in the same order, bit for bit */
+        float *back = tu_alloc_poisoned(nin), *back_ref = tu_alloc_poisoned(nin);
+        if (!im2col) {
+            t->col2im.fn(&s, want, back);
+            ndx_f32_col2im__ref(&s, want, back_ref);
+            ck_assert_msg(memcmp(back, back_ref, nin * sizeof *back) == 0,
+                          "%s col2im differs from ref: c=%d %dx%d k=%dx%d s=%dx%d p=%dx%d "
+                          "d=%dx%d", t->isa, s.c, s.h, s.w, s.kh, s.kw, s.sh, s.sw, s.ph,
+                          s.pw, s.dh, s.dw);
+            tu_check_guard(back, nin);
+        }
+        free(back);
+        free(back_ref);
+        free(im);
+        free(got);
+        free(want);
     }
 }
-END_TEST
 
 /* One ndx_sgemm call against the oracle, with odd leading dimensions, NaN
  * in C when beta == 0 and guard floats after C. */
@@ -260,7 +266,7 @@ static void check_sgemm(uint64_t *seed, int ta, int tb, int m, int n, int k,
         tu_fill(seed, c, clen);
         memcpy(want, c, clen * sizeof *c);
     }
-    ck_assert_int_eq(ndx_set_threads(threads), NDX_OK);
+    tu_threads(threads);
     ndx_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     ndx_f32_gemm__ref(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
     const double tol = 2e-6 * (k + 4);   /* inputs in [-1,1): grows with k */
@@ -335,9 +341,9 @@ START_TEST(test_sgemm_threads_identical)
         float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
         tu_fill(&seed, a, (size_t)m * k);
         tu_fill(&seed, b, (size_t)k * n);
-        ndx_set_threads(1);
+        tu_threads(1);
         ndx_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c1, n);
-        ndx_set_threads(2);
+        tu_threads(2);
         ndx_sgemm(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c2, n);
         ck_assert_int_eq(memcmp(c1, c2, sizeof(float) * m * n), 0);
         free(a); free(b); free(c1); free(c2);
@@ -387,9 +393,11 @@ static Suite *suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("gemm");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_gemm_ukernels);
-    tcase_add_test(tc, test_gemm_pack);
-    tcase_add_test(tc, test_im2col_col2im_sets);
+    static const tu_kernel_test slots[] = {
+        {"gemm_ukernel", gemm_ukernel_slot, 1}, {"gemm_pack", gemm_pack_slot, 1},
+        {"im2col", im2col_slot, 0},             {"col2im", im2col_slot, 0},
+    };
+    tu_kernel_list_add(tc, "kernels", slots, sizeof slots / sizeof *slots);
     tcase_add_test(tc, test_sgemm_small_shapes);
     tcase_add_test(tc, test_sgemm_random_shapes);
     tcase_add_test(tc, test_sgemm_degenerate);

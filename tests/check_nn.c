@@ -810,34 +810,6 @@ START_TEST(test_model_inception_v3) { model_golden("inception_v3", "Mixed_6b", 0
 END_TEST
 
 
-/* ---- the zoo registry ---------------------------------------------------------------- */
-
-START_TEST(test_zoo_registry)
-{
-    int n = 0;
-    for (const ndx_zoo_arch *a; (a = ndx_zoo_arch_at(n)); n++) {
-        ck_assert_ptr_eq(ndx_zoo_find(a->name), a);
-        ck_assert_ptr_nonnull(a->layers[0]);
-        /* input size 0 builds at the registry's size; every listed layer exists */
-        ndx_net *net;
-        ck_assert_msg(ndx_zoo_build(a->name, 2, 0, 1, &net) == NDX_OK, "%s: %s", a->name,
-                      ndx_last_error());
-        ck_assert_int_eq(ndx_net_input_size(net), a->input_size);
-        for (int l = 0; l < 3 && a->layers[l]; l++)
-            ck_assert_msg(ndx_net_find(net, a->layers[l]) > 0, "%s has no layer %s", a->name,
-                          a->layers[l]);
-        ndx_net_free(net);
-    }
-    ck_assert_int_ge(n, 7);
-    ck_assert_ptr_null(ndx_zoo_arch_at(-1));
-    ck_assert_ptr_null(ndx_zoo_find("nosuch"));
-    ck_assert_ptr_null(ndx_zoo_find(NULL));
-    ndx_net *net;
-    ck_assert_int_eq(ndx_zoo_build("nosuch", 2, 0, 1, &net), NDX_ERR_INVALID);
-    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "nosuch' (alexnet, vgg16, "));
-}
-END_TEST
-
 /* ---- safetensors and .npy ----------------------------------------------------------- */
 
 static char tmpdir[256];
@@ -1189,7 +1161,6 @@ static Suite *suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_zoo_registry);
     tcase_add_test(tc, test_safetensors_roundtrip);
     tcase_add_test(tc, test_safetensors_handmade);
     tcase_add_test(tc, test_npy);

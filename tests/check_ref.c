@@ -20,14 +20,14 @@ START_TEST(test_conv_out_size)
         {4, 3, 3, 0, 1, 1},   {6, 1, 7, 0, 1, 1},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        ndx_conv_shape s = {1, t[i].h, 1, t[i].k, 1, t[i].s, 1, t[i].p, 0,
+        ndx_conv2d_shape s = {1, t[i].h, 1, t[i].k, 1, t[i].s, 1, t[i].p, 0,
                             t[i].d, 1};
-        ck_assert_msg(ndx_conv_out_h(&s) == t[i].out,
-                      "case %zu: out_h %d, expected %d", i, ndx_conv_out_h(&s),
+        ck_assert_msg(ndx_conv2d_shape_out_h(&s) == t[i].out,
+                      "case %zu: out_h %d, expected %d", i, ndx_conv2d_shape_out_h(&s),
                       t[i].out);
-        ndx_conv_shape w = {1, 1, t[i].h, 1, t[i].k, 1, t[i].s, 0, t[i].p, 1,
+        ndx_conv2d_shape w = {1, 1, t[i].h, 1, t[i].k, 1, t[i].s, 0, t[i].p, 1,
                             t[i].d};
-        ck_assert_int_eq(ndx_conv_out_w(&w), t[i].out);
+        ck_assert_int_eq(ndx_conv2d_shape_out_w(&w), t[i].out);
     }
 }
 END_TEST
@@ -44,35 +44,35 @@ START_TEST(test_pool_out_size)
         {1, 1, 1, 0, 0, 1},  {2, 3, 1, 0, 0, 0},   {1, 3, 2, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        ck_assert_msg(ndx_pool_out_size(t[i].in, t[i].k, t[i].s, t[i].p,
+        ck_assert_msg(ndx_pool2d_out_size(t[i].in, t[i].k, t[i].s, t[i].p,
                                         t[i].ceil) == t[i].out,
                       "case %zu: in %d k %d s %d p %d ceil %d gives %d, expected %d",
                       i, t[i].in, t[i].k, t[i].s, t[i].p, t[i].ceil,
-                      ndx_pool_out_size(t[i].in, t[i].k, t[i].s, t[i].p, t[i].ceil),
+                      ndx_pool2d_out_size(t[i].in, t[i].k, t[i].s, t[i].p, t[i].ceil),
                       t[i].out);
 }
 END_TEST
 
 /* ---- im2col / col2im --------------------------------------------------- */
 
-static ndx_conv_shape random_conv(uint64_t *rng)
+static ndx_conv2d_shape random_conv(uint64_t *rng)
 {
     for (;;) {
-        ndx_conv_shape s = {
+        ndx_conv2d_shape s = {
             tu_int(rng, 1, 3), tu_int(rng, 1, 12), tu_int(rng, 1, 12),
             tu_int(rng, 1, 5), tu_int(rng, 1, 5),
             tu_int(rng, 1, 3), tu_int(rng, 1, 3),
             tu_int(rng, 0, 3), tu_int(rng, 0, 3),
             tu_int(rng, 1, 3), tu_int(rng, 1, 3),
         };
-        if (ndx_conv_out_h(&s) > 0 && ndx_conv_out_w(&s) > 0) return s;
+        if (ndx_conv2d_shape_out_h(&s) > 0 && ndx_conv2d_shape_out_w(&s) > 0) return s;
     }
 }
 
-static size_t col_size(const ndx_conv_shape *s)
+static size_t col_size(const ndx_conv2d_shape *s)
 {
     return (size_t)s->c * s->kh * s->kw *
-           (size_t)ndx_conv_out_h(s) * (size_t)ndx_conv_out_w(s);
+           (size_t)ndx_conv2d_shape_out_h(s) * (size_t)ndx_conv2d_shape_out_w(s);
 }
 
 /* <im2col(x), y> == <x, col2im(y)>; poisoning also proves that im2col writes
@@ -81,7 +81,7 @@ START_TEST(test_col2im_adjoint)
 {
     uint64_t rng = 0x1234;
     for (int trial = 0; trial < 300; trial++) {
-        ndx_conv_shape s = random_conv(&rng);
+        ndx_conv2d_shape s = random_conv(&rng);
         size_t ni = (size_t)s.c * s.h * s.w, nc = col_size(&s);
         float *x = malloc(ni * sizeof *x), *y = malloc(nc * sizeof *y);
         ck_assert(x && y);
@@ -114,9 +114,9 @@ START_TEST(test_im2col_conv)
 {
     uint64_t rng = 0x5678;
     for (int trial = 0; trial < 100; trial++) {
-        ndx_conv_shape s = random_conv(&rng);
+        ndx_conv2d_shape s = random_conv(&rng);
         const int f = tu_int(&rng, 1, 4);
-        const int oh = ndx_conv_out_h(&s), ow = ndx_conv_out_w(&s);
+        const int oh = ndx_conv2d_shape_out_h(&s), ow = ndx_conv2d_shape_out_w(&s);
         const size_t kk = (size_t)s.c * s.kh * s.kw, l = (size_t)oh * ow;
         size_t ni = (size_t)s.c * s.h * s.w;
         float *x = malloc(ni * sizeof *x), *w = malloc(f * kk * sizeof *w);
@@ -267,10 +267,10 @@ END_TEST
 /* ---- pooling ----------------------------------------------------------- */
 
 /* A random shape PyTorch accepts: p <= k/2, at least one output. */
-static ndx_pool_shape random_pool(uint64_t *rng)
+static ndx_pool2d_shape random_pool(uint64_t *rng)
 {
     for (;;) {
-        ndx_pool_shape s;
+        ndx_pool2d_shape s;
         s.h = tu_int(rng, 1, 14);
         s.w = tu_int(rng, 1, 14);
         s.kh = tu_int(rng, 1, 5);
@@ -281,8 +281,8 @@ static ndx_pool_shape random_pool(uint64_t *rng)
         s.pw = tu_int(rng, 0, s.kw / 2);
         s.ceil_mode = tu_int(rng, 0, 1);
         s.count_include_pad = tu_int(rng, 0, 1);
-        if (ndx_pool_out_size(s.h, s.kh, s.sh, s.ph, s.ceil_mode) > 0 &&
-            ndx_pool_out_size(s.w, s.kw, s.sw, s.pw, s.ceil_mode) > 0)
+        if (ndx_pool2d_out_size(s.h, s.kh, s.sh, s.ph, s.ceil_mode) > 0 &&
+            ndx_pool2d_out_size(s.w, s.kw, s.sw, s.pw, s.ceil_mode) > 0)
             return s;
     }
 }
@@ -293,10 +293,10 @@ START_TEST(test_maxpool_window)
 {
     uint64_t rng = 0x2468;
     for (int trial = 0; trial < 300; trial++) {
-        ndx_pool_shape s = random_pool(&rng);
+        ndx_pool2d_shape s = random_pool(&rng);
         const int c = tu_int(&rng, 1, 3);
-        const int oh = ndx_pool_out_size(s.h, s.kh, s.sh, s.ph, s.ceil_mode);
-        const int ow = ndx_pool_out_size(s.w, s.kw, s.sw, s.pw, s.ceil_mode);
+        const int oh = ndx_pool2d_out_size(s.h, s.kh, s.sh, s.ph, s.ceil_mode);
+        const int ow = ndx_pool2d_out_size(s.w, s.kw, s.sw, s.pw, s.ceil_mode);
         size_t pi = (size_t)s.h * s.w, po = (size_t)oh * ow;
         float *x = malloc(c * pi * sizeof *x);
         int32_t *idx = malloc(c * po * sizeof *idx);
@@ -343,10 +343,10 @@ START_TEST(test_avgpool_constant)
     uint64_t rng = 0x3579;
     const float v = 0.75f;
     for (int trial = 0; trial < 300; trial++) {
-        ndx_pool_shape s = random_pool(&rng);
+        ndx_pool2d_shape s = random_pool(&rng);
         if (s.count_include_pad) s.ceil_mode = 0;
-        const int oh = ndx_pool_out_size(s.h, s.kh, s.sh, s.ph, s.ceil_mode);
-        const int ow = ndx_pool_out_size(s.w, s.kw, s.sw, s.pw, s.ceil_mode);
+        const int oh = ndx_pool2d_out_size(s.h, s.kh, s.sh, s.ph, s.ceil_mode);
+        const int ow = ndx_pool2d_out_size(s.w, s.kw, s.sw, s.pw, s.ceil_mode);
         size_t pi = (size_t)s.h * s.w, po = (size_t)oh * ow;
         float *x = malloc(pi * sizeof *x);
         ck_assert_ptr_nonnull(x);

@@ -1,20 +1,17 @@
-/* SIMD suite: every bilinear, pooling and elementwise kernel of every SIMD
- * set this machine runs (ndx_kernels_for("avx2"/"neon")) against its ref
- * twin on random shapes with odd sizes and tails, NaN-poisoned outputs and
- * guard floats; the planned bilinear ref against ndx_f32_bilinear__ref and
- * PyTorch's bilinear.gold; dot_rows of every set against a naive sum in
- * double; the resize_aa, global_avgpool and channel_max
+/* SIMD suite: every bilinear, pooling, elementwise and reduction line of
+ * kernels/kernels.inc (tests/kernel_list.h: one test per line whose set
+ * runs here, SKIPPED lines for the others) against its ref twin on random
+ * shapes with odd sizes and tails, NaN-poisoned outputs and guard floats;
+ * IoU, select and dot_rows of every set, ref included, against yardsticks
+ * of their own; the planned bilinear ref against ndx_f32_bilinear__ref and
+ * PyTorch's bilinear.gold; the resize_aa, global_avgpool and channel_max
  * refs against PyTorch golden files.  Cross-built for check-neon. */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "golden.h"
-#include "kernels.h"
-#include "testutil.h"
-
-static const char *const simd_isas[] = {"avx2", "neon"};
-#define N_SIMD (sizeof simd_isas / sizeof *simd_isas)
+#include "kernel_list.h"
 
 static const ndx_kernel_table *ref_set(void) { return ndx_kernels_for("ref"); }
 
@@ -136,24 +133,19 @@ static void blend_case(const ndx_kernel_table *t, uint64_t *s, int ch, int ih,
     free(in); free(gotb); free(want); free(pl.buf);
 }
 
-START_TEST(test_blend_simd)
+static void blend_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
     uint64_t s = 202;
-    for (size_t k = 0; k < N_SIMD; k++) {
-        const ndx_kernel_table *t = ndx_kernels_for(simd_isas[k]);
-        if (!t) continue;
-        ck_assert_ptr_ne(t->bilinear_blend.fn, ref_set()->bilinear_blend.fn);
-        for (int c = 0; c < 80; c++) {
-            int ih, iw, oh, ow;
-            random_sizes(&s, c, &ih, &iw, &oh, &ow);
-            blend_case(t, &s, tu_int(&s, 1, 3), ih, iw, oh, ow, c & 1, (size_t)(c % 3));
-        }
-        /* past the non-temporal threshold, misaligned, odd width */
-        blend_case(t, &s, 48, 7, 7, 223, 221, 0, 1);
-        blend_case(t, &s, 40, 14, 14, 224, 224, 1, 0);
+    tu_kernel_is(t->bilinear_blend.name, line);
+    for (int c = 0; c < 80; c++) {
+        int ih, iw, oh, ow;
+        random_sizes(&s, c, &ih, &iw, &oh, &ow);
+        blend_case(t, &s, tu_int(&s, 1, 3), ih, iw, oh, ow, c & 1, (size_t)(c % 3));
     }
+    /* past the non-temporal threshold, misaligned, odd width */
+    blend_case(t, &s, 48, 7, 7, 223, 221, 0, 1);
+    blend_case(t, &s, 40, 14, 14, 224, 224, 1, 0);
 }
-END_TEST
 
 /* Upsample with the ref blend, then compare and count: the yardstick. */
 static void iou_by_upsampling(const ndx_bilinear_plan *p, const float *map, float thr,
@@ -177,13 +169,12 @@ static void iou_by_upsampling(const ndx_bilinear_plan *p, const float *map, floa
 
 static uint64_t absdiff(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 
-START_TEST(test_iou)
+/* The fused IoU of set t (ref included) against upsampling with the ref
+ * blend, then counting: equal but for pixels within rounding of T. */
+static void iou_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    tu_kernel_is(t->bilinear_iou.name, line);
     uint64_t s = 303;
-    const ndx_kernel_table *sets[1 + N_SIMD] = {ref_set()};
-    size_t nsets = 1;
-    for (size_t k = 0; k < N_SIMD; k++)
-        if (ndx_kernels_for(simd_isas[k])) sets[nsets++] = ndx_kernels_for(simd_isas[k]);
     for (int c = 0; c < 150; c++) {
         int ih, iw, oh, ow;
         random_sizes(&s, c, &ih, &iw, &oh, &ow);
@@ -216,25 +207,22 @@ START_TEST(test_iou)
         uint64_t wi[4] = {5, 6, 7, 8}, wu[4] = {9, 10, 11, 12};
         long amb;
         iou_by_upsampling(&pl.p, map, thr, nmasks, masks, stride, wi, wu, &amb);
-        for (size_t k = 0; k < nsets; k++) {
-            uint64_t gi[5] = {5, 6, 7, 8, 77}, gu[5] = {9, 10, 11, 12, 77};
-            sets[k]->bilinear_iou.fn(&pl.p, map, thr, nmasks, masks, stride, gi, gu);
-            for (int m = 0; m < nmasks; m++) {
-                ck_assert_msg(absdiff(gi[m], wi[m]) <= (uint64_t)amb &&
-                              absdiff(gu[m], wu[m]) <= (uint64_t)amb,
-                              "%s iou case %d (%d masks) %dx%d->%dx%d ac=%d T=%g mask %d: inter %llu union %llu, "
-                              "expected %llu %llu (%ld ambiguous)",
-                              sets[k]->isa, c, nmasks, ih, iw, oh, ow, ac, thr, m,
-                              (unsigned long long)gi[m], (unsigned long long)gu[m],
-                              (unsigned long long)wi[m], (unsigned long long)wu[m], amb);
-                ck_assert(gi[m] <= gu[m]);
-            }
-            ck_assert(gi[4] == 77 && gu[4] == 77);   /* nothing past nmasks */
+        uint64_t gi[5] = {5, 6, 7, 8, 77}, gu[5] = {9, 10, 11, 12, 77};
+        t->bilinear_iou.fn(&pl.p, map, thr, nmasks, masks, stride, gi, gu);
+        for (int m = 0; m < nmasks; m++) {
+            ck_assert_msg(absdiff(gi[m], wi[m]) <= (uint64_t)amb &&
+                          absdiff(gu[m], wu[m]) <= (uint64_t)amb,
+                          "%s iou case %d (%d masks) %dx%d->%dx%d ac=%d T=%g mask %d: inter %llu union %llu, "
+                          "expected %llu %llu (%ld ambiguous)",
+                          t->isa, c, nmasks, ih, iw, oh, ow, ac, thr, m,
+                          (unsigned long long)gi[m], (unsigned long long)gu[m],
+                          (unsigned long long)wi[m], (unsigned long long)wu[m], amb);
+            ck_assert(gi[m] <= gu[m]);
         }
+        ck_assert(gi[4] == 77 && gu[4] == 77);   /* nothing past nmasks */
         free(map); free(masks); free(pl.buf);
     }
 }
-END_TEST
 
 /* Upsample with the ref blend (up), then keep v >= lo: the yardstick of select. */
 static size_t select_by_filter(const float *up, size_t np, float lo, int32_t *idx,
@@ -257,17 +245,12 @@ static int cmp_float(const void *a, const void *b)
 
 #define SELECT_SENTINEL (-7)
 
-START_TEST(test_select)
+/* select of set t (ref included) against upsampling with the ref blend,
+ * then filtering: the same entries, bit for bit. */
+static void select_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    tu_kernel_is(t->bilinear_select.name, line);
     uint64_t s = 404;
-    const ndx_kernel_table *sets[1 + N_SIMD] = {ref_set()};
-    size_t nsets = 1;
-    for (size_t k = 0; k < N_SIMD; k++)
-        if (ndx_kernels_for(simd_isas[k])) {
-            sets[nsets] = ndx_kernels_for(simd_isas[k]);
-            ck_assert_ptr_ne(sets[nsets]->bilinear_select.fn, ref_set()->bilinear_select.fn);
-            nsets++;
-        }
     int nan_cases = 0;
     for (int c = 0; c < 120; c++) {
         int ih = tu_int(&s, 1, 17), iw = tu_int(&s, 1, 17);
@@ -315,30 +298,28 @@ START_TEST(test_select)
             const size_t want = select_by_filter(up, np, lo, widx, wval);
             if (q == 0) ck_assert_uint_eq(want, ns);   /* all but NaN */
             if (q == 2 && !has_inf) ck_assert_uint_eq(want, 0);
-            for (size_t k = 0; k < nsets; k++) {
-                for (size_t i = 0; i < np + TU_GUARD; i++) {
-                    gidx[i] = SELECT_SENTINEL;
-                    gval[i] = TU_GUARD_VALUE;
-                }
-                const size_t got = sets[k]->bilinear_select.fn(&pl.p, map, lo, gidx, gval);
-                ck_assert_msg(got == want,
-                              "%s select case %d %dx%d->%dx%d ac=%d lo=%.9g: %zu selected, "
-                              "expected %zu", sets[k]->isa, c, ih, iw, oh, ow, ac, lo, got, want);
-                ck_assert_msg(!memcmp(gidx, widx, want * sizeof *gidx),
-                              "%s select case %d lo=%.9g: indices differ", sets[k]->isa, c, lo);
-                ck_assert_msg(!memcmp(gval, wval, want * sizeof *gval),
-                              "%s select case %d lo=%.9g: values not bitwise equal",
-                              sets[k]->isa, c, lo);
-                size_t bad = 0;
-                while (bad < got && !isnan(gval[bad])) bad++;
-                ck_assert_msg(bad == got, "%s select case %d: NaN selected", sets[k]->isa, c);
-                while (bad < np + TU_GUARD && gidx[bad] == SELECT_SENTINEL &&
-                       gval[bad] == TU_GUARD_VALUE)
-                    bad++;
-                ck_assert_msg(bad == np + TU_GUARD,
-                              "%s select case %d: entry %zu written past n = %zu",
-                              sets[k]->isa, c, bad, got);
+            for (size_t i = 0; i < np + TU_GUARD; i++) {
+                gidx[i] = SELECT_SENTINEL;
+                gval[i] = TU_GUARD_VALUE;
             }
+            const size_t got = t->bilinear_select.fn(&pl.p, map, lo, gidx, gval);
+            ck_assert_msg(got == want,
+                          "%s select case %d %dx%d->%dx%d ac=%d lo=%.9g: %zu selected, "
+                          "expected %zu", t->isa, c, ih, iw, oh, ow, ac, lo, got, want);
+            ck_assert_msg(!memcmp(gidx, widx, want * sizeof *gidx),
+                          "%s select case %d lo=%.9g: indices differ", t->isa, c, lo);
+            ck_assert_msg(!memcmp(gval, wval, want * sizeof *gval),
+                          "%s select case %d lo=%.9g: values not bitwise equal",
+                          t->isa, c, lo);
+            size_t bad = 0;
+            while (bad < got && !isnan(gval[bad])) bad++;
+            ck_assert_msg(bad == got, "%s select case %d: NaN selected", t->isa, c);
+            while (bad < np + TU_GUARD && gidx[bad] == SELECT_SENTINEL &&
+                   gval[bad] == TU_GUARD_VALUE)
+                bad++;
+            ck_assert_msg(bad == np + TU_GUARD,
+                          "%s select case %d: entry %zu written past n = %zu",
+                          t->isa, c, bad, got);
         }
         nan_cases += ns < np;
         free(map); free(up); free(sorted); free(widx); free(gidx); free(wval); free(gval);
@@ -346,7 +327,6 @@ START_TEST(test_select)
     }
     ck_assert_int_gt(nan_cases, 10);   /* NaN reached the output, and was never selected */
 }
-END_TEST
 
 /* ---- antialiased resize ------------------------------------------------------ */
 
@@ -406,38 +386,33 @@ START_TEST(test_resize_aa_golden)
 }
 END_TEST
 
-START_TEST(test_resize_aa_simd)
+static void resize_aa_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
     uint64_t s = 808;
-    for (size_t k = 0; k < N_SIMD; k++) {
-        const ndx_kernel_table *t = ndx_kernels_for(simd_isas[k]);
-        if (!t) continue;
-        ck_assert_ptr_ne(t->resize_aa.fn, ref_set()->resize_aa.fn);
-        for (int c = 0; c < 60; c++) {
-            int ih = tu_int(&s, 1, 130), iw = tu_int(&s, 1, 130);
-            int oh = tu_int(&s, 1, 60), ow = tu_int(&s, 1, 60);
-            if (c == 0) { ih = iw = 400; oh = ow = 227; }
-            const int ch = tu_int(&s, 1, 2);
-            aa_planned pl;
-            aa_make(&pl, ih, iw, oh, ow);
-            const size_t ni = (size_t)ch * ih * iw, no = (size_t)ch * oh * ow;
-            float *in = malloc(ni * sizeof *in);
-            tu_fill(&s, in, ni);
-            float *got = tu_alloc_poisoned(no), *want = tu_alloc_poisoned(no);
-            float *work = tu_alloc_poisoned((size_t)iw);
-            t->resize_aa.fn(&pl.p, ch, in, got, work);
-            tu_check_guard(work, (size_t)iw);
-            ndx_f32_resize_aa__ref(&pl.p, ch, in, want, work);
-            long i = tu_mismatch(got, want, no, 1e-6, 1e-6);
-            ck_assert_msg(i < 0, "%s resize_aa %dx%d->%dx%d: element %ld %.9g vs %.9g", t->isa,
-                          ih, iw, oh, ow, i, i < 0 ? 0 : got[i], i < 0 ? 0 : want[i]);
-            ck_assert_msg(bits_mismatch(got, want, no) < 0, "%s resize_aa not bitwise", t->isa);
-            tu_check_guard(got, no);
-            free(in); free(got); free(want); free(work); free(pl.buf);
-        }
+    tu_kernel_is(t->resize_aa.name, line);
+    for (int c = 0; c < 60; c++) {
+        int ih = tu_int(&s, 1, 130), iw = tu_int(&s, 1, 130);
+        int oh = tu_int(&s, 1, 60), ow = tu_int(&s, 1, 60);
+        if (c == 0) { ih = iw = 400; oh = ow = 227; }
+        const int ch = tu_int(&s, 1, 2);
+        aa_planned pl;
+        aa_make(&pl, ih, iw, oh, ow);
+        const size_t ni = (size_t)ch * ih * iw, no = (size_t)ch * oh * ow;
+        float *in = malloc(ni * sizeof *in);
+        tu_fill(&s, in, ni);
+        float *got = tu_alloc_poisoned(no), *want = tu_alloc_poisoned(no);
+        float *work = tu_alloc_poisoned((size_t)iw);
+        t->resize_aa.fn(&pl.p, ch, in, got, work);
+        tu_check_guard(work, (size_t)iw);
+        ndx_f32_resize_aa__ref(&pl.p, ch, in, want, work);
+        long i = tu_mismatch(got, want, no, 1e-6, 1e-6);
+        ck_assert_msg(i < 0, "%s resize_aa %dx%d->%dx%d: element %ld %.9g vs %.9g", t->isa,
+                      ih, iw, oh, ow, i, i < 0 ? 0 : got[i], i < 0 ? 0 : want[i]);
+        ck_assert_msg(bits_mismatch(got, want, no) < 0, "%s resize_aa not bitwise", t->isa);
+        tu_check_guard(got, no);
+        free(in); free(got); free(want); free(work); free(pl.buf);
     }
 }
-END_TEST
 
 /* ---- elementwise and reductions -------------------------------------------- */
 
@@ -452,17 +427,19 @@ static void fill_special(uint64_t *s, float *x, size_t n)
         if (tu_int(s, 0, 3) == 0) x[i] = specials[tu_int(s, 0, N_SPECIALS - 1)];
 }
 
-START_TEST(test_relu_add_bias)
+/* relu, add and bias_add of set t against the ref on n = 0..69 with NaN,
+ * infinities, -0 and denormals, in place too; bit for bit. */
+static void elementwise_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    const int op = !strcmp(line->op, "relu") ? 0 : !strcmp(line->op, "add") ? 1 : 2;
+    tu_kernel_is(op == 0 ? t->relu.name : op == 1 ? t->add.name : t->bias_add.name, line);
     uint64_t s = 404;
-    for (size_t k = 0; k < N_SIMD; k++) {
-        const ndx_kernel_table *t = ndx_kernels_for(simd_isas[k]);
-        if (!t) continue;
-        for (size_t n = 0; n < 70; n += 1 + n / 8) {
-            float *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b);
-            fill_special(&s, a, n);
-            fill_special(&s, b, n);
-            float *got = tu_alloc_poisoned(n), *want = tu_alloc_poisoned(n);
+    for (size_t n = 0; n < 70; n += 1 + n / 8) {
+        float *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b);
+        fill_special(&s, a, n);
+        fill_special(&s, b, n);
+        float *got = tu_alloc_poisoned(n), *want = tu_alloc_poisoned(n);
+        if (op == 0) {
             t->relu.fn(n, a, got);
             ndx_f32_relu__ref(n, a, want);
             ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s relu n=%zu", t->isa, n);
@@ -470,92 +447,95 @@ START_TEST(test_relu_add_bias)
             memcpy(got, a, n * sizeof *a);      /* in place */
             t->relu.fn(n, got, got);
             ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s relu in place n=%zu", t->isa, n);
+        } else if (op == 1) {
             t->add.fn(n, a, b, got);
             ndx_f32_add__ref(n, a, b, want);
             ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s add n=%zu", t->isa, n);
+            tu_check_guard(got, n);
             memcpy(got, a, n * sizeof *a);
             t->add.fn(n, got, b, got);
             ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s add in place n=%zu", t->isa, n);
-            tu_check_guard(got, n);
-            /* bias_add over 1..3 planes of n / channels floats */
+        } else {   /* bias_add over 1..3 planes of n / channels floats */
             const int ch = n >= 3 ? 1 + (int)(n % 3) : 1;
             const size_t hw = n / (size_t)ch;
             memcpy(got, a, n * sizeof *a);
             memcpy(want, a, n * sizeof *a);
             t->bias_add.fn(ch, hw, b, got);
             ndx_f32_bias_add__ref(ch, hw, b, want);
-            ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s bias_add %d x %zu", t->isa, ch, hw);
-            tu_check_guard(got, n);
-            free(a); free(b); free(got); free(want);
+            ck_assert_msg(bits_mismatch(got, want, n) < 0, "%s bias_add %d x %zu", t->isa, ch,
+                          hw);
         }
+        tu_check_guard(got, n);
+        free(a); free(b); free(got); free(want);
     }
-    /* the ref itself: -0 and NaN kept, as torch.relu */
+}
+
+/* The ref relu itself: -0 and NaN kept, as torch.relu. */
+START_TEST(test_relu_ref)
+{
     float x[3] = {-0.0f, NAN, -2.0f}, y[3];
     ndx_f32_relu__ref(3, x, y);
     ck_assert(signbit(y[0]) && y[0] == 0.0f && isnan(y[1]) && y[2] == 0.0f && !signbit(y[2]));
 }
 END_TEST
 
-START_TEST(test_global_avgpool)
+static void global_avgpool_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
     uint64_t s = 505;
-    for (size_t k = 0; k < N_SIMD; k++) {
-        const ndx_kernel_table *t = ndx_kernels_for(simd_isas[k]);
-        if (!t) continue;
-        for (int c = 0; c < 40; c++) {
-            const int ch = tu_int(&s, 1, 5);
-            const size_t hw = (size_t)tu_int(&s, 1, c < 30 ? 60 : 3000);
-            float *in = malloc(ch * hw * sizeof *in);
-            tu_fill(&s, in, ch * hw);
-            float *got = tu_alloc_poisoned((size_t)ch), *want = tu_alloc_poisoned((size_t)ch);
-            t->global_avgpool.fn(ch, hw, in, got);
-            ndx_f32_global_avgpool__ref(ch, hw, in, want);
-            tu_assert_close(got, want, (size_t)ch, 1e-6, 1e-5, "global_avgpool");
-            tu_check_guard(got, (size_t)ch);
-            free(in); free(got); free(want);
-        }
+    tu_kernel_is(t->global_avgpool.name, line);
+    for (int c = 0; c < 40; c++) {
+        const int ch = tu_int(&s, 1, 5);
+        const size_t hw = (size_t)tu_int(&s, 1, c < 30 ? 60 : 3000);
+        float *in = malloc(ch * hw * sizeof *in);
+        tu_fill(&s, in, ch * hw);
+        float *got = tu_alloc_poisoned((size_t)ch), *want = tu_alloc_poisoned((size_t)ch);
+        t->global_avgpool.fn(ch, hw, in, got);
+        ndx_f32_global_avgpool__ref(ch, hw, in, want);
+        tu_assert_close(got, want, (size_t)ch, 1e-6, 1e-5, "global_avgpool");
+        tu_check_guard(got, (size_t)ch);
+        free(in); free(got); free(want);
     }
 }
-END_TEST
 
-START_TEST(test_channel_max)
+static void channel_max_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
     uint64_t s = 606;
-    for (size_t k = 0; k < N_SIMD; k++) {
-        const ndx_kernel_table *t = ndx_kernels_for(simd_isas[k]);
-        if (!t) continue;
-        for (int c = 0; c < 120; c++) {
-            const int ch = tu_int(&s, 1, 4);
-            const size_t hw = (size_t)tu_int(&s, 1, 200);
-            const size_t n = ch * hw;
-            float *in = malloc(n * sizeof *in);
-            switch (c % 4) {
-            case 0: tu_fill(&s, in, n); break;
-            case 1:   /* ties */
-                for (size_t i = 0; i < n; i++) in[i] = (float)tu_int(&s, -1, 1);
-                break;
-            case 2:   /* NaN, inf, -0 */
-                fill_special(&s, in, n);
-                break;
-            default:  /* mostly -inf, a few NaN */
-                for (size_t i = 0; i < n; i++)
-                    in[i] = tu_int(&s, 0, 30) == 0 ? NAN : -INFINITY;
-            }
-            float *got = tu_alloc_poisoned((size_t)ch), *want = tu_alloc_poisoned((size_t)ch);
-            int32_t gi[8], wi[8];
-            t->channel_max.fn(ch, hw, in, got, gi);
-            ndx_f32_channel_max__ref(ch, hw, in, want, wi);
-            ck_assert_msg(bits_mismatch(got, want, (size_t)ch) < 0, "%s channel_max values", t->isa);
-            for (int i = 0; i < ch; i++)
-                ck_assert_msg(gi[i] == wi[i], "%s channel_max case %d hw=%zu channel %d: "
-                              "argmax %d, expected %d", t->isa, c, hw, i, gi[i], wi[i]);
-            t->channel_max.fn(ch, hw, in, got, NULL);
-            ck_assert(bits_mismatch(got, want, (size_t)ch) < 0);
-            tu_check_guard(got, (size_t)ch);
-            free(in); free(got); free(want);
+    tu_kernel_is(t->channel_max.name, line);
+    for (int c = 0; c < 120; c++) {
+        const int ch = tu_int(&s, 1, 4);
+        const size_t hw = (size_t)tu_int(&s, 1, 200);
+        const size_t n = ch * hw;
+        float *in = malloc(n * sizeof *in);
+        switch (c % 4) {
+        case 0: tu_fill(&s, in, n); break;
+        case 1:   /* ties */
+            for (size_t i = 0; i < n; i++) in[i] = (float)tu_int(&s, -1, 1);
+            break;
+        case 2:   /* NaN, inf, -0 */
+            fill_special(&s, in, n);
+            break;
+        default:  /* mostly -inf, a few NaN */
+            for (size_t i = 0; i < n; i++)
+                in[i] = tu_int(&s, 0, 30) == 0 ? NAN : -INFINITY;
         }
+        float *got = tu_alloc_poisoned((size_t)ch), *want = tu_alloc_poisoned((size_t)ch);
+        int32_t gi[8], wi[8];
+        t->channel_max.fn(ch, hw, in, got, gi);
+        ndx_f32_channel_max__ref(ch, hw, in, want, wi);
+        ck_assert_msg(bits_mismatch(got, want, (size_t)ch) < 0, "%s channel_max values", t->isa);
+        for (int i = 0; i < ch; i++)
+            ck_assert_msg(gi[i] == wi[i], "%s channel_max case %d hw=%zu channel %d: "
+                          "argmax %d, expected %d", t->isa, c, hw, i, gi[i], wi[i]);
+        t->channel_max.fn(ch, hw, in, got, NULL);
+        ck_assert(bits_mismatch(got, want, (size_t)ch) < 0);
+        tu_check_guard(got, (size_t)ch);
+        free(in); free(got); free(want);
     }
-    /* the ref's own rules */
+}
+
+/* The ref channel_max's own rules. */
+START_TEST(test_channel_max_ref)
+{
     const float x[6] = {1.0f, 3.0f, 3.0f, NAN, 2.0f, NAN};
     float m;
     int32_t i;
@@ -566,11 +546,11 @@ START_TEST(test_channel_max)
 }
 END_TEST
 
-START_TEST(test_dot_rows)
+/* dot_rows of set t (ref included) against a naive sum in double. */
+static void dot_rows_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    tu_kernel_is(t->dot_rows.name, line);
     uint64_t s = 717;
-    const ndx_kernel_table *sets[1 + N_SIMD] = {ref_set()};
-    for (size_t k = 0; k < N_SIMD; k++) sets[1 + k] = ndx_kernels_for(simd_isas[k]);
     for (int c = 0; c < 150; c++) {
         const int n = tu_int(&s, 1, 6), rows = tu_int(&s, 1, 37);
         const int k = c % 10 == 0 ? tu_int(&s, 0, 7) : c % 10 == 1 ? tu_int(&s, 1000, 1100)
@@ -592,61 +572,56 @@ START_TEST(test_dot_rows)
                 want[(size_t)i * ldy + r] = d;
                 bound[(size_t)i * ldy + r] = 2e-7 * (k + 8) * a;
             }
-        for (size_t si = 0; si < 1 + N_SIMD; si++) {
-            const ndx_kernel_table *t = sets[si];
-            if (!t) continue;
-            float *y = tu_alloc_poisoned(len);
-            t->dot_rows.fn(n, rows, k, x, w, y, ldy);
-            for (size_t e = 0; e < len; e++) {
-                if ((int)(e % ldy) >= rows) {    /* between the output rows */
-                    ck_assert_msg(isnan(y[e]), "%s dot_rows wrote outside the rows", t->isa);
-                    continue;
-                }
-                ck_assert_msg(fabs(y[e] - want[e]) <= bound[e],
-                              "%s dot_rows n=%d rows=%d k=%d: y[%zu] %.9g, expected %.9g",
-                              t->isa, n, rows, k, e, y[e], want[e]);
+        float *y = tu_alloc_poisoned(len);
+        t->dot_rows.fn(n, rows, k, x, w, y, ldy);
+        for (size_t e = 0; e < len; e++) {
+            if ((int)(e % ldy) >= rows) {    /* between the output rows */
+                ck_assert_msg(isnan(y[e]), "%s dot_rows wrote outside the rows", t->isa);
+                continue;
             }
-            tu_check_guard(y, len);
-            free(y);
+            ck_assert_msg(fabs(y[e] - want[e]) <= bound[e],
+                          "%s dot_rows n=%d rows=%d k=%d: y[%zu] %.9g, expected %.9g",
+                          t->isa, n, rows, k, e, y[e], want[e]);
         }
+        tu_check_guard(y, len);
+        free(y);
         free(x); free(w); free(want); free(bound);
     }
 }
-END_TEST
 
-START_TEST(test_pool)
+static void pool_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
 {
+    const int max = !strcmp(line->op, "maxpool2d");
+    tu_kernel_is(max ? t->maxpool2d.name : t->avgpool2d.name, line);
     uint64_t s = 707;
-    for (size_t k = 0; k < N_SIMD; k++) {
-        const ndx_kernel_table *t = ndx_kernels_for(simd_isas[k]);
-        if (!t) continue;
-        int tested = 0;
-        for (int c = 0; c < 300; c++) {
-            ndx_pool_shape ps;
-            ps.kh = tu_int(&s, 1, 5);
-            ps.kw = tu_int(&s, 1, 5);
-            ps.h = tu_int(&s, 1, 40);
-            ps.w = tu_int(&s, 1, c % 5 == 0 ? 90 : 40);
-            ps.sh = tu_int(&s, 1, 3);
-            ps.sw = tu_int(&s, 1, 3);
-            ps.ph = tu_int(&s, 0, ps.kh / 2);
-            ps.pw = tu_int(&s, 0, ps.kw / 2);
-            ps.ceil_mode = tu_int(&s, 0, 1);
-            ps.count_include_pad = tu_int(&s, 0, 1);
-            const int oh = ndx_pool_out_size(ps.h, ps.kh, ps.sh, ps.ph, ps.ceil_mode);
-            const int ow = ndx_pool_out_size(ps.w, ps.kw, ps.sw, ps.pw, ps.ceil_mode);
-            if (oh <= 0 || ow <= 0) continue;
-            tested++;
-            const int ch = tu_int(&s, 1, 3);
-            const size_t ni = (size_t)ch * ps.h * ps.w, no = (size_t)ch * oh * ow;
-            float *in = malloc(ni * sizeof *in);
-            if (c % 3 == 0) fill_special(&s, in, ni);
-            else if (c % 3 == 1)
-                for (size_t i = 0; i < ni; i++) in[i] = (float)tu_int(&s, -1, 1);
-            else tu_fill(&s, in, ni);
-            float *got = tu_alloc_poisoned(no), *want = tu_alloc_poisoned(no);
-            int32_t *gi = malloc((no + 1) * sizeof *gi), *wi = malloc((no + 1) * sizeof *wi);
-            gi[no] = -7;
+    int tested = 0;
+    for (int c = 0; c < 300; c++) {
+        ndx_pool2d_shape ps;
+        ps.kh = tu_int(&s, 1, 5);
+        ps.kw = tu_int(&s, 1, 5);
+        ps.h = tu_int(&s, 1, 40);
+        ps.w = tu_int(&s, 1, c % 5 == 0 ? 90 : 40);
+        ps.sh = tu_int(&s, 1, 3);
+        ps.sw = tu_int(&s, 1, 3);
+        ps.ph = tu_int(&s, 0, ps.kh / 2);
+        ps.pw = tu_int(&s, 0, ps.kw / 2);
+        ps.ceil_mode = tu_int(&s, 0, 1);
+        ps.count_include_pad = tu_int(&s, 0, 1);
+        const int oh = ndx_pool2d_out_size(ps.h, ps.kh, ps.sh, ps.ph, ps.ceil_mode);
+        const int ow = ndx_pool2d_out_size(ps.w, ps.kw, ps.sw, ps.pw, ps.ceil_mode);
+        if (oh <= 0 || ow <= 0) continue;
+        tested++;
+        const int ch = tu_int(&s, 1, 3);
+        const size_t ni = (size_t)ch * ps.h * ps.w, no = (size_t)ch * oh * ow;
+        float *in = malloc(ni * sizeof *in);
+        if (c % 3 == 0) fill_special(&s, in, ni);
+        else if (c % 3 == 1)
+            for (size_t i = 0; i < ni; i++) in[i] = (float)tu_int(&s, -1, 1);
+        else tu_fill(&s, in, ni);
+        float *got = tu_alloc_poisoned(no), *want = tu_alloc_poisoned(no);
+        int32_t *gi = malloc((no + 1) * sizeof *gi), *wi = malloc((no + 1) * sizeof *wi);
+        gi[no] = -7;
+        if (max) {
             t->maxpool2d.fn(ch, &ps, in, got, gi);
             ndx_f32_maxpool2d__ref(ch, &ps, in, want, wi);
             long e = bits_mismatch(got, want, no);
@@ -660,20 +635,21 @@ START_TEST(test_pool)
             tu_check_guard(got, no);
             t->maxpool2d.fn(ch, &ps, in, got, NULL);
             ck_assert(bits_mismatch(got, want, no) < 0);
-            if (c % 3 == 0) tu_fill(&s, in, ni);   /* average: finite inputs */
+        }
+        if (c % 3 == 0) tu_fill(&s, in, ni);   /* average: finite inputs */
+        if (!max) {
             t->avgpool2d.fn(ch, &ps, in, got);
             ndx_f32_avgpool2d__ref(ch, &ps, in, want);
-            e = bits_mismatch(got, want, no);
+            long e = bits_mismatch(got, want, no);
             ck_assert_msg(e < 0, "%s avgpool %dx%d k%dx%d s%dx%d p%dx%d ceil %d cip %d: "
                           "element %ld", t->isa, ps.h, ps.w, ps.kh, ps.kw, ps.sh, ps.sw,
                           ps.ph, ps.pw, ps.ceil_mode, ps.count_include_pad, e);
-            tu_check_guard(got, no);
-            free(in); free(got); free(want); free(gi); free(wi);
         }
-        ck_assert_int_gt(tested, 100);
+        tu_check_guard(got, no);
+        free(in); free(got); free(want); free(gi); free(wi);
     }
+    ck_assert_int_gt(tested, 100);
 }
-END_TEST
 
 /* ---- golden files of the new ref kernels ------------------------------------ */
 
@@ -727,21 +703,23 @@ END_TEST
 
 int main(void)
 {
+    static const tu_kernel_test slots[] = {
+        {"bilinear_blend", blend_slot, 0},   {"bilinear_iou", iou_slot, 1},
+        {"bilinear_select", select_slot, 1}, {"resize_aa", resize_aa_slot, 0},
+        {"maxpool2d", pool_slot, 0},         {"avgpool2d", pool_slot, 0},
+        {"relu", elementwise_slot, 0},       {"add", elementwise_slot, 0},
+        {"bias_add", elementwise_slot, 0},   {"global_avgpool", global_avgpool_slot, 0},
+        {"channel_max", channel_max_slot, 0}, {"dot_rows", dot_rows_slot, 1},
+    };
     Suite *s = suite_create("simd");
     TCase *tc = tcase_create("simd");
     tcase_set_timeout(tc, 120);
+    tu_kernel_list_add(tc, "simd", slots, sizeof slots / sizeof *slots);
     tcase_add_test(tc, test_blend_ref_equals_bilinear_ref);
     tcase_add_test(tc, test_blend_ref_golden);
-    tcase_add_test(tc, test_blend_simd);
-    tcase_add_test(tc, test_iou);
-    tcase_add_test(tc, test_select);
     tcase_add_test(tc, test_resize_aa_golden);
-    tcase_add_test(tc, test_resize_aa_simd);
-    tcase_add_test(tc, test_relu_add_bias);
-    tcase_add_test(tc, test_global_avgpool);
-    tcase_add_test(tc, test_channel_max);
-    tcase_add_test(tc, test_dot_rows);
-    tcase_add_test(tc, test_pool);
+    tcase_add_test(tc, test_relu_ref);
+    tcase_add_test(tc, test_channel_max_ref);
     tcase_add_test(tc, test_golden_global_avgpool);
     tcase_add_test(tc, test_golden_channel_max);
     suite_add_tcase(s, tc);

@@ -212,7 +212,7 @@ START_TEST(test_sgd_threads_identical)
     uint64_t seed = 7;
     tu_fill(&seed, g, N);
     for (int k = 0; k < 2; k++) {
-        ck_assert_int_eq(ndx_set_threads(k + 1), NDX_OK);
+        tu_threads(k + 1);
         p[k] = malloc(N * sizeof **p);
         b[k] = malloc(N * sizeof **b);
         uint64_t s2 = 9;
@@ -347,8 +347,8 @@ START_TEST(test_sampler_shuffle)
 {
     enum { N = 1000 };
     ndx_sampler *s, *s2;
-    ck_assert_int_eq(ndx_sampler_new(&s, NULL, N, 0, 0, 123), NDX_OK);
-    ck_assert_int_eq(ndx_sampler_new(&s2, NULL, N, 0, 0, 123), NDX_OK);
+    ck_assert_int_eq(ndx_sampler_new(NULL, N, 0, 0, 123, &s), NDX_OK);
+    ck_assert_int_eq(ndx_sampler_new(NULL, N, 0, 0, 123, &s2), NDX_OK);
     ck_assert_uint_eq(ndx_sampler_len(s), N);
     static uint32_t e0[N], e1[N];
     memcpy(e0, ndx_sampler_epoch(s, 0), sizeof e0);
@@ -364,7 +364,7 @@ START_TEST(test_sampler_shuffle)
     ck_assert(memcmp(ndx_sampler_epoch(s2, 1), e1, sizeof e1) == 0);
     ck_assert(memcmp(ndx_sampler_epoch(s, 0), e0, sizeof e0) == 0);
     ndx_sampler_free(s2);
-    ck_assert_int_eq(ndx_sampler_new(&s2, NULL, N, 0, 0, 124), NDX_OK);
+    ck_assert_int_eq(ndx_sampler_new(NULL, N, 0, 0, 124, &s2), NDX_OK);
     ck_assert(memcmp(ndx_sampler_epoch(s2, 0), e0, sizeof e0) != 0);
     int fixed = 0;
     for (int i = 0; i < N; i++) fixed += e0[i] == (uint32_t)i;
@@ -382,8 +382,8 @@ START_TEST(test_sampler_balanced)
     uint64_t seed = 5;
     for (int i = 0; i < N; i++) npos += y[i] = tu_int(&seed, 0, 99) < 4;   /* ~4% */
     ndx_sampler *s, *s2;
-    ck_assert_int_eq(ndx_sampler_new(&s, y, N, 2, 1, 77), NDX_OK);
-    ck_assert_int_eq(ndx_sampler_new(&s2, y, N, 2, 1, 77), NDX_OK);
+    ck_assert_int_eq(ndx_sampler_new(y, N, 2, 1, 77, &s), NDX_OK);
+    ck_assert_int_eq(ndx_sampler_new(y, N, 2, 1, 77, &s2), NDX_OK);
     static int count[N];
     for (uint64_t e = 0; e < 3; e++) {
         const uint32_t *o = ndx_sampler_epoch(s, e);
@@ -409,17 +409,17 @@ START_TEST(test_sampler_balanced)
     ndx_sampler_free(s2);
     /* one class present: balanced degenerates to that class */
     int ones[5] = {1, 1, 1, 1, 1};
-    ck_assert_int_eq(ndx_sampler_new(&s, ones, 5, 2, 1, 1), NDX_OK);
+    ck_assert_int_eq(ndx_sampler_new(ones, 5, 2, 1, 1, &s), NDX_OK);
     const uint32_t *o = ndx_sampler_epoch(s, 0);
     int c5[5] = {0};
     for (int i = 0; i < 5; i++) c5[o[i]]++;
     for (int i = 0; i < 5; i++) ck_assert_int_eq(c5[i], 1);
     ndx_sampler_free(s);
     int bad[3] = {0, 2, 1};
-    ck_assert_int_eq(ndx_sampler_new(&s, bad, 3, 2, 1, 1), NDX_ERR_INVALID);
+    ck_assert_int_eq(ndx_sampler_new(bad, 3, 2, 1, 1, &s), NDX_ERR_INVALID);
     ck_assert_ptr_null(s);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "label 1 is 2"));
-    ck_assert_int_eq(ndx_sampler_new(&s, NULL, 0, 2, 0, 1), NDX_ERR_INVALID);
+    ck_assert_int_eq(ndx_sampler_new(NULL, 0, 2, 0, 1, &s), NDX_ERR_INVALID);
 }
 END_TEST
 

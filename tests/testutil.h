@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netdx.h"
+
 /* splitmix64: the tests' own generator, independent of the library's RNG. */
 static inline uint64_t tu_next(uint64_t *s)
 {
@@ -72,6 +74,19 @@ static inline long tu_mismatch(const float *got, const float *want, size_t n,
                       i_, i_ < 0 ? 0.0 : (double)(got)[i_],                    \
                       i_ < 0 ? 0.0 : (double)(want)[i_]);                      \
     } while (0)
+
+/* Sets the thread count for a test of results at several thread counts.
+ * Built without OpenMP (NO_OMP=1) the library runs one thread whatever it
+ * is told, and such a test would pass without testing anything: it fails
+ * instead, saying why. */
+static inline void tu_threads(int n)
+{
+#ifndef _OPENMP
+    ck_assert_msg(n <= 1, "built without OpenMP (NO_OMP=1): a test of results at %d "
+                  "threads cannot run", n);
+#endif
+    ck_assert_msg(ndx_set_threads(n) == NDX_OK, "threads %d: %s", n, ndx_last_error());
+}
 
 /* Runs one suite with Check's usual summary line; the exit status of main. */
 static inline int tu_run(Suite *s)

@@ -175,7 +175,7 @@ static int run_merge(const opts *o)
         snprintf(pb, sizeof pb, "%s/%s", o->merge[1], e->d_name);
         ndx_dissect *b = NULL;
         int missed = 0;
-        if (ndx_dissect_load(&st[nl], pa) || ndx_dissect_load(&b, pb) ||
+        if (ndx_dissect_load(pa, &st[nl]) || ndx_dissect_load(pb, &b) ||
             ndx_dissect_merge(st[nl], b) || ndx_dissect_finish(st[nl], &missed))
             rc = cli_fail(CMD);
         else if (missed) {
@@ -305,7 +305,7 @@ static int thresholds_from(const opts *o, ndx_dissect **st, int nl)
         int units, fu;
         state_path(p, sizeof p, o->thr_from, o->layers[l]);
         ndx_dissect_dims(st[l], &units, NULL, NULL, NULL, NULL);
-        if (ndx_dissect_load(&from, p)) return cli_fail(CMD);
+        if (ndx_dissect_load(p, &from)) return cli_fail(CMD);
         ndx_dissect_dims(from, &fu, NULL, NULL, NULL, NULL);
         ndx_dissect_unit info;
         ndx_dissect_unit_info(from, 0, &info);
@@ -370,7 +370,7 @@ static int run(const opts *o)
         ndx_net_node_shape(net, nodes[l], &c, &h, &w);
         ndx_dissect_config cfg = {.layer = o->layers[l], .units = c, .h = h, .w = w,
                                   .topk = o->topk, .mode = o->mode, .quantile = o->quantile};
-        if (ndx_dissect_new(&st[l], &cfg)) goto fail;
+        if (ndx_dissect_new(&cfg, &st[l])) goto fail;
         if (ndx_dissect_warmup(st[l]) > warm) warm = ndx_dissect_warmup(st[l]);
         cw[l] = malloc((size_t)c * sizeof(float));
         if (!cw[l]) goto oom;

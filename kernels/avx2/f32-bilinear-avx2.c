@@ -1,9 +1,9 @@
 /* Planned bilinear blend and the fused dissection kernel, AVX2.
  *
- * Math, layouts and plan: kernels/ref/f32-bilinear-plan-ref.c.  Both kernels
- * use the reference's operations in the reference's order (mul, mul, add;
- * no FMA, and -std=c11 keeps GCC from contracting), so they equal the ref
- * bit for bit.
+ * Math and layouts: kernels/ref/f32-bilinear-plan-ref.c; the plan:
+ * kernels/bilinear-plan.c.  Both kernels use the reference's operations in
+ * the reference's order (mul, mul, add; no FMA, and -std=c11 keeps GCC from
+ * contracting), so they equal the ref bit for bit.
  *
  * Columns are processed in chunks of CHUNK.  Within a chunk, the horizontal
  * pass of a source row (two gathers per 8 outputs) is kept in a two-row

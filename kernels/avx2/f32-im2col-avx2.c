@@ -53,7 +53,7 @@ static void even_floats(float *restrict d, const float *row, int n)
  * to their output columns in registers (zero where the tap falls in the
  * padding) and stored 8 wide.  A store spills into the next output row,
  * which is written after it; only the last one of col is masked. */
-static void narrow_maps(const ndx_conv_shape *s, int oh, int ow, const float *restrict im,
+static void narrow_maps(const ndx_conv2d_shape *s, int oh, int ow, const float *restrict im,
                         float *restrict col)
 {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -86,10 +86,10 @@ static void narrow_maps(const ndx_conv_shape *s, int oh, int ow, const float *re
             }
 }
 
-void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
+void ndx_f32_im2col__avx2(const ndx_conv2d_shape *s, const float *restrict im,
                           float *restrict col)
 {
-    const int oh = ndx_conv_out_h(s), ow = ndx_conv_out_w(s);
+    const int oh = ndx_conv2d_shape_out_h(s), ow = ndx_conv2d_shape_out_w(s);
     const size_t plane = (size_t)s->h * s->w, ocols = (size_t)oh * ow;
     if (s->sw == 1 && s->w <= 8 && ow <= 8 && oh > 0 && ow > 0) {
         narrow_maps(s, oh, ow, im, col);
@@ -124,10 +124,10 @@ void ndx_f32_im2col__avx2(const ndx_conv_shape *s, const float *restrict im,
     }
 }
 
-void ndx_f32_col2im__avx2(const ndx_conv_shape *s, const float *restrict col,
+void ndx_f32_col2im__avx2(const ndx_conv2d_shape *s, const float *restrict col,
                           float *restrict im)
 {
-    const int oh = ndx_conv_out_h(s), ow = ndx_conv_out_w(s);
+    const int oh = ndx_conv2d_shape_out_h(s), ow = ndx_conv2d_shape_out_w(s);
     const size_t plane = (size_t)s->h * s->w, ocols = (size_t)oh * ow;
     memset(im, 0, sizeof(float) * plane * s->c);
     for (int c = 0; c < s->c; c++) {

@@ -17,7 +17,7 @@
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
-static void max_one(const ndx_pool_shape *s, const float *x, int oy, int ox,
+static void max_one(const ndx_pool2d_shape *s, const float *x, int oy, int ox,
                     float *out, int32_t *argmax)
 {
     const int y0 = imax(oy * s->sh - s->ph, 0), y1 = imin(oy * s->sh - s->ph + s->kh, s->h);
@@ -36,7 +36,7 @@ static void max_one(const ndx_pool_shape *s, const float *x, int oy, int ox,
     if (argmax) *argmax = best;
 }
 
-static float avg_one(const ndx_pool_shape *s, const float *x, int oy, int ox)
+static float avg_one(const ndx_pool2d_shape *s, const float *x, int oy, int ox)
 {
     int y0 = oy * s->sh - s->ph;
     int y1 = imin(y0 + s->kh, s->h + s->ph);
@@ -58,7 +58,7 @@ static float avg_one(const ndx_pool_shape *s, const float *x, int oy, int ox)
 }
 
 /* Output columns [*a, *b) whose window is inside the image columns. */
-static void inner_cols(const ndx_pool_shape *s, int ow, int *a, int *b)
+static void inner_cols(const ndx_pool2d_shape *s, int ow, int *a, int *b)
 {
     *a = (s->pw + s->sw - 1) / s->sw;
     *b = s->w >= s->kw ? (s->w - s->kw + s->pw) / s->sw + 1 : 0;
@@ -71,12 +71,12 @@ static inline __m256 load8(const float *p, int sw, __m256i gidx)
     return sw == 1 ? _mm256_loadu_ps(p) : _mm256_i32gather_ps(p, gidx, 4);
 }
 
-void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool_shape *s,
+void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              const float *restrict in, float *restrict out,
                              int32_t *restrict argmax)
 {
-    const int oh = ndx_pool_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
-    const int ow = ndx_pool_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
+    const int oh = ndx_pool2d_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
+    const int ow = ndx_pool2d_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
     const size_t iplane = (size_t)s->h * (size_t)s->w;
     const size_t oplane = (size_t)oh * (size_t)ow;
     int ca, cb;
@@ -120,11 +120,11 @@ void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool_shape *s,
     }
 }
 
-void ndx_f32_avgpool2d__avx2(int channels, const ndx_pool_shape *s,
+void ndx_f32_avgpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              const float *restrict in, float *restrict out)
 {
-    const int oh = ndx_pool_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
-    const int ow = ndx_pool_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
+    const int oh = ndx_pool2d_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
+    const int ow = ndx_pool2d_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
     const size_t iplane = (size_t)s->h * (size_t)s->w;
     const size_t oplane = (size_t)oh * (size_t)ow;
     int ca, cb;

@@ -1,7 +1,8 @@
 /* Planned bilinear blend and the fused dissection kernel, aarch64 NEON.
  *
- * Math, layouts and plan: kernels/ref/f32-bilinear-plan-ref.c; the structure
- * is that of kernels/avx2/f32-bilinear-avx2.c.  The reference's operations in
+ * Math and layouts: kernels/ref/f32-bilinear-plan-ref.c; the plan:
+ * kernels/bilinear-plan.c; the structure is that of
+ * kernels/avx2/f32-bilinear-avx2.c.  The reference's operations in
  * its order (vmulq, vmulq, vaddq; no FMA), so results equal the ref bit for
  * bit.  Columns in chunks of CHUNK; the horizontal pass of a source row
  * (scalar: NEON has no gather) is cached for two rows per chunk; each output

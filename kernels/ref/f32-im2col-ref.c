@@ -27,20 +27,20 @@ static int out_size(int in, int k, int s, int p, int d)
     return out > 0x7fffffff ? 0 : (int)out;
 }
 
-int ndx_conv_out_h(const ndx_conv_shape *s)
+int ndx_conv2d_shape_out_h(const ndx_conv2d_shape *s)
 {
     return out_size(s->h, s->kh, s->sh, s->ph, s->dh);
 }
 
-int ndx_conv_out_w(const ndx_conv_shape *s)
+int ndx_conv2d_shape_out_w(const ndx_conv2d_shape *s)
 {
     return out_size(s->w, s->kw, s->sw, s->pw, s->dw);
 }
 
-void ndx_f32_im2col__ref(const ndx_conv_shape *s, const float *restrict im,
+void ndx_f32_im2col__ref(const ndx_conv2d_shape *s, const float *restrict im,
                          float *restrict col)
 {
-    const int oh = ndx_conv_out_h(s), ow = ndx_conv_out_w(s);
+    const int oh = ndx_conv2d_shape_out_h(s), ow = ndx_conv2d_shape_out_w(s);
     const size_t plane = (size_t)s->h * (size_t)s->w;
     const size_t ocols = (size_t)oh * (size_t)ow;
 
@@ -64,10 +64,10 @@ void ndx_f32_im2col__ref(const ndx_conv_shape *s, const float *restrict im,
     }
 }
 
-void ndx_f32_col2im__ref(const ndx_conv_shape *s, const float *restrict col,
+void ndx_f32_col2im__ref(const ndx_conv2d_shape *s, const float *restrict col,
                          float *restrict im)
 {
-    const int oh = ndx_conv_out_h(s), ow = ndx_conv_out_w(s);
+    const int oh = ndx_conv2d_shape_out_h(s), ow = ndx_conv2d_shape_out_w(s);
     const size_t plane = (size_t)s->h * (size_t)s->w;
     const size_t ocols = (size_t)oh * (size_t)ow;
 

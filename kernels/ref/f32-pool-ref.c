@@ -1,7 +1,7 @@
 /* 2-D max and average pooling, scalar reference (PyTorch CPU semantics).
  *
  * in: channels planes of H x W, out: channels planes of OH x OW, row-major
- * and contiguous; OH = ndx_pool_out_size(H, KH, SH, PH, ceil_mode), OW
+ * and contiguous; OH = ndx_pool2d_out_size(H, KH, SH, PH, ceil_mode), OW
  * likewise:
  *   OH = floor((H + 2*PH - KH + (ceil_mode ? SH-1 : 0)) / SH) + 1,
  *   and with ceil_mode, OH -= 1 when (OH-1)*SH >= H + PH (the last window
@@ -23,7 +23,7 @@
 
 #include <math.h>
 
-int ndx_pool_out_size(int in, int k, int s, int p, int ceil_mode)
+int ndx_pool2d_out_size(int in, int k, int s, int p, int ceil_mode)
 {
     if (s <= 0) return 0;
     /* in 64 bits: no overflow for any int arguments */
@@ -37,12 +37,12 @@ int ndx_pool_out_size(int in, int k, int s, int p, int ceil_mode)
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 
-void ndx_f32_maxpool2d__ref(int channels, const ndx_pool_shape *s,
+void ndx_f32_maxpool2d__ref(int channels, const ndx_pool2d_shape *s,
                             const float *restrict in, float *restrict out,
                             int32_t *restrict argmax)
 {
-    const int oh = ndx_pool_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
-    const int ow = ndx_pool_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
+    const int oh = ndx_pool2d_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
+    const int ow = ndx_pool2d_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
     const size_t iplane = (size_t)s->h * (size_t)s->w;
     const size_t oplane = (size_t)oh * (size_t)ow;
 
@@ -73,11 +73,11 @@ void ndx_f32_maxpool2d__ref(int channels, const ndx_pool_shape *s,
     }
 }
 
-void ndx_f32_avgpool2d__ref(int channels, const ndx_pool_shape *s,
+void ndx_f32_avgpool2d__ref(int channels, const ndx_pool2d_shape *s,
                             const float *restrict in, float *restrict out)
 {
-    const int oh = ndx_pool_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
-    const int ow = ndx_pool_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
+    const int oh = ndx_pool2d_out_size(s->h, s->kh, s->sh, s->ph, s->ceil_mode);
+    const int ow = ndx_pool2d_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
     const size_t iplane = (size_t)s->h * (size_t)s->w;
     const size_t oplane = (size_t)oh * (size_t)ow;
 

@@ -17,7 +17,6 @@
  * where it applies: 3x3, stride 1, dilation 1, one group); auto (default)
  * takes Winograd where ndx__winograd_wins().  Backward is always im2col.
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core.h"
@@ -27,9 +26,9 @@
  * that no index arithmetic can overflow. */
 #define NDX_CONV_MAX_SIZE (1 << 15)
 
-static ndx_conv_shape kernel_shape(const ndx_conv2d_desc *d, int channels)
+static ndx_conv2d_shape kernel_shape(const ndx_conv2d_desc *d, int channels)
 {
-    return (ndx_conv_shape){channels, d->h, d->w, d->kh, d->kw, d->sh, d->sw,
+    return (ndx_conv2d_shape){channels, d->h, d->w, d->kh, d->kw, d->sh, d->sw,
                             d->ph, d->pw, d->dh, d->dw};
 }
 
@@ -65,14 +64,14 @@ ndx_status ndx_conv2d_check(const ndx_conv2d_desc *d)
 
 int ndx_conv2d_out_h(const ndx_conv2d_desc *d)
 {
-    ndx_conv_shape s = kernel_shape(d, d->c);
-    return ndx_conv_out_h(&s);
+    ndx_conv2d_shape s = kernel_shape(d, d->c);
+    return ndx_conv2d_shape_out_h(&s);
 }
 
 int ndx_conv2d_out_w(const ndx_conv2d_desc *d)
 {
-    ndx_conv_shape s = kernel_shape(d, d->c);
-    return ndx_conv_out_w(&s);
+    ndx_conv2d_shape s = kernel_shape(d, d->c);
+    return ndx_conv2d_shape_out_w(&s);
 }
 
 static int is_pointwise(const ndx_conv2d_desc *d)
@@ -97,15 +96,10 @@ static int batch_chunk(const ndx_conv2d_desc *d)
     return chunk < (size_t)d->n ? (int)chunk : d->n;
 }
 
-static atomic_int conv_algo;   /* ndx__conv_algo, NDX__CONV_AUTO at first */
-
-void ndx__conv_set_algo(ndx__conv_algo a) { atomic_store(&conv_algo, (int)a); }
-
 /* Whether the forward pass of a checked d takes Winograd. */
 int ndx__conv_uses_winograd(const ndx_conv2d_desc *d)
 {
-    ndx__ensure_init();
-    switch (atomic_load(&conv_algo)) {
+    switch (ndx__conv_get_algo()) {
     case NDX__CONV_IM2COL: return 0;
     case NDX__CONV_WINOGRAD: return ndx__winograd_fits(d);
     default: return ndx__winograd_wins(d);
@@ -133,7 +127,7 @@ size_t ndx_conv2d_workspace(const ndx_conv2d_desc *d)
 static void per_channel(ndx_im2col_fn fn, const ndx_conv2d_desc *d, int cg,
                         const float *src, size_t src_step, float *dst, size_t dst_step)
 {
-    const ndx_conv_shape s = kernel_shape(d, 1);
+    const ndx_conv2d_shape s = kernel_shape(d, 1);
     const int nt = ndx_get_threads();
 #pragma omp parallel for num_threads(nt) if (nt > 1 && cg > 1) schedule(static)
     for (int ch = 0; ch < cg; ch++) fn(&s, src + ch * src_step, dst + ch * dst_step);

@@ -25,9 +25,11 @@ void ndx__sgemm_many(int count, int m, int n, int k, const float *a, int lda,
                      float *c, int ldc, size_t c_stride);
 
 /* Forward convolution algorithm: NETDX_CONV=auto|im2col|winograd, read at
- * init; ndx__conv_set_algo() overrides it (tests, benches). */
+ * init (a setting of init.c, which conv.c reads: init.c knows nothing of
+ * convolutions); ndx__conv_set_algo() overrides it (tests, benches). */
 typedef enum { NDX__CONV_AUTO, NDX__CONV_IM2COL, NDX__CONV_WINOGRAD } ndx__conv_algo;
 void ndx__conv_set_algo(ndx__conv_algo a);
+ndx__conv_algo ndx__conv_get_algo(void);
 
 /* Winograd F(2x2, 3x3) forward (src/core/winograd.c), for descriptions
  * ndx__winograd_fits() accepts: 3x3, stride 1, dilation 1, one group. */

@@ -15,6 +15,7 @@
 #include "../../kernels/kernels.h"
 
 static atomic_int threads;   /* 0: not set yet */
+static atomic_int conv_algo; /* ndx__conv_algo, NDX__CONV_AUTO at first */
 
 ndx_status ndx_set_threads(int n)
 {
@@ -61,9 +62,9 @@ static ndx_status apply_env(void)
     }
     const char *c = getenv("NETDX_CONV");
     if (c && *c) {
-        if (!strcmp(c, "auto")) ndx__conv_set_algo(NDX__CONV_AUTO);
-        else if (!strcmp(c, "im2col")) ndx__conv_set_algo(NDX__CONV_IM2COL);
-        else if (!strcmp(c, "winograd")) ndx__conv_set_algo(NDX__CONV_WINOGRAD);
+        if (!strcmp(c, "auto")) atomic_store(&conv_algo, NDX__CONV_AUTO);
+        else if (!strcmp(c, "im2col")) atomic_store(&conv_algo, NDX__CONV_IM2COL);
+        else if (!strcmp(c, "winograd")) atomic_store(&conv_algo, NDX__CONV_WINOGRAD);
         else return ndx__fail(NDX_ERR_INVALID, "NETDX_CONV=%s: expected auto, im2col or winograd", c);
     }
     return NDX_OK;
@@ -72,6 +73,14 @@ static ndx_status apply_env(void)
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void lazy_init(void) { (void)apply_env(); }
 void ndx__ensure_init(void) { pthread_once(&once, lazy_init); }
+
+void ndx__conv_set_algo(ndx__conv_algo a) { atomic_store(&conv_algo, (int)a); }
+
+ndx__conv_algo ndx__conv_get_algo(void)
+{
+    ndx__ensure_init();
+    return (ndx__conv_algo)atomic_load(&conv_algo);
+}
 
 ndx_status ndx_init(void)
 {
@@ -86,5 +95,3 @@ const char *ndx_kernel_set(void)
     ndx__ensure_init();
     return ndx_kernels()->isa;
 }
-
-void ndx_cpu_features(char *buf, size_t n) { ndx_cpu_describe(buf, n); }

@@ -15,6 +15,7 @@
  * image from its own RNG stream) -> manifest (sequential): the output does
  * not depend on the thread count. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -772,6 +773,7 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_sta
     ndx_status first = NDX_OK;
     char first_msg[1024] = "";
     long done = 0;
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     int threads = ndx_get_threads();
     #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int i = 0; i < nimg; i++) {
@@ -780,15 +782,14 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_sta
         s = first;
         if (s != NDX_OK) continue;
         s = render_image(out_dir, &jobs[i], w, h, pxmm, o->dry_run);
-        #pragma omp critical(ndx_synth)
-        {
-            if (s != NDX_OK && first == NDX_OK) {
-                first = s;
-                snprintf(first_msg, sizeof first_msg, "%s", ndx_last_error());
-            }
-            done++;
-            if (o->progress) o->progress(o->progress_ctx, done, nimg);
+        pthread_mutex_lock(&mu);   /* not a named critical: its lock is exported */
+        if (s != NDX_OK && first == NDX_OK) {
+            first = s;
+            snprintf(first_msg, sizeof first_msg, "%s", ndx_last_error());
         }
+        done++;
+        if (o->progress) o->progress(o->progress_ctx, done, nimg);
+        pthread_mutex_unlock(&mu);
     }
     st = first;
     if (st != NDX_OK) ndx__fail(st, "%s", first_msg);

@@ -248,7 +248,7 @@ ndx_status ndx__dissect_alloc(ndx_dissect **out, const ndx_dissect_config *cfg)
     return NDX_OK;
 }
 
-ndx_status ndx_dissect_new(ndx_dissect **out, const ndx_dissect_config *cfg)
+ndx_status ndx_dissect_new(const ndx_dissect_config *cfg, ndx_dissect **out)
 {
     if (!out) return ndx__fail(NDX_ERR_INVALID, "dissect: out is NULL");
     return ndx__dissect_alloc(out, cfg);

@@ -163,7 +163,7 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
     return NDX_OK;
 }
 
-ndx_status ndx_dissect_load(ndx_dissect **out, const char *path)
+ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
 {
     if (!out || !path) return ndx__fail(NDX_ERR_INVALID, "dissect_load: NULL argument");
     *out = NULL;

@@ -205,8 +205,8 @@ static int pool(ndx_net *net, const char *name, ndx_op op, int in, int k, int s,
     if (k < 1 || s < 1 || p < 0 || 2 * p > k)
         return net_error(net, NDX_ERR_SHAPE, "net: pool %s: kernel %d stride %d padding %d",
                          name, k, s, p);
-    int oh = ndx_pool_out_size(n->h, k, s, p, ceil_mode);
-    int ow = ndx_pool_out_size(n->w, k, s, p, ceil_mode);
+    int oh = ndx_pool2d_out_size(n->h, k, s, p, ceil_mode);
+    int ow = ndx_pool2d_out_size(n->w, k, s, p, ceil_mode);
     if (oh < 1 || ow < 1)
         return net_error(net, NDX_ERR_SHAPE, "net: pool %s: window %d does not fit its input "
                          "%dx%d: input image too small", name, k, n->h, n->w);

@@ -79,26 +79,26 @@ void ndx_relu_backward(size_t count, const float *y, const float *dy, float *dx,
 
 /* ---- pooling ------------------------------------------------------------------- */
 
-static ndx_pool_shape kshape(const ndx_pool2d *p)
+static ndx_pool2d_shape kshape(const ndx_pool2d *p)
 {
-    return (ndx_pool_shape){p->h, p->w, p->kh, p->kw, p->sh, p->sw, p->ph, p->pw,
+    return (ndx_pool2d_shape){p->h, p->w, p->kh, p->kw, p->sh, p->sw, p->ph, p->pw,
                             p->ceil_mode, p->count_include_pad};
 }
 
 int ndx_pool2d_out_h(const ndx_pool2d *p)
 {
-    return ndx_pool_out_size(p->h, p->kh, p->sh, p->ph, p->ceil_mode);
+    return ndx_pool2d_out_size(p->h, p->kh, p->sh, p->ph, p->ceil_mode);
 }
 
 int ndx_pool2d_out_w(const ndx_pool2d *p)
 {
-    return ndx_pool_out_size(p->w, p->kw, p->sw, p->pw, p->ceil_mode);
+    return ndx_pool2d_out_size(p->w, p->kw, p->sw, p->pw, p->ceil_mode);
 }
 
 void ndx_maxpool2d_forward(int planes, const ndx_pool2d *p, const float *x, float *y,
                            int32_t *argmax)
 {
-    ndx_pool_shape s = kshape(p);
+    ndx_pool2d_shape s = kshape(p);
     const size_t ip = (size_t)p->h * p->w;
     const size_t op = (size_t)ndx_pool2d_out_h(p) * ndx_pool2d_out_w(p);
     const int nt = ndx_get_threads();
@@ -122,7 +122,7 @@ void ndx_maxpool2d_backward(int planes, const ndx_pool2d *p, const int32_t *argm
 
 void ndx_avgpool2d_forward(int planes, const ndx_pool2d *p, const float *x, float *y)
 {
-    ndx_pool_shape s = kshape(p);
+    ndx_pool2d_shape s = kshape(p);
     const size_t ip = (size_t)p->h * p->w;
     const size_t op = (size_t)ndx_pool2d_out_h(p) * ndx_pool2d_out_w(p);
     const int nt = ndx_get_threads();

@@ -143,7 +143,7 @@ static ndx_status run_net_buffers(run *r, int plan)
         for (long i = 0; i < n; i++) {
             ndx_status s = ndx_patch_load(r->cache, &r->ix, (size_t)i, r->S, r->pre + (size_t)i * hw);
             if (s) {
-#pragma omp critical(ndx_train_preload)
+#pragma omp critical
                 if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
             }
         }
@@ -174,7 +174,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
         else
             s = ndx_patch_load(r->cache, &r->ix, id, S, g);
         if (s) {
-#pragma omp critical(ndx_train_load)
+#pragma omp critical
             if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
             continue;
         }
@@ -398,7 +398,7 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     else
         st = ndx_zoo_build(o->arch, CLASSES, t->size, o->seed, &t->r.net);
     if (st || (st = run_net_buffers(&t->r, NDX_PLAN_TRAIN))) return st;
-    st = ndx_sampler_new(&t->sampler, t->r.train_labels, ntrain, CLASSES, 1, o->seed);
+    st = ndx_sampler_new(t->r.train_labels, ntrain, CLASSES, 1, o->seed, &t->sampler);
     if (st) return st;
     const size_t nhist = (size_t)o->epochs * HIST_FIELDS * 2;
     t->hist = calloc(nhist, sizeof *t->hist);

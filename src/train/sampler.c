@@ -45,8 +45,8 @@ void ndx_sampler_free(ndx_sampler *s)
     free(s);
 }
 
-ndx_status ndx_sampler_new(ndx_sampler **out, const int *labels, size_t n,
-                           int classes, int balanced, uint64_t seed)
+ndx_status ndx_sampler_new(const int *labels, size_t n, int classes, int balanced,
+                           uint64_t seed, ndx_sampler **out)
 {
     if (!out) return ndx__fail(NDX_ERR_INVALID, "sampler: out must not be NULL");
     *out = NULL;
