@@ -235,7 +235,7 @@ typedef struct ndx_epoch_metrics {
 ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
                                   int n_epochs, double test_auc);
 
-/* ---- training: plots (PNG, drawn by netdx) ------------------------------ */
+/* ---- plots (PNG, drawn by netdx: src/render) --------------------------- */
 /* roc.png: the curve (fpr, tpr) of npoints points, the chance diagonal, axes
  * with ticks and "AUC = 0.xxxx"; title may be NULL. */
 ndx_status ndx_plot_roc(const char *path, const double *fpr, const double *tpr,
@@ -334,6 +334,11 @@ void ndx_image_free(ndx_image *img);
 ndx_status ndx_png_write16(const char *path, const uint16_t *px, int w, int h);
 ndx_status ndx_png_write8(const char *path, const uint8_t *px, int w, int h,
                           int channels);
+
+/* ---- .npy ------------------------------------------------------------------
+ * NumPy arrays: float32 little-endian, C order, 1 to 4 dimensions. */
+ndx_status ndx_npy_read(const char *path, ndx_tensor *t);   /* t owned */
+ndx_status ndx_npy_write(const char *path, const ndx_tensor *t);
 
 /* ---- CSV ------------------------------------------------------------------ */
 /* RFC 4180 reader: comma-separated, "quoted" fields with "" escapes and
@@ -543,7 +548,7 @@ typedef struct ndx_train_opts {
     const char *resume;         /* checkpoint to continue from, or NULL */
     const char *checkpoint;     /* NULL: "<out>.ckpt" */
     int epochs, batch;
-    int input_size;             /* 0: 64 for tiny, 299 for inception_v3, else 227 */
+    int input_size;             /* 0: the architecture's (ndx_zoo_find) */
     int threads;                /* 0: leave ndx_get_threads() as it is */
     int checkpoint_every;       /* batches; 0: at the end of epochs only */
     int flips;                  /* random horizontal flips */
