@@ -191,6 +191,5 @@ ndx_status ndx__rp_coverage(const rp_survey *s, const rp_analysis *a, rp_cov **o
 FILE *ndx__rp_open(ndx__out *o, const char *dir, const char *name);
 ndx_status ndx__rp_close(ndx__out *o);
 void ndx__rp_html_put(FILE *f, const char *s);
-void ndx__rp_csv_put(FILE *f, const char *s);
 
 #endif

@@ -21,20 +21,6 @@ FILE *ndx__rp_open(ndx__out *o, const char *dir, const char *name)
 
 ndx_status ndx__rp_close(ndx__out *o) { return ndx__out_commit(o); }
 
-void ndx__rp_csv_put(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 void ndx__rp_html_put(FILE *f, const char *s)
 {
     for (; *s; s++) switch (*s) {
@@ -65,21 +51,21 @@ static ndx_status figure4_csv(const char *dir, const rp_survey *s, const rp_anal
         const rp_row *r = &rows[i];
         const rp_cat *c = &a->cat[r->cat];
         const rp_drow *d = ndx__rp_unit_row(s, r->unit);
-        ndx__rp_csv_put(f, c->id);
+        ndx__csv_put(f, c->id);
         fputc(',', f);
-        ndx__rp_csv_put(f, c->name);
+        ndx__csv_put(f, c->name);
         fprintf(f, ",%s,", c->birads ? "yes" : "no");
         ndx__rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
-        ndx__rp_csv_put(f, buf);
+        ndx__csv_put(f, buf);
         fputc(',', f);
         ndx__rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
-        ndx__rp_csv_put(f, buf);
+        ndx__csv_put(f, buf);
         fputc(',', f);
-        ndx__rp_csv_put(f, ndx__rp_unit_network(s, r->unit));
+        ndx__csv_put(f, ndx__rp_unit_network(s, r->unit));
         fputc(',', f);
-        ndx__rp_csv_put(f, d->layer);
+        ndx__csv_put(f, d->layer);
         fprintf(f, ",%d,%d,%d,", d->unit, r->agreeing, a->readers[r->unit]);
-        ndx__rp_csv_put(f, strips[r->unit] ? strips[r->unit] : "");
+        ndx__csv_put(f, strips[r->unit] ? strips[r->unit] : "");
         fputc('\n', f);
     }
     return ndx__rp_close(&o);
@@ -95,9 +81,9 @@ static ndx_status coverage_csv(const char *dir, const rp_analysis *a, const rp_c
         if (a->cat[c].birads) fprintf(f, ",%s", a->cat[c].id);
     fputc('\n', f);
     for (int g = 0; g < n; g++) {
-        ndx__rp_csv_put(f, cv[g].network);
+        ndx__csv_put(f, cv[g].network);
         fputc(',', f);
-        ndx__rp_csv_put(f, cv[g].layer);
+        ndx__csv_put(f, cv[g].layer);
         fprintf(f, ",%d,%d,%d,%d,%d", cv[g].units, cv[g].recognizable, cv[g].spurious,
                 cv[g].entangled, cv[g].anatomy);
         for (int c = 0; c < a->ncat; c++)
@@ -130,7 +116,7 @@ static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_an
         ndx__rp_agree_who(s, g, who, sizeof who);
         fprintf(f, "%s,%s,", ndx__rp_question_names[g->question],
                 g->a < 0 ? "fleiss" : g->b == -2 ? "self" : "cohen");
-        ndx__rp_csv_put(f, who);
+        ndx__csv_put(f, who);
         fprintf(f, ",%zu", g->r.n);
         if (!g->defined) {
             fputs(",,,,,,,fewer than 2 units\n", f);
@@ -156,7 +142,7 @@ static ndx_status experts_csv(const char *dir, const rp_analysis *a)
     for (int i = 0; i < a->nkind; i++) {
         const rp_kind_iou *k = &a->kinds[i];
         fprintf(f, "%s,", k->kind);
-        ndx__rp_csv_put(f, k->network);
+        ndx__csv_put(f, k->network);
         fprintf(f, ",%d,%d", k->n_pos, k->n_neg);
         for (int q = 0; q < 5; q++) num(f, k->pos_q[q]);
         for (int q = 0; q < 5; q++) num(f, k->neg_q[q]);
@@ -182,12 +168,12 @@ static ndx_status mapping_csv(const char *dir, const rp_survey *s)
     fputs("text,phenomena,descriptors,unmatched_words\n", f);
     char buf[2048];
     for (int i = 0; i < n; i++) {
-        ndx__rp_csv_put(f, m[i].ph->text);
+        ndx__csv_put(f, m[i].ph->text);
         fprintf(f, ",%d,", m[i].count);
         ndx__rp_phen_ids(s, m[i].ph, buf, sizeof buf);
-        ndx__rp_csv_put(f, buf);
+        ndx__csv_put(f, buf);
         fputc(',', f);
-        ndx__rp_csv_put(f, m[i].ph->unmatched ? m[i].ph->unmatched : "");
+        ndx__csv_put(f, m[i].ph->unmatched ? m[i].ph->unmatched : "");
         fputc('\n', f);
     }
     free(m);

@@ -125,16 +125,7 @@ static cJSON *record(const exporter *e, const ndx__survey_answer *a)
 static void csv_field(FILE *f, const char *s, int first)
 {
     if (!first) fputc(',', f);
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    ndx__csv_put(f, s);
 }
 
 /* A scalar as CSV text: strings as they are, null empty, bools true/false,
