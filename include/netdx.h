@@ -433,10 +433,11 @@ const char *ndx_split_name(int split);
 ndx_status ndx_split_assign(const char *const *ids, const int *malignant, size_t n,
                             uint64_t seed, int stratify, int *split);
 /* Breast/background threshold of an image (values <= it are background),
- * from its own histogram: Otsu's threshold over all its pixels (0..maxval),
- * lowered halfway to the mean of the class below it, since Otsu alone cuts
- * into the faint fall-off band inside the skin.  Works for 12-bit data in a
- * 16-bit PNG and for a background of exact zeros or low noise. */
+ * from its own histogram (all pixels, 0..maxval): Otsu's threshold splits
+ * background from breast, then within the class below it the triangle rule
+ * cuts at the foot of the background's peak (Otsu alone cuts into the
+ * faint band inside the skin).  Works for 12-bit data in a 16-bit PNG and
+ * for a background of exact zeros or of low noise. */
 int ndx_breast_threshold(const uint16_t *px, size_t n, int maxval);
 
 /* One lesion's mask over a w x h image (nonzero = lesion), for the rule. */

@@ -319,19 +319,30 @@ int ndx_breast_threshold(const uint16_t *px, size_t n, int maxval)
         sum += v;
     }
     /* Otsu: the t maximising w0 w1 (m0 - m1)^2 for {<= t} vs {> t} */
-    double w0 = 0, s0 = 0, best = -1, m0 = 0;
+    double w0 = 0, s0 = 0, best = -1;
     int thr = 0;
     for (int t = 0; t < maxval; t++) {
         w0 += hist[t], s0 += (double)t * hist[t];
         double w1 = (double)n - w0;
         if (w0 == 0 || w1 == 0) continue;
         double d = s0 / w0 - (sum - s0) / w1, b = w0 * w1 * d * d;
-        if (b > best) best = b, thr = t, m0 = s0 / w0;
+        if (b > best) best = b, thr = t;
+    }
+    /* Otsu cuts into the faint band inside the skin (the breast's spread is
+     * the larger): within its lower class, the triangle rule puts the cut
+     * at the foot of the background's peak, the bin farthest below the
+     * line from the peak to Otsu's threshold */
+    int peak = 0;
+    for (int t = 1; t <= thr; t++)
+        if (hist[t] > hist[peak]) peak = t;
+    int cut = thr;
+    double far = 0;
+    for (int t = peak + 1; t < thr; t++) {
+        double line = hist[peak] + (hist[thr] - hist[peak]) * (double)(t - peak) / (thr - peak);
+        if (line - hist[t] > far) far = line - hist[t], cut = t;
     }
     free(hist);
-    /* Otsu cuts into the faint band inside the skin (the breast's spread is
-     * the larger): halfway down to the background's mean */
-    return (int)((thr + m0) / 2);
+    return cut;
 }
 
 static int cmp_pid(const void *a, const void *b)
