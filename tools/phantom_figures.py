@@ -5,9 +5,10 @@ usage: tools/phantom_figures.py DATA PATIENT OUTDIR
   DATA     a folder from `netdx synth` after `netdx patches`
   PATIENT  the patient whose four views are shown, e.g. P_00001
 Views: RIGHT CC, RIGHT MLO, LEFT CC, LEFT MLO downscaled 7x (box filter),
-each lesion's mask outlined is NOT drawn: the picture is what a reader sees.
+no mask drawn: the picture is what a reader sees.
 Patches: 5 rows (mass, calcification, vessel, distortion, no lesion) of 5
-patches with the most of that kind, resized to 64 px. Needs numpy and PIL
+patches, one per image, with the most of that kind (the last row: spread
+over the lesion-free patches all in the breast), resized to 64 px. Needs numpy and PIL
 (Debian python3-numpy, python3-pil)."""
 import csv
 import sys
@@ -40,11 +41,12 @@ def patches(data, out):
     grid = []
     for k in kinds + [None]:
         if k:
-            key = lambda r: -max(float(r[f"{k}_benign"]), float(r[f"{k}_malignant"]))
-            pick = sorted(rows, key=key)
+            cover = lambda r: max(float(r[f"{k}_benign"]), float(r[f"{k}_malignant"]))
+            pick = sorted((r for r in rows if cover(r) > 0.01), key=lambda r: -cover(r))
         else:
-            pick = [r for r in rows if all(float(r[f"{q}_{m}"]) == 0 for q in kinds
-                                           for m in ("benign", "malignant"))]
+            pick = [r for r in rows if float(r["tissue"]) >= 0.99 and
+                    all(float(r[f"{q}_{m}"]) == 0 for q in kinds for m in ("benign", "malignant"))]
+            pick = pick[::max(1, len(pick) // 40)]
         shown, seen = [], set()
         for r in pick:
             if r["image_path"] in seen:
@@ -56,6 +58,7 @@ def patches(data, out):
             shown.append(np.asarray(crop))
             if len(shown) == 5:
                 break
+        shown += [np.zeros((64, 64), np.uint8)] * (5 - len(shown))   # too few: black
         grid.append(np.concatenate(shown, axis=1))
     Image.fromarray(np.concatenate(grid, axis=0)).save(out)
 

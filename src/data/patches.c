@@ -345,6 +345,16 @@ int ndx_breast_threshold(const uint16_t *px, size_t n, int maxval)
     return cut;
 }
 
+/* Breast = above the image's own threshold (12-bit data in a 16-bit PNG
+ * is then not all background); its fraction of the image. */
+static double breast_fraction(const ndx_image *img, int *thr)
+{
+    size_t npx = (size_t)img->w * img->h, above = 0;
+    *thr = ndx_breast_threshold(img->px, npx, img->maxval);
+    for (size_t k = 0; k < npx; k++) above += img->px[k] > *thr;
+    return npx ? (double)above / (double)npx : 0;
+}
+
 static int cmp_pid(const void *a, const void *b)
 {
     const ndx_patch_image *const *x = a, *const *y = b;
@@ -467,12 +477,8 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
             break;
         }
         lesion_extents(les, nl, w, h, ext);
-        /* breast = above the image's own Otsu threshold (12-bit data in a
-         * 16-bit PNG is then not all background) */
-        int thr = ndx_breast_threshold(img.px, npx, img.maxval);
-        size_t above = 0;
-        for (size_t k = 0; k < npx; k++) above += img.px[k] > thr;
-        double frac = (double)above / (double)npx;
+        int thr;
+        double frac = breast_fraction(&img, &thr);
         S.breast_frac_mean += frac;
         if (S.images == 0 || frac < S.breast_frac_min) S.breast_frac_min = frac;
         int side = (int)lround(o->window * (w < h ? w : h));
