@@ -437,8 +437,9 @@ ndx_status ndx_split_assign(const char *const *ids, const int *malignant, size_t
  * background from breast, then within the class below it the triangle rule
  * cuts at the foot of the background's peak (Otsu alone cuts into the
  * faint band inside the skin).  Works for 12-bit data in a 16-bit PNG and
- * for a background of exact zeros or of low noise. */
-int ndx_breast_threshold(const uint16_t *px, size_t n, int maxval);
+ * for a background of exact zeros or of low noise.  An image without any
+ * background (a crop inside the breast) loses its faintest tissue. */
+ndx_status ndx_breast_threshold(const uint16_t *px, size_t n, int maxval, int *thr);
 
 /* One lesion's mask over a w x h image (nonzero = lesion), for the rule. */
 typedef struct ndx_lesion_mask {

@@ -307,11 +307,11 @@ static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
     return ndx__commit(tmp, path);
 }
 
-int ndx_breast_threshold(const uint16_t *px, size_t n, int maxval)
+ndx_status ndx_breast_threshold(const uint16_t *px, size_t n, int maxval, int *out)
 {
     if (maxval < 1 || maxval > 65535) maxval = 65535;
     double *hist = calloc((size_t)maxval + 1, sizeof *hist);
-    if (!hist) return maxval / 20;
+    if (!hist) return ndx__fail(NDX_ERR_NOMEM, "breast threshold: out of memory for a histogram");
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
         int v = px[i] > maxval ? maxval : px[i];
@@ -342,17 +342,23 @@ int ndx_breast_threshold(const uint16_t *px, size_t n, int maxval)
         if (line - hist[t] > far) far = line - hist[t], cut = t;
     }
     free(hist);
-    return cut;
+    *out = cut;
+    return NDX_OK;
 }
 
 /* Breast = above the image's own threshold (12-bit data in a 16-bit PNG
- * is then not all background); its fraction of the image. */
-static double breast_fraction(const ndx_image *img, int *thr)
+ * is then not all background); its fraction of the image summed into S
+ * (the mean once all images are in) and its smallest kept there; *thr:
+ * the threshold. */
+static ndx_status breast_fraction(const ndx_image *img, ndx_patch_stats *S, int *thr)
 {
     size_t npx = (size_t)img->w * img->h, above = 0;
-    *thr = ndx_breast_threshold(img->px, npx, img->maxval);
-    for (size_t k = 0; k < npx; k++) above += img->px[k] > *thr;
-    return npx ? (double)above / (double)npx : 0;
+    ndx_status st = ndx_breast_threshold(img->px, npx, img->maxval, thr);
+    for (size_t k = 0; st == NDX_OK && k < npx; k++) above += img->px[k] > *thr;
+    double frac = npx ? (double)above / (double)npx : 0;
+    S->breast_frac_mean += frac;
+    if (S->images == 0 || frac < S->breast_frac_min) S->breast_frac_min = frac;
+    return st;
 }
 
 static int cmp_pid(const void *a, const void *b)
@@ -478,9 +484,10 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
         }
         lesion_extents(les, nl, w, h, ext);
         int thr;
-        double frac = breast_fraction(&img, &thr);
-        S.breast_frac_mean += frac;
-        if (S.images == 0 || frac < S.breast_frac_min) S.breast_frac_min = frac;
+        if ((st = breast_fraction(&img, &S, &thr)) != NDX_OK) {
+            ndx_image_free(&img);
+            break;
+        }
         int side = (int)lround(o->window * (w < h ? w : h));
         if (side < 1) side = 1;
         int step = (int)lround(o->stride * side);
