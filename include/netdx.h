@@ -324,9 +324,23 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o,
 /* ---- patches ----------------------------------------------------------- */
 enum { NDX_SPLIT_TRAIN, NDX_SPLIT_VAL, NDX_SPLIT_TEST };
 const char *ndx_split_name(int split);
-/* 80/10/10 from XXH3 (ndx_hash_str, seed 0) of the patient id modulo 100
- * (0-79 train, 80-89 val, 90-99 test): stable when patients are added. */
-int ndx_split_of(const char *patient_id);
+/* The split of n patients (split[i] = NDX_SPLIT_* of ids[i]): ordered by
+ * XXH3 of the id (ndx_hash_str with seed), cut exactly by count: val and
+ * test round(n/10) each, at least one each from 3 patients on, train the
+ * rest.  stratify (malignant[i] = 1 when patient i has a malignant lesion):
+ * the malignant patients are cut by the same rule first (two: train and
+ * val), the others fill the sizes.  Stable: a patient added moves at most a
+ * few others across a cut.  ids must be distinct. */
+ndx_status ndx_split_assign(const char *const *ids, const int *malignant, size_t n,
+                            uint64_t seed, int stratify, int *split);
+/* Breast/background threshold of an image (values <= it are background),
+ * from its own histogram (all pixels, 0..maxval): Otsu's threshold splits
+ * background from breast, then within the class below it the triangle rule
+ * cuts at the foot of the background's peak (Otsu alone cuts into the
+ * faint band inside the skin).  Works for 12-bit data in a 16-bit PNG and
+ * for a background of exact zeros or of low noise.  An image without any
+ * background (a crop inside the breast) loses its faintest tissue. */
+ndx_status ndx_breast_threshold(const uint16_t *px, size_t n, int maxval, int *thr);
 
 /* One lesion's mask over a w x h image (nonzero = lesion), for the rule. */
 typedef struct ndx_lesion_mask {
@@ -347,6 +361,8 @@ typedef struct ndx_patch_opts {
     double stride;        /* fraction of the window; 0.5 */
     double min_tissue;    /* drop patches with less breast; 0.5 */
     double label_frac;    /* 0.3 */
+    uint64_t split_seed;  /* ndx_split_assign's seed; 0 */
+    int stratify;         /* spread malignant patients over the splits; 0 */
     void (*progress)(void *ctx, long done, long total);
     void *progress_ctx;
 } ndx_patch_opts;
@@ -377,6 +393,8 @@ typedef struct ndx_patch_index {
 typedef struct ndx_patch_stats {
     long images, patches, positive, dropped, resampled_masks;
     long split_patients[3], split_patches[3], split_positive[3];
+    long split_malignant_patients[3];
+    double breast_frac_mean, breast_frac_min;   /* of the image above its threshold */
 } ndx_patch_stats;
 /* Reads dir/manifest.csv and every image and mask, writes dir/patches.csv.
  * Masks whose size differs from their image are resampled (nearest) and

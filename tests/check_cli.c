@@ -54,7 +54,8 @@ static int exists(const char *fmt, const char *a)
     return stat(p, &st) == 0 && st.st_size > 0;
 }
 
-/* Phantom data (6 patients, all in train at 400 um) and the model, once. */
+/* Phantom data (6 patients: 4 train, 1 val, 1 test at 400 um) and the
+ * model, once. */
 static void setup(void)
 {
     strcpy(dir, "/tmp/ndx_check_cli_XXXXXX");
@@ -234,6 +235,26 @@ START_TEST(test_dissect_bad_input)
 }
 END_TEST
 
+/* Two patients: both in train; patches warns, dissect --split val says
+ * what to do. */
+START_TEST(test_split_warnings)
+{
+    ck_assert_int_eq(run("synth --out %s/two --patients 2 --seed 3 --pixel-um 400 --normal-frac 0",
+                         dir), 0);
+    ck_assert_int_eq(run("patches --data %s/two --stratify", dir), 0);
+    ck_assert(output_has("warning: the val split has no patients"));
+    ck_assert(output_has("warning: the test split has no patients"));
+    ck_assert_int_ne(run("dissect --model %s/tiny.safetensors --data %s/two --split val "
+                         "--layer features.17 --out %s/bad", dir, dir, dir), 0);
+    ck_assert(output_has("no val patches: choose another split"));
+    /* six patients: every split has some (4/1/1), the counts printed */
+    ck_assert_int_eq(run("patches --data %s/data", dir), 0);
+    ck_assert(!output_has("has no patients"));
+    ck_assert(output_has("split    patients  malignant"));
+    ck_assert(output_has("breast fraction"));
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -247,6 +268,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_dissect_run);
     tcase_add_test(tc, test_dissect_shards_merge);
     tcase_add_test(tc, test_dissect_bad_input);
+    tcase_add_test(tc, test_split_warnings);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -207,28 +207,6 @@ START_TEST(label_rule_30_percent_of_patch)
 }
 END_TEST
 
-/* ---- split ---------------------------------------------------------------- */
-START_TEST(split_fractions_and_names)
-{
-    int count[3] = {0};
-    char id[32];
-    for (int i = 1; i <= 20000; i++) {
-        snprintf(id, sizeof id, "P_%05d", i);
-        int s = ndx_split_of(id);
-        ck_assert_int_ge(s, 0);
-        ck_assert_int_le(s, 2);
-        count[s]++;
-    }
-    ck_assert_int_gt(count[NDX_SPLIT_TRAIN], 15600);
-    ck_assert_int_lt(count[NDX_SPLIT_TRAIN], 16400);
-    ck_assert_int_gt(count[NDX_SPLIT_VAL], 1800);
-    ck_assert_int_lt(count[NDX_SPLIT_VAL], 2200);
-    ck_assert_int_gt(count[NDX_SPLIT_TEST], 1800);
-    ck_assert_int_lt(count[NDX_SPLIT_TEST], 2200);
-    ck_assert_str_eq(ndx_split_name(NDX_SPLIT_VAL), "val");
-}
-END_TEST
-
 /* ---- phantom + patches ---------------------------------------------------- */
 static ndx_synth_opts small_opts(int patients, uint64_t seed)
 {
@@ -303,7 +281,7 @@ static int split_of_patient_in(const ndx_patch_index *ix, const char *pid)
     return s;
 }
 
-START_TEST(split_stable_when_patients_are_added)
+START_TEST(patches_unchanged_when_patients_are_added)
 {
     ndx_synth_opts o = small_opts(3, 9);
     ndx_patch_opts po;
@@ -323,14 +301,19 @@ START_TEST(split_stable_when_patients_are_added)
     ck_assert_int_eq(ndx_patches_read(tmp("more"), &b), NDX_OK);
     ck_assert_uint_eq(a.n, (size_t)s1.patches);
     ck_assert_uint_gt(b.n, a.n);
-    char pid[16];
-    for (int p = 1; p <= 3; p++) {
-        snprintf(pid, sizeof pid, "P_%05d", p);
-        int sa = split_of_patient_in(&a, pid), sb = split_of_patient_in(&b, pid);
-        ck_assert_int_ge(sa, 0);
-        ck_assert_int_eq(sa, sb);
-        ck_assert_int_eq(sa, ndx_split_of(pid));
+    /* each patient's patches in the split ndx_split_assign gives it (the
+     * cut moves with the count: 3 patients are 1/1/1, 5 are 3/1/1) */
+    char pid[5][16];
+    const char *ids[5];
+    int want3[3], want5[5];
+    for (int p = 0; p < 5; p++) snprintf(pid[p], sizeof pid[p], "P_%05d", p + 1), ids[p] = pid[p];
+    ck_assert_int_eq(ndx_split_assign(ids, NULL, 3, po.split_seed, 0, want3), NDX_OK);
+    ck_assert_int_eq(ndx_split_assign(ids, NULL, 5, po.split_seed, 0, want5), NDX_OK);
+    for (int p = 0; p < 5; p++) {
+        if (p < 3) ck_assert_int_eq(split_of_patient_in(&a, pid[p]), want3[p]);
+        ck_assert_int_eq(split_of_patient_in(&b, pid[p]), want5[p]);
     }
+    for (int sp = 0; sp < 3; sp++) ck_assert_int_eq(s1.split_patients[sp], 1);
     /* the same patches for the first patients in both indexes */
     size_t k = 0;
     for (size_t i = 0; i < b.n && k < a.n; i++) {
@@ -720,14 +703,13 @@ int main(void)
     t = tcase_create("labels");
     tcase_add_test(t, label_rule_30_percent_of_lesion);
     tcase_add_test(t, label_rule_30_percent_of_patch);
-    tcase_add_test(t, split_fractions_and_names);
     tcase_add_test(t, resize_area_filter);
     suite_add_tcase(s, t);
     t = tcase_create("pipeline");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 60);
     tcase_add_test(t, synth_deterministic_and_valid);
-    tcase_add_test(t, split_stable_when_patients_are_added);
+    tcase_add_test(t, patches_unchanged_when_patients_are_added);
     tcase_add_test(t, patches_geometry_labels_and_loading);
     tcase_add_test(t, patches_csv_crafted_values);
     tcase_add_test(t, cbis_fixtures_with_quirks);

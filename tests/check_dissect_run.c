@@ -248,6 +248,7 @@ START_TEST(test_bad_options)
     o.split = NDX_SPLIT_TEST;
     o.nshards = 100000, o.shard = 99999;
     refused(&o, "no test patches");
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "choose another split"));   /* what to do */
     opts_for(&o, "bad");
     o.layers[o.nlayers++] = "features.17";
     o.model = "/nonexistent/m.safetensors";

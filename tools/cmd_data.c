@@ -95,16 +95,21 @@ int cmd_patches(int argc, char **argv)
     static const struct option opts[] = {
         {"data", required_argument, 0, 'd'},       {"window", required_argument, 0, 'w'},
         {"stride", required_argument, 0, 's'},     {"min-tissue", required_argument, 0, 't'},
-        {"label-frac", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+        {"label-frac", required_argument, 0, 'l'}, {"stratify", no_argument, 0, 'S'},
+        {"split-seed", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ndx_patch_opts o;
     ndx_patch_defaults(&o);
     const char *dir = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:w:s:t:l:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:w:s:t:l:Se:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
+        case 'S': o.stratify = 1; break;
+        case 'e':
+            if (cli_u64("patches", "split-seed", optarg, &o.split_seed)) return EXIT_USAGE;
+            break;
         case 'w':
             if (cli_double("patches", "window", optarg, 0.01, 1, &o.window)) return EXIT_USAGE;
             break;
@@ -119,10 +124,15 @@ int cmd_patches(int argc, char **argv)
             break;
         case 'h':
             printf("usage: netdx patches --data DIR [--window F] [--stride F] [--min-tissue F]\n"
-                   "                     [--label-frac F]\n"
+                   "                     [--label-frac F] [--stratify] [--split-seed N]\n"
                    "Reads DIR/manifest.csv with its images and masks and writes DIR/patches.csv:\n"
                    "square windows sliding over every image, their label, lesion overlaps and\n"
-                   "the patient's split (80/10/10 from XXH3 of the patient id).\n"
+                   "the patient's split: patients ordered by XXH3 of their id and cut exactly\n"
+                   "80/10/10 by count (val and test at least one patient each from 3 on).\n"
+                   "Breast = pixels above the image's own Otsu threshold.\n"
+                   "  --stratify      cut the patients with a malignant lesion first, so every\n"
+                   "                  split gets some when there are >= 3 of them\n"
+                   "  --split-seed N  seed of the hash ordering the patients (default 0)\n"
                    "  --window F      window side, fraction of min(width, height) (default 0.25)\n"
                    "  --stride F      stride, fraction of the window (default 0.5)\n"
                    "  --min-tissue F  drop windows with less breast than this (default 0.5)\n"
@@ -153,10 +163,19 @@ int cmd_patches(int argc, char **argv)
            st.patches ? 100.0 * st.positive / st.patches : 0.0);
     if (st.resampled_masks)
         printf("masks resampled to their image's size: %ld\n", st.resampled_masks);
-    printf("split    patients  patches  positive\n");
+    printf("breast fraction of the images (above their Otsu threshold): mean %.3f, min %.3f\n",
+           st.breast_frac_mean, st.breast_frac_min);
+    printf("split    patients  malignant  patches  positive\n");
     for (int s = 0; s < 3; s++)
-        printf("%-8s %8ld %8ld %9ld\n", ndx_split_name(s), st.split_patients[s],
-               st.split_patches[s], st.split_positive[s]);
+        printf("%-8s %8ld %10ld %8ld %9ld\n", ndx_split_name(s), st.split_patients[s],
+               st.split_malignant_patients[s], st.split_patches[s], st.split_positive[s]);
+    for (int s = 0; s < 3; s++)
+        if (!st.split_patches[s] || !st.split_positive[s])
+            fprintf(stderr, "netdx patches: warning: the %s split has %s; %s\n", ndx_split_name(s),
+                    !st.split_patients[s] ? "no patients" : !st.split_patches[s] ? "no patches"
+                                                                               : "no positive patch",
+                    o.stratify ? "more patients with malignant lesions are needed"
+                               : "try --stratify, or more patients");
     printf("wrote %s/patches.csv\n", dir);
     return EXIT_OK;
 }

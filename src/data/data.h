@@ -44,4 +44,35 @@ void ndx__finish_image(float *img, int w, int h, float *tmp, uint16_t *out, int 
  * im another, independent (both from fast normals of r, then FFT). */
 void ndx__powerlaw_noise(float *re, float *im, int gw, int gh, double beta, ndx_rng *r);
 
+/* ---- the phantom's lesion layers (noise.c) ---- */
+/* A lesion's layer over its box: intensity added to the image, mask bytes. */
+typedef struct ndx__layer {
+    int x0, y0, w, h;
+    float *val;
+    uint8_t *mask;
+} ndx__layer;
+/* Max-blends a disc (radius rad px, antialiased) of value v; mask too if m. */
+void ndx__stamp(ndx__layer *L, double x, double y, double rad, float v, int m);
+/* A tapered line from (x, y) along angle ang, length len px, width w0 px at
+ * the start tapering to w1; value v; bends by curve rad over its length. */
+void ndx__line(ndx__layer *L, double x, double y, double ang, double len, double w0, double w1,
+               float v, double curve, int m);
+
+/* ---- lesion visibility (noise.c) ---- */
+/* How visible a lesion is: contrast (added intensity, 0..1 of the range)
+ * scaled by its size (s / (s + 5 mm)), its edge blur (1 / (1 + blur mm))
+ * and the breast's dense fraction around it (1 - 0.6 dense), over 0.1.
+ * Rises with contrast and size, falls with blur and density. */
+double ndx__visibility(double contrast, double blur_mm, double size_mm, double dense_frac);
+/* Lesions are drawn at least this visible (contrast raised to it). */
+#define NDX__VIS_FLOOR 0.2
+/* DDSM subtlety 1 (subtle) .. 5 (obvious) from a visibility. */
+int ndx__subtlety(double visibility);
+/* Test hooks (synth.c): the smallest visibility of the malignant lesions
+ * planned for patients 0..n-1 of seed (*count: how many), and the pixels
+ * of a distortion of size_mm drawn at pxmm outside its mask (*on: its
+ * pixels with a value). */
+double ndx__synth_min_malignant_visibility(uint64_t seed, int n, long *count);
+long ndx__synth_distortion_outside(double size_mm, double pxmm, uint64_t seed, long *on);
+
 #endif

@@ -1,6 +1,7 @@
 /* Noise for the phantom generator (synth.c): a radix-2 FFT, fields whose
- * power spectrum falls as 1/f^beta, and the image's last step (blur,
- * quantum noise, quantisation). */
+ * power spectrum falls as 1/f^beta, the image's last step (blur, quantum
+ * noise, quantisation), the lesion layers' primitives and the visibility
+ * rule. */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -106,4 +107,52 @@ void ndx__finish_image(float *img, int w, int h, float *tmp, uint16_t *out, int 
             o[mirror ? w - 1 - x : x] = (uint16_t)(v * 65535.0f + 0.5f);
         }
     }
+}
+
+/* Max-blends a disc (radius rad px, antialiased) of value v; mask too if m. */
+void ndx__stamp(ndx__layer *L, double x, double y, double rad, float v, int m)
+{
+    if (rad < 0.6) rad = 0.6;
+    int xa = (int)floor(x - rad - 1) - L->x0, xb = (int)ceil(x + rad + 1) - L->x0;
+    int ya = (int)floor(y - rad - 1) - L->y0, yb = (int)ceil(y + rad + 1) - L->y0;
+    if (xa < 0) xa = 0;
+    if (ya < 0) ya = 0;
+    if (xb > L->w) xb = L->w;
+    if (yb > L->h) yb = L->h;
+    for (int j = ya; j < yb; j++)
+        for (int i = xa; i < xb; i++) {
+            double dx = i + L->x0 + 0.5 - x, dy = j + L->y0 + 0.5 - y;
+            double d = sqrt(dx * dx + dy * dy), cov = rad + 0.5 - d;
+            if (cov <= 0) continue;
+            if (cov > 1) cov = 1;
+            size_t k = (size_t)j * L->w + i;
+            if (v > 0 && (float)(v * cov) > L->val[k]) L->val[k] = (float)(v * cov);
+            if (m && cov >= 0.5) L->mask[k] = 255;
+        }
+}
+
+/* A tapered line from (x, y) along angle ang, length len px, width w0 px at
+ * the start tapering to w1; value v; bends by curve rad over its length. */
+void ndx__line(ndx__layer *L, double x, double y, double ang, double len, double w0, double w1,
+                 float v, double curve, int m)
+{
+    int steps = (int)ceil(len / 0.5) + 1;
+    for (int s = 0; s <= steps; s++) {
+        double t = (double)s / steps;
+        double a = ang + curve * t;
+        ndx__stamp(L, x, y, 0.5 * (w0 + (w1 - w0) * t), (float)(v * (1 - 0.4 * t)), m);
+        x += cos(a) * len / steps;
+        y += sin(a) * len / steps;
+    }
+}
+
+double ndx__visibility(double contrast, double blur_mm, double size_mm, double dense_frac)
+{
+    double size = size_mm / (size_mm + 5), blur = 1 / (1 + blur_mm), dense = 1 - 0.6 * dense_frac;
+    return contrast * size * blur * dense / 0.1;
+}
+
+int ndx__subtlety(double v)
+{
+    return v < 0.3 ? 1 : v < 0.45 ? 2 : v < 0.65 ? 3 : v < 0.95 ? 4 : 5;
 }

@@ -23,10 +23,79 @@ const char *ndx_split_name(int split)
                                               : split == NDX_SPLIT_TEST ? "test" : "?";
 }
 
-int ndx_split_of(const char *patient_id)
+/* Split sizes of n patients: val and test round(n/10) each, at least one
+ * each from 3 patients on; train the rest. */
+static void split_counts(size_t n, size_t c[3])
 {
-    uint64_t pct = ndx_hash_str(patient_id, 0) % 100;   /* 0-79 train, 80-89 val, 90-99 test */
-    return pct < 80 ? NDX_SPLIT_TRAIN : pct < 90 ? NDX_SPLIT_VAL : NDX_SPLIT_TEST;
+    size_t k = (n + 5) / 10;
+    if (n >= 3 && k < 1) k = 1;
+    if (n < 3) k = 0;
+    c[NDX_SPLIT_VAL] = c[NDX_SPLIT_TEST] = k;
+    c[NDX_SPLIT_TRAIN] = n - 2 * k;
+}
+
+typedef struct split_key {
+    uint64_t h;
+    const char *id;
+    size_t i;
+} split_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const split_key *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Cuts the keys (in hash order) into the quotas q: train first, then val,
+ * then test. */
+static void cut(const split_key *k, size_t n, const size_t q[3], int *split)
+{
+    for (size_t j = 0; j < n; j++)
+        split[k[j].i] = j < q[0] ? NDX_SPLIT_TRAIN : j < q[0] + q[1] ? NDX_SPLIT_VAL : NDX_SPLIT_TEST;
+}
+
+ndx_status ndx_split_assign(const char *const *ids, const int *malignant, size_t n, uint64_t seed,
+                            int stratify, int *split)
+{
+    split_key *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k) return ndx__fail(NDX_ERR_NOMEM, "split: out of memory for %zu patients", n);
+    size_t nm = 0;
+    for (size_t i = 0; i < n; i++) {
+        k[i] = (split_key){ndx_hash_str(ids[i], seed), ids[i], i};
+        nm += stratify && malignant && malignant[i];
+    }
+    qsort(k, n, sizeof *k, cmp_key);
+    size_t q[3], qm[3] = {0, 0, 0}, qb[3];
+    split_counts(n, q);
+    if (nm) {
+        /* malignant patients first: the same rule over their count (two:
+         * train and val), within the split sizes, the excess to train */
+        split_counts(nm, qm);
+        if (nm == 2) qm[0] = qm[1] = 1;
+        size_t placed = 0;
+        for (int s = 0; s < 3; s++) placed += qm[s] = qm[s] < q[s] ? qm[s] : q[s];
+        for (int s = 0; s < 3; s++) {
+            size_t more = q[s] - qm[s] < nm - placed ? q[s] - qm[s] : nm - placed;
+            qm[s] += more, placed += more;
+        }
+        split_key *a = malloc(nm * sizeof *a), *b = malloc((n - nm ? n - nm : 1) * sizeof *b);
+        if (!a || !b) {
+            free(a), free(b), free(k);
+            return ndx__fail(NDX_ERR_NOMEM, "split: out of memory for %zu patients", n);
+        }
+        for (size_t i = 0, ia = 0, ib = 0; i < n; i++)
+            if (malignant[k[i].i]) a[ia++] = k[i];
+            else b[ib++] = k[i];
+        for (int s = 0; s < 3; s++) qb[s] = q[s] - qm[s];
+        cut(a, nm, qm, split);
+        cut(b, n - nm, qb, split);
+        free(a), free(b);
+    } else {
+        cut(k, n, q, split);
+    }
+    free(k);
+    return NDX_OK;
 }
 
 /* inside >= frac * total, exactly, with frac rounded to per mille */
@@ -236,20 +305,18 @@ static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
     return ndx__write_file(path, put_patches, (void *)ix);
 }
 
-/* The sliding window over image ii (img): every window with enough breast
- * tissue becomes a patch, labelled from the lesions les (nl, extents ext). */
-static ndx_status slide(ndx_patch_index *ix, size_t ii, const ndx_image *img,
-                        const ndx_lesion_mask *les, const lesion_extent *ext, int nl,
+/* The sliding window over image ii (img): every window with more than
+ * o->min_tissue of its pixels above thr (breast) becomes a patch of the
+ * image's split, labelled from the lesions les (nl, extents ext). */
+static ndx_status slide(ndx_patch_index *ix, size_t ii, const ndx_image *img, int thr,
+                        int split, const ndx_lesion_mask *les, const lesion_extent *ext, int nl,
                         const ndx_patch_opts *o, size_t *cap, ndx_patch_stats *S)
 {
     const int w = img->w, h = img->h;
-    /* breast = brighter than 5% of the range */
-    int thr = img->maxval / 20;
     int side = (int)lround(o->window * (w < h ? w : h));
     if (side < 1) side = 1;
     int step = (int)lround(o->stride * side);
     if (step < 1) step = 1;
-    int split = ndx_split_of(ix->images[ii].patient_id);
     ndx_status st = NDX_OK;
     for (int y = 0; y + side <= h && st == NDX_OK; y += step)
         for (int x = 0; x + side <= w && st == NDX_OK; x += step) {
@@ -280,6 +347,103 @@ static ndx_status slide(ndx_patch_index *ix, size_t ii, const ndx_image *img,
     return st;
 }
 
+ndx_status ndx_breast_threshold(const uint16_t *px, size_t n, int maxval, int *out)
+{
+    if (maxval < 1 || maxval > 65535) maxval = 65535;
+    double *hist = calloc((size_t)maxval + 1, sizeof *hist);
+    if (!hist) return ndx__fail(NDX_ERR_NOMEM, "breast threshold: out of memory for a histogram");
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = px[i] > maxval ? maxval : px[i];
+        hist[v]++;
+        sum += v;
+    }
+    /* Otsu: the t maximising w0 w1 (m0 - m1)^2 for {<= t} vs {> t} */
+    double w0 = 0, s0 = 0, best = -1;
+    int thr = 0;
+    for (int t = 0; t < maxval; t++) {
+        w0 += hist[t], s0 += (double)t * hist[t];
+        double w1 = (double)n - w0;
+        if (w0 == 0 || w1 == 0) continue;
+        double d = s0 / w0 - (sum - s0) / w1, b = w0 * w1 * d * d;
+        if (b > best) best = b, thr = t;
+    }
+    /* Otsu cuts into the faint band inside the skin (the breast's spread is
+     * the larger): within its lower class, the triangle rule puts the cut
+     * at the foot of the background's peak, the bin farthest below the
+     * line from the peak to Otsu's threshold */
+    int peak = 0;
+    for (int t = 1; t <= thr; t++)
+        if (hist[t] > hist[peak]) peak = t;
+    int cut = thr;
+    double far = 0;
+    for (int t = peak + 1; t < thr; t++) {
+        double line = hist[peak] + (hist[thr] - hist[peak]) * (double)(t - peak) / (thr - peak);
+        if (line - hist[t] > far) far = line - hist[t], cut = t;
+    }
+    free(hist);
+    *out = cut;
+    return NDX_OK;
+}
+
+/* Breast = above the image's own threshold (12-bit data in a 16-bit PNG
+ * is then not all background); its fraction of the image summed into S
+ * (the mean once all images are in) and its smallest kept there; *thr:
+ * the threshold. */
+static ndx_status breast_fraction(const ndx_image *img, ndx_patch_stats *S, int *thr)
+{
+    size_t npx = (size_t)img->w * img->h, above = 0;
+    ndx_status st = ndx_breast_threshold(img->px, npx, img->maxval, thr);
+    for (size_t k = 0; st == NDX_OK && k < npx; k++) above += img->px[k] > *thr;
+    double frac = npx ? (double)above / (double)npx : 0;
+    S->breast_frac_mean += frac;
+    if (S->images == 0 || frac < S->breast_frac_min) S->breast_frac_min = frac;
+    return st;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    const ndx_patch_image *const *x = a, *const *y = b;
+    return strcmp((*x)->patient_id, (*y)->patient_id);
+}
+
+/* The split of every image (img_split[i]) from its patient's, the patients
+ * per split counted in S. */
+static ndx_status assign_splits(const ndx_patch_index *ix, const ndx_patch_opts *o, int *img_split,
+                                ndx_patch_stats *S)
+{
+    size_t n = ix->nimages, np = 0;
+    const ndx_patch_image **by = malloc((n ? n : 1) * sizeof *by);
+    const char **ids = malloc((n ? n : 1) * sizeof *ids);
+    int *mal = calloc(n ? n : 1, sizeof *mal), *sp = malloc((n ? n : 1) * sizeof *sp);
+    ndx_status st = by && ids && mal && sp ? NDX_OK
+                                          : ndx__fail(NDX_ERR_NOMEM, "patches: out of memory");
+    if (st == NDX_OK) {
+        for (size_t i = 0; i < n; i++) by[i] = &ix->images[i];
+        qsort(by, n, sizeof *by, cmp_pid);
+        for (size_t i = 0; i < n; i++) {
+            if (i == 0 || strcmp(by[i]->patient_id, by[i - 1]->patient_id)) ids[np++] = by[i]->patient_id;
+            for (size_t r = 0; r < by[i]->nrows; r++) {
+                const ndx_manifest_row *row = &ix->manifest.rows[by[i]->first_row + r];
+                if (ndx_lesion_kind(row) >= 0 && !strcmp(row->pathology, "MALIGNANT")) mal[np - 1] = 1;
+            }
+        }
+        st = ndx_split_assign(ids, mal, np, o->split_seed, o->stratify, sp);
+    }
+    if (st == NDX_OK) {
+        for (size_t i = 0, p = 0; i < n; i++) {
+            if (i && strcmp(by[i]->patient_id, by[i - 1]->patient_id)) p++;
+            img_split[by[i] - ix->images] = sp[p];
+        }
+        for (size_t p = 0; p < np; p++) {
+            S->split_patients[sp[p]]++;
+            S->split_malignant_patients[sp[p]] += mal[p];
+        }
+    }
+    free(by), free(ids), free(mal), free(sp);
+    return st;
+}
+
 ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch_stats *stats)
 {
     if (!(o->window > 0 && o->window <= 1) || !(o->stride > 0 && o->stride <= 1) ||
@@ -300,6 +464,9 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
     }
     ndx_patch_stats S;
     memset(&S, 0, sizeof S);
+    int *img_split = malloc((ix.nimages ? ix.nimages : 1) * sizeof *img_split);
+    st = img_split ? assign_splits(&ix, o, img_split, &S)
+                   : ndx__fail(NDX_ERR_NOMEM, "patches: out of memory");
     size_t cap = 0;
     uint8_t *masks = NULL;
     size_t mask_cap = 0;
@@ -356,21 +523,20 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
             break;
         }
         lesion_extents(les, nl, w, h, ext);
-        st = slide(&ix, ii, &img, les, ext, nl, o, &cap, &S);
+        int thr;
+        if ((st = breast_fraction(&img, &S, &thr)) != NDX_OK) {
+            ndx_image_free(&img);
+            break;
+        }
+        st = slide(&ix, ii, &img, thr, img_split[ii], les, ext, nl, o, &cap, &S);
         ndx_image_free(&img);
         S.images++;
         if (o->progress) o->progress(o->progress_ctx, (long)ii + 1, (long)ix.nimages);
     }
     free(masks);
+    free(img_split);
+    if (S.images) S.breast_frac_mean /= (double)S.images;
     if (st == NDX_OK) {
-        for (size_t i = 0; i < ix.nimages; i++)
-            if (i == 0 || strcmp(ix.images[i].patient_id, ix.images[i - 1].patient_id)) {
-                /* images are sorted by path; count each patient once */
-                int seen = 0;
-                for (size_t j = 0; j < i && !seen; j++)
-                    seen = !strcmp(ix.images[j].patient_id, ix.images[i].patient_id);
-                if (!seen) S.split_patients[ndx_split_of(ix.images[i].patient_id)]++;
-            }
         snprintf(path, sizeof path, "%s/patches.csv", dir);
         st = write_patches(path, &ix);
     }

@@ -57,7 +57,7 @@ typedef struct lesion_plan {
     int malignant, pathology;  /* pathology 0 MALIGNANT, 1 BENIGN, 2 BENIGN_WITHOUT_CALLBACK */
     int assessment, subtlety;
     double u, v;               /* position: depth fraction, vertical fraction */
-    double size_mm, contrast;
+    double size_mm, contrast, blur_mm, visibility;
     uint64_t seed;             /* shape: the same in both views */
 } lesion_plan;
 
@@ -117,11 +117,17 @@ static void plan_patient(patient_plan *p, uint64_t seed, int index, double norma
                                                : urange(&r, 25, 55);
         l->contrast = kind == NDX_LESION_CALC ? urange(&r, 0.18, 0.32)
                       : kind == NDX_LESION_VESSEL ? urange(&r, 0.12, 0.22)
-                      : kind == NDX_LESION_DISTORTION ? urange(&r, 0.09, 0.16)
+                      : kind == NDX_LESION_DISTORTION ? urange(&r, 0.05, 0.09)
                                                       : urange(&r, 0.09, 0.16);
-        double lo = kind == NDX_LESION_CALC ? 0.18 : kind == NDX_LESION_VESSEL ? 0.12 : 0.09;
-        double hi = lo + (kind == NDX_LESION_CALC ? 0.14 : kind == NDX_LESION_VESSEL ? 0.10 : 0.07);
-        l->subtlety = 1 + (int)floor(4.999 * (l->contrast - lo) / (hi - lo));
+        /* edge blur: ill-defined margins 1-2 mm; thin distortion lines */
+        l->blur_mm = l->subtype == MASS_INDISTINCT || l->subtype == MASS_IRREGULAR ? urange(&r, 1.0, 2.0)
+                     : kind == NDX_LESION_DISTORTION ? 0.5 : 0.15;
+        l->visibility = ndx__visibility(l->contrast, l->blur_mm, l->size_mm, p->dense_frac);
+        if (l->visibility < NDX__VIS_FLOOR) {
+            l->contrast *= NDX__VIS_FLOOR / l->visibility;
+            l->visibility = NDX__VIS_FLOOR;
+        }
+        l->subtlety = ndx__subtlety(l->visibility);
         l->seed = ndx_rng_u64(&r);
     }
 }
@@ -134,14 +140,10 @@ typedef struct canvas {
     float *xe, *slope;         /* per row: breast edge x, 1/sqrt(1+xe'^2) */
     float *xp;                 /* per row: pectoral front edge x (0 in CC) */
     double a, b, cy;           /* breast depth, half height, centre row (px) */
+    float dense;               /* the fibroglandular tissue's level */
 } canvas;
 
-/* A lesion's layer over its box: intensity added to the image, mask bytes. */
-typedef struct layer {
-    int x0, y0, w, h;
-    float *val;
-    uint8_t *mask;
-} layer;
+typedef ndx__layer layer;
 
 static int layer_init(layer *L, const canvas *c, double cx, double cy, double rad)
 {
@@ -161,43 +163,6 @@ static void layer_free(layer *L)
 {
     free(L->val);
     free(L->mask);
-}
-
-/* Max-blends a disc (radius rad px, antialiased) of value v; mask too if m. */
-static void stamp(layer *L, double x, double y, double rad, float v, int m)
-{
-    if (rad < 0.6) rad = 0.6;
-    int xa = (int)floor(x - rad - 1) - L->x0, xb = (int)ceil(x + rad + 1) - L->x0;
-    int ya = (int)floor(y - rad - 1) - L->y0, yb = (int)ceil(y + rad + 1) - L->y0;
-    if (xa < 0) xa = 0;
-    if (ya < 0) ya = 0;
-    if (xb > L->w) xb = L->w;
-    if (yb > L->h) yb = L->h;
-    for (int j = ya; j < yb; j++)
-        for (int i = xa; i < xb; i++) {
-            double dx = i + L->x0 + 0.5 - x, dy = j + L->y0 + 0.5 - y;
-            double d = sqrt(dx * dx + dy * dy), cov = rad + 0.5 - d;
-            if (cov <= 0) continue;
-            if (cov > 1) cov = 1;
-            size_t k = (size_t)j * L->w + i;
-            if (v > 0 && (float)(v * cov) > L->val[k]) L->val[k] = (float)(v * cov);
-            if (m && cov >= 0.5) L->mask[k] = 255;
-        }
-}
-
-/* A tapered line from (x, y) along angle ang, length len px, width w0 px at
- * the start tapering to w1; value v; bends by curve rad over its length. */
-static void line(layer *L, double x, double y, double ang, double len, double w0, double w1,
-                 float v, double curve, int m)
-{
-    int steps = (int)ceil(len / 0.5) + 1;
-    for (int s = 0; s <= steps; s++) {
-        double t = (double)s / steps;
-        double a = ang + curve * t;
-        stamp(L, x, y, 0.5 * (w0 + (w1 - w0) * t), (float)(v * (1 - 0.4 * t)), m);
-        x += cos(a) * len / steps;
-        y += sin(a) * len / steps;
-    }
 }
 
 static double edge_x(const canvas *c, double y)
@@ -242,8 +207,7 @@ static void render_mass(layer *L, const canvas *c, const lesion_plan *l, ndx_rng
     if (st == MASS_IRREGULAR || st == MASS_SPICULATED)
         for (; nh < 5; nh++) harm_k[nh] = 2 + nh, harm_a[nh] = urange(r, 0.05, 0.22) / (1 + 0.3 * nh);
     for (int i = 0; i < nh; i++) harm_p[i] = urange(r, 0, 2 * M_PI);
-    double soft = st == MASS_INDISTINCT || st == MASS_IRREGULAR ? urange(r, 1.0, 2.0) * c->pxmm
-                                                                : 0.15 * c->pxmm + 0.3;
+    double soft = l->blur_mm * c->pxmm + (l->blur_mm < 0.5 ? 0.3 : 0);
     for (int j = 0; j < L->h; j++)
         for (int i = 0; i < L->w; i++) {
             double dx = i + L->x0 + 0.5 - cx, dy = j + L->y0 + 0.5 - cy;
@@ -268,33 +232,37 @@ static void render_mass(layer *L, const canvas *c, const lesion_plan *l, ndx_rng
             double w0 = urange(r, 0.3, 1.0) * c->pxmm;
             double x = cx + cos(a) * R0 * 0.8, y = cy + sin(a) * R0 * 0.8;
             double curve = urange(r, -0.3, 0.3);
-            line(L, x, y, a, len, w0, 0.1 * c->pxmm, (float)(0.7 * l->contrast), curve, 0);
+            ndx__line(L, x, y, a, len, w0, 0.1 * c->pxmm, (float)(0.7 * l->contrast), curve, 0);
             if (ndx_rng_uniform(r) < 0.3)
-                line(L, x + cos(a) * len * 0.5, y + sin(a) * len * 0.5, a + urange(r, -0.6, 0.6),
+                ndx__line(L, x + cos(a) * len * 0.5, y + sin(a) * len * 0.5, a + urange(r, -0.6, 0.6),
                      len * 0.4, w0 * 0.5, 0.1 * c->pxmm, (float)(0.5 * l->contrast), 0, 0);
         }
     }
 }
 
-static void render_distortion(layer *L, const canvas *c, const lesion_plan *l, ndx_rng *r,
+/* Architectural distortion: thin, faint, curved lines converging roughly
+ * on a point, no core; they fade toward that point and toward the edge of
+ * their disc mask, and stay inside it. */
+static void render_distortion(layer *L, const lesion_plan *l, ndx_rng *r, double pxmm,
                               double cx, double cy)
 {
-    double Rmax = 0.5 * l->size_mm * c->pxmm;
-    int n = 10 + (int)ndx_rng_below(r, 16);
+    double Rm = 0.5 * l->size_mm * pxmm;
+    int n = 14 + (int)ndx_rng_below(r, 14);
     for (int s = 0; s < n; s++) {
-        double a = urange(r, 0, 2 * M_PI);
-        double len = urange(r, 0.3, 1.0) * Rmax;
-        double r0 = urange(r, 1.0, 4.0) * c->pxmm;
-        line(L, cx + cos(a) * r0, cy + sin(a) * r0, a, len, urange(r, 0.3, 0.7) * c->pxmm,
-             0.1 * c->pxmm, (float)(l->contrast * urange(r, 0.5, 1.0)), urange(r, -0.5, 0.5), 0);
+        double a = urange(r, 0, 2 * M_PI), r0 = urange(r, 1.5, 5.0) * pxmm;
+        double len = urange(r, 0.5, 0.9) * Rm - r0;
+        if (len < pxmm) continue;
+        ndx__line(L, cx + cos(a) * r0, cy + sin(a) * r0, a + urange(r, -0.2, 0.2), len,
+                  urange(r, 0.15, 0.35) * pxmm, 0.1 * pxmm, (float)(l->contrast * urange(r, 0.5, 1.0)),
+                  urange(r, -0.35, 0.35), 0);
     }
-    /* a faint retraction centre, no mass core */
-    stamp(L, cx, cy, 1.0 * c->pxmm, (float)(0.5 * l->contrast), 0);
-    double mr = 0.75 * Rmax;
     for (int j = 0; j < L->h; j++)
         for (int i = 0; i < L->w; i++) {
-            double dx = i + L->x0 + 0.5 - cx, dy = j + L->y0 + 0.5 - cy;
-            if (dx * dx + dy * dy < mr * mr) L->mask[(size_t)j * L->w + i] = 255;
+            double dx = i + L->x0 + 0.5 - cx, dy = j + L->y0 + 0.5 - cy, q = sqrt(dx * dx + dy * dy) / Rm;
+            size_t o = (size_t)j * L->w + i;
+            double in = q < 0.25 ? q / 0.25 : 1;
+            if (q < 1) L->mask[o] = 255;
+            L->val[o] *= q < 1 ? (float)(in * in * (3 - 2 * in) * (1 - q * q * q)) : 0;
         }
 }
 
@@ -314,7 +282,7 @@ static void render_calc(layer *L, const canvas *c, const lesion_plan *l, ndx_rng
             int segs = (n + branches - 1) / branches;
             for (int s = 0; s < segs; s++) {
                 double len = urange(r, 0.5, 2.0) * c->pxmm;
-                line(L, x, y, a, len, urange(r, 0.1, 0.3) * c->pxmm, 0.1 * c->pxmm,
+                ndx__line(L, x, y, a, len, urange(r, 0.1, 0.3) * c->pxmm, 0.1 * c->pxmm,
                      (float)(l->contrast * urange(r, 0.7, 1.0)), 0, 0);
                 x += cos(a) * (len + urange(r, 0.3, 1.0) * c->pxmm);
                 y += sin(a) * (len + urange(r, 0.3, 1.0) * c->pxmm);
@@ -331,13 +299,13 @@ static void render_calc(layer *L, const canvas *c, const lesion_plan *l, ndx_rng
             float v = (float)(l->contrast * urange(r, 0.6, 1.0));
             if (rr > maxd) maxd = rr;
             if (st == CALC_PUNCTATE) {
-                stamp(L, x, y, urange(r, 0.1, 0.25) * c->pxmm, v, 0);
+                ndx__stamp(L, x, y, urange(r, 0.1, 0.25) * c->pxmm, v, 0);
             } else if (st == CALC_COARSE) {
-                stamp(L, x, y, urange(r, 0.25, 0.5) * c->pxmm, v, 0);
+                ndx__stamp(L, x, y, urange(r, 0.25, 0.5) * c->pxmm, v, 0);
             } else {   /* pleomorphic: irregular specks of a few pieces */
                 int parts = 2 + (int)ndx_rng_below(r, 3);
                 for (int p = 0; p < parts; p++)
-                    stamp(L, x + urange(r, -0.15, 0.15) * c->pxmm, y + urange(r, -0.15, 0.15) * c->pxmm,
+                    ndx__stamp(L, x + urange(r, -0.15, 0.15) * c->pxmm, y + urange(r, -0.15, 0.15) * c->pxmm,
                           urange(r, 0.05, 0.18) * c->pxmm, v * (float)urange(r, 0.7, 1.0), 0);
             }
         }
@@ -387,10 +355,10 @@ static void render_vessel(layer *L, const canvas *c, const lesion_plan *l, ndx_r
             left = on ? urange(r, 3, 12) * c->pxmm : urange(r, 0.5, 2.5) * c->pxmm;
         }
         if (on) {
-            stamp(L, px[i] + nx * sep / 2, py[i] + ny * sep / 2, hw, (float)l->contrast, 0);
-            stamp(L, px[i] - nx * sep / 2, py[i] - ny * sep / 2, hw, (float)l->contrast, 0);
+            ndx__stamp(L, px[i] + nx * sep / 2, py[i] + ny * sep / 2, hw, (float)l->contrast, 0);
+            ndx__stamp(L, px[i] - nx * sep / 2, py[i] - ny * sep / 2, hw, (float)l->contrast, 0);
         }
-        if (i % 2 == 0) stamp(L, px[i], py[i], sep / 2 + 0.5 * c->pxmm, 0, 1);
+        if (i % 2 == 0) ndx__stamp(L, px[i], py[i], sep / 2 + 0.5 * c->pxmm, 0, 1);
     }
 }
 
@@ -452,7 +420,7 @@ static void image_free(image_ws *s)
 static ndx_status image_alloc(image_ws *s, int w, int h, double pxmm)
 {
     memset(s, 0, sizeof *s);
-    s->c = (canvas){w, h, pxmm, NULL, NULL, NULL, NULL, 0, 0, 0};
+    s->c = (canvas){w, h, pxmm, NULL, NULL, NULL, NULL, 0, 0, 0, 0};
     /* 320 um noise grid (at least 1.5 px), stretched along x */
     s->cell = fmax(0.32 * pxmm, 1.5), s->stretch = 1.6;
     s->gw = ndx__pow2_at_least((int)ceil(w / (s->cell * s->stretch)) + 1);
@@ -524,6 +492,7 @@ static void tissue(image_ws *s, float tau, ndx_rng *r)
     canvas *c = &s->c;
     const int w = c->w, h = c->h;
     float fat = (float)urange(r, 0.26, 0.34), dense = fat + (float)urange(r, 0.25, 0.33);
+    c->dense = dense;
     float pect = dense + 0.08f;
     /* fine texture: the imaginary field at a finer, rotated scale */
     const double fs = 2.37 / s->cell, ca = cos(0.6), sa = sin(0.6);
@@ -591,7 +560,7 @@ static ndx_status add_lesion(const char *out_dir, const image_job *job, image_ws
             return ndx__fail(NDX_ERR_NOMEM, "synth: out of memory");
         }
         if (kind == NDX_LESION_MASS) render_mass(&L, c, l, &lr, cx, cy);
-        else if (kind == NDX_LESION_DISTORTION) render_distortion(&L, c, l, &lr, cx, cy);
+        else if (kind == NDX_LESION_DISTORTION) render_distortion(&L, l, &lr, c->pxmm, cx, cy);
         else render_calc(&L, c, l, &lr, cx, cy);
     }
     uint8_t *mask = s->mask;
@@ -601,6 +570,11 @@ static ndx_status add_lesion(const char *out_dir, const image_job *job, image_ws
             size_t o = (size_t)(j + L.y0) * w + (i + L.x0);
             size_t k = (size_t)j * L.w + i;
             if (c->img[o] <= 0) continue;   /* outside the breast */
+            /* a mass is tissue as dense as the glands replacing fat over
+             * part of the path (its size / 50 mm, at most 0.6) */
+            if (kind == NDX_LESION_MASS)
+                c->img[o] += (float)(fmin(0.6, l->size_mm / 50) * L.val[k] / l->contrast) *
+                             fmaxf(0, c->dense - c->img[o]);
             c->img[o] += L.val[k];
             mask[o] = L.mask[k];
         }
@@ -774,4 +748,40 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_sta
     free(jobs);
     if (st == NDX_OK && stats) *stats = S;
     return st;
+}
+
+double ndx__synth_min_malignant_visibility(uint64_t seed, int n, long *count)
+{
+    double lo = INFINITY;
+    *count = 0;
+    for (int p = 0; p < n; p++) {
+        patient_plan pp;
+        plan_patient(&pp, seed, p, 0);
+        for (int i = 0; i < pp.nlesions; i++)
+            if (pp.les[i].malignant) {
+                ++*count;
+                if (pp.les[i].visibility < lo) lo = pp.les[i].visibility;
+            }
+    }
+    return lo;
+}
+
+long ndx__synth_distortion_outside(double size_mm, double pxmm, uint64_t seed, long *on)
+{
+    lesion_plan l = {.subtype = DISTORTION, .size_mm = size_mm, .contrast = 0.07};
+    canvas c = {.w = (int)(4 * size_mm * pxmm), .h = (int)(4 * size_mm * pxmm), .pxmm = pxmm};
+    layer L = {0};
+    long out = -1;
+    *on = 0;
+    ndx_rng r;
+    ndx_rng_seed(&r, seed);
+    double cx = c.w / 2.0, cy = c.h / 2.0;
+    if (!layer_init(&L, &c, cx, cy, 0.5 * size_mm * 1.2 * pxmm + 2 * pxmm)) {
+        render_distortion(&L, &l, &r, pxmm, cx, cy);
+        out = 0;
+        for (size_t k = 0; k < (size_t)L.w * L.h; k++)
+            if (L.val[k] > 0) ++*on, out += !L.mask[k];
+    }
+    layer_free(&L);
+    return out;
 }

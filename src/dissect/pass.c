@@ -187,8 +187,11 @@ static ndx_status select_patches(pass *p)
         if (p->ix.patches[i].split == o->split && seen++ % (size_t)o->nshards == (size_t)o->shard)
             p->sel[p->nsel++] = i;
     if (!p->nsel)
-        return ndx__fail(NDX_ERR_INVALID, "%s has no %s patches%s", o->data,
-                         ndx_split_name(o->split), o->nshards > 1 ? " in this shard" : "");
+        return ndx__fail(NDX_ERR_INVALID, "%s has no %s patches%s: choose another split "
+                         "(--split train|val|test) or rebuild the patches with more patients "
+                         "(netdx patches --data %s; the counts per split are printed there)",
+                         o->data, ndx_split_name(o->split), o->nshards > 1 ? " in this shard" : "",
+                         o->data);
     return NDX_OK;
 }
 
