@@ -1,4 +1,0 @@
-build-demo/kernels/dispatch.o: kernels/dispatch.c kernels/kernels.h \
- kernels/kernels.inc
-kernels/kernels.h:
-kernels/kernels.inc:

@@ -1,4 +1,0 @@
-build-demo/src/core/tensor.o: src/core/tensor.c src/core/core.h \
- include/netdx.h
-src/core/core.h:
-include/netdx.h:
