@@ -18,6 +18,7 @@ static int usage(void)
            "                     [--split val] [--topk 64] [--threshold quantile|relative]\n"
            "                     [--quantile 0.005] [--batch 16] [--mask-size S] [--images 8]\n"
            "                     [--shard I/N] [--stats-only] [--thresholds-from DIR]\n"
+           "                     [--distinct image|lesion|none] [--draw-threshold relative|quantile]\n"
            "                     [--threads T] --out DIR\n"
            "       netdx dissect --merge A B [--model M] [--data DIR] [--images 8] --out C\n"
            "Dissects the units of each layer over the split's patches in one streaming\n"
@@ -39,6 +40,12 @@ static int usage(void)
            "  --mask-size S         IoU resolution, 8..1024 (default: the model's input)\n"
            "  --images N            patches per unit strip, 0..64 (0: no strips and no\n"
            "                        context images; default 8)\n"
+           "  --distinct D          which top patches the unit pages show: image (at most\n"
+           "                        one per mammogram, default), lesion (none overlapping\n"
+           "                        a shown one) or none (all); statistics use them all\n"
+           "  --draw-threshold R    highlight drawn on the tiles: relative (map >= 0.2 x\n"
+           "                        the unit's best score, the study's; default) or\n"
+           "                        quantile (map > the IoU threshold)\n"
            "  --shard I/N           only the split's patches number I mod N (0 <= I < N)\n"
            "  --stats-only          statistics only, no IoU (shards to merge before IoU)\n"
            "  --thresholds-from D   the thresholds of D's states (merged shards): exact\n"
@@ -96,7 +103,8 @@ int cmd_dissect(int argc, char **argv)
         {"batch", required_argument, 0, 'b'},   {"mask-size", required_argument, 0, 'M'},
         {"images", required_argument, 0, 'i'},  {"stats-only", no_argument, 0, 'S'},
         {"thresholds-from", required_argument, 0, 'T'}, {"merge", required_argument, 0, 'g'},
-        {"shard", required_argument, 0, 'P'},
+        {"shard", required_argument, 0, 'P'},   {"distinct", required_argument, 0, 'D'},
+        {"draw-threshold", required_argument, 0, 'R'},
         {"out", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ndx_dissect_run_opts o;
@@ -136,6 +144,23 @@ int cmd_dissect(int argc, char **argv)
             else if (!strcmp(optarg, "relative")) o.mode = NDX_THRESHOLD_RELATIVE;
             else {
                 fprintf(stderr, "netdx dissect: --threshold: '%s' is not quantile or relative\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'D':
+            if (!strcmp(optarg, "image")) o.distinct = NDX_DISTINCT_IMAGE;
+            else if (!strcmp(optarg, "lesion")) o.distinct = NDX_DISTINCT_LESION;
+            else if (!strcmp(optarg, "none")) o.distinct = NDX_DISTINCT_NONE;
+            else {
+                fprintf(stderr, "netdx dissect: --distinct: '%s' is not image, lesion or none\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'R':
+            if (!strcmp(optarg, "relative")) o.draw_threshold = NDX_DRAW_RELATIVE;
+            else if (!strcmp(optarg, "quantile")) o.draw_threshold = NDX_DRAW_QUANTILE;
+            else {
+                fprintf(stderr, "netdx dissect: --draw-threshold: '%s' is not relative or quantile\n", optarg);
                 return EXIT_USAGE;
             }
             break;

@@ -25,20 +25,10 @@
 
 #define GAP 2
 
-typedef struct row {
-    int layer, unit;
-    ndx_dissect_unit info;
-    float influence;
-    char image[200];          /* relative path, "" without images */
-    char context[200];        /* relative path, "" without a context image */
-} row;
+typedef ndx__dissect_row row;
 
-typedef struct out_file {
-    FILE *f;
-    char tmp[4200], path[4200];
-} out_file;
 
-static ndx_status out_open(out_file *o, const char *dir, const char *name)
+ndx_status ndx__out_open(ndx__out_file *o, const char *dir, const char *name)
 {
     int n = snprintf(o->path, sizeof o->path, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof o->path || !ndx__tmp_path(o->tmp, sizeof o->tmp, o->path))
@@ -48,7 +38,7 @@ static ndx_status out_open(out_file *o, const char *dir, const char *name)
     return NDX_OK;
 }
 
-static ndx_status out_close(out_file *o)
+ndx_status ndx__out_close(ndx__out_file *o)
 {
     int bad = ferror(o->f);
     if (fclose(o->f) != 0) bad = 1;
@@ -59,7 +49,7 @@ static ndx_status out_close(out_file *o)
     return ndx__commit(o->tmp, o->path);
 }
 
-static void safe_name(char *dst, size_t n, const char *s)
+void ndx__safe_name(char *dst, size_t n, const char *s)
 {
     size_t i = 0;
     for (; s[i] && i + 1 < n; i++) {
@@ -72,7 +62,7 @@ static void safe_name(char *dst, size_t n, const char *s)
     dst[i] = 0;
 }
 
-static void html_put(FILE *f, const char *s)
+void ndx__html_put(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -106,6 +96,8 @@ typedef struct strip_ws {
     uint8_t *mask, *rgb;
     void *plan;
     ndx_dissect_top *top;
+    ndx__page_ws page;
+    ndx__tile_cache *cache;
 } strip_ws;
 
 static ndx_status draw_strip(const ndx_dissect *d, int u, const ndx_dissect_unit *info,
@@ -214,6 +206,12 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
         cJSON_AddNumberToObject(o, "class_influence", r->influence);
         if (r->image[0]) cJSON_AddStringToObject(o, "image", r->image);
         if (r->context[0]) cJSON_AddStringToObject(o, "context", r->context);
+        if (r->nshown >= 0) {
+            char page[200], lname[64];
+            ndx__safe_name(lname, sizeof lname, d->layer);
+            snprintf(page, sizeof page, "units/%s_%04d.html", lname, r->unit);
+            cJSON_AddStringToObject(o, "page", page);
+        }
         cJSON *ta = cJSON_AddArrayToObject(o, "top");
         int n = 0;
         ndx_dissect_unit_top(d, r->unit, top, &n);
@@ -245,12 +243,12 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
-    out_file o;
-    ndx_status st = out_open(&o, dir, "units.json");
+    ndx__out_file o;
+    ndx_status st = ndx__out_open(&o, dir, "units.json");
     if (!st) {
         fputs(text, o.f);
         fputc('\n', o.f);
-        st = out_close(&o);
+        st = ndx__out_close(&o);
     }
     cJSON_free(text);
     return st;
@@ -268,8 +266,8 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
                             int nrows)
 {
     const ndx_dissect *d0 = layers[0];
-    out_file o;
-    ndx_status st = out_open(&o, dir, "units.csv");
+    ndx__out_file o;
+    ndx_status st = ndx__out_open(&o, dir, "units.csv");
     if (st) return st;
     FILE *f = o.f;
     fputs("layer,unit,max_score,mean_score,threshold", f);
@@ -307,76 +305,7 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
         fputc('\n', f);
     }
     free(top);
-    return out_close(&o);
-}
-
-static ndx_status write_html(const char *dir, const ndx_dissect *const *layers, const row *rows,
-                             int nrows)
-{
-    const ndx_dissect *d0 = layers[0];
-    out_file o;
-    ndx_status st = out_open(&o, dir, "index.html");
-    if (st) return st;
-    FILE *f = o.f;
-    fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>netdx dissection</title>\n"
-          "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
-          "th{cursor:pointer;background:#eee;position:sticky;top:0}th,td{border:1px solid #ccc;"
-          "padding:2px 6px;text-align:right;vertical-align:middle}td.s{text-align:left}"
-          "img{display:block;max-height:96px}</style></head><body>\n<h1>netdx dissection</h1>\n", f);
-    fprintf(f, "<p>%llu patches (%llu positive); threshold: %s. Click a column header to sort.</p>\n",
-            (unsigned long long)d0->n_stats, (unsigned long long)d0->n_pos,
-            d0->mode == NDX_THRESHOLD_QUANTILE ? "top quantile"
-            : d0->mode == NDX_THRESHOLD_RELATIVE ? "relative to the best score" : "fixed");
-    fputs("<table><thead><tr><th>layer</th><th data-num>unit</th><th data-num>max</th>"
-          "<th data-num>mean</th><th data-num>threshold</th>", f);
-    for (int m = 0; m < d0->nmasks; m++) {
-        fputs("<th data-num>IoU ", f);
-        html_put(f, d0->mask_names[m]);
-        fputs("</th>", f);
-    }
-    fputs("<th>best</th><th data-num>positive fraction</th><th data-num>class influence</th>"
-          "<th>top patches</th><th>context</th></tr></thead>\n<tbody>\n", f);
-    for (int i = 0; i < nrows; i++) {
-        const row *r = &rows[i];
-        const ndx_dissect *d = layers[r->layer];
-        fputs("<tr><td class=s>", f);
-        html_put(f, d->layer);
-        fprintf(f, "</td><td>%d</td><td>%.4g</td><td>%.4g</td><td>%.4g</td>", r->unit,
-                r->info.max_score, r->info.mean_score, r->info.threshold);
-        for (int m = 0; m < d->nmasks; m++)
-            if (d->n_iou) fprintf(f, "<td>%.4f</td>", r->info.iou[m]);
-            else fputs("<td></td>", f);
-        fputs("<td class=s>", f);
-        if (r->info.best_mask >= 0) html_put(f, d->mask_names[r->info.best_mask]);
-        fprintf(f, "</td><td>%.3f</td><td>%.4g</td><td class=s>", r->info.positive_fraction,
-                r->influence);
-        if (r->image[0]) {
-            fputs("<img loading=\"lazy\" src=\"", f);
-            html_put(f, r->image);
-            fputs("\" alt=\"\">", f);
-        }
-        fputs("</td><td class=s>", f);
-        if (r->context[0]) {
-            fputs("<img loading=\"lazy\" src=\"", f);
-            html_put(f, r->context);
-            fputs("\" alt=\"\">", f);
-        }
-        fputs("</td></tr>\n", f);
-    }
-    fputs("</tbody></table>\n<script>\n"
-          "document.querySelectorAll('th').forEach(function (th, i) {\n"
-          "  th.onclick = function () {\n"
-          "    var tb = document.querySelector('tbody'), rows = Array.prototype.slice.call(tb.rows);\n"
-          "    var num = th.hasAttribute('data-num'), desc = th.dataset.dir !== 'desc';\n"
-          "    th.dataset.dir = desc ? 'desc' : 'asc';\n"
-          "    function key(r) { var t = r.cells[i].textContent;\n"
-          "      if (!num) return t; var x = parseFloat(t); return isNaN(x) ? -Infinity : x; }\n"
-          "    rows.sort(function (a, b) { var x = key(a), y = key(b);\n"
-          "      return (x < y ? -1 : x > y ? 1 : 0) * (desc ? -1 : 1); });\n"
-          "    rows.forEach(function (r) { tb.appendChild(r); });\n"
-          "  };\n"
-          "});\n</script>\n</body></html>\n", f);
-    return out_close(&o);
+    return ndx__out_close(&o);
 }
 
 /* ---- all of it ---------------------------------------------------------- */
@@ -420,7 +349,16 @@ static ndx_status image_ws(const char *dir, const ndx_dissect *const *layers, in
     for (int l = 0; l < nlayers; l++) maxk = layers[l]->topk > maxk ? layers[l]->topk : maxk;
     ws->top = malloc((size_t)maxk * sizeof *ws->top);
     if (!ws->top) return ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit images");
-    if (opt->load) {
+    if (opt->unit_pages && opt->locate) {
+        ws->page.top = ws->top;
+        ws->page.paths = malloc((size_t)maxk * sizeof *ws->page.paths);
+        ws->page.boxes = malloc((size_t)maxk * sizeof *ws->page.boxes);
+        ws->page.pick = malloc((size_t)maxk * sizeof *ws->page.pick);
+        if (!ws->page.paths || !ws->page.boxes || !ws->page.pick)
+            return ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit pages");
+        ndx_status st = ndx__tile_cache_new(&ws->cache);
+        if (st) return st;
+    } else if (opt->load) {
         const size_t S = (size_t)opt->patch_size, cnt = opt->strip_count ? (size_t)opt->strip_count : 8;
         ws->px = malloc(S * S * sizeof(float));
         ws->up = malloc(S * S * sizeof(float));
@@ -445,6 +383,15 @@ static ndx_status unit_row(const char *dir, const ndx_dissect *d, int l, int u, 
     r->unit = u;
     ndx_dissect_unit_info(d, u, &r->info);
     r->influence = wt ? r->info.max_score * wt[u] : NAN;
+    r->nshown = -1;
+    if (opt->unit_pages && opt->locate) {
+        ndx_status st = ndx__dissect_unit_page(dir, d, u, lname, &r->info, opt, ws->cache, &ws->page,
+                                               &r->nshown);
+        if (!st && r->nshown > 0)
+            snprintf(r->context, sizeof r->context, "units/ctx_%lld.png",
+                     (long long)ws->top[ws->page.pick[0]].id);
+        return st;
+    }
     int cnt = opt->strip_count ? opt->strip_count : (d->topk < 8 ? d->topk : 8);
     if (cnt > r->info.ntop) cnt = r->info.ntop;
     ndx_status st;
@@ -488,15 +435,17 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
     if ((st = image_ws(dir, layers, nlayers, opt, &ws))) goto done;
     for (int l = 0, k = 0; l < nlayers; l++) {
         char lname[64];
-        safe_name(lname, sizeof lname, layers[l]->layer);
+        ndx__safe_name(lname, sizeof lname, layers[l]->layer);
         for (int u = 0; u < layers[l]->units; u++, k++)
             if ((st = unit_row(dir, layers[l], l, u, lname, opt, &ws, &rows[k]))) goto done;
     }
     if ((st = write_csv(dir, layers, rows, nrows))) goto done;
     if ((st = write_json(dir, layers, nlayers, opt, rows, nrows, idx, idx + nrows, v))) goto done;
-    st = write_html(dir, layers, rows, nrows);
+    st = ndx__dissect_index(dir, layers, nlayers, opt, rows, nrows);
 done:
     free(rows), free(idx), free(v);
     free(ws.px), free(ws.up), free(ws.mask), free(ws.rgb), free(ws.plan), free(ws.top);
+    free(ws.page.paths), free(ws.page.boxes), free(ws.page.pick);
+    ndx__tile_cache_free(ws.cache);
     return st;
 }
