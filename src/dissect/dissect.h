@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/core.h"
+#include "../io/io.h"
 #include "netdx_dissect.h"
 #include "../../kernels/kernels.h"
 
@@ -184,13 +185,8 @@ ndx_status ndx__windows_warmup(ndx_dissect *d, const ndx_dissect_batch *b, ndx__
 ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path);
 
 /* ---- output.c: files and HTML shared with tiles.c ----------------------- */
-typedef struct ndx__out_file {
-    FILE *f;
-    char tmp[4200], path[4200];
-} ndx__out_file;
-/* dir/name through a temporary file renamed by ndx__out_close. */
-ndx_status ndx__out_open(ndx__out_file *o, const char *dir, const char *name);
-ndx_status ndx__out_close(ndx__out_file *o);
+/* dir/name through io's safe write (ndx__out): commit with ndx__out_commit. */
+ndx_status ndx__dissect_open(ndx__out *o, const char *dir, const char *name);
 /* s with < > & " escaped. */
 void ndx__html_put(FILE *f, const char *s);
 /* The pages' style sheet. */

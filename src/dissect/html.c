@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "dissect.h"
+#include "../io/io.h"
 
 #define IOU_BAR 0.04      /* NetDissect's "detector" bar */
 #define INDEX_TILES 5     /* tiles per unit on the index: 5 x 196 px and a link fit 1280 */
@@ -230,8 +231,8 @@ ndx_status ndx__dissect_index(const char *dir, const ndx_dissect *const *layers,
                               const ndx_dissect_output *opt, const ndx__dissect_row *rows, int nrows)
 {
     const ndx_dissect *d0 = layers[0];
-    ndx__out_file o;
-    ndx_status st = ndx__out_open(&o, dir, "index.html");
+    ndx__out o;
+    ndx_status st = ndx__dissect_open(&o, dir, "index.html");
     if (st) return st;
     FILE *f = o.f;
     header(f, layers, nlayers, opt);
@@ -251,5 +252,5 @@ ndx_status ndx__dissect_index(const char *dir, const ndx_dissect *const *layers,
     fputs("</table>\n", f);
     fputs(sort_js, f);
     fputs("</body></html>\n", f);
-    return ndx__out_close(&o);
+    return ndx__out_commit(&o);
 }

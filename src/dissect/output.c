@@ -10,8 +10,8 @@
  * > threshold; the relative threshold when none is set) the pixels are
  * dimmed x0.2; the mask's outline (in-mask pixels with a 4-neighbour
  * outside) is drawn in yellow.  Context images (context.c): the top
- * patch's whole image with its box.  Every file is written to a temporary name
- * and renamed. */
+ * patch's whole image with its box.  Every file is written through ndx__out
+ * (src/io/file.c): a temporary name, fsync, rename. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -27,26 +27,12 @@
 
 typedef ndx__dissect_row row;
 
-
-ndx_status ndx__out_open(ndx__out_file *o, const char *dir, const char *name)
+ndx_status ndx__dissect_open(ndx__out *o, const char *dir, const char *name)
 {
-    int n = snprintf(o->path, sizeof o->path, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof o->path || !ndx__tmp_path(o->tmp, sizeof o->tmp, o->path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
-    o->f = fopen(o->tmp, "w");
-    if (!o->f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", o->tmp, strerror(errno));
-    return NDX_OK;
-}
-
-ndx_status ndx__out_close(ndx__out_file *o)
-{
-    int bad = ferror(o->f);
-    if (fclose(o->f) != 0) bad = 1;
-    if (bad) {
-        remove(o->tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed", o->tmp);
-    }
-    return ndx__commit(o->tmp, o->path);
+    char path[4200];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
+    return ndx__out_open(o, path, 0);
 }
 
 void ndx__safe_name(char *dst, size_t n, const char *s)
@@ -243,12 +229,12 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
-    ndx__out_file o;
-    ndx_status st = ndx__out_open(&o, dir, "units.json");
+    ndx__out o;
+    ndx_status st = ndx__dissect_open(&o, dir, "units.json");
     if (!st) {
         fputs(text, o.f);
         fputc('\n', o.f);
-        st = ndx__out_close(&o);
+        st = ndx__out_commit(&o);
     }
     cJSON_free(text);
     return st;
@@ -266,8 +252,8 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
                             int nrows)
 {
     const ndx_dissect *d0 = layers[0];
-    ndx__out_file o;
-    ndx_status st = ndx__out_open(&o, dir, "units.csv");
+    ndx__out o;
+    ndx_status st = ndx__dissect_open(&o, dir, "units.csv");
     if (st) return st;
     FILE *f = o.f;
     fputs("layer,unit,max_score,mean_score,threshold", f);
@@ -281,8 +267,7 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
             free(top);
             top = malloc((size_t)d->topk * sizeof *top);
             if (!top) {
-                fclose(f);
-                remove(o.tmp);
+                ndx__out_abort(&o);
                 return ndx__fail(NDX_ERR_NOMEM, "units.csv: out of memory");
             }
         }
@@ -305,7 +290,7 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
         fputc('\n', f);
     }
     free(top);
-    return ndx__out_close(&o);
+    return ndx__out_commit(&o);
 }
 
 /* ---- all of it ---------------------------------------------------------- */

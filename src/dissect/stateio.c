@@ -13,8 +13,10 @@
  *   with hist_mode (one-pass windows, open):
  *   i32 window[U][3] (base, lo, top), u64 hist[U][1 + nmasks][256]
  *   u64 XXH3-64 (seed 0) of every byte before it.
- * Written to "<path>.tmp.<pid>" and renamed; read whole, checked (magic,
- * version, sizes, checksum, then the heaps' and sketches' consistency). */
+ * Written through ndx__out (src/io/file.c: temporary file, fsync, rename),
+ * sealed with the checksum checkpoints end with too; read whole, checked
+ * (magic, version, size, checksum, then the heaps' and sketches'
+ * consistency). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,19 +37,6 @@ static int little_endian(void)
     unsigned char c;
     memcpy(&c, &x, 1);
     return c == 1;
-}
-
-typedef struct writer {
-    FILE *f;
-    ndx_hasher *h;
-    int failed;
-} writer;
-
-static void put(writer *w, const void *p, size_t n)
-{
-    if (w->failed || n == 0) return;
-    ndx_hasher_update(w->h, p, n);
-    if (fwrite(p, 1, n, w->f) != n) w->failed = 1;
 }
 
 /* The arrays after the header, in file order. */
@@ -89,49 +78,30 @@ ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
     if (d->hist_mode && !d->window_open)
         return ndx__fail(NDX_ERR_INVALID, "%s: one-pass state of %s: call ndx_dissect_finish "
                          "before saving", path, d->layer);
-    char tmp[4200];
-    if (!ndx__tmp_path(tmp, sizeof tmp, path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    writer w = {fopen(tmp, "wb"), ndx_hasher_new(0), 0};
-    if (!w.h) {
-        if (w.f) fclose(w.f);
-        remove(tmp);
-        return NDX_ERR_NOMEM;
-    }
-    if (!w.f) {
-        ndx_hasher_free(w.h);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
+    ndx__out w;
+    ndx_status st = ndx__out_open(&w, path, 1);
+    if (st) return st;
     const char magic[8] = MAGIC;
     const uint32_t ver = VERSION, bom = 0x01020304u;
-    put(&w, magic, 8);
-    put(&w, &ver, 4);
-    put(&w, &bom, 4);
-    put(&w, d->layer, sizeof d->layer);
-    put(&w, d->mask_names, sizeof d->mask_names);
+    ndx__out_put(&w, magic, 8);
+    ndx__out_put(&w, &ver, 4);
+    ndx__out_put(&w, &bom, 4);
+    ndx__out_put(&w, d->layer, sizeof d->layer);
+    ndx__out_put(&w, d->mask_names, sizeof d->mask_names);
     const int32_t ints[8] = {d->units, d->h, d->w, d->topk, d->nmasks, d->align_corners,
                              (int32_t)d->mode, d->thresholds_set};
-    put(&w, ints, sizeof ints);
-    put(&w, &d->quantile, 8);
-    put(&w, &d->relative, 8);
+    ndx__out_put(&w, ints, sizeof ints);
+    ndx__out_put(&w, &d->quantile, 8);
+    ndx__out_put(&w, &d->relative, 8);
     const uint64_t counts[3] = {d->n_stats, d->n_iou, d->n_pos};
-    put(&w, counts, sizeof counts);
+    ndx__out_put(&w, counts, sizeof counts);
     const int32_t hints[4] = {d->hist_mode, d->mask_h, d->mask_w, d->warmup};
-    put(&w, hints, sizeof hints);
-    put(&w, d->area, sizeof d->area);
+    ndx__out_put(&w, hints, sizeof hints);
+    ndx__out_put(&w, d->area, sizeof d->area);
     span s[16];
     const int ns = spans(d, s);
-    for (int i = 0; i < ns; i++) put(&w, s[i].p, s[i].n);
-    const uint64_t sum = ndx_hasher_digest(w.h);
-    if (!w.failed && fwrite(&sum, 1, 8, w.f) != 8) w.failed = 1;
-    ndx_hasher_free(w.h);
-    const int e = errno;
-    if (fclose(w.f) != 0) w.failed = 1;
-    if (w.failed) {
-        remove(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
-    }
-    return ndx__commit(tmp, path);
+    for (int i = 0; i < ns; i++) ndx__out_put(&w, s[i].p, s[i].n);
+    return ndx__out_commit(&w);
 }
 
 /* Checks the heaps and counters of a loaded state. */
@@ -314,30 +284,27 @@ ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
         ndx_dissect_free(d);
         return st;
     }
-
+    off_t fsize = fseeko(f, 0, SEEK_END) == 0 ? ftello(f) : -1;
+    st = fsize < 0 ? ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno))
+                   : ndx__sealed_check(f, (uint64_t)fsize, path);
+    if (st || fseeko(f, HEADER_BYTES, SEEK_SET) != 0) {
+        fclose(f);
+        ndx_dissect_free(d);
+        return st ? st : ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+    }
     span s[16];
     const int ns = spans(d, s);
     size_t body = 0;
     for (int i = 0; i < ns; i++) body += s[i].n;
-    ndx_hasher *h = ndx_hasher_new(0);
-    if (!h) {
-        fclose(f);
-        ndx_dissect_free(d);
-        return NDX_ERR_NOMEM;
-    }
-    ndx_hasher_update(h, hdr, sizeof hdr);
     size_t have = 0;
     for (int i = 0; i < ns; i++) {
         size_t r = fread(s[i].p, 1, s[i].n, f);
         have += r;
-        ndx_hasher_update(h, s[i].p, r);
         if (r != s[i].n) break;
     }
     uint64_t sum = 0, extra;
     const size_t rs = have == body ? fread(&sum, 1, 8, f) : 0;
     const size_t more = fread(&extra, 1, 1, f);
-    const uint64_t want = ndx_hasher_digest(h);
-    ndx_hasher_free(h);
     fclose(f);
     if (have != body || rs != 8) {
         ndx_dissect_free(d);
@@ -347,11 +314,6 @@ ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
     if (more) {
         ndx_dissect_free(d);
         return ndx__fail(NDX_ERR_FORMAT, "%s: trailing bytes after %zu", path, sizeof hdr + body + 8);
-    }
-    if (sum != want) {
-        ndx_dissect_free(d);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: checksum mismatch (file %016llx, content %016llx)",
-                         path, (unsigned long long)sum, (unsigned long long)want);
     }
     st = check_loaded(d, path);
     if (st) {

@@ -234,9 +234,9 @@ ndx_status ndx__dissect_unit_page(const char *dir, const ndx_dissect *d, int u, 
         if (!st) st = context(dir, c, ws->top[j].id, ws->paths[j], ws->boxes[j], height);
     }
     if (st) return st;
-    ndx__out_file o;
+    ndx__out o;
     snprintf(name, sizeof name, "units/%s_%04d.html", lname, u);
-    if ((st = ndx__out_open(&o, dir, name))) return st;
+    if ((st = ndx__dissect_open(&o, dir, name))) return st;
     FILE *f = o.f;
     page_head(f, d, u, info, opt, m);
     for (int i = 0; i < m; i++) {
@@ -255,5 +255,5 @@ ndx_status ndx__dissect_unit_page(const char *dir, const ndx_dissect *d, int u, 
     }
     fputs("</div>\n</body></html>\n", f);
     *nshown = m;
-    return ndx__out_close(&o);
+    return ndx__out_commit(&o);
 }
