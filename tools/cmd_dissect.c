@@ -93,6 +93,17 @@ static void print_result(const ndx_dissect_run_opts *o, const ndx_dissect_run_re
     printf("index: %s/index.html\n", o->out);
 }
 
+/* The index of arg among the NULL-ended names, or -1 (said on stderr). */
+static long choice(const char *opt, const char *arg, const char *const *names)
+{
+    for (long i = 0; names[i]; i++)
+        if (!strcmp(arg, names[i])) return i;
+    fprintf(stderr, "netdx dissect: --%s: '%s' is not", opt, arg);
+    for (int i = 0; names[i]; i++) fprintf(stderr, "%s %s", i ? (names[i + 1] ? "," : " or") : "", names[i]);
+    fputc('\n', stderr);
+    return -1;
+}
+
 int cmd_dissect(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -120,13 +131,9 @@ int cmd_dissect(int argc, char **argv)
         case 'T': o.thresholds_from = optarg; break;
         case 'S': o.stats_only = 1; break;
         case 's':
-            if (!strcmp(optarg, "train")) o.split = NDX_SPLIT_TRAIN;
-            else if (!strcmp(optarg, "val")) o.split = NDX_SPLIT_VAL;
-            else if (!strcmp(optarg, "test")) o.split = NDX_SPLIT_TEST;
-            else {
-                fprintf(stderr, "netdx dissect: --split: '%s' is not train, val or test\n", optarg);
+            if ((v = choice("split", optarg, (const char *const[]){"train", "val", "test", NULL})) < 0)
                 return EXIT_USAGE;
-            }
+            o.split = (int)v;
             break;
         case 'l':
             if (o.nlayers == NDX_DISSECT_MAX_LAYERS) {
@@ -140,29 +147,19 @@ int cmd_dissect(int argc, char **argv)
             o.topk = (int)v;
             break;
         case 't':
-            if (!strcmp(optarg, "quantile")) o.mode = NDX_THRESHOLD_QUANTILE;
-            else if (!strcmp(optarg, "relative")) o.mode = NDX_THRESHOLD_RELATIVE;
-            else {
-                fprintf(stderr, "netdx dissect: --threshold: '%s' is not quantile or relative\n", optarg);
+            if ((v = choice("threshold", optarg, (const char *const[]){"quantile", "relative", NULL})) < 0)
                 return EXIT_USAGE;
-            }
+            o.mode = (ndx_dissect_mode)v;
             break;
         case 'D':
-            if (!strcmp(optarg, "image")) o.distinct = NDX_DISTINCT_IMAGE;
-            else if (!strcmp(optarg, "lesion")) o.distinct = NDX_DISTINCT_LESION;
-            else if (!strcmp(optarg, "none")) o.distinct = NDX_DISTINCT_NONE;
-            else {
-                fprintf(stderr, "netdx dissect: --distinct: '%s' is not image, lesion or none\n", optarg);
+            if ((v = choice("distinct", optarg, (const char *const[]){"image", "lesion", "none", NULL})) < 0)
                 return EXIT_USAGE;
-            }
+            o.distinct = (ndx_dissect_distinct)v;
             break;
         case 'R':
-            if (!strcmp(optarg, "relative")) o.draw_threshold = NDX_DRAW_RELATIVE;
-            else if (!strcmp(optarg, "quantile")) o.draw_threshold = NDX_DRAW_QUANTILE;
-            else {
-                fprintf(stderr, "netdx dissect: --draw-threshold: '%s' is not relative or quantile\n", optarg);
+            if ((v = choice("draw-threshold", optarg, (const char *const[]){"relative", "quantile", NULL})) < 0)
                 return EXIT_USAGE;
-            }
+            o.draw_threshold = (ndx_draw_threshold)v;
             break;
         case 'q':
             if (cli_double(CMD, "quantile", optarg, 1e-9, 0.999999, &o.quantile)) return EXIT_USAGE;

@@ -1,54 +1,13 @@
 /* The display tiles of a patch (tile.h): window, cut, highlight region,
- * outline, PNG in memory (stb_image_write). */
+ * outline. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
-/* stb declares every writer static; only the PNG one is used */
-#pragma GCC diagnostic ignored "-Wunused-function"
-
 #include "tile.h"
 #include "../core/core.h"
 #include "../../kernels/kernels.h"
-
-static void mem_sink(void *ctx, void *data, int size)
-{
-    ndx__png_mem *m = ctx;
-    if (m->failed || size <= 0) return;
-    if (m->n + (size_t)size > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 65536;
-        while (cap < m->n + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(m->p, cap);
-        if (!p) {
-            m->failed = 1;
-            return;
-        }
-        m->p = p, m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, (size_t)size);
-    m->n += (size_t)size;
-}
-
-ndx_status ndx__png_encode(const char *kind, const uint8_t *px, int w, int h, int comp,
-                           ndx__png_mem *o)
-{
-    *o = (ndx__png_mem){.w = w, .h = h};
-    const int ok = stbi_write_png_to_func(mem_sink, o, w, h, comp, px, w * comp);
-    if (ok && !o->failed) return NDX_OK;
-    free(o->p);
-    o->p = NULL;
-    return ndx__fail(NDX_ERR_NOMEM, "encoding a %dx%d %s PNG failed", w, h, kind);
-}
 
 void ndx__tile_window(const ndx_image *img, float *lo, float *hi)
 {

@@ -11,21 +11,11 @@
 #include <stdint.h>
 
 #include "netdx.h"
+#include "../io/io.h"
 
 #define NDX__TILE_MIN 192   /* a tile's side: its box's, clamped */
 #define NDX__TILE_MAX 320
 
-/* A PNG in memory (p NULL: no image); free(p) when done. */
-typedef struct ndx__png_mem {
-    unsigned char *p;
-    size_t n, cap;
-    int w, h, failed;
-} ndx__png_mem;
-
-/* Encodes w x h pixels of comp channels (1 gray, 2 gray+alpha, 3 RGB,
- * 4 RGBA); kind names the image in the error. */
-ndx_status ndx__png_encode(const char *kind, const uint8_t *px, int w, int h, int comp,
-                           ndx__png_mem *o);
 /* The display window of a source image: the 0.5th and 99.5th percentiles of
  * the breast's pixels (those above 2% of full scale), as fractions of full
  * scale; 0..1 when the breast is too small or flat. */
