@@ -215,7 +215,10 @@ typedef struct ndx_dissect_output {
                                     (0: absent, IoU shown n/a), or NULL */
 } ndx_dissect_output;
 /* Writes dir/units.csv, dir/units.json (with rankings and, when given, the
- * network and model), dir/index.html and,
+ * network, model and split), dir/index.html (header, glossary, per-layer
+ * summary, the units; docs/dissection.md) and, with unit_pages and a
+ * locator, dir/units/<layer>_<unit>.html, its tiles <layer>_<unit>_<i>.png
+ * and contexts ctx_<patch>.png; otherwise,
  * with a loader, dir/units/<layer>_<unit>.png strips; with a locator,
  * dir/units/<layer>_<unit>_context.png: the top patch's whole image, area-
  * downscaled to at most context_height rows, 8-bit RGB, the patch's box drawn

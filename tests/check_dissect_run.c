@@ -337,7 +337,7 @@ START_TEST(test_index_and_pages)
         char *page = slurp_path(p);
         ck_assert_msg(page != NULL, "no page for unit %d", u);
         balanced(page);
-        const int k = count(page, "<img class=tile");
+        const int k = count(page, "<img class=\"tile full\"");
         ck_assert_int_ge(k, 1);
         ck_assert_int_eq(count(page, "<img class=ctx"), k);
         /* the image names (in <small>) are distinct */
@@ -378,7 +378,7 @@ START_TEST(test_distinct_and_draw)
         snprintf(p, sizeof p, "%s/none/units/features.17_%04d.html", dir, u);
         char *page = slurp_path(p);
         ck_assert_ptr_nonnull(page);
-        ck_assert_int_eq(count(page, "<img class=tile"), 8);   /* k = 8, all shown */
+        ck_assert_int_eq(count(page, "<img class=\"tile full\""), 8);   /* k = 8, all shown */
         free(page);
         for (int i = 0; i < 8 && !differ; i++) {
             snprintf(p, sizeof p, "%s/none/units/features.17_%04d_%02d.png", dir, u, i);

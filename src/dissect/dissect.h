@@ -183,6 +183,13 @@ ndx_status ndx__windows_warmup(ndx_dissect *d, const ndx_dissect_batch *b, ndx__
 /* Writes path: image's PNG downscaled to at most max_h rows, RGB, with box
  * (x, y, w, h) drawn in red. */
 ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path);
+/* The image area-downscaled to at most max_h rows (never up) and windowed
+ * (lo..hi of full scale): *gray (free it), *ow x *oh. */
+ndx_status ndx__context_small(const ndx_image *img, int max_h, float lo, float hi, uint8_t **gray,
+                              int *ow, int *oh);
+/* Writes path: gray as RGB with box (in img's pixels) in red, thick px. */
+ndx_status ndx__context_box(const uint8_t *gray, int ow, int oh, const ndx_image *img, const char *image,
+                            const int box[4], int thick, const char *path);
 
 /* ---- output.c: files and HTML shared with tiles.c ----------------------- */
 /* dir/name through io's safe write (ndx__out): commit with ndx__out_commit. */
@@ -214,6 +221,10 @@ ndx_status ndx__dissect_index(const char *dir, const ndx_dissect *const *layers,
                               int nrows);
 /* Layer names as file names: [A-Za-z0-9._-], others as '_'. */
 void ndx__safe_name(char *dst, size_t n, const char *s);
+
+/* The kind of highest IoU among those present (opt->kind_patches), -1 when
+ * every IoU is 0 or none was computed. */
+int ndx__dissect_best(const ndx_dissect *d, const ndx_dissect_unit *info, const ndx_dissect_output *opt);
 
 /* ---- tiles.c: unit pages -------------------------------------------------- */
 typedef struct ndx__tile_cache ndx__tile_cache;

@@ -18,7 +18,7 @@ const char ndx__dissect_css[] =
     "body{font-family:sans-serif;margin:1em;max-width:1240px}table{border-collapse:collapse}"
     "th{background:#eee}th,td{border:1px solid #ccc;padding:2px 5px;text-align:right}"
     "td.s,th.s{text-align:left}tbody.dim td{color:#aaa}tbody.dim img{opacity:.45}"
-    "img.tile{height:192px;margin:2px}img.ctx{height:300px;margin:2px}"
+    "img.tile{height:192px;margin:2px}img.full{height:auto;min-height:192px}img.ctx{height:300px;margin:2px}"
     "figure{display:inline-block;margin:4px;vertical-align:top}.cards{display:flex;flex-wrap:wrap}"
     ".pos{color:#c00}.neg{color:#00c}.bar{background:#4a7;height:14px;display:inline-block}"
     "dt{font-weight:bold}dd{margin:0 0 .4em 1.5em}code{background:#f4f4f4}";
@@ -42,8 +42,7 @@ void ndx__dissect_iou_cells(FILE *f, const ndx_dissect *d, const ndx_dissect_uni
         else fputs("<td></td>", f);
 }
 
-/* The kind of highest IoU among those present, -1 when every IoU is 0. */
-static int best_kind(const ndx_dissect *d, const ndx_dissect_unit *info, const ndx_dissect_output *opt)
+int ndx__dissect_best(const ndx_dissect *d, const ndx_dissect_unit *info, const ndx_dissect_output *opt)
 {
     int b = -1;
     for (int m = 0; m < d->nmasks && d->n_iou; m++)
@@ -147,7 +146,7 @@ static void summary(FILE *f, const ndx_dissect *const *layers, int nlayers, cons
         int per[NDX_DISSECT_MAX_MASKS] = {0}, n = 0, most = 1;
         for (int i = 0; i < nrows; i++) {
             if (rows[i].layer != l) continue;
-            const int b = best_kind(d, &rows[i].info, opt);
+            const int b = ndx__dissect_best(d, &rows[i].info, opt);
             if (b >= 0 && rows[i].info.iou[b] >= IOU_BAR) per[b]++, n++;
         }
         for (int m = 0; m < d->nmasks; m++) most = per[m] > most ? per[m] : most;
@@ -173,7 +172,7 @@ static void unit_body(FILE *f, const ndx_dissect *d, const ndx_dissect_output *o
 {
     char lname[64];
     ndx__safe_name(lname, sizeof lname, d->layer);
-    const int b = best_kind(d, &r->info, opt);
+    const int b = ndx__dissect_best(d, &r->info, opt);
     fprintf(f, "<tbody%s><tr><td class=s>", b >= 0 && r->info.iou[b] >= IOU_BAR ? "" : " class=dim");
     ndx__html_put(f, d->layer);
     if (r->nshown >= 0) fprintf(f, "</td><td><a href=\"units/%s_%04d.html\">%d</a></td>", lname, r->unit, r->unit);

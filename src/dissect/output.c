@@ -10,7 +10,9 @@
  * > threshold; the relative threshold when none is set) the pixels are
  * dimmed x0.2; the mask's outline (in-mask pixels with a 4-neighbour
  * outside) is drawn in yellow.  Context images (context.c): the top
- * patch's whole image with its box.  Every file is written through ndx__out
+ * patch's whole image with its box.  With unit_pages (and a locator) the
+ * strips give way to tiles.c: per unit a page of tiles drawn from the
+ * source images; index.html is html.c's.  Every file is written through ndx__out
  * (src/io/file.c): a temporary name, fsync, rename. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -152,6 +154,14 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
     if (!root) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
     if (opt->network) cJSON_AddStringToObject(root, "network", opt->network);
     if (opt->model) cJSON_AddStringToObject(root, "model", opt->model);
+    if (opt->split) cJSON_AddStringToObject(root, "split", opt->split);
+    if (opt->unit_pages) {
+        static const char *const shown[] = {"image", "lesion", "none"};
+        cJSON_AddStringToObject(root, "distinct", shown[opt->distinct == NDX_DISTINCT_LESION ? 1
+                                                        : opt->distinct == NDX_DISTINCT_NONE ? 2 : 0]);
+        cJSON_AddStringToObject(root, "draw_threshold",
+                                opt->draw_threshold == NDX_DRAW_QUANTILE ? "quantile" : "relative");
+    }
     static const char *const modes[] = {"quantile", "relative", "fixed"};
     cJSON_AddStringToObject(root, "threshold", modes[d0->mode]);
     cJSON_AddNumberToObject(root, "quantile", d0->quantile);
@@ -315,6 +325,9 @@ static ndx_status check_write(const ndx_dissect *const *layers, int nlayers,
     if (opt->load && (opt->patch_size < 8 || opt->patch_size > 1024))
         return ndx__fail(NDX_ERR_INVALID, "dissect_write: patch size %d out of range 8..1024",
                          opt->patch_size);
+    if ((unsigned)opt->distinct > NDX_DISTINCT_NONE || (unsigned)opt->draw_threshold > NDX_DRAW_QUANTILE)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_write: distinct %d or draw threshold %d out of range",
+                         (int)opt->distinct, (int)opt->draw_threshold);
     if (opt->strip_count < 0 || opt->strip_count > 4096)
         return ndx__fail(NDX_ERR_INVALID, "dissect_write: strip count %d out of range 0..4096",
                          opt->strip_count);

@@ -26,6 +26,8 @@ typedef struct slot {
     ndx_image img;
     float lo, hi;
     unsigned long used;
+    uint8_t *small;          /* the context: downscaled, windowed; NULL until needed */
+    int sw, sh;
 } slot;
 
 struct ndx__tile_cache {
@@ -44,7 +46,7 @@ ndx_status ndx__tile_cache_new(ndx__tile_cache **out)
 void ndx__tile_cache_free(ndx__tile_cache *c)
 {
     if (!c) return;
-    for (int i = 0; i < CACHE_SLOTS; i++) ndx_image_free(&c->s[i].img);
+    for (int i = 0; i < CACHE_SLOTS; i++) ndx_image_free(&c->s[i].img), free(c->s[i].small);
     free(c->ctx);
     free(c);
 }
@@ -66,9 +68,14 @@ static ndx_status cached(ndx__tile_cache *c, const char *path, slot **out)
         if (!s->img.px || (c->s[lru].img.px && s->used < c->s[lru].used)) lru = i;
     }
     for (int i = 0; i < CACHE_SLOTS && bytes > CACHE_BYTES; i++)
-        if (c->s[i].img.px) bytes -= (size_t)c->s[i].img.w * c->s[i].img.h * 2, ndx_image_free(&c->s[i].img);
+        if (c->s[i].img.px) {
+            bytes -= (size_t)c->s[i].img.w * c->s[i].img.h * 2;
+            ndx_image_free(&c->s[i].img);
+            free(c->s[i].small), c->s[i].small = NULL;
+        }
     slot *s = &c->s[lru];
     ndx_image_free(&s->img);
+    free(s->small), s->small = NULL;
     ndx_status st = ndx_png_read(path, 0, &s->img, NULL, 0);
     if (st) return st;
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -154,7 +161,7 @@ static ndx_status draw_tile(const ndx_dissect *d, const ndx_dissect_unit *info,
 }
 
 /* units/ctx_<id>.png, once per patch and run. */
-static ndx_status context(const char *dir, ndx__tile_cache *c, int64_t id, const char *image,
+static ndx_status context(const char *dir, ndx__tile_cache *c, int64_t id, slot *src,
                           const int box[4], int height)
 {
     for (size_t i = 0; i < c->nctx; i++)
@@ -167,7 +174,10 @@ static ndx_status context(const char *dir, ndx__tile_cache *c, int64_t id, const
     }
     char path[4400];
     snprintf(path, sizeof path, "%s/units/ctx_%lld.png", dir, (long long)id);
-    ndx_status st = ndx__dissect_context(image, box, height, path);
+    ndx_status st = src->small ? NDX_OK
+                               : ndx__context_small(&src->img, height, src->lo, src->hi, &src->small,
+                                                    &src->sw, &src->sh);
+    if (!st) st = ndx__context_box(src->small, src->sw, src->sh, &src->img, src->path, box, 3, path);
     if (!st) c->ctx[c->nctx++] = id;
     return st;
 }
@@ -192,7 +202,10 @@ static void page_head(FILE *f, const ndx_dissect *d, int u, const ndx_dissect_un
     fprintf(f, "<td>%.4g</td><td>%.4g</td><td>%.4g</td>", info->max_score, info->mean_score,
             info->threshold);
     ndx__dissect_iou_cells(f, d, info, opt);
-    fprintf(f, "<td>%.3f</td></tr></table>\n", info->positive_fraction);
+    const int b = ndx__dissect_best(d, info, opt);
+    fputs("<td>", f);
+    if (b >= 0) ndx__html_put(f, d->mask_names[b]);
+    fprintf(f, "</td><td>%.3f</td></tr></table>\n", info->positive_fraction);
     const int rel = opt->draw_threshold != NDX_DRAW_QUANTILE || isnan(info->threshold);
     fprintf(f, "<p>IoU uses the %s threshold T = %.4g. The pictures are drawn with the %s rule: "
             "pixels where the unit's map ", ndx__dissect_mode_name(d->mode), info->threshold,
@@ -231,7 +244,7 @@ ndx_status ndx__dissect_unit_page(const char *dir, const ndx_dissect *d, int u, 
         snprintf(path, sizeof path, "%s/units/%s_%04d_%02d.png", dir, lname, u, i);
         if (!(st = cached(c, ws->paths[j], &src)))
             st = draw_tile(d, info, opt, &ws->top[j], src, ws->boxes[j], path);
-        if (!st) st = context(dir, c, ws->top[j].id, ws->paths[j], ws->boxes[j], height);
+        if (!st) st = context(dir, c, ws->top[j].id, src, ws->boxes[j], height);
     }
     if (st) return st;
     ndx__out o;
@@ -241,7 +254,7 @@ ndx_status ndx__dissect_unit_page(const char *dir, const ndx_dissect *d, int u, 
     page_head(f, d, u, info, opt, m);
     for (int i = 0; i < m; i++) {
         const ndx_dissect_top *t = &ws->top[ws->pick[i]];
-        fprintf(f, "<figure><a href=\"%s_%04d_%02d.png\"><img class=tile src=\"%s_%04d_%02d.png\" "
+        fprintf(f, "<figure><a href=\"%s_%04d_%02d.png\"><img class=\"tile full\" src=\"%s_%04d_%02d.png\" "
                 "alt=\"patch %lld\"></a><a href=\"ctx_%lld.png\"><img class=ctx src=\"ctx_%lld.png\" "
                 "alt=\"mammogram of patch %lld\"></a>\n<figcaption>rank %d, score %.4g, %s, patch %lld"
                 "<br><small>", lname, u, i, lname, u, i, (long long)t->id, (long long)t->id,
