@@ -400,6 +400,35 @@ START_TEST(test_distinct_and_draw)
 }
 END_TEST
 
+/* --distinct lesion: within a page, no two shown boxes of one mammogram
+ * overlap (the small print gives "image (x, y, w×h)"). */
+START_TEST(test_distinct_lesion)
+{
+    ndx_dissect_run_result r;
+    run_report("lesion", NDX_DISTINCT_LESION, NDX_DRAW_RELATIVE, &r);
+    char p[800];
+    for (int u = 0; u < r.layer[0].units; u++) {
+        snprintf(p, sizeof p, "%s/lesion/units/features.17_%04d.html", dir, u);
+        char *page = slurp_path(p);
+        ck_assert_ptr_nonnull(page);
+        char names[64][128];
+        int box[64][4], n = 0;
+        for (const char *s = page; (s = strstr(s, "<small>")) && n < 64; n++) {
+            s += 7;
+            ck_assert_int_eq(sscanf(s, "%127s (%d, %d, %d&times;%d)", names[n], &box[n][0], &box[n][1],
+                                    &box[n][2], &box[n][3]), 5);
+            for (int j = 0; j < n; j++)
+                ck_assert_msg(strcmp(names[j], names[n]) || box[j][0] + box[j][2] <= box[n][0] ||
+                                  box[n][0] + box[n][2] <= box[j][0] || box[j][1] + box[j][3] <= box[n][1] ||
+                                  box[n][1] + box[n][3] <= box[j][1],
+                              "unit %d shows overlapping boxes of %s", u, names[n]);
+        }
+        ck_assert_int_eq(count(page, "<img class=\"tile full\""), n);
+        free(page);
+    }
+}
+END_TEST
+
 /* index.html alone (ndx_dissect_write): a kind absent from the split reads
  * n/a (cells and summary); with no active pixel (T above every score) every
  * IoU is 0: best is empty and every unit greyed; strings escaped. */
@@ -454,6 +483,7 @@ int main(void)
     tcase_add_test(tc, test_bad_options);
     tcase_add_test(tc, test_index_and_pages);
     tcase_add_test(tc, test_distinct_and_draw);
+    tcase_add_test(tc, test_distinct_lesion);
     tcase_add_test(tc, test_index_absent_and_zero);
     suite_add_tcase(s, tc);
     return tu_run(s);
