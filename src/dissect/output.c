@@ -356,7 +356,8 @@ static ndx_status image_ws(const char *dir, const ndx_dissect *const *layers, in
             return ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit pages");
         ndx_status st = ndx__tile_cache_new(&ws->cache);
         if (st) return st;
-    } else if (opt->load) {
+    }
+    if (opt->load) {
         const size_t S = (size_t)opt->patch_size, cnt = opt->strip_count ? (size_t)opt->strip_count : 8;
         ws->px = malloc(S * S * sizeof(float));
         ws->up = malloc(S * S * sizeof(float));
@@ -388,7 +389,7 @@ static ndx_status unit_row(const char *dir, const ndx_dissect *d, int l, int u, 
         if (!st && r->nshown > 0)
             snprintf(r->context, sizeof r->context, "units/ctx_%lld.png",
                      (long long)ws->top[ws->page.pick[0]].id);
-        return st;
+        if (st || !opt->load) return st;
     }
     int cnt = opt->strip_count ? opt->strip_count : (d->topk < 8 ? d->topk : 8);
     if (cnt > r->info.ntop) cnt = r->info.ntop;
@@ -399,7 +400,7 @@ static ndx_status unit_row(const char *dir, const ndx_dissect *d, int l, int u, 
         snprintf(path, sizeof path, "%s/%s", dir, r->image);
         if ((st = draw_strip(d, u, &r->info, opt, cnt, ws, path))) return st;
     }
-    if (!opt->locate || r->info.ntop < 1) return NDX_OK;
+    if (!opt->locate || r->info.ntop < 1 || r->nshown >= 0) return NDX_OK;
     int n = 0, box[4];
     char image[4200], path[4400];
     if ((st = ndx_dissect_unit_top(d, u, ws->top, &n))) return st;
