@@ -171,6 +171,22 @@ typedef int (*ndx_patch_loader)(void *ctx, int64_t id, float *pixels, int size);
  * in it (x, y, w, h pixels); 0 = ok. */
 typedef int (*ndx_patch_locator)(void *ctx, int64_t id, char *path, size_t n,
                                  int box[4]);
+/* The union of a patch's lesion masks (every kind) at size x size, nonzero
+ * inside; 0 = ok. */
+typedef int (*ndx_patch_lesions)(void *ctx, int64_t id, uint8_t *mask, int size);
+/* Which of a unit's top patches its pages SHOW (the statistics keep all). */
+typedef enum ndx_dissect_distinct {
+    NDX_DISTINCT_IMAGE = 0,      /* at most one per source image (default) */
+    NDX_DISTINCT_LESION = 1,     /* none whose box overlaps a shown one's box
+                                    in the same image (one view per lesion) */
+    NDX_DISTINCT_NONE = 2        /* every top patch */
+} ndx_dissect_distinct;
+/* The highlight drawn on the tiles: the unit's map above relative x its
+ * top-1 score (the study's drawing, default) or above its threshold T. */
+typedef enum ndx_draw_threshold {
+    NDX_DRAW_RELATIVE = 0,
+    NDX_DRAW_QUANTILE = 1
+} ndx_draw_threshold;
 typedef struct ndx_dissect_output {
     const float *const *class_weights; /* per layer: U weights into the cancer
                                           logit, or NULL (influence = NaN) */
@@ -184,9 +200,25 @@ typedef struct ndx_dissect_output {
     const char *network;         /* units.json "network": the model's
                                     architecture, or NULL (no field) */
     const char *model;           /* units.json "model": its path, or NULL */
+    /* unit pages (with locate): per shown patch a tile cut from its source
+     * image at its own resolution (192..320 px), windowed, dimmed x0.2
+     * outside the unit's highlight, the lesion outline in green, its label
+     * marked +/-, and its context image; units/<layer>_<unit>.html lists
+     * them; the loader's strips are then not drawn. */
+    int unit_pages;
+    ndx_patch_lesions lesions;   /* NULL: no lesion outlines */
+    void *lesions_ctx;
+    ndx_dissect_distinct distinct;
+    ndx_draw_threshold draw_threshold;
+    const char *split;           /* the header's split name, or NULL */
+    const uint64_t *kind_patches; /* per mask kind the patches holding it
+                                    (0: absent, IoU shown n/a), or NULL */
 } ndx_dissect_output;
 /* Writes dir/units.csv, dir/units.json (with rankings and, when given, the
- * network and model), dir/index.html and,
+ * network, model and split), dir/index.html (header, glossary, per-layer
+ * summary, the units; docs/dissection.md) and, with unit_pages and a
+ * locator, dir/units/<layer>_<unit>.html, its tiles <layer>_<unit>_<i>.png
+ * and contexts ctx_<patch>.png; otherwise,
  * with a loader, dir/units/<layer>_<unit>.png strips; with a locator,
  * dir/units/<layer>_<unit>_context.png: the top patch's whole image, area-
  * downscaled to at most context_height rows, 8-bit RGB, the patch's box drawn
@@ -232,6 +264,8 @@ typedef struct ndx_dissect_run_opts {
                                     over both (no pass) into out */
     const char *out;             /* output folder; NULL: nothing written */
     int keep_states;             /* 1: r->state[] handed to the caller */
+    ndx_dissect_distinct distinct;       /* patches shown per unit page */
+    ndx_draw_threshold draw_threshold;   /* the highlight drawn on tiles */
     /* after every batch: patches done in this pass and its total; a second
      * pass (IoU) starts again from 0.  NULL: none. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);

@@ -161,8 +161,9 @@ START_TEST(test_dissect_run)
     free(js);
     ck_assert(exists("%s/one/%s", "index.html"));
     ck_assert(exists("%s/one/%s", "features.17.dstate"));
-    ck_assert(exists("%s/one/units/%s", "features.17_0000.png"));
-    ck_assert(exists("%s/one/units/%s", "features.17_0000_context.png"));
+    ck_assert(exists("%s/one/units/%s", "features.17_0000.png"));    /* the strip (report) */
+    ck_assert(exists("%s/one/units/%s", "features.17_0000.html"));   /* the unit page */
+    ck_assert(exists("%s/one/units/%s", "features.17_0000_00.png"));  /* its first tile */
 }
 END_TEST
 

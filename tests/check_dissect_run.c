@@ -260,6 +260,206 @@ START_TEST(test_bad_options)
 }
 END_TEST
 
+/* ---- the report: index.html, unit pages, tiles ---------------------------- */
+/* A file under dir by its full path. */
+static char *slurp_path(const char *path) { return slurp(".", path + strlen(dir) + 1); }
+
+static int count(const char *text, const char *what)
+{
+    int k = 0;
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what)) k++;
+    return k;
+}
+
+/* Every opening tag of these kinds is closed. */
+static void balanced(const char *text)
+{
+    static const char *const tags[][2] = {{"<table", "</table>"}, {"<tbody", "</tbody>"},
+                                          {"<tr>", "</tr>"},      {"<figure>", "</figure>"},
+                                          {"<a ", "</a>"},        {"<html>", "</html>"}};
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
+        ck_assert_msg(count(text, tags[i][0]) == count(text, tags[i][1]), "%s: %d open, %d closed",
+                      tags[i][0], count(text, tags[i][0]), count(text, tags[i][1]));
+}
+
+static void run_report(const char *out, ndx_dissect_distinct distinct, ndx_draw_threshold draw,
+                ndx_dissect_run_result *r)
+{
+    static char path[600];
+    ndx_dissect_run_opts o;
+    ndx_dissect_run_defaults(&o);
+    o.model = model, o.data = data, o.split = NDX_SPLIT_TRAIN, o.topk = 8, o.images = 4;
+    o.layers[o.nlayers++] = "features.17";
+    o.distinct = distinct, o.draw_threshold = draw;
+    snprintf(path, sizeof path, "%s/%s", dir, out);
+    o.out = path;
+    ck_assert_msg(ndx_dissect_run(&o, r) == NDX_OK, "%s", ndx_last_error());
+}
+
+START_TEST(test_index_and_pages)
+{
+    ndx_dissect_run_result r;
+    run_report("img", NDX_DISTINCT_IMAGE, NDX_DRAW_RELATIVE, &r);
+    char p[800];
+    snprintf(p, sizeof p, "%s/img/index.html", dir);
+    char *text = slurp_path(p);
+    ck_assert_ptr_nonnull(text);
+    balanced(text);
+    ck_assert_ptr_nonnull(strstr(text, model));
+    ck_assert_ptr_nonnull(strstr(text, "XXH3-64 <code>"));
+    ck_assert_ptr_nonnull(strstr(text, "<td class=s>tiny</td>"));
+    ck_assert_ptr_nonnull(strstr(text, "<td class=s>train</td>"));
+    char want[200];
+    snprintf(want, sizeof want, "<td class=s>%llu, ", (unsigned long long)r.patches);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    ck_assert_ptr_nonnull(strstr(text, "top 0.5% of all its activations"));
+    ck_assert_ptr_nonnull(strstr(text, "with some lesion kind"));
+    ck_assert_ptr_nonnull(strstr(text, "What the numbers and pictures mean"));
+    /* a unit body per unit, greyed ones among them when their IoU is low */
+    ck_assert_int_eq(count(text, "<tbody"), r.layer[0].units);
+    const int dim = count(text, "<tbody class=dim>");
+    ck_assert_int_le(dim, r.layer[0].units);
+    free(text);
+    /* every unit a page: k tiles and k contexts, one per mammogram */
+    for (int u = 0; u < r.layer[0].units; u++) {
+        snprintf(p, sizeof p, "%s/img/units/features.17_%04d.html", dir, u);
+        char *page = slurp_path(p);
+        ck_assert_msg(page != NULL, "no page for unit %d", u);
+        balanced(page);
+        const int k = count(page, "<img class=\"tile full\"");
+        ck_assert_int_ge(k, 1);
+        ck_assert_int_eq(count(page, "<img class=ctx"), k);
+        /* the image names (in <small>) are distinct */
+        const char *s = page;
+        char names[64][128];
+        int n = 0;
+        while ((s = strstr(s, "<small>")) && n < 64) {
+            s += 7;
+            const char *e = strchr(s, ' ');
+            ck_assert_ptr_nonnull(e);
+            snprintf(names[n], sizeof names[n], "%.*s", (int)(e - s), s);
+            for (int j = 0; j < n; j++) ck_assert_str_ne(names[j], names[n]);
+            n++;
+        }
+        ck_assert_int_eq(n, k);
+        for (int i = 0; i < k; i++) {
+            snprintf(p, sizeof p, "%s/img/units/features.17_%04d_%02d.png", dir, u, i);
+            ndx_image img = {0};
+            ck_assert_msg(ndx_png_read(p, 0, &img, NULL, 0) == NDX_OK, "%s", ndx_last_error());
+            ck_assert_int_ge(img.w, 192);
+            ndx_image_free(&img);
+        }
+        free(page);
+    }
+}
+END_TEST
+
+/* none shows every top patch; image at most one per mammogram: fewer or
+ * as many; the drawing rule changes the pixels of some tile. */
+START_TEST(test_distinct_and_draw)
+{
+    ndx_dissect_run_result a, b;
+    run_report("none", NDX_DISTINCT_NONE, NDX_DRAW_RELATIVE, &a);
+    run_report("quant", NDX_DISTINCT_NONE, NDX_DRAW_QUANTILE, &b);
+    int differ = 0;
+    char p[800], q[800];
+    for (int u = 0; u < a.layer[0].units; u++) {
+        snprintf(p, sizeof p, "%s/none/units/features.17_%04d.html", dir, u);
+        char *page = slurp_path(p);
+        ck_assert_ptr_nonnull(page);
+        ck_assert_int_eq(count(page, "<img class=\"tile full\""), 8);   /* k = 8, all shown */
+        free(page);
+        for (int i = 0; i < 8 && !differ; i++) {
+            snprintf(p, sizeof p, "%s/none/units/features.17_%04d_%02d.png", dir, u, i);
+            snprintf(q, sizeof q, "%s/quant/units/features.17_%04d_%02d.png", dir, u, i);
+            ndx_image x = {0}, y = {0};
+            ck_assert_int_eq(ndx_png_read(p, 0, &x, NULL, 0), NDX_OK);
+            ck_assert_int_eq(ndx_png_read(q, 0, &y, NULL, 0), NDX_OK);
+            ck_assert_int_eq(x.w, y.w);
+            differ = memcmp(x.px, y.px, (size_t)x.w * x.h * sizeof *x.px) != 0;
+            ndx_image_free(&x), ndx_image_free(&y);
+        }
+    }
+    ck_assert_msg(differ, "--draw-threshold quantile drew the same pixels as relative");
+    snprintf(p, sizeof p, "%s/quant/index.html", dir);
+    char *text = slurp_path(p);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "highlight drawn with the quantile rule"));
+    free(text);
+}
+END_TEST
+
+/* --distinct lesion: within a page, no two shown boxes of one mammogram
+ * overlap (the small print gives "image (x, y, w×h)"). */
+START_TEST(test_distinct_lesion)
+{
+    ndx_dissect_run_result r;
+    run_report("lesion", NDX_DISTINCT_LESION, NDX_DRAW_RELATIVE, &r);
+    char p[800];
+    for (int u = 0; u < r.layer[0].units; u++) {
+        snprintf(p, sizeof p, "%s/lesion/units/features.17_%04d.html", dir, u);
+        char *page = slurp_path(p);
+        ck_assert_ptr_nonnull(page);
+        char names[64][128];
+        int box[64][4], n = 0;
+        for (const char *s = page; (s = strstr(s, "<small>")) && n < 64; n++) {
+            s += 7;
+            ck_assert_int_eq(sscanf(s, "%127s (%d, %d, %d&times;%d)", names[n], &box[n][0], &box[n][1],
+                                    &box[n][2], &box[n][3]), 5);
+            for (int j = 0; j < n; j++)
+                ck_assert_msg(strcmp(names[j], names[n]) || box[j][0] + box[j][2] <= box[n][0] ||
+                                  box[n][0] + box[n][2] <= box[j][0] || box[j][1] + box[j][3] <= box[n][1] ||
+                                  box[n][1] + box[n][3] <= box[j][1],
+                              "unit %d shows overlapping boxes of %s", u, names[n]);
+        }
+        ck_assert_int_eq(count(page, "<img class=\"tile full\""), n);
+        free(page);
+    }
+}
+END_TEST
+
+/* index.html alone (ndx_dissect_write): a kind absent from the split reads
+ * n/a (cells and summary); with no active pixel (T above every score) every
+ * IoU is 0: best is empty and every unit greyed; strings escaped. */
+START_TEST(test_index_absent_and_zero)
+{
+    enum { U = 3, N = 4, M = 6 };
+    const float fixed[U] = {1e30f, 1e30f, 1e30f};
+    ndx_dissect_config c = {.layer = "conv5", .units = U, .h = 2, .w = 2, .topk = 2,
+                            .mode = NDX_THRESHOLD_FIXED, .fixed = fixed};
+    ndx_dissect *st = NULL;
+    ck_assert_msg(ndx_dissect_new(&c, &st) == NDX_OK, "%s", ndx_last_error());
+    float maps[N * U * 4];
+    for (int i = 0; i < N * U * 4; i++) maps[i] = (float)(i % 7);
+    const int64_t ids[N] = {0, 1, 2, 3};
+    uint8_t ones[8 * 8];
+    memset(ones, 1, sizeof ones);
+    const uint8_t *masks[N * M];
+    for (int i = 0; i < N * M; i++) masks[i] = ones;
+    ndx_dissect_batch b = {.n = N, .maps = maps, .ids = ids, .mask_h = 8, .mask_w = 8, .masks = masks};
+    ck_assert_msg(ndx_dissect_add(st, &b, NDX_DISSECT_STATS | NDX_DISSECT_IOU) == NDX_OK, "%s",
+                  ndx_last_error());
+    const uint64_t kinds[M] = {4, 0, 4, 4, 4, 4};
+    ndx_dissect_output o = {.kind_patches = kinds, .split = "val", .network = "t<x>"};
+    char out[400];
+    snprintf(out, sizeof out, "%s/zero", dir);
+    const ndx_dissect *layers[1] = {st};
+    ck_assert_msg(ndx_dissect_write(out, layers, 1, &o) == NDX_OK, "%s", ndx_last_error());
+    char *text = slurp("zero", "index.html");
+    ck_assert_ptr_nonnull(text);
+    balanced(text);
+    ck_assert_int_eq(count(text, "n/a</td>"), U + 1);
+    ck_assert_int_eq(count(text, "<tbody class=dim>"), U);
+    ck_assert_int_eq(count(text, "<td class=s></td><td>0."), U);   /* best empty */
+    ck_assert_ptr_nonnull(strstr(text, "<b>0 of 3 units</b>"));
+    ck_assert_ptr_nonnull(strstr(text, "t&lt;x&gt;"));
+    ck_assert_ptr_null(strstr(text, "t<x>"));
+    ck_assert_ptr_nonnull(strstr(text, "<td class=s>val</td>"));
+    free(text);
+    ndx_dissect_free(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dissect_run");
@@ -270,6 +470,10 @@ int main(void)
     tcase_add_test(tc, test_two_layers_one_forward);
     tcase_add_test(tc, test_states_and_merge);
     tcase_add_test(tc, test_bad_options);
+    tcase_add_test(tc, test_index_and_pages);
+    tcase_add_test(tc, test_distinct_and_draw);
+    tcase_add_test(tc, test_distinct_lesion);
+    tcase_add_test(tc, test_index_absent_and_zero);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

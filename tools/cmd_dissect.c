@@ -18,6 +18,7 @@ static int usage(void)
            "                     [--split val] [--topk 64] [--threshold quantile|relative]\n"
            "                     [--quantile 0.005] [--batch 16] [--mask-size S] [--images 8]\n"
            "                     [--shard I/N] [--stats-only] [--thresholds-from DIR]\n"
+           "                     [--distinct image|lesion|none] [--draw-threshold relative|quantile]\n"
            "                     [--threads T] --out DIR\n"
            "       netdx dissect --merge A B [--model M] [--data DIR] [--images 8] --out C\n"
            "Dissects the units of each layer over the split's patches in one streaming\n"
@@ -25,8 +26,9 @@ static int usage(void)
            "whose threshold falls outside the one-pass IoU window); memory does not grow\n"
            "with the number of patches.  Writes DIR/units.csv, units.json (with the\n"
            "model's architecture and path), index.html,\n"
-           "units/<layer>_<unit>.png strips, units/<layer>_<unit>_context.png (the top\n"
-           "patch's whole image, at most 400 px tall, its box in red) and\n"
+           "units/<layer>_<unit>.html unit pages (every shown top patch cut from its\n"
+           "mammogram, windowed, highlighted, beside its mammogram with a red box),\n"
+           "units/<layer>_<unit>.png strips (for netdx report) and\n"
            "DIR/<layer>.dstate (the state).\n"
            "  --layer NAME          a node of the model (netdx info --model M lists them)\n"
            "  --split S             train, val or test (default val)\n"
@@ -39,6 +41,12 @@ static int usage(void)
            "  --mask-size S         IoU resolution, 8..1024 (default: the model's input)\n"
            "  --images N            patches per unit strip, 0..64 (0: no strips and no\n"
            "                        context images; default 8)\n"
+           "  --distinct D          which top patches the unit pages show: image (at most\n"
+           "                        one per mammogram, default), lesion (none overlapping\n"
+           "                        a shown one) or none (all); statistics use them all\n"
+           "  --draw-threshold R    highlight drawn on the tiles: relative (map >= 0.2 x\n"
+           "                        the unit's best score, the study's; default) or\n"
+           "                        quantile (map > the IoU threshold)\n"
            "  --shard I/N           only the split's patches number I mod N (0 <= I < N)\n"
            "  --stats-only          statistics only, no IoU (shards to merge before IoU)\n"
            "  --thresholds-from D   the thresholds of D's states (merged shards): exact\n"
@@ -86,6 +94,17 @@ static void print_result(const ndx_dissect_run_opts *o, const ndx_dissect_run_re
     printf("index: %s/index.html\n", o->out);
 }
 
+/* The index of arg among the NULL-ended names, or -1 (said on stderr). */
+static long choice(const char *opt, const char *arg, const char *const *names)
+{
+    for (long i = 0; names[i]; i++)
+        if (!strcmp(arg, names[i])) return i;
+    fprintf(stderr, "netdx dissect: --%s: '%s' is not", opt, arg);
+    for (int i = 0; names[i]; i++) fprintf(stderr, "%s %s", i ? (names[i + 1] ? "," : " or") : "", names[i]);
+    fputc('\n', stderr);
+    return -1;
+}
+
 int cmd_dissect(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -96,7 +115,8 @@ int cmd_dissect(int argc, char **argv)
         {"batch", required_argument, 0, 'b'},   {"mask-size", required_argument, 0, 'M'},
         {"images", required_argument, 0, 'i'},  {"stats-only", no_argument, 0, 'S'},
         {"thresholds-from", required_argument, 0, 'T'}, {"merge", required_argument, 0, 'g'},
-        {"shard", required_argument, 0, 'P'},
+        {"shard", required_argument, 0, 'P'},   {"distinct", required_argument, 0, 'D'},
+        {"draw-threshold", required_argument, 0, 'R'},
         {"out", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ndx_dissect_run_opts o;
@@ -112,13 +132,9 @@ int cmd_dissect(int argc, char **argv)
         case 'T': o.thresholds_from = optarg; break;
         case 'S': o.stats_only = 1; break;
         case 's':
-            if (!strcmp(optarg, "train")) o.split = NDX_SPLIT_TRAIN;
-            else if (!strcmp(optarg, "val")) o.split = NDX_SPLIT_VAL;
-            else if (!strcmp(optarg, "test")) o.split = NDX_SPLIT_TEST;
-            else {
-                fprintf(stderr, "netdx dissect: --split: '%s' is not train, val or test\n", optarg);
+            if ((v = choice("split", optarg, (const char *const[]){"train", "val", "test", NULL})) < 0)
                 return EXIT_USAGE;
-            }
+            o.split = (int)v;
             break;
         case 'l':
             if (o.nlayers == NDX_DISSECT_MAX_LAYERS) {
@@ -132,12 +148,19 @@ int cmd_dissect(int argc, char **argv)
             o.topk = (int)v;
             break;
         case 't':
-            if (!strcmp(optarg, "quantile")) o.mode = NDX_THRESHOLD_QUANTILE;
-            else if (!strcmp(optarg, "relative")) o.mode = NDX_THRESHOLD_RELATIVE;
-            else {
-                fprintf(stderr, "netdx dissect: --threshold: '%s' is not quantile or relative\n", optarg);
+            if ((v = choice("threshold", optarg, (const char *const[]){"quantile", "relative", NULL})) < 0)
                 return EXIT_USAGE;
-            }
+            o.mode = (ndx_dissect_mode)v;
+            break;
+        case 'D':
+            if ((v = choice("distinct", optarg, (const char *const[]){"image", "lesion", "none", NULL})) < 0)
+                return EXIT_USAGE;
+            o.distinct = (ndx_dissect_distinct)v;
+            break;
+        case 'R':
+            if ((v = choice("draw-threshold", optarg, (const char *const[]){"relative", "quantile", NULL})) < 0)
+                return EXIT_USAGE;
+            o.draw_threshold = (ndx_draw_threshold)v;
             break;
         case 'q':
             if (cli_double(CMD, "quantile", optarg, 1e-9, 0.999999, &o.quantile)) return EXIT_USAGE;

@@ -2,9 +2,11 @@
 #ifndef NDX_DISSECT_H
 #define NDX_DISSECT_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../core/core.h"
+#include "../io/io.h"
 #include "netdx_dissect.h"
 #include "../../kernels/kernels.h"
 
@@ -181,5 +183,69 @@ ndx_status ndx__windows_warmup(ndx_dissect *d, const ndx_dissect_batch *b, ndx__
 /* Writes path: image's PNG downscaled to at most max_h rows, RGB, with box
  * (x, y, w, h) drawn in red. */
 ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path);
+/* The image area-downscaled to at most max_h rows (never up) and windowed
+ * (lo..hi of full scale): *gray (free it), *ow x *oh. */
+ndx_status ndx__context_small(const ndx_image *img, int max_h, float lo, float hi, uint8_t **gray,
+                              int *ow, int *oh);
+/* Writes path: gray as RGB with box (in img's pixels) in red, thick px. */
+ndx_status ndx__context_box(const uint8_t *gray, int ow, int oh, const ndx_image *img, const char *image,
+                            const int box[4], int thick, const char *path);
+
+/* ---- output.c: files and HTML shared with tiles.c ----------------------- */
+/* dir/name through io's safe write (ndx__out): commit with ndx__out_commit. */
+ndx_status ndx__dissect_open(ndx__out *o, const char *dir, const char *name);
+/* s with < > & " escaped. */
+void ndx__html_put(FILE *f, const char *s);
+/* The pages' style sheet. */
+extern const char ndx__dissect_css[];
+/* "quantile", "relative" or "fixed". */
+const char *ndx__dissect_mode_name(ndx_dissect_mode m);
+/* One <td> per mask kind: the IoU, "n/a" for a kind absent from the split
+ * (opt->kind_patches), empty without IoU. */
+void ndx__dissect_iou_cells(FILE *f, const ndx_dissect *d, const ndx_dissect_unit *info,
+                            const ndx_dissect_output *opt);
+
+/* One row of the tables: layer l's unit. */
+typedef struct ndx__dissect_row {
+    int layer, unit;
+    ndx_dissect_unit info;
+    float influence;
+    char image[200];          /* relative path, "" without images */
+    char context[200];        /* relative path, "" without a context image */
+    int nshown;               /* unit page: tiles shown, -1 without a page */
+} ndx__dissect_row;
+
+/* ---- html.c: index.html ----------------------------------------------------- */
+ndx_status ndx__dissect_index(const char *dir, const ndx_dissect *const *layers, int nlayers,
+                              const ndx_dissect_output *opt, const ndx__dissect_row *rows,
+                              int nrows);
+/* Layer names as file names: [A-Za-z0-9._-], others as '_'. */
+void ndx__safe_name(char *dst, size_t n, const char *s);
+
+/* The kind of highest IoU among those present (opt->kind_patches), -1 when
+ * every IoU is 0 or none was computed. */
+int ndx__dissect_best(const ndx_dissect *d, const ndx_dissect_unit *info, const ndx_dissect_output *opt);
+
+/* ---- tiles.c: unit pages -------------------------------------------------- */
+typedef struct ndx__tile_cache ndx__tile_cache;
+ndx_status ndx__tile_cache_new(ndx__tile_cache **out);
+void ndx__tile_cache_free(ndx__tile_cache *c);
+/* Room for a top-k of k entries: entries, their images and boxes, picks. */
+typedef struct ndx__page_ws {
+    ndx_dissect_top *top;
+    char (*paths)[4200];
+    int (*boxes)[4];
+    int *pick;
+} ndx__page_ws;
+/* The entries of top[0..n) a page shows (opt->distinct), in order, into
+ * pick; paths and boxes from opt->locate.  Their count, -1 when the locator
+ * fails. */
+int ndx__dissect_shown(const ndx_dissect_output *opt, const ndx_dissect_top *top, int n,
+                       char (*paths)[4200], int (*boxes)[4], int *pick);
+/* Unit u's tiles units/<lname>_<u>_<i>.png, contexts and page
+ * units/<lname>_<u>.html; *nshown: the tiles. */
+ndx_status ndx__dissect_unit_page(const char *dir, const ndx_dissect *d, int u, const char *lname,
+                                  const ndx_dissect_unit *info, const ndx_dissect_output *opt,
+                                  ndx__tile_cache *c, ndx__page_ws *ws, int *nshown);
 
 #endif

@@ -10,7 +10,9 @@
  * > threshold; the relative threshold when none is set) the pixels are
  * dimmed x0.2; the mask's outline (in-mask pixels with a 4-neighbour
  * outside) is drawn in yellow.  Context images (context.c): the top
- * patch's whole image with its box.  Every file is written through ndx__out
+ * patch's whole image with its box.  With unit_pages (and a locator) the
+ * strips give way to tiles.c: per unit a page of tiles drawn from the
+ * source images; index.html is html.c's.  Every file is written through ndx__out
  * (src/io/file.c): a temporary name, fsync, rename. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -25,17 +27,9 @@
 
 #define GAP 2
 
-typedef struct row {
-    int layer, unit;
-    ndx_dissect_unit info;
-    float influence;
-    char image[200];          /* relative path, "" without images */
-    char context[200];        /* relative path, "" without a context image */
-} row;
+typedef ndx__dissect_row row;
 
-typedef ndx__out out_file;
-
-static ndx_status out_open(out_file *o, const char *dir, const char *name)
+ndx_status ndx__dissect_open(ndx__out *o, const char *dir, const char *name)
 {
     char path[4200];
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -43,9 +37,7 @@ static ndx_status out_open(out_file *o, const char *dir, const char *name)
     return ndx__out_open(o, path, 0);
 }
 
-static ndx_status out_close(out_file *o) { return ndx__out_commit(o); }
-
-static void safe_name(char *dst, size_t n, const char *s)
+void ndx__safe_name(char *dst, size_t n, const char *s)
 {
     size_t i = 0;
     for (; s[i] && i + 1 < n; i++) {
@@ -58,7 +50,7 @@ static void safe_name(char *dst, size_t n, const char *s)
     dst[i] = 0;
 }
 
-static void html_put(FILE *f, const char *s)
+void ndx__html_put(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -92,6 +84,8 @@ typedef struct strip_ws {
     uint8_t *mask, *rgb;
     void *plan;
     ndx_dissect_top *top;
+    ndx__page_ws page;
+    ndx__tile_cache *cache;
 } strip_ws;
 
 static ndx_status draw_strip(const ndx_dissect *d, int u, const ndx_dissect_unit *info,
@@ -160,6 +154,14 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
     if (!root) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
     if (opt->network) cJSON_AddStringToObject(root, "network", opt->network);
     if (opt->model) cJSON_AddStringToObject(root, "model", opt->model);
+    if (opt->split) cJSON_AddStringToObject(root, "split", opt->split);
+    if (opt->unit_pages) {
+        static const char *const shown[] = {"image", "lesion", "none"};
+        cJSON_AddStringToObject(root, "distinct", shown[opt->distinct == NDX_DISTINCT_LESION ? 1
+                                                        : opt->distinct == NDX_DISTINCT_NONE ? 2 : 0]);
+        cJSON_AddStringToObject(root, "draw_threshold",
+                                opt->draw_threshold == NDX_DRAW_QUANTILE ? "quantile" : "relative");
+    }
     static const char *const modes[] = {"quantile", "relative", "fixed"};
     cJSON_AddStringToObject(root, "threshold", modes[d0->mode]);
     cJSON_AddNumberToObject(root, "quantile", d0->quantile);
@@ -200,6 +202,12 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
         cJSON_AddNumberToObject(o, "class_influence", r->influence);
         if (r->image[0]) cJSON_AddStringToObject(o, "image", r->image);
         if (r->context[0]) cJSON_AddStringToObject(o, "context", r->context);
+        if (r->nshown >= 0) {
+            char page[200], lname[64];
+            ndx__safe_name(lname, sizeof lname, d->layer);
+            snprintf(page, sizeof page, "units/%s_%04d.html", lname, r->unit);
+            cJSON_AddStringToObject(o, "page", page);
+        }
         cJSON *ta = cJSON_AddArrayToObject(o, "top");
         int n = 0;
         ndx_dissect_unit_top(d, r->unit, top, &n);
@@ -231,12 +239,12 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (!text) return ndx__fail(NDX_ERR_NOMEM, "units.json: out of memory");
-    out_file o;
-    ndx_status st = out_open(&o, dir, "units.json");
+    ndx__out o;
+    ndx_status st = ndx__dissect_open(&o, dir, "units.json");
     if (!st) {
         fputs(text, o.f);
         fputc('\n', o.f);
-        st = out_close(&o);
+        st = ndx__out_commit(&o);
     }
     cJSON_free(text);
     return st;
@@ -254,8 +262,8 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
                             int nrows)
 {
     const ndx_dissect *d0 = layers[0];
-    out_file o;
-    ndx_status st = out_open(&o, dir, "units.csv");
+    ndx__out o;
+    ndx_status st = ndx__dissect_open(&o, dir, "units.csv");
     if (st) return st;
     FILE *f = o.f;
     fputs("layer,unit,max_score,mean_score,threshold", f);
@@ -292,76 +300,7 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
         fputc('\n', f);
     }
     free(top);
-    return out_close(&o);
-}
-
-static ndx_status write_html(const char *dir, const ndx_dissect *const *layers, const row *rows,
-                             int nrows)
-{
-    const ndx_dissect *d0 = layers[0];
-    out_file o;
-    ndx_status st = out_open(&o, dir, "index.html");
-    if (st) return st;
-    FILE *f = o.f;
-    fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>netdx dissection</title>\n"
-          "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
-          "th{cursor:pointer;background:#eee;position:sticky;top:0}th,td{border:1px solid #ccc;"
-          "padding:2px 6px;text-align:right;vertical-align:middle}td.s{text-align:left}"
-          "img{display:block;max-height:96px}</style></head><body>\n<h1>netdx dissection</h1>\n", f);
-    fprintf(f, "<p>%llu patches (%llu positive); threshold: %s. Click a column header to sort.</p>\n",
-            (unsigned long long)d0->n_stats, (unsigned long long)d0->n_pos,
-            d0->mode == NDX_THRESHOLD_QUANTILE ? "top quantile"
-            : d0->mode == NDX_THRESHOLD_RELATIVE ? "relative to the best score" : "fixed");
-    fputs("<table><thead><tr><th>layer</th><th data-num>unit</th><th data-num>max</th>"
-          "<th data-num>mean</th><th data-num>threshold</th>", f);
-    for (int m = 0; m < d0->nmasks; m++) {
-        fputs("<th data-num>IoU ", f);
-        html_put(f, d0->mask_names[m]);
-        fputs("</th>", f);
-    }
-    fputs("<th>best</th><th data-num>positive fraction</th><th data-num>class influence</th>"
-          "<th>top patches</th><th>context</th></tr></thead>\n<tbody>\n", f);
-    for (int i = 0; i < nrows; i++) {
-        const row *r = &rows[i];
-        const ndx_dissect *d = layers[r->layer];
-        fputs("<tr><td class=s>", f);
-        html_put(f, d->layer);
-        fprintf(f, "</td><td>%d</td><td>%.4g</td><td>%.4g</td><td>%.4g</td>", r->unit,
-                r->info.max_score, r->info.mean_score, r->info.threshold);
-        for (int m = 0; m < d->nmasks; m++)
-            if (d->n_iou) fprintf(f, "<td>%.4f</td>", r->info.iou[m]);
-            else fputs("<td></td>", f);
-        fputs("<td class=s>", f);
-        if (r->info.best_mask >= 0) html_put(f, d->mask_names[r->info.best_mask]);
-        fprintf(f, "</td><td>%.3f</td><td>%.4g</td><td class=s>", r->info.positive_fraction,
-                r->influence);
-        if (r->image[0]) {
-            fputs("<img loading=\"lazy\" src=\"", f);
-            html_put(f, r->image);
-            fputs("\" alt=\"\">", f);
-        }
-        fputs("</td><td class=s>", f);
-        if (r->context[0]) {
-            fputs("<img loading=\"lazy\" src=\"", f);
-            html_put(f, r->context);
-            fputs("\" alt=\"\">", f);
-        }
-        fputs("</td></tr>\n", f);
-    }
-    fputs("</tbody></table>\n<script>\n"
-          "document.querySelectorAll('th').forEach(function (th, i) {\n"
-          "  th.onclick = function () {\n"
-          "    var tb = document.querySelector('tbody'), rows = Array.prototype.slice.call(tb.rows);\n"
-          "    var num = th.hasAttribute('data-num'), desc = th.dataset.dir !== 'desc';\n"
-          "    th.dataset.dir = desc ? 'desc' : 'asc';\n"
-          "    function key(r) { var t = r.cells[i].textContent;\n"
-          "      if (!num) return t; var x = parseFloat(t); return isNaN(x) ? -Infinity : x; }\n"
-          "    rows.sort(function (a, b) { var x = key(a), y = key(b);\n"
-          "      return (x < y ? -1 : x > y ? 1 : 0) * (desc ? -1 : 1); });\n"
-          "    rows.forEach(function (r) { tb.appendChild(r); });\n"
-          "  };\n"
-          "});\n</script>\n</body></html>\n", f);
-    return out_close(&o);
+    return ndx__out_commit(&o);
 }
 
 /* ---- all of it ---------------------------------------------------------- */
@@ -386,6 +325,9 @@ static ndx_status check_write(const ndx_dissect *const *layers, int nlayers,
     if (opt->load && (opt->patch_size < 8 || opt->patch_size > 1024))
         return ndx__fail(NDX_ERR_INVALID, "dissect_write: patch size %d out of range 8..1024",
                          opt->patch_size);
+    if ((unsigned)opt->distinct > NDX_DISTINCT_NONE || (unsigned)opt->draw_threshold > NDX_DRAW_QUANTILE)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_write: distinct %d or draw threshold %d out of range",
+                         (int)opt->distinct, (int)opt->draw_threshold);
     if (opt->strip_count < 0 || opt->strip_count > 4096)
         return ndx__fail(NDX_ERR_INVALID, "dissect_write: strip count %d out of range 0..4096",
                          opt->strip_count);
@@ -405,6 +347,16 @@ static ndx_status image_ws(const char *dir, const ndx_dissect *const *layers, in
     for (int l = 0; l < nlayers; l++) maxk = layers[l]->topk > maxk ? layers[l]->topk : maxk;
     ws->top = malloc((size_t)maxk * sizeof *ws->top);
     if (!ws->top) return ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit images");
+    if (opt->unit_pages && opt->locate) {
+        ws->page.top = ws->top;
+        ws->page.paths = malloc((size_t)maxk * sizeof *ws->page.paths);
+        ws->page.boxes = malloc((size_t)maxk * sizeof *ws->page.boxes);
+        ws->page.pick = malloc((size_t)maxk * sizeof *ws->page.pick);
+        if (!ws->page.paths || !ws->page.boxes || !ws->page.pick)
+            return ndx__fail(NDX_ERR_NOMEM, "dissect_write: out of memory for unit pages");
+        ndx_status st = ndx__tile_cache_new(&ws->cache);
+        if (st) return st;
+    }
     if (opt->load) {
         const size_t S = (size_t)opt->patch_size, cnt = opt->strip_count ? (size_t)opt->strip_count : 8;
         ws->px = malloc(S * S * sizeof(float));
@@ -430,6 +382,15 @@ static ndx_status unit_row(const char *dir, const ndx_dissect *d, int l, int u, 
     r->unit = u;
     ndx_dissect_unit_info(d, u, &r->info);
     r->influence = wt ? r->info.max_score * wt[u] : NAN;
+    r->nshown = -1;
+    if (opt->unit_pages && opt->locate) {
+        ndx_status st = ndx__dissect_unit_page(dir, d, u, lname, &r->info, opt, ws->cache, &ws->page,
+                                               &r->nshown);
+        if (!st && r->nshown > 0)
+            snprintf(r->context, sizeof r->context, "units/ctx_%lld.png",
+                     (long long)ws->top[ws->page.pick[0]].id);
+        if (st || !opt->load) return st;
+    }
     int cnt = opt->strip_count ? opt->strip_count : (d->topk < 8 ? d->topk : 8);
     if (cnt > r->info.ntop) cnt = r->info.ntop;
     ndx_status st;
@@ -439,7 +400,7 @@ static ndx_status unit_row(const char *dir, const ndx_dissect *d, int l, int u, 
         snprintf(path, sizeof path, "%s/%s", dir, r->image);
         if ((st = draw_strip(d, u, &r->info, opt, cnt, ws, path))) return st;
     }
-    if (!opt->locate || r->info.ntop < 1) return NDX_OK;
+    if (!opt->locate || r->info.ntop < 1 || r->nshown >= 0) return NDX_OK;
     int n = 0, box[4];
     char image[4200], path[4400];
     if ((st = ndx_dissect_unit_top(d, u, ws->top, &n))) return st;
@@ -473,15 +434,17 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers, 
     if ((st = image_ws(dir, layers, nlayers, opt, &ws))) goto done;
     for (int l = 0, k = 0; l < nlayers; l++) {
         char lname[64];
-        safe_name(lname, sizeof lname, layers[l]->layer);
+        ndx__safe_name(lname, sizeof lname, layers[l]->layer);
         for (int u = 0; u < layers[l]->units; u++, k++)
             if ((st = unit_row(dir, layers[l], l, u, lname, opt, &ws, &rows[k]))) goto done;
     }
     if ((st = write_csv(dir, layers, rows, nrows))) goto done;
     if ((st = write_json(dir, layers, nlayers, opt, rows, nrows, idx, idx + nrows, v))) goto done;
-    st = write_html(dir, layers, rows, nrows);
+    st = ndx__dissect_index(dir, layers, nlayers, opt, rows, nrows);
 done:
     free(rows), free(idx), free(v);
     free(ws.px), free(ws.up), free(ws.mask), free(ws.rgb), free(ws.plan), free(ws.top);
+    free(ws.page.paths), free(ws.page.boxes), free(ws.page.pick);
+    ndx__tile_cache_free(ws.cache);
     return st;
 }

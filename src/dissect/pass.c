@@ -87,6 +87,12 @@ static ndx_status check_opts(const ndx_dissect_run_opts *o)
     if (o->mask_size && (o->mask_size < 8 || o->mask_size > 1024))
         return ndx__fail(NDX_ERR_INVALID, "dissect_run: mask size %d out of range 8..1024",
                          o->mask_size);
+    if ((unsigned)o->distinct > NDX_DISTINCT_NONE)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: distinct %d is not image, lesion or none",
+                         (int)o->distinct);
+    if ((unsigned)o->draw_threshold > NDX_DRAW_QUANTILE)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: draw threshold %d is not relative or "
+                         "quantile", (int)o->draw_threshold);
     if (o->images < 0 || o->images > 64)
         return ndx__fail(NDX_ERR_INVALID, "dissect_run: images %d out of range 0..64", o->images);
     if (o->nshards < 1 || o->nshards > 100000 || o->shard < 0 || o->shard >= o->nshards)
@@ -116,6 +122,42 @@ static int locate_patch(void *ctx, int64_t id, char *path, size_t n, int box[4])
                                 : snprintf(path, n, "%s/%s", p->ix.dir, rel);
     box[0] = q->x, box[1] = q->y, box[2] = q->w, box[3] = q->h;
     return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
+/* The union of the patch's lesion masks (every kind) at size x size. */
+static int lesion_mask(void *ctx, int64_t id, uint8_t *mask, int size)
+{
+    pass *p = ctx;
+    if (id < 0 || (size_t)id >= p->ix.n || size < 1) return -1;
+    const size_t mm = (size_t)size * size;
+    float *f = malloc(mm * 2 * NDX_LESION_KINDS * sizeof *f);
+    if (!f || ndx_patch_masks(p->cache, &p->ix, (size_t)id, size, size, f) != NDX_OK) {
+        free(f);
+        return -1;
+    }
+    memset(mask, 0, mm);
+    for (int k = 0; k < NDX_LESION_KINDS; k++)
+        for (size_t q = 0; q < mm; q++)
+            if (f[((size_t)k * 2 + 1) * mm + q] >= 0.5f) mask[q] = 1;
+    free(f);
+    return 0;
+}
+
+/* Per mask kind, the selected patches that hold a lesion of it. */
+static void kind_counts(const pass *p, uint64_t *n)
+{
+    memset(n, 0, NDX_DISSECT_MAX_MASKS * sizeof *n);
+    for (size_t i = 0; i < p->nsel; i++) {
+        const ndx_patch *q = &p->ix.patches[p->sel[i]];
+        for (int k = 0; k < NDX__MASK_KINDS; k++) {
+            const ndx__mask_kind *kind = &ndx__mask_kinds[k];
+            int any = 0;
+            for (int les = 0; les < NDX_LESION_KINDS && !any; les++)
+                if (kind->lesion < 0 || les == kind->lesion)
+                    any = q->overlap[les][1] > 0 || (!kind->malignant_only && q->overlap[les][0] > 0);
+            n[k] += (uint64_t)any;
+        }
+    }
 }
 
 /* dir/<layer>.dstate, '/' and ' ' in the name as '_'. */
@@ -160,12 +202,19 @@ static ndx_status write_all(pass *p, int patch_size)
     const ndx_dissect_run_opts *o = p->o;
     if (!o->out) return NDX_OK;
     const int images = o->images && p->have_ix;
+    uint64_t kinds[NDX_DISSECT_MAX_MASKS];
+    kind_counts(p, kinds);
     ndx_dissect_output out = {.class_weights = (const float *const *)p->cw,
                               .load = images ? load_patch : NULL, .load_ctx = p,
                               .patch_size = patch_size, .strip_count = o->images,
                               .locate = images ? locate_patch : NULL, .locate_ctx = p,
                               .network = p->net ? ndx_net_arch(p->net) : NULL,
-                              .model = p->net ? o->model : NULL};
+                              .model = p->net ? o->model : NULL,
+                              .unit_pages = images, .lesions = images ? lesion_mask : NULL,
+                              .lesions_ctx = p, .distinct = o->distinct,
+                              .draw_threshold = o->draw_threshold,
+                              .split = o->merge[0] ? NULL : ndx_split_name(o->split),
+                              .kind_patches = p->nsel ? kinds : NULL};
     ndx_status st = ndx_dissect_write(o->out, (const ndx_dissect *const *)p->st, p->nl, &out);
     for (int l = 0; l < p->nl && !st; l++) {
         char path[4200];

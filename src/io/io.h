@@ -48,4 +48,15 @@ void ndx__csv_put(FILE *f, const char *s);
 /* A decimal integer in lo..hi, the whole of s, into *out: 0; -1 otherwise. */
 int ndx__parse_int(const char *s, long lo, long hi, int *out);
 
+/* A PNG in memory (p NULL: none); free(p) when done. */
+typedef struct ndx__png_mem {
+    unsigned char *p;
+    size_t n, cap;
+    int w, h, failed;
+} ndx__png_mem;
+/* Encodes w x h pixels of comp channels (1 gray, 2 gray+alpha, 3 RGB,
+ * 4 RGBA) into o; kind names the image in the error. */
+ndx_status ndx__png_encode(const char *kind, const uint8_t *px, int w, int h, int comp,
+                           ndx__png_mem *o);
+
 #endif

@@ -285,6 +285,36 @@ static void stb_settings(void)
     stbi_write_force_png_filter = 1;   /* SUB */
 }
 
+static void mem_sink(void *ctx, void *data, int size)
+{
+    ndx__png_mem *m = ctx;
+    if (m->failed || size <= 0) return;
+    if (m->n + (size_t)size > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 65536;
+        while (cap < m->n + (size_t)size) cap *= 2;
+        unsigned char *p = realloc(m->p, cap);
+        if (!p) {
+            m->failed = 1;
+            return;
+        }
+        m->p = p, m->cap = cap;
+    }
+    memcpy(m->p + m->n, data, (size_t)size);
+    m->n += (size_t)size;
+}
+
+ndx_status ndx__png_encode(const char *kind, const uint8_t *px, int w, int h, int comp,
+                           ndx__png_mem *o)
+{
+    pthread_once(&stb_once, stb_settings);
+    *o = (ndx__png_mem){.w = w, .h = h};
+    const int ok = stbi_write_png_to_func(mem_sink, o, w, h, comp, px, w * comp);
+    if (ok && !o->failed) return NDX_OK;
+    free(o->p);
+    o->p = NULL;
+    return ndx__fail(NDX_ERR_NOMEM, "encoding a %dx%d %s PNG failed", w, h, kind);
+}
+
 ndx_status ndx_png_write8(const char *path, const uint8_t *px, int w, int h, int channels)
 {
     pthread_once(&stb_once, stb_settings);

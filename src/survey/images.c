@@ -19,25 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
-/* stb declares every writer static; only the PNG one is used */
-#pragma GCC diagnostic ignored "-Wunused-function"
-
 #include "survey.h"
 #include "../core/core.h"
 #include "../data/data.h"
-#include "../../kernels/kernels.h"
+#include "../render/tile.h"
 
-#define TILE_MIN 192
-#define TILE_MAX 320
+#define TILE_MAX NDX__TILE_MAX
 #define MAMMO_MAX_H 800
 
 typedef struct mammo {
@@ -55,39 +42,12 @@ struct ndx__survey_imgs {
     int64_t bytes;
 };
 
-/* ---- PNG in memory -------------------------------------------------------------- */
-typedef struct png_out {
-    unsigned char *p;      /* NULL: no image */
-    size_t n, cap;
-    int w, h, failed;
-} png_out;
-
-static void mem_sink(void *ctx, void *data, int size)
-{
-    png_out *m = ctx;
-    if (m->failed || size <= 0) return;
-    if (m->n + (size_t)size > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 65536;
-        while (cap < m->n + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(m->p, cap);
-        if (!p) {
-            m->failed = 1;
-            return;
-        }
-        m->p = p, m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, (size_t)size);
-    m->n += (size_t)size;
-}
+typedef ndx__png_mem png_out;
 
 static ndx_status encode(const char *kind, const uint8_t *px, int w, int h, int comp, png_out *o)
 {
-    *o = (png_out){.w = w, .h = h};
-    const int ok = stbi_write_png_to_func(mem_sink, o, w, h, comp, px, w * comp);
-    if (ok && !o->failed) return NDX_OK;
-    free(o->p);
-    o->p = NULL;
-    return ndx__fail(NDX_ERR_NOMEM, "survey: encoding a %dx%d %s PNG failed", w, h, kind);
+    ndx_status s = ndx__png_encode(kind, px, w, h, comp, o);
+    return s ? ndx__fail(s, "survey: %s", ndx_last_error()) : NDX_OK;
 }
 
 /* Stores an encoded image (and frees it); *id gets its id. */
@@ -134,50 +94,7 @@ void ndx__survey_imgs_stats(const ndx__survey_imgs *im, long *images, int64_t *b
 }
 
 /* ---- one source image's work ----------------------------------------------------------- */
-/* The 0.5th and 99.5th percentile of the pixels above 2% of full scale. */
-static void breast_window(const ndx_image *img, float *lo, float *hi)
-{
-    enum { BINS = 4096 };
-    uint64_t *hist = calloc(BINS, sizeof *hist), n = 0;
-    *lo = 0, *hi = 1;
-    if (!hist) return;
-    const int floor_v = img->maxval / 50;
-    for (size_t i = 0; i < (size_t)img->w * img->h; i++) {
-        const int v = img->px[i];
-        if (v <= floor_v) continue;
-        hist[(int64_t)v * (BINS - 1) / img->maxval]++;
-        n++;
-    }
-    uint64_t acc = 0;
-    const uint64_t a = n / 200, b = n - n / 200;
-    int ilo = -1, ihi = BINS - 1;
-    for (int k = 0; n >= 100 && k < BINS; k++) {
-        acc += hist[k];
-        if (ilo < 0 && acc > a) ilo = k;
-        if (acc >= b) {
-            ihi = k;
-            break;
-        }
-    }
-    free(hist);
-    if (n < 100) return;
-    *lo = (float)ilo / (BINS - 1);
-    *hi = (float)(ihi + 1) / (BINS - 1);
-    if (*hi - *lo < 0.01f) *lo = 0, *hi = 1;
-}
-
-static uint8_t windowed(float v, float lo, float hi)
-{
-    float g = (v - lo) / (hi - lo);
-    g = g > 0 ? (g < 1 ? g : 1) : 0;   /* NaN -> 0 */
-    return (uint8_t)lrintf(g * 255.0f);
-}
-
-static int tile_size(const ndx_patch *p)
-{
-    const int side = p->w > p->h ? p->w : p->h;
-    return side < TILE_MIN ? TILE_MIN : side > TILE_MAX ? TILE_MAX : side;
-}
+static int tile_size(const ndx_patch *p) { return ndx__tile_size(p->w, p->h); }
 
 /* One source image and its pending patches (ids[0..n)). */
 typedef struct job {
@@ -191,7 +108,7 @@ typedef struct job {
 } job;
 
 /* The lesion outline of patch i at S x S: in-mask pixels with an outside
- * pixel in their 8-neighbourhood, 2 px on the mask's inner edge. */
+ * pixel in their 8-neighbourhood (ndx__tile_outline). */
 static ndx_status outline(ndx__survey_imgs *im, size_t i, int S, float *masks, uint8_t *in, png_out *o)
 {
     ndx_status s = ndx_patch_masks(im->cache, im->ix, i, S, S, masks);
@@ -206,19 +123,11 @@ static ndx_status outline(ndx__survey_imgs *im, size_t i, int S, float *masks, u
     }
     *o = (png_out){0};
     if (!count) return NDX_OK;
-    uint8_t *rgba = calloc(plane, 4);
+    uint8_t *rgba = calloc(plane, 5), *edge = rgba + 4 * plane;
     if (!rgba) return ndx__fail(NDX_ERR_NOMEM, "survey: out of memory for an outline");
-    for (int y = 0; y < S; y++)
-        for (int x = 0; x < S; x++) {
-            const size_t q = (size_t)y * S + x;
-            int edge = 0;
-            for (int dy = -1; dy <= 1 && in[q] && !edge; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    const int yy = y + dy, xx = x + dx;
-                    if (yy < 0 || xx < 0 || yy >= S || xx >= S || !in[(size_t)yy * S + xx]) edge = 1;
-                }
-            if (edge) rgba[4 * q] = 64, rgba[4 * q + 1] = 255, rgba[4 * q + 2] = 64, rgba[4 * q + 3] = 255;
-        }
+    ndx__tile_outline(in, S, edge);
+    for (size_t q = 0; q < plane; q++)
+        if (edge[q]) rgba[4 * q] = 64, rgba[4 * q + 1] = 255, rgba[4 * q + 2] = 64, rgba[4 * q + 3] = 255;
     s = encode("outline", rgba, S, S, 4, o);
     free(rgba);
     return s;
@@ -235,7 +144,7 @@ static ndx_status run_job(ndx__survey_imgs *im, job *j)
     ndx_status s = ndx_png_read(path, 0, &img, NULL, 0);
     if (s) return s;
     float lo, hi;
-    breast_window(&img, &lo, &hi);
+    ndx__tile_window(&img, &lo, &hi);
     const double f = img.h > MAMMO_MAX_H ? (double)MAMMO_MAX_H / img.h : 1.0;
     const int oh = img.h * f < 1 ? 1 : (int)lround(img.h * f), ow = img.w * f < 1 ? 1 : (int)lround(img.w * f);
     const size_t big = (size_t)oh * ow > (size_t)TILE_MAX * TILE_MAX ? (size_t)oh * ow : (size_t)TILE_MAX * TILE_MAX;
@@ -245,19 +154,14 @@ static ndx_status run_job(ndx__survey_imgs *im, job *j)
     j->sx = (double)ow / img.w, j->sy = (double)oh / img.h;
     if (!s && j->need_mammo) {
         ndx_resize_area_u16(img.px, img.w, 0, 0, img.w, img.h, img.maxval, oh, ow, g);
-        for (size_t i = 0; i < (size_t)oh * ow; i++) px[i] = windowed(g[i], lo, hi);
+        for (size_t i = 0; i < (size_t)oh * ow; i++) px[i] = ndx__tile_windowed(g[i], lo, hi);
         s = encode("mammogram", px, ow, oh, 1, &j->mammo);
     }
     for (int k = 0; k < j->n && !s; k++) {
         const ndx_patch *p = &im->ix->patches[j->ids[k]];
         const int S = tile_size(p);
-        if (p->x < 0 || p->y < 0 || p->w < 1 || p->h < 1 || p->x > img.w - p->w || p->y > img.h - p->h) {
-            s = ndx__fail(NDX_ERR_FORMAT, "%s: patch %lld's box (%d, %d, %d, %d) lies outside the %dx%d image",
-                          path, (long long)j->ids[k], p->x, p->y, p->w, p->h, img.w, img.h);
-            break;
-        }
-        ndx_resize_area_u16(img.px, img.w, p->x, p->y, p->w, p->h, img.maxval, S, S, g);
-        for (size_t q = 0; q < (size_t)S * S; q++) px[q] = windowed(g[q], lo, hi);
+        const int box[4] = {p->x, p->y, p->w, p->h};
+        if ((s = ndx__tile_cut(&img, path, box, S, lo, hi, g, px))) break;
         if (!(s = encode("tile", px, S, S, 1, &j->tiles[k])))
             s = outline(im, (size_t)j->ids[k], S, masks, px, &j->outlines[k]);
     }
@@ -379,24 +283,17 @@ ndx_status ndx__survey_imgs_patch(ndx__survey_imgs *im, int64_t id, ndx__survey_
 /* One highlight overlay, encoded (any thread). */
 static ndx_status highlight(const float *map, int h, int w, int align_corners, float top1, int S, png_out *o)
 {
-    void *plan_buf = malloc(ndx_bilinear_plan_size(S, S));
     float *up = malloc((size_t)S * S * sizeof *up);
-    uint8_t *ga = malloc((size_t)S * S * 2);
+    uint8_t *ga = malloc((size_t)S * S * 2), *in = malloc((size_t)S * S);
     ndx_status s = NDX_OK;
-    if (!plan_buf || !up || !ga) {
+    const float norm = top1 > 0 && isfinite(top1) ? 1.0f / top1 : 0.0f;
+    if (!up || !ga || !in) {
         s = ndx__fail(NDX_ERR_NOMEM, "survey: out of memory for a highlight");
-    } else {
-        ndx_bilinear_plan plan;
-        ndx_bilinear_plan_init(&plan, h, w, S, S, align_corners, plan_buf);
-        ndx_kernels()->bilinear_blend.fn(&plan, 1, map, up);
-        const float norm = top1 > 0 && isfinite(top1) ? 1.0f / top1 : 0.0f;
-        for (size_t q = 0; q < (size_t)S * S; q++) {
-            ga[2 * q] = 0;
-            ga[2 * q + 1] = !(up[q] * norm >= 0.2f) ? 204 : 0;
-        }
+    } else if (!(s = ndx__tile_region(map, h, w, align_corners, norm, 0.2f, S, up, in))) {
+        for (size_t q = 0; q < (size_t)S * S; q++) ga[2 * q] = 0, ga[2 * q + 1] = in[q] ? 0 : 204;
         s = encode("highlight", ga, S, S, 2, o);
     }
-    free(plan_buf), free(up), free(ga);
+    free(up), free(ga), free(in);
     return s;
 }
 
