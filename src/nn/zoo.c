@@ -280,19 +280,25 @@ static int tiny(ndx_net *net, int nc)
 ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint64_t seed,
                          ndx_net **out)
 {
+    return ndx_zoo_build_hw(arch, num_classes, input_size, input_size, seed, out);
+}
+
+ndx_status ndx_zoo_build_hw(const char *arch, int num_classes, int h, int w, uint64_t seed,
+                            ndx_net **out)
+{
     *out = NULL;
     if (!arch) return ndx__fail(NDX_ERR_INVALID, "zoo: no architecture named");
     if (num_classes < 1 || num_classes > 100000)
         return ndx__fail(NDX_ERR_INVALID, "zoo: %d classes (1..100000)", num_classes);
-    if (input_size < 1 || input_size > 8192)
-        return ndx__fail(NDX_ERR_INVALID, "zoo: input size %d (1..8192)", input_size);
+    if (h < 1 || h > 8192 || w < 1 || w > 8192)
+        return ndx__fail(NDX_ERR_INVALID, "zoo: input size %dx%d (1..8192)", h, w);
     int k = -1;
     for (int i = 0; archs[i]; i++)
         if (!strcmp(arch, archs[i])) k = i;
     if (k < 0)
         return ndx__fail(NDX_ERR_INVALID, "zoo: unknown architecture '%s' (alexnet, vgg16, "
                          "resnet18, resnet50, resnet152, inception_v3, tiny)", arch);
-    ndx_net *net = ndx_net_new(arch, 3, input_size, input_size);
+    ndx_net *net = ndx_net_new(arch, 3, h, w);
     if (!net) return NDX_ERR_NOMEM;
     static const int r18[4] = {2, 2, 2, 2}, r50[4] = {3, 4, 6, 3}, r152[4] = {3, 8, 36, 3};
     switch (k) {
@@ -308,7 +314,7 @@ ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint
     if (st) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", ndx_last_error());
-        ndx__fail(st, "%s at input size %d: %s", arch, input_size, msg);
+        ndx__fail(st, "%s at input size %dx%d: %s", arch, h, w, msg);
         ndx_net_free(net);
         return st;
     }
