@@ -257,8 +257,10 @@ ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out);
  * adding every parameter's gradient into ndx_net_grads(). */
 ndx_status ndx_net_backward(ndx_net *net, const float *dlogits);
 /* After ndx_net_backward: the gradient of the output of node (batch, C, H,
- * W) (the loss's gradient with respect to that activation); NDX_ERR_INVALID
- * for a node that does not reach the output. */
+ * W) (the loss's gradient with respect to that activation), for a node
+ * marked with ndx_net_keep_outputs before the training plan (its gradient
+ * buffer is then not reused); NDX_ERR_INVALID for another node or one that
+ * does not reach the output. */
 ndx_status ndx_net_grad_output(const ndx_net *net, int node, ndx_tensor *out);
 /* Sets every gradient to zero as memset would, without touching memory: the
  * next backward pass stores each gradient instead of adding to it (the large

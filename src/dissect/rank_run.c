@@ -173,7 +173,8 @@ static ndx_status gradxact(run *r)
         return ndx__fail(NDX_ERR_INVALID, "rank: %s/patches.csv has no positive %s patches; "
                          "rank another split (--split) or add patients", o->data,
                          ndx_split_name(o->split));
-    ndx_status st = ndx_net_plan(r->net, B, NDX_PLAN_TRAIN);
+    ndx_status st = ndx_net_keep_outputs(r->net, &r->node, 1);   /* its gradient too */
+    if (!st) st = ndx_net_plan(r->net, B, NDX_PLAN_TRAIN);
     if (st) return st;
     ndx_patch_cache *cache = ndx_patch_cache_new((size_t)256 << 20);
     float *gray = calloc((size_t)B * S * S, sizeof *gray);
