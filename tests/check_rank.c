@@ -7,11 +7,13 @@
  * on phantom data (outputs, unit_0001 naming); gradient x activation
  * against its closed form at a layer that feeds a global pool. */
 #include <check.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "golden.h"
 #include "netdx.h"
@@ -158,7 +160,7 @@ START_TEST(test_refuses_flattened_heads)
 }
 END_TEST
 
-static char dir[256], model[320], data[320], out[320];
+static char dir[256], model[320], data[320], out[320], bin[1024];
 
 static void make_dir(void)
 {
@@ -301,8 +303,55 @@ START_TEST(test_gradxact_closed_form)
 }
 END_TEST
 
-int main(void)
+/* netdx rank (the binary beside the tests' folder): exit code; its output
+ * in dir/log. */
+static int cli(const char *args)
 {
+    char cmd[3000];
+    snprintf(cmd, sizeof cmd, "NETDX_THREADS=2 %s rank --model %s --data %s %s > %s/log 2>&1",
+             bin, model, data, args, dir);
+    const int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int log_has(const char *what)
+{
+    char p[400], buf[4096] = "";
+    snprintf(p, sizeof p, "%s/log", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return 0;
+    const size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return strstr(buf, what) != NULL;
+}
+
+START_TEST(test_cli)
+{
+    char args[600];
+    snprintf(args, sizeof args, "--split train --show 3 --out %s/cli", dir);
+    ck_assert_int_eq(cli(args), 0);
+    ck_assert(log_has("tiny features.17, 12 images, top 8 of 128 units"));
+    ck_assert(log_has("class decision"));
+    char p[400];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/cli/rank.json", dir);
+    ck_assert_int_eq(stat(p, &st), 0);
+    snprintf(args, sizeof args, "--method nope --out %s/cli", dir);
+    ck_assert_int_eq(cli(args), 2);
+    ck_assert(log_has("--method: 'nope' is not deepminer or gradxact"));
+    snprintf(args, sizeof args, "--split val --out %s/cli", dir);
+    ck_assert_int_eq(cli(args), 1);
+    ck_assert(log_has("no val images"));
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    char self[1024];
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(bin, sizeof bin, "%s/../netdx", dirname(self));
     Suite *s = suite_create("rank");
     TCase *tc = tcase_create("ranking");
     tcase_set_timeout(tc, 120);
@@ -317,6 +366,7 @@ int main(void)
     tcase_add_checked_fixture(run, setup, NULL);
     tcase_add_test(run, test_run_deepminer);
     tcase_add_test(run, test_gradxact_closed_form);
+    tcase_add_test(run, test_cli);
     suite_add_tcase(s, run);
     return tu_run(s);
 }
