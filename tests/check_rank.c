@@ -303,6 +303,79 @@ START_TEST(test_gradxact_closed_form)
 }
 END_TEST
 
+/* Sum over the positive patches of logit `cls` (class 1 - class 0 for
+ * cls 2) with unit u of conv tensor wt scaled by s. */
+static double logit_sum(ndx_net *net, int wt, int u, float s, const float *x, int cls)
+{
+    ndx_param_info w;
+    ck_assert_int_eq(ndx_net_tensor(net, wt, &w), NDX_OK);
+    const size_t per = w.numel / (size_t)w.shape[0];
+    float *p = w.data + (size_t)u * per;
+    for (size_t i = 0; i < per; i++) p[i] *= s;
+    ndx_net_touch(net);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_OK);
+    for (size_t i = 0; i < per; i++) p[i] /= s;
+    ndx_net_touch(net);
+    ndx_tensor t;
+    ck_assert_int_eq(ndx_net_output(net, ndx_net_num_nodes(net) - 1, &t), NDX_OK);
+    double sum = 0;
+    for (int b = 0; b < ndx_net_batch(net); b++)
+        sum += cls < 2 ? t.data[2 * b + cls] : t.data[2 * b + 1] - t.data[2 * b];
+    return sum;
+}
+
+/* At a convolution without bias (features.12), scaling unit u's weights by
+ * (1 + e) scales its output A_u by (1 + e), so the central difference of
+ * the logit in e is sum_xy dz/dA_u x A_u: gradxact's score, by finite
+ * differences, for the top units of each row. */
+START_TEST(test_gradxact_finite_differences)
+{
+    ndx_rank_opts o;
+    ndx_rank_defaults(&o);
+    o.model = model, o.data = data, o.split = NDX_SPLIT_TRAIN, o.method = NDX_RANK_GRADXACT;
+    o.layer = "features.12", o.batch = 7;
+    ndx_rank_result r;
+    ck_assert_msg(ndx_rank_run(&o, &r) == NDX_OK, "%s", ndx_last_error());
+    ndx_net *net;
+    ck_assert_int_eq(ndx_net_load(model, &net), NDX_OK);
+    ndx_patch_index ix;
+    ck_assert_int_eq(ndx_patches_read(data, &ix), NDX_OK);
+    ndx_patch_cache *cache = ndx_patch_cache_new(64 << 20);
+    float *x = malloc(ix.n * 3 * 32 * 32 * sizeof *x), gray[32 * 32];
+    int n = 0;
+    for (size_t i = 0; i < ix.n; i++) {
+        if (ix.patches[i].split != NDX_SPLIT_TRAIN || !ix.patches[i].label) continue;
+        ck_assert_int_eq(ndx_patch_load(cache, &ix, i, 32, gray), NDX_OK);
+        ndx_gray_to_input(1, 32 * 32, gray, x + (size_t)n++ * 3 * 32 * 32);
+    }
+    ck_assert_uint_eq(r.items, (uint64_t)n);
+    ck_assert_int_eq(ndx_net_plan(net, n, NDX_PLAN_INFER), NDX_OK);
+    int wt = -1;
+    for (int t = 0; t < ndx_net_num_tensors(net); t++) {
+        ndx_param_info w;
+        ndx_net_tensor(net, t, &w);
+        if (!strcmp(w.name, "features.12.weight")) wt = t;
+    }
+    ck_assert_int_ge(wt, 0);
+    const float e = 1e-2f;
+    for (int row = 0; row < 3; row++) {
+        const double top = fabs(r.ranking[row * 128].mean);
+        for (int k = 0; k < 3; k++) {
+            const ndx_rank_unit *u = &r.ranking[row * 128 + k];
+            const double fd = (logit_sum(net, wt, u->unit, 1 + e, x, row) -
+                               logit_sum(net, wt, u->unit, 1 - e, x, row)) / (2.0 * e * n);
+            ck_assert_msg(fabs(fd - u->mean) <= 0.02 * top, "row %d unit %d: %g, finite "
+                          "differences %g", row, u->unit, u->mean, fd);
+        }
+    }
+    free(x);
+    ndx_patch_cache_free(cache);
+    ndx_patches_free(&ix);
+    ndx_net_free(net);
+    ndx_rank_free(&r);
+}
+END_TEST
+
 /* netdx rank (the binary beside the tests' folder): exit code; its output
  * in dir/log. */
 static int cli(const char *args)
@@ -366,6 +439,7 @@ int main(int argc, char **argv)
     tcase_add_checked_fixture(run, setup, NULL);
     tcase_add_test(run, test_run_deepminer);
     tcase_add_test(run, test_gradxact_closed_form);
+    tcase_add_test(run, test_gradxact_finite_differences);
     tcase_add_test(run, test_cli);
     suite_add_tcase(s, run);
     return tu_run(s);
