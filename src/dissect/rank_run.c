@@ -115,7 +115,11 @@ static ndx_status deepminer(run *r)
             st = ndx__fail(st, "rank: %s: %s", path, why);
             break;
         }
-        for (int row = 0; row < r->nrows; row++) {
+        for (int u = 0; u < r->units && !st; u++)
+            if (!isfinite(maxact[u]))
+                st = ndx__fail(NDX_ERR_INVALID, "rank: %s: unit %d of %s is not finite (%g)",
+                               path, u, ndx_net_node_name(r->net, r->node), maxact[u]);
+        for (int row = 0; !st && row < r->nrows; row++) {
             for (int u = 0; u < r->units; u++)
                 c[u] = maxact[u] * r->weights[(size_t)row * r->units + u];
             ndx__rank_acc_add(&r->acc, row, c);
@@ -194,6 +198,14 @@ static ndx_status gradxact(run *r)
         memset(gray + (size_t)n * S * S, 0, (size_t)(B - n) * S * S * sizeof *gray);
         ndx_gray_to_input(B, (size_t)S * S, gray, x);
         if ((st = batch_gradxact(r, classes, x, s))) break;
+        for (size_t i = 0; i < (size_t)n * r->nrows * r->units; i++)
+            if (!isfinite(s[i])) {
+                st = ndx__fail(NDX_ERR_INVALID, "rank: gradient x activation of %s is not "
+                               "finite (unit %zu)", ndx_net_node_name(r->net, r->node),
+                               i % (size_t)r->units);
+                break;
+            }
+        if (st) break;
         for (int b = 0; b < n; b++)
             for (int row = 0; row < r->nrows; row++)
                 ndx__rank_acc_add(&r->acc, row, s + ((size_t)b * r->nrows + row) * r->units);
