@@ -196,120 +196,6 @@ ndx_status ndx_conv2d_backward_weight(const ndx_conv2d_desc *d, const float *x,
                                       const float *dy, float *dw, float *dbias,
                                       float *ws, int accumulate);
 
-/* ---- training: metrics ------------------------------------------------- */
-/* Binary labels are ints, 1 = positive (malignant), 0 = negative; scores are
- * any monotone score of the positive class (probability or logit), finite.
- * A ROC curve has one point per distinct score plus (0,0): point i holds
- * the false/true positive rates when every sample scoring >= thr[i] is called
- * positive (thr[0] = +inf), so npoints <= n + 1.  Both classes must occur. */
-/* AUC = P(score of a random positive > that of a random negative) + 1/2 P(tie)
- * (the Mann-Whitney U statistic over npos*nneg), equal to the trapezoid area
- * under the ROC curve.  O(n log n); allocates n indices while it runs. */
-ndx_status ndx_auc(const float *scores, const int *labels, size_t n, double *auc);
-/* The ROC curve into caller arrays of cap >= n + 1 entries (any may be NULL
- * except npoints); *auc (may be NULL) as ndx_auc. */
-ndx_status ndx_roc(const float *scores, const int *labels, size_t n, double *fpr,
-                   double *tpr, float *thr, size_t cap, size_t *npoints,
-                   double *auc);
-/* Fraction of rows of logits (n, classes) whose argmax (first on ties) is
- * the label. */
-ndx_status ndx_accuracy(const float *logits, const int *labels, size_t n,
-                        int classes, double *acc);
-/* A weighted running mean, e.g. of batch losses weighted by batch size:
- * start from {0}; ndx_mean_value is NAN while the weight is 0. */
-typedef struct ndx_mean { double sum, weight; } ndx_mean;
-void ndx_mean_add(ndx_mean *m, double value, double weight);
-double ndx_mean_value(const ndx_mean *m);
-
-/* One epoch's numbers, as metrics.json stores them (NAN = not measured). */
-typedef struct ndx_epoch_metrics {
-    int epoch;                          /* 1-based */
-    double lr;
-    double train_loss, train_accuracy;  /* means over the epoch's batches */
-    double val_loss, val_accuracy, val_auc;
-    double seconds, images_per_s;
-} ndx_epoch_metrics;
-/* metrics.json: {"epochs": [...], "best_epoch", "best_val_auc", "test_auc"};
- * NAN values are written as null.  test_auc: NAN if not measured.
- * Written to a temporary file, then renamed. */
-ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
-                                  int n_epochs, double test_auc);
-
-/* ---- training: plots (PNG, drawn by netdx) ------------------------------ */
-/* roc.png: the curve (fpr, tpr) of npoints points, the chance diagonal, axes
- * with ticks and "AUC = 0.xxxx"; title may be NULL. */
-ndx_status ndx_plot_roc(const char *path, const double *fpr, const double *tpr,
-                        size_t npoints, double auc, const char *title);
-/* loss.png: training and validation loss per epoch (1..n), two colours and a
- * legend; val_loss may be NULL; NAN entries are skipped. */
-ndx_status ndx_plot_loss(const char *path, const double *train_loss,
-                         const double *val_loss, int n_epochs);
-
-/* ---- training: SGD ------------------------------------------------------ */
-/* torch.optim.SGD with dampening 0 and nesterov off, over flat arrays:
- *   d = g + weight_decay * p
- *   buf = d on the first step (step == 0), else momentum * buf + d
- *   p -= lr * buf
- * (momentum 0: p -= lr * d, buf untouched).  step counts the steps taken
- * and is incremented by ndx_sgd_step; keep it in checkpoints. */
-typedef struct ndx_sgd {
-    float lr, momentum, weight_decay;
-    int64_t step;
-} ndx_sgd;
-/* params, grads, buf: n floats each (buf may be NULL when momentum is 0). */
-ndx_status ndx_sgd_step(ndx_sgd *opt, float *params, const float *grads,
-                        float *buf, size_t n);
-
-/* ---- training: samplers ------------------------------------------------- */
-/* The order of samples in epoch e (0-based) is a pure function of (labels,
- * seed, e), so a run resumes from (epoch, batch) alone.  Shuffled: a
- * permutation of 0..n-1.  Balanced: n draws, each picking a class uniformly
- * among the classes present, then the next sample of that class from the
- * class's own shuffled cycle (so within an epoch the draws of any two samples
- * of one class differ by at most one). */
-typedef struct ndx_sampler ndx_sampler;   /* opaque */
-/* labels (n) in 0..classes-1, copied; balanced 0 = plain shuffle. */
-ndx_status ndx_sampler_new(const int *labels, size_t n, int classes, int balanced,
-                           uint64_t seed, ndx_sampler **out);
-size_t ndx_sampler_len(const ndx_sampler *s);
-/* The order of epoch e: ndx_sampler_len() indices, valid until the next call. */
-const uint32_t *ndx_sampler_epoch(ndx_sampler *s, uint64_t epoch);
-void ndx_sampler_free(ndx_sampler *s);
-
-/* ---- training: checkpoints ---------------------------------------------- */
-/* A checkpoint holds named float arrays (weights, momentum buffers), the
- * position (epoch, batch, optimiser step), an ndx_rng state and a few named
- * scalars (e.g. "best_auc"), with an XXH3-64 checksum of all of it that is
- * verified on load.  Saving writes a temporary file in the same directory,
- * fsyncs it, renames it over path and fsyncs the directory.  Loading refuses
- * a corrupt or truncated file (NDX_ERR_FORMAT naming the file and the fault)
- * before touching the caller's arrays. */
-#define NDX_CKPT_MAX_SCALARS 16
-#define NDX_CKPT_NAME_MAX 128   /* bytes of an array or scalar name, with NUL */
-typedef struct ndx_ckpt_state {
-    int64_t epoch;     /* epochs completed */
-    int64_t batch;     /* batches completed in the current epoch */
-    int64_t step;      /* optimiser steps taken in all */
-    ndx_rng rng;
-    int n_scalars;
-    struct { char name[32]; double value; } scalars[NDX_CKPT_MAX_SCALARS];
-} ndx_ckpt_state;
-/* Sets (adds or replaces) a named scalar; names up to 31 bytes. */
-ndx_status ndx_ckpt_set(ndx_ckpt_state *st, const char *name, double value);
-/* NDX_ERR_INVALID (naming it) when the scalar is absent. */
-ndx_status ndx_ckpt_get(const ndx_ckpt_state *st, const char *name, double *value);
-typedef struct ndx_ckpt_array {
-    const char *name;
-    float *data;
-    size_t count;
-} ndx_ckpt_array;
-ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
-                         const ndx_ckpt_array *arrays, int n_arrays);
-/* The file must hold exactly these arrays (any order) with these counts;
- * missing, extra or misshaped arrays are errors naming the array. */
-ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
-                         const ndx_ckpt_array *arrays, int n_arrays);
-
 /* ---- images (PNG) ------------------------------------------------------- */
 /* A grayscale image, row-major, one uint16_t per pixel, values 0..maxval
  * (255 for an 8-bit source, 65535 for 16-bit). */
@@ -335,6 +221,11 @@ ndx_status ndx_png_write16(const char *path, const uint16_t *px, int w, int h);
 ndx_status ndx_png_write8(const char *path, const uint8_t *px, int w, int h,
                           int channels);
 
+/* ---- .npy ------------------------------------------------------------------
+ * NumPy arrays: float32 little-endian, C order, 1 to 4 dimensions. */
+ndx_status ndx_npy_read(const char *path, ndx_tensor *t);   /* t owned */
+ndx_status ndx_npy_write(const char *path, const ndx_tensor *t);
+
 /* ---- CSV ------------------------------------------------------------------ */
 /* RFC 4180 reader: comma-separated, "quoted" fields with "" escapes and
  * newlines inside quotes, LF or CRLF line ends, a missing final newline. */
@@ -353,6 +244,16 @@ const char *ndx_csv_field(const ndx_csv *c, int i);
 long ndx_csv_line(const ndx_csv *c);
 const char *ndx_csv_name(const ndx_csv *c);
 void ndx_csv_close(ndx_csv *c);
+
+/* ---- plots (PNG, drawn by netdx: src/render) --------------------------- */
+/* roc.png: the curve (fpr, tpr) of npoints points, the chance diagonal, axes
+ * with ticks and "AUC = 0.xxxx"; title may be NULL. */
+ndx_status ndx_plot_roc(const char *path, const double *fpr, const double *tpr,
+                        size_t npoints, double auc, const char *title);
+/* loss.png: training and validation loss per epoch (1..n), two colours and a
+ * legend; val_loss may be NULL; NAN entries are skipped. */
+ndx_status ndx_plot_loss(const char *path, const double *train_loss,
+                         const double *val_loss, int n_epochs);
 
 /* ---- manifest (one row per lesion, one per image without lesions) -------- */
 /* Columns, in this order, with CBIS-DDSM's vocabularies:
@@ -521,6 +422,110 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir,
                            void (*note)(void *ctx, const char *msg),
                            void *note_ctx);
 
+/* ---- training: metrics ------------------------------------------------- */
+/* Binary labels are ints, 1 = positive (malignant), 0 = negative; scores are
+ * any monotone score of the positive class (probability or logit), finite.
+ * A ROC curve has one point per distinct score plus (0,0): point i holds
+ * the false/true positive rates when every sample scoring >= thr[i] is called
+ * positive (thr[0] = +inf), so npoints <= n + 1.  Both classes must occur. */
+/* AUC = P(score of a random positive > that of a random negative) + 1/2 P(tie)
+ * (the Mann-Whitney U statistic over npos*nneg), equal to the trapezoid area
+ * under the ROC curve.  O(n log n); allocates n indices while it runs. */
+ndx_status ndx_auc(const float *scores, const int *labels, size_t n, double *auc);
+/* The ROC curve into caller arrays of cap >= n + 1 entries (any may be NULL
+ * except npoints); *auc (may be NULL) as ndx_auc. */
+ndx_status ndx_roc(const float *scores, const int *labels, size_t n, double *fpr,
+                   double *tpr, float *thr, size_t cap, size_t *npoints,
+                   double *auc);
+/* Fraction of rows of logits (n, classes) whose argmax (first on ties) is
+ * the label. */
+ndx_status ndx_accuracy(const float *logits, const int *labels, size_t n,
+                        int classes, double *acc);
+/* A weighted running mean, e.g. of batch losses weighted by batch size:
+ * start from {0}; ndx_mean_value is NAN while the weight is 0. */
+typedef struct ndx_mean { double sum, weight; } ndx_mean;
+void ndx_mean_add(ndx_mean *m, double value, double weight);
+double ndx_mean_value(const ndx_mean *m);
+
+/* One epoch's numbers, as metrics.json stores them (NAN = not measured). */
+typedef struct ndx_epoch_metrics {
+    int epoch;                          /* 1-based */
+    double lr;
+    double train_loss, train_accuracy;  /* means over the epoch's batches */
+    double val_loss, val_accuracy, val_auc;
+    double seconds, images_per_s;
+} ndx_epoch_metrics;
+/* metrics.json: {"epochs": [...], "best_epoch", "best_val_auc", "test_auc"};
+ * NAN values are written as null.  test_auc: NAN if not measured.
+ * Written to a temporary file, then renamed. */
+ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
+                                  int n_epochs, double test_auc);
+
+/* ---- training: SGD ------------------------------------------------------ */
+/* torch.optim.SGD with dampening 0 and nesterov off, over flat arrays:
+ *   d = g + weight_decay * p
+ *   buf = d on the first step (step == 0), else momentum * buf + d
+ *   p -= lr * buf
+ * (momentum 0: p -= lr * d, buf untouched).  step counts the steps taken
+ * and is incremented by ndx_sgd_step; keep it in checkpoints. */
+typedef struct ndx_sgd {
+    float lr, momentum, weight_decay;
+    int64_t step;
+} ndx_sgd;
+/* params, grads, buf: n floats each (buf may be NULL when momentum is 0). */
+ndx_status ndx_sgd_step(ndx_sgd *opt, float *params, const float *grads,
+                        float *buf, size_t n);
+
+/* ---- training: samplers ------------------------------------------------- */
+/* The order of samples in epoch e (0-based) is a pure function of (labels,
+ * seed, e), so a run resumes from (epoch, batch) alone.  Shuffled: a
+ * permutation of 0..n-1.  Balanced: n draws, each picking a class uniformly
+ * among the classes present, then the next sample of that class from the
+ * class's own shuffled cycle (so within an epoch the draws of any two samples
+ * of one class differ by at most one). */
+typedef struct ndx_sampler ndx_sampler;   /* opaque */
+/* labels (n) in 0..classes-1, copied; balanced 0 = plain shuffle. */
+ndx_status ndx_sampler_new(const int *labels, size_t n, int classes, int balanced,
+                           uint64_t seed, ndx_sampler **out);
+size_t ndx_sampler_len(const ndx_sampler *s);
+/* The order of epoch e: ndx_sampler_len() indices, valid until the next call. */
+const uint32_t *ndx_sampler_epoch(ndx_sampler *s, uint64_t epoch);
+void ndx_sampler_free(ndx_sampler *s);
+
+/* ---- training: checkpoints ---------------------------------------------- */
+/* A checkpoint holds named float arrays (weights, momentum buffers), the
+ * position (epoch, batch, optimiser step), an ndx_rng state and a few named
+ * scalars (e.g. "best_auc"), with an XXH3-64 checksum of all of it that is
+ * verified on load.  Saving writes a temporary file in the same directory,
+ * fsyncs it, renames it over path and fsyncs the directory.  Loading refuses
+ * a corrupt or truncated file (NDX_ERR_FORMAT naming the file and the fault)
+ * before touching the caller's arrays. */
+#define NDX_CKPT_MAX_SCALARS 16
+#define NDX_CKPT_NAME_MAX 128   /* bytes of an array or scalar name, with NUL */
+typedef struct ndx_ckpt_state {
+    int64_t epoch;     /* epochs completed */
+    int64_t batch;     /* batches completed in the current epoch */
+    int64_t step;      /* optimiser steps taken in all */
+    ndx_rng rng;
+    int n_scalars;
+    struct { char name[32]; double value; } scalars[NDX_CKPT_MAX_SCALARS];
+} ndx_ckpt_state;
+/* Sets (adds or replaces) a named scalar; names up to 31 bytes. */
+ndx_status ndx_ckpt_set(ndx_ckpt_state *st, const char *name, double value);
+/* NDX_ERR_INVALID (naming it) when the scalar is absent. */
+ndx_status ndx_ckpt_get(const ndx_ckpt_state *st, const char *name, double *value);
+typedef struct ndx_ckpt_array {
+    const char *name;
+    float *data;
+    size_t count;
+} ndx_ckpt_array;
+ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
+                         const ndx_ckpt_array *arrays, int n_arrays);
+/* The file must hold exactly these arrays (any order) with these counts;
+ * missing, extra or misshaped arrays are errors naming the array. */
+ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
+                         const ndx_ckpt_array *arrays, int n_arrays);
+
 /* ---- training: the loop (netdx train / netdx eval) ----------------------- */
 /* Fine-tunes a zoo network on the training patches of data_dir (patches.csv),
  * readable top to bottom in src/train/loop.c: class-balanced sampling, SGD,
@@ -543,7 +548,7 @@ typedef struct ndx_train_opts {
     const char *resume;         /* checkpoint to continue from, or NULL */
     const char *checkpoint;     /* NULL: "<out>.ckpt" */
     int epochs, batch;
-    int input_size;             /* 0: 64 for tiny, 299 for inception_v3, else 227 */
+    int input_size;             /* 0: the architecture's (ndx_zoo_find) */
     int threads;                /* 0: leave ndx_get_threads() as it is */
     int checkpoint_every;       /* batches; 0: at the end of epochs only */
     int flips;                  /* random horizontal flips */

@@ -1,5 +1,5 @@
 /* netdx networks: layers with forward and backward, the graph that runs
- * them, the model zoo, safetensors and .npy files.
+ * them, the model zoo, models to and from safetensors files (.npy: netdx.h).
  *
  * USAGE
  *
@@ -277,13 +277,26 @@ ndx_status ndx_net_loss_backward(ndx_net *net, const int *labels, const float *c
  * torchvision's module structure and state_dict names: "alexnet", "vgg16",
  * "resnet18", "resnet50", "resnet152", "inception_v3" (no aux head,
  * transform_input=False), and "tiny" (5 conv + BN + ReLU, 128-unit last conv,
- * global pool, linear; for 64-128 px patches).  input_size: H = W. */
-const char *const *ndx_zoo_archs(void);   /* NULL-terminated */
+ * global pool, linear; for 64-128 px patches).  One registry entry per
+ * architecture holds what a reader needs to know of it. */
+typedef struct ndx_zoo_arch {
+    const char *name;           /* "alexnet" */
+    int input_size;             /* default H = W: the study's 227 (299 for
+                                   inception_v3), 64 for tiny */
+    const char *layers[3];      /* the layers the study's experts saw, in
+                                   torchvision's names; NULL-terminated */
+    const char *about;          /* one line */
+} ndx_zoo_arch;
+/* The registry's entry for name, or NULL. */
+const ndx_zoo_arch *ndx_zoo_find(const char *name);
+/* Entry i (0, 1, ...) of the registry; NULL past the last. */
+const ndx_zoo_arch *ndx_zoo_arch_at(int i);
+/* input_size: H = W; 0: the architecture's default (ndx_zoo_find). */
 ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint64_t seed,
                          ndx_net **out);
 /* The same at an input of h x w (e.g. a whole mammogram for a network that
  * runs fully convolutionally up to a global pool); the parameters are the
- * same tensors as at any other size. */
+ * same tensors as at any other size.  h = w = 0: the default size. */
 ndx_status ndx_zoo_build_hw(const char *arch, int num_classes, int h, int w, uint64_t seed,
                             ndx_net **out);
 
@@ -310,11 +323,6 @@ ndx_status ndx_net_load(const char *path, ndx_net **out);
  * head from path (e.g. ImageNet weights), head fresh (PyTorch default, seed). */
 ndx_status ndx_net_load_finetune(const char *path, const char *arch, int num_classes,
                                  int input_size, uint64_t seed, ndx_net **out);
-
-/* ---- .npy ----------------------------------------------------------------------
- * float32 little-endian, C order, 1 to 4 dimensions. */
-ndx_status ndx_npy_read(const char *path, ndx_tensor *t);   /* t owned */
-ndx_status ndx_npy_write(const char *path, const ndx_tensor *t);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -35,28 +35,11 @@ static int run(const char *fmt, ...)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static int output_has(const char *what)
 {
     char p[400];
     snprintf(p, sizeof p, "%s/out", dir);
-    char *s = slurp(p);
+    char *s = tu_slurp(p, NULL);
     const int has = s && strstr(s, what);
     if (!has) fprintf(stderr, "output lacks '%s':\n%s\n", what, s ? s : "(none)");
     free(s);
@@ -105,7 +88,7 @@ static void read_table(table *t, const char *sub)
 {
     char p[600];
     snprintf(p, sizeof p, "%s/%s/units.csv", dir, sub);
-    t->text = slurp(p);
+    t->text = tu_slurp(p, NULL);
     ck_assert_msg(t->text != NULL, "no %s", p);
     t->rows = 0;
     for (char *line = strtok(t->text, "\n"); line && t->rows < 200; line = strtok(NULL, "\n")) {
@@ -156,7 +139,7 @@ START_TEST(test_dissect_run)
 
     char p[600];
     snprintf(p, sizeof p, "%s/one/units.json", dir);
-    char *js = slurp(p);
+    char *js = tu_slurp(p, NULL);
     cJSON *root = cJSON_Parse(js);
     ck_assert_ptr_nonnull(root);
     const cJSON *units = cJSON_GetObjectItem(root, "units");
@@ -236,7 +219,7 @@ START_TEST(test_dissect_bad_input)
     fclose(f);
     ck_assert_int_ne(run("dissect --merge %s/data %s/data --out %s/keep", dir, dir, dir), 0);
     ck_assert(output_has("no .dstate"));
-    char *s = slurp(p);
+    char *s = tu_slurp(p, NULL);
     ck_assert_str_eq(s, "precious\n");
     free(s);
     /* a corrupt state file is named */

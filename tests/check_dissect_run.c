@@ -62,19 +62,7 @@ static char *slurp(const char *sub, const char *name)
 {
     char p[700];
     snprintf(p, sizeof p, "%s/%s/%s", dir, sub, name);
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
+    return tu_slurp(p, NULL);
 }
 
 static int exists(const char *sub)

@@ -1,6 +1,8 @@
-/* Check suite: PNG reading and writing, the CSV reader. */
+/* Check suite: the safe-write routine (src/io/file.c), PNG reading and
+ * writing, the CSV reader. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
+#include <sys/stat.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 
 #include "netdx.h"
 #include "testutil.h"
+#include "../src/io/io.h"
 
 static char tmpdir[256];
 
@@ -55,6 +58,112 @@ static unsigned char *read_bytes(const char *path, size_t *n)
     fclose(f);
     return b;
 }
+
+/* ---- safe writes ---------------------------------------------------------- */
+
+/* Entries of tmpdir other than . and .. */
+static int count_entries(void)
+{
+    DIR *d = opendir(tmpdir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+/* Writes 100000 bytes of 'n', then fails when ctx says so. */
+static ndx_status fill(FILE *f, void *ctx)
+{
+    for (int i = 0; i < 100000; i++) fputc('n', f);
+    return *(int *)ctx ? ndx__fail(NDX_ERR_IO, "the writer failed midway") : NDX_OK;
+}
+
+START_TEST(safe_write_keeps_old_file_on_failure)
+{
+    const char *path = tmp("out.txt");
+    write_bytes(path, "old", 3);
+    int fail = 1;
+    ck_assert_int_eq(ndx__write_file(path, fill, &fail), NDX_ERR_IO);
+    ck_assert_str_eq(ndx_last_error(), "the writer failed midway");
+    size_t n;
+    unsigned char *b = read_bytes(path, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_mem_eq(b, "old", 3);
+    free(b);
+    ck_assert_int_eq(count_entries(), 1);   /* no temporary file left */
+    /* a failure after writing: renaming over a directory */
+    ck_assert_int_eq(mkdir(tmp("adir"), 0755), 0);
+    fail = 0;
+    ck_assert_int_eq(ndx__write_file(tmp("adir"), fill, &fail), NDX_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "adir: cannot rename"));
+    ck_assert_int_eq(count_entries(), 2);
+    /* a folder that does not exist: nothing created */
+    ck_assert_int_eq(ndx__write_file(tmp("none/x.txt"), fill, &fail), NDX_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "none/x.txt"));
+    ck_assert_int_eq(count_entries(), 2);
+    /* success replaces the file, mode 0644 */
+    ck_assert_int_eq(ndx__write_file(path, fill, &fail), NDX_OK);
+    b = read_bytes(path, &n);
+    ck_assert_uint_eq(n, 100000);
+    ck_assert(b[0] == 'n' && b[n - 1] == 'n');
+    free(b);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0644);
+    ck_assert_int_eq(count_entries(), 2);
+    /* a path longer than the routine holds: refused, nothing written */
+    char *longp = malloc(5000);
+    memset(longp, 'a', 4998);
+    longp[4998] = 0;
+    for (size_t len = 4096; len < 4110; len++) {
+        longp[len] = 0;
+        ck_assert_int_eq(ndx__write_file(longp, fill, &fail), NDX_ERR_INVALID);
+        ck_assert_ptr_nonnull(strstr(ndx_last_error(), "path too long"));
+        longp[len] = 'a';
+    }
+    free(longp);
+    ck_assert_int_eq(count_entries(), 2);
+    /* an aborted ndx__out leaves nothing either */
+    ndx__out o;
+    ck_assert_int_eq(ndx__out_open(&o, tmp("aborted"), 1), NDX_OK);
+    ndx__out_put(&o, "x", 1);
+    ck_assert_int_eq(count_entries(), 3);
+    ndx__out_abort(&o);
+    ck_assert_int_eq(count_entries(), 2);
+}
+END_TEST
+
+START_TEST(sealed_file_checked)
+{
+    const char *path = tmp("sealed.bin");
+    ndx__out o;
+    ck_assert_int_eq(ndx__out_open(&o, path, 1), NDX_OK);
+    for (int i = 0; i < 3000; i++) ndx__out_put(&o, &i, sizeof i);
+    ck_assert_int_eq(ndx__out_commit(&o), NDX_OK);
+    size_t n;
+    unsigned char *b = read_bytes(path, &n);
+    ck_assert_uint_eq(n, 3000 * sizeof(int) + 8);
+    /* the seal is the hash of what came before it, little-endian */
+    const uint64_t h = ndx_hash64(b, n - 8, 0);
+    for (int i = 0; i < 8; i++) ck_assert_uint_eq(b[n - 8 + i], (h >> (8 * i)) & 255);
+    for (size_t at = 0; at < n; at += 997) {   /* every flipped byte is caught */
+        b[at] ^= 4;
+        write_bytes(path, b, n);
+        b[at] ^= 4;
+        FILE *f = fopen(path, "rb");
+        ck_assert_int_eq(ndx__sealed_check(f, n, path), NDX_ERR_FORMAT);
+        fclose(f);
+        ck_assert_ptr_nonnull(strstr(ndx_last_error(), "checksum mismatch"));
+    }
+    write_bytes(path, b, n);
+    FILE *f = fopen(path, "rb");
+    ck_assert_int_eq(ndx__sealed_check(f, n, path), NDX_OK);
+    ck_assert_int_eq(ndx__sealed_check(f, 5, path), NDX_ERR_FORMAT);   /* shorter than a seal */
+    fclose(f);
+    free(b);
+}
+END_TEST
 
 /* ---- PNG ------------------------------------------------------------------ */
 START_TEST(png_16bit_roundtrip)
@@ -308,7 +417,12 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("io");
-    TCase *t = tcase_create("png");
+    TCase *t = tcase_create("file");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_test(t, safe_write_keeps_old_file_on_failure);
+    tcase_add_test(t, sealed_file_checked);
+    suite_add_tcase(s, t);
+    t = tcase_create("png");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_test(t, png_16bit_roundtrip);
     tcase_add_test(t, png_8bit_roundtrip);

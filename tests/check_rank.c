@@ -389,14 +389,12 @@ static int cli(const char *args)
 
 static int log_has(const char *what)
 {
-    char p[400], buf[4096] = "";
+    char p[400];
     snprintf(p, sizeof p, "%s/log", dir);
-    FILE *f = fopen(p, "r");
-    if (!f) return 0;
-    const size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return strstr(buf, what) != NULL;
+    char *text = tu_slurp(p, NULL);
+    const int has = text && strstr(text, what);
+    free(text);
+    return has;
 }
 
 START_TEST(test_cli)

@@ -22,23 +22,6 @@ static const char *data_dir(void)
     return d && *d ? d : "tests/data";
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static void spit(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");
@@ -416,7 +399,7 @@ static void make_dissection(void)
     snprintf(p, sizeof p, "%s/dissection/units", tmp);
     ck_assert_int_eq(mkdir(p, 0755), 0);
     snprintf(q, sizeof q, "%s/report/units.csv", data_dir());
-    char *csv = slurp(q);
+    char *csv = tu_slurp(q, NULL);
     ck_assert_msg(csv != NULL, "%s missing", q);
     snprintf(p, sizeof p, "%s/dissection/units.csv", tmp);
     spit(p, csv);
@@ -446,7 +429,7 @@ static char *out_file(const char *name)
 {
     char p[600];
     snprintf(p, sizeof p, "%s/out/%s", tmp, name);
-    char *s = slurp(p);
+    char *s = tu_slurp(p, NULL);
     ck_assert_msg(s != NULL, "%s missing", p);
     return s;
 }
@@ -539,7 +522,7 @@ static void write_variant(const char *path, int line, const char *from, const ch
 {
     char src[600];
     snprintf(src, sizeof src, "%s/report/answers.jsonl", data_dir());
-    char *text = slurp(src), *out = malloc(strlen(text) + 4096);
+    char *text = tu_slurp(src, NULL), *out = malloc(strlen(text) + 4096);
     ck_assert(text && out);
     out[0] = 0;
     int n = 1;
@@ -634,7 +617,7 @@ START_TEST(test_one_reader)
     char src[600], survey[600];
     snprintf(src, sizeof src, "%s/report/answers.jsonl", data_dir());
     snprintf(survey, sizeof survey, "%s/alice.jsonl", tmp);
-    char *text = slurp(src), *out = calloc(strlen(text) + 1, 1);
+    char *text = tu_slurp(src, NULL), *out = calloc(strlen(text) + 1, 1);
     for (char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1)
         if (strstr(p, "\"reader\": \"alice\"") && strstr(p, "\"reader\": \"alice\"") < nl) strncat(out, p, (size_t)(nl - p) + 1);
     spit(survey, out);
@@ -674,7 +657,7 @@ START_TEST(test_cli)
     char p[600];
     snprintf(p, sizeof p, "%s/cli.out", tmp);
     ck_assert_int_eq(run("report --explain 'fine pleomorphic calcs'"), 0);
-    char *o = slurp(p);
+    char *o = tu_slurp(p, NULL);
     ck_assert_msg(strstr(o, "calc_susp.fine_pleomorphic") && strstr(o, "\"calcs\""), "%s", o);
     free(o);
     ck_assert_int_eq(run("report --survey x.jsonl"), 2);
@@ -683,14 +666,14 @@ START_TEST(test_cli)
     snprintf(survey, sizeof survey, "%s/bad.jsonl", tmp);
     write_variant(survey, 2, "\"unit\": 0", "\"unit\": 77", 0);
     ck_assert_int_eq(run("report --survey %s --dissection %s/dissection --out %s/out", survey, tmp, tmp), 1);
-    o = slurp(p);
+    o = tu_slurp(p, NULL);
     ck_assert_msg(strstr(o, "line 2, field \"unit\""), "%s", o);
     free(o);
     ck_assert_int_eq(access(strcat(strcpy(p, tmp), "/out"), F_OK), -1);
     snprintf(survey, sizeof survey, "%s/report/answers.jsonl", data_dir());
     ck_assert_int_eq(run("report --survey %s --dissection %s/dissection/ --out %s/out/ --seed 3", survey, tmp, tmp), 0);
     snprintf(p, sizeof p, "%s/cli.out", tmp);
-    o = slurp(p);
+    o = tu_slurp(p, NULL);
     ck_assert_msg(strstr(o, "SIMULATED READERS") && strstr(o, "10 Figure-4 rows"), "%s", o);
     free(o);
     snprintf(p, sizeof p, "%s/out/index.html", tmp);   /* "out/" is the folder out */

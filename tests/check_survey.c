@@ -422,7 +422,7 @@ END_TEST
 static int file_has(const char *path, const char *s)
 {
     size_t n;
-    char *t = slurp(path, &n);
+    char *t = tu_slurp(path, &n);
     if (!t) return 0;
     int found = 0;
     for (size_t i = 0; !found && i + strlen(s) <= n; i++) found = !memcmp(t + i, s, strlen(s));
@@ -440,7 +440,7 @@ START_TEST(test_only_hashes_stored)
     ck_assert_int_eq(run("survey reader add --db %s carol --role physicist", p), 0);
     char out[400];
     path_of(out, sizeof out, "out");
-    char *text = slurp(out, NULL);
+    char *text = tu_slurp(out, NULL);
     char *t = strstr(text, "login?token=");
     ck_assert_ptr_nonnull(t);
     char token[NDX__SURVEY_TOKEN_HEX + 1];

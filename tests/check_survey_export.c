@@ -77,7 +77,7 @@ static void check_record(const cJSON *o, const char *hash, int history)
 /* Checks every line of an export; returns the lines. */
 static int check_jsonl(const char *path, const char *hash, int history, int *descriptors)
 {
-    char *text = slurp(path, NULL);
+    char *text = tu_slurp(path, NULL);
     ck_assert_ptr_nonnull(text);
     int lines = 0;
     for (char *line = text, *nl; *line; line = nl + 1) {
@@ -175,7 +175,7 @@ START_TEST(test_real_simulate_export)
     /* the hash of units.csv */
     path_of(p, sizeof p, "real/units.csv");
     size_t n;
-    char *csv = slurp(p, &n), hash[17];
+    char *csv = tu_slurp(p, &n), hash[17];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)ndx_hash64(csv, n, 0));
     free(csv);
     ck_assert_int_eq(run("survey export --db %s --out %s/a.jsonl", db, dir), 0);
@@ -248,7 +248,7 @@ START_TEST(test_export_csv_quoting)
     /* the JSON line carries the same text, and a bad --out name writes nothing */
     path_of(out, sizeof out, "a.jsonl");
     ck_assert_int_eq(ndx_survey_export(p, out, 0, &records), NDX_OK);
-    char *t = slurp(out, NULL);
+    char *t = tu_slurp(out, NULL);
     ck_assert_ptr_nonnull(strstr(t, "\"simulated\":false"));
     ck_assert_ptr_nonnull(strstr(t, "a \\\"spiculated\\\", dense\\nmass"));
     free(t);
@@ -303,10 +303,10 @@ START_TEST(test_cli_bad_input)
     char keep[400];
     path_of(keep, sizeof keep, "keep.sqlite");
     size_t n0, n1;
-    char *before = slurp(keep, &n0);
+    char *before = tu_slurp(keep, &n0);
     ck_assert_int_eq(run("survey init --db %s --dissection %s/craft --data %s/data", keep, dir, dir), 1);
     ck_assert(output_has("exists already"));
-    char *after = slurp(keep, &n1);
+    char *after = tu_slurp(keep, &n1);
     ck_assert(n0 == n1 && !memcmp(before, after, n0));
     free(before), free(after);
     ck_assert_int_eq(run("survey reader add --db %s x --role nurse", keep), 2);

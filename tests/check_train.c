@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/train/font.h"
+#include "../src/render/font.h"
 #include "golden.h"
 #include "netdx.h"
 #include "testutil.h"

@@ -50,26 +50,11 @@ static inline int run(const char *fmt, ...)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    const long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) free(s), s = NULL;
-    if (s) s[n] = 0;
-    if (len) *len = s ? (size_t)n : 0;
-    fclose(f);
-    return s;
-}
-
 static inline int output_has(const char *what)
 {
     char p[400];
     snprintf(p, sizeof p, "%s/out", dir);
-    char *s = slurp(p, NULL);
+    char *s = tu_slurp(p, NULL);
     const int has = s && strstr(s, what);
     if (!has) fprintf(stderr, "output lacks '%s':\n%s\n", what, s ? s : "(none)");
     free(s);

@@ -88,6 +88,27 @@ static inline void tu_threads(int n)
     ck_assert_msg(ndx_set_threads(n) == NDX_OK, "threads %d: %s", n, ndx_last_error());
 }
 
+/* The whole file, NUL-terminated (malloc'd; NULL when it cannot be read);
+ * *len, when len is not NULL, gets its size. */
+static inline char *tu_slurp(const char *path, size_t *len)
+{
+    if (len) *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s) s[n] = 0;
+    if (len) *len = s ? (size_t)n : 0;
+    fclose(f);
+    return s;
+}
+
 /* Runs one suite with Check's usual summary line; the exit status of main. */
 static inline int tu_run(Suite *s)
 {

@@ -114,8 +114,8 @@ int cmd_train(int argc, char **argv)
                    "layer.  --resume continues a checkpoint exactly where it stopped.  At\n"
                    "the end metrics.json, roc.png and loss.png are written beside --out\n"
                    "and the test-split AUC is printed.  Defaults: --epochs 10 --batch 32\n"
-                   "--seed 1, input size 64 for tiny, 299 for inception_v3, 227 for the\n"
-                   "others, the paper's optimiser settings.\n");
+                   "--seed 1, the architecture's input size (netdx info lists them), the\n"
+                   "paper's optimiser settings.\n");
             return EXIT_OK;
         default: return EXIT_USAGE;
         }

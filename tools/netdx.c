@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "netdx.h"
+#include "netdx_nn.h"
 
 int cmd_info(int argc, char **argv)
 {
@@ -25,11 +26,11 @@ int cmd_info(int argc, char **argv)
         }
         if (c == 'h') {
             printf("usage: netdx info [--model M [--input-size S]]\n"
-                   "Prints the version, the kernel set in use, the threads and the\n"
-                   "CPU features seen.  NETDX_KERNELS=ref|avx2|neon and\n"
+                   "Prints the version, the kernel set in use, the threads, the CPU\n"
+                   "features seen and the zoo: each architecture's default input size\n"
+                   "and the layers the study dissected.  NETDX_KERNELS=ref|avx2|neon and\n"
                    "NETDX_THREADS=N override the automatic choices.\n"
-                   "--model M (a .safetensors file or a zoo name: alexnet, vgg16, resnet18,\n"
-                   "resnet50, resnet152, inception_v3, tiny) lists its tappable nodes\n"
+                   "--model M (a .safetensors file or a zoo name) lists its tappable nodes\n"
                    "and their output shapes (C,H,W) at input size S.\n");
             return EXIT_OK;
         }
@@ -42,6 +43,12 @@ int cmd_info(int argc, char **argv)
     ndx_cpu_features(cpu, sizeof cpu);
     printf("netdx %s\nkernels: %s\nthreads: %d\ncpu: %s\n", ndx_version(),
            ndx_kernel_set(), ndx_get_threads(), cpu);
+    for (int i = 0; ndx_zoo_arch_at(i); i++) {
+        const ndx_zoo_arch *a = ndx_zoo_arch_at(i);
+        printf("zoo: %-13s input %3d  layers", a->name, a->input_size);
+        for (int l = 0; l < 3 && a->layers[l]; l++) printf(" %s", a->layers[l]);
+        printf("\n");
+    }
     return EXIT_OK;
 }
 

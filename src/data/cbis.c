@@ -122,19 +122,10 @@ static void say(void (*note)(void *, const char *), void *ctx, const char *fmt, 
     note(ctx, msg);
 }
 
-static ndx_status import_csv(const char *csv_path, const char *images_dir, const char *rel_images,
-                             ndx_manifest *m, ndx_cbis_stats *S,
-                             void (*note)(void *, const char *), void *ctx)
+/* col[k]: the header's column of col_names[k], -1 when the file (a mass or
+ * a calcification file) has none. */
+static ndx_status header_columns(ndx_csv *c, const char *csv_path, int col[C_COUNT])
 {
-    ndx_csv *c;
-    ndx_status st = ndx_csv_open(csv_path, &c);
-    if (st != NDX_OK) return st;
-    int got = ndx_csv_next(c);
-    if (got <= 0) {
-        ndx_csv_close(c);
-        return got < 0 ? (ndx_status)got : ndx__fail(NDX_ERR_FORMAT, "%s: empty file", csv_path);
-    }
-    int col[C_COUNT];
     for (int k = 0; k < C_COUNT; k++) col[k] = -1;
     for (int i = 0; i < ndx_csv_nfields(c); i++) {
         char h[128];
@@ -142,134 +133,174 @@ static ndx_status import_csv(const char *csv_path, const char *images_dir, const
         for (int k = 0; k < C_COUNT; k++)
             if (!strcmp(h, col_names[k])) col[k] = i;
     }
-    int is_mass = col[C_SHAPE] >= 0;
+    const int is_mass = col[C_SHAPE] >= 0;
     for (int k = 0; k < C_COUNT; k++) {
         if (col[k] >= 0) continue;
         if (is_mass && (k == C_CALC_TYPE || k == C_CALC_DIST)) continue;
         if (!is_mass && (k == C_SHAPE || k == C_MARGINS)) continue;
-        ndx_csv_close(c);
         return ndx__fail(NDX_ERR_FORMAT, "%s:1: no column '%s' in the header", csv_path, col_names[k]);
     }
+    return NDX_OK;
+}
+
+/* r's text and number fields from the row's trimmed values v; NDX_ERR_FORMAT
+ * names a bad value (the caller skips the row). */
+static ndx_status row_fields(char v[C_COUNT][600], const int *col, const char *csv_path, long line,
+                             ndx_manifest_row *r)
+{
+    ndx_status st = NDX_OK;
+    memset(r, 0, sizeof *r);
+    struct { int k; char *dst; size_t cap; } text[] = {
+        {C_PATIENT, r->patient_id, sizeof r->patient_id}, {C_SIDE, r->side, sizeof r->side},
+        {C_VIEW, r->view, sizeof r->view}, {C_ABN_TYPE, r->abnormality_type, sizeof r->abnormality_type},
+        {C_SHAPE, r->mass_shape, sizeof r->mass_shape}, {C_MARGINS, r->mass_margins, sizeof r->mass_margins},
+        {C_CALC_TYPE, r->calc_type, sizeof r->calc_type}, {C_CALC_DIST, r->calc_distribution, sizeof r->calc_distribution},
+        {C_PATHOLOGY, r->pathology, sizeof r->pathology}};
+    for (size_t i = 0; i < sizeof text / sizeof text[0] && st == NDX_OK; i++) {
+        if (strlen(v[text[i].k]) >= text[i].cap)
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%.80s' is too long", csv_path,
+                           line, col[text[i].k] + 1, col_names[text[i].k], v[text[i].k]);
+        else
+            memcpy(text[i].dst, v[text[i].k], strlen(v[text[i].k]) + 1);
+    }
+    struct { int k, lo, hi; int *dst; } nums[] = {
+        {C_DENSITY, 1, 4, &r->breast_density}, {C_ABN_ID, 1, 1000000, &r->abnormality_id},
+        {C_ASSESS, 0, 5, &r->assessment}, {C_SUBTLETY, 1, 5, &r->subtlety}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0] && st == NDX_OK; i++) {
+        char *end;
+        errno = 0;
+        long x = strtol(v[nums[i].k], &end, 10);
+        if (errno || end == v[nums[i].k] || *end || x < nums[i].lo || x > nums[i].hi)
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%s' is not an integer in %d..%d",
+                           csv_path, line, col[nums[i].k] + 1, col_names[nums[i].k], v[nums[i].k],
+                           nums[i].lo, nums[i].hi);
+        else
+            *nums[i].dst = (int)x;
+    }
+    /* CBIS spells the type in lower case; accept any case */
+    for (char *p = r->abnormality_type; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    for (char *p = r->side; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    for (char *p = r->view; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    return st;
+}
+
+/* Where one CSV file is read from and what it reports to. */
+typedef struct import_ctx {
+    const char *csv_path, *images_dir, *rel_images;
+    ndx_cbis_stats *S;
+    void (*note)(void *, const char *);
+    void *ctx;
+} import_ctx;
+
+/* r's image and mask paths from the row's values v: the mask is the larger
+ * of the ROI and crop files (CBIS swaps them at times).  *skip = 1 (and a
+ * note) when a file is missing; errors stop the import. */
+static ndx_status row_images(const import_ctx *x, char v[C_COUNT][600], long line,
+                             ndx_manifest_row *r, int *skip)
+{
+    const char *csv_path = x->csv_path;
+    char img_rel[600], roi_rel[600], crop_rel[600], full[1300], roi_full[1300], crop_full[1300];
+    *skip = 0;
+    if (to_png(v[C_IMAGE], img_rel, sizeof img_rel) || to_png(v[C_ROI], roi_rel, sizeof roi_rel) ||
+        to_png(v[C_CROP], crop_rel, sizeof crop_rel) || !v[C_IMAGE][0])
+        return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: empty or too long image path", csv_path, line);
+    if (fmt(full, sizeof full, "%s/%s", x->images_dir, img_rel) ||
+        fmt(roi_full, sizeof roi_full, "%s/%s", x->images_dir, roi_rel) ||
+        fmt(crop_full, sizeof crop_full, "%s/%s", x->images_dir, crop_rel))
+        return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
+    if (!exists(full)) {
+        x->S->missing++;
+        if (!x->S->first_missing[0]) fmt(x->S->first_missing, sizeof x->S->first_missing, "%s", full);
+        say(x->note, x->ctx, "%s:%ld: skipped: image %s is missing", csv_path, line, full);
+        *skip = 1;
+        return NDX_OK;
+    }
+    int iw, ih, mw = 0, mh = 0;
+    ndx_status st = ndx_png_size(full, &iw, &ih, NULL);
+    if (st) return st;
+    const char *mask_rel = NULL;
+    long best = -1;
+    const char *cand_rel[2] = {roi_rel, crop_rel}, *cand_full[2] = {roi_full, crop_full};
+    for (int k = 0; k < 2; k++) {
+        int w, h;
+        if (!v[k ? C_CROP : C_ROI][0] || !exists(cand_full[k])) continue;
+        if ((st = ndx_png_size(cand_full[k], &w, &h, NULL)) != NDX_OK) return st;
+        long score = (long)w * h;
+        if (score > best) best = score, mask_rel = cand_rel[k], mw = w, mh = h;
+    }
+    if (!mask_rel) {
+        x->S->missing++;
+        if (!x->S->first_missing[0]) fmt(x->S->first_missing, sizeof x->S->first_missing, "%s", roi_full);
+        say(x->note, x->ctx, "%s:%ld: skipped: no mask PNG (%s)", csv_path, line, roi_full);
+        *skip = 1;
+        return NDX_OK;
+    }
+    if (mask_rel != roi_rel)
+        say(x->note, x->ctx, "%s:%ld: the mask is the 'cropped image' file %s (larger than the ROI file)",
+            csv_path, line, mask_rel);
+    if (mw != iw || mh != ih) {
+        x->S->resampled_masks++;
+        say(x->note, x->ctx, "%s:%ld: mask %s is %dx%d, its image %dx%d: kept, resampled by patches",
+            csv_path, line, mask_rel, mw, mh, iw, ih);
+    }
+    if (snprintf(r->image_path, sizeof r->image_path, "%s/%s", x->rel_images, img_rel) >= (int)sizeof r->image_path ||
+        snprintf(r->mask_path, sizeof r->mask_path, "%s/%s", x->rel_images, mask_rel) >= (int)sizeof r->mask_path)
+        return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
+    return NDX_OK;
+}
+
+/* One data row: its trimmed values, its fields, its images, its checks;
+ * bad values and missing files skip the row (counted and said). */
+static ndx_status import_row(const import_ctx *x, ndx_csv *c, const int *col, ndx_manifest *m)
+{
+    const char *csv_path = x->csv_path;
+    const long line = ndx_csv_line(c);
+    x->S->csv_rows++;
+    char v[C_COUNT][600];
+    for (int k = 0; k < C_COUNT; k++) {
+        char tmp[600];
+        const char *f = col[k] >= 0 ? ndx_csv_field(c, col[k]) : "";
+        if (strlen(f) >= sizeof tmp)
+            return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s) is too long", csv_path, line,
+                             col[k] + 1, col_names[k]);
+        snprintf(tmp, sizeof tmp, "%s", f);
+        snprintf(v[k], sizeof v[k], "%s", trim(tmp));
+    }
+    ndx_manifest_row r;
+    int skip = 0;
+    ndx_status st = row_fields(v, col, csv_path, line, &r);
+    if (!st) st = row_images(x, v, line, &r, &skip);
+    else if (st == NDX_ERR_FORMAT) skip = -1;
+    if (!st && !skip && (st = ndx__manifest_check(&r, csv_path, line)) == NDX_ERR_FORMAT) skip = -1;
+    if (skip < 0) {   /* a bad value: the row is skipped, and said */
+        x->S->invalid++;
+        say(x->note, x->ctx, "%s; row skipped", ndx_last_error());
+        return NDX_OK;
+    }
+    if (st || skip) return st;
+    if ((st = ndx_manifest_add(m, &r)) != NDX_OK) return st;
+    x->S->rows++;
+    return NDX_OK;
+}
+
+static ndx_status import_csv(const char *csv_path, const char *images_dir, const char *rel_images,
+                             ndx_manifest *m, ndx_cbis_stats *S,
+                             void (*note)(void *, const char *), void *ctx)
+{
+    const import_ctx x = {csv_path, images_dir, rel_images, S, note, ctx};
+    ndx_csv *c;
+    ndx_status st = ndx_csv_open(csv_path, &c);
+    if (st != NDX_OK) return st;
+    int got = ndx_csv_next(c), col[C_COUNT];
+    if (got <= 0)
+        st = got < 0 ? (ndx_status)got : ndx__fail(NDX_ERR_FORMAT, "%s: empty file", csv_path);
+    if (!st) st = header_columns(c, csv_path, col);
     while (st == NDX_OK && (got = ndx_csv_next(c)) > 0) {
-        long line = ndx_csv_line(c);
         if (ndx_csv_nfields(c) == 1 && !ndx_csv_field(c, 0)[0]) continue;
-        S->csv_rows++;
-        char v[C_COUNT][600];
-        for (int k = 0; k < C_COUNT; k++) {
-            char tmp[600];
-            const char *f = col[k] >= 0 ? ndx_csv_field(c, col[k]) : "";
-            if (strlen(f) >= sizeof tmp) {
-                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s) is too long", csv_path, line,
-                               col[k] + 1, col_names[k]);
-                break;
-            }
-            snprintf(tmp, sizeof tmp, "%s", f);
-            snprintf(v[k], sizeof v[k], "%s", trim(tmp));
-        }
-        if (st != NDX_OK) break;
-        ndx_manifest_row r;
-        memset(&r, 0, sizeof r);
-        struct { int k; char *dst; size_t cap; } text[] = {
-            {C_PATIENT, r.patient_id, sizeof r.patient_id}, {C_SIDE, r.side, sizeof r.side},
-            {C_VIEW, r.view, sizeof r.view}, {C_ABN_TYPE, r.abnormality_type, sizeof r.abnormality_type},
-            {C_SHAPE, r.mass_shape, sizeof r.mass_shape}, {C_MARGINS, r.mass_margins, sizeof r.mass_margins},
-            {C_CALC_TYPE, r.calc_type, sizeof r.calc_type}, {C_CALC_DIST, r.calc_distribution, sizeof r.calc_distribution},
-            {C_PATHOLOGY, r.pathology, sizeof r.pathology}};
-        for (size_t i = 0; i < sizeof text / sizeof text[0] && st == NDX_OK; i++) {
-            if (strlen(v[text[i].k]) >= text[i].cap)
-                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%.80s' is too long", csv_path,
-                               line, col[text[i].k] + 1, col_names[text[i].k], v[text[i].k]);
-            else
-                memcpy(text[i].dst, v[text[i].k], strlen(v[text[i].k]) + 1);
-        }
-        struct { int k, lo, hi; int *dst; } nums[] = {
-            {C_DENSITY, 1, 4, &r.breast_density}, {C_ABN_ID, 1, 1000000, &r.abnormality_id},
-            {C_ASSESS, 0, 5, &r.assessment}, {C_SUBTLETY, 1, 5, &r.subtlety}};
-        for (size_t i = 0; i < sizeof nums / sizeof nums[0] && st == NDX_OK; i++) {
-            char *end;
-            errno = 0;
-            long x = strtol(v[nums[i].k], &end, 10);
-            if (errno || end == v[nums[i].k] || *end || x < nums[i].lo || x > nums[i].hi)
-                st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%s' is not an integer in %d..%d",
-                               csv_path, line, col[nums[i].k] + 1, col_names[nums[i].k], v[nums[i].k],
-                               nums[i].lo, nums[i].hi);
-            else
-                *nums[i].dst = (int)x;
-        }
-        if (st == NDX_ERR_FORMAT) {   /* a bad value: the row is skipped, and said */
-            S->invalid++;
-            say(note, ctx, "%s; row skipped", ndx_last_error());
-            st = NDX_OK;
-            continue;
-        }
-        if (st != NDX_OK) break;
-        /* CBIS spells the type in lower case; accept any case */
-        for (char *p = r.abnormality_type; *p; p++)
-            if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-        for (char *p = r.side; *p; p++)
-            if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
-        for (char *p = r.view; *p; p++)
-            if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
-        /* images */
-        char img_rel[600], roi_rel[600], crop_rel[600], full[1300], roi_full[1300], crop_full[1300];
-        if (to_png(v[C_IMAGE], img_rel, sizeof img_rel) || to_png(v[C_ROI], roi_rel, sizeof roi_rel) ||
-            to_png(v[C_CROP], crop_rel, sizeof crop_rel) || !v[C_IMAGE][0]) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: empty or too long image path", csv_path, line);
-            break;
-        }
-        if (fmt(full, sizeof full, "%s/%s", images_dir, img_rel) ||
-            fmt(roi_full, sizeof roi_full, "%s/%s", images_dir, roi_rel) ||
-            fmt(crop_full, sizeof crop_full, "%s/%s", images_dir, crop_rel)) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
-            break;
-        }
-        if (!exists(full)) {
-            S->missing++;
-            if (!S->first_missing[0]) fmt(S->first_missing, sizeof S->first_missing, "%s", full);
-            say(note, ctx, "%s:%ld: skipped: image %s is missing", csv_path, line, full);
-            continue;
-        }
-        int iw, ih, mw = 0, mh = 0;
-        if ((st = ndx_png_size(full, &iw, &ih, NULL)) != NDX_OK) break;
-        /* the mask: the candidate closest to the image's size */
-        const char *mask_rel = NULL;
-        long best = -1;
-        const char *cand_rel[2] = {roi_rel, crop_rel}, *cand_full[2] = {roi_full, crop_full};
-        for (int k = 0; k < 2; k++) {
-            int w, h;
-            if (!v[k ? C_CROP : C_ROI][0] || !exists(cand_full[k])) continue;
-            if ((st = ndx_png_size(cand_full[k], &w, &h, NULL)) != NDX_OK) break;
-            long score = (long)w * h;
-            if (score > best) best = score, mask_rel = cand_rel[k], mw = w, mh = h;
-        }
-        if (st != NDX_OK) break;
-        if (!mask_rel) {
-            S->missing++;
-            if (!S->first_missing[0]) fmt(S->first_missing, sizeof S->first_missing, "%s", roi_full);
-            say(note, ctx, "%s:%ld: skipped: no mask PNG (%s)", csv_path, line, roi_full);
-            continue;
-        }
-        if (mask_rel != roi_rel)
-            say(note, ctx, "%s:%ld: the mask is the 'cropped image' file %s (larger than the ROI file)",
-                csv_path, line, mask_rel);
-        if (mw != iw || mh != ih) {
-            S->resampled_masks++;
-            say(note, ctx, "%s:%ld: mask %s is %dx%d, its image %dx%d: kept, resampled by patches",
-                csv_path, line, mask_rel, mw, mh, iw, ih);
-        }
-        if (snprintf(r.image_path, sizeof r.image_path, "%s/%s", rel_images, img_rel) >= (int)sizeof r.image_path ||
-            snprintf(r.mask_path, sizeof r.mask_path, "%s/%s", rel_images, mask_rel) >= (int)sizeof r.mask_path) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
-            break;
-        }
-        if ((st = ndx__manifest_check(&r, csv_path, line)) != NDX_OK) {
-            S->invalid++;
-            say(note, ctx, "%s; row skipped", ndx_last_error());
-            st = NDX_OK;
-            continue;
-        }
-        if ((st = ndx_manifest_add(m, &r)) != NDX_OK) break;
-        S->rows++;
+        st = import_row(&x, c, col, m);
     }
     if (st == NDX_OK && got < 0) st = (ndx_status)got;
     ndx_csv_close(c);

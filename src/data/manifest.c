@@ -211,12 +211,10 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
     return st;
 }
 
-ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
+/* The rows of manifest ctx as CSV into f. */
+static ndx_status put_manifest(FILE *f, void *ctx)
 {
-    char tmp[1100];
-    if (!ndx__tmp_path(tmp, sizeof tmp, path)) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    const ndx_manifest *m = ctx;
     for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++)
         fprintf(f, "%s%s", ndx_manifest_columns[i], i + 1 < NDX_MANIFEST_COLUMNS ? "," : "\n");
     for (size_t i = 0; i < m->n; i++) {
@@ -241,12 +239,12 @@ ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
         ndx__csv_put(f, r->mask_path);
         fputc('\n', f);
     }
-    int err = ferror(f);
-    if (fclose(f) != 0 || err) {
-        remove(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed", path);
-    }
-    return ndx__commit(tmp, path);
+    return NDX_OK;   /* write errors: caught by ndx__out_commit */
+}
+
+ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
+{
+    return ndx__write_file(path, put_manifest, (void *)m);
 }
 
 int ndx_lesion_kind(const ndx_manifest_row *r)

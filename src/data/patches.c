@@ -209,12 +209,10 @@ static ndx_status push_patch(ndx_patch_index *ix, size_t *cap, const ndx_patch *
     return NDX_OK;
 }
 
-static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
+/* patches.csv of index ctx into f. */
+static ndx_status put_patches(FILE *f, void *ctx)
 {
-    char tmp[1100];
-    if (!ndx__tmp_path(tmp, sizeof tmp, path)) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    const ndx_patch_index *ix = ctx;
     for (int i = 0; i < 11; i++) fprintf(f, "%s,", patch_cols[i]);
     for (int i = 0; i < 2 * NDX_LESION_KINDS; i++)
         fprintf(f, "%s%s", overlap_cols[i], i + 1 < 2 * NDX_LESION_KINDS ? "," : "\n");
@@ -230,12 +228,56 @@ static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
         for (int k = 0; k < 2 * NDX_LESION_KINDS; k++) fprintf(f, ",%.4f", p->overlap[k / 2][k % 2]);
         fputc('\n', f);
     }
-    int err = ferror(f);
-    if (fclose(f) != 0 || err) {
-        remove(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed", path);
-    }
-    return ndx__commit(tmp, path);
+    return NDX_OK;   /* write errors: caught by ndx__out_commit */
+}
+
+static ndx_status write_patches(const char *path, const ndx_patch_index *ix)
+{
+    return ndx__write_file(path, put_patches, (void *)ix);
+}
+
+/* The sliding window over image ii (img): every window with enough breast
+ * tissue becomes a patch, labelled from the lesions les (nl, extents ext). */
+static ndx_status slide(ndx_patch_index *ix, size_t ii, const ndx_image *img,
+                        const ndx_lesion_mask *les, const lesion_extent *ext, int nl,
+                        const ndx_patch_opts *o, size_t *cap, ndx_patch_stats *S)
+{
+    const int w = img->w, h = img->h;
+    /* breast = brighter than 5% of the range */
+    int thr = img->maxval / 20;
+    int side = (int)lround(o->window * (w < h ? w : h));
+    if (side < 1) side = 1;
+    int step = (int)lround(o->stride * side);
+    if (step < 1) step = 1;
+    int split = ndx_split_of(ix->images[ii].patient_id);
+    ndx_status st = NDX_OK;
+    for (int y = 0; y + side <= h && st == NDX_OK; y += step)
+        for (int x = 0; x + side <= w && st == NDX_OK; x += step) {
+            long breast = 0;
+            for (int yy = y; yy < y + side; yy++) {
+                const uint16_t *row = img->px + (size_t)yy * w + x;
+                for (int xx = 0; xx < side; xx++) breast += row[xx] > thr;
+            }
+            double tissue = (double)breast / ((double)side * side);
+            if (tissue < o->min_tissue) {
+                S->dropped++;
+                continue;
+            }
+            ndx_patch p;
+            memset(&p, 0, sizeof p);
+            p.image = (int)ii, p.x = x, p.y = y, p.w = side, p.h = side;
+            p.split = split;
+            p.tissue = (float)tissue;
+            p.label = label_box(les, ext, nl, w, h, x, y, side, side, o->label_frac, p.overlap);
+            st = push_patch(ix, cap, &p);
+            if (st == NDX_OK) {
+                S->patches++;
+                S->positive += p.label;
+                S->split_patches[split]++;
+                S->split_positive[split] += p.label;
+            }
+        }
+    return st;
 }
 
 ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch_stats *stats)
@@ -314,39 +356,7 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
             break;
         }
         lesion_extents(les, nl, w, h, ext);
-        /* breast = brighter than 5% of the range */
-        int thr = img.maxval / 20;
-        int side = (int)lround(o->window * (w < h ? w : h));
-        if (side < 1) side = 1;
-        int step = (int)lround(o->stride * side);
-        if (step < 1) step = 1;
-        int split = ndx_split_of(im->patient_id);
-        for (int y = 0; y + side <= h && st == NDX_OK; y += step)
-            for (int x = 0; x + side <= w && st == NDX_OK; x += step) {
-                long breast = 0;
-                for (int yy = y; yy < y + side; yy++) {
-                    const uint16_t *row = img.px + (size_t)yy * w + x;
-                    for (int xx = 0; xx < side; xx++) breast += row[xx] > thr;
-                }
-                double tissue = (double)breast / ((double)side * side);
-                if (tissue < o->min_tissue) {
-                    S.dropped++;
-                    continue;
-                }
-                ndx_patch p;
-                memset(&p, 0, sizeof p);
-                p.image = (int)ii, p.x = x, p.y = y, p.w = side, p.h = side;
-                p.split = split;
-                p.tissue = (float)tissue;
-                p.label = label_box(les, ext, nl, w, h, x, y, side, side, o->label_frac, p.overlap);
-                st = push_patch(&ix, &cap, &p);
-                if (st == NDX_OK) {
-                    S.patches++;
-                    S.positive += p.label;
-                    S.split_patches[split]++;
-                    S.split_positive[split] += p.label;
-                }
-            }
+        st = slide(&ix, ii, &img, les, ext, nl, o, &cap, &S);
         ndx_image_free(&img);
         S.images++;
         if (o->progress) o->progress(o->progress_ctx, (long)ii + 1, (long)ix.nimages);

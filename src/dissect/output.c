@@ -10,8 +10,8 @@
  * > threshold; the relative threshold when none is set) the pixels are
  * dimmed x0.2; the mask's outline (in-mask pixels with a 4-neighbour
  * outside) is drawn in yellow.  Context images (context.c): the top
- * patch's whole image with its box.  Every file is written to a temporary name
- * and renamed. */
+ * patch's whole image with its box.  Every file is written through ndx__out
+ * (src/io/file.c): a temporary name, fsync, rename. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -33,31 +33,17 @@ typedef struct row {
     char context[200];        /* relative path, "" without a context image */
 } row;
 
-typedef struct out_file {
-    FILE *f;
-    char tmp[4200], path[4200];
-} out_file;
+typedef ndx__out out_file;
 
 static ndx_status out_open(out_file *o, const char *dir, const char *name)
 {
-    int n = snprintf(o->path, sizeof o->path, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= sizeof o->path || !ndx__tmp_path(o->tmp, sizeof o->tmp, o->path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
-    o->f = fopen(o->tmp, "w");
-    if (!o->f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", o->tmp, strerror(errno));
-    return NDX_OK;
+    char path[4200];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
+    return ndx__out_open(o, path, 0);
 }
 
-static ndx_status out_close(out_file *o)
-{
-    int bad = ferror(o->f);
-    if (fclose(o->f) != 0) bad = 1;
-    if (bad) {
-        remove(o->tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed", o->tmp);
-    }
-    return ndx__commit(o->tmp, o->path);
-}
+static ndx_status out_close(out_file *o) { return ndx__out_commit(o); }
 
 static void safe_name(char *dst, size_t n, const char *s)
 {
@@ -283,8 +269,7 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
             free(top);
             top = malloc((size_t)d->topk * sizeof *top);
             if (!top) {
-                fclose(f);
-                remove(o.tmp);
+                ndx__out_abort(&o);
                 return ndx__fail(NDX_ERR_NOMEM, "units.csv: out of memory");
             }
         }

@@ -13,7 +13,6 @@
 #include "rank_int.h"
 #include "../data/data.h"
 #include "../io/io.h"
-#include "../train/train.h"
 
 static const char *method_name(ndx_rank_method m)
 {
@@ -274,20 +273,25 @@ ndx_status ndx_rank_run(const ndx_rank_opts *o, ndx_rank_result *res)
 }
 
 /* rank.csv: one line per (row, shown unit). */
-static ndx_status write_csv(const char *path, const ndx_rank_result *r, int show,
-                            const char *method)
+typedef struct csv_ctx { const ndx_rank_result *r; int show; const char *method; } csv_ctx;
+
+static ndx_status fill_csv(FILE *f, void *ctx)
 {
-    ndx__atomic a;
-    ndx_status st = ndx__atomic_open(&a, path, "rank");
-    if (st) return st;
-    fprintf(a.f, "network,layer,method,class,rank,unit,unit_name,count,mean_contribution\n");
+    const csv_ctx *c = ctx;
+    const ndx_rank_result *r = c->r;
+    fprintf(f, "network,layer,method,class,rank,unit,unit_name,count,mean_contribution\n");
     for (int row = 0; row < r->nrows; row++)
-        for (int k = 0; k < show && k < r->units; k++) {
+        for (int k = 0; k < c->show && k < r->units; k++) {
             const ndx_rank_unit *u = &r->ranking[(size_t)row * r->units + k];
-            fprintf(a.f, "%s,%s,%s,%s,%d,%d,unit_%04d,%d,%.9g\n", r->network, r->layer, method,
-                    r->row_name[row], k + 1, u->unit, u->unit + 1, u->count, u->mean);
+            const char *fields[4] = {r->network, r->layer, c->method, r->row_name[row]};
+            for (int i = 0; i < 4; i++) {
+                ndx__csv_put(f, fields[i]);
+                fputc(',', f);
+            }
+            fprintf(f, "%d,%d,unit_%04d,%d,%.9g\n", k + 1, u->unit, u->unit + 1, u->count,
+                    u->mean);
         }
-    return ndx__atomic_commit(&a);
+    return NDX_OK;
 }
 
 static cJSON *json_of(const ndx_rank_result *r, int show, const char *method, int top)
@@ -321,7 +325,7 @@ static cJSON *json_of(const ndx_rank_result *r, int show, const char *method, in
                  cJSON_AddNumberToObject(e, "unit", u->unit) &&
                  cJSON_AddStringToObject(e, "unit_name", name) &&
                  cJSON_AddNumberToObject(e, "count", u->count) &&
-                 cJSON_AddNumberToObject(e, "mean_contribution", u->mean);
+                 ndx__json_num(e, "mean_contribution", u->mean);
         }
     }
     if (!ok) cJSON_Delete(root);
@@ -338,19 +342,12 @@ ndx_status ndx_rank_write(const char *dir, const ndx_rank_result *r, int show,
     char path[4096];
     const char *m = method_name(method);
     snprintf(path, sizeof path, "%s/rank.csv", dir);
-    if ((st = write_csv(path, r, show, m))) return st;
+    csv_ctx c = {r, show, m};
+    if ((st = ndx__write_file(path, fill_csv, &c))) return st;
     cJSON *root = json_of(r, show, m, top);
-    char *text = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) return ndx__fail(NDX_ERR_NOMEM, "rank_write: out of memory");
+    if (!root) return ndx__fail(NDX_ERR_NOMEM, "rank_write: out of memory");
     snprintf(path, sizeof path, "%s/rank.json", dir);
-    ndx__atomic a;
-    st = ndx__atomic_open(&a, path, "rank");
-    if (!st) {
-        fputs(text, a.f);
-        fputc('\n', a.f);
-        st = ndx__atomic_commit(&a);
-    }
-    free(text);
+    st = ndx__json_write(path, root);
+    cJSON_Delete(root);
     return st;
 }

@@ -13,8 +13,10 @@
  *   with hist_mode (one-pass windows, open):
  *   i32 window[U][3] (base, lo, top), u64 hist[U][1 + nmasks][256]
  *   u64 XXH3-64 (seed 0) of every byte before it.
- * Written to "<path>.tmp.<pid>" and renamed; read whole, checked (magic,
- * version, sizes, checksum, then the heaps' and sketches' consistency). */
+ * Written through ndx__out (src/io/file.c: temporary file, fsync, rename),
+ * sealed with the checksum checkpoints end with too; read whole, checked
+ * (magic, version, size, checksum, then the heaps' and sketches'
+ * consistency). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,19 +37,6 @@ static int little_endian(void)
     unsigned char c;
     memcpy(&c, &x, 1);
     return c == 1;
-}
-
-typedef struct writer {
-    FILE *f;
-    ndx_hasher *h;
-    int failed;
-} writer;
-
-static void put(writer *w, const void *p, size_t n)
-{
-    if (w->failed || n == 0) return;
-    ndx_hasher_update(w->h, p, n);
-    if (fwrite(p, 1, n, w->f) != n) w->failed = 1;
 }
 
 /* The arrays after the header, in file order. */
@@ -89,49 +78,30 @@ ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
     if (d->hist_mode && !d->window_open)
         return ndx__fail(NDX_ERR_INVALID, "%s: one-pass state of %s: call ndx_dissect_finish "
                          "before saving", path, d->layer);
-    char tmp[4200];
-    if (!ndx__tmp_path(tmp, sizeof tmp, path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    writer w = {fopen(tmp, "wb"), ndx_hasher_new(0), 0};
-    if (!w.h) {
-        if (w.f) fclose(w.f);
-        remove(tmp);
-        return NDX_ERR_NOMEM;
-    }
-    if (!w.f) {
-        ndx_hasher_free(w.h);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    }
+    ndx__out w;
+    ndx_status st = ndx__out_open(&w, path, 1);
+    if (st) return st;
     const char magic[8] = MAGIC;
     const uint32_t ver = VERSION, bom = 0x01020304u;
-    put(&w, magic, 8);
-    put(&w, &ver, 4);
-    put(&w, &bom, 4);
-    put(&w, d->layer, sizeof d->layer);
-    put(&w, d->mask_names, sizeof d->mask_names);
+    ndx__out_put(&w, magic, 8);
+    ndx__out_put(&w, &ver, 4);
+    ndx__out_put(&w, &bom, 4);
+    ndx__out_put(&w, d->layer, sizeof d->layer);
+    ndx__out_put(&w, d->mask_names, sizeof d->mask_names);
     const int32_t ints[8] = {d->units, d->h, d->w, d->topk, d->nmasks, d->align_corners,
                              (int32_t)d->mode, d->thresholds_set};
-    put(&w, ints, sizeof ints);
-    put(&w, &d->quantile, 8);
-    put(&w, &d->relative, 8);
+    ndx__out_put(&w, ints, sizeof ints);
+    ndx__out_put(&w, &d->quantile, 8);
+    ndx__out_put(&w, &d->relative, 8);
     const uint64_t counts[3] = {d->n_stats, d->n_iou, d->n_pos};
-    put(&w, counts, sizeof counts);
+    ndx__out_put(&w, counts, sizeof counts);
     const int32_t hints[4] = {d->hist_mode, d->mask_h, d->mask_w, d->warmup};
-    put(&w, hints, sizeof hints);
-    put(&w, d->area, sizeof d->area);
+    ndx__out_put(&w, hints, sizeof hints);
+    ndx__out_put(&w, d->area, sizeof d->area);
     span s[16];
     const int ns = spans(d, s);
-    for (int i = 0; i < ns; i++) put(&w, s[i].p, s[i].n);
-    const uint64_t sum = ndx_hasher_digest(w.h);
-    if (!w.failed && fwrite(&sum, 1, 8, w.f) != 8) w.failed = 1;
-    ndx_hasher_free(w.h);
-    const int e = errno;
-    if (fclose(w.f) != 0) w.failed = 1;
-    if (w.failed) {
-        remove(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
-    }
-    return ndx__commit(tmp, path);
+    for (int i = 0; i < ns; i++) ndx__out_put(&w, s[i].p, s[i].n);
+    return ndx__out_commit(&w);
 }
 
 /* Checks the heaps and counters of a loaded state. */
@@ -193,6 +163,146 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
     return NDX_OK;
 }
 
+/* The fixed header of a state file, as read. */
+typedef struct state_header {
+    char layer[64], names[NDX_DISSECT_MAX_MASKS][32];
+    const char *np[NDX_DISSECT_MAX_MASKS];
+    int32_t ints[8];             /* units h w topk nmasks align mode thresholds_set */
+    double qr[2];                /* quantile, relative */
+    uint64_t counts[3];          /* n_stats, n_iou, n_pos */
+    int32_t hints[4];            /* hist_mode, mask_h, mask_w, warmup */
+    uint64_t area[NDX_DISSECT_MAX_MASKS];
+    int nm;
+} state_header;
+
+/* Reads and checks the header of f: magic, version, the fields that do not
+ * go through ndx__dissect_alloc's checks. */
+static ndx_status read_header(FILE *f, const char *path, state_header *h)
+{
+    unsigned char hdr[HEADER_BYTES];
+    const size_t got = fread(hdr, 1, sizeof hdr, f);
+    if (got < 8 || memcmp(hdr, MAGIC, 8))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: not a netdx dissection state file (bad magic)", path);
+    if (got < sizeof hdr)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated header (%zu of %d bytes)", path, got,
+                         HEADER_BYTES);
+    uint32_t ver, bom;
+    memcpy(&ver, hdr + 8, 4);
+    memcpy(&bom, hdr + 12, 4);
+    if (bom != 0x01020304u || ver != VERSION)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: version %u (byte-order mark %08x); this netdx reads "
+                         "version %u", path, ver, bom, VERSION);
+    const unsigned char *p = hdr + 16;
+    memcpy(h->layer, p, 64);
+    p += 64;
+    memcpy(h->names, p, sizeof h->names);
+    p += sizeof h->names;
+    memcpy(h->ints, p, sizeof h->ints);
+    p += sizeof h->ints;
+    memcpy(h->qr, p, sizeof h->qr);
+    p += sizeof h->qr;
+    memcpy(h->counts, p, sizeof h->counts);
+    p += sizeof h->counts;
+    memcpy(h->hints, p, sizeof h->hints);
+    p += sizeof h->hints;
+    memcpy(h->area, p, sizeof h->area);
+    if (h->hints[0] != 0 && h->hints[0] != 1)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: hist_mode is %d", path, h->hints[0]);
+    if (h->hints[0] && (h->hints[1] < 1 || h->hints[1] > 16384 || h->hints[2] < 1 ||
+                        h->hints[2] > 16384))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: mask size %dx%d", path, h->hints[1], h->hints[2]);
+    if (!memchr(h->layer, 0, 64))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: layer name is not terminated", path);
+    h->nm = h->ints[4] >= 1 && h->ints[4] <= NDX_DISSECT_MAX_MASKS ? h->ints[4] : 0;
+    for (int m = 0; m < h->nm; m++) {
+        if (!memchr(h->names[m], 0, 32))
+            return ndx__fail(NDX_ERR_FORMAT, "%s: mask name %d is not terminated", path, m);
+        h->np[m] = h->names[m];
+    }
+    if (h->ints[7] != 0 && h->ints[7] != 1)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: thresholds_set is %d", path, h->ints[7]);
+    return NDX_OK;
+}
+
+/* The size the header promises, checked against the file's before anything
+ * that large is allocated (only for a configuration alloc will accept). */
+static ndx_status check_size(FILE *f, const char *path, const ndx_dissect_config *c,
+                             const state_header *h)
+{
+    if (!(c->units >= 1 && c->units <= 65536 && c->h >= 1 && c->h <= 1024 && c->w >= 1 &&
+          c->w <= 1024 && c->topk >= 1 && c->topk <= 4096 && h->nm))
+        return NDX_OK;
+    const uint64_t U = (uint64_t)c->units, K = (uint64_t)c->topk, hw = (uint64_t)c->h * c->w;
+    const uint64_t nm = (uint64_t)h->nm;
+    const uint64_t expect = HEADER_BYTES + 8 + U * (4 + 4 + 8 + SK_BINS * 8 + 2 * nm * 8 + 4) +
+                            U * K * (4 + 4 + 8 + 4 + 1 + hw * 4) +
+                            (h->hints[0] ? U * (12 + (1 + nm) * HIST_BINS * 8) : 0);
+    if (fseek(f, 0, SEEK_END) != 0)
+        return ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+    const long size = ftell(f);
+    if (size < 0 || (uint64_t)size != expect || fseek(f, HEADER_BYTES, SEEK_SET) != 0)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: %s: %ld bytes, the header promises %llu", path,
+                         size >= 0 && (uint64_t)size < expect ? "truncated" : "wrong size", size,
+                         (unsigned long long)expect);
+    return NDX_OK;
+}
+
+/* Reads the body of f (checksum checked first) into d's arrays. */
+static ndx_status read_body(FILE *f, const char *path, ndx_dissect *d)
+{
+    const off_t fsize = fseeko(f, 0, SEEK_END) == 0 ? ftello(f) : -1;
+    ndx_status st = fsize < 0 ? ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno))
+                              : ndx__sealed_check(f, (uint64_t)fsize, path);
+    if (st) return st;
+    if (fseeko(f, HEADER_BYTES, SEEK_SET) != 0)
+        return ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+    span s[16];
+    const int ns = spans(d, s);
+    size_t body = 0, have = 0;
+    for (int i = 0; i < ns; i++) body += s[i].n;
+    for (int i = 0; i < ns; i++) {
+        const size_t r = fread(s[i].p, 1, s[i].n, f);
+        have += r;
+        if (r != s[i].n) break;
+    }
+    uint64_t sum = 0, extra;
+    const size_t rs = have == body ? fread(&sum, 1, 8, f) : 0;
+    if (have != body || rs != 8)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated: %zu bytes, expected %zu", path,
+                         (size_t)HEADER_BYTES + have + rs, (size_t)HEADER_BYTES + body + 8);
+    if (fread(&extra, 1, 1, f))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: trailing bytes after %zu", path,
+                         (size_t)HEADER_BYTES + body + 8);
+    return NDX_OK;
+}
+
+/* A state from its header: the configuration goes through the same checks
+ * as a new state; FIXED mode's thresholds come from the file, so it is
+ * created as RELATIVE and its mode set after. */
+static ndx_status state_from_header(const char *path, const state_header *h,
+                                    const ndx_dissect_config *c, ndx_dissect **out)
+{
+    ndx_dissect *d;
+    if (ndx__dissect_alloc(&d, c)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", ndx_last_error());
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: %s", path, why);
+    }
+    d->mode = (ndx_dissect_mode)h->ints[6];
+    d->thresholds_set = h->ints[7];
+    d->n_stats = h->counts[0];
+    d->n_iou = h->counts[1];
+    d->n_pos = h->counts[2];
+    memcpy(d->area, h->area, sizeof h->area);
+    ndx_status st = h->hints[0] ? ndx__dissect_windows(d, h->hints[1], h->hints[2]) : NDX_OK;
+    if (st) {
+        ndx_dissect_free(d);
+        return st;
+    }
+    *out = d;
+    return NDX_OK;
+}
+
 ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
 {
     if (!out || !path) return ndx__fail(NDX_ERR_INVALID, "dissect_load: NULL argument");
@@ -201,159 +311,24 @@ ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
         return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
     FILE *f = fopen(path, "rb");
     if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    unsigned char hdr[HEADER_BYTES];
-    size_t got = fread(hdr, 1, sizeof hdr, f);
-    if (got < 8 || memcmp(hdr, MAGIC, 8)) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: not a netdx dissection state file (bad magic)", path);
-    }
-    if (got < sizeof hdr) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated header (%zu of %d bytes)", path, got,
-                         HEADER_BYTES);
-    }
-    uint32_t ver, bom;
-    memcpy(&ver, hdr + 8, 4);
-    memcpy(&bom, hdr + 12, 4);
-    if (bom != 0x01020304u || ver != VERSION) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: version %u (byte-order mark %08x); this netdx reads "
-                         "version %u", path, ver, bom, VERSION);
-    }
-    const unsigned char *p = hdr + 16;
-    char layer[64], names[NDX_DISSECT_MAX_MASKS][32];
-    memcpy(layer, p, 64);
-    p += 64;
-    memcpy(names, p, sizeof names);
-    p += sizeof names;
-    int32_t ints[8];
-    memcpy(ints, p, sizeof ints);
-    p += sizeof ints;
-    double qr[2];
-    memcpy(qr, p, sizeof qr);
-    p += sizeof qr;
-    uint64_t counts[3];
-    memcpy(counts, p, sizeof counts);
-    p += sizeof counts;
-    int32_t hints[4];
-    memcpy(hints, p, sizeof hints);
-    p += sizeof hints;
-    uint64_t area[NDX_DISSECT_MAX_MASKS];
-    memcpy(area, p, sizeof area);
-    if (hints[0] != 0 && hints[0] != 1) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: hist_mode is %d", path, hints[0]);
-    }
-    if (hints[0] && (hints[1] < 1 || hints[1] > 16384 || hints[2] < 1 || hints[2] > 16384)) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: mask size %dx%d", path, hints[1], hints[2]);
-    }
-    if (!memchr(layer, 0, 64)) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: layer name is not terminated", path);
-    }
-    const char *np[NDX_DISSECT_MAX_MASKS];
-    const int nm = ints[4] >= 1 && ints[4] <= NDX_DISSECT_MAX_MASKS ? ints[4] : 0;
-    for (int m = 0; m < nm; m++) {
-        if (!memchr(names[m], 0, 32)) {
-            fclose(f);
-            return ndx__fail(NDX_ERR_FORMAT, "%s: mask name %d is not terminated", path, m);
-        }
-        np[m] = names[m];
-    }
-    if (ints[7] != 0 && ints[7] != 1) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: thresholds_set is %d", path, ints[7]);
-    }
-    /* the configuration goes through the same checks as a new state; FIXED
-     * mode's thresholds come from the file, so create it as RELATIVE */
-    ndx_dissect_config c = {.layer = layer, .units = ints[0], .h = ints[1], .w = ints[2],
-                            .topk = ints[3], .nmasks = nm ? nm : -1, .mask_names = np,
-                            .align_corners = ints[5], .quantile = qr[0], .relative = qr[1],
-                            .warmup = hints[3],
-                            .mode = ints[6] == NDX_THRESHOLD_FIXED ? NDX_THRESHOLD_RELATIVE
-                                                                 : (ndx_dissect_mode)ints[6]};
-    if (c.topk == 0 || c.quantile == 0 || c.relative == 0) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: zero topk, quantile or relative", path);
-    }
-    /* the size the header promises, before allocating anything that large */
-    if (c.units >= 1 && c.units <= 65536 && c.h >= 1 && c.h <= 1024 && c.w >= 1 && c.w <= 1024 &&
-        c.topk >= 1 && c.topk <= 4096 && nm) {
-        const uint64_t U = (uint64_t)c.units, K = (uint64_t)c.topk, hw = (uint64_t)c.h * c.w;
-        const uint64_t expect = HEADER_BYTES + 8 +
-                                U * (4 + 4 + 8 + SK_BINS * 8 + 2 * (uint64_t)nm * 8 + 4) +
-                                U * K * (4 + 4 + 8 + 4 + 1 + hw * 4) +
-                                (hints[0] ? U * (12 + (1 + (uint64_t)nm) * HIST_BINS * 8) : 0);
-        if (fseek(f, 0, SEEK_END) != 0) {
-            fclose(f);
-            return ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
-        }
-        const long size = ftell(f);
-        if (size < 0 || (uint64_t)size != expect || fseek(f, HEADER_BYTES, SEEK_SET) != 0) {
-            fclose(f);
-            return ndx__fail(NDX_ERR_FORMAT, "%s: %s: %ld bytes, the header promises %llu", path,
-                             size >= 0 && (uint64_t)size < expect ? "truncated" : "wrong size",
-                             size, (unsigned long long)expect);
-        }
-    }
-    ndx_dissect *d;
-    ndx_status st = ndx__dissect_alloc(&d, &c);
-    if (st) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: %s", path, ndx_last_error());
-    }
-    d->mode = (ndx_dissect_mode)ints[6];
-    d->thresholds_set = ints[7];
-    d->n_stats = counts[0];
-    d->n_iou = counts[1];
-    d->n_pos = counts[2];
-    memcpy(d->area, area, sizeof area);
-    if (hints[0] && (st = ndx__dissect_windows(d, hints[1], hints[2]))) {
-        fclose(f);
-        ndx_dissect_free(d);
-        return st;
-    }
-
-    span s[16];
-    const int ns = spans(d, s);
-    size_t body = 0;
-    for (int i = 0; i < ns; i++) body += s[i].n;
-    ndx_hasher *h = ndx_hasher_new(0);
-    if (!h) {
-        fclose(f);
-        ndx_dissect_free(d);
-        return NDX_ERR_NOMEM;
-    }
-    ndx_hasher_update(h, hdr, sizeof hdr);
-    size_t have = 0;
-    for (int i = 0; i < ns; i++) {
-        size_t r = fread(s[i].p, 1, s[i].n, f);
-        have += r;
-        ndx_hasher_update(h, s[i].p, r);
-        if (r != s[i].n) break;
-    }
-    uint64_t sum = 0, extra;
-    const size_t rs = have == body ? fread(&sum, 1, 8, f) : 0;
-    const size_t more = fread(&extra, 1, 1, f);
-    const uint64_t want = ndx_hasher_digest(h);
-    ndx_hasher_free(h);
+    state_header h;
+    memset(&h, 0, sizeof h);
+    ndx_dissect *d = NULL;
+    ndx_status st = read_header(f, path, &h);
+    const ndx_dissect_config c = {
+        .layer = h.layer, .units = h.ints[0], .h = h.ints[1], .w = h.ints[2],
+        .topk = h.ints[3], .nmasks = h.nm ? h.nm : -1, .mask_names = h.np,
+        .align_corners = h.ints[5], .quantile = h.qr[0], .relative = h.qr[1],
+        .warmup = h.hints[3],
+        .mode = h.ints[6] == NDX_THRESHOLD_FIXED ? NDX_THRESHOLD_RELATIVE
+                                                 : (ndx_dissect_mode)h.ints[6]};
+    if (!st && (c.topk == 0 || c.quantile == 0 || c.relative == 0))
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: zero topk, quantile or relative", path);
+    if (!st) st = check_size(f, path, &c, &h);
+    if (!st) st = state_from_header(path, &h, &c, &d);
+    if (!st) st = read_body(f, path, d);
     fclose(f);
-    if (have != body || rs != 8) {
-        ndx_dissect_free(d);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated: %zu bytes, expected %zu", path,
-                         sizeof hdr + have + rs, sizeof hdr + body + 8);
-    }
-    if (more) {
-        ndx_dissect_free(d);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: trailing bytes after %zu", path, sizeof hdr + body + 8);
-    }
-    if (sum != want) {
-        ndx_dissect_free(d);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: checksum mismatch (file %016llx, content %016llx)",
-                         path, (unsigned long long)sum, (unsigned long long)want);
-    }
-    st = check_loaded(d, path);
+    if (!st) st = check_loaded(d, path);
     if (st) {
         ndx_dissect_free(d);
         return st;

@@ -206,23 +206,3 @@ void ndx__csv_put(FILE *f, const char *s)
     }
     fputc('"', f);
 }
-
-ndx_status ndx__mkdirs(const char *path)
-{
-    char buf[1024];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return ndx__fail(NDX_ERR_INVALID, "bad directory name '%s'", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        char keep = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return ndx__fail(NDX_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
-        buf[i] = keep;
-    }
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return ndx__fail(NDX_ERR_IO, "%s: not a directory", path);
-    return NDX_OK;
-}

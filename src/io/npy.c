@@ -11,8 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/core.h"
-#include "netdx_nn.h"
+#include "io.h"
 
 /* The value text after 'key': in the header dict, or NULL. */
 static const char *dict_value(const char *h, const char *key)
@@ -153,23 +152,10 @@ ndx_status ndx_npy_write(const char *path, const ndx_tensor *t)
     memcpy(hdr + 10, dict, (size_t)len);
     memset(hdr + 10 + len, ' ', pad);
     hdr[10 + len + pad] = '\n';
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd >= 0) (void)fchmod(fd, 0644);   /* mkstemp makes 0600; outputs are for reading */
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        if (fd >= 0) close(fd), unlink(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                         strerror(errno));
-    }
-    size_t n = (size_t)ndx_tensor_numel(t);
-    int ok = fwrite(hdr, 1, 10 + hl, f) == 10 + hl && fwrite(t->data, 4, n, f) == n;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return NDX_OK;
+    ndx__out o;
+    ndx_status st = ndx__out_open(&o, path, 0);
+    if (st) return st;
+    ndx__out_put(&o, hdr, 10 + hl);
+    ndx__out_put(&o, t->data, 4 * (size_t)ndx_tensor_numel(t));
+    return ndx__out_commit(&o);
 }

@@ -3,8 +3,7 @@
  * Images are held as uint16_t per pixel, row-major (h, w), values 0..maxval.
  * Reading checks the header's size against a limit before allocating and
  * turns every libpng error (corrupt chunk, bad CRC, truncation) into
- * NDX_ERR_FORMAT naming the file.  Writes go to "<path>.tmp.<pid>" and are
- * renamed into place. */
+ * NDX_ERR_FORMAT naming the file.  Writes go through ndx__out (file.c). */
 #include <errno.h>
 #include <png.h>
 #include <zlib.h>
@@ -211,90 +210,71 @@ ndx_status ndx_png_read(const char *path, int64_t max_pixels, ndx_image *img,
     return NDX_OK;
 }
 
-int ndx__tmp_path(char *buf, size_t n, const char *path)
-{
-    int k = snprintf(buf, n, "%s.tmp.%ld", path, (long)getpid());
-    return k > 0 && (size_t)k < n;
-}
-
-ndx_status ndx__commit(const char *tmp, const char *path)
-{
-    if (rename(tmp, path) != 0) {
-        ndx_status st = ndx__fail(NDX_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        remove(tmp);
-        return st;
-    }
-    return NDX_OK;
-}
-
 typedef struct png_writer {
-    FILE *f;
     png_structp png;
     png_infop info;
     unsigned char *row;
     png_err err;
 } png_writer;
 
+/* libpng's part of write16: errors come back through longjmp. */
+static ndx_status write16_rows(png_writer *wr, FILE *f, const char *path, const uint16_t *px,
+                               int w, int h)
+{
+    if (setjmp(wr->err.jb)) return ndx__fail(NDX_ERR_IO, "%s: writing PNG failed: %s", path,
+                                             wr->err.msg);
+    png_init_io(wr->png, f);
+    png_set_compression_level(wr->png, 1);
+    png_set_compression_strategy(wr->png, Z_RLE);   /* fast, and small on noisy 16-bit data */
+    png_set_filter(wr->png, 0, PNG_FILTER_SUB);
+    png_set_IHDR(wr->png, wr->info, (png_uint_32)w, (png_uint_32)h, 16, PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(wr->png, wr->info);
+    for (int y = 0; y < h; y++) {
+        const uint16_t *s = px + (size_t)y * w;
+        for (int x = 0; x < w; x++) {   /* PNG is big-endian */
+            wr->row[2 * x] = (unsigned char)(s[x] >> 8);
+            wr->row[2 * x + 1] = (unsigned char)(s[x] & 255);
+        }
+        png_write_row(wr->png, wr->row);
+    }
+    png_write_end(wr->png, NULL);
+    return NDX_OK;
+}
+
+/* The image as 16-bit gray PNG into f (libpng). */
+static ndx_status write16(FILE *f, const char *path, const uint16_t *px, int w, int h)
+{
+    png_writer wr;
+    memset(&wr, 0, sizeof wr);
+    wr.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &wr.err, on_error, on_warning);
+    if (wr.png) wr.info = png_create_info_struct(wr.png);
+    wr.row = malloc((size_t)w * 2);
+    ndx_status st = !wr.png || !wr.info || !wr.row
+                        ? ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path)
+                        : write16_rows(&wr, f, path, px, w, h);
+    if (wr.png) png_destroy_write_struct(&wr.png, wr.info ? &wr.info : NULL);
+    free(wr.row);
+    return st;
+}
+
 ndx_status ndx_png_write16(const char *path, const uint16_t *px, int w, int h)
 {
     if (w <= 0 || h <= 0 || !px)
         return ndx__fail(NDX_ERR_INVALID, "%s: cannot write a %dx%d image", path, w, h);
-    char tmp[1100];
-    if (!ndx__tmp_path(tmp, sizeof tmp, path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    png_writer wr;
-    memset(&wr, 0, sizeof wr);
-    ndx_status st = NDX_OK;
-    wr.f = fopen(tmp, "wb");
-    if (!wr.f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    wr.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &wr.err, on_error, on_warning);
-    if (wr.png) wr.info = png_create_info_struct(wr.png);
-    wr.row = malloc((size_t)w * 2);
-    if (!wr.png || !wr.info || !wr.row) {
-        st = ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    if (setjmp(wr.err.jb)) {
-        st = ndx__fail(NDX_ERR_IO, "%s: writing PNG failed: %s", path, wr.err.msg);
-        goto done;
-    }
-    png_init_io(wr.png, wr.f);
-    png_set_compression_level(wr.png, 1);
-    png_set_compression_strategy(wr.png, Z_RLE);   /* fast, and small on noisy 16-bit data */
-    png_set_filter(wr.png, 0, PNG_FILTER_SUB);
-    png_set_IHDR(wr.png, wr.info, (png_uint_32)w, (png_uint_32)h, 16, PNG_COLOR_TYPE_GRAY,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(wr.png, wr.info);
-    for (int y = 0; y < h; y++) {
-        const uint16_t *s = px + (size_t)y * w;
-        for (int x = 0; x < w; x++) {   /* PNG is big-endian */
-            wr.row[2 * x] = (unsigned char)(s[x] >> 8);
-            wr.row[2 * x + 1] = (unsigned char)(s[x] & 255);
-        }
-        png_write_row(wr.png, wr.row);
-    }
-    png_write_end(wr.png, NULL);
-done:
-    if (wr.png) png_destroy_write_struct(&wr.png, wr.info ? &wr.info : NULL);
-    free(wr.row);
-    if (fclose(wr.f) != 0 && st == NDX_OK)
-        st = ndx__fail(NDX_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    if (st != NDX_OK) {
-        remove(tmp);
+    ndx__out o;
+    ndx_status st = ndx__out_open(&o, path, 0);
+    if (st) return st;
+    if ((st = write16(o.f, path, px, w, h))) {
+        ndx__out_abort(&o);
         return st;
     }
-    return ndx__commit(tmp, path);
+    return ndx__out_commit(&o);
 }
-
-typedef struct stb_ctx {
-    FILE *f;
-    int failed;
-} stb_ctx;
 
 static void stb_sink(void *ctx, void *data, int size)
 {
-    stb_ctx *c = ctx;
-    if (!c->failed && fwrite(data, 1, (size_t)size, c->f) != (size_t)size) c->failed = 1;
+    ndx__out_put(ctx, data, (size_t)size);
 }
 
 /* Faster settings for stb's own deflate (masks are mostly zeros): set once. */
@@ -310,16 +290,12 @@ ndx_status ndx_png_write8(const char *path, const uint8_t *px, int w, int h, int
     pthread_once(&stb_once, stb_settings);
     if (w <= 0 || h <= 0 || !px || (channels != 1 && channels != 3 && channels != 4))
         return ndx__fail(NDX_ERR_INVALID, "%s: cannot write a %dx%dx%d image", path, w, h, channels);
-    char tmp[1100];
-    if (!ndx__tmp_path(tmp, sizeof tmp, path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    stb_ctx c = {fopen(tmp, "wb"), 0};
-    if (!c.f) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = stbi_write_png_to_func(stb_sink, &c, w, h, channels, px, w * channels);
-    if (fclose(c.f) != 0) c.failed = 1;
-    if (!ok || c.failed) {
-        remove(tmp);
+    ndx__out o;
+    ndx_status st = ndx__out_open(&o, path, 0);
+    if (st) return st;
+    if (!stbi_write_png_to_func(stb_sink, &o, w, h, channels, px, w * channels)) {
+        ndx__out_abort(&o);
         return ndx__fail(NDX_ERR_IO, "%s: writing PNG failed", path);
     }
-    return ndx__commit(tmp, path);
+    return ndx__out_commit(&o);
 }

@@ -1,129 +1,230 @@
-/* safetensors: an 8-byte little-endian header length N, N bytes of JSON
- *   {"NAME": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
- *    ..., "__metadata__": {"arch": "resnet18", "num_classes": "2", ...}}
- * then the raw little-endian tensors (offsets relative to the end of the
- * header).  cJSON parses the header.  Reading converts F16 and BF16 to
- * float32; writing is F32 (plus num_batches_tracked as I64 0, so PyTorch's
- * strict load_state_dict accepts the file).  Tensors are read straight into
- * the net's parameter blocks, in pieces for the converted types.
- */
+/* safetensors, the format alone (see safetensors.h): reading checks every
+ * field before any data is read; F16 and BF16 are converted to float32;
+ * writing lays the tensors out in the order given.  cJSON parses and
+ * prints the header. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "../nn/nn_internal.h"
+#include "io.h"
+#include "safetensors.h"
 
 #define MAX_HEADER (256u << 20)
+/* Largest integer a double holds exactly: shapes and offsets beyond it are refused. */
+#define MAX_EXACT 9007199254740992.0
 
-int ndx__net_is_head_tensor(const ndx_net *net, int tensor);
+static const struct { const char *name; int size; } dtypes[] = {
+    {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
+    {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1}, {"U64", 8}, {"U32", 4}, {"U16", 2},
+    {"U8", 1}, {"BOOL", 1}};
 
-typedef struct {
-    FILE *f;
-    cJSON *root;
-    uint64_t hlen, data_size;   /* bytes of header, bytes after it */
-} st_file;
-
-static void st_close(st_file *s)
+void ndx__st_close(ndx__st *s)
 {
     if (s->f) fclose(s->f);
     cJSON_Delete(s->root);
+    free(s->e);
     memset(s, 0, sizeof *s);
 }
 
-static ndx_status st_open(st_file *s, const char *path)
+/* Header length and JSON; s->f positioned after the header. */
+static ndx_status read_header(ndx__st *s, const char *path)
 {
-    memset(s, 0, sizeof *s);
-    s->f = fopen(path, "rb");
-    if (!s->f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(s->f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st_close(s);
+    if (fstat(fileno(s->f), &sb) != 0 || !S_ISREG(sb.st_mode))
         return ndx__fail(NDX_ERR_IO, "%s: not a regular file", path);
-    }
+    const uint64_t size = (uint64_t)sb.st_size;
     unsigned char b[8];
-    if (fseeko(s->f, 0, SEEK_END) != 0) goto io;
-    off_t size = ftello(s->f);
-    if (size < 0 || fseeko(s->f, 0, SEEK_SET) != 0) goto io;
-    if (size < 8 || fread(b, 1, 8, s->f) != 8) {
-        st_close(s);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: %lld bytes, no safetensors header",
-                         path, (long long)size);
-    }
+    if (size < 8 || fread(b, 1, 8, s->f) != 8)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: %" PRIu64 " bytes, no "
+                         "safetensors header", path, size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
-    if (n == 0 || n > MAX_HEADER || n > (uint64_t)size - 8) {
-        st_close(s);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: length %" PRIu64 " in a file of %lld "
-                         "bytes", path, n, (long long)size);
-    }
+    if (n < 2 || n > MAX_HEADER || n > size - 8)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: length %" PRIu64 " in a file of %"
+                         PRIu64 " bytes", path, n, size);
     char *h = malloc(n + 1);
-    if (!h) {
-        st_close(s);
-        return ndx__fail(NDX_ERR_NOMEM, "%s: header of %" PRIu64 " bytes", path, n);
-    }
+    if (!h) return ndx__fail(NDX_ERR_NOMEM, "%s: header of %" PRIu64 " bytes", path, n);
     if (fread(h, 1, n, s->f) != n) {
         free(h);
-        goto io;
+        return ndx__fail(NDX_ERR_IO, "%s: read error", path);
     }
     h[n] = 0;
-    s->root = cJSON_ParseWithLength(h, n);
-    if (!s->root || !cJSON_IsObject(s->root)) {
+    const char *end = NULL;
+    s->root = h[0] == '{' ? cJSON_ParseWithLengthOpts(h, n, &end, 0) : NULL;
+    long at = -1;
+    if (!s->root) {
         const char *e = cJSON_GetErrorPtr();
-        long at = s->root ? 0 : (e && e >= h && e <= h + n ? (long)(e - h) : -1);
-        free(h);
-        st_close(s);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: not a JSON object (error near byte %ld "
-                         "of the header)", path, at);
+        at = e && e >= h && e <= h + n ? (long)(e - h) : 0;
+    } else {
+        while (end && end < h + n && *end == ' ') end++;
+        if (!cJSON_IsObject(s->root) || !end || end != h + n || memchr(h, 0, n))
+            at = end ? (long)(end - h) : 0;
     }
     free(h);
+    if (at >= 0)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: not a JSON object padded with spaces "
+                         "(error near byte %ld of the header)", path, at);
     s->hlen = n;
-    s->data_size = (uint64_t)size - 8 - n;
+    s->data_size = size - 8 - n;
     return NDX_OK;
-io:
-    st_close(s);
-    return ndx__fail(NDX_ERR_IO, "%s: read error", path);
 }
 
-static const char *meta_str(const st_file *s, const char *key)
+/* v is a JSON number holding an integer in 0..MAX_EXACT. */
+static int is_count(const cJSON *v)
+{
+    if (!cJSON_IsNumber(v)) return 0;
+    const double d = v->valuedouble;
+    return d >= 0 && d <= MAX_EXACT && d == (double)(int64_t)d;
+}
+
+/* One tensor's entry j of the header into e. */
+static ndx_status parse_entry(const ndx__st *s, const cJSON *j, ndx__st_entry *e)
+{
+    const char *path = s->path, *name = j->string;
+    if (!cJSON_IsObject(j))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: entry %s is not an object", path, name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(j, "shape");
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(j, "data_offsets");
+    if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(of) ||
+        cJSON_GetArraySize(of) != 2)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: tensor %s lacks dtype, shape or "
+                         "data_offsets", path, name);
+    if (cJSON_GetArraySize(j) != 3)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: tensor %s has keys besides dtype, "
+                         "shape and data_offsets", path, name);
+    memset(e, 0, sizeof *e);
+    e->name = name;
+    e->dtype = dt->valuestring;
+    for (size_t i = 0; i < sizeof dtypes / sizeof *dtypes; i++)
+        if (!strcmp(e->dtype, dtypes[i].name)) e->esize = dtypes[i].size;
+    if (!e->esize)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: tensor %s has dtype %s, not a safetensors dtype",
+                         path, name, e->dtype);
+    e->ndim = cJSON_GetArraySize(sh);
+    if (e->ndim > NDX_MAX_DIMS)
+        return ndx__fail(NDX_ERR_SHAPE, "%s: tensor %s has %d dimensions, at most %d are read",
+                         path, name, e->ndim, NDX_MAX_DIMS);
+    double numel = 1;
+    for (int d = 0; d < e->ndim; d++) {
+        const cJSON *v = cJSON_GetArrayItem(sh, d);
+        if (!is_count(v))
+            return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: dimension %d of tensor %s is not "
+                             "a non-negative integer", path, d, name);
+        e->shape[d] = (int64_t)v->valuedouble;
+        numel *= v->valuedouble;
+    }
+    const cJSON *b0 = cJSON_GetArrayItem(of, 0), *b1 = cJSON_GetArrayItem(of, 1);
+    if (numel * e->esize > MAX_EXACT || !is_count(b0) || !is_count(b1) ||
+        b1->valuedouble - b0->valuedouble != numel * e->esize)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: data_offsets of tensor %s do not "
+                         "hold %.0f %s values", path, name, numel, e->dtype);
+    e->numel = (uint64_t)numel;
+    e->begin = (uint64_t)b0->valuedouble;
+    e->end = (uint64_t)b1->valuedouble;
+    if (e->end > s->data_size)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: tensor %s ends at byte %" PRIu64
+                         " of the data, the file holds %" PRIu64, path, name, e->end,
+                         s->data_size);
+    return NDX_OK;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const ndx__st_entry *x = *(ndx__st_entry *const *)a, *y = *(ndx__st_entry *const *)b;
+    return x->begin != y->begin ? (x->begin > y->begin) - (x->begin < y->begin)
+                                : (x->end > y->end) - (x->end < y->end);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(ndx__st_entry *const *)a)->name, (*(ndx__st_entry *const *)b)->name);
+}
+
+/* Names once each; the tensors tile the data with no gap or overlap. */
+static ndx_status check_layout(const ndx__st *s)
+{
+    ndx__st_entry **p = malloc(((size_t)s->n + 1) * sizeof *p);
+    if (!p) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", s->path);
+    for (int i = 0; i < s->n; i++) p[i] = &s->e[i];
+    ndx_status st = NDX_OK;
+    qsort(p, (size_t)s->n, sizeof *p, by_name);
+    for (int i = 1; i < s->n && !st; i++)
+        if (!strcmp(p[i - 1]->name, p[i]->name))
+            st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: tensor %s is named twice", s->path,
+                           p[i]->name);
+    qsort(p, (size_t)s->n, sizeof *p, by_offset);
+    uint64_t at = 0;
+    for (int i = 0; i < s->n && !st; i++) {
+        if (p[i]->begin != at)
+            st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: tensor %s starts at byte %" PRIu64
+                           " of the data, %s %" PRIu64, s->path, p[i]->name, p[i]->begin,
+                           p[i]->begin < at ? "overlapping the tensor before, which ends at"
+                                            : "leaving a gap after byte", at);
+        at = p[i]->end;
+    }
+    if (!st && at != s->data_size)
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: %" PRIu64 " bytes after the last tensor's data",
+                       s->path, s->data_size - at);
+    free(p);
+    return st;
+}
+
+/* __metadata__: absent, or an object of strings. */
+static ndx_status check_meta(const ndx__st *s, const cJSON *m)
+{
+    if (!cJSON_IsObject(m))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: __metadata__ is not an object", s->path);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, m) {
+        if (!cJSON_IsString(v))
+            return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: __metadata__ %s is not a string",
+                             s->path, v->string);
+    }
+    return NDX_OK;
+}
+
+ndx_status ndx__st_open(ndx__st *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    s->path = path;
+    s->f = fopen(path, "rb");
+    if (!s->f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    ndx_status st = read_header(s, path);
+    if (st) goto fail;
+    s->e = calloc((size_t)cJSON_GetArraySize(s->root) + 1, sizeof *s->e);
+    if (!s->e) {
+        st = ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    const cJSON *j;
+    cJSON_ArrayForEach(j, s->root) {
+        if (!strcmp(j->string, "__metadata__")) st = check_meta(s, j);
+        else st = parse_entry(s, j, &s->e[s->n++]);
+        if (st) goto fail;
+    }
+    if ((st = check_layout(s))) goto fail;
+    s->path = path;
+    return NDX_OK;
+fail:
+    ndx__st_close(s);
+    return st;
+}
+
+const char *ndx__st_meta(const ndx__st *s, const char *key)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(s->root, "__metadata__");
     const cJSON *v = m ? cJSON_GetObjectItemCaseSensitive(m, key) : NULL;
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int meta_int(const st_file *s, const char *key)
+int ndx__st_is_float(const ndx__st_entry *e)
 {
-    const char *v = meta_str(s, key);
-    if (!v) return 0;
-    char *end;
-    long x = strtol(v, &end, 10);
-    return (*end || end == v || x < 1 || x > 1000000) ? -1 : (int)x;
-}
-
-ndx_status ndx_safetensors_meta(const char *path, char *arch, size_t archsz, int *num_classes,
-                                int *input_size)
-{
-    st_file s;
-    ndx_status st = st_open(&s, path);
-    if (st) return st;
-    const char *a = meta_str(&s, "arch");
-    if (arch && archsz) snprintf(arch, archsz, "%s", a ? a : "");
-    int nc = meta_int(&s, "num_classes"), is = meta_int(&s, "input_size");
-    st_close(&s);
-    if (nc < 0 || is < 0)
-        return ndx__fail(NDX_ERR_FORMAT, "%s: __metadata__ %s is not a positive integer", path,
-                         nc < 0 ? "num_classes" : "input_size");
-    if (is > 8192)
-        return ndx__fail(NDX_ERR_FORMAT, "%s: __metadata__ input_size %d is out of 1..8192", path,
-                         is);
-    if (num_classes) *num_classes = nc;
-    if (input_size) *input_size = is;
-    return NDX_OK;
+    return !strcmp(e->dtype, "F32") || !strcmp(e->dtype, "F16") || !strcmp(e->dtype, "BF16");
 }
 
 static float f16_to_f32(uint16_t h)
@@ -146,309 +247,92 @@ static float f16_to_f32(uint16_t h)
     return f;
 }
 
-static float bf16_to_f32(uint16_t h)
+ndx_status ndx__st_read(ndx__st *s, const ndx__st_entry *e, float *dst)
 {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* Reads count elements of dtype (0 F32, 1 F16, 2 BF16) into dst. */
-static int read_tensor(FILE *f, int dtype, float *dst, size_t count)
-{
-    if (dtype == 0) {
-        if (fread(dst, 4, count, f) != count) return -1;
-        const uint16_t one = 1;
-        if (*(const unsigned char *)&one == 0)   /* big-endian host */
-            for (size_t i = 0; i < count; i++) {
-                unsigned char *b = (unsigned char *)&dst[i], t;
-                t = b[0], b[0] = b[3], b[3] = t, t = b[1], b[1] = b[2], b[2] = t;
-            }
-        return 0;
-    }
-    unsigned char buf[8192];
-    for (size_t done = 0; done < count;) {
-        size_t k = count - done < 4096 ? count - done : 4096;
-        if (fread(buf, 2, k, f) != k) return -1;
+    if (!ndx__st_is_float(e))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: tensor %s has dtype %s (F32, F16, BF16 read)",
+                         s->path, e->name, e->dtype);
+    const int es = e->esize, kind = !strcmp(e->dtype, "F16");
+    if (fseeko(s->f, (off_t)(8 + s->hlen + e->begin), SEEK_SET) != 0)
+        return ndx__fail(NDX_ERR_IO, "%s: read error in tensor %s", s->path, e->name);
+    enum { CHUNK = 4096 };
+    unsigned char buf[4 * CHUNK];
+    for (uint64_t done = 0; done < e->numel;) {
+        const size_t k = e->numel - done < CHUNK ? (size_t)(e->numel - done) : CHUNK;
+        if (fread(buf, (size_t)es, k, s->f) != k)
+            return ndx__fail(NDX_ERR_IO, "%s: read error in tensor %s", s->path, e->name);
         for (size_t i = 0; i < k; i++) {
-            uint16_t h = (uint16_t)(buf[2 * i] | buf[2 * i + 1] << 8);
-            dst[done + i] = dtype == 1 ? f16_to_f32(h) : bf16_to_f32(h);
+            const unsigned char *b = buf + (size_t)es * i;
+            uint32_t u = es == 4 ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                                       (uint32_t)b[3] << 24
+                                 : (uint32_t)b[0] | (uint32_t)b[1] << 8;
+            float v;
+            if (es == 4) memcpy(&v, &u, 4);
+            else if (kind) v = f16_to_f32((uint16_t)u);
+            else u <<= 16, memcpy(&v, &u, 4);
+            if (!isfinite(v))
+                return ndx__fail(NDX_ERR_FORMAT, "%s: tensor %s: value %" PRIu64 " is not "
+                                 "finite", s->path, e->name, done + i);
+            if (dst) dst[done + i] = v;
         }
         done += k;
     }
-    return 0;
+    return NDX_OK;
 }
 
-static int ignored(const char *name)
+/* The header: every tensor's entry, then __metadata__; NULL when out of memory. */
+static char *build_header(const ndx__st_put *t, int n, const char *const *meta)
 {
-    size_t n = strlen(name);
-    return (n >= 19 && !strcmp(name + n - 19, "num_batches_tracked")) ||
-           !strncmp(name, "AuxLogits.", 10);
-}
-
-/* Largest integer a double holds exactly: shapes and offsets beyond it are refused. */
-#define MAX_EXACT 9007199254740992.0
-
-/* v is a JSON number holding an integer in 0..hi. */
-static int is_count(const cJSON *v, double hi)
-{
-    if (!cJSON_IsNumber(v)) return 0;
-    double d = v->valuedouble;
-    return d >= 0 && d <= hi && d == (double)(int64_t)d;
-}
-
-/* Validates every entry first (names, dtypes, shapes, offsets), then
- * copies, so a bad file leaves the net's weights untouched. */
-ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
-{
-    if (!net || !net->finished) return ndx__fail(NDX_ERR_INVALID, "%s: net not finished", path);
-    st_file s;
-    ndx_status st = st_open(&s, path);
-    if (st) return st;
-    /* per net tensor: 0 absent, 1 to read, 2 skipped head; its dtype and offset */
-    struct plan { char state, dtype; uint64_t begin; } *plan =
-        calloc((size_t)net->ntensors + 1, sizeof *plan);
-    if (!plan) {
-        st_close(&s);
-        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
-    }
-    const cJSON *e;
-    cJSON_ArrayForEach(e, s.root) {
-        const char *name = e->string;
-        if (!strcmp(name, "__metadata__")) continue;
-        if (!cJSON_IsObject(e)) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: entry %s is not an object", path, name);
-            goto out;
-        }
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
-        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
-        const cJSON *of = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-        if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(of) ||
-            cJSON_GetArraySize(of) != 2) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: tensor %s lacks dtype, shape or "
-                           "data_offsets", path, name);
-            goto out;
-        }
-        if (ignored(name)) continue;
-        int t = -1;
-        for (int i = 0; i < net->ntensors; i++)
-            if (!strcmp(net->tensors[i].name, name)) t = i;
-        if (t < 0) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: extra tensor %s: %s has no such parameter", path,
-                           name, net->arch);
-            goto out;
-        }
-        if ((flags & NDX_LOAD_EXCEPT_HEAD) && ndx__net_is_head_tensor(net, t)) {
-            plan[t].state = 2;
-            continue;
-        }
-        const ndx__tensor *tt = &net->tensors[t];
-        int dtype = !strcmp(dt->valuestring, "F32") ? 0 : !strcmp(dt->valuestring, "F16") ? 1
-                    : !strcmp(dt->valuestring, "BF16") ? 2 : -1;
-        if (dtype < 0) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: tensor %s has dtype %s (F32, F16, BF16 read)",
-                           path, name, dt->valuestring);
-            goto out;
-        }
-        int nd = cJSON_GetArraySize(sh), ok = nd == tt->ndim;
-        if (nd > NDX_MAX_DIMS) {
-            st = ndx__fail(NDX_ERR_SHAPE, "%s: tensor %s has %d dimensions, at most %d are read",
-                           path, name, nd, NDX_MAX_DIMS);
-            goto out;
-        }
-        char got[128] = "(", want[128] = "(";
-        for (int d = 0; d < nd; d++) {
-            const cJSON *v = cJSON_GetArrayItem(sh, d);
-            if (!is_count(v, MAX_EXACT)) {
-                st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: dimension %d of tensor %s is not "
-                               "a non-negative integer", path, d, name);
-                goto out;
-            }
-            int64_t dv = (int64_t)v->valuedouble;
-            if (d < tt->ndim && dv != tt->shape[d]) ok = 0;
-            size_t l = strlen(got);
-            snprintf(got + l, sizeof got - l, "%s%" PRId64, d ? "," : "", dv);
-        }
-        for (int d = 0; d < tt->ndim; d++) {
-            size_t l = strlen(want);
-            snprintf(want + l, sizeof want - l, "%s%" PRId64, d ? "," : "", tt->shape[d]);
-        }
-        size_t lg = strlen(got), lw = strlen(want);
-        snprintf(got + lg, sizeof got - lg, ")");
-        snprintf(want + lw, sizeof want - lw, ")");
-        if (!ok) {
-            st = ndx__fail(NDX_ERR_SHAPE, "%s: tensor %s has shape %s, %s needs %s", path, name,
-                           got, net->arch, want);
-            goto out;
-        }
-        const cJSON *b0 = cJSON_GetArrayItem(of, 0), *b1 = cJSON_GetArrayItem(of, 1);
-        const size_t esz = dtype ? 2 : 4;
-        if (!is_count(b0, MAX_EXACT) || !is_count(b1, MAX_EXACT) ||
-            b1->valuedouble - b0->valuedouble != (double)(tt->numel * esz)) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: bad header: data_offsets of tensor %s do not "
-                           "hold %zu %s values", path, name, tt->numel, dt->valuestring);
-            goto out;
-        }
-        if (b1->valuedouble > (double)s.data_size) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: tensor %s ends at byte %.0f of "
-                           "the data, the file holds %" PRIu64, path, name, b1->valuedouble,
-                           s.data_size);
-            goto out;
-        }
-        plan[t].state = 1;
-        plan[t].dtype = (char)dtype;
-        plan[t].begin = (uint64_t)b0->valuedouble;
-    }
-    for (int i = 0; i < net->ntensors; i++)
-        if (!plan[i].state) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: missing tensor %s (%s needs it)", path,
-                           net->tensors[i].name, net->arch);
-            goto out;
-        }
-    for (int i = 0; i < net->ntensors; i++) {
-        const ndx__tensor *tt = &net->tensors[i];
-        if (plan[i].state != 1) continue;
-        if (fseeko(s.f, (off_t)(8 + s.hlen + plan[i].begin), SEEK_SET) != 0 ||
-            read_tensor(s.f, plan[i].dtype, (tt->is_buffer ? net->buffers : net->params) + tt->off,
-                        tt->numel)) {
-            st = ndx__fail(NDX_ERR_IO, "%s: read error in tensor %s", path, tt->name);
-            break;
-        }
-    }
-    ndx__net_weights_changed(net);
-out:
-    free(plan);
-    st_close(&s);
-    return st;
-}
-
-ndx_status ndx_safetensors_save(const ndx_net *net, const char *path)
-{
-    if (!net || !net->finished) return ndx__fail(NDX_ERR_INVALID, "%s: net not finished", path);
-    if (net->folded)
-        return ndx__fail(NDX_ERR_INVALID, "%s: net %s was folded for inference in place "
-                         "(NDX_PLAN_INFER_FOLDED); its weights are not torchvision's", path,
-                         net->arch);
     cJSON *root = cJSON_CreateObject();
-    if (!root) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
+    int ok = root != NULL;
     uint64_t off = 0;
-    int ok = 1;
-    for (int i = 0; i < net->ntensors && ok; i++) {
-        const ndx__tensor *t = &net->tensors[i];
-        cJSON *e = cJSON_AddObjectToObject(root, t->name);
+    for (int i = 0; i < n && ok; i++) {
+        cJSON *e = cJSON_AddObjectToObject(root, t[i].name);
         cJSON *sh = e ? cJSON_AddArrayToObject(e, "shape") : NULL;
         cJSON *of = e ? cJSON_AddArrayToObject(e, "data_offsets") : NULL;
-        ok = e && sh && of && cJSON_AddStringToObject(e, "dtype", "F32");
-        for (int d = 0; ok && d < t->ndim; d++)
-            ok = cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->shape[d]));
+        ok = e && sh && of && cJSON_AddStringToObject(e, "dtype", t[i].dtype);
+        for (int d = 0; ok && d < t[i].ndim; d++)
+            ok = cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[d]));
         ok = ok && cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
-        off += 4 * (uint64_t)t->numel;
+        off += t[i].nbytes;
         ok = ok && cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
-        if (ok && t->kind == T_BN_RV) {   /* after running_var, as in PyTorch */
-            char nb[NDX_NAME_MAX + 32];
-            snprintf(nb, sizeof nb, "%.*s.num_batches_tracked",
-                     (int)(strlen(t->name) - strlen(".running_var")), t->name);
-            cJSON *b = cJSON_AddObjectToObject(root, nb);
-            cJSON *bs = b ? cJSON_AddArrayToObject(b, "shape") : NULL;
-            cJSON *bo = b ? cJSON_AddArrayToObject(b, "data_offsets") : NULL;
-            ok = b && bs && bo && cJSON_AddStringToObject(b, "dtype", "I64") &&
-                 cJSON_AddItemToArray(bo, cJSON_CreateNumber((double)off)) &&
-                 cJSON_AddItemToArray(bo, cJSON_CreateNumber((double)(off + 8)));
-            off += 8;
-        }
     }
-    char num[32];
     cJSON *m = ok ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
-    ok = m && cJSON_AddStringToObject(m, "arch", net->arch);
-    snprintf(num, sizeof num, "%d", ndx_net_num_classes(net));
-    ok = ok && cJSON_AddStringToObject(m, "num_classes", num);
-    snprintf(num, sizeof num, "%d", ndx_net_input_size(net));
-    ok = ok && cJSON_AddStringToObject(m, "input_size", num);
-    ok = ok && cJSON_AddStringToObject(m, "format", "pt");
+    ok = m != NULL;
+    for (int i = 0; ok && meta && meta[i]; i += 2)
+        ok = cJSON_AddStringToObject(m, meta[i], meta[i + 1]) != NULL;
     char *h = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
+    return h;
+}
+
+ndx_status ndx__st_write(const char *path, const ndx__st_put *t, int n,
+                         const char *const *meta)
+{
+    char *h = build_header(t, n, meta);
     if (!h) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory building the header", path);
-    size_t hl = strlen(h), pad = (8 - hl % 8) % 8;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp) {
+    const size_t hl = strlen(h), pad = (8 - hl % 8) % 8;
+    ndx__out o;
+    ndx_status st = ndx__out_open(&o, path, 0);
+    if (st) {
         free(h);
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", path);
-    }
-    int fd = mkstemp(tmp);
-    if (fd >= 0) (void)fchmod(fd, 0644);   /* mkstemp makes 0600; outputs are for reading */
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        if (fd >= 0) close(fd), unlink(tmp);
-        free(h);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                         strerror(errno));
+        return st;
     }
     unsigned char lb[8];
-    uint64_t n = hl + pad;
-    for (int i = 0; i < 8; i++) lb[i] = (unsigned char)(n >> (8 * i));
-    ok = fwrite(lb, 1, 8, f) == 8 && fwrite(h, 1, hl, f) == hl &&
-         fwrite("        ", 1, pad, f) == pad;
+    const uint64_t len = hl + pad;
+    for (int i = 0; i < 8; i++) lb[i] = (unsigned char)(len >> (8 * i));
+    ndx__out_put(&o, lb, 8);
+    ndx__out_put(&o, h, hl);
+    ndx__out_put(&o, "        ", pad);
     free(h);
-    for (int i = 0; i < net->ntensors && ok; i++) {
-        const ndx__tensor *t = &net->tensors[i];
-        const float *d = (t->is_buffer ? net->buffers : net->params) + t->off;
-        ok = fwrite(d, 4, t->numel, f) == t->numel;
-        if (ok && t->kind == T_BN_RV) ok = fwrite("\0\0\0\0\0\0\0\0", 1, 8, f) == 8;
+    static const unsigned char zeros[64];
+    for (int i = 0; i < n; i++) {
+        if (t[i].data) {
+            ndx__out_put(&o, t[i].data, t[i].nbytes);
+            continue;
+        }
+        for (uint64_t z = 0; z < t[i].nbytes; z += sizeof zeros)
+            ndx__out_put(&o, zeros, t[i].nbytes - z < sizeof zeros ? t[i].nbytes - z : sizeof zeros);
     }
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return NDX_OK;
-}
-
-static int default_size(const char *arch)
-{
-    return !strcmp(arch, "inception_v3") ? 299 : !strcmp(arch, "tiny") ? 64 : 224;
-}
-
-ndx_status ndx_net_load(const char *path, ndx_net **out)
-{
-    *out = NULL;
-    char arch[32];
-    int nc, size;
-    ndx_status st = ndx_safetensors_meta(path, arch, sizeof arch, &nc, &size);
-    if (st) return st;
-    if (!arch[0])
-        return ndx__fail(NDX_ERR_FORMAT, "%s: no arch in __metadata__ (write it with "
-                         "tools/export_torchvision.py)", path);
-    if (!nc) return ndx__fail(NDX_ERR_FORMAT, "%s: no num_classes in __metadata__", path);
-    ndx_net *net;
-    st = ndx_zoo_build(arch, nc, size ? size : default_size(arch), 0, &net);
-    if (st) {
-        char why[768];
-        snprintf(why, sizeof why, "%s", ndx_last_error());
-        return ndx__fail(st, "%s: building the net of its __metadata__ failed: %s", path, why);
-    }
-    st = ndx_safetensors_load_into(net, path, 0);
-    if (st) {
-        ndx_net_free(net);
-        return st;
-    }
-    *out = net;
-    return NDX_OK;
-}
-
-ndx_status ndx_net_load_finetune(const char *path, const char *arch, int num_classes,
-                                 int input_size, uint64_t seed, ndx_net **out)
-{
-    ndx_net *net;
-    *out = NULL;
-    ndx_status st = ndx_zoo_build(arch, num_classes, input_size, seed, &net);
-    if (st) return st;
-    st = ndx_safetensors_load_into(net, path, NDX_LOAD_EXCEPT_HEAD);
-    if (st) {
-        ndx_net_free(net);
-        return st;
-    }
-    ndx_net_reset_head(net, seed);
-    *out = net;
-    return NDX_OK;
+    return ndx__out_commit(&o);
 }

@@ -1,5 +1,5 @@
 /* Private structures of the graph (src/nn), shared by graph.c, layers.c, zoo.c and
- * src/io/safetensors.c. */
+ * weights.c. */
 #ifndef NDX_NN_INTERNAL_H
 #define NDX_NN_INTERNAL_H
 
@@ -73,8 +73,10 @@ struct ndx_net {
     ndx_rng drop_rng;
 };
 
-/* Weights replaced from outside graph.c (safetensors). */
+/* Weights replaced from outside graph.c (weights.c). */
 void ndx__net_weights_changed(ndx_net *net);
+/* 1 when tensor is a parameter of the head (the last linear layer). */
+int ndx__net_is_head_tensor(const ndx_net *net, int tensor);
 
 /* ndx_linear_backward; acc_w 0: dw and db are written, not added to. */
 void ndx__linear_backward(int n, int in, int out, const float *x, const float *w,

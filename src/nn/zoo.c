@@ -13,11 +13,6 @@
 
 #include "nn_internal.h"
 
-static const char *const archs[] = {"alexnet", "vgg16", "resnet18", "resnet50", "resnet152",
-                                    "inception_v3", "tiny", NULL};
-
-const char *const *ndx_zoo_archs(void) { return archs; }
-
 static int alexnet(ndx_net *net, int nc)
 {
     int x = 0;
@@ -277,6 +272,71 @@ static int tiny(ndx_net *net, int nc)
     return ndx_net_linear(net, "fc", x, nc, 1);
 }
 
+static int resnet18(ndx_net *net, int nc)
+{
+    static const int blocks[4] = {2, 2, 2, 2};
+    return resnet(net, nc, 0, blocks);
+}
+
+static int resnet50(ndx_net *net, int nc)
+{
+    static const int blocks[4] = {3, 4, 6, 3};
+    return resnet(net, nc, 1, blocks);
+}
+
+static int resnet152(ndx_net *net, int nc)
+{
+    static const int blocks[4] = {3, 8, 36, 3};
+    return resnet(net, nc, 1, blocks);
+}
+
+/* ---- the registry ---------------------------------------------------------------
+ * The one place an architecture's builder, default input size and dissected
+ * layers are written; every reader (training, loading a file without
+ * input_size, netdx infer and info) asks here.
+ *
+ * Input sizes are the study's: patches resized to 227 x 227, 299 for
+ * Inception-v3 (torchvision's own models are shown 224 and 299; with
+ * adaptive pooling before the classifier every size from the minimum up
+ * runs the same weights).  tiny: 64 px patches, as the demo trains it.
+ * Layers: what the study's experts saw, in torchvision's names (AlexNet
+ * conv5 and VGG-16 conv5_3 hooked before their ReLU); resnet18 and resnet50
+ * the stages of the study's ResNet-152; tiny (not in the study) the output
+ * of its last block, which the demo dissects. */
+static const struct zoo_entry {
+    ndx_zoo_arch info;
+    int (*build)(ndx_net *net, int num_classes);   /* returns the logits node */
+} zoo[] = {
+    {{"alexnet", 227, {"features.10"}, "AlexNet (torchvision), conv5 = features.10"}, alexnet},
+    {{"vgg16", 227, {"features.28"}, "VGG-16 (torchvision), conv5_3 = features.28"}, vgg16},
+    {{"resnet18", 227, {"layer3", "layer4"}, "ResNet-18 (torchvision)"}, resnet18},
+    {{"resnet50", 227, {"layer3", "layer4"}, "ResNet-50 (torchvision)"}, resnet50},
+    {{"resnet152", 227, {"layer3", "layer4"}, "ResNet-152 (torchvision)"}, resnet152},
+    {{"inception_v3", 299, {"Mixed_7a", "Mixed_7c"},
+      "Inception-v3 (torchvision, no aux head, transform_input=False)"}, inception_v3},
+    {{"tiny", 64, {"features.17"}, "5 conv + BN + ReLU blocks, global pool, linear; for "
+      "64-128 px patches"}, tiny},
+};
+#define NZOO ((int)(sizeof zoo / sizeof *zoo))
+
+const ndx_zoo_arch *ndx_zoo_arch_at(int i)
+{
+    return i >= 0 && i < NZOO ? &zoo[i].info : NULL;
+}
+
+static int find(const char *name)
+{
+    for (int i = 0; name && i < NZOO; i++)
+        if (!strcmp(name, zoo[i].info.name)) return i;
+    return -1;
+}
+
+const ndx_zoo_arch *ndx_zoo_find(const char *name)
+{
+    const int i = find(name);
+    return i < 0 ? NULL : &zoo[i].info;
+}
+
 ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint64_t seed,
                          ndx_net **out)
 {
@@ -288,28 +348,22 @@ ndx_status ndx_zoo_build_hw(const char *arch, int num_classes, int h, int w, uin
 {
     *out = NULL;
     if (!arch) return ndx__fail(NDX_ERR_INVALID, "zoo: no architecture named");
+    const int k = find(arch);
+    if (k < 0) {
+        char names[256] = "";
+        for (int i = 0, len = 0; i < NZOO && len >= 0 && (size_t)len < sizeof names; i++)
+            len += snprintf(names + len, sizeof names - (size_t)len, "%s%s", i ? ", " : "",
+                            zoo[i].info.name);
+        return ndx__fail(NDX_ERR_INVALID, "zoo: unknown architecture '%s' (%s)", arch, names);
+    }
     if (num_classes < 1 || num_classes > 100000)
         return ndx__fail(NDX_ERR_INVALID, "zoo: %d classes (1..100000)", num_classes);
+    if (!h && !w) h = w = zoo[k].info.input_size;
     if (h < 1 || h > 8192 || w < 1 || w > 8192)
         return ndx__fail(NDX_ERR_INVALID, "zoo: input size %dx%d (1..8192)", h, w);
-    int k = -1;
-    for (int i = 0; archs[i]; i++)
-        if (!strcmp(arch, archs[i])) k = i;
-    if (k < 0)
-        return ndx__fail(NDX_ERR_INVALID, "zoo: unknown architecture '%s' (alexnet, vgg16, "
-                         "resnet18, resnet50, resnet152, inception_v3, tiny)", arch);
     ndx_net *net = ndx_net_new(arch, 3, h, w);
     if (!net) return NDX_ERR_NOMEM;
-    static const int r18[4] = {2, 2, 2, 2}, r50[4] = {3, 4, 6, 3}, r152[4] = {3, 8, 36, 3};
-    switch (k) {
-    case 0: alexnet(net, num_classes); break;
-    case 1: vgg16(net, num_classes); break;
-    case 2: resnet(net, num_classes, 0, r18); break;
-    case 3: resnet(net, num_classes, 1, r50); break;
-    case 4: resnet(net, num_classes, 1, r152); break;
-    case 5: inception_v3(net, num_classes); break;
-    default: tiny(net, num_classes); break;
-    }
+    zoo[k].build(net, num_classes);
     ndx_status st = ndx_net_finish(net, seed);
     if (st) {
         char msg[512];

@@ -1,5 +1,5 @@
 /* The report's figures, drawn on an RGB canvas with the plots' 5x7 font
- * (src/train/font.c) and written by ndx_png_write8:
+ * (src/render/font.c) and written by ndx_png_write8:
  *   figure4.png  like the study's Figure 4: per BI-RADS category a header
  *                band, then its best-agreed units (most readers first), each
  *                with its descriptors, common words, network / layer / unit,
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "report.h"
-#include "../train/font.h"
+#include "../render/font.h"
 
 typedef struct { unsigned char r, g, b; } rgb;
 static const rgb BLACK = {0, 0, 0}, WHITE = {255, 255, 255}, GREY = {110, 110, 110},

@@ -323,7 +323,8 @@ ndx_status ndx__rp_write_html(const char *dir, const rp_survey *s, const rp_anal
 {
     if (!ndx__asset("src/report/assets/report.css", NULL) || !ndx__asset("src/report/assets/report.js", NULL))
         return ndx__fail(NDX_ERR_UNSUPPORTED, "report: the page assets are not in this build");
-    FILE *f = ndx__rp_open(dir, "index.html");
+    ndx__out o;
+    FILE *f = ndx__rp_open(&o, dir, "index.html");
     if (!f) return NDX_ERR_IO;
     head(f, s);
     coverage(f, s, a);
@@ -336,5 +337,5 @@ ndx_status ndx__rp_write_html(const char *dir, const rp_survey *s, const rp_anal
     fputs("<p class=\"prov\">Source: ", f);
     ndx__rp_html_put(f, prov);
     fputs("</p>\n</body></html>\n", f);
-    return ndx__rp_close(f, dir, "index.html");
+    return ndx__rp_close(&o);
 }

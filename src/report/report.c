@@ -77,18 +77,25 @@ static void safe_name(char *dst, size_t n, const char *s)
     dst[i] = 0;
 }
 
+/* from copied to `to` through the safe-write routine (src/io/file.c). */
 static int copy_file(const char *from, const char *to)
 {
     FILE *in = fopen(from, "rb");
     if (!in) return -1;
-    FILE *out = fopen(to, "wb");
-    int bad = !out;
+    ndx__out o;
+    if (ndx__out_open(&o, to, 0)) {
+        fclose(in);
+        return -1;
+    }
     char buf[1 << 15];
-    for (size_t n; !bad && (n = fread(buf, 1, sizeof buf, in)) > 0;) bad = fwrite(buf, 1, n, out) != n;
-    bad |= ferror(in);
+    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) ndx__out_put(&o, buf, n);
+    const int bad = ferror(in);
     fclose(in);
-    if (out) bad |= fclose(out) != 0;
-    return bad ? -1 : 0;
+    if (bad) {
+        ndx__out_abort(&o);
+        return -1;
+    }
+    return ndx__out_commit(&o) ? -1 : 0;
 }
 
 /* Copies each unit's strip (DIR/units/<layer>_<unit>.png, as netdx dissect

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "../core/core.h"
+#include "../io/io.h"
 #include "netdx_lexicon.h"
 #include "netdx_report.h"
 
@@ -187,9 +188,8 @@ typedef struct rp_cov {
 ndx_status ndx__rp_coverage(const rp_survey *s, const rp_analysis *a, rp_cov **out, int *n);
 
 /* A file opened under dir for writing ("w"); NULL with a message. */
-FILE *ndx__rp_open(const char *dir, const char *name);
-ndx_status ndx__rp_close(FILE *f, const char *dir, const char *name);
+FILE *ndx__rp_open(ndx__out *o, const char *dir, const char *name);
+ndx_status ndx__rp_close(ndx__out *o);
 void ndx__rp_html_put(FILE *f, const char *s);
-void ndx__rp_csv_put(FILE *f, const char *s);
 
 #endif

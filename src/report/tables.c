@@ -8,35 +8,18 @@
 
 #include "report.h"
 
-FILE *ndx__rp_open(const char *dir, const char *name)
+FILE *ndx__rp_open(ndx__out *o, const char *dir, const char *name)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    return f;
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path) {
+        ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
+        return NULL;
+    }
+    return ndx__out_open(o, path, 0) ? NULL : o->f;
 }
 
-ndx_status ndx__rp_close(FILE *f, const char *dir, const char *name)
-{
-    int bad = ferror(f);
-    bad |= fclose(f) != 0;
-    return bad ? ndx__fail(NDX_ERR_IO, "%s/%s: write failed", dir, name) : NDX_OK;
-}
-
-void ndx__rp_csv_put(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
+ndx_status ndx__rp_close(ndx__out *o) { return ndx__out_commit(o); }
 
 void ndx__rp_html_put(FILE *f, const char *s)
 {
@@ -58,7 +41,8 @@ static void num(FILE *f, double v)
 static ndx_status figure4_csv(const char *dir, const rp_survey *s, const rp_analysis *a,
                               const rp_row *rows, int nrows, const char *const *strips)
 {
-    FILE *f = ndx__rp_open(dir, "figure4.csv");
+    ndx__out o;
+    FILE *f = ndx__rp_open(&o, dir, "figure4.csv");
     if (!f) return NDX_ERR_IO;
     fputs("category_id,category,birads,descriptors,common_words,network,layer,unit,"
           "readers_agreeing,readers,strip\n", f);
@@ -67,45 +51,46 @@ static ndx_status figure4_csv(const char *dir, const rp_survey *s, const rp_anal
         const rp_row *r = &rows[i];
         const rp_cat *c = &a->cat[r->cat];
         const rp_drow *d = ndx__rp_unit_row(s, r->unit);
-        ndx__rp_csv_put(f, c->id);
+        ndx__csv_put(f, c->id);
         fputc(',', f);
-        ndx__rp_csv_put(f, c->name);
+        ndx__csv_put(f, c->name);
         fprintf(f, ",%s,", c->birads ? "yes" : "no");
         ndx__rp_unit_terms(s, a, r->unit, r->cat, buf, sizeof buf);
-        ndx__rp_csv_put(f, buf);
+        ndx__csv_put(f, buf);
         fputc(',', f);
         ndx__rp_common_words(s, a, r->unit, r->cat, 3, buf, sizeof buf);
-        ndx__rp_csv_put(f, buf);
+        ndx__csv_put(f, buf);
         fputc(',', f);
-        ndx__rp_csv_put(f, ndx__rp_unit_network(s, r->unit));
+        ndx__csv_put(f, ndx__rp_unit_network(s, r->unit));
         fputc(',', f);
-        ndx__rp_csv_put(f, d->layer);
+        ndx__csv_put(f, d->layer);
         fprintf(f, ",%d,%d,%d,", d->unit, r->agreeing, a->readers[r->unit]);
-        ndx__rp_csv_put(f, strips[r->unit] ? strips[r->unit] : "");
+        ndx__csv_put(f, strips[r->unit] ? strips[r->unit] : "");
         fputc('\n', f);
     }
-    return ndx__rp_close(f, dir, "figure4.csv");
+    return ndx__rp_close(&o);
 }
 
 static ndx_status coverage_csv(const char *dir, const rp_analysis *a, const rp_cov *cv, int n)
 {
-    FILE *f = ndx__rp_open(dir, "coverage.csv");
+    ndx__out o;
+    FILE *f = ndx__rp_open(&o, dir, "coverage.csv");
     if (!f) return NDX_ERR_IO;
     fputs("network,layer,units,recognizable,spurious,entangled,non_birads_anatomy", f);
     for (int c = 0; c < a->ncat; c++)
         if (a->cat[c].birads) fprintf(f, ",%s", a->cat[c].id);
     fputc('\n', f);
     for (int g = 0; g < n; g++) {
-        ndx__rp_csv_put(f, cv[g].network);
+        ndx__csv_put(f, cv[g].network);
         fputc(',', f);
-        ndx__rp_csv_put(f, cv[g].layer);
+        ndx__csv_put(f, cv[g].layer);
         fprintf(f, ",%d,%d,%d,%d,%d", cv[g].units, cv[g].recognizable, cv[g].spurious,
                 cv[g].entangled, cv[g].anatomy);
         for (int c = 0; c < a->ncat; c++)
             if (a->cat[c].birads) fprintf(f, ",%d", cv[g].cat[c]);
         fputc('\n', f);
     }
-    return ndx__rp_close(f, dir, "coverage.csv");
+    return ndx__rp_close(&o);
 }
 
 /* "A vs B", "all (Fleiss)" or "A (repeats)". */
@@ -118,7 +103,8 @@ void ndx__rp_agree_who(const rp_survey *s, const rp_agree *g, char *buf, size_t 
 
 static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_analysis *a)
 {
-    FILE *f = ndx__rp_open(dir, "agreement.csv");
+    ndx__out o;
+    FILE *f = ndx__rp_open(&o, dir, "agreement.csv");
     if (!f) return NDX_ERR_IO;
     fputs("question,kind,readers,units,percent_agreement,kappa,ci_low,ci_high,resamples,"
           "undefined_resamples,note\n", f);
@@ -130,7 +116,7 @@ static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_an
         ndx__rp_agree_who(s, g, who, sizeof who);
         fprintf(f, "%s,%s,", ndx__rp_question_names[g->question],
                 g->a < 0 ? "fleiss" : g->b == -2 ? "self" : "cohen");
-        ndx__rp_csv_put(f, who);
+        ndx__csv_put(f, who);
         fprintf(f, ",%zu", g->r.n);
         if (!g->defined) {
             fputs(",,,,,,,fewer than 2 units\n", f);
@@ -143,26 +129,27 @@ static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_an
         fprintf(f, ",%d,%d,%s\n", g->r.resamples, g->r.undefined,
                 isnan(g->r.kappa) ? "kappa undefined: one category only" : "");
     }
-    return ndx__rp_close(f, dir, "agreement.csv");
+    return ndx__rp_close(&o);
 }
 
 static ndx_status experts_csv(const char *dir, const rp_analysis *a)
 {
-    FILE *f = ndx__rp_open(dir, "experts_iou.csv");
+    ndx__out o;
+    FILE *f = ndx__rp_open(&o, dir, "experts_iou.csv");
     if (!f) return NDX_ERR_IO;
     fputs("kind,network,labelled_units,other_units,labelled_min,labelled_q1,labelled_median,"
           "labelled_q3,labelled_max,other_min,other_q1,other_median,other_q3,other_max,auc\n", f);
     for (int i = 0; i < a->nkind; i++) {
         const rp_kind_iou *k = &a->kinds[i];
         fprintf(f, "%s,", k->kind);
-        ndx__rp_csv_put(f, k->network);
+        ndx__csv_put(f, k->network);
         fprintf(f, ",%d,%d", k->n_pos, k->n_neg);
         for (int q = 0; q < 5; q++) num(f, k->pos_q[q]);
         for (int q = 0; q < 5; q++) num(f, k->neg_q[q]);
         num(f, k->auc);
         fputc('\n', f);
     }
-    return ndx__rp_close(f, dir, "experts_iou.csv");
+    return ndx__rp_close(&o);
 }
 
 /* mapping.csv: each distinct free text the report mapped, for auditing. */
@@ -172,7 +159,8 @@ static ndx_status mapping_csv(const char *dir, const rp_survey *s)
     int n;
     ndx_status st = ndx__rp_mapped_texts(s, &m, &n);
     if (st) return st;
-    FILE *f = ndx__rp_open(dir, "mapping.csv");
+    ndx__out o;
+    FILE *f = ndx__rp_open(&o, dir, "mapping.csv");
     if (!f) {
         free(m);
         return NDX_ERR_IO;
@@ -180,16 +168,16 @@ static ndx_status mapping_csv(const char *dir, const rp_survey *s)
     fputs("text,phenomena,descriptors,unmatched_words\n", f);
     char buf[2048];
     for (int i = 0; i < n; i++) {
-        ndx__rp_csv_put(f, m[i].ph->text);
+        ndx__csv_put(f, m[i].ph->text);
         fprintf(f, ",%d,", m[i].count);
         ndx__rp_phen_ids(s, m[i].ph, buf, sizeof buf);
-        ndx__rp_csv_put(f, buf);
+        ndx__csv_put(f, buf);
         fputc(',', f);
-        ndx__rp_csv_put(f, m[i].ph->unmatched ? m[i].ph->unmatched : "");
+        ndx__csv_put(f, m[i].ph->unmatched ? m[i].ph->unmatched : "");
         fputc('\n', f);
     }
     free(m);
-    return ndx__rp_close(f, dir, "mapping.csv");
+    return ndx__rp_close(&o);
 }
 
 static ndx_status provenance_json(const char *dir, const rp_survey *s)
@@ -221,14 +209,11 @@ static ndx_status provenance_json(const char *dir, const rp_survey *s)
         cJSON_AddStringToObject(x, "network", s->diss[d].network);
         cJSON_AddItemToArray(ds, x);
     }
-    char *text = cJSON_Print(o);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/provenance.json", dir);
+    ndx_status st = ndx__json_write(path, o);   /* formatted, a newline, safely */
     cJSON_Delete(o);
-    if (!text) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
-    FILE *f = ndx__rp_open(dir, "provenance.json");
-    if (f) fprintf(f, "%s\n", text);
-    free(text);
-    if (!f) return NDX_ERR_IO;
-    return ndx__rp_close(f, dir, "provenance.json");
+    return st;
 }
 
 ndx_status ndx__rp_write_tables(const char *dir, const rp_survey *s, const rp_analysis *a,

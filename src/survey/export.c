@@ -125,16 +125,7 @@ static cJSON *record(const exporter *e, const ndx__survey_answer *a)
 static void csv_field(FILE *f, const char *s, int first)
 {
     if (!first) fputc(',', f);
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    ndx__csv_put(f, s);
 }
 
 /* A scalar as CSV text: strings as they are, null empty, bools true/false,
@@ -231,22 +222,20 @@ static int write_one(void *ctx, const ndx__survey_answer *a)
 
 static ndx_status write_file(exporter *e, const char *out, int history)
 {
-    char tmp[1100];
-    if (!ndx__tmp_path(tmp, sizeof tmp, out)) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", out);
     ndx_status s = NDX_OK;
     if (e->csv) s = ndx__survey_answers(e->db, 0, history, count_phenomena, e);
     if (s) return s;
-    if (!(e->f = fopen(tmp, "w"))) return ndx__fail(NDX_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    ndx__out o;
+    if ((s = ndx__out_open(&o, out, 0))) return s;
+    e->f = o.f;
     if (e->csv) csv_header(e);
     s = ndx__survey_answers(e->db, 0, history, write_one, e);
-    int bad = ferror(e->f) || fflush(e->f) != 0 || fsync(fileno(e->f)) != 0;
-    if (fclose(e->f) != 0) bad = 1;
-    if (!s && bad) s = ndx__fail(NDX_ERR_IO, "%s: write failed", tmp);
+    e->f = NULL;
     if (s) {
-        remove(tmp);
+        ndx__out_abort(&o);
         return s;
     }
-    return ndx__commit(tmp, out);
+    return ndx__out_commit(&o);   /* syncs, renames over out */
 }
 
 ndx_status ndx_survey_export(const char *db, const char *out, int history, long *records)

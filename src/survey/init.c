@@ -451,7 +451,9 @@ static ndx_status place(const char *tmp, const char *path)
         return ndx__fail(NDX_ERR_IO, "%s: exists already (a survey is never overwritten)", path);
     struct stat sb;
     if (stat(path, &sb) == 0) return ndx__fail(NDX_ERR_IO, "%s: exists already", path);
-    return ndx__commit(tmp, path);
+    if (rename(tmp, path) != 0)
+        return ndx__fail(NDX_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    return NDX_OK;
 }
 
 ndx_status ndx_survey_init(const ndx_survey_init_opts *o, ndx_survey_init_stats *st)
@@ -463,7 +465,8 @@ ndx_status ndx_survey_init(const ndx_survey_init_opts *o, ndx_survey_init_stats 
     if (stat(o->db, &sb) == 0)
         return ndx__fail(NDX_ERR_IO, "%s: exists already (a survey is never overwritten)", o->db);
     char tmp[1100];
-    if (!ndx__tmp_path(tmp, sizeof tmp, o->db)) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", o->db);
+    const int tl = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->db, (long)getpid());
+    if (tl < 0 || (size_t)tl >= sizeof tmp) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", o->db);
     remove(tmp);
     ndx__survey_db *db;
     if ((s = ndx__survey_open(&db, tmp, 1, 0))) return s;

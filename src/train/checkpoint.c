@@ -14,7 +14,11 @@
  *       data:  the arrays' floats (f32), in the meta's order
  *   file_bytes - 8:  u64 XXH3-64 (seed 0) of every byte before it
  * Loading hashes the file as it is first, then parses it: a flipped byte
- * anywhere is a checksum mismatch, a short file is reported as truncated. */
+ * anywhere is a checksum mismatch, a short file is reported as truncated.
+ * Written and checked by src/io/file.c (ndx__out sealed, ndx__sealed_check),
+ * as the dissection state is: the two formats share the safe write and the
+ * checksum and stay two layouts, a checkpoint being named arrays and scalars
+ * matched by name, a state one fixed struct. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -22,7 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "train.h"
+#include "../io/io.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint.c stores floats in host order and assumes a little-endian host"
@@ -108,14 +112,6 @@ static ndx_status check_arrays(const char *path, const ndx_ckpt_array *arrays, i
     return NDX_OK;
 }
 
-/* Writes n bytes and feeds them to the hasher. */
-static int put(FILE *f, ndx_hasher *h, const void *p, size_t n)
-{
-    if (n == 0) return 1;
-    ndx_hasher_update(h, p, n);
-    return fwrite(p, 1, n, f) == n;
-}
-
 ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
                          const ndx_ckpt_array *arrays, int n_arrays)
 {
@@ -141,14 +137,10 @@ ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
     }
     uint64_t file_bytes = CKPT_HEADER + meta + data + 8;
 
-    ndx_hasher *h = ndx_hasher_new(0);
-    if (!h) return NDX_ERR_NOMEM;
-    ndx__atomic a;
-    rc = ndx__atomic_open(&a, path, "checkpoint");
-    if (rc) {
-        ndx_hasher_free(h);
-        return rc;
-    }
+    if (meta > CKPT_MAX_META)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: too many names", path);
+    ndx__out o;
+    if ((rc = ndx__out_open(&o, path, 1))) return rc;
     unsigned char hd[CKPT_HEADER];
     memcpy(hd, CKPT_MAGIC, 8);
     put_u32(hd + 8, CKPT_VERSION);
@@ -160,9 +152,9 @@ ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
     for (int i = 0; i < 4; i++) put_u64(hd + 48 + 8 * i, st->rng.s[i]);
     put_u32(hd + 80, (uint32_t)st->n_scalars);
     put_u32(hd + 84, (uint32_t)n_arrays);
-    int ok = meta <= CKPT_MAX_META && put(a.f, h, hd, sizeof hd);
+    ndx__out_put(&o, hd, sizeof hd);
     unsigned char e[2 + NDX_CKPT_NAME_MAX + 8];
-    for (int i = 0; ok && i < st->n_scalars; i++) {
+    for (int i = 0; i < st->n_scalars; i++) {
         size_t len = strlen(st->scalars[i].name);
         double v = st->scalars[i].value;
         uint64_t bits;
@@ -170,30 +162,17 @@ ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
         put_u16(e, (uint16_t)len);
         memcpy(e + 2, st->scalars[i].name, len);
         put_u64(e + 2 + len, bits);
-        ok = put(a.f, h, e, 2 + len + 8);
+        ndx__out_put(&o, e, 2 + len + 8);
     }
-    for (int i = 0; ok && i < n_arrays; i++) {
+    for (int i = 0; i < n_arrays; i++) {
         size_t len = strlen(arrays[i].name);
         put_u16(e, (uint16_t)len);
         memcpy(e + 2, arrays[i].name, len);
         put_u64(e + 2 + len, (uint64_t)arrays[i].count);
-        ok = put(a.f, h, e, 2 + len + 8);
+        ndx__out_put(&o, e, 2 + len + 8);
     }
-    for (int i = 0; ok && i < n_arrays; i++)
-        ok = put(a.f, h, arrays[i].data, arrays[i].count * 4);
-    unsigned char sum[8];
-    put_u64(sum, ndx_hasher_digest(h));
-    ndx_hasher_free(h);
-    ok = ok && fwrite(sum, 1, 8, a.f) == 8;
-    if (!ok) {
-        int err = errno;
-        ndx__atomic_abort(&a);
-        if (meta > CKPT_MAX_META)
-            return ndx__fail(NDX_ERR_INVALID, "checkpoint %s: too many names", path);
-        return ndx__fail(NDX_ERR_IO, "checkpoint %s: writing failed: %s", path,
-                         strerror(err));
-    }
-    return ndx__atomic_commit(&a);
+    for (int i = 0; i < n_arrays; i++) ndx__out_put(&o, arrays[i].data, arrays[i].count * 4);
+    return ndx__out_commit(&o);   /* appends the checksum */
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -217,116 +196,85 @@ static int get_name(const unsigned char *meta, size_t len, size_t *pos, char *ou
     return 1;
 }
 
-ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
-                         const ndx_ckpt_array *arrays, int n_arrays)
+/* Opens path and checks it as a whole: magic, size, checksum.  hd: its
+ * header; *size: its bytes. */
+static ndx_status ckpt_open(const char *path, FILE **out, unsigned char *hd, uint64_t *size)
 {
-    if (!path || !st)
-        return ndx__fail(NDX_ERR_INVALID, "checkpoint: path and state must not be NULL");
-    ndx_status rc = check_arrays(path, arrays, n_arrays);
-    if (rc) return rc;
     FILE *f = fopen(path, "rb");
     if (!f) return ndx__fail(NDX_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
-    unsigned char *buf = NULL, *meta = NULL;
-    entry *ents = NULL;
+    ndx_status rc = NDX_OK;
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: not a regular file", path);
         goto done;
     }
-    uint64_t size = (uint64_t)sb.st_size;
-    unsigned char hd[CKPT_HEADER];
-    size_t got = fread(hd, 1, size < CKPT_HEADER ? (size_t)size : CKPT_HEADER, f);
-    if (got != (size < CKPT_HEADER ? size : CKPT_HEADER)) {
+    *size = (uint64_t)sb.st_size;
+    const size_t want = *size < CKPT_HEADER ? (size_t)*size : CKPT_HEADER;
+    const size_t got = fread(hd, 1, want, f);
+    if (got != want) {
         rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error", path);
         goto done;
     }
-    if (got < 8 ? memcmp(hd, CKPT_MAGIC, got) != 0 : memcmp(hd, CKPT_MAGIC, 8) != 0) {
+    if (memcmp(hd, CKPT_MAGIC, got < 8 ? got : 8) != 0) {
         rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: not a netdx checkpoint (bad magic)", path);
         goto done;
     }
-    if (size < CKPT_HEADER + 8) {
-        rc = ndx__fail(NDX_ERR_FORMAT,
-                       "checkpoint %s: truncated: %llu bytes, shorter than the %u-byte "
-                       "header and checksum", path, (unsigned long long)size,
+    if (*size < CKPT_HEADER + 8) {
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: truncated: %llu bytes, shorter than the "
+                       "%u-byte header and checksum", path, (unsigned long long)*size,
                        CKPT_HEADER + 8);
         goto done;
     }
-    uint64_t file_bytes = get_u64(hd + 16);
-    /* Hash everything but the last 8 bytes, as the file is. */
-    enum { CHUNK = 1 << 20 };
-    buf = malloc(CHUNK);
-    ndx_hasher *h = buf ? ndx_hasher_new(0) : NULL;
-    if (!h) {
-        rc = ndx__fail(NDX_ERR_NOMEM, "checkpoint %s: out of memory", path);
-        goto done;
-    }
-    ndx_hasher_update(h, hd, CKPT_HEADER);
-    uint64_t left = size - 8 - CKPT_HEADER;
-    while (left) {
-        size_t n = left < CHUNK ? (size_t)left : CHUNK;
-        if (fread(buf, 1, n, f) != n) break;
-        ndx_hasher_update(h, buf, n);
-        left -= n;
-    }
-    unsigned char sum[8];
-    int readok = left == 0 && fread(sum, 1, 8, f) == 8;
-    uint64_t digest = ndx_hasher_digest(h);
-    ndx_hasher_free(h);
-    if (!readok) {
-        rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error", path);
-        goto done;
-    }
-    if (file_bytes > size) {
+    const uint64_t file_bytes = get_u64(hd + 16);
+    if (file_bytes > *size) {
         rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: truncated: %llu of %llu bytes", path,
-                       (unsigned long long)size, (unsigned long long)file_bytes);
+                       (unsigned long long)*size, (unsigned long long)file_bytes);
         goto done;
     }
-    if (digest != get_u64(sum)) {
-        rc = ndx__fail(NDX_ERR_FORMAT,
-                       "checkpoint %s: checksum mismatch (stored %016llx, computed %016llx): "
-                       "the file is corrupt", path, (unsigned long long)get_u64(sum),
-                       (unsigned long long)digest);
-        goto done;
-    }
+    if ((rc = ndx__sealed_check(f, *size, path))) goto done;
     /* The bytes are as written; still, check the structure. */
-    uint32_t version = get_u32(hd + 8), meta_len = get_u32(hd + 12);
-    uint32_t ns = get_u32(hd + 80), na = get_u32(hd + 84);
-    if (version != CKPT_VERSION || file_bytes != size || meta_len > CKPT_MAX_META ||
-        meta_len > size - CKPT_HEADER - 8 || ns > NDX_CKPT_MAX_SCALARS ||
-        na > CKPT_MAX_ARRAYS) {
-        rc = ndx__fail(NDX_ERR_FORMAT,
-                       "checkpoint %s: version %u (expected %u) or header sizes do not fit "
-                       "the file", path, version, CKPT_VERSION);
-        goto done;
-    }
-    meta = malloc(meta_len ? meta_len : 1);
-    ents = calloc(na ? na : 1, sizeof *ents);
-    if (!meta || !ents) {
-        rc = ndx__fail(NDX_ERR_NOMEM, "checkpoint %s: out of memory", path);
-        goto done;
-    }
+    const uint32_t version = get_u32(hd + 8), meta_len = get_u32(hd + 12);
+    if (version != CKPT_VERSION || file_bytes != *size || meta_len > CKPT_MAX_META ||
+        meta_len > *size - CKPT_HEADER - 8 || get_u32(hd + 80) > NDX_CKPT_MAX_SCALARS ||
+        get_u32(hd + 84) > CKPT_MAX_ARRAYS)
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: version %u (expected %u) or header sizes "
+                       "do not fit the file", path, version, CKPT_VERSION);
+done:
+    if (rc) fclose(f);
+    else *out = f;
+    return rc;
+}
+
+/* The meta section: the scalars into s, the arrays' names, counts and
+ * offsets into ents (n entries, as the header says). */
+static ndx_status ckpt_meta(const char *path, FILE *f, const unsigned char *hd, uint64_t size,
+                            ndx_ckpt_state *s, entry *ents)
+{
+    const uint32_t meta_len = get_u32(hd + 12), ns = get_u32(hd + 80), na = get_u32(hd + 84);
+    unsigned char *meta = malloc(meta_len ? meta_len : 1);
+    if (!meta) return ndx__fail(NDX_ERR_NOMEM, "checkpoint %s: out of memory", path);
+    ndx_status rc = NDX_OK;
     if (fseek(f, CKPT_HEADER, SEEK_SET) != 0 || fread(meta, 1, meta_len, f) != meta_len) {
         rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error", path);
         goto done;
     }
-    ndx_ckpt_state s;
-    memset(&s, 0, sizeof s);
-    s.epoch = (int64_t)get_u64(hd + 24);
-    s.batch = (int64_t)get_u64(hd + 32);
-    s.step = (int64_t)get_u64(hd + 40);
-    for (int i = 0; i < 4; i++) s.rng.s[i] = get_u64(hd + 48 + 8 * i);
+    memset(s, 0, sizeof *s);
+    s->epoch = (int64_t)get_u64(hd + 24);
+    s->batch = (int64_t)get_u64(hd + 32);
+    s->step = (int64_t)get_u64(hd + 40);
+    for (int i = 0; i < 4; i++) s->rng.s[i] = get_u64(hd + 48 + 8 * i);
     size_t pos = 0;
     for (uint32_t i = 0; i < ns; i++) {
-        if (!get_name(meta, meta_len, &pos, s.scalars[i].name, sizeof s.scalars[i].name) ||
+        if (!get_name(meta, meta_len, &pos, s->scalars[i].name, sizeof s->scalars[i].name) ||
             meta_len - pos < 8) {
             rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: scalar %u is malformed", path, i);
             goto done;
         }
         uint64_t bits = get_u64(meta + pos);
-        memcpy(&s.scalars[i].value, &bits, 8);
+        memcpy(&s->scalars[i].value, &bits, 8);
         pos += 8;
     }
-    s.n_scalars = (int)ns;
+    s->n_scalars = (int)ns;
     uint64_t offset = CKPT_HEADER + (uint64_t)meta_len;
     for (uint32_t i = 0; i < na; i++) {
         if (!get_name(meta, meta_len, &pos, ents[i].name, sizeof ents[i].name) ||
@@ -344,57 +292,69 @@ ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
         }
         offset += ents[i].count * 4;
     }
-    if (pos != meta_len || offset != size - 8) {
+    if (pos != meta_len || offset != size - 8)
         rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: the sections do not add up to the file",
                        path);
-        goto done;
-    }
-    /* Match the caller's arrays to the file's, all before copying any. */
+done:
+    free(meta);
+    return rc;
+}
+
+/* The caller's arrays must be the file's (na entries), in any order: for
+ * each, its entry's index into at[]. */
+static ndx_status ckpt_match(const char *path, const entry *ents, uint32_t na,
+                             const ndx_ckpt_array *arrays, int n_arrays, uint32_t *at)
+{
     for (int i = 0; i < n_arrays; i++) {
         uint32_t j = 0;
         while (j < na && strcmp(ents[j].name, arrays[i].name)) j++;
-        if (j == na) {
-            rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: has no array '%s'", path,
-                           arrays[i].name);
-            goto done;
-        }
-        if (ents[j].count != arrays[i].count) {
-            rc = ndx__fail(NDX_ERR_SHAPE,
-                           "checkpoint %s: array '%s' has %llu floats, expected %zu", path,
-                           arrays[i].name, (unsigned long long)ents[j].count,
-                           arrays[i].count);
-            goto done;
-        }
+        if (j == na)
+            return ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: has no array '%s'", path,
+                             arrays[i].name);
+        if (ents[j].count != arrays[i].count)
+            return ndx__fail(NDX_ERR_SHAPE, "checkpoint %s: array '%s' has %llu floats, "
+                             "expected %zu", path, arrays[i].name,
+                             (unsigned long long)ents[j].count, arrays[i].count);
+        at[i] = j;
     }
-    if ((uint32_t)n_arrays != na) {
-        for (uint32_t j = 0; j < na; j++) {
-            int i = 0;
-            while (i < n_arrays && strcmp(ents[j].name, arrays[i].name)) i++;
-            if (i == n_arrays) {
-                rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: unexpected array '%s'",
-                               path, ents[j].name);
-                goto done;
-            }
-        }
-        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: an array appears twice", path);
-        goto done;
+    if ((uint32_t)n_arrays == na) return NDX_OK;
+    for (uint32_t j = 0; j < na; j++) {
+        int i = 0;
+        while (i < n_arrays && strcmp(ents[j].name, arrays[i].name)) i++;
+        if (i == n_arrays)
+            return ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: unexpected array '%s'", path,
+                             ents[j].name);
     }
-    for (int i = 0; i < n_arrays; i++) {
-        uint32_t j = 0;
-        while (strcmp(ents[j].name, arrays[i].name)) j++;
-        if (fseek(f, (long)ents[j].offset, SEEK_SET) != 0 ||
-            fread(arrays[i].data, 4, arrays[i].count, f) != arrays[i].count) {
+    return ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: an array appears twice", path);
+}
+
+ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
+                         const ndx_ckpt_array *arrays, int n_arrays)
+{
+    if (!path || !st)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint: path and state must not be NULL");
+    ndx_status rc = check_arrays(path, arrays, n_arrays);
+    if (rc) return rc;
+    unsigned char hd[CKPT_HEADER];
+    uint64_t size = 0;
+    FILE *f = NULL;
+    if ((rc = ckpt_open(path, &f, hd, &size))) return rc;
+    const uint32_t na = get_u32(hd + 84);
+    entry *ents = calloc(na ? na : 1, sizeof *ents);
+    uint32_t *at = calloc(n_arrays ? (size_t)n_arrays : 1, sizeof *at);
+    ndx_ckpt_state s;
+    if (!ents || !at)
+        rc = ndx__fail(NDX_ERR_NOMEM, "checkpoint %s: out of memory", path);
+    if (!rc) rc = ckpt_meta(path, f, hd, size, &s, ents);
+    if (!rc) rc = ckpt_match(path, ents, na, arrays, n_arrays, at);
+    for (int i = 0; !rc && i < n_arrays; i++)
+        if (fseeko(f, (off_t)ents[at[i]].offset, SEEK_SET) != 0 ||
+            fread(arrays[i].data, 4, arrays[i].count, f) != arrays[i].count)
             rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: read error in array '%s'", path,
                            arrays[i].name);
-            goto done;
-        }
-    }
-    *st = s;
-    rc = NDX_OK;
-done:
-    free(buf);
-    free(meta);
+    if (!rc) *st = s;
     free(ents);
+    free(at);
     fclose(f);
     return rc;
 }

@@ -8,7 +8,11 @@
  *     -> softmax cross-entropy, dlogits (B, 2) -> gradients -> ndx_sgd_step
  * Randomness: the epoch order is ndx_sampler's (seed, epoch); flips and the
  * dropout seed of every batch come from one ndx_rng kept in the checkpoint,
- * so a resumed run takes the same steps as one that never stopped. */
+ * so a resumed run takes the same steps as one that never stopped.
+ *
+ * Read from the bottom: ndx_train is the loop; trainer_init (data, net,
+ * sampler, resume), step, validate, save_ckpt and outputs are its parts;
+ * run_* and evaluate are shared with ndx_eval. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +20,7 @@
 #include <time.h>
 
 #include "netdx_nn.h"
-#include "train.h"
+#include "../io/io.h"
 
 #define CLASSES 2
 
@@ -296,203 +300,245 @@ static ndx_status check_opts(const ndx_train_opts *o)
     return NDX_OK;
 }
 
-static ndx_status save_ckpt(const char *path, ndx_ckpt_state *cst, const ckpt_set *cs,
-                            const ndx_train_opts *o, int size, double best,
-                            const ndx_mean *tloss, double tright)
+/* ---- the training run ------------------------------------------------------ */
+
+/* One training run: the data and net (run), the optimiser, the position
+ * and RNG (cst, kept in the checkpoint), the epoch's running totals. */
+typedef struct trainer {
+    const ndx_train_opts *o;
+    run r;
+    ckpt_set cs;
+    ndx_sampler *sampler;
+    float *hist;                /* every epoch's metrics, for the checkpoint */
+    ndx_epoch_metrics *ep;
+    char ckpt[4096];
+    int size;                   /* input side */
+    long batches;               /* per epoch (the last partial batch dropped) */
+    float *params, *grads, *mom;
+    size_t np;
+    ndx_sgd opt;
+    ndx_ckpt_state cst;
+    double best;                /* best validation AUC so far (NAN: none) */
+    ndx_mean tloss;             /* the epoch's training loss */
+    double tright;              /* the epoch's correct training predictions */
+} trainer;
+
+static void trainer_free(trainer *t)
 {
-    ndx_status st;
-    if ((st = ndx_ckpt_set(cst, "seed", (double)(o->seed & 0xffffffffffff))) ||
-        (st = ndx_ckpt_set(cst, "batch_size", o->batch)) ||
-        (st = ndx_ckpt_set(cst, "input_size", size)) ||
-        (st = ndx_ckpt_set(cst, "flips", o->flips != 0)) ||
-        (st = ndx_ckpt_set(cst, "best_auc", best)) ||
-        (st = ndx_ckpt_set(cst, "train_loss_sum", tloss->sum)) ||
-        (st = ndx_ckpt_set(cst, "train_weight", tloss->weight)) ||
-        (st = ndx_ckpt_set(cst, "train_right", tright)))
-        return st;
-    return ndx_ckpt_save(path, cst, cs->a, cs->n);
+    ckpt_set_free(&t->cs);
+    free(t->hist);
+    free(t->ep);
+    ndx_sampler_free(t->sampler);
+    run_free(&t->r);
 }
 
+static ndx_status save_ckpt(trainer *t)
+{
+    ndx_ckpt_state *c = &t->cst;
+    const ndx_train_opts *o = t->o;
+    ndx_status st;
+    if ((st = ndx_ckpt_set(c, "seed", (double)(o->seed & 0xffffffffffff))) ||
+        (st = ndx_ckpt_set(c, "batch_size", o->batch)) ||
+        (st = ndx_ckpt_set(c, "input_size", t->size)) ||
+        (st = ndx_ckpt_set(c, "flips", o->flips != 0)) ||
+        (st = ndx_ckpt_set(c, "best_auc", t->best)) ||
+        (st = ndx_ckpt_set(c, "train_loss_sum", t->tloss.sum)) ||
+        (st = ndx_ckpt_set(c, "train_weight", t->tloss.weight)) ||
+        (st = ndx_ckpt_set(c, "train_right", t->tright)))
+        return st;
+    return ndx_ckpt_save(t->ckpt, c, t->cs.a, t->cs.n);
+}
+
+/* Resume: the position, the optimiser, the RNG, the epoch so far. */
+static ndx_status resume(trainer *t)
+{
+    const ndx_train_opts *o = t->o;
+    ndx_status st = ndx_ckpt_load(o->resume, &t->cst, t->cs.a, t->cs.n);
+    if (st == NDX_ERR_SHAPE && strstr(ndx_last_error(), "'history'"))
+        st = ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written for another --epochs",
+                       o->resume);
+    if (st) return st;
+    double v;
+    if (ndx_ckpt_get(&t->cst, "seed", &v) || v != (double)(o->seed & 0xffffffffffff) ||
+        ndx_ckpt_get(&t->cst, "batch_size", &v) || v != o->batch ||
+        ndx_ckpt_get(&t->cst, "input_size", &v) || v != t->size ||
+        ndx_ckpt_get(&t->cst, "flips", &v) || v != (o->flips != 0))
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with another --seed, "
+                         "--batch, --input-size or --flips", o->resume);
+    ndx_ckpt_get(&t->cst, "best_auc", &t->best);
+    ndx_ckpt_get(&t->cst, "train_loss_sum", &t->tloss.sum);
+    ndx_ckpt_get(&t->cst, "train_weight", &t->tloss.weight);
+    ndx_ckpt_get(&t->cst, "train_right", &t->tright);
+    t->opt.step = t->cst.step;
+    for (int e = 0; e < t->cst.epoch && e < o->epochs; e++) hist_get(t->hist, e, &t->ep[e]);
+    ndx_net_touch(t->r.net);
+    return NDX_OK;
+}
+
+/* Data, network, sampler, buffers: everything sized once; then the
+ * checkpoint to resume from, if any. */
+static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
+{
+    memset(t, 0, sizeof *t);
+    t->o = o;
+    t->best = NAN;
+    if (o->checkpoint) snprintf(t->ckpt, sizeof t->ckpt, "%s", o->checkpoint);
+    else snprintf(t->ckpt, sizeof t->ckpt, "%s.ckpt", o->out);
+    ndx_status st = run_data(&t->r, o->data_dir, o->batch);
+    if (st) return st;
+    const size_t ntrain = t->r.nidx[NDX_SPLIT_TRAIN];
+    if (ntrain < (size_t)o->batch)
+        return ndx__fail(NDX_ERR_INVALID, "train: %zu training patches in %s, fewer than a "
+                         "batch of %d", ntrain, o->data_dir, o->batch);
+    t->batches = (long)(ntrain / (size_t)o->batch);
+    const ndx_zoo_arch *za = ndx_zoo_find(o->arch);
+    t->size = o->input_size ? o->input_size : za ? za->input_size : 0;
+    if (o->weights)
+        st = ndx_net_load_finetune(o->weights, o->arch, CLASSES, t->size, o->seed, &t->r.net);
+    else
+        st = ndx_zoo_build(o->arch, CLASSES, t->size, o->seed, &t->r.net);
+    if (st || (st = run_net_buffers(&t->r, NDX_PLAN_TRAIN))) return st;
+    st = ndx_sampler_new(t->r.train_labels, ntrain, CLASSES, 1, o->seed, &t->sampler);
+    if (st) return st;
+    const size_t nhist = (size_t)o->epochs * HIST_FIELDS * 2;
+    t->hist = calloc(nhist, sizeof *t->hist);
+    t->ep = calloc((size_t)o->epochs, sizeof *t->ep);
+    if (!t->hist || !t->ep) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+    if ((st = ckpt_set_make(&t->cs, t->r.net, t->hist, nhist))) return st;
+    t->params = ndx_net_params(t->r.net, &t->np);
+    t->grads = ndx_net_grads(t->r.net, NULL);
+    t->mom = ndx_net_momentum(t->r.net, NULL);
+    t->opt = (ndx_sgd){(float)o->lr, (float)o->momentum, (float)o->weight_decay, 0};
+    ndx_rng_seed(&t->cst.rng, o->seed ^ 0x747261696e726e67ull);
+    return o->resume ? resume(t) : NDX_OK;
+}
+
+static void progress(const trainer *t, int e, long b, double loss, const ndx_epoch_metrics *m)
+{
+    if (!t->o->progress) return;
+    ndx_train_progress pr = {e + 1, t->o->epochs, b, t->batches, loss, m};
+    t->o->progress(t->o->progress_ctx, &pr);
+}
+
+/* One SGD step on batch b of the epoch's order: patches, labels, flips and
+ * the dropout seed, then forward, loss, backward, update. */
+static ndx_status step(trainer *t, const uint32_t *order, long b)
+{
+    run *r = &t->r;
+    const int B = t->o->batch;
+    for (int i = 0; i < B; i++) {
+        const uint32_t k = order[(size_t)b * B + i];
+        r->bids[i] = r->idx[NDX_SPLIT_TRAIN][k];
+        r->labels[i] = r->train_labels[k];
+        r->flip[i] = t->o->flips ? (int)(ndx_rng_u64(&t->cst.rng) >> 63) : 0;
+    }
+    ndx_net_seed_dropout(r->net, ndx_rng_u64(&t->cst.rng));
+    ndx_status st = load_batch(r, r->bids, B);
+    if (st) return st;
+    ndx_net_zero_grads(r->net);
+    ndx_tensor lg;
+    double loss;
+    if ((st = ndx_net_forward(r->net, r->x, NDX_TRAIN, -1)) ||
+        (st = ndx_net_output(r->net, r->last, &lg)) ||
+        (st = ndx_softmax_xent(B, CLASSES, lg.data, r->labels, NULL, r->dlogits, &loss)))
+        return st;
+    for (int i = 0; i < B; i++)
+        t->tright += (lg.data[i * CLASSES + 1] > lg.data[i * CLASSES]) == r->labels[i];
+    if ((st = ndx_net_backward(r->net, r->dlogits)) ||
+        (st = ndx_sgd_step(&t->opt, t->params, t->grads, t->mom, t->np)))
+        return st;
+    ndx_net_touch(r->net);
+    ndx_mean_add(&t->tloss, loss, B);
+    return NDX_OK;
+}
+
+/* The end of epoch e: its validation numbers, the model kept when its AUC
+ * is the best so far (or none was finite yet). */
+static ndx_status validate(trainer *t, int e, double secs, long steps)
+{
+    double vl, va, vauc;
+    ndx_status st = evaluate(&t->r, NDX_SPLIT_VAL, &vl, &va, &vauc);
+    if (st) return st;
+    const double B = t->o->batch;
+    t->ep[e] = (ndx_epoch_metrics){e + 1, t->o->lr, ndx_mean_value(&t->tloss),
+                                   t->tright / ((double)t->batches * B), vl, va, vauc, secs,
+                                   secs > 0 ? (double)steps * B / secs : NAN};
+    hist_put(t->hist, e, &t->ep[e]);
+    if (!isfinite(t->best) || (isfinite(vauc) && vauc > t->best)) {
+        if ((st = ndx_safetensors_save(t->r.net, t->o->out))) return st;
+        if (isfinite(vauc)) t->best = vauc;
+    }
+    return NDX_OK;
+}
+
+/* The best model: its validation ROC (roc.png), the test AUC, metrics.json
+ * and loss.png beside the model. */
+static ndx_status outputs(trainer *t, double *test_auc)
+{
+    const ndx_train_opts *o = t->o;
+    run *r = &t->r;
+    char path[4096];
+    double vl, va, vauc, tl, ta, tauc;
+    ndx_status st = ndx_safetensors_load_into(r->net, o->out, 0);
+    if (st || (st = evaluate(r, NDX_SPLIT_VAL, &vl, &va, &vauc))) return st;
+    if (isfinite(vauc)) {
+        beside(path, sizeof path, o->out, "roc.png");
+        size_t nv = r->nidx[NDX_SPLIT_VAL], npts;
+        double *fpr = malloc((nv + 1) * sizeof *fpr), *tpr = malloc((nv + 1) * sizeof *tpr);
+        st = fpr && tpr ? ndx_roc(r->scores, r->eval_labels, nv, fpr, tpr, NULL, nv + 1, &npts,
+                                  &vauc)
+                        : ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+        if (!st) st = ndx_plot_roc(path, fpr, tpr, npts, vauc, "Validation ROC");
+        free(fpr);
+        free(tpr);
+        if (st) return st;
+    }
+    if ((st = evaluate(r, NDX_SPLIT_TEST, &tl, &ta, &tauc))) return st;
+    if (test_auc) *test_auc = tauc;
+    beside(path, sizeof path, o->out, "metrics.json");
+    if ((st = ndx_metrics_write_json(path, t->ep, o->epochs, tauc))) return st;
+    double *curves = malloc((size_t)o->epochs * 2 * sizeof *curves);
+    if (!curves) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+    for (int e = 0; e < o->epochs; e++)
+        curves[e] = t->ep[e].train_loss, curves[o->epochs + e] = t->ep[e].val_loss;
+    beside(path, sizeof path, o->out, "loss.png");
+    st = ndx_plot_loss(path, curves, curves + o->epochs, o->epochs);
+    free(curves);
+    return st;
+}
+
+/* The loop: epochs of steps (resuming mid-epoch from a checkpoint), a
+ * checkpoint every checkpoint_every steps and after each validated epoch,
+ * then the outputs. */
 ndx_status ndx_train(const ndx_train_opts *o, double *test_auc)
 {
     ndx_status st = check_opts(o);
     if (st) return st;
     if (o->threads > 0 && (st = ndx_set_threads(o->threads))) return st;
-    run r;
-    memset(&r, 0, sizeof r);
-    ckpt_set cs = {0};
-    ndx_sampler *sampler = NULL;
-    float *hist = NULL;
-    ndx_epoch_metrics *ep = NULL;
-    char ckpt[4096], path[4096];
-    if (o->checkpoint)
-        snprintf(ckpt, sizeof ckpt, "%s", o->checkpoint);
-    else
-        snprintf(ckpt, sizeof ckpt, "%s.ckpt", o->out);
-
-    /* Data, network, sampler, buffers: everything sized once. */
-    if ((st = run_data(&r, o->data_dir, o->batch))) goto done;
-    size_t ntrain = r.nidx[NDX_SPLIT_TRAIN];
-    if (ntrain < (size_t)o->batch) {
-        st = ndx__fail(NDX_ERR_INVALID, "train: %zu training patches in %s, fewer than a "
-                       "batch of %d", ntrain, o->data_dir, o->batch);
-        goto done;
-    }
-    /* The study's input sizes: 299 for Inception-v3, 227 for the others;
-     * tiny is made for 64-128 px patches. */
-    int size = o->input_size ? o->input_size
-             : !strcmp(o->arch, "tiny") ? 64 : !strcmp(o->arch, "inception_v3") ? 299 : 227;
-    if (o->weights)
-        st = ndx_net_load_finetune(o->weights, o->arch, CLASSES, size, o->seed, &r.net);
-    else
-        st = ndx_zoo_build(o->arch, CLASSES, size, o->seed, &r.net);
-    if (st || (st = run_net_buffers(&r, NDX_PLAN_TRAIN))) goto done;
-    if ((st = ndx_sampler_new(r.train_labels, ntrain, CLASSES, 1, o->seed, &sampler))) goto done;
-    size_t nhist = (size_t)o->epochs * HIST_FIELDS * 2;
-    hist = calloc(nhist, sizeof *hist);
-    ep = calloc((size_t)o->epochs, sizeof *ep);
-    if (!hist || !ep) {
-        st = ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
-        goto done;
-    }
-    if ((st = ckpt_set_make(&cs, r.net, hist, nhist))) goto done;
-
-    size_t np;
-    float *params = ndx_net_params(r.net, &np), *grads = ndx_net_grads(r.net, NULL),
-          *mom = ndx_net_momentum(r.net, NULL);
-    ndx_sgd opt = {(float)o->lr, (float)o->momentum, (float)o->weight_decay, 0};
-    ndx_ckpt_state cst;
-    memset(&cst, 0, sizeof cst);
-    ndx_rng_seed(&cst.rng, o->seed ^ 0x747261696e726e67ull);
-    double best = NAN;
-    ndx_mean tloss = {0};
-    double tright = 0;
-
-    /* Resume: the position, the optimiser, the RNG, the epoch so far. */
-    if (o->resume) {
-        st = ndx_ckpt_load(o->resume, &cst, cs.a, cs.n);
-        if (st == NDX_ERR_SHAPE && strstr(ndx_last_error(), "'history'"))
-            st = ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written for another --epochs",
-                           o->resume);
-        if (st) goto done;
-        double v;
-        if (ndx_ckpt_get(&cst, "seed", &v) || v != (double)(o->seed & 0xffffffffffff) ||
-            ndx_ckpt_get(&cst, "batch_size", &v) || v != o->batch ||
-            ndx_ckpt_get(&cst, "input_size", &v) || v != size ||
-            ndx_ckpt_get(&cst, "flips", &v) || v != (o->flips != 0)) {
-            st = ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with another --seed, "
-                           "--batch, --input-size or --flips", o->resume);
-            goto done;
-        }
-        ndx_ckpt_get(&cst, "best_auc", &best);
-        ndx_ckpt_get(&cst, "train_loss_sum", &tloss.sum);
-        ndx_ckpt_get(&cst, "train_weight", &tloss.weight);
-        ndx_ckpt_get(&cst, "train_right", &tright);
-        opt.step = cst.step;
-        for (int e = 0; e < cst.epoch && e < o->epochs; e++) hist_get(hist, e, &ep[e]);
-        ndx_net_touch(r.net);
-    }
-
-    const int B = o->batch;
-    const long batches = (long)(ntrain / (size_t)B);   /* the last partial batch dropped */
-    for (int e = (int)cst.epoch; e < o->epochs; e++) {
-        const uint32_t *order = ndx_sampler_epoch(sampler, (uint64_t)e);
-        double t0 = now_s();
-        long b = e == cst.epoch ? (long)cst.batch : 0, b_start = b;
-        if (b == 0) tloss = (ndx_mean){0}, tright = 0;
-        if (o->progress) {   /* the epoch starts (or resumes) */
-            ndx_train_progress pr = {e + 1, o->epochs, b, batches, ndx_mean_value(&tloss), NULL};
-            o->progress(o->progress_ctx, &pr);
-        }
-        for (; b < batches; b++) {
-            /* The batch: patches, labels, flips, dropout seed. */
-            for (int i = 0; i < B; i++) {
-                uint32_t k = order[(size_t)b * B + i];
-                r.bids[i] = r.idx[NDX_SPLIT_TRAIN][k];
-                r.labels[i] = r.train_labels[k];
-                r.flip[i] = o->flips ? (int)(ndx_rng_u64(&cst.rng) >> 63) : 0;
-            }
-            ndx_net_seed_dropout(r.net, ndx_rng_u64(&cst.rng));
-            if ((st = load_batch(&r, r.bids, B))) goto done;
-            /* Forward, loss, backward, update. */
-            ndx_net_zero_grads(r.net);
-            ndx_tensor lg;
-            double loss;
-            if ((st = ndx_net_forward(r.net, r.x, NDX_TRAIN, -1)) ||
-                (st = ndx_net_output(r.net, r.last, &lg)) ||
-                (st = ndx_softmax_xent(B, CLASSES, lg.data, r.labels, NULL, r.dlogits, &loss)))
-                goto done;
-            for (int i = 0; i < B; i++)
-                tright += (lg.data[i * CLASSES + 1] > lg.data[i * CLASSES]) == r.labels[i];
-            if ((st = ndx_net_backward(r.net, r.dlogits)) ||
-                (st = ndx_sgd_step(&opt, params, grads, mom, np)))
-                goto done;
-            ndx_net_touch(r.net);
-            ndx_mean_add(&tloss, loss, B);
-            if (o->progress) {
-                ndx_train_progress pr = {e + 1, o->epochs, b + 1, batches,
-                                         ndx_mean_value(&tloss), NULL};
-                o->progress(o->progress_ctx, &pr);
-            }
-            if (o->checkpoint_every && (b + 1) % o->checkpoint_every == 0 && b + 1 < batches) {
-                cst.epoch = e, cst.batch = b + 1, cst.step = opt.step;
-                if ((st = save_ckpt(ckpt, &cst, &cs, o, size, best, &tloss, tright))) goto done;
+    trainer t;
+    st = trainer_init(&t, o);
+    for (int e = (int)t.cst.epoch; !st && e < o->epochs; e++) {
+        const uint32_t *order = ndx_sampler_epoch(t.sampler, (uint64_t)e);
+        const double t0 = now_s();
+        const long b0 = e == t.cst.epoch ? (long)t.cst.batch : 0;
+        if (b0 == 0) t.tloss = (ndx_mean){0}, t.tright = 0;
+        progress(&t, e, b0, ndx_mean_value(&t.tloss), NULL);
+        for (long b = b0; !st && b < t.batches; b++) {
+            st = step(&t, order, b);
+            if (!st) progress(&t, e, b + 1, ndx_mean_value(&t.tloss), NULL);
+            if (!st && o->checkpoint_every && (b + 1) % o->checkpoint_every == 0 &&
+                b + 1 < t.batches) {
+                t.cst.epoch = e, t.cst.batch = b + 1, t.cst.step = t.opt.step;
+                st = save_ckpt(&t);
             }
         }
-        /* Validation, the best model, the epoch's checkpoint. */
-        double vl, va, vauc, secs = now_s() - t0;
-        if ((st = evaluate(&r, NDX_SPLIT_VAL, &vl, &va, &vauc))) goto done;
-        ep[e] = (ndx_epoch_metrics){e + 1, o->lr, ndx_mean_value(&tloss),
-                                    tright / ((double)batches * B), vl, va, vauc, secs,
-                                    secs > 0 ? (double)(batches - b_start) * B / secs : NAN};
-        hist_put(hist, e, &ep[e]);
-        if (!isfinite(best) || (isfinite(vauc) && vauc > best)) {
-            if ((st = ndx_safetensors_save(r.net, o->out))) goto done;
-            if (isfinite(vauc)) best = vauc;
-        }
-        cst.epoch = e + 1, cst.batch = 0, cst.step = opt.step;
-        if ((st = save_ckpt(ckpt, &cst, &cs, o, size, best, &tloss, tright))) goto done;
-        if (o->progress) {
-            ndx_train_progress pr = {e + 1, o->epochs, batches, batches, ep[e].train_loss, &ep[e]};
-            o->progress(o->progress_ctx, &pr);
-        }
+        if (!st) st = validate(&t, e, now_s() - t0, t.batches - b0);
+        t.cst.epoch = e + 1, t.cst.batch = 0, t.cst.step = t.opt.step;
+        if (!st) st = save_ckpt(&t);
+        if (!st) progress(&t, e, t.batches, t.ep[e].train_loss, &t.ep[e]);
     }
-
-    /* The best model: its validation ROC, the test AUC, the outputs. */
-    if ((st = ndx_safetensors_load_into(r.net, o->out, 0))) goto done;
-    double vl, va, vauc, tl, ta, tauc;
-    if ((st = evaluate(&r, NDX_SPLIT_VAL, &vl, &va, &vauc))) goto done;
-    beside(path, sizeof path, o->out, "roc.png");
-    if (isfinite(vauc)) {
-        size_t nv = r.nidx[NDX_SPLIT_VAL], npts;
-        double *fpr = malloc((nv + 1) * sizeof *fpr), *tpr = malloc((nv + 1) * sizeof *tpr);
-        st = fpr && tpr ? ndx_roc(r.scores, r.eval_labels, nv, fpr, tpr, NULL, nv + 1, &npts, &vauc)
-                        : ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
-        if (!st) st = ndx_plot_roc(path, fpr, tpr, npts, vauc, "Validation ROC");
-        free(fpr);
-        free(tpr);
-        if (st) goto done;
-    }
-    if ((st = evaluate(&r, NDX_SPLIT_TEST, &tl, &ta, &tauc))) goto done;
-    if (test_auc) *test_auc = tauc;
-    beside(path, sizeof path, o->out, "metrics.json");
-    if ((st = ndx_metrics_write_json(path, ep, o->epochs, tauc))) goto done;
-    double *curves = malloc((size_t)o->epochs * 2 * sizeof *curves);
-    if (!curves) {
-        st = ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
-        goto done;
-    }
-    for (int e = 0; e < o->epochs; e++)
-        curves[e] = ep[e].train_loss, curves[o->epochs + e] = ep[e].val_loss;
-    beside(path, sizeof path, o->out, "loss.png");
-    st = ndx_plot_loss(path, curves, curves + o->epochs, o->epochs);
-    free(curves);
-done:
-    ckpt_set_free(&cs);
-    free(hist);
-    free(ep);
-    ndx_sampler_free(sampler);
-    run_free(&r);
+    if (!st) st = outputs(&t, test_auc);
+    trainer_free(&t);
     return st;
 }
 
@@ -535,8 +581,8 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
             goto done;
     }
     if (scores_csv) {
-        ndx__atomic w;
-        if ((st = ndx__atomic_open(&w, scores_csv, "scores"))) goto done;
+        ndx__out w;
+        if ((st = ndx__out_open(&w, scores_csv, 0))) goto done;
         fprintf(w.f, "patch,image,x,y,w,h,label,score\n");
         for (size_t k = 0; k < n; k++) {
             const ndx_patch *p = &r.ix.patches[r.idx[split][k]];
@@ -544,12 +590,7 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
                     r.ix.images[p->image].path, p->x, p->y, p->w, p->h, p->label,
                     (double)r.scores[k]);
         }
-        if (ferror(w.f)) {
-            ndx__atomic_abort(&w);
-            st = ndx__fail(NDX_ERR_IO, "scores %s: writing failed", scores_csv);
-            goto done;
-        }
-        st = ndx__atomic_commit(&w);
+        st = ndx__out_commit(&w);
     }
 done:
     free(fpr);

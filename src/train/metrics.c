@@ -1,15 +1,18 @@
 /* Evaluation metrics: ROC curve and AUC (exact, ties as in the Mann-Whitney
- * statistic), accuracy, a running mean (of losses).
+ * statistic), accuracy, a running mean (of losses), and metrics.json (every
+ * epoch's numbers, the best epoch by validation AUC, the test AUC; NaN is
+ * written as null).
  *
  * AUC: with the samples sorted by score, descending, and grouped by equal
  * score g (p_g positives, n_g negatives, b_g negatives scoring lower),
  *   U = sum_g p_g * (b_g + n_g / 2),     AUC = U / (P * N),
  * which is also the trapezoid area under the ROC curve whose points are the
  * (fp/N, tp/P) totals after each group.  2U is kept as an exact integer. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 
-#include "../core/core.h"
+#include "../io/io.h"
 
 typedef struct { float s; int y; } scored;
 
@@ -117,4 +120,42 @@ void ndx_mean_add(ndx_mean *m, double value, double weight)
 double ndx_mean_value(const ndx_mean *m)
 {
     return m->weight > 0 ? m->sum / m->weight : NAN;
+}
+
+/* ---- metrics.json ------------------------------------------------------- */
+
+ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
+                                  int n_epochs, double test_auc)
+{
+    if (!path || n_epochs < 0 || (n_epochs && !ep))
+        return ndx__fail(NDX_ERR_INVALID, "metrics.json: need a path and %d epochs", n_epochs);
+    cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    int ok = root && arr && cJSON_AddItemToObject(root, "epochs", arr);
+    if (!ok) cJSON_Delete(arr);
+    int best = -1;
+    for (int i = 0; ok && i < n_epochs; i++) {
+        const ndx_epoch_metrics *m = &ep[i];
+        cJSON *o = cJSON_CreateObject();
+        ok = o && cJSON_AddItemToArray(arr, o);
+        if (!ok) {
+            cJSON_Delete(o);
+            break;
+        }
+        ok = cJSON_AddNumberToObject(o, "epoch", m->epoch) && ndx__json_num(o, "lr", m->lr) &&
+             ndx__json_num(o, "train_loss", m->train_loss) &&
+             ndx__json_num(o, "train_accuracy", m->train_accuracy) &&
+             ndx__json_num(o, "val_loss", m->val_loss) &&
+             ndx__json_num(o, "val_accuracy", m->val_accuracy) &&
+             ndx__json_num(o, "val_auc", m->val_auc) && ndx__json_num(o, "seconds", m->seconds) &&
+             ndx__json_num(o, "images_per_s", m->images_per_s);
+        if (isfinite(m->val_auc) && (best < 0 || m->val_auc > ep[best].val_auc)) best = i;
+    }
+    ok = ok && (best >= 0 ? cJSON_AddNumberToObject(root, "best_epoch", ep[best].epoch) != NULL
+                          : cJSON_AddNullToObject(root, "best_epoch") != NULL) &&
+         ndx__json_num(root, "best_val_auc", best >= 0 ? ep[best].val_auc : NAN) &&
+         ndx__json_num(root, "test_auc", test_auc);
+    ndx_status st = ok ? ndx__json_write(path, root)
+                       : ndx__fail(NDX_ERR_NOMEM, "metrics.json %s: out of memory", path);
+    cJSON_Delete(root);
+    return st;
 }

@@ -1,6 +1,7 @@
-/* The plots' 5x7 bitmap font (src/train/font.c). */
-#ifndef NDX_TRAIN_FONT_H
-#define NDX_TRAIN_FONT_H
+/* src/render: drawing for every stage's figures (private, not installed).
+ * The 5x7 bitmap font (font.c) the plots (plot.c) write their text with. */
+#ifndef NDX_RENDER_FONT_H
+#define NDX_RENDER_FONT_H
 
 #define NDX_FONT_W 5
 #define NDX_FONT_H 7

@@ -1,5 +1,6 @@
-/* roc.png and loss.png, drawn here on an RGB canvas with the 5x7 font of
- * font.c, written by ndx_png_write8 (src/io, stb_image_write).
+/* Plots for every stage (src/render: drawing, no training logic): roc.png
+ * and loss.png, drawn here on an RGB canvas with the 5x7 font of font.c,
+ * written by ndx_png_write8 (src/io, stb_image_write).
  *
  * Canvas: w x h RGB, (0,0) top left.  A plot maps data (x, y) to the inner
  * box [l, r] x [t, b] of pixels, y growing upwards. */
@@ -8,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/core.h"
 #include "font.h"
-#include "train.h"
 
 typedef struct { unsigned char r, g, b; } rgb;
 static const rgb WHITE = {255, 255, 255}, BLACK = {0, 0, 0}, GRID = {225, 225, 225},

@@ -1,0 +1,3 @@
+build-demo/kernels/avx2/f32-bilinear-avx2.o: \
+ kernels/avx2/f32-bilinear-avx2.c kernels/avx2/../kernels.h
+kernels/avx2/../kernels.h:

@@ -1,0 +1,3 @@
+build-demo/kernels/avx2/f32-im2col-avx2.o: kernels/avx2/f32-im2col-avx2.c \
+ kernels/avx2/../kernels.h
+kernels/avx2/../kernels.h:

@@ -1,0 +1,9 @@
+build-demo/src/nn/run.o: src/nn/run.c src/nn/nn_internal.h \
+ src/nn/../core/core.h include/netdx.h include/netdx_nn.h include/netdx.h \
+ src/nn/../../kernels/kernels.h
+src/nn/nn_internal.h:
+src/nn/../core/core.h:
+include/netdx.h:
+include/netdx_nn.h:
+include/netdx.h:
+src/nn/../../kernels/kernels.h:

@@ -1,0 +1,193 @@
+/* The one way netdx writes a file (every PNG, .npy, safetensors, CSV, JSON,
+ * HTML, checkpoint and dissection state goes through here), and the
+ * checksum both sealed formats (checkpoints, dissection states) end with.
+ *
+ * A write: mkstemp "<path>.tmp.XXXXXX" in path's own folder (so the rename
+ * stays on one file system), mode 0644; the caller writes; then fflush,
+ * fsync, fclose, rename over path, fsync of the folder.  Any failure
+ * removes the temporary file and leaves whatever was at path untouched.
+ *
+ * A sealed file ends with the XXH3-64 (seed 0) of every byte before it,
+ * little-endian: ndx__out_open(.., sealed = 1) hashes what is put and
+ * appends the digest at commit; ndx__sealed_check verifies one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io.h"
+
+ndx_status ndx__out_open(ndx__out *o, const char *path, int sealed)
+{
+    memset(o, 0, sizeof *o);
+    if (!path || !*path) return ndx__fail(NDX_ERR_INVALID, "empty output path");
+    int n = snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", path);
+    if (n < 0 || (size_t)n >= sizeof o->tmp || strlen(path) >= sizeof o->path) {
+        o->tmp[0] = 0;
+        return ndx__fail(NDX_ERR_INVALID, "path too long (%zu bytes): %s", strlen(path), path);
+    }
+    memcpy(o->path, path, strlen(path) + 1);
+    if (sealed && !(o->h = ndx_hasher_new(0))) {
+        o->tmp[0] = 0;
+        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
+    }
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        int e = errno;
+        o->tmp[0] = 0;
+        ndx__out_abort(o);
+        return ndx__fail(NDX_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
+                         strerror(e));
+    }
+    (void)fchmod(fd, 0644);   /* mkstemp makes 0600; outputs are for reading */
+    o->f = fdopen(fd, "wb");
+    if (!o->f) {
+        int e = errno;
+        close(fd);
+        ndx__out_abort(o);
+        return ndx__fail(NDX_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    return NDX_OK;
+}
+
+void ndx__out_put(ndx__out *o, const void *p, size_t n)
+{
+    if (o->failed || n == 0) return;
+    if (o->h) ndx_hasher_update(o->h, p, n);
+    if (fwrite(p, 1, n, o->f) != n) o->failed = errno ? errno : EIO;
+}
+
+void ndx__out_abort(ndx__out *o)
+{
+    if (o->f) fclose(o->f);
+    o->f = NULL;
+    if (o->tmp[0]) unlink(o->tmp);
+    o->tmp[0] = 0;
+    ndx_hasher_free(o->h);
+    o->h = NULL;
+}
+
+/* fsync of the folder holding path, so the rename itself is durable.  File
+ * systems that cannot sync a folder (EINVAL) are let through. */
+static int sync_dir(const char *path)
+{
+    char dir[sizeof ((ndx__out *)0)->path];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return errno;
+    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : errno;
+    close(fd);
+    return rc;
+}
+
+ndx_status ndx__out_commit(ndx__out *o)
+{
+    if (o->h && !o->failed) {
+        const uint64_t d = ndx_hasher_digest(o->h);
+        unsigned char b[8];
+        for (int i = 0; i < 8; i++) b[i] = (unsigned char)(d >> (8 * i));
+        ndx_hasher_free(o->h);
+        o->h = NULL;
+        ndx__out_put(o, b, 8);
+    }
+    int e = o->failed;
+    if (!e && (fflush(o->f) != 0 || ferror(o->f))) e = errno ? errno : EIO;
+    if (!e && fsync(fileno(o->f)) != 0) e = errno;
+    const int closed = fclose(o->f);
+    o->f = NULL;
+    if (!e && closed != 0) e = errno;
+    if (e) {
+        ndx__out_abort(o);
+        return ndx__fail(NDX_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
+    }
+    if (rename(o->tmp, o->path) != 0) {
+        e = errno;
+        ndx__out_abort(o);
+        return ndx__fail(NDX_ERR_IO, "%s: cannot rename the temporary file over it: %s",
+                         o->path, strerror(e));
+    }
+    o->tmp[0] = 0;
+    ndx__out_abort(o);
+    if ((e = sync_dir(o->path)))
+        return ndx__fail(NDX_ERR_IO, "%s: written, but syncing its folder failed: %s", o->path,
+                         strerror(e));
+    return NDX_OK;
+}
+
+ndx_status ndx__write_file(const char *path, ndx_status (*fill)(FILE *f, void *ctx), void *ctx)
+{
+    ndx__out o;
+    ndx_status st = ndx__out_open(&o, path, 0);
+    if (st) return st;
+    st = fill(o.f, ctx);
+    if (st) {
+        ndx__out_abort(&o);
+        return st;
+    }
+    return ndx__out_commit(&o);
+}
+
+ndx_status ndx__sealed_check(FILE *f, uint64_t size, const char *path)
+{
+    enum { CHUNK = 1 << 20 };
+    if (size < 8)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: truncated: %llu bytes, no checksum", path,
+                         (unsigned long long)size);
+    unsigned char *buf = malloc(CHUNK);
+    ndx_hasher *h = buf ? ndx_hasher_new(0) : NULL;
+    if (!h) {
+        free(buf);
+        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
+    }
+    uint64_t left = size - 8;
+    int ok = fseeko(f, 0, SEEK_SET) == 0;
+    while (ok && left) {
+        const size_t n = left < CHUNK ? (size_t)left : CHUNK;
+        ok = fread(buf, 1, n, f) == n;
+        ndx_hasher_update(h, buf, n);
+        left -= n;
+    }
+    unsigned char sum[8];
+    ok = ok && fread(sum, 1, 8, f) == 8;
+    const uint64_t want = ndx_hasher_digest(h);
+    ndx_hasher_free(h);
+    free(buf);
+    if (!ok) return ndx__fail(NDX_ERR_IO, "%s: read error", path);
+    uint64_t got = 0;
+    for (int i = 7; i >= 0; i--) got = got << 8 | sum[i];
+    if (got != want)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: checksum mismatch (stored %016llx, computed "
+                         "%016llx): the file is corrupt", path, (unsigned long long)got,
+                         (unsigned long long)want);
+    return NDX_OK;
+}
+
+ndx_status ndx__mkdirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return ndx__fail(NDX_ERR_INVALID, "bad directory name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char keep = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return ndx__fail(NDX_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+        buf[i] = keep;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return ndx__fail(NDX_ERR_IO, "%s: not a directory", path);
+    return NDX_OK;
+}
