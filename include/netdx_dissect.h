@@ -296,6 +296,72 @@ typedef struct ndx_dissect_run_result {
  * patches is an error naming it, found before the pass starts. */
 ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r);
 
+/* ---- unit ranking (netdx rank; docs/ranking.md) --------------------------- */
+typedef struct ndx_net ndx_net;   /* netdx_nn.h */
+/* DeepMiner's ranking.  maxact (nimages, units): each unit's maximum
+ * activation over one whole image; weights (nrows, units): one row per
+ * ranking (a class's weights into its logit, or the decision row w1 - w0).
+ * Per image and row, contribution = maxact x weight (float); the `top` units
+ * of highest contribution are kept (equal contributions: smaller channel
+ * first).  out (nrows x units) gets per row every unit, ranked by how many
+ * images kept it (more first; equal counts: smaller channel first), with the
+ * mean contribution over all images.  Units are channel indices (0-based). */
+typedef struct ndx_rank_unit {
+    int unit;                    /* channel index */
+    int count;                   /* images (DeepMiner) or patches (gradxact)
+                                    that kept the unit in their top list */
+    double mean;                 /* mean contribution (or grad x act) */
+} ndx_rank_unit;
+ndx_status ndx_rank_units(int nimages, int units, int nrows, const float *maxact,
+                          const float *weights, int top, ndx_rank_unit *out);
+/* The top `top` units of one contribution vector (descending; equal values:
+ * smaller channel first) into idx. */
+void ndx_rank_select(int units, const float *contrib, int top, int *idx);
+/* The node that feeds `net`'s classifier through global pooling (the layer
+ * DeepMiner ranks), or -1 with an error saying why there is none (AlexNet,
+ * VGG: the classifier sees the flattened map). */
+int ndx_rank_pooled_layer(const ndx_net *net);
+
+typedef enum ndx_rank_method {
+    NDX_RANK_DEEPMINER = 0,      /* whole images, max x weight, top counts */
+    NDX_RANK_GRADXACT = 1        /* sum over the map of gradient x activation
+                                    of the class logit, mean over the split's
+                                    positive patches; any network and layer */
+} ndx_rank_method;
+#define NDX_RANK_MAX_ROWS 17
+typedef struct ndx_rank_opts {
+    const char *model;           /* safetensors with arch metadata */
+    const char *data;            /* folder of patches.csv */
+    int split;                   /* NDX_SPLIT_*; images (patches) of it */
+    const char *layer;           /* NULL: DeepMiner: the pooled layer;
+                                    gradxact: that, else the last conv */
+    ndx_rank_method method;
+    int top;                     /* units kept per image (patch), 1..units */
+    int show;                    /* units written per row, >= 1 */
+    int scale;                   /* DeepMiner: shorter side = scale x input */
+    int batch;                   /* gradxact: patches per pass, 1..256 */
+    const char *out;             /* rank.csv, rank.json in it; NULL: none */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+} ndx_rank_opts;
+/* val split, DeepMiner, top 8, show 20, scale 4, batch 16. */
+void ndx_rank_defaults(ndx_rank_opts *o);
+typedef struct ndx_rank_result {
+    char network[32], layer[64];
+    int units, nrows;            /* rows: classes, then "decision" for two */
+    char row_name[NDX_RANK_MAX_ROWS][16];   /* "0", "1", ..., "decision" */
+    uint64_t items;              /* images (DeepMiner) or positive patches */
+    ndx_rank_unit *ranking;      /* nrows x units, owned: ndx_rank_free */
+} ndx_rank_result;
+/* Runs the ranking; a network without a pooled classifier and DeepMiner
+ * is NDX_ERR_INVALID saying why and offering gradxact. */
+ndx_status ndx_rank_run(const ndx_rank_opts *o, ndx_rank_result *r);
+void ndx_rank_free(ndx_rank_result *r);
+/* Writes dir/rank.csv and dir/rank.json: the first `show` units of each
+ * row, named as the study did (unit_0001 = channel 0). */
+ndx_status ndx_rank_write(const char *dir, const ndx_rank_result *r, int show,
+                          ndx_rank_method method, int top);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

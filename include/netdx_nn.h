@@ -173,6 +173,8 @@ int ndx_net_num_nodes(const ndx_net *net);
 int ndx_net_find(const ndx_net *net, const char *name);
 const char *ndx_net_node_name(const ndx_net *net, int node);
 ndx_op ndx_net_node_op(const ndx_net *net, int node);
+/* Node index of input k of node, -1 when it has none. */
+int ndx_net_node_input(const ndx_net *net, int node, int k);
 /* Per-sample output shape of a node: (C, H, W). */
 void ndx_net_node_shape(const ndx_net *net, int node, int *c, int *h, int *w);
 int ndx_net_num_classes(const ndx_net *net);
@@ -254,6 +256,12 @@ ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out);
 /* After a full NDX_TRAIN forward: back-propagates dlogits (batch, classes),
  * adding every parameter's gradient into ndx_net_grads(). */
 ndx_status ndx_net_backward(ndx_net *net, const float *dlogits);
+/* After ndx_net_backward: the gradient of the output of node (batch, C, H,
+ * W) (the loss's gradient with respect to that activation), for a node
+ * marked with ndx_net_keep_outputs before the training plan (its gradient
+ * buffer is then not reused); NDX_ERR_INVALID for another node or one that
+ * does not reach the output. */
+ndx_status ndx_net_grad_output(const ndx_net *net, int node, ndx_tensor *out);
 /* Sets every gradient to zero as memset would, without touching memory: the
  * next backward pass stores each gradient instead of adding to it (the large
  * ones are never read or cleared, which saves two passes over them).  Until
@@ -286,6 +294,11 @@ const ndx_zoo_arch *ndx_zoo_arch_at(int i);
 /* input_size: H = W; 0: the architecture's default (ndx_zoo_find). */
 ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint64_t seed,
                          ndx_net **out);
+/* The same at an input of h x w (e.g. a whole mammogram for a network that
+ * runs fully convolutionally up to a global pool); the parameters are the
+ * same tensors as at any other size.  h = w = 0: the default size. */
+ndx_status ndx_zoo_build_hw(const char *arch, int num_classes, int h, int w, uint64_t seed,
+                            ndx_net **out);
 
 /* ---- input ------------------------------------------------------------------
  * Grayscale patches (n, h, w) in [0, 1] -> x (n, 3, h, w) normalised with

@@ -44,6 +44,7 @@ int cmd_patches(int argc, char **argv);
 int cmd_train(int argc, char **argv);   /* tools/cmd_train.c */
 int cmd_eval(int argc, char **argv);
 int cmd_dissect(int argc, char **argv);
+int cmd_rank(int argc, char **argv);     /* tools/cmd_rank.c */
 int cmd_survey(int argc, char **argv);   /* tools/cmd_survey.c */
 int cmd_report(int argc, char **argv);   /* tools/cmd_report.c */
 

@@ -66,6 +66,7 @@ static const struct {
     {"train", cmd_train, "fine-tune with SGD, validation AUC, checkpoints -> model.safetensors"},
     {"eval", cmd_eval, "AUC, accuracy, ROC PNG and per-patch scores of a split"},
     {"dissect", cmd_dissect, "per-unit top-k, thresholds, IoU with lesions -> units.csv, index.html"},
+    {"rank", cmd_rank, "DeepMiner's unit ranking per class (or gradient x activation) -> rank.csv"},
     {"survey", cmd_survey, "expert readers' web survey: init, reader, serve, export, simulate"},
     {"report", cmd_report, "survey answers vs the BI-RADS lexicon: Figure 4, coverage, agreement"},
 };

@@ -157,3 +157,17 @@ static ndx_status backward(ndx_net *net)
     }
     return NDX_OK;
 }
+
+ndx_status ndx_net_grad_output(const ndx_net *net, int node, ndx_tensor *out)
+{
+    if (!net || backward_ready(net)) return NDX_ERR_INVALID;
+    if (node < 1 || node >= net->nnodes || !net->nodes[node].has_grad)
+        return ndx__fail(NDX_ERR_INVALID, "net: node %d has no gradient (it does not reach "
+                         "the output)", node);
+    if (!net->nodes[node].keep)
+        return ndx__fail(NDX_ERR_INVALID, "net: the gradient of %s was reused; mark the node "
+                         "with ndx_net_keep_outputs before planning", net->nodes[node].name);
+    const ndx__node *n = &net->nodes[node];
+    int64_t shape[4] = {net->batch, n->c, n->h, n->w};
+    return ndx_tensor_view(out, ndx__grad_of(net, node), 4, shape);
+}

@@ -332,6 +332,12 @@ const char *ndx_net_node_name(const ndx_net *net, int node)
 
 ndx_op ndx_net_node_op(const ndx_net *net, int node) { return net->nodes[node].op; }
 
+int ndx_net_node_input(const ndx_net *net, int node, int k)
+{
+    if (node < 0 || node >= net->nnodes || k < 0 || k >= net->nodes[node].nin) return -1;
+    return net->nodes[node].in[k];
+}
+
 void ndx_net_node_shape(const ndx_net *net, int node, int *c, int *h, int *w)
 {
     const ndx__node *n = &net->nodes[node];

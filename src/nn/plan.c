@@ -203,7 +203,8 @@ static size_t layout_infer(ndx_net *net, allocator *al)
 /* Training layout: every output and its saved statistics kept in order,
  * then the activation gradients: node j's backward (reverse time N-1-j)
  * defines its inputs' gradients; a gradient lives until its own node's
- * backward.  A node that does not reach the output gets no gradient; the
+ * backward (a node marked with ndx_net_keep_outputs: to the end, for
+ * ndx_net_grad_output).  A node that does not reach the output gets no gradient; the
  * first consumer to run backward (grad_writer) overwrites, the rest add.
  * Returns the floats of both. */
 static size_t layout_train(ndx_net *net, allocator *al)
@@ -230,7 +231,8 @@ static size_t layout_train(ndx_net *net, allocator *al)
         for (int k = 0; k < n->nin; k++) {
             ndx__node *a = &net->nodes[n->in[k]];
             if (n->in[k] == 0 || a->has_grad) continue;
-            a->grad_off = alloc_block(al, ndx__node_numel(net, a), N - 1 - j, N - 1 - n->in[k]);
+            const int until = a->keep ? N : N - 1 - n->in[k];   /* kept: to the end */
+            a->grad_off = alloc_block(al, ndx__node_numel(net, a), N - 1 - j, until);
             a->has_grad = 1;
             a->grad_writer = j;
         }

@@ -340,6 +340,12 @@ const ndx_zoo_arch *ndx_zoo_find(const char *name)
 ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint64_t seed,
                          ndx_net **out)
 {
+    return ndx_zoo_build_hw(arch, num_classes, input_size, input_size, seed, out);
+}
+
+ndx_status ndx_zoo_build_hw(const char *arch, int num_classes, int h, int w, uint64_t seed,
+                            ndx_net **out)
+{
     *out = NULL;
     if (!arch) return ndx__fail(NDX_ERR_INVALID, "zoo: no architecture named");
     const int k = find(arch);
@@ -352,17 +358,17 @@ ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint
     }
     if (num_classes < 1 || num_classes > 100000)
         return ndx__fail(NDX_ERR_INVALID, "zoo: %d classes (1..100000)", num_classes);
-    if (!input_size) input_size = zoo[k].info.input_size;
-    if (input_size < 1 || input_size > 8192)
-        return ndx__fail(NDX_ERR_INVALID, "zoo: input size %d (1..8192)", input_size);
-    ndx_net *net = ndx_net_new(arch, 3, input_size, input_size);
+    if (!h && !w) h = w = zoo[k].info.input_size;
+    if (h < 1 || h > 8192 || w < 1 || w > 8192)
+        return ndx__fail(NDX_ERR_INVALID, "zoo: input size %dx%d (1..8192)", h, w);
+    ndx_net *net = ndx_net_new(arch, 3, h, w);
     if (!net) return NDX_ERR_NOMEM;
     zoo[k].build(net, num_classes);
     ndx_status st = ndx_net_finish(net, seed);
     if (st) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", ndx_last_error());
-        ndx__fail(st, "%s at input size %d: %s", arch, input_size, msg);
+        ndx__fail(st, "%s at input size %dx%d: %s", arch, h, w, msg);
         ndx_net_free(net);
         return st;
     }

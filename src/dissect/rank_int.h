@@ -1,0 +1,35 @@
+/* Private pieces of the unit ranking, shared by rank.c (the ranking and
+ * DeepMiner's image pass) and rank_run.c (the run, gradxact, the outputs). */
+#ifndef NDX_RANK_INT_H
+#define NDX_RANK_INT_H
+
+#include "netdx_dissect.h"
+#include "netdx_nn.h"
+
+/* Counts and sums per (row, unit) over items (images or patches). */
+typedef struct ndx__rank_acc {
+    int units, nrows, top;
+    int *count;              /* nrows x units: items whose top list held it */
+    double *sum;             /* nrows x units: sum of the contributions */
+    int *idx;                /* top: scratch for the selection */
+    uint64_t items;          /* items added (counted on row 0) */
+} ndx__rank_acc;
+ndx_status ndx__rank_acc_init(ndx__rank_acc *a, int units, int nrows, int top);
+void ndx__rank_acc_free(ndx__rank_acc *a);
+/* One item's contributions (units) to row. */
+void ndx__rank_acc_add(ndx__rank_acc *a, int row, const float *contrib);
+/* out (nrows x units) ranked by count (or by mean), ties by smaller channel. */
+void ndx__rank_acc_finish(const ndx__rank_acc *a, int order_by_mean, ndx_rank_unit *out);
+
+/* The head's rows (classes, then "decision" = w1 - w0 for two classes) into
+ * rows (NDX_RANK_MAX_ROWS x units) and names; the row count, 0 on error. */
+int ndx__rank_rows(const ndx_net *net, int units, float *rows, char names[][16]);
+
+/* One whole image, shorter side resized to short_side, through the net up
+ * to node: each unit's maximum activation.  *cache: the net planned at the
+ * last size (rebuilt from base when the size changes; the caller frees). */
+ndx_status ndx__rank_image_max(const ndx_net *base, ndx_net **cache, int node,
+                               const float *gray, int ih, int iw, int short_side,
+                               float *maxact);
+
+#endif
