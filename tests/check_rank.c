@@ -160,13 +160,14 @@ START_TEST(test_refuses_flattened_heads)
 }
 END_TEST
 
-static char dir[256], model[320], data[320], out[320], bin[1024];
+static char dir[256], model[320], data[320], data2[320], out[320], bin[1024];
 
 static void make_dir(void)
 {
     strcpy(dir, "/tmp/ndx_check_rank_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(data2, sizeof data2, "%s/data2", dir);
     snprintf(model, sizeof model, "%s/tiny.safetensors", dir);
     snprintf(out, sizeof out, "%s/out", dir);
 }
@@ -178,8 +179,8 @@ static void remove_dir(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-/* Phantom data (3 patients at 400 um, all in train, with lesions) and a
- * tiny model at 32 px. */
+/* Phantom data (3 patients at 400 um, with lesions: one patient per split)
+ * and a tiny model at 32 px. */
 static void setup(void)
 {
     struct stat st;
@@ -193,10 +194,31 @@ static void setup(void)
     ndx_patch_defaults(&po);
     ndx_patch_stats ps;
     ck_assert_msg(ndx_patches_build(data, &po, &ps) == NDX_OK, "%s", ndx_last_error());
+    /* 2 patients: both in train, no val or test split */
+    so.patients = 2;
+    ck_assert_msg(ndx_synth(data2, &so, &ss) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_msg(ndx_patches_build(data2, &po, &ps) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_int_eq(ps.split_patches[NDX_SPLIT_VAL], 0);
     ndx_net *net = NULL;
     ck_assert_int_eq(ndx_zoo_build("tiny", 2, 32, 5, &net), NDX_OK);
     ck_assert_msg(ndx_safetensors_save(net, model) == NDX_OK, "%s", ndx_last_error());
     ndx_net_free(net);
+}
+
+/* Images holding at least one patch of the split. */
+static size_t split_images(int split)
+{
+    ndx_patch_index ix;
+    ck_assert_msg(ndx_patches_read(data, &ix) == NDX_OK, "%s", ndx_last_error());
+    size_t n = 0;
+    for (size_t i = 0; i < ix.nimages; i++) {
+        int has = 0;
+        for (size_t p = 0; p < ix.n && !has; p++)
+            has = ix.patches[p].image == (int)i && ix.patches[p].split == split;
+        n += has;
+    }
+    ndx_patches_free(&ix);
+    return n;
 }
 
 START_TEST(test_run_deepminer)
@@ -209,7 +231,9 @@ START_TEST(test_run_deepminer)
     ck_assert_str_eq(r.network, "tiny");
     ck_assert_int_eq(r.nrows, 3);
     ck_assert_int_eq(r.units, 128);
-    ck_assert_uint_eq(r.items, 12);   /* 3 patients x 2 breasts x 2 views */
+    /* the train patient's 2 breasts x 2 views */
+    ck_assert_uint_eq(split_images(NDX_SPLIT_TRAIN), 4);
+    ck_assert_uint_eq(r.items, 4);
     for (int row = 0; row < 3; row++) {
         long sum = 0;
         for (int u = 0; u < r.units; u++) {
@@ -240,10 +264,10 @@ START_TEST(test_run_deepminer)
     fclose(f);
     ck_assert_int_eq(n, 1 + 3 * 5);
     ndx_rank_free(&r);
-    o.split = NDX_SPLIT_VAL;   /* the 3 patients are all in train */
+    o.split = NDX_SPLIT_VAL, o.data = data2;   /* its 2 patients are both in train */
     ck_assert_int_eq(ndx_rank_run(&o, &r), NDX_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "no val images"));
-    o.split = NDX_SPLIT_TRAIN, o.layer = "features.9";
+    o.split = NDX_SPLIT_TRAIN, o.data = data, o.layer = "features.9";
     ck_assert_int_eq(ndx_rank_run(&o, &r), NDX_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "gradxact"));
 }
@@ -380,7 +404,7 @@ END_TEST
  * in dir/log. */
 static int cli(const char *args)
 {
-    char cmd[3000];
+    char cmd[4000];
     snprintf(cmd, sizeof cmd, "NETDX_THREADS=2 %s rank --model %s --data %s %s > %s/log 2>&1",
              bin, model, data, args, dir);
     const int rc = system(cmd);
@@ -399,10 +423,10 @@ static int log_has(const char *what)
 
 START_TEST(test_cli)
 {
-    char args[600];
+    char args[1200];
     snprintf(args, sizeof args, "--split train --show 3 --out %s/cli", dir);
     ck_assert_int_eq(cli(args), 0);
-    ck_assert(log_has("tiny features.17, 12 images, top 8 of 128 units"));
+    ck_assert(log_has("tiny features.17, 4 images, top 8 of 128 units"));
     ck_assert(log_has("class decision"));
     char p[400];
     struct stat st;
@@ -411,7 +435,7 @@ START_TEST(test_cli)
     snprintf(args, sizeof args, "--method nope --out %s/cli", dir);
     ck_assert_int_eq(cli(args), 2);
     ck_assert(log_has("--method: 'nope' is not deepminer or gradxact"));
-    snprintf(args, sizeof args, "--split val --out %s/cli", dir);
+    snprintf(args, sizeof args, "--split val --data %s --out %s/cli", data2, dir);
     ck_assert_int_eq(cli(args), 1);
     ck_assert(log_has("no val images"));
 }
