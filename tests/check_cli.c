@@ -10,7 +10,6 @@
  *     existing output left as it was.
  * The binary is the netdx beside this suite's directory (BUILD/netdx). */
 #include <cjson/cJSON.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -259,9 +258,7 @@ END_TEST
 int main(int argc, char **argv)
 {
     (void)argc;
-    char self[1024];
-    snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(bin, sizeof bin, "%s/../netdx", dirname(self));
+    tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("dissect");
     tcase_set_timeout(tc, 300);

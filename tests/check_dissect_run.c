@@ -30,8 +30,8 @@ static void make_dir(void)
     snprintf(model, sizeof model, "%s/tiny.safetensors", dir);
 }
 
-/* Phantom data (3 patients at 400 um, ~500 patches, all in train) and the
- * model, by the first test. */
+/* Phantom data (3 patients at 400 um, ~500 patches, one patient per split)
+ * and the model, by the first test. */
 static void setup(void)
 {
     struct stat st;

@@ -7,7 +7,6 @@
  * on phantom data (outputs, unit_0001 naming); gradient x activation
  * against its closed form at a layer that feeds a global pool. */
 #include <check.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,9 +443,7 @@ END_TEST
 int main(int argc, char **argv)
 {
     (void)argc;
-    char self[1024];
-    snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(bin, sizeof bin, "%s/../netdx", dirname(self));
+    tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("rank");
     TCase *tc = tcase_create("ranking");
     tcase_set_timeout(tc, 120);

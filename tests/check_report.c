@@ -4,7 +4,6 @@
  * the bootstrap, the whole report on a hand-made survey with known counts
  * (tests/data/report/: answers.jsonl over the units.csv beside it), every
  * kind of bad input, one reader, and the CLI. */
-#include <libgen.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -696,9 +695,7 @@ static void add_report_tests(TCase *tc)
 int main(int argc, char **argv)
 {
     (void)argc;
-    char self[1024];
-    snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(bin, sizeof bin, "%s/../netdx", dirname(self));
+    tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("report");
     tcase_set_timeout(tc, 120);

@@ -6,7 +6,6 @@
  * takes new saves with the next revision. */
 #define _GNU_SOURCE
 #include <check.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -195,9 +194,7 @@ END_TEST
 int main(int argc, char **argv)
 {
     (void)argc;
-    char self[1024];
-    snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(bin, sizeof bin, "%s/../netdx", dirname(self));
+    tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("survey_durable");
     TCase *t = tcase_create("kill9");
     tcase_set_timeout(t, 600);

@@ -10,7 +10,6 @@
 #define NDX_SURVEY_FIXTURE_H
 
 #include <cjson/cJSON.h>
-#include <libgen.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -203,9 +202,7 @@ static inline void hex(const uint8_t *h, char *out)
 /* Runs the suite's tests with the fixture; main of each suite. */
 static inline int survey_suite(char **argv, const char *name, void (*add)(TCase *tc))
 {
-    char self[1024];
-    snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(bin, sizeof bin, "%s/../netdx", dirname(self));
+    tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create(name);
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, 300);

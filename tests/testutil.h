@@ -88,6 +88,17 @@ static inline void tu_threads(int n)
     ck_assert_msg(ndx_set_threads(n) == NDX_OK, "threads %d: %s", n, ndx_last_error());
 }
 
+/* The netdx binary beside the suite's folder (BUILD/netdx for
+ * BUILD/tests/check_x), from the suite's argv[0], into bin (n bytes). */
+static inline void tu_netdx_path(const char *argv0, char *bin, size_t n)
+{
+    char self[1000];
+    snprintf(self, sizeof self, "%s", argv0);
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    snprintf(bin, n, "%s/../netdx", slash ? self : ".");
+}
+
 /* The whole file, NUL-terminated (malloc'd; NULL when it cannot be read);
  * *len, when len is not NULL, gets its size. */
 static inline char *tu_slurp(const char *path, size_t *len)
