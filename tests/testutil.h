@@ -75,6 +75,23 @@ static inline long tu_mismatch(const float *got, const float *want, size_t n,
                       i_ < 0 ? 0.0 : (double)(want)[i_]);                      \
     } while (0)
 
+/* max |got - want| <= tol * max(max |want|, 1e-3): the error relative to the
+ * tensor's scale; NaN in got always fails. */
+static inline void tu_assert_close_rel(const float *got, const float *want, size_t n,
+                                       double tol, const char *what)
+{
+    double scale = 1e-3, err = 0;
+    size_t worst = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]);
+        if (isnan(got[i]) || e > err) err = isnan(got[i]) ? INFINITY : e, worst = i;
+    }
+    ck_assert_msg(err <= tol * scale, "%s: element %zu is %.9g, expected %.9g (error %.3g of "
+                  "scale %.3g)", what, worst, n ? got[worst] : 0.0, n ? want[worst] : 0.0,
+                  err / scale, scale);
+}
+
 /* Sets the thread count for a test of results at several thread counts.
  * Built without OpenMP (NO_OMP=1) the library runs one thread whatever it
  * is told, and such a test would pass without testing anything: it fails
@@ -118,6 +135,15 @@ static inline char *tu_slurp(const char *path, size_t *len)
     if (len) *len = s ? (size_t)n : 0;
     fclose(f);
     return s;
+}
+
+/* Writes n bytes to path (a crafted file for a test of bad input). */
+static inline void tu_write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
 }
 
 /* Runs one suite with Check's usual summary line; the exit status of main. */
