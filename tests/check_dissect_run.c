@@ -30,26 +30,9 @@ static void make_dir(void)
     snprintf(model, sizeof model, "%s/tiny.safetensors", dir);
 }
 
-/* Phantom data (3 patients at 400 um, ~500 patches, one patient per split)
- * and the model, by the first test. */
-static void setup(void)
-{
-    struct stat st;
-    if (stat(model, &st) == 0) return;
-    ndx_synth_opts so;
-    ndx_synth_defaults(&so);
-    so.patients = 3, so.seed = 3, so.pixel_um = 400, so.normal_frac = 0;
-    ndx_synth_stats ss;
-    ck_assert_msg(ndx_synth(data, &so, &ss) == NDX_OK, "%s", ndx_last_error());
-    ndx_patch_opts po;
-    ndx_patch_defaults(&po);
-    ndx_patch_stats ps;
-    ck_assert_msg(ndx_patches_build(data, &po, &ps) == NDX_OK, "%s", ndx_last_error());
-    ndx_net *net = NULL;
-    ck_assert_int_eq(ndx_zoo_build("tiny", 2, 32, 5, &net), NDX_OK);
-    ck_assert_msg(ndx_safetensors_save(net, model) == NDX_OK, "%s", ndx_last_error());
-    ndx_net_free(net);
-}
+/* Phantom data (~500 patches, one patient per split) and the model, by
+ * the first test. */
+static void setup(void) { tu_phantom_tiny(data, model); }
 
 static void remove_dir(void)
 {

@@ -178,30 +178,16 @@ static void remove_dir(void)
     if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-/* Phantom data (3 patients at 400 um, with lesions: one patient per split)
- * and a tiny model at 32 px. */
+/* Phantom data (one patient per split), a second set of 2 patients (both
+ * in train, no val or test split) and a tiny model at 32 px. */
 static void setup(void)
 {
     struct stat st;
     if (stat(model, &st) == 0) return;
-    ndx_synth_opts so;
-    ndx_synth_defaults(&so);
-    so.patients = 3, so.seed = 3, so.pixel_um = 400, so.normal_frac = 0;
-    ndx_synth_stats ss;
-    ck_assert_msg(ndx_synth(data, &so, &ss) == NDX_OK, "%s", ndx_last_error());
-    ndx_patch_opts po;
-    ndx_patch_defaults(&po);
     ndx_patch_stats ps;
-    ck_assert_msg(ndx_patches_build(data, &po, &ps) == NDX_OK, "%s", ndx_last_error());
-    /* 2 patients: both in train, no val or test split */
-    so.patients = 2;
-    ck_assert_msg(ndx_synth(data2, &so, &ss) == NDX_OK, "%s", ndx_last_error());
-    ck_assert_msg(ndx_patches_build(data2, &po, &ps) == NDX_OK, "%s", ndx_last_error());
+    tu_phantom(data2, 2, &ps);
     ck_assert_int_eq(ps.split_patches[NDX_SPLIT_VAL], 0);
-    ndx_net *net = NULL;
-    ck_assert_int_eq(ndx_zoo_build("tiny", 2, 32, 5, &net), NDX_OK);
-    ck_assert_msg(ndx_safetensors_save(net, model) == NDX_OK, "%s", ndx_last_error());
-    ndx_net_free(net);
+    tu_phantom_tiny(data, model);
 }
 
 /* Images holding at least one patch of the split. */

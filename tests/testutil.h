@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "netdx.h"
+#include "netdx_nn.h"
 
 /* splitmix64: the tests' own generator, independent of the library's RNG. */
 static inline uint64_t tu_next(uint64_t *s)
@@ -144,6 +146,35 @@ static inline void tu_write_bytes(const char *path, const void *data, size_t n)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(data, 1, n, f), n);
     fclose(f);
+}
+
+/* Phantom mammograms in data (n patients at 400 um, every one with
+ * lesions, seed 3) and their patches.csv; *ps gets the patch counts. */
+static inline void tu_phantom(const char *data, int patients, ndx_patch_stats *ps)
+{
+    ndx_synth_opts so;
+    ndx_synth_defaults(&so);
+    so.patients = patients, so.seed = 3, so.pixel_um = 400, so.normal_frac = 0;
+    ndx_synth_stats ss;
+    ck_assert_msg(ndx_synth(data, &so, &ss) == NDX_OK, "%s", ndx_last_error());
+    ndx_patch_opts po;
+    ndx_patch_defaults(&po);
+    ck_assert_msg(ndx_patches_build(data, &po, ps) == NDX_OK, "%s", ndx_last_error());
+}
+
+/* The phantom fixture of the end-to-end suites: in data, 3 patients (one
+ * per split, ~500 patches); at model, a random-init `tiny` (2 classes,
+ * 32 px, seed 5).  Nothing when model exists already. */
+static inline void tu_phantom_tiny(const char *data, const char *model)
+{
+    struct stat st;
+    if (stat(model, &st) == 0) return;
+    ndx_patch_stats ps;
+    tu_phantom(data, 3, &ps);
+    ndx_net *net = NULL;
+    ck_assert_int_eq(ndx_zoo_build("tiny", 2, 32, 5, &net), NDX_OK);
+    ck_assert_msg(ndx_safetensors_save(net, model) == NDX_OK, "%s", ndx_last_error());
+    ndx_net_free(net);
 }
 
 /* Runs one suite with Check's usual summary line; the exit status of main. */
