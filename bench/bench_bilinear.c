@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "kernels.h"
 #include "netdx.h"
 
@@ -44,25 +45,6 @@
 #define CH 512
 #define OH 224
 #define OW 224
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* ---- the write-bandwidth limit -------------------------------------------- */
 #if defined(__x86_64__)
@@ -173,78 +155,78 @@ static float uniform(void)
     return (float)((seed >> 40) * (1.0 / 8388608.0) - 1.0);
 }
 
-int main(int argc, char **argv)
+/* What every phase shares: the buffers (each allocated once and touched
+ * before timing), the two plans, the store loops and the thresholds. */
+static const char *const isas[] = {"ref", "avx2", "neon"};
+enum { NISA = 3, NK = 4 };   /* NK: the oracle, then the planned blend of each set */
+static const int sizes[2] = {7, 14};
+typedef struct bench {
+    int runs;
+    float *out, *in, *sparse, *up;
+    uint8_t *masks;
+    _Alignas(16) unsigned char planbuf[2][(OH + OW) * 16];
+    ndx_bilinear_plan plan[2];
+    double tplan[2];
+    store_fn plain, stream;
+    float t_sparse[2], t_select[2];   /* sparse maps' T and select's lo */
+} bench;
+
+static int oom(void)
 {
-    int runs = 9;
-    if (argc > 1) {
-        char *end;
-        long v = strtol(argv[1], &end, 10);
-        if (*end || v < 7 || v > 64) {
-            fprintf(stderr, "usage: bench_bilinear [runs, 7..64]\n");
-            return 2;
-        }
-        runs = (int)v;
-    }
-    if (ndx_init() != NDX_OK) {
-        fprintf(stderr, "bench_bilinear: %s\n", ndx_last_error());
-        return 1;
-    }
-    const char *isas[] = {"ref", "avx2", "neon"};
+    fprintf(stderr, "bench_bilinear: out of memory\n");
+    return 1;
+}
+
+/* Buffers, random maps, three masks of a filled disc each, the plans. */
+static int setup(bench *b)
+{
     const size_t on = (size_t)CH * OH * OW;
-    float *out = ndx_alloc(on * sizeof *out);
-    float *in = ndx_alloc((size_t)CH * 14 * 14 * sizeof *in);
-    uint8_t *masks = ndx_alloc((size_t)3 * OH * OW);
-    float *up = ndx_alloc((size_t)OH * OW * sizeof *up);
-    if (!out || !in || !masks || !up) {
-        fprintf(stderr, "bench_bilinear: out of memory\n");
-        return 1;
-    }
-    memset(out, 0, on * sizeof *out);
-    memset(up, 0, (size_t)OH * OW * sizeof *up);
-    for (size_t i = 0; i < (size_t)CH * 14 * 14; i++) in[i] = uniform();
-    /* masks: a few filled discs each */
+    b->out = ndx_alloc(on * sizeof *b->out);
+    b->in = ndx_alloc((size_t)CH * 14 * 14 * sizeof *b->in);
+    b->sparse = ndx_alloc((size_t)CH * 14 * 14 * sizeof *b->sparse);
+    b->masks = ndx_alloc((size_t)3 * OH * OW);
+    b->up = ndx_alloc((size_t)OH * OW * sizeof *b->up);
+    if (!b->out || !b->in || !b->sparse || !b->masks || !b->up) return oom();
+    memset(b->out, 0, on * sizeof *b->out);
+    memset(b->up, 0, (size_t)OH * OW * sizeof *b->up);
+    for (size_t i = 0; i < (size_t)CH * 14 * 14; i++) b->in[i] = uniform();
     for (int k = 0; k < 3; k++)
         for (int y = 0; y < OH; y++)
             for (int x = 0; x < OW; x++) {
                 const int cx = 60 + 50 * k, cy = 80 + 30 * k, r = 25 + 10 * k;
-                masks[(size_t)k * OH * OW + (size_t)y * OW + x] =
+                b->masks[(size_t)k * OH * OW + (size_t)y * OW + x] =
                     (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
             }
-
-    char cpu[256];
-    ndx_cpu_features(cpu, sizeof cpu);
-    printf("### Bilinear upsampling (one thread, median of %d runs)\n\n", runs);
-    printf("CPU: %s; default kernel set: %s\n\n", cpu, ndx_kernel_set());
-
-    /* Rounds: each round times the store loops and every kernel once, so
-     * that drift of the machine's load hits all of them alike. */
-    const int sizes[2] = {7, 14};
-    enum { NK = 4 };   /* the oracle, then the planned blend of each set */
-    const ndx_kernel_table *sets[NK] = {NULL};
-    for (size_t k = 0; k < sizeof isas / sizeof *isas; k++)
-        sets[k + 1] = ndx_kernels_for(isas[k]);
-    _Alignas(16) unsigned char planbuf[2][(OH + OW) * 16];
-    ndx_bilinear_plan plan[2];
-    double tplan[2];
     for (int si = 0; si < 2; si++) {
-        const double tp0 = now();
-        ndx_bilinear_plan_init(&plan[si], sizes[si], sizes[si], OH, OW, 0, planbuf[si]);
-        tplan[si] = now() - tp0;
+        const double tp0 = bench_now();
+        ndx_bilinear_plan_init(&b->plan[si], sizes[si], sizes[si], OH, OW, 0, b->planbuf[si]);
+        b->tplan[si] = bench_now() - tp0;
     }
-    store_fn plain = store_c, stream = NULL;
+    b->plain = store_c, b->stream = NULL;
 #if defined(__x86_64__)
     if (ndx_kernels_for("avx2")) {
-        plain = store_plain;
-        stream = store_stream;
+        b->plain = store_plain;
+        b->stream = store_stream;
     }
 #endif
-    static double tp[64], ts[64], tk[2][NK][64], t[64];
+    return 0;
+}
+
+/* 1. One thread: the store loops and every kernel, round by round, so that
+ * drift of the machine's load hits all of them alike. */
+static void upsample_one_thread(bench *b)
+{
+    const ndx_kernel_table *sets[NK] = {NULL};
+    for (int k = 0; k < NISA; k++) sets[k + 1] = ndx_kernels_for(isas[k]);
+    const size_t on = (size_t)CH * OH * OW;
+    const int runs = b->runs;
+    static double tp[64], ts[64], tk[2][NK][64];
     for (int r = -1; r < runs; r++) {   /* round -1 warms up */
-        double t0 = now();
-        plain(out, on);
-        double t1 = now();
-        if (stream) stream(out, on);
-        double t2 = now();
+        double t0 = bench_now();
+        b->plain(b->out, on);
+        double t1 = bench_now();
+        if (b->stream) b->stream(b->out, on);
+        double t2 = bench_now();
         if (r >= 0) {
             tp[r] = t1 - t0;
             ts[r] = t2 - t1;
@@ -252,16 +234,16 @@ int main(int argc, char **argv)
         for (int si = 0; si < 2; si++)
             for (int k = 0; k < NK; k++) {
                 if (k > 0 && !sets[k]) continue;
-                t0 = now();
+                t0 = bench_now();
                 if (k == 0)
-                    ndx_f32_bilinear__ref(CH, sizes[si], sizes[si], OH, OW, 0, in, out);
+                    ndx_f32_bilinear__ref(CH, sizes[si], sizes[si], OH, OW, 0, b->in, b->out);
                 else
-                    sets[k]->bilinear_blend.fn(&plan[si], CH, in, out);
-                if (r >= 0) tk[si][k][r] = now() - t0;
+                    sets[k]->bilinear_blend.fn(&b->plan[si], CH, b->in, b->out);
+                if (r >= 0) tk[si][k][r] = bench_now() - t0;
             }
     }
-    const double t_plain = median(tp, runs);
-    const double t_stream = stream ? median(ts, runs) : 0.0;
+    const double t_plain = bench_median(tp, runs);
+    const double t_stream = b->stream ? bench_median(ts, runs) : 0.0;
     const double t_limit = t_stream > 0.0 && t_stream < t_plain ? t_stream : t_plain;
     const double bytes = (double)on * sizeof(float);
     printf("Write bandwidth over %.1f MB: plain stores %.2f ms (%.1f GB/s)", bytes / 1e6,
@@ -278,116 +260,169 @@ int main(int argc, char **argv)
         snprintf(shape, sizeof shape, "1x%dx%dx%d -> %dx%d", CH, sizes[si], sizes[si], OH, OW);
         for (int k = 0; k < NK; k++) {
             if (k > 0 && !sets[k]) continue;
-            const double m = median(tk[si][k], runs);
+            const double m = bench_median(tk[si][k], runs);
             printf("| %s | %s | %.2f | %.2f | %.2f |\n", shape,
                    k ? sets[k]->bilinear_blend.name : "ndx_f32_bilinear__ref (unplanned)",
                    m * 1e3, bytes / m / 1e9, m / t_limit);
         }
         printf("| %s | ndx_bilinear_plan_init (once per size pair) | %.4f | | |\n", shape,
-               tplan[si] * 1e3);
+               b->tplan[si] * 1e3);
     }
+}
 
+/* 1b. Two threads: each writes half the channels (threads live around the
+ * kernel, never inside it); the limit with each thread storing half. */
+static void upsample_two_threads(bench *b)
+{
 #ifdef _OPENMP
-    /* 2 threads: each writes half the channels (threads live around the
-     * kernel, never inside it); the limit with each thread storing half. */
-    {
-        const ndx_kernel_table *kt = ndx_kernels();
-        store_fn f = stream ? stream : plain;
-        static double t2s[64], t2k[2][64];
-        const size_t half = on / 2;
-        for (int r = -1; r < runs; r++) {
-            double t0 = now();
+    const ndx_kernel_table *kt = ndx_kernels();
+    store_fn f = b->stream ? b->stream : b->plain;
+    static double t2s[64], t2k[2][64];
+    const size_t on = (size_t)CH * OH * OW, half = on / 2;
+    const double bytes = (double)on * sizeof(float);
+    for (int r = -1; r < b->runs; r++) {
+        double t0 = bench_now();
 #pragma omp parallel num_threads(2)
-            f(out + (size_t)omp_get_thread_num() * half, half);
-            if (r >= 0) t2s[r] = now() - t0;
-            for (int si = 0; si < 2; si++) {
-                const size_t ip = (size_t)sizes[si] * sizes[si];
-                t0 = now();
-#pragma omp parallel num_threads(2)
-                {
-                    const int c0 = omp_get_thread_num() * (CH / 2);
-                    kt->bilinear_blend.fn(&plan[si], CH / 2, in + (size_t)c0 * ip,
-                                          out + (size_t)c0 * OH * OW);
-                }
-                if (r >= 0) t2k[si][r] = now() - t0;
-            }
-        }
-        const double l2 = median(t2s, runs);
-        printf("\nTwo threads (channels split in halves; limit: each thread storing half, "
-               "%.2f ms, %.1f GB/s):\n\n", l2 * 1e3, bytes / l2 / 1e9);
-        printf("| shape | kernel | time (ms) | GB/s written | x write limit (2 threads) |\n");
-        printf("| --- | --- | ---: | ---: | ---: |\n");
+        f(b->out + (size_t)omp_get_thread_num() * half, half);
+        if (r >= 0) t2s[r] = bench_now() - t0;
         for (int si = 0; si < 2; si++) {
-            const double m = median(t2k[si], runs);
-            printf("| 1x%dx%dx%d -> %dx%d | %s, 2 threads | %.2f | %.2f | %.2f |\n", CH,
-                   sizes[si], sizes[si], OH, OW, kt->bilinear_blend.name, m * 1e3,
-                   bytes / m / 1e9, m / l2);
+            const size_t ip = (size_t)sizes[si] * sizes[si];
+            t0 = bench_now();
+#pragma omp parallel num_threads(2)
+            {
+                const int c0 = omp_get_thread_num() * (CH / 2);
+                kt->bilinear_blend.fn(&b->plan[si], CH / 2, b->in + (size_t)c0 * ip,
+                                      b->out + (size_t)c0 * OH * OW);
+            }
+            if (r >= 0) t2k[si][r] = bench_now() - t0;
         }
     }
+    const double l2 = bench_median(t2s, b->runs);
+    printf("\nTwo threads (channels split in halves; limit: each thread storing half, "
+           "%.2f ms, %.1f GB/s):\n\n", l2 * 1e3, bytes / l2 / 1e9);
+    printf("| shape | kernel | time (ms) | GB/s written | x write limit (2 threads) |\n");
+    printf("| --- | --- | ---: | ---: | ---: |\n");
+    for (int si = 0; si < 2; si++) {
+        const double m = bench_median(t2k[si], b->runs);
+        printf("| 1x%dx%dx%d -> %dx%d | %s, 2 threads | %.2f | %.2f | %.2f |\n", CH,
+               sizes[si], sizes[si], OH, OW, kt->bilinear_blend.name, m * 1e3,
+               bytes / m / 1e9, m / l2);
+    }
+#else
+    (void)b;
 #endif
+}
 
-    /* antialiased downscale of a 3-channel 400x400 patch to the inputs */
-    {
-        const int osz[2] = {227, 128};
-        float *patch = ndx_alloc((size_t)3 * 400 * 400 * sizeof *patch);
-        float *work = ndx_alloc(400 * sizeof *work);
-        if (!patch || !work) {
-            fprintf(stderr, "bench_bilinear: out of memory\n");
-            return 1;
-        }
-        for (size_t i = 0; i < (size_t)3 * 400 * 400; i++) patch[i] = uniform();
-        printf("\n### Antialiased downscale (triangle filter), 3x400x400, one thread\n\n");
-        printf("| to | kernel | time (ms) |\n| --- | --- | ---: |\n");
-        for (int oi = 0; oi < 2; oi++) {
-            const size_t bytes_plan = ndx_resize_aa_plan_size(400, 400, osz[oi], osz[oi]);
-            void *pb = malloc(bytes_plan);
-            if (!pb) {
-                fprintf(stderr, "bench_bilinear: out of memory\n");
-                return 1;
+/* 2. The antialiased downscale of a 3-channel 400x400 patch to the inputs. */
+static int downscale(bench *b)
+{
+    const int osz[2] = {227, 128};
+    static double t[64];
+    float *patch = ndx_alloc((size_t)3 * 400 * 400 * sizeof *patch);
+    float *work = ndx_alloc(400 * sizeof *work);
+    if (!patch || !work) return oom();
+    for (size_t i = 0; i < (size_t)3 * 400 * 400; i++) patch[i] = uniform();
+    printf("\n### Antialiased downscale (triangle filter), 3x400x400, one thread\n\n");
+    printf("| to | kernel | time (ms) |\n| --- | --- | ---: |\n");
+    for (int oi = 0; oi < 2; oi++) {
+        const size_t bytes_plan = ndx_resize_aa_plan_size(400, 400, osz[oi], osz[oi]);
+        void *pb = malloc(bytes_plan);
+        if (!pb) return oom();
+        ndx_resize_aa_plan rp;
+        ndx_resize_aa_plan_init(&rp, 400, 400, osz[oi], osz[oi], pb);
+        for (int k = 0; k < NISA; k++) {
+            const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
+            if (!kt) continue;
+            for (int r = -1; r < b->runs; r++) {
+                const double t0 = bench_now();
+                kt->resize_aa.fn(&rp, 3, patch, b->out, work);
+                if (r >= 0) t[r] = bench_now() - t0;
             }
-            ndx_resize_aa_plan rp;
-            ndx_resize_aa_plan_init(&rp, 400, 400, osz[oi], osz[oi], pb);
-            for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
-                const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
-                if (!kt) continue;
-                for (int r = -1; r < runs; r++) {
-                    const double t0 = now();
-                    kt->resize_aa.fn(&rp, 3, patch, out, work);
-                    if (r >= 0) t[r] = now() - t0;
-                }
-                printf("| %dx%d | %s | %.3f |\n", osz[oi], osz[oi], kt->resize_aa.name,
-                       median(t, runs) * 1e3);
-            }
-            free(pb);
+            printf("| %dx%d | %s | %.3f |\n", osz[oi], osz[oi], kt->resize_aa.name,
+                   bench_median(t, b->runs) * 1e3);
         }
-        ndx_free(patch);
-        ndx_free(work);
+        free(pb);
     }
+    ndx_free(patch);
+    ndx_free(work);
+    return 0;
+}
 
-    /* sparse maps, as after ReLU, with T at the top 0.5% of the upsampled
-     * values (Network Dissection's threshold), per map size */
-    float *sparse = ndx_alloc((size_t)CH * 14 * 14 * sizeof *sparse);
-    if (!sparse) {
-        fprintf(stderr, "bench_bilinear: out of memory\n");
-        return 1;
-    }
-    for (size_t i = 0; i < (size_t)CH * 14 * 14; i++) sparse[i] = in[i] > 0.0f ? in[i] : 0.0f;
-    float t_sparse[2], t_select[2];
+/* Sparse maps, as after ReLU; per map size T at the top 0.5% of the
+ * upsampled values (Network Dissection's threshold) and select's lo at the
+ * 97th percentile, from a sample. */
+static void sparse_thresholds(bench *b)
+{
     enum { SAMPLE = 4096 };
     static float sample[SAMPLE];
+    for (size_t i = 0; i < (size_t)CH * 14 * 14; i++)
+        b->sparse[i] = b->in[i] > 0.0f ? b->in[i] : 0.0f;
     for (int si = 0; si < 2; si++) {
         const int ih = sizes[si];
         size_t ns = 0;
         for (int c = 0; c < CH && ns < SAMPLE; c++) {
-            ndx_f32_bilinear_blend__ref(&plan[si], 1, sparse + (size_t)c * ih * ih, up);
+            ndx_f32_bilinear_blend__ref(&b->plan[si], 1, b->sparse + (size_t)c * ih * ih, b->up);
             for (int i = 0; i < 8 && ns < SAMPLE; i++)
-                sample[ns++] = up[((size_t)c * 7919 + (size_t)i * 6271) % ((size_t)OH * OW)];
+                sample[ns++] = b->up[((size_t)c * 7919 + (size_t)i * 6271) % ((size_t)OH * OW)];
         }
         qsort(sample, ns, sizeof *sample, cmp_float);
-        t_sparse[si] = sample[(size_t)(0.995 * (double)(ns - 1))];
-        t_select[si] = sample[(size_t)(0.97 * (double)(ns - 1))];
+        b->t_sparse[si] = sample[(size_t)(0.995 * (double)(ns - 1))];
+        b->t_select[si] = sample[(size_t)(0.97 * (double)(ns - 1))];
     }
+}
 
+/* One row of table 3: kernel set kt, maps (dense or sparse) of size si, nm
+ * masks; the fused kernel, then blend + C compare, then blend + AVX2
+ * compare (v = 0, 1, 2), whose counts must agree.  Nonzero on a mismatch. */
+static int fused_row(bench *b, const ndx_kernel_table *kt, int sc, int si, int nm, int have_avx2)
+{
+    const int ih = sizes[si], runs = b->runs;
+    const ndx_bilinear_plan p = b->plan[si];
+    const float thr = sc ? b->t_sparse[si] : 0.3f;
+    const size_t n = (size_t)OH * OW;
+    uint64_t cnt[3][2][3] = {{{0}}};   /* fused, C, AVX2 x inter, union */
+    double tt[3][64];
+    for (int r = 0; r <= runs; r++)   /* run 0 warms up */
+        for (int v = 0; v < 3; v++) {
+            if (v == 2 && !have_avx2) continue;
+            const double t0 = bench_now();
+            for (int c = 0; c < CH; c++) {
+                const float *map = (sc ? b->sparse : b->in) + (size_t)c * ih * ih;
+                if (v == 0) {
+                    kt->bilinear_iou.fn(&p, map, thr, nm, b->masks, n, cnt[0][0], cnt[0][1]);
+                    continue;
+                }
+                kt->bilinear_blend.fn(&p, 1, map, b->up);
+#if defined(__x86_64__)
+                if (v == 2)
+                    compare_count_avx2(b->up, n, thr, nm, b->masks, n, cnt[2][0], cnt[2][1]);
+                else
+#endif
+                    compare_count(b->up, n, thr, nm, b->masks, n, cnt[1][0], cnt[1][1]);
+            }
+            if (r) tt[v][r - 1] = bench_now() - t0;
+        }
+    for (int v = 1; v < 3; v++)
+        if ((v == 1 || have_avx2) && memcmp(cnt[0], cnt[v], sizeof cnt[0])) {
+            fprintf(stderr, "bench_bilinear: %s fused counts differ from "
+                    "upsample-then-compare\n", kt->isa);
+            return 1;
+        }
+    const double mf = bench_median(tt[0], runs), mc = bench_median(tt[1], runs);
+    printf("| %s | %dx%d | %d | %s | %.2f | %.2f | %.1fx |", sc ? "sparse" : "dense",
+           ih, ih, nm, kt->isa, mf * 1e3, mc * 1e3, mc / mf);
+    if (have_avx2) {
+        const double ma = bench_median(tt[2], runs);
+        printf(" %.2f | %.1fx |\n", ma * 1e3, ma / mf);
+    } else {
+        printf(" | |\n");
+    }
+    return 0;
+}
+
+/* 3. The fused dissection kernel against upsample-then-compare. */
+static int fused(bench *b)
+{
     printf("\n### Fused dissection kernel vs upsample-then-compare "
            "(%d units, %dx%d masks)\n\n", CH, OH, OW);
     printf("Upsample-then-compare: the same set's blend of one unit into a buffer, then a "
@@ -395,7 +430,7 @@ int main(int argc, char **argv)
            "Dense: maps uniform in [-1, 1), T = 0.3 (half the pixels near T: the worst "
            "case). Sparse: the same maps after ReLU, T = the 99.5th percentile of the "
            "upsampled values (%.3f for 7x7, %.3f for 14x14), as Network Dissection "
-           "thresholds.\n\n", t_sparse[0], t_sparse[1]);
+           "thresholds.\n\n", b->t_sparse[0], b->t_sparse[1]);
     printf("| maps | map | masks | set | fused (ms) | upsample + C compare (ms) | speed-up "
            "| upsample + AVX2 compare (ms) | speed-up |\n");
     printf("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
@@ -404,109 +439,101 @@ int main(int argc, char **argv)
     have_avx2 = ndx_kernels_for("avx2") != NULL;
 #endif
     for (int sc = 0; sc < 2; sc++)
-    for (int si = 0; si < 2; si++) {
-        const int ih = sizes[si];
-        const ndx_bilinear_plan p = plan[si];
-        const float thr = sc ? t_sparse[si] : 0.3f;
-        for (int nm = 1; nm <= 3; nm += 2)
-            for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
-                const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
-                /* the ref set only where no SIMD set runs (it is slow) */
-                if (!kt || (k == 0 && strcmp(ndx_kernels_best(), "ref"))) continue;
-                uint64_t cnt[3][2][3] = {{{0}}};   /* fused, C, AVX2 x inter, union */
-                double tt[3][64];
-                for (int r = 0; r <= runs; r++) {   /* run 0 warms up */
-                    for (int v = 0; v < 3; v++) {
-                        if (v == 2 && !have_avx2) continue;
-                        const double t0 = now();
-                        for (int c = 0; c < CH; c++) {
-                            const float *map = (sc ? sparse : in) + (size_t)c * ih * ih;
-                            if (v == 0) {
-                                kt->bilinear_iou.fn(&p, map, thr, nm, masks, (size_t)OH * OW,
-                                                    cnt[0][0], cnt[0][1]);
-                                continue;
-                            }
-                            kt->bilinear_blend.fn(&p, 1, map, up);
-#if defined(__x86_64__)
-                            if (v == 2)
-                                compare_count_avx2(up, (size_t)OH * OW, thr, nm, masks,
-                                                   (size_t)OH * OW, cnt[2][0], cnt[2][1]);
-                            else
-#endif
-                                compare_count(up, (size_t)OH * OW, thr, nm, masks,
-                                              (size_t)OH * OW, cnt[1][0], cnt[1][1]);
-                        }
-                        if (r) tt[v][r - 1] = now() - t0;
-                    }
+        for (int si = 0; si < 2; si++)
+            for (int nm = 1; nm <= 3; nm += 2)
+                for (int k = 0; k < NISA; k++) {
+                    const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
+                    /* the ref set only where no SIMD set runs (it is slow) */
+                    if (!kt || (k == 0 && strcmp(ndx_kernels_best(), "ref"))) continue;
+                    if (fused_row(b, kt, sc, si, nm, have_avx2)) return 1;
                 }
-                for (int v = 1; v < 3; v++)
-                    if ((v == 1 || have_avx2) && memcmp(cnt[0], cnt[v], sizeof cnt[0])) {
-                        fprintf(stderr, "bench_bilinear: %s fused counts differ from "
-                                "upsample-then-compare\n", kt->isa);
-                        return 1;
-                    }
-                const double mf = median(tt[0], runs), mc = median(tt[1], runs);
-                printf("| %s | %dx%d | %d | %s | %.2f | %.2f | %.1fx |", sc ? "sparse" : "dense",
-                       ih, ih, nm, kt->isa,
-                       mf * 1e3, mc * 1e3, mc / mf);
-                if (have_avx2) {
-                    const double ma = median(tt[2], runs);
-                    printf(" %.2f | %.1fx |\n", ma * 1e3, ma / mf);
-                } else {
-                    printf(" | |\n");
-                }
-            }
-    }
+    return 0;
+}
 
+/* 4. Select against the same set's blend into a buffer and a C filter. */
+static int select_vs_filter(bench *b)
+{
     int32_t *idx = ndx_alloc((size_t)OH * OW * sizeof *idx);
-    float *val = out;   /* OH*OW floats of the output buffer, touched above */
-    if (!idx) {
-        fprintf(stderr, "bench_bilinear: out of memory\n");
-        return 1;
-    }
+    float *val = b->out;   /* OH*OW floats of the output buffer, touched above */
+    if (!idx) return oom();
     memset(idx, 0, (size_t)OH * OW * sizeof *idx);
     printf("\n### Select vs upsample-then-filter (%d sparse units, %dx%d)\n\n", CH, OH, OW);
     printf("The ReLU maps above, lo = the 97th percentile of the upsampled values (%.3f for "
            "7x7, %.3f for 14x14). Upsample-then-filter: the same set's blend of one unit into "
-           "a buffer, then a filter loop in plain C.\n\n", t_select[0], t_select[1]);
+           "a buffer, then a filter loop in plain C.\n\n", b->t_select[0], b->t_select[1]);
     printf("| map | set | select (ms) | upsample + C filter (ms) | speed-up |\n");
     printf("| --- | --- | ---: | ---: | ---: |\n");
     for (int si = 0; si < 2; si++)
-        for (size_t k = 0; k < sizeof isas / sizeof *isas; k++) {
+        for (int k = 0; k < NISA; k++) {
             const ndx_kernel_table *kt = ndx_kernels_for(isas[k]);
             if (!kt || (k == 0 && strcmp(ndx_kernels_best(), "ref"))) continue;
             const int ih = sizes[si];
+            const float lo = b->t_select[si];
             size_t cnt[2] = {0, 0};
             double tt[2][64];
-            for (int r = 0; r <= runs; r++)   /* run 0 warms up */
+            for (int r = 0; r <= b->runs; r++)   /* run 0 warms up */
                 for (int v = 0; v < 2; v++) {
-                    const double t0 = now();
+                    const double t0 = bench_now();
                     for (int c = 0; c < CH; c++) {
-                        const float *map = sparse + (size_t)c * ih * ih;
+                        const float *map = b->sparse + (size_t)c * ih * ih;
                         if (v == 0) {
-                            cnt[0] += kt->bilinear_select.fn(&plan[si], map, t_select[si],
-                                                             idx, val);
+                            cnt[0] += kt->bilinear_select.fn(&b->plan[si], map, lo, idx, val);
                         } else {
-                            kt->bilinear_blend.fn(&plan[si], 1, map, up);
-                            cnt[1] += select_filter(up, (size_t)OH * OW, t_select[si], idx, val);
+                            kt->bilinear_blend.fn(&b->plan[si], 1, map, b->up);
+                            cnt[1] += select_filter(b->up, (size_t)OH * OW, lo, idx, val);
                         }
                     }
-                    if (r) tt[v][r - 1] = now() - t0;
+                    if (r) tt[v][r - 1] = bench_now() - t0;
                 }
             if (cnt[0] != cnt[1]) {
                 fprintf(stderr, "bench_bilinear: %s select counts differ from "
                         "upsample-then-filter\n", kt->isa);
+                ndx_free(idx);
                 return 1;
             }
-            const double ms = median(tt[0], runs), mb = median(tt[1], runs);
+            const double ms = bench_median(tt[0], b->runs), mb = bench_median(tt[1], b->runs);
             printf("| %dx%d | %s | %.2f | %.2f | %.1fx |\n", ih, ih, kt->isa, ms * 1e3,
                    mb * 1e3, mb / ms);
         }
     ndx_free(idx);
-    ndx_free(out);
-    ndx_free(in);
-    ndx_free(masks);
-    ndx_free(up);
-    ndx_free(sparse);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static bench b = {.runs = 9};
+    if (argc > 1) {
+        char *end;
+        long v = strtol(argv[1], &end, 10);
+        if (*end || v < 7 || v > 64) {
+            fprintf(stderr, "usage: bench_bilinear [runs, 7..64]\n");
+            return 2;
+        }
+        b.runs = (int)v;
+    }
+    if (ndx_init() != NDX_OK) {
+        fprintf(stderr, "bench_bilinear: %s\n", ndx_last_error());
+        return 1;
+    }
+    int rc = setup(&b);
+    if (!rc) {
+        char cpu[256];
+        ndx_cpu_features(cpu, sizeof cpu);
+        printf("### Bilinear upsampling (one thread, median of %d runs)\n\n", b.runs);
+        printf("CPU: %s; default kernel set: %s\n\n", cpu, ndx_kernel_set());
+        upsample_one_thread(&b);
+        upsample_two_threads(&b);
+        rc = downscale(&b);
+    }
+    if (!rc) {
+        sparse_thresholds(&b);
+        rc = fused(&b);
+    }
+    if (!rc) rc = select_vs_filter(&b);
+    ndx_free(b.out);
+    ndx_free(b.in);
+    ndx_free(b.sparse);
+    ndx_free(b.masks);
+    ndx_free(b.up);
+    return rc;
 }
