@@ -60,14 +60,14 @@ static uint64_t make_dissection(const char *dir, ndx_rng *r)
     static char csv[UNITS * 200 + 400];
     int n = snprintf(csv, sizeof csv, "layer,unit,max_score,mean_score,threshold,iou_mass,"
                      "iou_calcification,iou_vessel,iou_distortion,iou_malignant,iou_all,best_lesion,"
-                     "best_iou,positive_fraction,class_influence,topk\n");
+                     "best_iou,positive_fraction,topk\n");
     unsigned char *px = malloc((size_t)SW * SH * 3);
     if (!px) die("malloc");
     for (int u = 0; u < UNITS; u++) {
         n += snprintf(csv + n, sizeof csv - (size_t)n, "features.17,%d,5,1,2", u);
         for (int k = 0; k < 6; k++)
             n += snprintf(csv + n, sizeof csv - (size_t)n, ",%.4f", 0.3 * ndx_rng_uniform(r));
-        n += snprintf(csv + n, sizeof csv - (size_t)n, ",mass,0.1,0.5,0.1,1:5\n");
+        n += snprintf(csv + n, sizeof csv - (size_t)n, ",mass,0.1,0.5,1:5\n");
         for (size_t i = 0; i < (size_t)SW * SH * 3; i++) px[i] = (unsigned char)(ndx_rng_u64(r) & 0xff);
         snprintf(p, sizeof p, "%s/dissection/units/features.17_%04d.png", dir, u);
         if (ndx_png_write8(p, px, SW, SH, 3)) die(p);

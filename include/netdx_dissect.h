@@ -188,8 +188,6 @@ typedef enum ndx_draw_threshold {
     NDX_DRAW_QUANTILE = 1
 } ndx_draw_threshold;
 typedef struct ndx_dissect_output {
-    const float *const *class_weights; /* per layer: U weights into the cancer
-                                          logit, or NULL (influence = NaN) */
     ndx_patch_loader load;       /* NULL: no unit images */
     void *load_ctx;
     int patch_size;              /* S of the loader, 8..1024 */
@@ -244,7 +242,8 @@ ndx_status ndx_dissect_write(const char *dir, const ndx_dissect *const *layers,
 #define NDX_DISSECT_MAX_LAYERS 8
 typedef struct ndx_dissect_run_opts {
     const char *model;           /* safetensors, architecture in its metadata
-                                    (merge: optional, gives the class influence) */
+                                    (merge: optional, gives units.json its
+                                    network and model, and the mask size) */
     const char *data;            /* folder of patches.csv (merge: optional,
                                     gives the unit images) */
     int split;                   /* NDX_SPLIT_* */

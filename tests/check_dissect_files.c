@@ -3,9 +3,11 @@
  * units.json, index.html, unit strips, context images).  The fixture is
  * dissect_fixture.h. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <png.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +146,23 @@ static int load_gray(void *ctx, int64_t id, float *px, int size)
     return 0;
 }
 
+/* Whether text holds a word "nan" or "inf" (any case): a number printed
+ * from NaN or infinity. */
+static int has_nan(const char *text)
+{
+    for (const char *s = text; *s;) {
+        if (!isalpha((unsigned char)*s)) {
+            s++;
+            continue;
+        }
+        const char *e = s;
+        while (isalpha((unsigned char)*e)) e++;
+        if (e - s == 3 && (!strncasecmp(s, "nan", 3) || !strncasecmp(s, "inf", 3))) return 1;
+        s = e;
+    }
+    return 0;
+}
+
 START_TEST(test_outputs)
 {
     mk_tmpdir();
@@ -152,11 +171,9 @@ START_TEST(test_outputs)
     feed(st, &d, 0, d.n, NDX_DISSECT_STATS, 1);
     ck_assert_int_eq(ndx_dissect_set_thresholds(st, NULL), NDX_OK);
     feed(st, &d, 0, d.n, NDX_DISSECT_IOU, 2);
-    float wts[U] = {1, -2, 0.5f, 3, 0};
-    const float *wl[1] = {wts};
     int calls = 0;
-    ndx_dissect_output o = {.class_weights = wl, .load = load_gray, .load_ctx = &calls,
-                            .patch_size = 24, .strip_count = 3};
+    ndx_dissect_output o = {.load = load_gray, .load_ctx = &calls, .patch_size = 24,
+                            .strip_count = 3};
     char out[400], p[500];
     snprintf(out, sizeof out, "%s/out", tmpdir);
     const ndx_dissect *layers[1] = {st};
@@ -169,8 +186,10 @@ START_TEST(test_outputs)
     ck_assert_ptr_nonnull(f);
     char line[4096];
     ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-    ck_assert_ptr_nonnull(strstr(line, "layer,unit,max_score,mean_score,threshold,iou_mass,"));
-    ck_assert_ptr_nonnull(strstr(line, "positive_fraction,class_influence,topk"));
+    /* no class influence (issue 19: `netdx rank` ranks units by their effect) */
+    ck_assert_str_eq(line, "layer,unit,max_score,mean_score,threshold,iou_mass,iou_calcification,"
+                     "iou_vessel,iou_distortion,iou_malignant,iou_all,best_lesion,best_iou,"
+                     "positive_fraction,topk\n");
     int lines = 0;
     while (fgets(line, sizeof line, f)) {
         ck_assert(!strncmp(line, "conv5,", 6));
@@ -196,21 +215,18 @@ START_TEST(test_outputs)
         ndx_dissect_unit info;
         ndx_dissect_unit_info(st, u, &info);
         ck_assert_int_eq(cJSON_GetObjectItem(e, "unit")->valueint, u);
-        ck_assert(fabs(cJSON_GetObjectItem(e, "class_influence")->valuedouble - info.max_score * wts[u]) <
-                  1e-4 * (1 + fabs(info.max_score * wts[u])));
+        ck_assert_ptr_null(cJSON_GetObjectItem(e, "class_influence"));
         ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(e, "top")), K);
         ck_assert(fabs(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "iou"), "mass")->valuedouble -
                        info.iou[0]) < 1e-9);
     }
     cJSON *rk = cJSON_GetObjectItem(root, "rankings");
-    const char *keys[] = {"positive_fraction", "class_influence"};
-    for (int i = 0; i < 2; i++) {
-        cJSON *a = cJSON_GetObjectItem(rk, keys[i]);
-        ck_assert_int_eq(cJSON_GetArraySize(a), U);
-        for (int j = 1; j < U; j++)
-            ck_assert(cJSON_GetObjectItem(cJSON_GetArrayItem(a, j - 1), "value")->valuedouble >=
-                      cJSON_GetObjectItem(cJSON_GetArrayItem(a, j), "value")->valuedouble);
-    }
+    cJSON *a = cJSON_GetObjectItem(rk, "positive_fraction");
+    ck_assert_int_eq(cJSON_GetArraySize(a), U);
+    for (int j = 1; j < U; j++)
+        ck_assert(cJSON_GetObjectItem(cJSON_GetArrayItem(a, j - 1), "value")->valuedouble >=
+                  cJSON_GetObjectItem(cJSON_GetArrayItem(a, j), "value")->valuedouble);
+    ck_assert_ptr_null(cJSON_GetObjectItem(rk, "class_influence"));
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(rk, "iou"), "vessel")), U);
     cJSON_Delete(root);
 
@@ -223,6 +239,10 @@ START_TEST(test_outputs)
     ck_assert_ptr_nonnull(strstr(text, "<script>"));
     ck_assert_ptr_nonnull(strstr(text, "units/conv5_0004.png"));
     ck_assert_ptr_null(strstr(text, "http"));
+    /* no influence column; the glossary sends the reader to netdx rank */
+    ck_assert_ptr_null(strstr(text, "<th data-num>class influence"));
+    ck_assert_ptr_nonnull(strstr(text, "<dt>influence on the decision</dt>"));
+    ck_assert_ptr_nonnull(strstr(text, "<code>netdx rank</code>"));
 
     /* the strip: 3 patches of 24 px, 2 px apart; dimmed (0.2 x 255 = 51)
      * outside the mask, 255 inside, some outline */
@@ -243,6 +263,22 @@ START_TEST(test_outputs)
     ck_assert_int_gt(other, 0);   /* the outline */
     ck_assert_int_eq(dim + full + other, 3 * 24 * 24);
     ndx_image_free(&img);
+
+    /* statistics only (no threshold, no IoU yet): empty fields, no NaN */
+    ndx_dissect_free(st);
+    st = new_state(NDX_THRESHOLD_QUANTILE, 0.05, NULL);
+    feed(st, &d, 0, d.n, NDX_DISSECT_STATS, 3);
+    layers[0] = st;
+    ndx_dissect_output plain = {0};
+    ck_assert_msg(ndx_dissect_write(out, layers, 1, &plain) == NDX_OK, "%s", ndx_last_error());
+    const char *files[] = {"units.csv", "units.json", "index.html"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", out, files[i]);
+        char *all = tu_slurp(p, NULL);
+        ck_assert_ptr_nonnull(all);
+        ck_assert_msg(!has_nan(all), "%s holds a NaN or infinity", files[i]);
+        free(all);
+    }
 
     /* a failing loader is an error naming the patch */
     ndx_dissect_free(st);

@@ -52,7 +52,8 @@ static int usage(void)
            "  --thresholds-from D   the thresholds of D's states (merged shards): exact\n"
            "  --merge A B           merge two dissections' states (e.g. two --shard runs)\n"
            "                        into --out: as one run over both (--model: for the\n"
-           "                        class influence; --data: for the unit images)\n"
+           "                        network's name and input size; --data: for the\n"
+           "                        unit images)\n"
            "NETDX_THREADS=N or --threads N.\n");
     return EXIT_OK;
 }

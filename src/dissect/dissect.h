@@ -209,7 +209,6 @@ void ndx__dissect_iou_cells(FILE *f, const ndx_dissect *d, const ndx_dissect_uni
 typedef struct ndx__dissect_row {
     int layer, unit;
     ndx_dissect_unit info;
-    float influence;
     char image[200];          /* relative path, "" without images */
     char context[200];        /* relative path, "" without a context image */
     int nshown;               /* unit page: tiles shown, -1 without a page */

@@ -125,8 +125,10 @@ static void glossary(FILE *f)
           "<dt>best</dt><dd>the lesion kind of highest IoU (empty when every IoU is 0).</dd>\n"
           "<dt>positive fraction</dt><dd>the share of the unit's top-k patches that hold a "
           "malignant lesion.</dd>\n"
-          "<dt>class influence</dt><dd>max score &times; the unit's weight into the cancer output "
-          "(empty when the layer does not feed the classifier directly).</dd>\n"
+          "<dt>influence on the decision</dt><dd>not shown here: how much a unit moves the "
+          "network's cancer decision is ranked by <code>netdx rank</code> (DeepMiner's count "
+          "over whole mammograms, or gradient &times; activation where DeepMiner does not "
+          "apply; docs/ranking.md).</dd>\n"
           "<dt>pictures</dt><dd>each tile is a top patch cut from its mammogram at its own "
           "resolution and windowed for display; outside the unit's highlight it is dimmed to 20%; "
           "the <span style=\"color:#2a2\">green line</span> is the true lesion outline; the corner "
@@ -177,14 +179,14 @@ static void unit_body(FILE *f, const ndx_dissect *d, const ndx_dissect_output *o
     ndx__html_put(f, d->layer);
     if (r->nshown >= 0) fprintf(f, "</td><td><a href=\"units/%s_%04d.html\">%d</a></td>", lname, r->unit, r->unit);
     else fprintf(f, "</td><td>%d</td>", r->unit);
-    fprintf(f, "<td>%.4g</td><td>%.4g</td><td>%.4g</td>", r->info.max_score, r->info.mean_score,
-            r->info.threshold);
+    const double nums[3] = {r->info.max_score, r->info.mean_score, r->info.threshold};
+    for (int i = 0; i < 3; i++)   /* empty, not "nan": no threshold yet (--stats-only) */
+        if (isnan(nums[i])) fputs("<td></td>", f);
+        else fprintf(f, "<td>%.4g</td>", nums[i]);
     ndx__dissect_iou_cells(f, d, &r->info, opt);
     fputs("<td class=s>", f);
     if (b >= 0) ndx__html_put(f, d->mask_names[b]);
-    fprintf(f, "</td><td>%.3f</td><td>", r->info.positive_fraction);
-    if (!isnan(r->influence)) fprintf(f, "%.4g", r->influence);
-    fputs("</td></tr>\n", f);
+    fprintf(f, "</td><td>%.3f</td></tr>\n", r->info.positive_fraction);
     if (r->nshown > 0) {
         fprintf(f, "<tr><td class=s colspan=%d>", ncols);
         for (int i = 0; i < r->nshown && i < INDEX_TILES; i++)
@@ -245,9 +247,8 @@ ndx_status ndx__dissect_index(const char *dir, const ndx_dissect *const *layers,
         ndx__html_put(f, d0->mask_names[m]);
         fputs("</th>", f);
     }
-    fputs("<th class=s>best</th><th data-num>positive fraction</th><th data-num>class influence</th>"
-          "</tr></thead>\n", f);
-    for (int i = 0; i < nrows; i++) unit_body(f, layers[rows[i].layer], opt, &rows[i], 8 + d0->nmasks);
+    fputs("<th class=s>best</th><th data-num>positive fraction</th></tr></thead>\n", f);
+    for (int i = 0; i < nrows; i++) unit_body(f, layers[rows[i].layer], opt, &rows[i], 7 + d0->nmasks);
     fputs("</table>\n", f);
     fputs(sort_js, f);
     fputs("</body></html>\n", f);

@@ -2,9 +2,10 @@
  * the unit image strips, for one or more layers' states.
  *
  * Per unit: layer, unit, max and mean score, threshold, IoU per mask kind,
- * best kind (highest IoU), fraction of top-k patches that are positive, class
- * influence (max score x the unit's weight into the cancer logit, as
- * DeepMiner ranks units; NaN without weights), top-k ids with scores.
+ * best kind (highest IoU), fraction of top-k patches that are positive,
+ * top-k ids with scores.  How much a unit moves the network's decision is
+ * not a dissection number: `netdx rank` (rank.c, rank_run.c) computes
+ * DeepMiner's ranking, or gradient x activation where that does not apply.
  * Strips: the top strip_count patches in score order, S x S each, 2 px
  * apart; outside the unit's mask (its map bilinearly upsampled to S x S,
  * > threshold; the relative threshold when none is set) the pixels are
@@ -199,7 +200,6 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
         else
             cJSON_AddNullToObject(o, "best_lesion");
         cJSON_AddNumberToObject(o, "positive_fraction", r->info.positive_fraction);
-        cJSON_AddNumberToObject(o, "class_influence", r->influence);
         if (r->image[0]) cJSON_AddStringToObject(o, "image", r->image);
         if (r->context[0]) cJSON_AddStringToObject(o, "context", r->context);
         if (r->nshown >= 0) {
@@ -232,9 +232,6 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
         sort_desc(idx, tmp, nrows, v);
         cJSON_AddItemToObject(ri, d0->mask_names[m], ranking(rows, layers, idx, nrows, v));
     }
-    for (int i = 0; i < nrows; i++) idx[i] = i, v[i] = rows[i].influence;
-    sort_desc(idx, tmp, nrows, v);
-    cJSON_AddItemToObject(rk, "class_influence", ranking(rows, layers, idx, nrows, v));
 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
@@ -251,7 +248,7 @@ static ndx_status write_json(const char *dir, const ndx_dissect *const *layers, 
 }
 
 /* ---- CSV and HTML ------------------------------------------------------- */
-/* A number field; empty for NaN (no value: no weights, no IoU pass yet). */
+/* A number field; empty for NaN (no value: no IoU pass yet). */
 static void csv_num(FILE *f, double x)
 {
     if (isnan(x)) fputc(',', f);
@@ -268,7 +265,7 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
     FILE *f = o.f;
     fputs("layer,unit,max_score,mean_score,threshold", f);
     for (int m = 0; m < d0->nmasks; m++) fprintf(f, ",iou_%s", d0->mask_names[m]);
-    fputs(",best_lesion,best_iou,positive_fraction,class_influence,topk\n", f);
+    fputs(",best_lesion,best_iou,positive_fraction,topk\n", f);
     ndx_dissect_top *top = NULL;
     for (int i = 0; i < nrows; i++) {
         const row *r = &rows[i];
@@ -291,7 +288,6 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
         fprintf(f, ",%s", b >= 0 ? d->mask_names[b] : "");
         csv_num(f, b >= 0 ? r->info.iou[b] : NAN);
         csv_num(f, r->info.positive_fraction);
-        csv_num(f, r->influence);
         fputc(',', f);
         int n = 0;
         ndx_dissect_unit_top(d, r->unit, top, &n);
@@ -372,16 +368,14 @@ static ndx_status image_ws(const char *dir, const ndx_dissect *const *layers, in
     return ndx__mkdirs(sub);
 }
 
-/* Row r (layer l's unit u): statistics, class influence, and with a loader
+/* Row r (layer l's unit u): statistics, and with a loader
  * the unit's strip, with a locator its context image. */
 static ndx_status unit_row(const char *dir, const ndx_dissect *d, int l, int u, const char *lname,
                            const ndx_dissect_output *opt, strip_ws *ws, row *r)
 {
-    const float *wt = opt->class_weights ? opt->class_weights[l] : NULL;
     r->layer = l;
     r->unit = u;
     ndx_dissect_unit_info(d, u, &r->info);
-    r->influence = wt ? r->info.max_score * wt[u] : NAN;
     r->nshown = -1;
     if (opt->unit_pages && opt->locate) {
         ndx_status st = ndx__dissect_unit_page(dir, d, u, lname, &r->info, opt, ws->cache, &ws->page,

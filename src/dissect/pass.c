@@ -2,7 +2,7 @@
  * one or more layers at once, then the outputs.
  *
  *   open      the model, patches.csv, the split's patches of this shard, a
- *             state per layer, the head's weights per unit (class influence);
+ *             state per layer;
  *   plan      one inference plan keeping every layer's output
  *             (ndx_net_keep_outputs), so one forward per batch serves all;
  *   order     a spread sample first (the states' warm-up), then the rest in
@@ -41,7 +41,6 @@ typedef struct pass {
     int nl, S, M;                      /* layers, input size, mask size */
     int nodes[NDX_DISSECT_MAX_LAYERS];
     ndx_dissect *st[NDX_DISSECT_MAX_LAYERS];
-    float *cw[NDX_DISSECT_MAX_LAYERS];
     size_t *sel, nsel;
     /* per batch */
     float *gray, *x, *fmask;
@@ -170,32 +169,6 @@ static ndx_status state_path(char *buf, size_t n, const char *dir, const char *l
     return NDX_OK;
 }
 
-/* The head's weights into class 1 (cancer) for each unit, when the layer's
- * units feed the last linear layer one to one (global pooling nets). */
-static int class_weights(const ndx_net *net, int units, float *w)
-{
-    const int nt = ndx_net_num_tensors(net);
-    for (int i = nt - 1; i >= 0; i--) {
-        ndx_param_info p;
-        if (ndx_net_tensor(net, i, &p) || p.is_buffer || p.ndim != 2) continue;
-        if (p.shape[0] < 2 || p.shape[1] != units) return 0;
-        for (int u = 0; u < units; u++) w[u] = p.data[(size_t)units + u];
-        return 1;
-    }
-    return 0;
-}
-
-/* cw[l]: the class weights of layer l's units, or NULL when it has none. */
-static ndx_status layer_weights(pass *p, int l)
-{
-    int units;
-    ndx_dissect_dims(p->st[l], &units, NULL, NULL, NULL, NULL);
-    p->cw[l] = malloc((size_t)units * sizeof(float));
-    if (!p->cw[l]) return ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
-    if (!class_weights(p->net, units, p->cw[l])) free(p->cw[l]), p->cw[l] = NULL;
-    return NDX_OK;
-}
-
 /* The outputs (when o->out is set): tables, images and the states. */
 static ndx_status write_all(pass *p, int patch_size)
 {
@@ -204,8 +177,7 @@ static ndx_status write_all(pass *p, int patch_size)
     const int images = o->images && p->have_ix;
     uint64_t kinds[NDX_DISSECT_MAX_MASKS];
     kind_counts(p, kinds);
-    ndx_dissect_output out = {.class_weights = (const float *const *)p->cw,
-                              .load = images ? load_patch : NULL, .load_ctx = p,
+    ndx_dissect_output out = {.load = images ? load_patch : NULL, .load_ctx = p,
                               .patch_size = patch_size, .strip_count = o->images,
                               .locate = images ? locate_patch : NULL, .locate_ctx = p,
                               .network = p->net ? ndx_net_arch(p->net) : NULL,
@@ -264,7 +236,7 @@ static ndx_status open_pass(pass *p, int *warm)
         ndx_net_node_shape(p->net, p->nodes[l], &c, &h, &w);
         ndx_dissect_config cfg = {.layer = o->layers[l], .units = c, .h = h, .w = w,
                                   .topk = o->topk, .mode = o->mode, .quantile = o->quantile};
-        if ((st = ndx_dissect_new(&cfg, &p->st[l])) || (st = layer_weights(p, l))) return st;
+        if ((st = ndx_dissect_new(&cfg, &p->st[l]))) return st;
         if (ndx_dissect_warmup(p->st[l]) > *warm) *warm = ndx_dissect_warmup(p->st[l]);
     }
     if ((st = select_patches(p))) return st;
@@ -446,7 +418,6 @@ static void close_pass(pass *p, ndx_dissect_run_result *r)
     for (int l = 0; l < NDX_DISSECT_MAX_LAYERS; l++) {
         if (r && p->o->keep_states) r->state[l] = p->st[l];
         else ndx_dissect_free(p->st[l]);
-        free(p->cw[l]);
     }
     free(p->gray), free(p->x), free(p->fmask), free(p->mask), free(p->mptr), free(p->ids);
     free(p->labels), free(p->sel);
@@ -569,10 +540,8 @@ static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_resul
             if (!p.cache) st = ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
         }
     }
-    if (!st && o->model && !(st = ndx_net_load(o->model, &p.net))) {
-        for (int l = 0; l < p.nl && !st; l++) st = layer_weights(&p, l);
+    if (!st && o->model && !(st = ndx_net_load(o->model, &p.net)))
         snprintf(r->network, sizeof r->network, "%s", ndx_net_arch(p.net));
-    }
     if (!st) st = write_all(&p, o->mask_size ? o->mask_size : p.net ? ndx_net_input_size(p.net) : 128);
     if (!st) {
         r->patches = ndx_dissect_patches(p.st[0], 0);
