@@ -4,7 +4,8 @@
 Usage: /usr/bin/python3 tools/gen_nn_golden.py [outdir [arch...]]   (default tests/data)
 
 Same record format as tools/gen_golden.py ("NDXGOLD1" records of int32
-params and float32 tensors).  tests/check_nn.c reads, in this order:
+params and float32 tensors).  tests/check_nn_layers.c and
+check_nn_graph.c read, in this order:
 
   nn_conv.gold    n c h w k kh kw sh sw ph pw dh dw groups bias
                   | x, w, b (0 floats without bias), y, dy, dx, dw, db
@@ -18,7 +19,7 @@ params and float32 tensors).  tests/check_nn.c reads, in this order:
                   none), loss (1), dlogits
   nn_model_<arch>.gold
                   seed batch size classes name_hash | x, logits (eval),
-                  tap (eval; the node named in check_nn.c), labels, loss (1,
+                  tap (eval; the node named in check_nn_graph.c), labels, loss (1,
                   training mode, dropout off), grad fingerprints (P, 2)
                   The weights come from export_torchvision.hash_init(seed):
                   the C test rebuilds them with ndx_net_init_hash.  For each
@@ -141,7 +142,7 @@ def xent_cases(f):
                                      loss.reshape(1), z.grad])
 
 
-# arch: (batch, size, classes, tap) -- tap names must match tests/check_nn.c
+# arch: (batch, size, classes, tap) -- tap names must match tests/check_nn_graph.c
 MODELS = {
     "tiny": (2, 64, 2, "features.8"),
     "resnet18": (2, 64, 2, "layer3.1.bn2"),
