@@ -170,16 +170,18 @@ static ndx_status state_path(char *buf, size_t n, const char *dir, const char *l
     return NDX_OK;
 }
 
-/* The head's weights into class 1 (cancer) for each unit, when the layer's
- * units feed the last linear layer one to one (global pooling nets). */
+/* The head's weights into the cancer class (1 of 2, 2 of 3: malignant) for
+ * each unit, when the layer's units feed the last linear layer one to one
+ * (global pooling nets). */
 static int class_weights(const ndx_net *net, int units, float *w)
 {
     const int nt = ndx_net_num_tensors(net);
     for (int i = nt - 1; i >= 0; i--) {
         ndx_param_info p;
         if (ndx_net_tensor(net, i, &p) || p.is_buffer || p.ndim != 2) continue;
-        if (p.shape[0] < 2 || p.shape[1] != units) return 0;
-        for (int u = 0; u < units; u++) w[u] = p.data[(size_t)units + u];
+        const int c = ndx_cancer_class((int)p.shape[0]);
+        if (c < 0 || p.shape[1] != units) return 0;
+        for (int u = 0; u < units; u++) w[u] = p.data[(size_t)c * units + u];
         return 1;
     }
     return 0;
