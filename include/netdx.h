@@ -604,7 +604,7 @@ typedef struct ndx_train_opts {
     double lr, momentum, weight_decay;
     int lr_step;                /* epochs between drops of the rate; 0: constant */
     double lr_gamma;            /* the factor of each drop (0, 1]; 0.1 */
-    int sampler;                /* NDX_SAMPLER_*; NDX_SAMPLER_SHUFFLE */
+    int sampler;                /* NDX_SAMPLER_*; NDX_SAMPLER_BALANCED */
     int keep;                   /* NDX_KEEP_*; NDX_KEEP_BEST */
     int classes;                /* 2 (malignant or not) or 3 (ndx_patch_class) */
     uint64_t seed;
@@ -616,8 +616,9 @@ typedef struct ndx_train_opts {
     void *note_ctx;
 } ndx_train_opts;
 /* The paper's settings: lr 1e-4, momentum 0.9, weight decay 1e-4, batch 32,
- * plain shuffle, 2 classes; no step decay (lr_gamma 0.1 once lr_step is
- * set), the best-AUC model kept; tiny, 10 epochs, seed 1. */
+ * 2 classes; balanced sampling (the study shuffled: NDX_SAMPLER_SHUFFLE),
+ * no step decay (lr_gamma 0.1 once lr_step is set), the best-AUC model
+ * kept; tiny, 10 epochs, seed 1. */
 void ndx_train_defaults(ndx_train_opts *o);
 /* The learning rate of epoch e (0-based): lr x lr_gamma^floor(e / lr_step)
  * (lr when lr_step is 0), as torch.optim.lr_scheduler.StepLR stepped once

@@ -277,8 +277,9 @@ ndx_status ndx_net_loss_backward(ndx_net *net, const int *labels, const float *c
  * torchvision's module structure and state_dict names: "alexnet", "vgg16",
  * "resnet18", "resnet50", "resnet152", "inception_v3" (no aux head;
  * transform_input off, as torchvision builds it without weights, until
- * ndx_net_set_transform_input or weights whose metadata says so), and "tiny" (5 conv + BN + ReLU, 128-unit last conv,
- * global pool, linear; for 64-128 px patches).  One registry entry per
+ * ndx_net_set_transform_input or weights whose metadata says so), and
+ * "tiny" (5 conv + BN + ReLU, 128-unit last conv, global pool, linear; for
+ * 64-128 px patches).  One registry entry per
  * architecture holds what a reader needs to know of it. */
 typedef struct ndx_zoo_arch {
     const char *name;           /* "alexnet" */

@@ -625,7 +625,8 @@ START_TEST(test_metrics_json)
     free(text);
     free(b);
     ck_assert_int_eq(count_files(), 1);
-    ck_assert_int_eq(ndx_metrics_write_json("/nonexistent-dir/m.json", ep, 3, NAN, NULL), NDX_ERR_IO);
+    ck_assert_int_eq(ndx_metrics_write_json("/nonexistent-dir/m.json", ep, 3, NAN, NULL),
+                     NDX_ERR_IO);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "/nonexistent-dir/m.json"));
     rm_tmpdir();
 }

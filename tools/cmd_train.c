@@ -59,12 +59,12 @@ static void train_help(void)
            "         [--lr 1e-4] [--momentum 0.9] [--weight-decay 1e-4]\n"
            "         [--input-size S] [--seed S] [--threads T] [--flips]\n"
            "         [--checkpoint-every N] [--checkpoint FILE] [--resume CKPT]\n"
-           "         [--sampler shuffle|balanced] [--lr-step EPOCHS] [--lr-gamma 0.1]\n"
+           "         [--sampler balanced|shuffle] [--lr-step EPOCHS] [--lr-gamma 0.1]\n"
            "         [--keep best|last] [--classes 2|3]\n"
            "Fine-tunes NAME with SGD on the training patches of DIR/patches.csv:\n"
            "--classes 2 malignant or not, 3 no cancer / benign / malignant (the AUC\n"
-           "is malignant vs the rest); --sampler shuffle (each patch once per epoch,\n"
-           "the study's) or balanced (half the draws malignant); the rate times\n"
+           "is malignant vs the rest); --sampler balanced (half the draws malignant)\n"
+           "or shuffle (each patch once per epoch, the study's); the rate times\n"
            "--lr-gamma every --lr-step epochs.  Every epoch the validation\n"
            "loss, accuracy and ROC AUC, the model kept in --out (--keep best: the\n"
            "best validation AUC, optimistic for that split; last: the study's), and a\n"
@@ -73,7 +73,7 @@ static void train_help(void)
            "layer.  --resume continues a checkpoint exactly where it stopped.  At\n"
            "the end metrics.json, roc.png and loss.png are written beside --out\n"
            "and the test-split AUC is printed.  Defaults: --epochs 10 --batch 32\n"
-           "--seed 1 --sampler shuffle --keep best --classes 2, no step decay, the\n"
+           "--seed 1 --sampler balanced --keep best --classes 2, no step decay, the\n"
            "architecture's input size (netdx info lists them), the paper's\n"
            "optimiser settings.  See docs/training.md.\n");
 }
@@ -99,7 +99,8 @@ int cmd_train(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "a:d:W:e:b:l:m:w:S:s:t:o:r:c:k:fP:L:g:K:C:h", opts, NULL)) != -1) {
+    const char *shorts = "a:d:W:e:b:l:m:w:S:s:t:o:r:c:k:fP:L:g:K:C:h";
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         switch (c) {
         case 'a': o.arch = optarg; break;
         case 'd': o.data_dir = optarg; break;

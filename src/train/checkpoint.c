@@ -236,8 +236,9 @@ static ndx_status ckpt_open(const char *path, FILE **out, unsigned char *hd, uin
     if ((rc = ndx__sealed_check(f, *size, path))) goto done;
     /* The bytes are as written; still, check the structure. */
     const uint32_t version = get_u32(hd + 8), meta_len = get_u32(hd + 12);
-    if (version < CKPT_VERSION_MIN || version > CKPT_VERSION || file_bytes != *size || meta_len > CKPT_MAX_META ||
-        meta_len > *size - CKPT_HEADER - 8 || get_u32(hd + 80) > NDX_CKPT_MAX_SCALARS ||
+    if (version < CKPT_VERSION_MIN || version > CKPT_VERSION || file_bytes != *size ||
+        meta_len > CKPT_MAX_META || meta_len > *size - CKPT_HEADER - 8 ||
+        get_u32(hd + 80) > NDX_CKPT_MAX_SCALARS ||
         get_u32(hd + 84) > CKPT_MAX_ARRAYS)
         rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: version %u (expected %u..%u) or header "
                        "sizes do not fit the file", path, version, CKPT_VERSION_MIN, CKPT_VERSION);

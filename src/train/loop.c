@@ -40,7 +40,7 @@ void ndx_train_defaults(ndx_train_opts *o)
     o->momentum = 0.9;
     o->weight_decay = 1e-4;
     o->lr_gamma = 0.1;
-    o->sampler = NDX_SAMPLER_SHUFFLE;
+    o->sampler = NDX_SAMPLER_BALANCED;
     o->keep = NDX_KEEP_BEST;
     o->classes = 2;
     o->seed = 1;
@@ -555,7 +555,8 @@ static ndx_status step(trainer *t, const uint32_t *order, long b)
         (st = ndx_net_output(r->net, r->last, &lg)) ||
         (st = ndx_softmax_xent(B, r->K, lg.data, r->labels, NULL, r->dlogits, &loss)))
         return st;
-    for (int i = 0; i < B; i++) t->tright += argmax(lg.data + (size_t)i * r->K, r->K) == r->labels[i];
+    for (int i = 0; i < B; i++)
+        t->tright += argmax(lg.data + (size_t)i * r->K, r->K) == r->labels[i];
     if ((st = ndx_net_backward(r->net, r->dlogits)) ||
         (st = ndx_sgd_step(&t->opt, t->params, t->grads, t->mom, t->np)))
         return st;
