@@ -385,6 +385,54 @@ static void eval_rank_job(void *arg)
     ndx_rank_free(&rr);
 }
 
+/* netdx dissect and infer on the 3-class model: the class influence is the
+ * unit's max score x its weight into z2 (malignant); infer prints 3
+ * probabilities. */
+static void dissect_and_infer_three(const job *j)
+{
+    char cmd[3000], dir[700], path[800];
+    snprintf(dir, sizeof dir, "%s/three/dissection", root);
+    snprintf(cmd, sizeof cmd, "'%s' dissect --model '%s' --data '%s' --split val --layer "
+             "features.17 --topk 4 --images 0 --threads 1 --out '%s' >/dev/null", netdx_bin,
+             j->out, j->data, dir);
+    sh(cmd);
+    snprintf(path, sizeof path, "%s/infer.txt", dir);
+    snprintf(cmd, sizeof cmd, "'%s' infer --model '%s' --image '%s/data/%s' > '%s'", netdx_bin,
+             j->out, root, "images/P_00001_LEFT_CC.png", path);
+    sh(cmd);
+    char *text = slurp(path);
+    const char *pr = strstr(text, "probabilities");
+    double p0 = 0, p1 = 0, p2 = 0;
+    ck_assert_msg(pr && sscanf(pr, "probabilities %lf %lf %lf", &p0, &p1, &p2) == 3, "%s", text);
+    ck_assert_msg(fabs(p0 + p1 + p2 - 1) < 1e-5, "3 probabilities: %s", text);
+    free(text);
+    ndx_net *net;
+    ck_assert_int_eq(ndx_net_load(j->out, &net), NDX_OK);
+    ck_assert_int_eq(ndx_net_num_classes(net), 3);
+    const float *w = NULL;
+    for (int i = 0; i < ndx_net_num_tensors(net); i++) {
+        ndx_param_info p;
+        ck_assert_int_eq(ndx_net_tensor(net, i, &p), NDX_OK);
+        if (!strcmp(p.name, "fc.weight")) w = p.data;
+    }
+    ck_assert_ptr_nonnull(w);
+    snprintf(path, sizeof path, "%s/units.json", dir);
+    text = slurp(path);
+    cJSON *root_j = cJSON_Parse(text), *units = cJSON_GetObjectItem(root_j, "units");
+    ck_assert_int_eq(cJSON_GetArraySize(units), 128);
+    for (int k = 0; k < 128; k++) {
+        cJSON *u = cJSON_GetArrayItem(units, k);
+        const int id = cJSON_GetObjectItem(u, "unit")->valueint;
+        const double mx = cJSON_GetObjectItem(u, "max_score")->valuedouble;
+        const double inf = cJSON_GetObjectItem(u, "class_influence")->valuedouble;
+        ck_assert_msg(fabs(inf - mx * w[2 * 128 + id]) <= 1e-5 * (fabs(inf) + 1e-6),
+                      "unit %d: influence %g, max %g x w2 %g", id, inf, mx, w[2 * 128 + id]);
+    }
+    cJSON_Delete(root_j);
+    free(text);
+    ndx_net_free(net);
+}
+
 START_TEST(test_three_class_run)
 {
     job j;
@@ -421,6 +469,7 @@ START_TEST(test_three_class_run)
     free(auc);
     free(csv);
     cJSON_Delete(m);
+    dissect_and_infer_three(&j);
 }
 END_TEST
 
