@@ -403,6 +403,14 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o,
                              ndx_patch_stats *st);
 /* Reads dir/patches.csv and dir/manifest.csv. */
 ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix);
+/* The class of a patch for a classes-way head.  2: the label (1 =
+ * malignant).  3: 2 = malignant (label 1, the study's rule), 1 = benign (not
+ * malignant, and some benign lesion of any kind overlaps the box), 0 = no
+ * cancer (the rest, also a box grazing a malignant lesion below the rule).
+ * -1 for another class count. */
+int ndx_patch_class(const ndx_patch *p, int classes);
+/* The class whose logit means cancer: 1 for 2 classes, 2 for 3 (-1 else). */
+int ndx_cancer_class(int classes);
 void ndx_patches_free(ndx_patch_index *ix);
 
 /* A bounded LRU cache of decoded images and masks, safe to share between
@@ -473,11 +481,26 @@ typedef struct ndx_epoch_metrics {
     double val_loss, val_accuracy, val_auc;
     double seconds, images_per_s;
 } ndx_epoch_metrics;
+/* How a run was trained and which model it kept, for metrics.json. */
+typedef struct ndx_metrics_info {
+    int classes;          /* 2 or 3 */
+    int sampler;          /* NDX_SAMPLER_* */
+    int lr_step;          /* 0: constant rate */
+    double lr_gamma;
+    int keep;             /* NDX_KEEP_* */
+    int kept_epoch;       /* 1-based, the epoch of the saved model; 0: none */
+} ndx_metrics_info;
 /* metrics.json: {"epochs": [...], "best_epoch", "best_val_auc", "test_auc"};
- * NAN values are written as null.  test_auc: NAN if not measured.
+ * NAN values are written as null.  test_auc: NAN if not measured.  With
+ * info (may be NULL) also "classes", "auc_of" (which classes the AUC
+ * separates), "sampler", "lr_step", "lr_gamma", "kept" ("best" or
+ * "last"), "kept_epoch" and "selection_note" (for "best": choosing by
+ * validation AUC makes the validation AUC, and a dissection of the
+ * validation split, optimistic; null for "last").
  * Written to a temporary file, then renamed. */
 ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
-                                  int n_epochs, double test_auc);
+                                  int n_epochs, double test_auc,
+                                  const ndx_metrics_info *info);
 
 /* ---- training: SGD ------------------------------------------------------ */
 /* torch.optim.SGD with dampening 0 and nesterov off, over flat arrays:
@@ -525,6 +548,9 @@ typedef struct ndx_ckpt_state {
     int64_t batch;     /* batches completed in the current epoch */
     int64_t step;      /* optimiser steps taken in all */
     ndx_rng rng;
+    uint32_t version;  /* set by ndx_ckpt_load: the file's format version (1 or
+                          2; 2 adds the training options as scalars, see
+                          src/train/loop.c); ignored by ndx_ckpt_save */
     int n_scalars;
     struct { char name[32]; double value; } scalars[NDX_CKPT_MAX_SCALARS];
 } ndx_ckpt_state;
@@ -560,6 +586,11 @@ typedef struct ndx_train_progress {
     double loss;                /* running mean training loss of the epoch */
     const ndx_epoch_metrics *done;   /* non-NULL once an epoch is validated */
 } ndx_train_progress;
+/* --sampler: plain shuffle (each training patch once per epoch, in a seeded
+ * order; the study's) or class-balanced draws (ndx_sampler). */
+enum { NDX_SAMPLER_SHUFFLE = 0, NDX_SAMPLER_BALANCED = 1 };
+/* --keep: the model of the best validation AUC, or the last epoch's. */
+enum { NDX_KEEP_BEST = 0, NDX_KEEP_LAST = 1 };
 typedef struct ndx_train_opts {
     const char *arch, *data_dir, *out;
     const char *weights;        /* backbone to fine-tune from, or NULL */
@@ -571,13 +602,28 @@ typedef struct ndx_train_opts {
     int checkpoint_every;       /* batches; 0: at the end of epochs only */
     int flips;                  /* random horizontal flips */
     double lr, momentum, weight_decay;
+    int lr_step;                /* epochs between drops of the rate; 0: constant */
+    double lr_gamma;            /* the factor of each drop (0, 1]; 0.1 */
+    int sampler;                /* NDX_SAMPLER_*; NDX_SAMPLER_BALANCED */
+    int keep;                   /* NDX_KEEP_*; NDX_KEEP_BEST */
+    int classes;                /* 2 (malignant or not) or 3 (ndx_patch_class) */
     uint64_t seed;
     void (*progress)(void *ctx, const ndx_train_progress *p);
     void *progress_ctx;
+    /* Warnings about the data (e.g. no malignant patch in the training
+     * split: both samplers then show one class only), once each; may be NULL. */
+    void (*note)(void *ctx, const char *msg);
+    void *note_ctx;
 } ndx_train_opts;
-/* The paper's settings: lr 1e-4, momentum 0.9, weight decay 1e-4, batch 32;
- * tiny, 10 epochs, seed 1. */
+/* The paper's settings: lr 1e-4, momentum 0.9, weight decay 1e-4, batch 32,
+ * 2 classes; balanced sampling (the study shuffled: NDX_SAMPLER_SHUFFLE),
+ * no step decay (lr_gamma 0.1 once lr_step is set), the best-AUC model
+ * kept; tiny, 10 epochs, seed 1. */
 void ndx_train_defaults(ndx_train_opts *o);
+/* The learning rate of epoch e (0-based): lr x lr_gamma^floor(e / lr_step)
+ * (lr when lr_step is 0), as torch.optim.lr_scheduler.StepLR stepped once
+ * per epoch. */
+double ndx_train_lr(const ndx_train_opts *o, int epoch);
 ndx_status ndx_train(const ndx_train_opts *o, double *test_auc);
 /* Scores one split (NDX_SPLIT_*) of data_dir with the model: AUC and
  * accuracy; roc_png and scores_csv (patch,image,x,y,w,h,label,score) may

@@ -299,7 +299,8 @@ ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result
 typedef struct ndx_net ndx_net;   /* netdx_nn.h */
 /* DeepMiner's ranking.  maxact (nimages, units): each unit's maximum
  * activation over one whole image; weights (nrows, units): one row per
- * ranking (a class's weights into its logit, or the decision row w1 - w0).
+ * ranking (a class's weights into its logit, or the decision row w1 - w0;
+ * for three classes w2 - (w0 + w1) / 2).
  * Per image and row, contribution = maxact x weight (float); the `top` units
  * of highest contribution are kept (equal contributions: smaller channel
  * first).  out (nrows x units) gets per row every unit, ranked by how many
@@ -347,7 +348,7 @@ typedef struct ndx_rank_opts {
 void ndx_rank_defaults(ndx_rank_opts *o);
 typedef struct ndx_rank_result {
     char network[32], layer[64];
-    int units, nrows;            /* rows: classes, then "decision" for two */
+    int units, nrows;            /* rows: classes, then "decision" for 2 or 3 */
     char row_name[NDX_RANK_MAX_ROWS][16];   /* "0", "1", ..., "decision" */
     uint64_t items;              /* images (DeepMiner) or positive patches */
     ndx_rank_unit *ranking;      /* nrows x units, owned: ndx_rank_free */

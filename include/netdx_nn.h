@@ -275,9 +275,11 @@ ndx_status ndx_net_loss_backward(ndx_net *net, const int *labels, const float *c
 
 /* ---- the zoo ---------------------------------------------------------------
  * torchvision's module structure and state_dict names: "alexnet", "vgg16",
- * "resnet18", "resnet50", "resnet152", "inception_v3" (no aux head,
- * transform_input=False), and "tiny" (5 conv + BN + ReLU, 128-unit last conv,
- * global pool, linear; for 64-128 px patches).  One registry entry per
+ * "resnet18", "resnet50", "resnet152", "inception_v3" (no aux head;
+ * transform_input off, as torchvision builds it without weights, until
+ * ndx_net_set_transform_input or weights whose metadata says so), and
+ * "tiny" (5 conv + BN + ReLU, 128-unit last conv, global pool, linear; for
+ * 64-128 px patches).  One registry entry per
  * architecture holds what a reader needs to know of it. */
 typedef struct ndx_zoo_arch {
     const char *name;           /* "alexnet" */
@@ -299,6 +301,17 @@ ndx_status ndx_zoo_build(const char *arch, int num_classes, int input_size, uint
  * same tensors as at any other size.  h = w = 0: the default size. */
 ndx_status ndx_zoo_build_hw(const char *arch, int num_classes, int h, int w, uint64_t seed,
                             ndx_net **out);
+
+/* torchvision's Inception-v3 option transform_input (on by default there
+ * with ImageNet weights): the net re-normalises its ImageNet-normalised input
+ * x_c to x_c * (std_c / 0.5) + (mean_c - 0.5) / 0.5 before the first layer,
+ * the [-1, 1] scaling Google's weights were trained with.  Only nets the
+ * builder allows it (inception_v3); NDX_ERR_INVALID for others.  Saved in
+ * the safetensors __metadata__ ("transform_input": "1"), and set from it by
+ * every load (absent: off), so a model fine-tuned from ImageNet weights
+ * exported by tools/export_torchvision.py --pretrained keeps it. */
+ndx_status ndx_net_set_transform_input(ndx_net *net, int on);
+int ndx_net_transform_input(const ndx_net *net);
 
 /* ---- input ------------------------------------------------------------------
  * Grayscale patches (n, h, w) in [0, 1] -> x (n, 3, h, w) normalised with

@@ -596,7 +596,7 @@ START_TEST(test_metrics_json)
         {2, 1e-4, 0.50, 0.75, 0.52, 0.8, 0.88, 10.0, 125},
         {3, 1e-4, 0.40, 0.80, NAN, NAN, 0.86, 9.5, 130},
     };
-    ck_assert_int_eq(ndx_metrics_write_json(path, ep, 3, 0.875), NDX_OK);
+    ck_assert_int_eq(ndx_metrics_write_json(path, ep, 3, 0.875, NULL), NDX_OK);
     size_t n;
     unsigned char *b = slurp(path, &n);
     char *text = malloc(n + 1);
@@ -616,7 +616,7 @@ START_TEST(test_metrics_json)
     cJSON_Delete(root);
     free(text);
     free(b);
-    ck_assert_int_eq(ndx_metrics_write_json(path, ep, 0, NAN), NDX_OK);
+    ck_assert_int_eq(ndx_metrics_write_json(path, ep, 0, NAN, NULL), NDX_OK);
     b = slurp(path, &n);
     text = malloc(n + 1);
     memcpy(text, b, n);
@@ -625,7 +625,8 @@ START_TEST(test_metrics_json)
     free(text);
     free(b);
     ck_assert_int_eq(count_files(), 1);
-    ck_assert_int_eq(ndx_metrics_write_json("/nonexistent-dir/m.json", ep, 3, NAN), NDX_ERR_IO);
+    ck_assert_int_eq(ndx_metrics_write_json("/nonexistent-dir/m.json", ep, 3, NAN, NULL),
+                     NDX_ERR_IO);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "/nonexistent-dir/m.json"));
     rm_tmpdir();
 }

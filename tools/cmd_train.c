@@ -40,6 +40,44 @@ static void on_progress(void *ctx, const ndx_train_progress *p)
     cli_progress_update(&c->bar, p->batch * c->batch, extra);
 }
 
+static void on_note(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "netdx train: warning: %s\n", msg);
+}
+
+static int bad_word(const char *opt, const char *arg, const char *want)
+{
+    fprintf(stderr, "netdx train: --%s: '%s' is not %s\n", opt, arg, want);
+    return EXIT_USAGE;
+}
+
+static void train_help(void)
+{
+    printf("usage: netdx train --arch NAME --data DIR --out model.safetensors\n"
+           "         [--weights imagenet.safetensors] [--epochs N] [--batch B]\n"
+           "         [--lr 1e-4] [--momentum 0.9] [--weight-decay 1e-4]\n"
+           "         [--input-size S] [--seed S] [--threads T] [--flips]\n"
+           "         [--checkpoint-every N] [--checkpoint FILE] [--resume CKPT]\n"
+           "         [--sampler balanced|shuffle] [--lr-step EPOCHS] [--lr-gamma 0.1]\n"
+           "         [--keep best|last] [--classes 2|3]\n"
+           "Fine-tunes NAME with SGD on the training patches of DIR/patches.csv:\n"
+           "--classes 2 malignant or not, 3 no cancer / benign / malignant (the AUC\n"
+           "is malignant vs the rest); --sampler balanced (half the draws malignant)\n"
+           "or shuffle (each patch once per epoch, the study's); the rate times\n"
+           "--lr-gamma every --lr-step epochs.  Every epoch the validation\n"
+           "loss, accuracy and ROC AUC, the model kept in --out (--keep best: the\n"
+           "best validation AUC, optimistic for that split; last: the study's), and a\n"
+           "checkpoint (default <out>.ckpt; also every N batches with\n"
+           "--checkpoint-every).  --weights loads a backbone and replaces its last\n"
+           "layer.  --resume continues a checkpoint exactly where it stopped.  At\n"
+           "the end metrics.json, roc.png and loss.png are written beside --out\n"
+           "and the test-split AUC is printed.  Defaults: --epochs 10 --batch 32\n"
+           "--seed 1 --sampler balanced --keep best --classes 2, no step decay, the\n"
+           "architecture's input size (netdx info lists them), the paper's\n"
+           "optimiser settings.  See docs/training.md.\n");
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -51,14 +89,18 @@ int cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, 't'},      {"out", required_argument, 0, 'o'},
         {"resume", required_argument, 0, 'r'},       {"checkpoint", required_argument, 0, 'c'},
         {"checkpoint-every", required_argument, 0, 'k'}, {"flips", no_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
+        {"sampler", required_argument, 0, 'P'},      {"lr-step", required_argument, 0, 'L'},
+        {"lr-gamma", required_argument, 0, 'g'},     {"keep", required_argument, 0, 'K'},
+        {"classes", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     ndx_train_opts o;
     ndx_train_defaults(&o);
     o.arch = NULL;
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "a:d:W:e:b:l:m:w:S:s:t:o:r:c:k:fh", opts, NULL)) != -1) {
+    const char *shorts = "a:d:W:e:b:l:m:w:S:s:t:o:r:c:k:fP:L:g:K:C:h";
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         switch (c) {
         case 'a': o.arch = optarg; break;
         case 'd': o.data_dir = optarg; break;
@@ -67,6 +109,27 @@ int cmd_train(int argc, char **argv)
         case 'r': o.resume = optarg; break;
         case 'c': o.checkpoint = optarg; break;
         case 'f': o.flips = 1; break;
+        case 'P':
+            if (!strcmp(optarg, "shuffle")) o.sampler = NDX_SAMPLER_SHUFFLE;
+            else if (!strcmp(optarg, "balanced")) o.sampler = NDX_SAMPLER_BALANCED;
+            else return bad_word("sampler", optarg, "shuffle or balanced");
+            break;
+        case 'K':
+            if (!strcmp(optarg, "best")) o.keep = NDX_KEEP_BEST;
+            else if (!strcmp(optarg, "last")) o.keep = NDX_KEEP_LAST;
+            else return bad_word("keep", optarg, "best or last");
+            break;
+        case 'C':
+            if (cli_int("train", "classes", optarg, 2, 3, &v)) return EXIT_USAGE;
+            o.classes = (int)v;
+            break;
+        case 'L':
+            if (cli_int("train", "lr-step", optarg, 0, 100000, &v)) return EXIT_USAGE;
+            o.lr_step = (int)v;
+            break;
+        case 'g':
+            if (cli_double("train", "lr-gamma", optarg, 1e-6, 1, &o.lr_gamma)) return EXIT_USAGE;
+            break;
         case 'e':
             if (cli_int("train", "epochs", optarg, 1, 100000, &v)) return EXIT_USAGE;
             o.epochs = (int)v;
@@ -101,21 +164,7 @@ int cmd_train(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'h':
-            printf("usage: netdx train --arch NAME --data DIR --out model.safetensors\n"
-                   "         [--weights imagenet.safetensors] [--epochs N] [--batch B]\n"
-                   "         [--lr 1e-4] [--momentum 0.9] [--weight-decay 1e-4]\n"
-                   "         [--input-size S] [--seed S] [--threads T] [--flips]\n"
-                   "         [--checkpoint-every N] [--checkpoint FILE] [--resume CKPT]\n"
-                   "Fine-tunes NAME (2 classes) with SGD on the training patches of\n"
-                   "DIR/patches.csv, class-balanced batches; every epoch the validation\n"
-                   "loss, accuracy and ROC AUC, the best-AUC model kept in --out, and a\n"
-                   "checkpoint (default <out>.ckpt; also every N batches with\n"
-                   "--checkpoint-every).  --weights loads a backbone and replaces its last\n"
-                   "layer.  --resume continues a checkpoint exactly where it stopped.  At\n"
-                   "the end metrics.json, roc.png and loss.png are written beside --out\n"
-                   "and the test-split AUC is printed.  Defaults: --epochs 10 --batch 32\n"
-                   "--seed 1, the architecture's input size (netdx info lists them), the\n"
-                   "paper's optimiser settings.\n");
+            train_help();
             return EXIT_OK;
         default: return EXIT_USAGE;
         }
@@ -130,12 +179,13 @@ int cmd_train(int argc, char **argv)
     pc.batch = o.batch;
     o.progress = on_progress;
     o.progress_ctx = &pc;
+    o.note = on_note;
     double test_auc;
     if (ndx_train(&o, &test_auc) != NDX_OK) {
         if (pc.epoch) cli_progress_end(&pc.bar);
         return cli_fail("train");
     }
-    printf("best model: %s\n", o.out);
+    printf("%s model: %s\n", o.keep == NDX_KEEP_LAST ? "last" : "best", o.out);
     if (isnan(test_auc))
         printf("test AUC: n/a (the test split lacks patches of one class)\n");
     else

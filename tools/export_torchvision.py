@@ -18,8 +18,11 @@ the fine-tune set-up.  Without --pretrained the weights are random:
                 seed ^ fnv1a64(NAME), u = (z >> 40) / 2^23 - 1 in [-1, 1):
                 conv/linear weight sqrt(6/fan_in) u, batch-norm weight
                 1 + 0.2 u, running_var 1 + 0.5 u, everything else 0.1 u.
-inception_v3 is built without the auxiliary head and with
-transform_input=False.  The metadata holds arch, num_classes, input_size.
+inception_v3 is built without the auxiliary head.  Its ImageNet weights
+expect torchvision's transform_input (on by default for them): with
+--pretrained the metadata says "transform_input": "1" and netdx applies
+it (ndx_net_set_transform_input); random weights go without.  The
+metadata holds arch, num_classes, input_size (and transform_input).
 """
 import argparse
 import json
@@ -131,7 +134,7 @@ def hash_init(model, seed):
             t.copy_(torch.from_numpy(v.astype(np.float32)).reshape(t.shape))
 
 
-def save_safetensors(model, path, arch, num_classes, input_size):
+def save_safetensors(model, path, arch, num_classes, input_size, transform_input=False):
     header, blobs, off = {}, [], 0
     for name, t in model.state_dict().items():
         if name.endswith("num_batches_tracked"):
@@ -146,6 +149,8 @@ def save_safetensors(model, path, arch, num_classes, input_size):
         off += len(b)
     header["__metadata__"] = {"arch": arch, "num_classes": str(num_classes),
                               "input_size": str(input_size), "format": "pt"}
+    if transform_input:
+        header["__metadata__"]["transform_input"] = "1"
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
     d = os.path.dirname(os.path.abspath(path))
@@ -181,7 +186,8 @@ def main():
         m = build(a.arch, nc)
         if a.init == "hash":
             hash_init(m, a.seed)
-    save_safetensors(m.eval(), a.out, a.arch, nc, size)
+    save_safetensors(m.eval(), a.out, a.arch, nc, size,
+                     transform_input=a.pretrained and a.arch == "inception_v3")
 
 
 if __name__ == "__main__":

@@ -265,6 +265,18 @@ void ndx_patches_free(ndx_patch_index *ix)
     memset(ix, 0, sizeof *ix);
 }
 
+int ndx_patch_class(const ndx_patch *p, int classes)
+{
+    if (classes == 2) return p->label != 0;
+    if (classes != 3) return -1;
+    if (p->label) return 2;
+    for (int k = 0; k < NDX_LESION_KINDS; k++)
+        if (p->overlap[k][0] > 0) return 1;
+    return 0;
+}
+
+int ndx_cancer_class(int classes) { return classes == 2 ? 1 : classes == 3 ? 2 : -1; }
+
 static ndx_status push_patch(ndx_patch_index *ix, size_t *cap, const ndx_patch *p)
 {
     if (ix->n == *cap) {

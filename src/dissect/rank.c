@@ -14,7 +14,12 @@
  *              the class logit z_c (the first-order share of z_c carried by
  *              unit u), averaged over the patches; any network and layer.
  * For two classes a third row, "decision", uses w1 - w0 (z1 - z0): what
- * moves the decision.  Equal values are broken by the smaller channel. */
+ * moves the decision.  For three (no cancer, benign, malignant) it uses
+ * w2 - (w0 + w1) / 2: the gradient of the log-odds of malignant vs the rest,
+ * log p2 - log(p0 + p1), is e2 - (p0 e0 + p1 e1) / (p0 + p1), which is that
+ * row when the two other classes are equally likely (the one linear choice
+ * that does not depend on the image).  Equal values are broken by the
+ * smaller channel. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,8 +189,18 @@ int ndx_rank_pooled_layer(const ndx_net *net)
     return src;
 }
 
+int ndx__rank_has_decision(int classes) { return classes == 2 || classes == 3; }
+
+void ndx__rank_decision(const float *v, int classes, int units, float *out)
+{
+    for (int u = 0; u < units; u++)
+        out[u] = classes == 2 ? v[units + u] - v[u]
+                              : v[2 * units + u] - 0.5f * (v[u] + v[units + u]);
+}
+
 /* The head's weights (classes, units) into rows: each class, then for two
- * classes the decision row w1 - w0.  Returns the row count, 0 on error. */
+ * classes the decision row w1 - w0, for three w2 - (w0 + w1) / 2.  Returns
+ * the row count, 0 on error. */
 int ndx__rank_rows(const ndx_net *net, int units, float *rows, char names[][16])
 {
     const int nt = ndx_net_num_tensors(net);
@@ -193,7 +208,8 @@ int ndx__rank_rows(const ndx_net *net, int units, float *rows, char names[][16])
         ndx_param_info p;
         if (ndx_net_tensor(net, i, &p) || p.is_buffer || p.ndim != 2) continue;
         const int classes = (int)p.shape[0];
-        if (p.shape[1] != units || classes < 1 || classes + (classes == 2) > NDX_RANK_MAX_ROWS) {
+        const int dec = ndx__rank_has_decision(classes);
+        if (p.shape[1] != units || classes < 1 || classes + dec > NDX_RANK_MAX_ROWS) {
             ndx__fail(NDX_ERR_INVALID, "rank: head %s is %lldx%lld, want classes (1..%d) x %d "
                       "units", p.name, (long long)p.shape[0], (long long)p.shape[1],
                       NDX_RANK_MAX_ROWS - 1, units);
@@ -201,10 +217,10 @@ int ndx__rank_rows(const ndx_net *net, int units, float *rows, char names[][16])
         }
         memcpy(rows, p.data, (size_t)classes * units * sizeof *rows);
         for (int c = 0; c < classes; c++) snprintf(names[c], 16, "%d", c);
-        if (classes != 2) return classes;
-        for (int u = 0; u < units; u++) rows[2 * units + u] = p.data[units + u] - p.data[u];
-        snprintf(names[2], 16, "decision");
-        return 3;
+        if (!dec) return classes;
+        ndx__rank_decision(p.data, classes, units, rows + (size_t)classes * units);
+        snprintf(names[classes], 16, "decision");
+        return classes + 1;
     }
     ndx__fail(NDX_ERR_INVALID, "rank: the net has no linear head");
     return 0;

@@ -21,8 +21,14 @@ void ndx__rank_acc_add(ndx__rank_acc *a, int row, const float *contrib);
 /* out (nrows x units) ranked by count (or by mean), ties by smaller channel. */
 void ndx__rank_acc_finish(const ndx__rank_acc *a, int order_by_mean, ndx_rank_unit *out);
 
-/* The head's rows (classes, then "decision" = w1 - w0 for two classes) into
- * rows (NDX_RANK_MAX_ROWS x units) and names; the row count, 0 on error. */
+/* 1 when a net of this many classes gets a "decision" row (2 or 3). */
+int ndx__rank_has_decision(int classes);
+/* The decision row of v (classes x units: per-class weights or
+ * contributions) into out (units): v1 - v0 for two classes (cancer vs not),
+ * v2 - (v0 + v1) / 2 for three (malignant vs the rest; see rank.c). */
+void ndx__rank_decision(const float *v, int classes, int units, float *out);
+/* The head's rows (classes, then "decision") into rows (NDX_RANK_MAX_ROWS x
+ * units) and names; the row count, 0 on error. */
 int ndx__rank_rows(const ndx_net *net, int units, float *rows, char names[][16]);
 
 /* One whole image, shorter side resized to short_side, through the net up

@@ -154,10 +154,10 @@ static ndx_status batch_gradxact(run *r, int classes, const float *x, float *s)
                 s[((size_t)b * r->nrows + c) * r->units + u] = (float)sum;
             }
     }
-    if (!st && r->nrows == 3)   /* the decision: z1 - z0 */
+    if (!st && r->nrows > classes)   /* the decision: z1 - z0, or z2 - (z0 + z1) / 2 */
         for (int b = 0; b < B; b++) {
-            float *p = s + (size_t)b * 3 * r->units;
-            for (int u = 0; u < r->units; u++) p[2 * r->units + u] = p[r->units + u] - p[u];
+            float *p = s + (size_t)b * r->nrows * r->units;
+            ndx__rank_decision(p, classes, r->units, p + (size_t)classes * r->units);
         }
     free(dl);
     return st;
@@ -234,12 +234,13 @@ static ndx_status setup(run *r, ndx_rank_result *res)
             return NDX_ERR_INVALID;
     } else {
         const int classes = ndx_net_num_classes(r->net);
-        if (classes + (classes == 2) > NDX_RANK_MAX_ROWS)
+        const int dec = ndx__rank_has_decision(classes);
+        if (classes + dec > NDX_RANK_MAX_ROWS)
             return ndx__fail(NDX_ERR_INVALID, "rank: %d classes (at most %d)", classes,
                              NDX_RANK_MAX_ROWS - 1);
         for (int c = 0; c < classes; c++) snprintf(res->row_name[c], 16, "%d", c);
-        if (classes == 2) snprintf(res->row_name[2], 16, "decision");
-        r->nrows = classes + (classes == 2);
+        if (dec) snprintf(res->row_name[classes], 16, "decision");
+        r->nrows = classes + dec;
     }
     if ((st = ndx__rank_acc_init(&r->acc, r->units, r->nrows, o->top))) return st;
     return ndx_patches_read(o->data, &r->ix);

@@ -69,9 +69,17 @@ struct ndx_net {
     int last_mode, last_until;
     const float *x_last;      /* the input of the last forward (backward reads it) */
     int dropout_on;
+    /* torchvision's transform_input (Inception-v3): x[c] * ti_scale[c] +
+     * ti_shift[c] into the arena at xin_off before the first layer */
+    int ti_ok, ti_on;         /* the builder allows it; it is on */
+    size_t xin_off;
     int grads_zeroed;         /* ndx_net_zero_grads: the next backward writes, not adds */
     ndx_rng drop_rng;
 };
+
+/* x (batch, 3, H, W) with torchvision's transform_input applied, in the
+ * arena at xin_off (zoo.c). */
+const float *ndx__transform_input(ndx_net *net, const float *x);
 
 /* Weights replaced from outside graph.c (weights.c). */
 void ndx__net_weights_changed(ndx_net *net);

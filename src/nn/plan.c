@@ -265,6 +265,8 @@ static ndx_status layout(ndx_net *net)
     total += ndx__round16(ws);
     net->scratch_off = total;
     total += ndx__round16(scratch);
+    net->xin_off = total;   /* the transformed input, when the net may transform it */
+    if (net->ti_ok) total += ndx__round16(ndx__node_numel(net, &net->nodes[0]));
     net->act_floats = total;
     net->act = ndx_alloc((total ? total : 1) * sizeof(float));
     return net->act ? NDX_OK : NDX_ERR_NOMEM;

@@ -167,6 +167,7 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
                              "another kernel set (tile rows %d, KC %d; now %d, %d): load the "
                              "weights again", net->arch, net->pack_mr, net->pack_kc, mr, kc);
     }
+    if (net->ti_on) x = ndx__transform_input(net, x);
     const int fuse = mode == NDX_EVAL && net->mode == NDX_PLAN_INFER;
     if (fuse && net->fold_dirty) refold(net);
     if (mode == NDX_TRAIN) net->fold_dirty = 1;   /* running stats change */

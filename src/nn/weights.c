@@ -114,6 +114,21 @@ static ndx_status match(const ndx_net *net, const ndx__st *s, int flags,
     return NDX_OK;
 }
 
+/* The file's __metadata__ "transform_input" ("1": the weights expect
+ * torchvision's transform_input, "0" or absent: not) into *on. */
+static ndx_status transform_meta(const ndx_net *net, const ndx__st *s, int *on)
+{
+    const char *v = ndx__st_meta(s, "transform_input");
+    *on = v && !strcmp(v, "1");
+    if (v && !*on && strcmp(v, "0"))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: __metadata__ transform_input is '%s', not 0 or 1",
+                         s->path, v);
+    if (*on && !net->ti_ok)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: __metadata__ transform_input is 1 but %s has no "
+                         "such option (only inception_v3)", s->path, net->arch);
+    return NDX_OK;
+}
+
 ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
 {
     if (!net || !net->finished) return ndx__fail(NDX_ERR_INVALID, "%s: net not finished", path);
@@ -124,6 +139,8 @@ ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
     char *skip = calloc((size_t)net->ntensors + 1, 1);
     if (!at || !skip) st = ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
     if (!st) st = match(net, &s, flags, at, skip);
+    int ti = 0;
+    if (!st) st = transform_meta(net, &s, &ti);
     for (int t = 0; !st && t < net->ntensors; t++)   /* every value finite, before copying */
         if (at[t]) st = ndx__st_read(&s, at[t], NULL);
     const int copy = !st;
@@ -132,7 +149,7 @@ ndx_status ndx_safetensors_load_into(ndx_net *net, const char *path, int flags)
         float *dst = (tt->is_buffer ? net->buffers : net->params) + tt->off;
         if (at[t]) st = ndx__st_read(&s, at[t], dst);
     }
-    if (copy) ndx__net_weights_changed(net);
+    if (copy) ndx__net_weights_changed(net), net->ti_on = ti;
     free(at);
     free(skip);
     ndx__st_close(&s);
@@ -170,7 +187,7 @@ ndx_status ndx_safetensors_save(const ndx_net *net, const char *path)
     snprintf(nc, sizeof nc, "%d", ndx_net_num_classes(net));
     snprintf(is, sizeof is, "%d", ndx_net_input_size(net));
     const char *meta[] = {"arch", net->arch, "num_classes", nc, "input_size", is,
-                          "format", "pt", NULL};
+                          "format", "pt", net->ti_on ? "transform_input" : NULL, "1", NULL};
     ndx_status st = ndx__st_write(path, p, n, meta);
     free(p);
     free(nb);

@@ -223,6 +223,7 @@ static int inc_e(ndx_net *net, const char *blk, int x)
 
 static int inception_v3(ndx_net *net, int nc)
 {
+    net->ti_ok = 1;   /* ndx_net_set_transform_input */
     int x = bc(net, NULL, "Conv2d_1a_3x3", 0, 32, 3, 3, 2, 0, 0);
     x = bc(net, NULL, "Conv2d_2a_3x3", x, 32, 3, 3, 1, 0, 0);
     x = bc(net, NULL, "Conv2d_2b_3x3", x, 64, 3, 3, 1, 1, 1);
@@ -246,6 +247,40 @@ static int inception_v3(ndx_net *net, int nc)
     x = ndx_net_flatten(net, "flatten", x);
     return ndx_net_linear(net, "fc", x, nc, 1);
 }
+
+/* torchvision's Inception3._transform_input: the ImageNet-normalised
+ * input x_c = (v - mean_c) / std_c re-normalised to (v - 0.5) / 0.5, which
+ * is what Google's Inception weights were trained on:
+ *   x'_c = x_c * (std_c / 0.5) + (mean_c - 0.5) / 0.5
+ * in float32 as PyTorch computes it (multiply, then add). */
+static const float ti_scale[3] = {(float)(0.229 / 0.5), (float)(0.224 / 0.5),
+                                  (float)(0.225 / 0.5)};
+static const float ti_shift[3] = {(float)((0.485 - 0.5) / 0.5), (float)((0.456 - 0.5) / 0.5),
+                                  (float)((0.406 - 0.5) / 0.5)};
+
+const float *ndx__transform_input(ndx_net *net, const float *x)
+{
+    float *y = net->act + net->xin_off;
+    const size_t hw = (size_t)net->nodes[0].h * net->nodes[0].w;
+    for (int b = 0; b < net->batch; b++)
+        for (int c = 0; c < 3; c++) {
+            const size_t o = ((size_t)b * 3 + c) * hw;
+            for (size_t i = 0; i < hw; i++) y[o + i] = x[o + i] * ti_scale[c] + ti_shift[c];
+        }
+    return y;
+}
+
+ndx_status ndx_net_set_transform_input(ndx_net *net, int on)
+{
+    if (!net) return ndx__fail(NDX_ERR_INVALID, "transform_input: net is NULL");
+    if (on && !net->ti_ok)
+        return ndx__fail(NDX_ERR_INVALID, "transform_input: %s has no such option (only "
+                         "inception_v3, as torchvision)", net->arch);
+    net->ti_on = on != 0;
+    return NDX_OK;
+}
+
+int ndx_net_transform_input(const ndx_net *net) { return net && net->ti_on; }
 
 /* tiny: features = [conv 32, bn, relu, maxpool 2] x (32, 64, 96 channels),
  * then [conv 128, bn, relu] x 2; avgpool (global), flatten, fc.  The same
@@ -313,7 +348,8 @@ static const struct zoo_entry {
     {{"resnet50", 227, {"layer3", "layer4"}, "ResNet-50 (torchvision)"}, resnet50},
     {{"resnet152", 227, {"layer3", "layer4"}, "ResNet-152 (torchvision)"}, resnet152},
     {{"inception_v3", 299, {"Mixed_7a", "Mixed_7c"},
-      "Inception-v3 (torchvision, no aux head, transform_input=False)"}, inception_v3},
+      "Inception-v3 (torchvision, no aux head; transform_input as its weights say)"},
+     inception_v3},
     {{"tiny", 64, {"features.17"}, "5 conv + BN + ReLU blocks, global pool, linear; for "
       "64-128 px patches"}, tiny},
 };

@@ -3,7 +3,8 @@
  *
  * File layout, little-endian:
  *   0   char   magic[8] = "NDXCKPT1"
- *   8   u32    version = 1
+ *   8   u32    version = 2 (1 is read too: the same layout; version 2 marks
+ *              the training loop's added scalars, src/train/loop.c)
  *   12  u32    meta_bytes          bytes of the meta section after the header
  *   16  u64    file_bytes          size of the whole file
  *   24  i64    epoch, batch, step
@@ -33,7 +34,8 @@
 #endif
 
 #define CKPT_MAGIC "NDXCKPT1"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u
+#define CKPT_VERSION_MIN 1u
 #define CKPT_HEADER 88u
 #define CKPT_MAX_META (64u << 20)
 #define CKPT_MAX_ARRAYS 100000u
@@ -234,11 +236,12 @@ static ndx_status ckpt_open(const char *path, FILE **out, unsigned char *hd, uin
     if ((rc = ndx__sealed_check(f, *size, path))) goto done;
     /* The bytes are as written; still, check the structure. */
     const uint32_t version = get_u32(hd + 8), meta_len = get_u32(hd + 12);
-    if (version != CKPT_VERSION || file_bytes != *size || meta_len > CKPT_MAX_META ||
-        meta_len > *size - CKPT_HEADER - 8 || get_u32(hd + 80) > NDX_CKPT_MAX_SCALARS ||
+    if (version < CKPT_VERSION_MIN || version > CKPT_VERSION || file_bytes != *size ||
+        meta_len > CKPT_MAX_META || meta_len > *size - CKPT_HEADER - 8 ||
+        get_u32(hd + 80) > NDX_CKPT_MAX_SCALARS ||
         get_u32(hd + 84) > CKPT_MAX_ARRAYS)
-        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: version %u (expected %u) or header sizes "
-                       "do not fit the file", path, version, CKPT_VERSION);
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: version %u (expected %u..%u) or header "
+                       "sizes do not fit the file", path, version, CKPT_VERSION_MIN, CKPT_VERSION);
 done:
     if (rc) fclose(f);
     else *out = f;
@@ -262,6 +265,7 @@ static ndx_status ckpt_meta(const char *path, FILE *f, const unsigned char *hd, 
     s->epoch = (int64_t)get_u64(hd + 24);
     s->batch = (int64_t)get_u64(hd + 32);
     s->step = (int64_t)get_u64(hd + 40);
+    s->version = get_u32(hd + 8);
     for (int i = 0; i < 4; i++) s->rng.s[i] = get_u64(hd + 48 + 8 * i);
     size_t pos = 0;
     for (uint32_t i = 0; i < ns; i++) {

@@ -1,11 +1,15 @@
-/* The training loop: fine-tuning with SGD on class-balanced batches, the
- * validation AUC every epoch, the best model kept, checkpoints, and the
- * final metrics.json, roc.png and loss.png.
+/* The training loop: fine-tuning with SGD on shuffled or class-balanced
+ * batches, a step-decayed rate, the validation AUC every epoch, the best or
+ * the last model kept, checkpoints, and the final metrics.json, roc.png and
+ * loss.png.
  *
- * One step, batch B, input S x S:
+ * One step, batch B, input S x S, K classes (2, or 3 = no cancer / benign /
+ * malignant, ndx_patch_class):
  *   B patches (B, S, S) gray in [0,1], flipped at random
- *     -> x (B, 3, S, S) ImageNet-normalised -> logits (B, 2)
- *     -> softmax cross-entropy, dlogits (B, 2) -> gradients -> ndx_sgd_step
+ *     -> x (B, 3, S, S) ImageNet-normalised -> logits (B, K)
+ *     -> softmax cross-entropy, dlogits (B, K) -> gradients -> ndx_sgd_step
+ * The score of a patch is P(malignant) = softmax(z)[K - 1], the AUC that of
+ * malignant vs the rest.  The rate of epoch e is ndx_train_lr (StepLR).
  * Randomness: the epoch order is ndx_sampler's (seed, epoch); flips and the
  * dropout seed of every batch come from one ndx_rng kept in the checkpoint,
  * so a resumed run takes the same steps as one that never stopped.
@@ -22,8 +26,6 @@
 #include "netdx_nn.h"
 #include "../io/io.h"
 
-#define CLASSES 2
-
 /* Doubles per epoch in the checkpoint's "history" array (as float bits). */
 #define HIST_FIELDS 9
 
@@ -37,7 +39,17 @@ void ndx_train_defaults(ndx_train_opts *o)
     o->lr = 1e-4;
     o->momentum = 0.9;
     o->weight_decay = 1e-4;
+    o->lr_gamma = 0.1;
+    o->sampler = NDX_SAMPLER_BALANCED;
+    o->keep = NDX_KEEP_BEST;
+    o->classes = 2;
     o->seed = 1;
+}
+
+double ndx_train_lr(const ndx_train_opts *o, int epoch)
+{
+    if (o->lr_step <= 0 || epoch < o->lr_step) return o->lr;
+    return o->lr * pow(o->lr_gamma, (double)(epoch / o->lr_step));
 }
 
 static double now_s(void)
@@ -53,13 +65,15 @@ typedef struct run {
     ndx_patch_cache *cache;
     ndx_net *net;
     int S, B, last;             /* input side, batch, logits node */
+    int K;                      /* classes */
     size_t *idx[3], nidx[3];    /* patches of each split */
-    int *train_labels;
+    int *train_labels;          /* classes (ndx_patch_class) */
     float *gray, *x, *dlogits, *scores;
     int *labels;                /* B labels of the batch */
     int *flip;                  /* B flags */
     size_t *bids;               /* B patch indices */
-    int *eval_labels;           /* labels of the largest split */
+    int *eval_labels;           /* malignant (0/1) of the largest split */
+    int *eval_class;            /* classes of the largest split */
     float *pre;                 /* every patch at S x S, when it fits PRELOAD_MAX */
 } run;
 
@@ -80,6 +94,7 @@ static void run_free(run *r)
     free(r->flip);
     free(r->bids);
     free(r->eval_labels);
+    free(r->eval_class);
     ndx_net_free(r->net);
     ndx_patch_cache_free(r->cache);
     ndx_patches_free(&r->ix);
@@ -87,8 +102,9 @@ static void run_free(run *r)
 }
 
 /* Reads the patch index, splits it and allocates the batch buffers. */
-static ndx_status run_data(run *r, const char *data_dir, int batch)
+static ndx_status run_data(run *r, const char *data_dir, int batch, int classes)
 {
+    r->K = classes;
     ndx_status st = ndx_patches_read(data_dir, &r->ix);
     if (st) return st;
     for (size_t i = 0; i < r->ix.n; i++) {
@@ -114,15 +130,17 @@ static ndx_status run_data(run *r, const char *data_dir, int batch)
     r->train_labels = malloc((r->nidx[NDX_SPLIT_TRAIN] + 1) * sizeof *r->train_labels);
     r->scores = malloc(most * sizeof *r->scores);
     r->eval_labels = malloc(most * sizeof *r->eval_labels);
+    r->eval_class = malloc(most * sizeof *r->eval_class);
     r->labels = malloc((size_t)batch * sizeof *r->labels);
     r->flip = calloc((size_t)batch, sizeof *r->flip);
     r->bids = malloc((size_t)batch * sizeof *r->bids);
-    r->dlogits = malloc((size_t)batch * CLASSES * sizeof *r->dlogits);
-    if (!r->cache || !r->train_labels || !r->scores || !r->eval_labels || !r->labels ||
+    r->dlogits = malloc((size_t)batch * classes * sizeof *r->dlogits);
+    if (!r->cache || !r->train_labels || !r->scores || !r->eval_labels || !r->eval_class ||
+        !r->labels ||
         !r->flip || !r->bids || !r->dlogits)
         return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
     for (size_t k = 0; k < r->nidx[NDX_SPLIT_TRAIN]; k++)
-        r->train_labels[k] = r->ix.patches[r->idx[NDX_SPLIT_TRAIN][k]].label != 0;
+        r->train_labels[k] = ndx_patch_class(&r->ix.patches[r->idx[NDX_SPLIT_TRAIN][k]], classes);
     return NDX_OK;
 }
 
@@ -191,9 +209,28 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
     return NDX_OK;
 }
 
-/* Scores split s with the net in eval mode: r->scores (P(malignant)) and
- * r->eval_labels for each of its patches, mean loss, accuracy, AUC (NAN
- * when the split lacks a class). */
+static int argmax(const float *z, int K)
+{
+    int best = 0;
+    for (int c = 1; c < K; c++)
+        if (z[c] > z[best]) best = c;
+    return best;
+}
+
+/* P(malignant) = softmax(z)[K - 1] of logits z (K); for 2 classes the
+ * logistic of z1 - z0. */
+static float cancer_prob(const float *z, int K)
+{
+    double m = z[0], sum = 0;
+    for (int c = 1; c < K; c++) m = z[c] > m ? z[c] : m;
+    for (int c = 0; c < K; c++) sum += exp((double)z[c] - m);
+    return (float)(exp((double)z[K - 1] - m) / sum);
+}
+
+/* Scores split s with the net in eval mode: r->scores (P(malignant)),
+ * r->eval_labels (malignant) and r->eval_class for each of its patches,
+ * mean loss, accuracy (argmax = class), AUC of malignant vs the rest (NAN
+ * when the split lacks one of them). */
 static ndx_status evaluate(run *r, int s, double *loss, double *acc, double *auc)
 {
     size_t n = r->nidx[s];
@@ -212,13 +249,15 @@ static ndx_status evaluate(run *r, int s, double *loss, double *acc, double *auc
         if (!st) st = ndx_net_output(r->net, r->last, &lg);
         if (st) return st;
         for (int i = 0; i < m; i++) {
-            const float *z = lg.data + (size_t)i * CLASSES;
-            r->scores[b0 + i] = (float)(1.0 / (1.0 + exp((double)z[0] - z[1])));
-            r->eval_labels[b0 + i] = r->ix.patches[r->idx[s][b0 + i]].label != 0;
-            right += (z[1] > z[0]) == r->eval_labels[b0 + i];
+            const float *z = lg.data + (size_t)i * r->K;
+            const ndx_patch *p = &r->ix.patches[r->idx[s][b0 + i]];
+            r->scores[b0 + i] = cancer_prob(z, r->K);
+            r->eval_labels[b0 + i] = p->label != 0;
+            r->eval_class[b0 + i] = ndx_patch_class(p, r->K);
+            right += argmax(z, r->K) == r->eval_class[b0 + i];
         }
         double l;
-        st = ndx_softmax_xent(m, CLASSES, lg.data, r->eval_labels + b0, NULL, NULL, &l);
+        st = ndx_softmax_xent(m, r->K, lg.data, r->eval_class + b0, NULL, NULL, &l);
         if (st) return st;
         ndx_mean_add(&ml, l, m);
     }
@@ -297,6 +336,15 @@ static ndx_status check_opts(const ndx_train_opts *o)
     if (!(o->lr > 0) || !(o->momentum >= 0) || !(o->weight_decay >= 0))
         return ndx__fail(NDX_ERR_INVALID, "train: lr %g, momentum %g, weight decay %g",
                          o->lr, o->momentum, o->weight_decay);
+    if (o->lr_step < 0 || o->lr_step > 100000 || !(o->lr_gamma > 0 && o->lr_gamma <= 1))
+        return ndx__fail(NDX_ERR_INVALID, "train: lr_step %d (0..100000) or lr_gamma %g "
+                         "((0, 1]) out of range", o->lr_step, o->lr_gamma);
+    if ((o->sampler != NDX_SAMPLER_SHUFFLE && o->sampler != NDX_SAMPLER_BALANCED) ||
+        (o->keep != NDX_KEEP_BEST && o->keep != NDX_KEEP_LAST) ||
+        (o->classes != 2 && o->classes != 3))
+        return ndx__fail(NDX_ERR_INVALID, "train: sampler %d, keep %d or classes %d out of "
+                         "range (NDX_SAMPLER_*, NDX_KEEP_*, 2 or 3)", o->sampler, o->keep,
+                         o->classes);
     return NDX_OK;
 }
 
@@ -341,12 +389,50 @@ static ndx_status save_ckpt(trainer *t)
         (st = ndx_ckpt_set(c, "batch_size", o->batch)) ||
         (st = ndx_ckpt_set(c, "input_size", t->size)) ||
         (st = ndx_ckpt_set(c, "flips", o->flips != 0)) ||
+        (st = ndx_ckpt_set(c, "lr", o->lr)) || (st = ndx_ckpt_set(c, "lr_step", o->lr_step)) ||
+        (st = ndx_ckpt_set(c, "lr_gamma", o->lr_step ? o->lr_gamma : 0)) ||
+        (st = ndx_ckpt_set(c, "sampler", o->sampler)) ||
+        (st = ndx_ckpt_set(c, "keep", o->keep)) || (st = ndx_ckpt_set(c, "classes", o->classes)) ||
         (st = ndx_ckpt_set(c, "best_auc", t->best)) ||
         (st = ndx_ckpt_set(c, "train_loss_sum", t->tloss.sum)) ||
         (st = ndx_ckpt_set(c, "train_weight", t->tloss.weight)) ||
         (st = ndx_ckpt_set(c, "train_right", t->tright)))
         return st;
     return ndx_ckpt_save(t->ckpt, c, t->cs.a, t->cs.n);
+}
+
+/* The options a version-2 checkpoint records (the rate and its schedule,
+ * sampler, kept model, classes) must be the run's; a version-1 checkpoint
+ * predates them and was written by a run with a constant rate, balanced
+ * sampling, the best model kept and 2 classes. */
+static ndx_status resume_options(trainer *t)
+{
+    const ndx_train_opts *o = t->o;
+    if (t->cst.version < 2) {
+        if (o->lr_step || o->sampler != NDX_SAMPLER_BALANCED || o->keep != NDX_KEEP_BEST ||
+            o->classes != 2)
+            return ndx__fail(NDX_ERR_INVALID, "checkpoint %s is version %u, written before "
+                             "--lr-step, --sampler, --keep and --classes: resume it with "
+                             "--sampler balanced --keep best --classes 2 and no --lr-step, "
+                             "or start over", o->resume, (unsigned)t->cst.version);
+        return NDX_OK;
+    }
+    double lr, step, gamma, sampler, keep, classes;
+    if (ndx_ckpt_get(&t->cst, "lr", &lr) || ndx_ckpt_get(&t->cst, "lr_step", &step) ||
+        ndx_ckpt_get(&t->cst, "lr_gamma", &gamma) || ndx_ckpt_get(&t->cst, "sampler", &sampler) ||
+        ndx_ckpt_get(&t->cst, "keep", &keep) || ndx_ckpt_get(&t->cst, "classes", &classes))
+        return ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: version 2 without the training options "
+                         "(%s)", o->resume, ndx_last_error());
+    if (lr != o->lr || step != o->lr_step || gamma != (o->lr_step ? o->lr_gamma : 0))
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with --lr %g --lr-step %g "
+                         "--lr-gamma %g; this run has %g, %d, %g: the schedule would not "
+                         "continue", o->resume, lr, step, gamma, o->lr, o->lr_step, o->lr_gamma);
+    if (sampler != o->sampler || keep != o->keep || classes != o->classes)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with --sampler %s --keep %s "
+                         "--classes %g; resume with the same", o->resume,
+                         sampler == NDX_SAMPLER_BALANCED ? "balanced" : "shuffle",
+                         keep == NDX_KEEP_LAST ? "last" : "best", classes);
+    return NDX_OK;
 }
 
 /* Resume: the position, the optimiser, the RNG, the epoch so far. */
@@ -365,6 +451,7 @@ static ndx_status resume(trainer *t)
         ndx_ckpt_get(&t->cst, "flips", &v) || v != (o->flips != 0))
         return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with another --seed, "
                          "--batch, --input-size or --flips", o->resume);
+    if ((st = resume_options(t))) return st;
     ndx_ckpt_get(&t->cst, "best_auc", &t->best);
     ndx_ckpt_get(&t->cst, "train_loss_sum", &t->tloss.sum);
     ndx_ckpt_get(&t->cst, "train_weight", &t->tloss.weight);
@@ -373,6 +460,30 @@ static ndx_status resume(trainer *t)
     for (int e = 0; e < t->cst.epoch && e < o->epochs; e++) hist_get(t->hist, e, &t->ep[e]);
     ndx_net_touch(t->r.net);
     return NDX_OK;
+}
+
+/* Tells o->note when the training split lacks a class: no malignant patch
+ * (either sampler then shows one class only), or for 3 classes no benign. */
+static void warn_data(const trainer *t)
+{
+    const ndx_train_opts *o = t->o;
+    if (!o->note) return;
+    size_t count[3] = {0, 0, 0};
+    for (size_t k = 0; k < t->r.nidx[NDX_SPLIT_TRAIN]; k++) count[t->r.train_labels[k]]++;
+    char msg[1024];
+    if (count[o->classes - 1] == 0) {
+        snprintf(msg, sizeof msg, "the training split of %s/patches.csv has no malignant patch "
+                 "(%zu patches): every batch%s holds one class and the model cannot learn "
+                 "malignancy; more patients, or netdx patches --stratify, would give it some",
+                 o->data_dir, t->r.nidx[NDX_SPLIT_TRAIN],
+                 o->sampler == NDX_SAMPLER_BALANCED ? ", balanced or not," : "");
+        o->note(o->note_ctx, msg);
+    }
+    if (o->classes == 3 && count[1] == 0) {
+        snprintf(msg, sizeof msg, "the training split of %s/patches.csv has no benign patch: "
+                 "the benign class of the 3-class head is never shown", o->data_dir);
+        o->note(o->note_ctx, msg);
+    }
 }
 
 /* Data, network, sampler, buffers: everything sized once; then the
@@ -384,9 +495,10 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     t->best = NAN;
     if (o->checkpoint) snprintf(t->ckpt, sizeof t->ckpt, "%s", o->checkpoint);
     else snprintf(t->ckpt, sizeof t->ckpt, "%s.ckpt", o->out);
-    ndx_status st = run_data(&t->r, o->data_dir, o->batch);
+    ndx_status st = run_data(&t->r, o->data_dir, o->batch, o->classes);
     if (st) return st;
     const size_t ntrain = t->r.nidx[NDX_SPLIT_TRAIN];
+    warn_data(t);
     if (ntrain < (size_t)o->batch)
         return ndx__fail(NDX_ERR_INVALID, "train: %zu training patches in %s, fewer than a "
                          "batch of %d", ntrain, o->data_dir, o->batch);
@@ -394,11 +506,12 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     const ndx_zoo_arch *za = ndx_zoo_find(o->arch);
     t->size = o->input_size ? o->input_size : za ? za->input_size : 0;
     if (o->weights)
-        st = ndx_net_load_finetune(o->weights, o->arch, CLASSES, t->size, o->seed, &t->r.net);
+        st = ndx_net_load_finetune(o->weights, o->arch, o->classes, t->size, o->seed, &t->r.net);
     else
-        st = ndx_zoo_build(o->arch, CLASSES, t->size, o->seed, &t->r.net);
+        st = ndx_zoo_build(o->arch, o->classes, t->size, o->seed, &t->r.net);
     if (st || (st = run_net_buffers(&t->r, NDX_PLAN_TRAIN))) return st;
-    st = ndx_sampler_new(t->r.train_labels, ntrain, CLASSES, 1, o->seed, &t->sampler);
+    st = ndx_sampler_new(t->r.train_labels, ntrain, o->classes, o->sampler == NDX_SAMPLER_BALANCED,
+                         o->seed, &t->sampler);
     if (st) return st;
     const size_t nhist = (size_t)o->epochs * HIST_FIELDS * 2;
     t->hist = calloc(nhist, sizeof *t->hist);
@@ -440,10 +553,10 @@ static ndx_status step(trainer *t, const uint32_t *order, long b)
     double loss;
     if ((st = ndx_net_forward(r->net, r->x, NDX_TRAIN, -1)) ||
         (st = ndx_net_output(r->net, r->last, &lg)) ||
-        (st = ndx_softmax_xent(B, CLASSES, lg.data, r->labels, NULL, r->dlogits, &loss)))
+        (st = ndx_softmax_xent(B, r->K, lg.data, r->labels, NULL, r->dlogits, &loss)))
         return st;
     for (int i = 0; i < B; i++)
-        t->tright += (lg.data[i * CLASSES + 1] > lg.data[i * CLASSES]) == r->labels[i];
+        t->tright += argmax(lg.data + (size_t)i * r->K, r->K) == r->labels[i];
     if ((st = ndx_net_backward(r->net, r->dlogits)) ||
         (st = ndx_sgd_step(&t->opt, t->params, t->grads, t->mom, t->np)))
         return st;
@@ -452,18 +565,20 @@ static ndx_status step(trainer *t, const uint32_t *order, long b)
     return NDX_OK;
 }
 
-/* The end of epoch e: its validation numbers, the model kept when its AUC
- * is the best so far (or none was finite yet). */
+/* The end of epoch e: its validation numbers; the model saved when it is
+ * kept: --keep last every epoch, --keep best when its AUC is the best so
+ * far (or none was finite yet). */
 static ndx_status validate(trainer *t, int e, double secs, long steps)
 {
     double vl, va, vauc;
     ndx_status st = evaluate(&t->r, NDX_SPLIT_VAL, &vl, &va, &vauc);
     if (st) return st;
     const double B = t->o->batch;
-    t->ep[e] = (ndx_epoch_metrics){e + 1, t->o->lr, ndx_mean_value(&t->tloss),
+    t->ep[e] = (ndx_epoch_metrics){e + 1, ndx_train_lr(t->o, e), ndx_mean_value(&t->tloss),
                                    t->tright / ((double)t->batches * B), vl, va, vauc, secs,
                                    secs > 0 ? (double)steps * B / secs : NAN};
     hist_put(t->hist, e, &t->ep[e]);
+    if (t->o->keep == NDX_KEEP_LAST) return ndx_safetensors_save(t->r.net, t->o->out);
     if (!isfinite(t->best) || (isfinite(vauc) && vauc > t->best)) {
         if ((st = ndx_safetensors_save(t->r.net, t->o->out))) return st;
         if (isfinite(vauc)) t->best = vauc;
@@ -471,7 +586,19 @@ static ndx_status validate(trainer *t, int e, double secs, long steps)
     return NDX_OK;
 }
 
-/* The best model: its validation ROC (roc.png), the test AUC, metrics.json
+/* The epoch whose model validate() saved last: the last epoch, or for
+ * --keep best the first of best finite AUC (the last, when none is finite). */
+static int kept_epoch(const trainer *t)
+{
+    const int n = t->o->epochs;
+    int best = -1;
+    for (int e = 0; t->o->keep == NDX_KEEP_BEST && e < n; e++)
+        if (isfinite(t->ep[e].val_auc) && (best < 0 || t->ep[e].val_auc > t->ep[best].val_auc))
+            best = e;
+    return best >= 0 ? best + 1 : n;
+}
+
+/* The kept model: its validation ROC (roc.png), the test AUC, metrics.json
  * and loss.png beside the model. */
 static ndx_status outputs(trainer *t, double *test_auc)
 {
@@ -496,7 +623,9 @@ static ndx_status outputs(trainer *t, double *test_auc)
     if ((st = evaluate(r, NDX_SPLIT_TEST, &tl, &ta, &tauc))) return st;
     if (test_auc) *test_auc = tauc;
     beside(path, sizeof path, o->out, "metrics.json");
-    if ((st = ndx_metrics_write_json(path, t->ep, o->epochs, tauc))) return st;
+    ndx_metrics_info info = {o->classes, o->sampler, o->lr_step, o->lr_gamma, o->keep,
+                             kept_epoch(t)};
+    if ((st = ndx_metrics_write_json(path, t->ep, o->epochs, tauc, &info))) return st;
     double *curves = malloc((size_t)o->epochs * 2 * sizeof *curves);
     if (!curves) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
     for (int e = 0; e < o->epochs; e++)
@@ -519,6 +648,7 @@ ndx_status ndx_train(const ndx_train_opts *o, double *test_auc)
     st = trainer_init(&t, o);
     for (int e = (int)t.cst.epoch; !st && e < o->epochs; e++) {
         const uint32_t *order = ndx_sampler_epoch(t.sampler, (uint64_t)e);
+        t.opt.lr = (float)ndx_train_lr(o, e);
         const double t0 = now_s();
         const long b0 = e == t.cst.epoch ? (long)t.cst.batch : 0;
         if (b0 == 0) t.tloss = (ndx_mean){0}, t.tright = 0;
@@ -552,11 +682,14 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
     run r;
     memset(&r, 0, sizeof r);
     double *fpr = NULL, *tpr = NULL;
-    ndx_status st = run_data(&r, data_dir, batch);
-    if (!st) st = ndx_net_load(model, &r.net);
-    if (!st && ndx_net_num_classes(r.net) != CLASSES)
-        st = ndx__fail(NDX_ERR_SHAPE, "eval: %s has %d classes, expected %d", model,
-                       ndx_net_num_classes(r.net), CLASSES);
+    ndx_net *net = NULL;
+    ndx_status st = ndx_net_load(model, &net);
+    const int K = net ? ndx_net_num_classes(net) : 0;
+    if (!st && K != 2 && K != 3)
+        st = ndx__fail(NDX_ERR_SHAPE, "eval: %s has %d classes, expected 2 or 3 (cancer = the "
+                       "last)", model, K);
+    if (!st) st = run_data(&r, data_dir, batch, K);
+    r.net = net;
     if (!st) st = run_net_buffers(&r, NDX_PLAN_INFER);
     if (st) goto done;
     size_t n = r.nidx[split];

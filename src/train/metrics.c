@@ -124,8 +124,32 @@ double ndx_mean_value(const ndx_mean *m)
 
 /* ---- metrics.json ------------------------------------------------------- */
 
+/* The run's options and the kept model into root; 0 when out of memory. */
+static int info_json(cJSON *root, const ndx_metrics_info *in)
+{
+    static const char *const sel_note =
+        "the kept model is the epoch of best validation AUC: selected on the validation "
+        "split, its validation AUC is optimistic, and so is a dissection of that split "
+        "with it; the test AUC, or --keep last, is unbiased";
+    const char *auc_of = in->classes == 3 ? "malignant (class 2) vs no cancer and benign "
+                                            "(classes 0, 1); score softmax(z)[2]"
+                                          : "malignant (class 1) vs not; score softmax(z)[1]";
+    return cJSON_AddNumberToObject(root, "classes", in->classes) &&
+           cJSON_AddStringToObject(root, "auc_of", auc_of) &&
+           cJSON_AddStringToObject(root, "sampler", in->sampler == NDX_SAMPLER_BALANCED
+                                                        ? "balanced" : "shuffle") &&
+           cJSON_AddNumberToObject(root, "lr_step", in->lr_step) &&
+           ndx__json_num(root, "lr_gamma", in->lr_step ? in->lr_gamma : NAN) &&
+           cJSON_AddStringToObject(root, "kept", in->keep == NDX_KEEP_LAST ? "last" : "best") &&
+           (in->kept_epoch > 0 ? cJSON_AddNumberToObject(root, "kept_epoch", in->kept_epoch)
+                               : cJSON_AddNullToObject(root, "kept_epoch")) &&
+           (in->keep == NDX_KEEP_LAST ? cJSON_AddNullToObject(root, "selection_note")
+                                      : cJSON_AddStringToObject(root, "selection_note",
+                                                                sel_note));
+}
+
 ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
-                                  int n_epochs, double test_auc)
+                                  int n_epochs, double test_auc, const ndx_metrics_info *info)
 {
     if (!path || n_epochs < 0 || (n_epochs && !ep))
         return ndx__fail(NDX_ERR_INVALID, "metrics.json: need a path and %d epochs", n_epochs);
@@ -153,7 +177,7 @@ ndx_status ndx_metrics_write_json(const char *path, const ndx_epoch_metrics *ep,
     ok = ok && (best >= 0 ? cJSON_AddNumberToObject(root, "best_epoch", ep[best].epoch) != NULL
                           : cJSON_AddNullToObject(root, "best_epoch") != NULL) &&
          ndx__json_num(root, "best_val_auc", best >= 0 ? ep[best].val_auc : NAN) &&
-         ndx__json_num(root, "test_auc", test_auc);
+         ndx__json_num(root, "test_auc", test_auc) && (!info || info_json(root, info));
     ndx_status st = ok ? ndx__json_write(path, root)
                        : ndx__fail(NDX_ERR_NOMEM, "metrics.json %s: out of memory", path);
     cJSON_Delete(root);
