@@ -31,12 +31,8 @@ void ndx__st_close(ndx__st *s)
 }
 
 /* Header length and JSON; s->f positioned after the header. */
-static ndx_status read_header(ndx__st *s, const char *path)
+static ndx_status read_header(ndx__st *s, const char *path, const uint64_t size)
 {
-    struct stat sb;
-    if (fstat(fileno(s->f), &sb) != 0 || !S_ISREG(sb.st_mode))
-        return ndx__fail(NDX_ERR_IO, "%s: not a regular file", path);
-    const uint64_t size = (uint64_t)sb.st_size;
     unsigned char b[8];
     if (size < 8 || fread(b, 1, 8, s->f) != 8)
         return ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: %" PRIu64 " bytes, no "
@@ -192,9 +188,10 @@ ndx_status ndx__st_open(ndx__st *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     s->path = path;
-    s->f = fopen(path, "rb");
-    if (!s->f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    ndx_status st = read_header(s, path);
+    uint64_t size;
+    ndx_status st = ndx__open_read(path, &s->f, &size);
+    if (st) return st;
+    st = read_header(s, path, size);
     if (st) goto fail;
     s->e = calloc((size_t)cJSON_GetArraySize(s->root) + 1, sizeof *s->e);
     if (!s->e) {

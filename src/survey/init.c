@@ -54,34 +54,7 @@ static ndx_status check_opts(const ndx_survey_init_opts *o)
 /* The whole file, NUL-terminated; *n bytes. */
 static ndx_status slurp(const char *path, char **out, size_t *n)
 {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 + 1 > cap) {
-            cap = cap ? 2 * cap : 131072;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                free(buf), fclose(f);
-                return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
-            }
-            buf = p;
-        }
-        const size_t r = fread(buf + len, 1, 65536, f);
-        len += r;
-        if (r < 65536) break;
-    }
-    const int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return ndx__fail(NDX_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = 0;
-    *out = buf, *n = len;
-    return NDX_OK;
+    return ndx__read_all(path, 1ull << 32, out, n);
 }
 
 /* What a dissection folder says about itself. */
