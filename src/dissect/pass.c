@@ -558,6 +558,23 @@ static ndx_status merge_states(pass *p)
     return st;
 }
 
+/* Every top-k patch id of the merged states names a patch of the index
+ * (ids from the files, checked before they index it). */
+static ndx_status check_ids(const pass *p)
+{
+    for (int l = 0; l < p->nl; l++) {
+        const ndx_dissect *d = p->st[l];
+        for (size_t i = 0; i < (size_t)d->units * d->topk; i++)
+            if (i % d->topk < (size_t)d->hsize[i / d->topk] &&
+                (d->hid[i] < 0 || (uint64_t)d->hid[i] >= p->ix.n))
+                return ndx__fail(NDX_ERR_FORMAT, "the states of layer %s in %s and %s: unit %zu "
+                                 "has patch id %lld in its top-k, but %s/patches.csv has %zu "
+                                 "patches", d->layer, p->o->merge[0], p->o->merge[1],
+                                 i / d->topk, (long long)d->hid[i], p->o->data, p->ix.n);
+    }
+    return NDX_OK;
+}
+
 static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
 {
     pass p = {.o = o};
@@ -567,6 +584,7 @@ static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_resul
             p.have_ix = 1;
             p.cache = ndx_patch_cache_new((size_t)256 << 20);
             if (!p.cache) st = ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
+            else st = check_ids(&p);
         }
     }
     if (!st && o->model && !(st = ndx_net_load(o->model, &p.net))) {

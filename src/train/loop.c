@@ -349,6 +349,40 @@ static ndx_status save_ckpt(trainer *t)
     return ndx_ckpt_save(t->ckpt, c, t->cs.a, t->cs.n);
 }
 
+/* The checkpoint's position, totals and history checked against this run
+ * before any is used: a valid checksum proves the bytes, not that the
+ * values fit (an epoch or batch past the run's would index past its
+ * buffers). */
+static ndx_status check_resumed(const trainer *t)
+{
+    const char *p = t->o->resume;
+    const ndx_ckpt_state *c = &t->cst;
+    const int64_t E = t->o->epochs, nb = t->batches, at = c->epoch * nb + c->batch;
+    const double most = (double)nb * t->o->batch;
+    ndx_status st;
+    if ((st = ndx__field_int(p, c->epoch, 0, E, "epoch (--epochs %lld)", (long long)E)) ||
+        (st = ndx__field_int(p, c->batch, 0, c->epoch < E ? nb - 1 : 0, "batch (%lld per epoch)",
+                             (long long)nb)) ||
+        (st = ndx__field_int(p, c->step, at, at, "step (epoch %lld x %lld batches + batch %lld)",
+                             (long long)c->epoch, (long long)nb, (long long)c->batch)) ||
+        (!isnan(t->best) && (st = ndx__field_real(p, t->best, 0, 1, "scalar best_auc"))) ||
+        (st = ndx__field_real(p, t->tloss.sum, 0, HUGE_VAL, "scalar train_loss_sum")) ||
+        (st = ndx__field_real(p, t->tloss.weight, 0, most, "scalar train_weight")) ||
+        (st = ndx__field_real(p, t->tright, 0, most, "scalar train_right")))
+        return st;
+    for (int e = 0; e < c->epoch; e++) {
+        double v[HIST_FIELDS];
+        memcpy(v, t->hist + (size_t)e * HIST_FIELDS * 2, sizeof v);
+        if ((st = ndx__field_real(p, v[0], e + 1, e + 1, "history: epoch %d's number", e + 1)))
+            return st;
+        for (int i = 1; i < HIST_FIELDS; i++)
+            if (isinf(v[i]))
+                return ndx__fail(NDX_ERR_FORMAT, "%s: history: field %d of epoch %d is infinite",
+                                 p, i, e + 1);
+    }
+    return NDX_OK;
+}
+
 /* Resume: the position, the optimiser, the RNG, the epoch so far. */
 static ndx_status resume(trainer *t)
 {
@@ -369,6 +403,7 @@ static ndx_status resume(trainer *t)
     ndx_ckpt_get(&t->cst, "train_loss_sum", &t->tloss.sum);
     ndx_ckpt_get(&t->cst, "train_weight", &t->tloss.weight);
     ndx_ckpt_get(&t->cst, "train_right", &t->tright);
+    if ((st = check_resumed(t))) return st;
     t->opt.step = t->cst.step;
     for (int e = 0; e < t->cst.epoch && e < o->epochs; e++) hist_get(t->hist, e, &t->ep[e]);
     ndx_net_touch(t->r.net);
