@@ -392,7 +392,7 @@ typedef struct ndx_patch_image {
     size_t first_row, nrows;   /* its rows in the manifest */
 } ndx_patch_image;
 typedef struct ndx_patch_index {
-    char dir[512];
+    char *dir;            /* the data folder, as given (owned) */
     ndx_manifest manifest;
     ndx_patch_image *images;
     size_t nimages;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dissect.h"
+#include "../data/data.h"
 #include "netdx_nn.h"
 
 const ndx__mask_kind ndx__mask_kinds[NDX__MASK_KINDS] = {
@@ -117,9 +118,9 @@ static int locate_patch(void *ctx, int64_t id, char *path, size_t n, int box[4])
     pass *p = ctx;
     if (id < 0 || (size_t)id >= p->ix.n) return -1;
     const ndx_patch *q = &p->ix.patches[id];
-    const char *rel = p->ix.images[q->image].path;
-    const int k = rel[0] == '/' ? snprintf(path, n, "%s", rel)
-                                : snprintf(path, n, "%s/%s", p->ix.dir, rel);
+    char *full = ndx__join(p->ix.dir, p->ix.images[q->image].path);
+    const int k = full ? snprintf(path, n, "%s", full) : -1;
+    free(full);
     box[0] = q->x, box[1] = q->y, box[2] = q->w, box[3] = q->h;
     return k > 0 && (size_t)k < n ? 0 : -1;
 }
