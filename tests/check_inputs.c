@@ -4,6 +4,7 @@
  * (NETDX_MAX_PIXELS), and a bad NETDX_* setting is refused by every
  * command.  The CLI tests run the netdx beside this suite's directory. */
 #include <errno.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,22 @@
 #include "../src/core/core.h"
 
 static char bin[1024], tmpdir[256];
+
+/* printf into a new string. */
+static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *strf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(s);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
 
 static void setup(void)
 {
@@ -315,7 +332,7 @@ END_TEST
 
 static int run(const char *env, const char *args)
 {
-    char *cmd = ndx__strf("%s %s %s > %s/out 2>&1", env, bin, args, tmpdir);
+    char *cmd = strf("%s %s %s > %s/out 2>&1", env, bin, args, tmpdir);
     ck_assert_ptr_nonnull(cmd);
     const int rc = system(cmd);
     free(cmd);
@@ -334,12 +351,12 @@ static int output_has(const char *what)
 START_TEST(bad_environment_refused_by_every_command)
 {
     const char *t = tmpdir;
-    char *args[7] = {ndx__strf("info"), ndx__strf("info --model tiny"),
-                     ndx__strf("dissect --merge %s/a %s/b --out %s/m", t, t, t),
-                     ndx__strf("survey export --db %s/none.sqlite --out %s/x.jsonl", t, t),
-                     ndx__strf("report --survey %s/none.jsonl --out %s/r", t, t),
-                     ndx__strf("eval --model %s/none --data %s", t, t),
-                     ndx__strf("synth --out %s/s --patients 1", t)};
+    char *args[7] = {strf("info"), strf("info --model tiny"),
+                     strf("dissect --merge %s/a %s/b --out %s/m", t, t, t),
+                     strf("survey export --db %s/none.sqlite --out %s/x.jsonl", t, t),
+                     strf("report --survey %s/none.jsonl --out %s/r", t, t),
+                     strf("eval --model %s/none --data %s", t, t),
+                     strf("synth --out %s/s --patients 1", t)};
     const char *envs[] = {"NETDX_KERNELS=bogus", "NETDX_THREADS=0", "NETDX_MAX_PIXELS=many",
                           "NETDX_CONV=fast"};
     for (size_t e = 0; e < sizeof envs / sizeof *envs; e++)
