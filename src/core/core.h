@@ -7,6 +7,11 @@
 /* Records a detail message for the calling thread and returns st. */
 ndx_status ndx__fail(ndx_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A worker thread's failure reported by another thread: msg =
+ * ndx__strf("%s", ndx_last_error()) in the worker, then
+ * ndx__fail_take(st, msg) in the reporter, which takes msg over (NULL: a
+ * message saying it was lost) and returns st. */
+ndx_status ndx__fail_take(ndx_status st, char *msg);
 /* printf into a new string (free it): paths and names of any length, no
  * fixed buffer.  NULL (and a message) when out of memory. */
 char *ndx__strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -38,6 +38,23 @@ const char *ndx_status_str(ndx_status s)
 
 const char *ndx_last_error(void) { return shown ? shown : ""; }
 
+/* The calling thread's message := m (owned; NULL: lost to memory). */
+static void set_message(char *m)
+{
+    pthread_once(&key_once, make_key);
+    char *old = owned;
+    owned = m;
+    shown = m ? m : "out of memory (while formatting an error message)";
+    (void)pthread_setspecific(key, m);
+    free(old);
+}
+
+ndx_status ndx__fail_take(ndx_status st, char *msg)
+{
+    set_message(msg);
+    return st;
+}
+
 ndx_status ndx__fail(ndx_status st, const char *fmt, ...)
 {
     va_list ap, ap2;
@@ -48,12 +65,7 @@ ndx_status ndx__fail(ndx_status st, const char *fmt, ...)
     char *m = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (m) vsnprintf(m, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
-    pthread_once(&key_once, make_key);
-    char *old = owned;
-    owned = m;
-    shown = m ? m : "out of memory (while formatting an error message)";
-    (void)pthread_setspecific(key, m);
-    free(old);
+    set_message(m);
     return st;
 }
 

@@ -137,17 +137,17 @@ static ndx_status run_net_buffers(run *r, int plan)
     if (r->ix.n <= PRELOAD_MAX / sizeof(float) / hw) {
         r->pre = ndx_alloc(r->ix.n * hw * sizeof *r->pre);   /* NULL: use the cache */
         ndx_status st = NDX_OK;
-        char msg[1024] = "";
+        char *msg = NULL;
         const long n = r->pre ? (long)r->ix.n : 0;
 #pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
         for (long i = 0; i < n; i++) {
             ndx_status s = ndx_patch_load(r->cache, &r->ix, (size_t)i, r->S, r->pre + (size_t)i * hw);
             if (s) {
 #pragma omp critical
-                if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
+                if (!st) st = s, msg = ndx__strf("%s", ndx_last_error());
             }
         }
-        if (st) return ndx__fail(st, "%s", msg);   /* the worker's message, here */
+        if (st) return ndx__fail_take(st, msg);   /* the worker's message, here */
         if (r->pre) {   /* the decoded images are not needed any more */
             ndx_patch_cache_free(r->cache);
             r->cache = NULL;
@@ -163,7 +163,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
     const int S = r->S;
     const size_t hw = (size_t)S * S;
     ndx_status st = NDX_OK;
-    char msg[1024] = "";
+    char *msg = NULL;
 #pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
     for (int i = 0; i < r->B; i++) {
         size_t id = ids[i < n ? i : n - 1];
@@ -175,7 +175,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
             s = ndx_patch_load(r->cache, &r->ix, id, S, g);
         if (s) {
 #pragma omp critical
-            if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
+            if (!st) st = s, msg = ndx__strf("%s", ndx_last_error());
             continue;
         }
         if (r->flip[i])
@@ -186,7 +186,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
                     g[(size_t)y * S + b] = t;
                 }
     }
-    if (st) return ndx__fail(st, "%s", msg);   /* the worker's message, here */
+    if (st) return ndx__fail_take(st, msg);   /* the worker's message, here */
     ndx_gray_to_input(r->B, hw, r->gray, r->x);
     return NDX_OK;
 }
