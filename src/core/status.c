@@ -5,11 +5,11 @@
  * new message before it frees the old one, so the old one may be an
  * argument ("%s: %s", path, ndx_last_error()).  A thread's string is freed
  * when the thread ends (a pthread key's destructor). */
+#include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 
 #include "core.h"
@@ -38,6 +38,19 @@ const char *ndx_status_str(ndx_status s)
 
 const char *ndx_last_error(void) { return shown ? shown : ""; }
 
+/* printf into a new string; NULL when out of memory. */
+static char *vstrf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *vstrf(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    const int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *m = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (m) vsnprintf(m, (size_t)n + 1, fmt, ap);
+    return m;
+}
+
 /* The calling thread's message := m (owned; NULL: lost to memory). */
 static void set_message(char *m)
 {
@@ -57,42 +70,21 @@ ndx_status ndx__fail_take(ndx_status st, char *msg)
 
 ndx_status ndx__fail(ndx_status st, const char *fmt, ...)
 {
-    va_list ap, ap2;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(ap2, ap);
-    const int n = vsnprintf(NULL, 0, fmt, ap);
+    char *m = vstrf(fmt, ap);
     va_end(ap);
-    char *m = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (m) vsnprintf(m, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
     set_message(m);
     return st;
 }
 
 char *ndx__strf(const char *fmt, ...)
 {
-    va_list ap, ap2;
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(ap2, ap);
-    const int n = vsnprintf(NULL, 0, fmt, ap);
+    char *m = vstrf(fmt, ap);
     va_end(ap);
-    char *m = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (m) vsnprintf(m, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
-    if (!m) ndx__fail(NDX_ERR_NOMEM, "out of memory for a string of %d bytes", n);
-    return m;
-}
-
-/* The field's name, formatted; "field" when out of memory. */
-static char *field_name(const char *fmt, va_list ap)
-{
-    char one[1];
-    va_list ap2;
-    va_copy(ap2, ap);
-    const int n = vsnprintf(one, 1, fmt, ap2);
-    va_end(ap2);
-    char *m = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (m) vsnprintf(m, (size_t)n + 1, fmt, ap);
+    if (!m) ndx__fail(NDX_ERR_NOMEM, "out of memory for a formatted string");
     return m;
 }
 
@@ -102,7 +94,7 @@ ndx_status ndx__field_int(const char *path, int64_t v, int64_t lo, int64_t hi, c
     if (v >= lo && v <= hi) return NDX_OK;
     va_list ap;
     va_start(ap, field);
-    char *f = field_name(field, ap);
+    char *f = vstrf(field, ap);
     va_end(ap);
     ndx__fail(NDX_ERR_FORMAT, "%s: %s is %" PRId64 ", outside %" PRId64 "..%" PRId64, path,
               f ? f : field, v, lo, hi);
@@ -116,7 +108,7 @@ ndx_status ndx__field_real(const char *path, double v, double lo, double hi, con
     if (v >= lo && v <= hi && isfinite(v)) return NDX_OK;
     va_list ap;
     va_start(ap, field);
-    char *f = field_name(field, ap);
+    char *f = vstrf(field, ap);
     va_end(ap);
     ndx__fail(NDX_ERR_FORMAT, "%s: %s is %g, %s %g..%g", path, f ? f : field, v,
               isfinite(v) ? "outside" : "not a finite number in", lo, hi);

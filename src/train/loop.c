@@ -311,7 +311,7 @@ typedef struct trainer {
     ndx_sampler *sampler;
     float *hist;                /* every epoch's metrics, for the checkpoint */
     ndx_epoch_metrics *ep;
-    char ckpt[4096];
+    char *ckpt;                 /* the checkpoint's path (owned) */
     int size;                   /* input side */
     long batches;               /* per epoch (the last partial batch dropped) */
     float *params, *grads, *mom;
@@ -326,6 +326,7 @@ typedef struct trainer {
 static void trainer_free(trainer *t)
 {
     ckpt_set_free(&t->cs);
+    free(t->ckpt);
     free(t->hist);
     free(t->ep);
     ndx_sampler_free(t->sampler);
@@ -417,8 +418,8 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     memset(t, 0, sizeof *t);
     t->o = o;
     t->best = NAN;
-    if (o->checkpoint) snprintf(t->ckpt, sizeof t->ckpt, "%s", o->checkpoint);
-    else snprintf(t->ckpt, sizeof t->ckpt, "%s.ckpt", o->out);
+    t->ckpt = o->checkpoint ? ndx__strf("%s", o->checkpoint) : ndx__strf("%s.ckpt", o->out);
+    if (!t->ckpt) return NDX_ERR_NOMEM;
     ndx_status st = run_data(&t->r, o->data_dir, o->batch);
     if (st) return st;
     const size_t ntrain = t->r.nidx[NDX_SPLIT_TRAIN];
