@@ -63,13 +63,17 @@ typedef enum ndx_status {
 
 /* A short fixed description of a status code. */
 const char *ndx_status_str(ndx_status s);
-/* The calling thread's detail message of its last failure ("" if none). */
+/* The calling thread's detail message of its last failure ("" if none),
+ * whole however long (no fixed buffer); valid until that thread's next
+ * failure, and may itself be an argument of the next message. */
 const char *ndx_last_error(void);
 
 /* ---- set-up ---------------------------------------------------------------- */
 /* Chooses the kernel set and the thread count.  NETDX_KERNELS=ref|avx2|neon
  * forces a set (one this CPU lacks is NDX_ERR_UNSUPPORTED); NETDX_THREADS=N
- * (1..1024) sets the threads.  Calls that need kernels initialise lazily with
+ * (1..1024) sets the threads; NETDX_MAX_PIXELS=N the largest image decoded
+ * (see ndx_png_read); NETDX_CONV=auto|im2col|winograd the convolution.  A
+ * bad value of any is refused.  Calls that need kernels initialise lazily with
  * the same rules, falling back to the automatic choice on a bad setting:
  * call ndx_init() to see such errors. */
 ndx_status ndx_init(void);
@@ -203,13 +207,18 @@ typedef struct ndx_image {
     int w, h, maxval;
     uint16_t *px;
 } ndx_image;
-#define NDX_PNG_MAX_PIXELS (256LL * 1024 * 1024)
+/* The default limit of decoded pixels per image: 64 Mpixel (a full-field
+ * DDSM scan is at most about 6000 x 5000; decoding one costs 2 bytes per
+ * pixel).  NETDX_MAX_PIXELS=N (1..2^40, read by ndx_init) changes it. */
+#define NDX_PNG_MAX_PIXELS (64LL * 1024 * 1024)
 /* Reads a PNG with libpng: 8- and 16-bit grayscale as they are; palette and
  * low-bit gray expanded, alpha dropped; RGB converted to gray (luma) with a
  * warning copied into warn (warn_n bytes; "" when none; warn may be NULL).
- * Images of more than max_pixels pixels (<= 0: NDX_PNG_MAX_PIXELS) are
- * refused from the header, before any allocation.  Corrupt, truncated or
- * non-PNG files are NDX_ERR_FORMAT naming the file. */
+ * Images of more than max_pixels pixels (<= 0: NETDX_MAX_PIXELS, else
+ * NDX_PNG_MAX_PIXELS) are refused from the header, before any allocation,
+ * naming the file, its size and the limit.  Memory: 2 bytes per pixel.
+ * Corrupt, truncated or non-PNG files are NDX_ERR_FORMAT naming the file;
+ * only regular files are opened (a directory or FIFO is NDX_ERR_IO). */
 ndx_status ndx_png_read(const char *path, int64_t max_pixels, ndx_image *img,
                         char *warn, size_t warn_n);
 /* Width, height and bit depth from the header only. */
@@ -383,7 +392,7 @@ typedef struct ndx_patch_image {
     size_t first_row, nrows;   /* its rows in the manifest */
 } ndx_patch_image;
 typedef struct ndx_patch_index {
-    char dir[512];
+    char *dir;            /* the data folder, as given (owned) */
     ndx_manifest manifest;
     ndx_patch_image *images;
     size_t nimages;
@@ -540,7 +549,10 @@ void ndx_sampler_free(ndx_sampler *s);
  * verified on load.  Saving writes a temporary file in the same directory,
  * fsyncs it, renames it over path and fsyncs the directory.  Loading refuses
  * a corrupt or truncated file (NDX_ERR_FORMAT naming the file and the fault)
- * before touching the caller's arrays. */
+ * before touching the caller's arrays, and a sealed file whose fields make
+ * no sense (a negative epoch, batch or step, an all-zero RNG state, a
+ * scalar named twice): the checksum proves the bytes, not the values.  The
+ * caller checks the values against its run (ndx_train does). */
 #define NDX_CKPT_MAX_SCALARS 16
 #define NDX_CKPT_NAME_MAX 128   /* bytes of an array or scalar name, with NUL */
 typedef struct ndx_ckpt_state {

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "netdx.h"
 #include "netdx_nn.h"
 #include "testutil.h"
@@ -233,6 +235,61 @@ START_TEST(test_sigkill_resume)
 }
 END_TEST
 
+/* Trains; a failure writes its message to err_file and exits 1. */
+static void train_or_say(void *arg)
+{
+    job *j = arg;
+    double auc;
+    if (ndx_train(&j->o, &auc) == NDX_OK) _exit(0);
+    FILE *f = fopen(j->auc_file, "w");
+    if (f) fprintf(f, "%s", ndx_last_error()), fclose(f);
+    _exit(1);
+}
+
+/* A checkpoint whose checksum is valid but whose position does not fit
+ * the run (XXH3 is no secret: anyone can re-seal a file) is refused,
+ * naming the file and the field, before it indexes anything. */
+START_TEST(test_resealed_checkpoint_refused)
+{
+    char data[512], a[512], ckpt[600], bad[600];
+    job j;
+    opts(&j.o, data, a, "a");
+    j.o.epochs = 1;
+    snprintf(j.auc_file, sizeof j.auc_file, "%s.auc", a);
+    ck_assert_msg(ran_ok(in_child(train_job, &j)), "the first run failed");
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", a);
+    snprintf(bad, sizeof bad, "%s/bad.ckpt", root);
+    size_t n;
+    unsigned char *b = (unsigned char *)tu_slurp(ckpt, &n);
+    ck_assert_ptr_nonnull(b);
+    /* epoch at 24, batch at 32, step at 40 (src/train/checkpoint.c) */
+    const struct { size_t at; int64_t v; const char *field; } cases[] = {
+        {24, 5, "epoch (--epochs 1)"}, {32, 1000, "batch"}, {40, 99999, "step"},
+        {32, -3, "batch"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned char *c = malloc(n);
+        memcpy(c, b, n);
+        for (int k = 0; k < 8; k++) c[cases[i].at + k] = (unsigned char)((uint64_t)cases[i].v >> (8 * k));
+        const uint64_t d = XXH3_64bits(c, n - 8);
+        for (int k = 0; k < 8; k++) c[n - 8 + k] = (unsigned char)(d >> (8 * k));
+        FILE *f = fopen(bad, "wb");
+        ck_assert(f && fwrite(c, 1, n, f) == n && fclose(f) == 0);
+        free(c);
+        job r;
+        opts(&r.o, data, a, i == 0 ? "r0" : i == 1 ? "r1" : i == 2 ? "r2" : "r3");
+        r.o.resume = bad, r.o.epochs = 1;
+        snprintf(r.auc_file, sizeof r.auc_file, "%s.err", a);
+        ck_assert_msg(!ran_ok(in_child(train_or_say, &r)), "case %zu: resumed", i);
+        char *msg = tu_slurp(r.auc_file, NULL);
+        ck_assert_ptr_nonnull(msg);
+        ck_assert_msg(strstr(msg, bad) && strstr(msg, cases[i].field),
+                      "case %zu: the message lacks the file or '%s': %s", i, cases[i].field, msg);
+        free(msg);
+    }
+    free(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train_resume");
@@ -240,6 +297,7 @@ int main(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 300);
     tcase_add_test(t, test_sigkill_resume);
+    tcase_add_test(t, test_resealed_checkpoint_refused);
     suite_add_tcase(s, t);
     return tu_run(s);
 }

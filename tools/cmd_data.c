@@ -69,7 +69,6 @@ int cmd_synth(int argc, char **argv)
         fprintf(stderr, "netdx synth: --out DIR is required\n");
         return EXIT_USAGE;
     }
-    if (ndx_init() != NDX_OK) return cli_fail("synth");
     cli_progress p;
     cli_progress_start(&p, "synth", "img", 4L * o.patients);
     o.progress = progress_cb;
@@ -147,7 +146,6 @@ int cmd_patches(int argc, char **argv)
         fprintf(stderr, "netdx patches: --data DIR is required\n");
         return EXIT_USAGE;
     }
-    if (ndx_init() != NDX_OK) return cli_fail("patches");
     cli_progress p;
     cli_progress_start(&p, "patches", "img", 0);
     o.progress = progress_cb;
@@ -220,7 +218,6 @@ int cmd_import_cbis(int argc, char **argv)
         fprintf(stderr, "netdx import-cbis: --csv-dir, --images and --out are required\n");
         return EXIT_USAGE;
     }
-    if (ndx_init() != NDX_OK) return cli_fail("import-cbis");
     long notes = 0;
     ndx_cbis_stats st;
     if (ndx_cbis_import(csv_dir, images, out, &st, note_cb, &notes) != NDX_OK)

@@ -214,7 +214,6 @@ int cmd_dissect(int argc, char **argv)
         fprintf(stderr, "netdx dissect: --model, --data and --layer are required\n");
         return EXIT_USAGE;
     }
-    if (ndx_init()) return cli_fail(CMD);
     bar b = {.label = o.stats_only ? "stats" : "stats+IoU"};
     if (!o.merge[0]) o.progress = progress, o.progress_ctx = &b;
     ndx_dissect_run_result r;

@@ -277,7 +277,6 @@ int cmd_infer(int argc, char **argv)
     infer_opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? EXIT_OK : rc;
-    if (ndx_init() != NDX_OK) return cli_fail("infer");
     if (o.threads && ndx_set_threads((int)o.threads) != NDX_OK) return cli_fail("infer");
     ndx_net *net = NULL;
     float *x = NULL, *y = NULL;

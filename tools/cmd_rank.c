@@ -123,7 +123,6 @@ int cmd_rank(int argc, char **argv)
     ndx_rank_defaults(&o);
     const int p = parse(argc, argv, &o);
     if (p) return p < 0 ? EXIT_OK : p;
-    if (ndx_init()) return cli_fail(CMD);
     bar b = {.unit = o.method == NDX_RANK_DEEPMINER ? "img" : "patch"};
     o.progress = progress, o.progress_ctx = &b;
     ndx_rank_result r;

@@ -174,7 +174,6 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "netdx train: --arch, --data and --out are required (see --help)\n");
         return EXIT_USAGE;
     }
-    if (ndx_init() != NDX_OK) return cli_fail("train");
     progress_ctx pc = {0};
     pc.batch = o.batch;
     o.progress = on_progress;
@@ -246,7 +245,7 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "netdx eval: --model and --data are required (see --help)\n");
         return EXIT_USAGE;
     }
-    if (ndx_init() != NDX_OK || (threads && ndx_set_threads(threads) != NDX_OK))
+    if (threads && ndx_set_threads(threads) != NDX_OK)
         return cli_fail("eval");
     char roc_def[64], scores_def[64];
     snprintf(roc_def, sizeof roc_def, "roc_%s.png", ndx_split_name(split));

@@ -38,7 +38,6 @@ int cmd_info(int argc, char **argv)
     }
     if (cli_no_args("info", argc, argv, optind)) return EXIT_USAGE;
     if (model) return cli_model_info(model, (int)size);
-    if (ndx_init() != NDX_OK) return cli_fail("info");
     char cpu[256];
     ndx_cpu_features(cpu, sizeof cpu);
     printf("netdx %s\nkernels: %s\nthreads: %d\ncpu: %s\n", ndx_version(),
@@ -94,9 +93,13 @@ int main(int argc, char **argv)
         printf("netdx %s\n", ndx_version());
         return EXIT_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        /* the environment (NETDX_KERNELS, NETDX_THREADS, NETDX_MAX_PIXELS,
+         * NETDX_CONV) is checked once, before any command runs */
+        if (ndx_init() != NDX_OK) return cli_fail(argv[1]);
+        return commands[i].run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "netdx: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

@@ -7,6 +7,25 @@
 /* Records a detail message for the calling thread and returns st. */
 ndx_status ndx__fail(ndx_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* A worker thread's failure reported by another thread: msg =
+ * ndx__strf("%s", ndx_last_error()) in the worker, then
+ * ndx__fail_take(st, msg) in the reporter, which takes msg over (NULL: a
+ * message saying it was lost) and returns st. */
+ndx_status ndx__fail_take(ndx_status st, char *msg);
+/* printf into a new string (free it): paths and names of any length, no
+ * fixed buffer.  NULL (and a message) when out of memory. */
+char *ndx__strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Validation of one field read from a file, the check every loader makes
+ * before it uses a value: NDX_OK, or NDX_ERR_FORMAT "<path>: <field> is
+ * <v>, outside lo..hi" (field: a printf format and its arguments).
+ * ndx__field_real also refuses a value that is not finite. */
+ndx_status ndx__field_int(const char *path, int64_t v, int64_t lo, int64_t hi, const char *field,
+                          ...) __attribute__((format(printf, 5, 6)));
+ndx_status ndx__field_real(const char *path, double v, double lo, double hi, const char *field,
+                           ...) __attribute__((format(printf, 5, 6)));
+/* The limit of decoded pixels per image (NETDX_MAX_PIXELS, read at init;
+ * NDX_DEFAULT_MAX_PIXELS when unset). */
+int64_t ndx__max_pixels(void);
 /* Lazy ndx_init(): runs once, keeps going on a bad setting. */
 void ndx__ensure_init(void);
 

@@ -1,6 +1,7 @@
 /* Start-up: the kernel set (NETDX_KERNELS), the thread count
- * (NETDX_THREADS, else OpenMP's default) and the forward convolution
- * algorithm (NETDX_CONV). */
+ * (NETDX_THREADS, else OpenMP's default), the largest image decoded
+ * (NETDX_MAX_PIXELS) and the forward convolution algorithm (NETDX_CONV):
+ * the one place the environment is read. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@
 
 static atomic_int threads;   /* 0: not set yet */
 static atomic_int conv_algo; /* ndx__conv_algo, NDX__CONV_AUTO at first */
+static _Atomic int64_t max_pixels = NDX_PNG_MAX_PIXELS;
 
 ndx_status ndx_set_threads(int n)
 {
@@ -60,6 +62,18 @@ static ndx_status apply_env(void)
             return ndx__fail(NDX_ERR_INVALID, "NETDX_THREADS=%s: expected an integer 1..1024", t);
         ndx_set_threads((int)n);
     }
+    const char *m = getenv("NETDX_MAX_PIXELS");
+    if (m && *m) {
+        char *end;
+        errno = 0;
+        long long n = strtoll(m, &end, 10);
+        if (errno || *end || end == m || n < 1 || n > (1LL << 40))
+            return ndx__fail(NDX_ERR_INVALID, "NETDX_MAX_PIXELS=%s: expected an integer "
+                             "1..%lld (pixels per decoded image)", m, 1LL << 40);
+        atomic_store(&max_pixels, (int64_t)n);
+    } else {
+        atomic_store(&max_pixels, NDX_PNG_MAX_PIXELS);
+    }
     const char *c = getenv("NETDX_CONV");
     if (c && *c) {
         if (!strcmp(c, "auto")) atomic_store(&conv_algo, NDX__CONV_AUTO);
@@ -80,6 +94,12 @@ ndx__conv_algo ndx__conv_get_algo(void)
 {
     ndx__ensure_init();
     return (ndx__conv_algo)atomic_load(&conv_algo);
+}
+
+int64_t ndx__max_pixels(void)
+{
+    ndx__ensure_init();
+    return atomic_load(&max_pixels);
 }
 
 ndx_status ndx_init(void)

@@ -114,12 +114,17 @@ static void say(void (*note)(void *, const char *), void *ctx, const char *fmt, 
 static void say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
 {
     if (!note) return;
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!msg) return;   /* a note lost to a full memory, not a failure */
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)n + 1, fmt, ap);
     va_end(ap);
     note(ctx, msg);
+    free(msg);
 }
 
 /* col[k]: the header's column of col_names[k], -1 when the file (a mass or
@@ -198,19 +203,36 @@ typedef struct import_ctx {
 /* r's image and mask paths from the row's values v: the mask is the larger
  * of the ROI and crop files (CBIS swaps them at times).  *skip = 1 (and a
  * note) when a file is missing; errors stop the import. */
+static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row *r, int *skip,
+                                const char *img_rel, const char *roi_rel, const char *crop_rel,
+                                const char *full, const char *roi_full, const char *crop_full,
+                                char v[C_COUNT][600]);
+
+/* The row's image and mask, found under images_dir (paths allocated). */
 static ndx_status row_images(const import_ctx *x, char v[C_COUNT][600], long line,
                              ndx_manifest_row *r, int *skip)
 {
-    const char *csv_path = x->csv_path;
-    char img_rel[600], roi_rel[600], crop_rel[600], full[1300], roi_full[1300], crop_full[1300];
+    char img_rel[600], roi_rel[600], crop_rel[600];
     *skip = 0;
     if (to_png(v[C_IMAGE], img_rel, sizeof img_rel) || to_png(v[C_ROI], roi_rel, sizeof roi_rel) ||
         to_png(v[C_CROP], crop_rel, sizeof crop_rel) || !v[C_IMAGE][0])
-        return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: empty or too long image path", csv_path, line);
-    if (fmt(full, sizeof full, "%s/%s", x->images_dir, img_rel) ||
-        fmt(roi_full, sizeof roi_full, "%s/%s", x->images_dir, roi_rel) ||
-        fmt(crop_full, sizeof crop_full, "%s/%s", x->images_dir, crop_rel))
-        return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
+        return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: empty or too long image path", x->csv_path, line);
+    char *full = ndx__join(x->images_dir, img_rel), *roi_full = ndx__join(x->images_dir, roi_rel);
+    char *crop_full = ndx__join(x->images_dir, crop_rel);
+    ndx_status st = !full || !roi_full || !crop_full
+                        ? NDX_ERR_NOMEM
+                        : row_images_at(x, line, r, skip, img_rel, roi_rel, crop_rel, full,
+                                        roi_full, crop_full, v);
+    free(full), free(roi_full), free(crop_full);
+    return st;
+}
+
+static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row *r, int *skip,
+                                const char *img_rel, const char *roi_rel, const char *crop_rel,
+                                const char *full, const char *roi_full, const char *crop_full,
+                                char v[C_COUNT][600])
+{
+    const char *csv_path = x->csv_path;
     if (!exists(full)) {
         x->S->missing++;
         if (!x->S->first_missing[0]) fmt(x->S->first_missing, sizeof x->S->first_missing, "%s", full);
@@ -314,33 +336,30 @@ static int cmp_image(const void *a, const void *b)
     return c ? c : x->abnormality_id - y->abnormality_id;
 }
 
-ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
-                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
-                           void *note_ctx)
+/* The four CSVs (those present) into out_dir/manifest.csv. */
+static ndx_status import_all(const char *csv_dir, const char *abs_img, const char *rel,
+                             const char *out_dir, const char *images_dir, ndx_cbis_stats *stats,
+                             void (*note)(void *ctx, const char *msg), void *note_ctx)
 {
     static const char *const files[4] = {
         "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
         "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
-    ndx_status st = ndx__mkdirs(out_dir);
-    if (st != NDX_OK) return st;
-    char abs_out[PATH_MAX], abs_img[PATH_MAX], rel[PATH_MAX];
-    if (!realpath(out_dir, abs_out)) return ndx__fail(NDX_ERR_IO, "%s: %s", out_dir, strerror(errno));
-    if (!realpath(images_dir, abs_img)) return ndx__fail(NDX_ERR_IO, "%s: %s", images_dir, strerror(errno));
-    if (relpath(abs_out, abs_img, rel, sizeof rel))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", images_dir);
+    ndx_status st = NDX_OK;
     ndx_cbis_stats S;
     memset(&S, 0, sizeof S);
     ndx_manifest m = {0};
     int found = 0;
     for (int f = 0; f < 4 && st == NDX_OK; f++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s", csv_dir, files[f]);
-        if (!exists(path)) {
+        char *path = ndx__join(csv_dir, files[f]);
+        if (!path) {
+            st = NDX_ERR_NOMEM;
+        } else if (!exists(path)) {
             say(note, note_ctx, "%s: not found, skipped", path);
-            continue;
+        } else {
+            found++;
+            st = import_csv(path, abs_img, rel, &m, &S, note, note_ctx);
         }
-        found++;
-        st = import_csv(path, abs_img, rel, &m, &S, note, note_ctx);
+        free(path);
     }
     if (st == NDX_OK && !found)
         st = ndx__fail(NDX_ERR_IO, "%s: none of the four CBIS-DDSM description CSVs is there", csv_dir);
@@ -351,11 +370,31 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const ch
         qsort(m.rows, m.n, sizeof *m.rows, cmp_image);
         for (size_t i = 0; i < m.n; i++)
             if (i == 0 || strcmp(m.rows[i].image_path, m.rows[i - 1].image_path)) S.images++;
-        char path[1200];
-        snprintf(path, sizeof path, "%s/manifest.csv", out_dir);
-        st = ndx_manifest_write(path, &m);
+        char *path = ndx__join(out_dir, "manifest.csv");
+        st = path ? ndx_manifest_write(path, &m) : NDX_ERR_NOMEM;
+        free(path);
     }
     ndx_manifest_free(&m);
     if (st == NDX_OK && stats) *stats = S;
+    return st;
+}
+
+ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
+                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                           void *note_ctx)
+{
+    ndx_status st = ndx__mkdirs(out_dir);
+    if (st != NDX_OK) return st;
+    char *abs_out = realpath(out_dir, NULL), *abs_img = NULL, *rel = NULL;
+    if (!abs_out) st = ndx__fail(NDX_ERR_IO, "%s: %s", out_dir, strerror(errno));
+    else if (!(abs_img = realpath(images_dir, NULL)))
+        st = ndx__fail(NDX_ERR_IO, "%s: %s", images_dir, strerror(errno));
+    /* "../" per folder of abs_out, then abs_img's tail: room for both */
+    const size_t cap = abs_img ? 3 * strlen(abs_out) + strlen(abs_img) + 2 : 0;
+    if (!st && !(rel = malloc(cap))) st = ndx__fail(NDX_ERR_NOMEM, "cbis: out of memory");
+    if (!st && relpath(abs_out, abs_img, rel, cap))
+        st = ndx__fail(NDX_ERR_INVALID, "%s: no path from %s", images_dir, out_dir);
+    if (!st) st = import_all(csv_dir, abs_img, rel, out_dir, images_dir, stats, note, note_ctx);
+    free(abs_out), free(abs_img), free(rel);
     return st;
 }

@@ -9,8 +9,9 @@
 /* Checks and normalises one manifest row (LUCENT_CENTER -> LUCENT_CENTERED,
  * "N/A" codes -> ""); where and line name it in messages. */
 ndx_status ndx__manifest_check(ndx_manifest_row *r, const char *where, long line);
-/* dir + "/" + rel into buf; 0 when it does not fit. */
-int ndx__join(char *buf, size_t n, const char *dir, const char *rel);
+/* dir + "/" + rel (rel itself when absolute), allocated (free it): no
+ * length limit.  NULL (and a message) when out of memory. */
+char *ndx__join(const char *dir, const char *rel);
 
 /* ---- the phantom's noise and finish (noise.c) ---- */
 /* Fast approximate standard normal: sum of four 16-bit uniforms. */

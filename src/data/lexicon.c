@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../core/core.h"
+#include "../io/io.h"
 #include "netdx_lexicon.h"
 
 const unsigned char *ndx__asset(const char *name, size_t *len);
@@ -204,31 +205,7 @@ static ndx_status parse(ndx_lexicon *lex, const char *text, size_t len, const ch
 /* The whole file (at most 16 MiB), NUL-terminated. */
 static ndx_status slurp(const char *path, char **text, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open", path);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    ndx_status st = buf ? NDX_OK : ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
-    while (!st) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (ferror(f)) st = ndx__fail(NDX_ERR_IO, "%s: read error", path);
-        else if (n < cap) break;
-        else if (cap >= (16u << 20)) st = ndx__fail(NDX_ERR_FORMAT, "%s: larger than 16 MiB", path);
-        else {
-            char *p = realloc(buf, 2 * cap + 1);
-            if (!p) st = ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
-            else buf = p, cap *= 2;
-        }
-    }
-    fclose(f);
-    if (st) {
-        free(buf);
-        return st;
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return NDX_OK;
+    return ndx__read_all(path, 16u << 20, text, len);
 }
 
 ndx_status ndx_lexicon_load(const char *path, ndx_lexicon **out)

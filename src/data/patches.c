@@ -11,10 +11,9 @@
 #include "data.h"
 #include "../io/io.h"
 
-int ndx__join(char *buf, size_t n, const char *dir, const char *rel)
+char *ndx__join(const char *dir, const char *rel)
 {
-    int k = rel[0] == '/' ? snprintf(buf, n, "%s", rel) : snprintf(buf, n, "%s/%s", dir, rel);
-    return k > 0 && (size_t)k < n;
+    return rel[0] == '/' ? ndx__strf("%s", rel) : ndx__strf("%s/%s", dir, rel);
 }
 
 const char *ndx_split_name(int split)
@@ -259,6 +258,7 @@ static ndx_status index_images(ndx_patch_index *ix)
 
 void ndx_patches_free(ndx_patch_index *ix)
 {
+    free(ix->dir);
     ndx_manifest_free(&ix->manifest);
     free(ix->images);
     free(ix->patches);
@@ -456,6 +456,20 @@ static ndx_status assign_splits(const ndx_patch_index *ix, const ndx_patch_opts 
     return st;
 }
 
+/* ix->dir, dir/manifest.csv and the index of its images; ix emptied on
+ * failure. */
+static ndx_status open_index(ndx_patch_index *ix, const char *dir)
+{
+    memset(ix, 0, sizeof *ix);
+    char *man = ndx__join(dir, "manifest.csv");
+    ix->dir = ndx__strf("%s", dir);
+    ndx_status st = !man || !ix->dir ? NDX_ERR_NOMEM : ndx_manifest_read(man, &ix->manifest);
+    if (!st) st = index_images(ix);
+    free(man);
+    if (st) ndx_patches_free(ix);
+    return st;
+}
+
 ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch_stats *stats)
 {
     if (!(o->window > 0 && o->window <= 1) || !(o->stride > 0 && o->stride <= 1) ||
@@ -464,16 +478,8 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
                          "patches: window (0,1], stride (0,1], min_tissue [0,1], label_frac (0,1] "
                          "expected, got %g %g %g %g", o->window, o->stride, o->min_tissue, o->label_frac);
     ndx_patch_index ix;
-    memset(&ix, 0, sizeof ix);
-    snprintf(ix.dir, sizeof ix.dir, "%s", dir);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/manifest.csv", dir);
-    ndx_status st = ndx_manifest_read(path, &ix.manifest);
+    ndx_status st = open_index(&ix, dir);
     if (st != NDX_OK) return st;
-    if ((st = index_images(&ix)) != NDX_OK) {
-        ndx_patches_free(&ix);
-        return st;
-    }
     ndx_patch_stats S;
     memset(&S, 0, sizeof S);
     int *img_split = malloc((ix.nimages ? ix.nimages : 1) * sizeof *img_split);
@@ -487,11 +493,10 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
     for (size_t ii = 0; ii < ix.nimages && st == NDX_OK; ii++) {
         ndx_patch_image *im = &ix.images[ii];
         ndx_image img = {0};
-        if (!ndx__join(path, sizeof path, dir, im->path)) {
-            st = ndx__fail(NDX_ERR_INVALID, "%s: path too long", im->path);
-            break;
-        }
-        if ((st = ndx_png_read(path, 0, &img, NULL, 0)) != NDX_OK) break;
+        char *path = ndx__join(dir, im->path);
+        st = path ? ndx_png_read(path, 0, &img, NULL, 0) : NDX_ERR_NOMEM;
+        free(path);
+        if (st != NDX_OK) break;
         int w = img.w, h = img.h;
         im->width = w, im->height = h;
         size_t npx = (size_t)w * h;
@@ -518,12 +523,11 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
             const ndx_manifest_row *row = &ix.manifest.rows[im->first_row + r];
             int kind = ndx_lesion_kind(row);
             if (kind < 0) continue;
-            if (!ndx__join(path, sizeof path, dir, row->mask_path)) {
-                st = ndx__fail(NDX_ERR_INVALID, "%s: path too long", row->mask_path);
-                break;
-            }
+            char *mpath = ndx__join(dir, row->mask_path);
             int resampled = 0;
-            st = load_mask(path, w, h, masks + (size_t)nl * npx, &resampled);
+            st = mpath ? load_mask(mpath, w, h, masks + (size_t)nl * npx, &resampled)
+                       : NDX_ERR_NOMEM;
+            free(mpath);
             S.resampled_masks += resampled;
             les[nl].mask = masks + (size_t)nl * npx;
             les[nl].kind = kind;
@@ -549,8 +553,9 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
     free(img_split);
     if (S.images) S.breast_frac_mean /= (double)S.images;
     if (st == NDX_OK) {
-        snprintf(path, sizeof path, "%s/patches.csv", dir);
-        st = write_patches(path, &ix);
+        char *out = ndx__join(dir, "patches.csv");
+        st = out ? write_patches(out, &ix) : NDX_ERR_NOMEM;
+        free(out);
     }
     ndx_patches_free(&ix);
     if (st == NDX_OK && stats) *stats = S;
@@ -559,21 +564,14 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
 
 ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
 {
-    memset(ix, 0, sizeof *ix);
-    snprintf(ix->dir, sizeof ix->dir, "%s", dir);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/manifest.csv", dir);
-    ndx_status st = ndx_manifest_read(path, &ix->manifest);
+    ndx_status st = open_index(ix, dir);
     if (st != NDX_OK) return st;
-    if ((st = index_images(ix)) != NDX_OK) {
-        ndx_patches_free(ix);
-        return st;
-    }
-    snprintf(path, sizeof path, "%s/patches.csv", dir);
+    char *path = ndx__join(dir, "patches.csv");
     ndx_csv *c;
-    if ((st = ndx_csv_open(path, &c)) != NDX_OK) {
+    if (!path || (st = ndx_csv_open(path, &c)) != NDX_OK) {
+        free(path);
         ndx_patches_free(ix);
-        return st;
+        return path ? st : NDX_ERR_NOMEM;
     }
     int got = ndx_csv_next(c);
     if (got <= 0 || ndx_csv_nfields(c) != PATCH_COLS || strcmp(ndx_csv_field(c, 0), "patch_id")) {
@@ -661,6 +659,7 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
     }
     if (st == NDX_OK && got < 0) st = (ndx_status)got;
     ndx_csv_close(c);
+    free(path);
     if (st != NDX_OK) ndx_patches_free(ix);
     return st;
 }

@@ -16,7 +16,7 @@
 #include "data.h"
 
 typedef struct entry {
-    char path[1100];
+    char *path;         /* the file, as opened (owned) */
     uint64_t key;
     ndx_image img;
     size_t bytes;
@@ -57,7 +57,7 @@ ndx_patch_cache *ndx_patch_cache_new(size_t max_bytes)
 void ndx_patch_cache_free(ndx_patch_cache *c)
 {
     if (!c) return;
-    for (int i = 0; i < c->n; i++) ndx_image_free(&c->e[i].img);
+    for (int i = 0; i < c->n; i++) ndx_image_free(&c->e[i].img), free(c->e[i].path);
     pthread_mutex_destroy(&c->mu);
     free(c->e);
     free(c);
@@ -98,6 +98,11 @@ static ndx_status acquire(ndx_patch_cache *c, const char *path, entry **out)
     ndx_image img;
     ndx_status st = ndx_png_read(path, 0, &img, NULL, 0);
     if (st != NDX_OK) return st;
+    char *copy = ndx__strf("%s", path);
+    if (!copy) {
+        ndx_image_free(&img);
+        return NDX_ERR_NOMEM;
+    }
     size_t bytes = (size_t)img.w * img.h * sizeof *img.px;
     pthread_mutex_lock(&c->mu);
     for (int i = 0; i < c->n; i++) {   /* another thread may have loaded it meanwhile */
@@ -107,6 +112,7 @@ static ndx_status acquire(ndx_patch_cache *c, const char *path, entry **out)
             e->stamp = ++c->clock;
             pthread_mutex_unlock(&c->mu);
             ndx_image_free(&img);
+            free(copy);
             *out = e;
             return NDX_OK;
         }
@@ -121,13 +127,15 @@ static ndx_status acquire(ndx_patch_cache *c, const char *path, entry **out)
         if (slot < 0) {
             pthread_mutex_unlock(&c->mu);
             ndx_image_free(&img);
+            free(copy);
             return ndx__fail(NDX_ERR_NOMEM, "patch cache: all %d slots are in use", c->n);
         }
         c->bytes -= c->e[slot].bytes;
         ndx_image_free(&c->e[slot].img);
     }
     entry *e = &c->e[slot];
-    snprintf(e->path, sizeof e->path, "%s", path);
+    free(e->path);
+    e->path = copy;
     e->key = key;
     e->img = img;
     e->bytes = bytes;
@@ -189,14 +197,15 @@ ndx_status ndx_patch_load(ndx_patch_cache *c, const ndx_patch_index *ix, size_t 
     if (st != NDX_OK) return st;
     const ndx_patch *p = &ix->patches[i];
     const ndx_patch_image *im = &ix->images[p->image];
-    char path[1100];
-    if (!ndx__join(path, sizeof path, ix->dir, im->path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", im->path);
+    char *path = ndx__join(ix->dir, im->path);
+    if (!path) return NDX_ERR_NOMEM;
     entry *e;
-    if ((st = acquire(c, path, &e)) != NDX_OK) return st;
+    st = acquire(c, path, &e);
+    free(path);
+    if (st != NDX_OK) return st;
     if (p->x < 0 || p->y < 0 || p->w > e->img.w - p->x || p->h > e->img.h - p->y)
         st = ndx__fail(NDX_ERR_FORMAT, "%s: patch %zu's box (%d,%d,%d,%d) lies outside the %dx%d image",
-                       path, i, p->x, p->y, p->w, p->h, e->img.w, e->img.h);
+                       e->path, i, p->x, p->y, p->w, p->h, e->img.w, e->img.h);
     else
         ndx_resize_area_u16(e->img.px, e->img.w, p->x, p->y, p->w, p->h, e->img.maxval, s, s, out);
     release(c, e);
@@ -216,11 +225,12 @@ ndx_status ndx_patch_masks(ndx_patch_cache *c, const ndx_patch_index *ix, size_t
         const ndx_manifest_row *row = &ix->manifest.rows[im->first_row + r];
         int kind = ndx_lesion_kind(row);
         if (kind < 0) continue;
-        char path[1100];
-        if (!ndx__join(path, sizeof path, ix->dir, row->mask_path))
-            return ndx__fail(NDX_ERR_INVALID, "%s: path too long", row->mask_path);
+        char *path = ndx__join(ix->dir, row->mask_path);
+        if (!path) return NDX_ERR_NOMEM;
         entry *e;
-        if ((st = acquire(c, path, &e)) != NDX_OK) return st;
+        st = acquire(c, path, &e);
+        free(path);
+        if (st != NDX_OK) return st;
         /* masks of another size than their image: the box is scaled */
         int bx = p->x, by = p->y, bw = p->w, bh = p->h;
         if (e->img.w != im->width || e->img.h != im->height) {
@@ -232,14 +242,16 @@ ndx_status ndx_patch_masks(ndx_patch_cache *c, const ndx_patch_index *ix, size_t
             if (bw > e->img.w - bx) bx = e->img.w - bw;
             if (bh > e->img.h - by) by = e->img.h - bh;
             if (bx < 0 || by < 0) {
+                st = ndx__fail(NDX_ERR_FORMAT, "%s: mask too small for patch %zu", e->path, i);
                 release(c, e);
-                return ndx__fail(NDX_ERR_FORMAT, "%s: mask too small for patch %zu", path, i);
+                return st;
             }
         }
         if (bx < 0 || by < 0 || bw > e->img.w - bx || bh > e->img.h - by) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s: patch %zu's box lies outside the %dx%d mask",
+                           e->path, i, e->img.w, e->img.h);
             release(c, e);
-            return ndx__fail(NDX_ERR_FORMAT, "%s: patch %zu's box lies outside the %dx%d mask", path,
-                             i, e->img.w, e->img.h);
+            return st;
         }
         /* the resized mask goes to the tail plane of this kind, then is merged */
         float *mal = out + plane * (2 * kind), *all = out + plane * (2 * kind + 1);

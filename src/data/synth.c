@@ -587,10 +587,11 @@ static ndx_status add_lesion(const char *out_dir, const image_job *job, image_ws
                 uint8_t t = row[a]; row[a] = row[b]; row[b] = t;
             }
         }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/masks/%.*s_%d.png", out_dir,
-             (int)(strlen(job->image_rel) - 11), job->image_rel + 7, id);
-    return ndx_png_write8(path, mask, w, h, 1);
+    char *path = ndx__strf("%s/masks/%.*s_%d.png", out_dir, (int)(strlen(job->image_rel) - 11),
+                           job->image_rel + 7, id);
+    ndx_status st = path ? ndx_png_write8(path, mask, w, h, 1) : NDX_ERR_NOMEM;
+    free(path);
+    return st;
 }
 
 /* Renders one image and writes it and its masks (unless dry): the breast's
@@ -616,9 +617,9 @@ static ndx_status render_image(const char *out_dir, const image_job *job, int w,
         if (pp->les[li].side == job->side) st = add_lesion(out_dir, job, &s, &pp->les[li], ++id, dry);
     if (!st) ndx__finish_image(s.c.img, w, h, s.gim, s.out, job->side, &r);
     if (!st && !dry) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s", out_dir, job->image_rel);
-        st = ndx_png_write16(path, s.out, w, h);
+        char *path = ndx__strf("%s/%s", out_dir, job->image_rel);
+        st = path ? ndx_png_write16(path, s.out, w, h) : NDX_ERR_NOMEM;
+        free(path);
     }
     image_free(&s);
     return st;
@@ -644,13 +645,11 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_sta
     double pxmm = 1000.0 / o->pixel_um;
     int w = (int)lround(100 * pxmm), h = (int)lround(160 * pxmm);
     ndx_status st;
-    char sub[1100];
-    if (!o->dry_run) {
-        if ((st = ndx__mkdirs(out_dir)) != NDX_OK) return st;
-        snprintf(sub, sizeof sub, "%s/images", out_dir);
-        if ((st = ndx__mkdirs(sub)) != NDX_OK) return st;
-        snprintf(sub, sizeof sub, "%s/masks", out_dir);
-        if ((st = ndx__mkdirs(sub)) != NDX_OK) return st;
+    for (int k = 0; k < 3 && !o->dry_run; k++) {
+        char *sub = ndx__strf("%s%s", out_dir, k == 0 ? "" : k == 1 ? "/images" : "/masks");
+        st = sub ? ndx__mkdirs(sub) : NDX_ERR_NOMEM;
+        free(sub);
+        if (st != NDX_OK) return st;
     }
     int np = o->patients, nimg = 4 * np;
     patient_plan *plans = calloc((size_t)np, sizeof *plans);
@@ -670,7 +669,7 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_sta
     }
     /* first failure wins; the others stop early */
     ndx_status first = NDX_OK;
-    char first_msg[1024] = "";
+    char *first_msg = NULL;
     long done = 0;
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     int threads = ndx_get_threads();
@@ -684,14 +683,14 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_sta
         pthread_mutex_lock(&mu);   /* not a named critical: its lock is exported */
         if (s != NDX_OK && first == NDX_OK) {
             first = s;
-            snprintf(first_msg, sizeof first_msg, "%s", ndx_last_error());
+            first_msg = ndx__strf("%s", ndx_last_error());
         }
         done++;
         if (o->progress) o->progress(o->progress_ctx, done, nimg);
         pthread_mutex_unlock(&mu);
     }
     st = first;
-    if (st != NDX_OK) ndx__fail(st, "%s", first_msg);
+    if (st != NDX_OK) ndx__fail_take(st, first_msg);
 
     ndx_synth_stats S;
     memset(&S, 0, sizeof S);
@@ -740,8 +739,9 @@ ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_sta
         }
     }
     if (st == NDX_OK && !o->dry_run) {
-        snprintf(sub, sizeof sub, "%s/manifest.csv", out_dir);
-        st = ndx_manifest_write(sub, &m);
+        char *man = ndx__strf("%s/manifest.csv", out_dir);
+        st = man ? ndx_manifest_write(man, &m) : NDX_ERR_NOMEM;
+        free(man);
     }
     ndx_manifest_free(&m);
     free(plans);

@@ -60,7 +60,8 @@ static void model_line(FILE *f, const ndx_dissect_output *opt)
     fputs("<code>", f);
     ndx__html_put(f, opt->model);
     fputs("</code>", f);
-    FILE *m = fopen(opt->model, "rb");
+    FILE *m = NULL;
+    (void)ndx__open_read(opt->model, &m, NULL);   /* no digest when it cannot be read */
     ndx_hasher *h = m ? ndx_hasher_new(0) : NULL;
     if (h) {
         unsigned char buf[65536];

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dissect.h"
+#include "../data/data.h"
 #include "netdx_nn.h"
 
 const ndx__mask_kind ndx__mask_kinds[NDX__MASK_KINDS] = {
@@ -116,9 +117,9 @@ static int locate_patch(void *ctx, int64_t id, char *path, size_t n, int box[4])
     pass *p = ctx;
     if (id < 0 || (size_t)id >= p->ix.n) return -1;
     const ndx_patch *q = &p->ix.patches[id];
-    const char *rel = p->ix.images[q->image].path;
-    const int k = rel[0] == '/' ? snprintf(path, n, "%s", rel)
-                                : snprintf(path, n, "%s/%s", p->ix.dir, rel);
+    char *full = ndx__join(p->ix.dir, p->ix.images[q->image].path);
+    const int k = full ? snprintf(path, n, "%s", full) : -1;
+    free(full);
     box[0] = q->x, box[1] = q->y, box[2] = q->w, box[3] = q->h;
     return k > 0 && (size_t)k < n ? 0 : -1;
 }
@@ -159,14 +160,14 @@ static void kind_counts(const pass *p, uint64_t *n)
     }
 }
 
-/* dir/<layer>.dstate, '/' and ' ' in the name as '_'. */
-static ndx_status state_path(char *buf, size_t n, const char *dir, const char *layer)
+/* dir/<layer>.dstate, '/' and ' ' in the name as '_' (allocated; NULL
+ * when out of memory). */
+static char *state_path(const char *dir, const char *layer)
 {
-    const int k = snprintf(buf, n, "%s/%s.dstate", dir, layer);
-    if (k < 0 || (size_t)k >= n) return ndx__fail(NDX_ERR_INVALID, "%s: path too long", dir);
-    for (char *s = buf + strlen(dir) + 1; *s; s++)
+    char *path = ndx__strf("%s/%s.dstate", dir, layer);
+    for (char *s = path ? path + strlen(dir) + 1 : NULL; s && *s; s++)
         if (*s == '/' || *s == ' ') *s = '_';
-    return NDX_OK;
+    return path;
 }
 
 /* The outputs (when o->out is set): tables, images and the states. */
@@ -189,9 +190,9 @@ static ndx_status write_all(pass *p, int patch_size)
                               .kind_patches = p->nsel ? kinds : NULL};
     ndx_status st = ndx_dissect_write(o->out, (const ndx_dissect *const *)p->st, p->nl, &out);
     for (int l = 0; l < p->nl && !st; l++) {
-        char path[4200];
-        st = state_path(path, sizeof path, o->out, ndx_dissect_layer(p->st[l]));
-        if (!st) st = ndx_dissect_save(p->st[l], path);
+        char *path = state_path(o->out, ndx_dissect_layer(p->st[l]));
+        st = path ? ndx_dissect_save(p->st[l], path) : NDX_ERR_NOMEM;
+        free(path);
     }
     return st;
 }
@@ -279,18 +280,21 @@ static void spread_first(size_t *sel, size_t nsel, size_t n)
 static ndx_status thresholds_from(pass *p)
 {
     for (int l = 0; l < p->nl; l++) {
-        char path[4200];
+        char *path = state_path(p->o->thresholds_from, p->o->layers[l]);
         ndx_dissect *from = NULL;
         int units, fu;
-        ndx_status st = state_path(path, sizeof path, p->o->thresholds_from, p->o->layers[l]);
-        if (!st) st = ndx_dissect_load(path, &from);
-        if (st) return st;
+        ndx_status st = path ? ndx_dissect_load(path, &from) : NDX_ERR_NOMEM;
+        if (st) {
+            free(path);
+            return st;
+        }
         ndx_dissect_dims(p->st[l], &units, NULL, NULL, NULL, NULL);
         ndx_dissect_dims(from, &fu, NULL, NULL, NULL, NULL);
         ndx_dissect_unit info;
         ndx_dissect_unit_info(from, 0, &info);
         if (isnan(info.threshold) && (st = ndx_dissect_set_thresholds(from, NULL))) {
             ndx_dissect_free(from);
+            free(path);
             return st;
         }
         float *t = fu == units ? malloc((size_t)units * sizeof *t) : NULL;
@@ -300,9 +304,11 @@ static ndx_status thresholds_from(pass *p)
         }
         ndx_dissect_free(from);
         if (!t)
-            return fu == units ? ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory")
-                               : ndx__fail(NDX_ERR_SHAPE, "%s does not fit layer %s (%d units, "
-                                           "not %d)", path, p->o->layers[l], fu, units);
+            st = fu == units ? ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory")
+                             : ndx__fail(NDX_ERR_SHAPE, "%s does not fit layer %s (%d units, "
+                                         "not %d)", path, p->o->layers[l], fu, units);
+        free(path);
+        if (st) return st;
         st = ndx_dissect_set_thresholds(p->st[l], t);
         free(t);
         if (st) return st;
@@ -511,13 +517,12 @@ static ndx_status merge_states(pass *p)
     int n = 0;
     ndx_status st = state_names(o->merge[0], names, &n);
     for (int l = 0; l < n && !st; l++) {
-        char pa[4200], pb[4200];
+        char *pa = ndx__join(o->merge[0], names[l]), *pb = ndx__join(o->merge[1], names[l]);
         ndx_dissect *b = NULL;
         int missed = 0;
-        snprintf(pa, sizeof pa, "%s/%s", o->merge[0], names[l]);
-        snprintf(pb, sizeof pb, "%s/%s", o->merge[1], names[l]);
         p->nl = l + 1;
-        if (!(st = ndx_dissect_load(pa, &p->st[l])) && !(st = ndx_dissect_load(pb, &b)) &&
+        if (!pa || !pb) st = NDX_ERR_NOMEM;
+        else if (!(st = ndx_dissect_load(pa, &p->st[l])) && !(st = ndx_dissect_load(pb, &b)) &&
             !(st = ndx_dissect_merge(p->st[l], b)) && !(st = ndx_dissect_finish(p->st[l], &missed)) &&
             missed)
             st = ndx__fail(NDX_ERR_INVALID, "%s: the merged threshold of %d units falls outside "
@@ -525,8 +530,26 @@ static ndx_status merge_states(pass *p)
                            "merge those, and dissect each shard again with the merged "
                            "thresholds (--stats-only, --thresholds-from)", names[l], missed);
         ndx_dissect_free(b);
+        free(pa), free(pb);
     }
     return st;
+}
+
+/* Every top-k patch id of the merged states names a patch of the index
+ * (ids from the files, checked before they index it). */
+static ndx_status check_ids(const pass *p)
+{
+    for (int l = 0; l < p->nl; l++) {
+        const ndx_dissect *d = p->st[l];
+        for (size_t i = 0; i < (size_t)d->units * d->topk; i++)
+            if (i % d->topk < (size_t)d->hsize[i / d->topk] &&
+                (d->hid[i] < 0 || (uint64_t)d->hid[i] >= p->ix.n))
+                return ndx__fail(NDX_ERR_FORMAT, "the states of layer %s in %s and %s: unit %zu "
+                                 "has patch id %lld in its top-k, but %s/patches.csv has %zu "
+                                 "patches", d->layer, p->o->merge[0], p->o->merge[1],
+                                 i / d->topk, (long long)d->hid[i], p->o->data, p->ix.n);
+    }
+    return NDX_OK;
 }
 
 static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
@@ -538,6 +561,7 @@ static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_resul
             p.have_ix = 1;
             p.cache = ndx_patch_cache_new((size_t)256 << 20);
             if (!p.cache) st = ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
+            else st = check_ids(&p);
         }
     }
     if (!st && o->model && !(st = ndx_net_load(o->model, &p.net)))

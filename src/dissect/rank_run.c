@@ -93,13 +93,16 @@ static ndx_status deepminer(run *r)
     const int short_side = o->scale * ndx_net_input_size(r->net);
     for (size_t i = 0; !st && i < r->ix.nimages; i++) {
         if (!in[i]) continue;
-        char path[1100];
-        if (!ndx__join(path, sizeof path, r->ix.dir, r->ix.images[i].path)) {
-            st = ndx__fail(NDX_ERR_INVALID, "%s: path too long", r->ix.images[i].path);
+        char *path = ndx__join(r->ix.dir, r->ix.images[i].path);
+        if (!path) {
+            st = NDX_ERR_NOMEM;
             break;
         }
         ndx_image img;
-        if ((st = ndx_png_read(path, 0, &img, NULL, 0))) break;
+        if ((st = ndx_png_read(path, 0, &img, NULL, 0))) {
+            free(path);
+            break;
+        }
         const size_t npx = (size_t)img.w * img.h;
         float *gray = malloc(npx * sizeof *gray);
         if (!gray) st = ndx__fail(NDX_ERR_NOMEM, "rank: out of memory for %s", path);
@@ -109,15 +112,15 @@ static ndx_status deepminer(run *r)
         free(gray);
         ndx_image_free(&img);
         if (st) {
-            char why[600];
-            snprintf(why, sizeof why, "%s", ndx_last_error());
-            st = ndx__fail(st, "rank: %s: %s", path, why);
+            st = ndx__fail(st, "rank: %s: %s", path, ndx_last_error());
+            free(path);
             break;
         }
         for (int u = 0; u < r->units && !st; u++)
             if (!isfinite(maxact[u]))
                 st = ndx__fail(NDX_ERR_INVALID, "rank: %s: unit %d of %s is not finite (%g)",
                                path, u, ndx_net_node_name(r->net, r->node), maxact[u]);
+        free(path);
         for (int row = 0; !st && row < r->nrows; row++) {
             for (int u = 0; u < r->units; u++)
                 c[u] = maxact[u] * r->weights[(size_t)row * r->units + u];

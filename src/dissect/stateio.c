@@ -16,8 +16,10 @@
  * Written through ndx__out (src/io/file.c: temporary file, fsync, rename),
  * sealed with the checksum checkpoints end with too; read whole, checked
  * (magic, version, size, checksum, then the heaps' and sketches'
- * consistency). */
+ * consistency, then every value: finite scores in range, patch ids in
+ * 0..2^53 and once per unit): a checksum proves the bytes, not the values. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +104,66 @@ ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
     const int ns = spans(d, s);
     for (int i = 0; i < ns; i++) ndx__out_put(&w, s[i].p, s[i].n);
     return ndx__out_commit(&w);
+}
+
+/* Largest patch id: ids go to units.json as JSON numbers (exact to 2^53). */
+#define MAX_ID (1LL << 53)
+
+static int cmp_id(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Unit u's statistics and top-k ids: finite numbers in range, each patch
+ * once (ids: scratch room for topk of them). */
+static ndx_status check_unit_values(const ndx_dissect *d, const char *path, size_t u,
+                                    int64_t *ids)
+{
+    const size_t K = (size_t)d->topk;
+    ndx_status st;
+    if (d->n_stats == 0) {
+        if (d->maxs[u] != -INFINITY || d->sums[u] != 0)
+            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: max score %g and sum %g without "
+                             "patches", path, u, d->maxs[u], d->sums[u]);
+    } else if ((st = ndx__field_real(path, d->maxs[u], -FLT_MAX, FLT_MAX, "unit %zu's max score",
+                                     u)) ||
+               (st = ndx__field_real(path, d->sums[u], -DBL_MAX, DBL_MAX, "unit %zu's score sum",
+                                     u))) {
+        return st;
+    }
+    const int n = d->hsize[u] >= 0 && (size_t)d->hsize[u] <= K ? d->hsize[u] : 0;
+    uint64_t pos = 0;
+    for (int i = 0; i < n; i++) pos += d->hlabel[u * K + (size_t)i] != 0;
+    if (pos > d->n_pos)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: %llu positive patches in its top-k, %llu "
+                         "in the whole state", path, u, (unsigned long long)pos,
+                         (unsigned long long)d->n_pos);
+    for (int i = 0; i < n; i++) {
+        const size_t o = u * K + (size_t)i;
+        if ((st = ndx__field_int(path, d->hid[o], 0, MAX_ID, "unit %zu's top-k patch id", u)) ||
+            (st = ndx__field_real(path, d->hscore[o], -FLT_MAX, d->maxs[u],
+                                  "unit %zu's top-k score (at most its max score)", u)))
+            return st;
+        ids[i] = d->hid[o];
+    }
+    qsort(ids, (size_t)n, sizeof *ids, cmp_id);
+    for (int i = 1; i < n; i++)
+        if (ids[i] == ids[i - 1])
+            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: patch id %lld is in its top-k twice",
+                             path, u, (long long)ids[i]);
+    return NDX_OK;
+}
+
+/* Every unit's values (check_unit_values). */
+static ndx_status check_values(const ndx_dissect *d, const char *path)
+{
+    int64_t *ids = malloc((size_t)d->topk * sizeof *ids);
+    if (!ids) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
+    ndx_status st = NDX_OK;
+    for (size_t u = 0; u < (size_t)d->units && !st; u++) st = check_unit_values(d, path, u, ids);
+    free(ids);
+    return st;
 }
 
 /* Checks the heaps and counters of a loaded state. */
@@ -283,11 +345,8 @@ static ndx_status state_from_header(const char *path, const state_header *h,
                                     const ndx_dissect_config *c, ndx_dissect **out)
 {
     ndx_dissect *d;
-    if (ndx__dissect_alloc(&d, c)) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", ndx_last_error());
-        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: %s", path, why);
-    }
+    if (ndx__dissect_alloc(&d, c))
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: %s", path, ndx_last_error());
     d->mode = (ndx_dissect_mode)h->ints[6];
     d->thresholds_set = h->ints[7];
     d->n_stats = h->counts[0];
@@ -309,12 +368,13 @@ ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
     *out = NULL;
     if (!little_endian())
         return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    ndx_status st = ndx__open_read(path, &f, NULL);
+    if (st) return st;
     state_header h;
     memset(&h, 0, sizeof h);
     ndx_dissect *d = NULL;
-    ndx_status st = read_header(f, path, &h);
+    st = read_header(f, path, &h);
     const ndx_dissect_config c = {
         .layer = h.layer, .units = h.ints[0], .h = h.ints[1], .w = h.ints[2],
         .topk = h.ints[3], .nmasks = h.nm ? h.nm : -1, .mask_names = h.np,
@@ -329,6 +389,7 @@ ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
     if (!st) st = read_body(f, path, d);
     fclose(f);
     if (!st) st = check_loaded(d, path);
+    if (!st) st = check_values(d, path);
     if (st) {
         ndx_dissect_free(d);
         return st;

@@ -25,6 +25,10 @@ struct ndx_csv {
     int nfields, cap_fields;
 };
 
+/* Larger CSVs are refused before they are read (a manifest of 100,000
+ * mammograms is about 20 MB). */
+#define CSV_MAX_BYTES (1ull << 30)
+
 static ndx_status csv_init(ndx_csv **out, const char *name, char *text, size_t len)
 {
     ndx_csv *c = calloc(1, sizeof *c);
@@ -52,28 +56,10 @@ static ndx_status csv_init(ndx_csv **out, const char *name, char *text, size_t l
 ndx_status ndx_csv_open(const char *path, ndx_csv **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_IO, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)sb.st_size;
-    char *text = malloc(len + 1);
-    if (!text) {
-        fclose(f);
-        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory for %zu bytes", path, len);
-    }
-    size_t got = fread(text, 1, len, f);
-    int err = ferror(f);
-    fclose(f);
-    if (got != len || err) {
-        free(text);
-        return ndx__fail(NDX_ERR_IO, "%s: read failed", path);
-    }
-    text[len] = 0;
-    return csv_init(out, path, text, len);
+    char *text;
+    size_t len;
+    ndx_status st = ndx__read_all(path, CSV_MAX_BYTES, &text, &len);
+    return st ? st : csv_init(out, path, text, len);
 }
 
 ndx_status ndx_csv_open_mem(const char *text, size_t len, const char *name, ndx_csv **out)

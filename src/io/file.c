@@ -137,6 +137,72 @@ ndx_status ndx__write_file(const char *path, ndx_status (*fill)(FILE *f, void *c
     return ndx__out_commit(&o);
 }
 
+/* What st_mode is, for "not a regular file (a FIFO)". */
+static const char *file_kind(mode_t m)
+{
+    return S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : "not a file";
+}
+
+ndx_status ndx__open_read(const char *path, FILE **out, uint64_t *size)
+{
+    *out = NULL;
+    if (!path || !*path) return ndx__fail(NDX_ERR_INVALID, "empty input path");
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    ndx_status st = NDX_OK;
+    if (fstat(fd, &sb) != 0) {
+        st = ndx__fail(NDX_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (S_ISDIR(sb.st_mode)) {
+        st = ndx__fail(NDX_ERR_IO, "%s: is a directory, not a regular file", path);
+    } else if (!S_ISREG(sb.st_mode)) {
+        st = ndx__fail(NDX_ERR_IO, "%s: is %s, not a regular file", path, file_kind(sb.st_mode));
+    } else {
+        const int fl = fcntl(fd, F_GETFL);
+        FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "rb");
+        if (!f) {
+            st = ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        } else {
+            if (size) *size = (uint64_t)sb.st_size;
+            *out = f;
+            return NDX_OK;
+        }
+    }
+    close(fd);
+    return st;
+}
+
+ndx_status ndx__read_all(const char *path, uint64_t max, char **text, size_t *len)
+{
+    *text = NULL;
+    if (len) *len = 0;
+    FILE *f;
+    uint64_t size;
+    ndx_status st = ndx__open_read(path, &f, &size);
+    if (st) return st;
+    char *buf = NULL;
+    if (size > max || size > SIZE_MAX - 1)
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: %llu bytes, larger than the %llu this file may "
+                       "have", path, (unsigned long long)size, (unsigned long long)max);
+    else if (!(buf = malloc((size_t)size + 1)))
+        st = ndx__fail(NDX_ERR_NOMEM, "%s: out of memory for %llu bytes", path,
+                       (unsigned long long)size);
+    else if (fread(buf, 1, (size_t)size, f) != (size_t)size || ferror(f))
+        st = ndx__fail(NDX_ERR_IO, "%s: read error: %s", path,
+                       ferror(f) && errno ? strerror(errno) : "shorter than its size");
+    fclose(f);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    buf[size] = 0;
+    *text = buf;
+    if (len) *len = (size_t)size;
+    return NDX_OK;
+}
+
 ndx_status ndx__sealed_check(FILE *f, uint64_t size, const char *path)
 {
     enum { CHUNK = 1 << 20 };

@@ -28,6 +28,17 @@ ndx_status ndx__out_commit(ndx__out *o);
 void ndx__out_abort(ndx__out *o);
 /* The whole cycle around fill(f, ctx): an error from fill aborts. */
 ndx_status ndx__write_file(const char *path, ndx_status (*fill)(FILE *f, void *ctx), void *ctx);
+/* ---- reading (file.c) -----------------------------------------------------
+ * The one way netdx opens a file it reads: regular files only.  A
+ * directory is "<path>: is a directory, not a regular file", a FIFO, socket or
+ * device "<path>: is a FIFO, not a regular file" (opened without blocking,
+ * so a FIFO never hangs), an OS error names strerror.  *size (may be NULL):
+ * its bytes.  NDX_ERR_IO naming path. */
+ndx_status ndx__open_read(const char *path, FILE **f, uint64_t *size);
+/* The whole file, NUL-terminated, into *text (free it); *len (may be
+ * NULL) its bytes.  A file over max bytes is NDX_ERR_FORMAT, before any
+ * allocation. */
+ndx_status ndx__read_all(const char *path, uint64_t max, char **text, size_t *len);
 /* A sealed file of size bytes, open in f: hashes all but its last 8 bytes
  * and compares them with those (NDX_ERR_FORMAT "checksum mismatch" naming
  * path).  Leaves f's position anywhere. */

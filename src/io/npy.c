@@ -28,14 +28,24 @@ static const char *dict_value(const char *h, const char *key)
     return p;
 }
 
+/* Characters of the shape's text "(2, 3)" at sh: up to its ')', at most
+ * 80, never the header's padding. */
+static int shape_len(const char *sh)
+{
+    int n = 0;
+    while (n < 80 && sh[n] && sh[n] != ')' && sh[n] != '\n') n++;
+    return sh[n] == ')' ? n + 1 : n;
+}
+
 ndx_status ndx_npy_read(const char *path, ndx_tensor *t)
 {
     memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    uint64_t fsize;
+    ndx_status st = ndx__open_read(path, &f, &fsize);
+    if (st) return st;
     unsigned char pre[12];
     char *h = NULL;
-    ndx_status st = NDX_OK;
     if (fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
         st = ndx__fail(NDX_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
         goto out;
@@ -88,8 +98,8 @@ ndx_status ndx_npy_read(const char *path, ndx_tensor *t)
         char *end;
         long long v = strtoll(p, &end, 10);
         if (end == p || v < 1 || nd == NDX_MAX_DIMS) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s: shape %.40s: 1 to %d positive dimensions are "
-                           "read", path, sh, NDX_MAX_DIMS);
+            st = ndx__fail(NDX_ERR_FORMAT, "%s: shape %.*s: 1 to %d positive dimensions are "
+                           "read", path, shape_len(sh), sh, NDX_MAX_DIMS);
             goto out;
         }
         shape[nd++] = v;
@@ -100,27 +110,24 @@ ndx_status ndx_npy_read(const char *path, ndx_tensor *t)
         goto out;
     }
     /* the data must be exactly the shape's floats: checked before allocating */
-    struct stat sb;
     off_t pos = ftello(f);
-    if (pos < 0 || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < pos) {
-        st = ndx__fail(NDX_ERR_IO, "%s: not a regular file or cannot tell its size", path);
+    if (pos < 0 || fsize < (uint64_t)pos) {
+        st = ndx__fail(NDX_ERR_IO, "%s: cannot tell its position: %s", path, strerror(errno));
         goto out;
     }
-    uint64_t left = (uint64_t)(sb.st_size - pos), need = 4;
+    uint64_t left = fsize - (uint64_t)pos, need = 4;
     for (int i = 0; i < nd && need <= left; i++)
         need = (uint64_t)shape[i] > left / need ? left + 1 : need * (uint64_t)shape[i];
     if (need != left) {
-        st = ndx__fail(NDX_ERR_FORMAT, "%s: %s: shape %.40s needs %s%" PRIu64 " bytes of data, "
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: %s: shape %.*s needs %s%" PRIu64 " bytes of data, "
                        "the file holds %" PRIu64, path, need > left ? "truncated" : "data past "
-                       "its shape", sh, need > left ? "more than " : "", need > left ? left : need,
+                       "its shape", shape_len(sh), sh, need > left ? "more than " : "", need > left ? left : need,
                        left);
         goto out;
     }
     st = ndx_tensor_alloc(t, nd, shape);
     if (st) {
-        char why[768];
-        snprintf(why, sizeof why, "%s", ndx_last_error());
-        st = ndx__fail(st, "%s: %s", path, why);
+        st = ndx__fail(st, "%s: %s", path, ndx_last_error());
         goto out;
     }
     size_t n = (size_t)ndx_tensor_numel(t);

@@ -61,7 +61,6 @@ typedef struct png_reader {
     png_structp png;
     png_infop info;
     png_bytep *rows;
-    unsigned char *buf;
     uint16_t *px;
     int64_t limit;
     png_err err;
@@ -72,16 +71,27 @@ static void reader_close(png_reader *r)
     if (r->png) png_destroy_read_struct(&r->png, r->info ? &r->info : NULL, NULL);
     if (r->f) fclose(r->f);
     free(r->rows);
-    free(r->buf);
     free(r->px);
+}
+
+/* A w x h image of depth bits beyond limit pixels: the error, naming what
+ * raises the limit (given: the caller's max_pixels, else NETDX_MAX_PIXELS). */
+static ndx_status too_large(const char *path, uint32_t w, uint32_t h, int depth, int64_t limit,
+                            int given)
+{
+    if ((int64_t)w * (int64_t)h <= limit) return NDX_OK;
+    return ndx__fail(NDX_ERR_FORMAT, "%s: the PNG declares %ux%u %d-bit pixels (%.1f Mpixel), more "
+                     "than the limit of %lld pixels (%.1f Mpixel); %s", path, (unsigned)w,
+                     (unsigned)h, depth, (double)w * h / 1048576.0, (long long)limit,
+                     (double)limit / 1048576.0, given ? "the caller set that limit"
+                     : "set NETDX_MAX_PIXELS to raise it");
 }
 
 static ndx_status reader_open(png_reader *r, const char *path)
 {
     memset(r, 0, sizeof *r);
-    r->f = fopen(path, "rb");
-    if (!r->f)
-        return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    ndx_status st = ndx__open_read(path, &r->f, NULL);
+    if (st) return st;
     unsigned char sig[8];
     size_t got = fread(sig, 1, 8, r->f);
     if (got < 8 || png_sig_cmp(sig, 0, 8))
@@ -122,19 +132,17 @@ ndx_status ndx_png_read(const char *path, int64_t max_pixels, ndx_image *img,
     memset(img, 0, sizeof *img);
     png_reader r;
     ndx_status st = reader_open(&r, path);
-    r.limit = max_pixels > 0 ? max_pixels : NDX_PNG_MAX_PIXELS;
+    r.limit = max_pixels > 0 ? max_pixels : ndx__max_pixels();
     if (st == NDX_OK) {
         /* the size from IHDR, read by hand: refused before libpng allocates */
-        unsigned char ih[16];
-        if (fread(ih, 1, 16, r.f) != 16 || memcmp(ih + 4, "IHDR", 4)) {
+        unsigned char ih[17];
+        if (fread(ih, 1, 17, r.f) != 17 || memcmp(ih + 4, "IHDR", 4)) {
             st = ndx__fail(NDX_ERR_FORMAT, "%s: corrupt or truncated PNG: no IHDR chunk", path);
         } else {
             uint32_t hw = (uint32_t)ih[8] << 24 | (uint32_t)ih[9] << 16 | (uint32_t)ih[10] << 8 | ih[11];
             uint32_t hh = (uint32_t)ih[12] << 24 | (uint32_t)ih[13] << 16 | (uint32_t)ih[14] << 8 | ih[15];
-            if ((int64_t)hw * (int64_t)hh > r.limit)
-                st = ndx__fail(NDX_ERR_FORMAT, "%s: image of %ux%u pixels exceeds the limit of %lld pixels",
-                               path, (unsigned)hw, (unsigned)hh, (long long)r.limit);
-            else if (fseek(r.f, 8, SEEK_SET) != 0)
+            st = too_large(path, hw, hh, ih[16], r.limit, max_pixels > 0);
+            if (!st && fseek(r.f, 8, SEEK_SET) != 0)
                 st = ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
         }
     }
@@ -152,9 +160,7 @@ ndx_status ndx_png_read(const char *path, int64_t max_pixels, ndx_image *img,
     png_uint_32 h = png_get_image_height(r.png, r.info);
     int depth = png_get_bit_depth(r.png, r.info);
     int ctype = png_get_color_type(r.png, r.info);
-    if ((int64_t)w * (int64_t)h > r.limit) {
-        st = ndx__fail(NDX_ERR_FORMAT, "%s: image of %ux%u pixels exceeds the limit of %lld pixels",
-                       path, (unsigned)w, (unsigned)h, (long long)r.limit);
+    if ((st = too_large(path, w, h, depth, r.limit, max_pixels > 0))) {
         reader_close(&r);
         return st;
     }
@@ -178,26 +184,27 @@ ndx_status ndx_png_read(const char *path, int64_t max_pixels, ndx_image *img,
         reader_close(&r);
         return st;
     }
-    r.buf = malloc(rowbytes * h);
+    /* one buffer of 2 bytes per pixel: libpng decodes into its first
+     * rowbytes * h bytes, 8-bit samples are widened in place after */
     r.rows = malloc(sizeof *r.rows * h);
     r.px = malloc(sizeof *r.px * (size_t)w * h);
-    if (!r.buf || !r.rows || !r.px) {
+    if (!r.rows || !r.px) {
         st = ndx__fail(NDX_ERR_NOMEM, "%s: out of memory for %ux%u pixels", path, (unsigned)w, (unsigned)h);
         reader_close(&r);
         return st;
     }
-    for (png_uint_32 y = 0; y < h; y++) r.rows[y] = r.buf + rowbytes * y;
+    unsigned char *bytes = (unsigned char *)r.px;
+    for (png_uint_32 y = 0; y < h; y++) r.rows[y] = bytes + rowbytes * y;
     png_read_image(r.png, r.rows);
     png_read_end(r.png, NULL);
     size_t n = (size_t)w * h;
     if (bpp == 2) {
-        memcpy(r.px, r.buf, n * 2);
         /* png_set_swap gave little-endian; fix up on a big-endian host */
         const uint16_t one = 1;
         if (!*(const unsigned char *)&one)
             for (size_t i = 0; i < n; i++) r.px[i] = (uint16_t)((r.px[i] >> 8) | (r.px[i] << 8));
     } else {
-        for (size_t i = 0; i < n; i++) r.px[i] = r.buf[i];
+        for (size_t i = n; i-- > 0;) r.px[i] = bytes[i];   /* backwards: 2i >= i */
     }
     img->w = (int)w;
     img->h = (int)h;

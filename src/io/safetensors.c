@@ -1,7 +1,13 @@
 /* safetensors, the format alone (see safetensors.h): reading checks every
- * field before any data is read; F16 and BF16 are converted to float32;
- * writing lays the tensors out in the order given.  cJSON parses and
- * prints the header. */
+ * field before any data is read, by the rules of the Hugging Face
+ * reference (safetensors/src/tensor.rs: read_metadata, Metadata::validate):
+ * a header of at most 100,000,000 bytes of UTF-8 JSON, an object; keys
+ * once each (serde's maps refuse a repeat; cJSON keeps both, so names are
+ * compared here); __metadata__ strings only; a known dtype; integer shapes
+ * whose product times the dtype's bits is whole bytes, without overflow,
+ * and exactly end - begin; the tensors tiling the data, no gap, no overlap,
+ * no byte after.  F16 and BF16 are converted to float32; writing lays the
+ * tensors out in the order given.  cJSON parses and prints the header. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -13,14 +19,36 @@
 #include "io.h"
 #include "safetensors.h"
 
-#define MAX_HEADER (256u << 20)
+#define MAX_HEADER 100000000u   /* the reference's MAX_HEADER_SIZE */
 /* Largest integer a double holds exactly: shapes and offsets beyond it are refused. */
 #define MAX_EXACT 9007199254740992.0
 
-static const struct { const char *name; int size; } dtypes[] = {
-    {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
-    {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1}, {"U64", 8}, {"U32", 4}, {"U16", 2},
-    {"U8", 1}, {"BOOL", 1}};
+/* The reference's Dtype and bitsize(). */
+static const struct { const char *name; int bits; } dtypes[] = {
+    {"BOOL", 8}, {"F4", 4}, {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8}, {"I8", 8},
+    {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8},
+    {"I16", 16}, {"U16", 16}, {"F16", 16}, {"BF16", 16}, {"I32", 32}, {"U32", 32},
+    {"F32", 32}, {"C64", 64}, {"F64", 64}, {"I64", 64}, {"U64", 64}};
+
+/* n bytes of s are UTF-8 (no overlong forms, no surrogates, at most U+10FFFF). */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        const unsigned c = s[i];
+        const int k = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+                    : (c & 0xf8) == 0xf0 ? 3 : -1;
+        if (k < 0 || n - i <= (size_t)k) return 0;
+        uint32_t v = k ? c & (0x3fu >> k) : c;
+        for (int j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80) return 0;
+            v = v << 6 | (s[i + j] & 0x3fu);
+        }
+        static const uint32_t least[4] = {0, 0x80, 0x800, 0x10000};
+        if (v < least[k] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+        i += (size_t)k + 1;
+    }
+    return 1;
+}
 
 void ndx__st_close(ndx__st *s)
 {
@@ -31,19 +59,18 @@ void ndx__st_close(ndx__st *s)
 }
 
 /* Header length and JSON; s->f positioned after the header. */
-static ndx_status read_header(ndx__st *s, const char *path)
+static ndx_status read_header(ndx__st *s, const char *path, const uint64_t size)
 {
-    struct stat sb;
-    if (fstat(fileno(s->f), &sb) != 0 || !S_ISREG(sb.st_mode))
-        return ndx__fail(NDX_ERR_IO, "%s: not a regular file", path);
-    const uint64_t size = (uint64_t)sb.st_size;
     unsigned char b[8];
     if (size < 8 || fread(b, 1, 8, s->f) != 8)
         return ndx__fail(NDX_ERR_FORMAT, "%s: truncated file: %" PRIu64 " bytes, no "
                          "safetensors header", path, size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
-    if (n < 2 || n > MAX_HEADER || n > size - 8)
+    if (n > MAX_HEADER)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: length %" PRIu64 " exceeds the "
+                         "format's limit of %u bytes", path, n, MAX_HEADER);
+    if (n < 2 || n > size - 8)
         return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: length %" PRIu64 " in a file of %"
                          PRIu64 " bytes", path, n, size);
     char *h = malloc(n + 1);
@@ -53,6 +80,10 @@ static ndx_status read_header(ndx__st *s, const char *path)
         return ndx__fail(NDX_ERR_IO, "%s: read error", path);
     }
     h[n] = 0;
+    if (!utf8_valid((const unsigned char *)h, n)) {
+        free(h);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: not valid UTF-8", path);
+    }
     const char *end = NULL;
     s->root = h[0] == '{' ? cJSON_ParseWithLengthOpts(h, n, &end, 0) : NULL;
     long at = -1;
@@ -100,30 +131,38 @@ static ndx_status parse_entry(const ndx__st *s, const cJSON *j, ndx__st_entry *e
     memset(e, 0, sizeof *e);
     e->name = name;
     e->dtype = dt->valuestring;
+    int bits = 0;
     for (size_t i = 0; i < sizeof dtypes / sizeof *dtypes; i++)
-        if (!strcmp(e->dtype, dtypes[i].name)) e->esize = dtypes[i].size;
-    if (!e->esize)
+        if (!strcmp(e->dtype, dtypes[i].name)) bits = dtypes[i].bits;
+    if (!bits)
         return ndx__fail(NDX_ERR_FORMAT, "%s: tensor %s has dtype %s, not a safetensors dtype",
                          path, name, e->dtype);
+    e->esize = bits / 8;
     e->ndim = cJSON_GetArraySize(sh);
     if (e->ndim > NDX_MAX_DIMS)
         return ndx__fail(NDX_ERR_SHAPE, "%s: tensor %s has %d dimensions, at most %d are read",
                          path, name, e->ndim, NDX_MAX_DIMS);
-    double numel = 1;
+    uint64_t numel = 1, nbits = 0;
+    int overflow = 0;
     for (int d = 0; d < e->ndim; d++) {
         const cJSON *v = cJSON_GetArrayItem(sh, d);
         if (!is_count(v))
             return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: dimension %d of tensor %s is not "
                              "a non-negative integer", path, d, name);
         e->shape[d] = (int64_t)v->valuedouble;
-        numel *= v->valuedouble;
+        overflow |= __builtin_mul_overflow(numel, (uint64_t)e->shape[d], &numel);
     }
+    overflow |= __builtin_mul_overflow(numel, (uint64_t)bits, &nbits);
     const cJSON *b0 = cJSON_GetArrayItem(of, 0), *b1 = cJSON_GetArrayItem(of, 1);
-    if (numel * e->esize > MAX_EXACT || !is_count(b0) || !is_count(b1) ||
-        b1->valuedouble - b0->valuedouble != numel * e->esize)
+    if (!overflow && nbits % 8)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: tensor %s's %" PRIu64 " %s values "
+                         "do not fill whole bytes", path, name, numel, e->dtype);
+    if (overflow || !is_count(b0) || !is_count(b1) || b1->valuedouble < b0->valuedouble ||
+        (uint64_t)b1->valuedouble - (uint64_t)b0->valuedouble != nbits / 8)
         return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: data_offsets of tensor %s do not "
-                         "hold %.0f %s values", path, name, numel, e->dtype);
-    e->numel = (uint64_t)numel;
+                         "hold its shape's %s%" PRIu64 " %s values", path, name,
+                         overflow ? "more than " : "", overflow ? UINT64_MAX : numel, e->dtype);
+    e->numel = numel;
     e->begin = (uint64_t)b0->valuedouble;
     e->end = (uint64_t)b1->valuedouble;
     if (e->end > s->data_size)
@@ -174,9 +213,13 @@ static ndx_status check_layout(const ndx__st *s)
     return st;
 }
 
-/* __metadata__: absent, or an object of strings. */
+/* __metadata__: absent, or given once, an object of strings, each key once. */
 static ndx_status check_meta(const ndx__st *s, const cJSON *m)
 {
+    for (const cJSON *o = m->next; o; o = o->next)
+        if (!strcmp(o->string, "__metadata__"))
+            return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: __metadata__ is given twice",
+                             s->path);
     if (!cJSON_IsObject(m))
         return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: __metadata__ is not an object", s->path);
     const cJSON *v;
@@ -184,6 +227,10 @@ static ndx_status check_meta(const ndx__st *s, const cJSON *m)
         if (!cJSON_IsString(v))
             return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: __metadata__ %s is not a string",
                              s->path, v->string);
+        for (const cJSON *o = v->next; o; o = o->next)
+            if (!strcmp(o->string, v->string))
+                return ndx__fail(NDX_ERR_FORMAT, "%s: bad header: __metadata__ %s is given twice",
+                                 s->path, v->string);
     }
     return NDX_OK;
 }
@@ -192,9 +239,10 @@ ndx_status ndx__st_open(ndx__st *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     s->path = path;
-    s->f = fopen(path, "rb");
-    if (!s->f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    ndx_status st = read_header(s, path);
+    uint64_t size;
+    ndx_status st = ndx__open_read(path, &s->f, &size);
+    if (st) return st;
+    st = read_header(s, path, size);
     if (st) goto fail;
     s->e = calloc((size_t)cJSON_GetArraySize(s->root) + 1, sizeof *s->e);
     if (!s->e) {

@@ -18,7 +18,7 @@
 typedef struct ndx__st_entry {
     const char *name;        /* points into the parsed header */
     const char *dtype;       /* "F32", "F16", "BF16", "I64", ... */
-    int esize;               /* bytes per element */
+    int esize;               /* bytes per element (0: F4, F6_* pack bits) */
     int ndim;
     int64_t shape[NDX_MAX_DIMS];
     uint64_t numel, begin, end;
@@ -33,13 +33,16 @@ typedef struct ndx__st {
     uint64_t hlen, data_size;   /* bytes of the header, of the data after it */
 } ndx__st;
 
-/* Opens path and validates all of it that can be checked without reading
- * the data: the header length against the file, the JSON (an object and
- * nothing but spaces after it), every entry (a known dtype, at most
- * NDX_MAX_DIMS integer dimensions, integer offsets holding exactly the
- * shape's bytes, no more keys), names given once, __metadata__ a map of
- * strings, and the tensors tiling the data exactly: no overlap, no gap, no
- * byte past the last (a short file is "truncated", naming the tensor).
+/* Opens path (a regular file: ndx__open_read) and validates all of it that
+ * can be checked without reading the data, as the Hugging Face reference
+ * does: the header length (at most 100,000,000 bytes) against the file,
+ * the JSON (UTF-8, an object and nothing but spaces after it), every entry
+ * (a known dtype, at most NDX_MAX_DIMS integer dimensions whose product
+ * times the dtype's bits is whole bytes, without overflow, integer offsets
+ * holding exactly those bytes, no more keys), every key given once (the
+ * tensors', __metadata__ and its keys), __metadata__ a map of strings, and
+ * the tensors tiling the data exactly: no overlap, no gap, no byte past
+ * the last (a short file is "truncated", naming the tensor).
  * Errors are NDX_ERR_FORMAT (NDX_ERR_SHAPE for too many dimensions,
  * NDX_ERR_IO for an unreadable file) naming path and the field. */
 ndx_status ndx__st_open(ndx__st *s, const char *path);

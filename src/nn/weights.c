@@ -207,11 +207,9 @@ ndx_status ndx_net_load(const char *path, ndx_net **out)
     if (!nc) return ndx__fail(NDX_ERR_FORMAT, "%s: no num_classes in __metadata__", path);
     ndx_net *net;
     st = ndx_zoo_build(arch, nc, size, 0, &net);   /* size 0: the registry's */
-    if (st) {
-        char why[768];
-        snprintf(why, sizeof why, "%s", ndx_last_error());
-        return ndx__fail(st, "%s: building the net of its __metadata__ failed: %s", path, why);
-    }
+    if (st)
+        return ndx__fail(st, "%s: building the net of its __metadata__ failed: %s", path,
+                         ndx_last_error());
     st = ndx_safetensors_load_into(net, path, 0);
     if (st) {
         ndx_net_free(net);

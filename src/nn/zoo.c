@@ -402,9 +402,7 @@ ndx_status ndx_zoo_build_hw(const char *arch, int num_classes, int h, int w, uin
     zoo[k].build(net, num_classes);
     ndx_status st = ndx_net_finish(net, seed);
     if (st) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ndx_last_error());
-        ndx__fail(st, "%s at input size %dx%d: %s", arch, h, w, msg);
+        ndx__fail(st, "%s at input size %dx%d: %s", arch, h, w, ndx_last_error());
         ndx_net_free(net);
         return st;
     }

@@ -46,8 +46,8 @@ static ndx_status check_out(const char *out, int *exists)
     *exists = 1;
     char p[4200];
     snprintf(p, sizeof p, "%s/provenance.json", out);
-    FILE *f = fopen(p, "r");
-    if (f) {
+    FILE *f = NULL;
+    if (ndx__open_read(p, &f, NULL) == NDX_OK) {
         char buf[512];
         const size_t n = fread(buf, 1, sizeof buf - 1, f);
         fclose(f);
@@ -80,8 +80,8 @@ static void safe_name(char *dst, size_t n, const char *s)
 /* from copied to `to` through the safe-write routine (src/io/file.c). */
 static int copy_file(const char *from, const char *to)
 {
-    FILE *in = fopen(from, "rb");
-    if (!in) return -1;
+    FILE *in;
+    if (ndx__open_read(from, &in, NULL)) return -1;
     ndx__out o;
     if (ndx__out_open(&o, to, 0)) {
         fclose(in);

@@ -18,32 +18,7 @@ const char *const ndx__rp_q3_names[RP_Q3_N] = {"single", "multiple"};
 
 static ndx_status slurp(const char *path, char **text, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *b = realloc(buf, 2 * cap + 1);
-        if (!b) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = b, cap *= 2;
-    }
-    const int bad = ferror(f);
-    fclose(f);
-    if (!buf) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
-    if (bad) {
-        free(buf);
-        return ndx__fail(NDX_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = 0;
-    *text = buf;
-    *len = n;
-    return NDX_OK;
+    return ndx__read_all(path, 1ull << 32, text, len);
 }
 
 static void hex64(char out[17], uint64_t h)

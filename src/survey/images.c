@@ -137,12 +137,14 @@ static ndx_status outline(ndx__survey_imgs *im, size_t i, int S, float *masks, u
  * source image, encoded; runs in any thread (no store calls). */
 static ndx_status run_job(ndx__survey_imgs *im, job *j)
 {
-    char path[1100];
-    if (!ndx__join(path, sizeof path, im->ix->dir, im->ix->images[j->image].path))
-        return ndx__fail(NDX_ERR_INVALID, "%s: path too long", im->ix->images[j->image].path);
+    char *path = ndx__join(im->ix->dir, im->ix->images[j->image].path);
+    if (!path) return NDX_ERR_NOMEM;
     ndx_image img = {0};
     ndx_status s = ndx_png_read(path, 0, &img, NULL, 0);
-    if (s) return s;
+    if (s) {
+        free(path);
+        return s;
+    }
     float lo, hi;
     ndx__tile_window(&img, &lo, &hi);
     const double f = img.h > MAMMO_MAX_H ? (double)MAMMO_MAX_H / img.h : 1.0;
@@ -165,7 +167,7 @@ static ndx_status run_job(ndx__survey_imgs *im, job *j)
         if (!(s = encode("tile", px, S, S, 1, &j->tiles[k])))
             s = outline(im, (size_t)j->ids[k], S, masks, px, &j->outlines[k]);
     }
-    free(g), free(masks), free(px);
+    free(g), free(masks), free(px), free(path);
     ndx_image_free(&img);
     return s;
 }

@@ -54,34 +54,7 @@ static ndx_status check_opts(const ndx_survey_init_opts *o)
 /* The whole file, NUL-terminated; *n bytes. */
 static ndx_status slurp(const char *path, char **out, size_t *n)
 {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 65536 + 1 > cap) {
-            cap = cap ? 2 * cap : 131072;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                free(buf), fclose(f);
-                return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
-            }
-            buf = p;
-        }
-        const size_t r = fread(buf + len, 1, 65536, f);
-        len += r;
-        if (r < 65536) break;
-    }
-    const int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return ndx__fail(NDX_ERR_IO, "%s: read error", path);
-    }
-    buf[len] = 0;
-    *out = buf, *n = len;
-    return NDX_OK;
+    return ndx__read_all(path, 1ull << 32, out, n);
 }
 
 /* What a dissection folder says about itself. */
@@ -89,17 +62,17 @@ typedef struct dissection {
     const char *dir;
     char hash[17];
     char network[64];
-    char data_dir[1024];
+    char *data_dir;                 /* the patches' data folder (owned) */
     char states[MAX_STATES][256];   /* file names of the <layer>.dstate files, sorted */
     int nstates;
 } dissection;
 
-/* A path from units.json: as given when it exists, else relative to dir. */
-static void resolve(const char *dir, const char *p, char *out, size_t n)
+/* A path from units.json: as given when it exists, else relative to dir
+ * (allocated; NULL when out of memory). */
+static char *resolve(const char *dir, const char *p)
 {
     struct stat sb;
-    if (p[0] == '/' || stat(p, &sb) == 0) snprintf(out, n, "%s", p);
-    else snprintf(out, n, "%s/%s", dir, p);
+    return p[0] == '/' || stat(p, &sb) == 0 ? ndx__strf("%s", p) : ndx__strf("%s/%s", dir, p);
 }
 
 static ndx_status json_string(const cJSON *root, const char *key, const char *file, const char **out)
@@ -117,35 +90,43 @@ static ndx_status json_string(const cJSON *root, const char *key, const char *fi
  * metadata (option or units.json "model"), else "unknown". */
 static ndx_status read_units_json(dissection *ds, const ndx_survey_init_opts *o)
 {
-    char path[1100], *text;
+    char *path = ndx__strf("%s/units.json", ds->dir), *text;
     size_t n;
-    snprintf(path, sizeof path, "%s/units.json", ds->dir);
-    ndx_status s = slurp(path, &text, &n);
-    if (s) return s;
+    ndx_status s = path ? slurp(path, &text, &n) : NDX_ERR_NOMEM;
+    if (s) {
+        free(path);
+        return s;
+    }
     cJSON *root = cJSON_ParseWithLength(text, n);
     free(text);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return ndx__fail(NDX_ERR_FORMAT, "%s: not a JSON object", path);
+        s = ndx__fail(NDX_ERR_FORMAT, "%s: not a JSON object", path);
+        free(path);
+        return s;
     }
     const char *net = NULL, *model = NULL, *data = NULL, *data2 = NULL;
     if (!(s = json_string(root, "network", path, &net)) && !(s = json_string(root, "model", path, &model)) &&
         !(s = json_string(root, "data_dir", path, &data)))
         s = json_string(root, "data", path, &data2);
     if (!s) {
-        char mpath[1024] = "";
-        if (o->model) snprintf(mpath, sizeof mpath, "%s", o->model);
-        else if (model) resolve(ds->dir, model, mpath, sizeof mpath);
+        char *mpath = o->model ? ndx__strf("%s", o->model) : model ? resolve(ds->dir, model) : NULL;
         snprintf(ds->network, sizeof ds->network, "%s", o->network ? o->network : net ? net : "unknown");
-        if (!o->network && !net && mpath[0]) {
+        if ((o->model || model) && !mpath) s = NDX_ERR_NOMEM;
+        else if (!o->network && !net && mpath) {
             s = ndx_safetensors_meta(mpath, ds->network, sizeof ds->network, NULL, NULL);
             if (!s && !ds->network[0]) snprintf(ds->network, sizeof ds->network, "unknown");
         }
-        if (o->data_dir) snprintf(ds->data_dir, sizeof ds->data_dir, "%s", o->data_dir);
-        else if (data || data2) resolve(ds->dir, data ? data : data2, ds->data_dir, sizeof ds->data_dir);
+        free(mpath);
+    }
+    if (!s) {
+        if (o->data_dir) ds->data_dir = ndx__strf("%s", o->data_dir);
+        else if (data || data2) ds->data_dir = resolve(ds->dir, data ? data : data2);
         else s = ndx__fail(NDX_ERR_INVALID, "%s: no \"data_dir\" field: give the patches' data dir with --data", path);
+        if (!s && !ds->data_dir) s = NDX_ERR_NOMEM;
     }
     cJSON_Delete(root);
+    free(path);
     return s;
 }
 
@@ -170,10 +151,10 @@ static ndx_status read_dissection(dissection *ds, const ndx_survey_init_opts *o)
         return ndx__fail(NDX_ERR_INVALID, "dissection folder %s: no <layer>.dstate file (not a `netdx dissect --out`"
                          " folder?)", ds->dir);
     qsort(ds->states, (size_t)ds->nstates, sizeof ds->states[0], by_name);
-    char path[1100], *text;
+    char *path = ndx__strf("%s/units.csv", ds->dir), *text;
     size_t n;
-    snprintf(path, sizeof path, "%s/units.csv", ds->dir);
-    ndx_status s = slurp(path, &text, &n);
+    ndx_status s = path ? slurp(path, &text, &n) : NDX_ERR_NOMEM;
+    free(path);
     if (s) return s;
     snprintf(ds->hash, sizeof ds->hash, "%016llx", (unsigned long long)ndx_hash64(text, n, 0));
     free(text);
@@ -359,8 +340,7 @@ static ndx_status add_layer(ndx__survey_db *db, ndx__survey_imgs *im, const diss
 
 /* ---- the whole survey ------------------------------------------------------------------ */
 typedef struct source {
-    char dir[1024];
-    ndx_patch_index ix;
+    ndx_patch_index ix;       /* ix.dir: the data folder */
     ndx__survey_imgs *im;
     int open;
 } source;
@@ -376,7 +356,7 @@ static void source_close(source *src)
 /* The patch index and image maker of dir, reused while dir stays the same. */
 static ndx_status source_for(source *src, ndx__survey_db *db, const char *dir, ndx_survey_init_stats *st)
 {
-    if (src->open && !strcmp(src->dir, dir)) return NDX_OK;
+    if (src->open && !strcmp(src->ix.dir, dir)) return NDX_OK;
     if (src->open && st) {
         long n;
         int64_t b;
@@ -391,9 +371,14 @@ static ndx_status source_for(source *src, ndx__survey_db *db, const char *dir, n
         ndx_patches_free(&src->ix);
         return s;
     }
-    snprintf(src->dir, sizeof src->dir, "%s", dir);
     src->open = 1;
     return NDX_OK;
+}
+
+static void free_dissections(dissection *ds, int n)
+{
+    for (int i = 0; i < n; i++) free(ds[i].data_dir);
+    free(ds);
 }
 
 static ndx_status build(ndx__survey_db *db, const ndx_survey_init_opts *o, ndx_survey_init_stats *st)
@@ -409,7 +394,7 @@ static ndx_status build(ndx__survey_db *db, const ndx_survey_init_opts *o, ndx_s
     if (!s) s = ndx__survey_set_meta(db, &meta);
     if (!s) s = ndx__survey_begin(db);
     if (s) {
-        free(ds);
+        free_dissections(ds, o->ndissections);
         return s;
     }
     ndx_rng rng;
@@ -418,11 +403,12 @@ static ndx_status build(ndx__survey_db *db, const ndx_survey_init_opts *o, ndx_s
     for (int i = 0; i < o->ndissections && !s; i++) {
         if ((s = source_for(&src, db, ds[i].data_dir, st))) break;
         for (int j = 0; j < ds[i].nstates && !s; j++) {
-            char path[1400];
-            snprintf(path, sizeof path, "%s/%s", ds[i].dir, ds[i].states[j]);
+            char *path = ndx__strf("%s/%s", ds[i].dir, ds[i].states[j]);
             ndx_dissect *d = NULL;
-            if (!(s = ndx_dissect_load(path, &d))) s = add_layer(db, src.im, &ds[i], d, o, &rng, st);
+            if (!path) s = NDX_ERR_NOMEM;
+            else if (!(s = ndx_dissect_load(path, &d))) s = add_layer(db, src.im, &ds[i], d, o, &rng, st);
             ndx_dissect_free(d);
+            free(path);
         }
     }
     if (!s && src.open && st) {
@@ -432,7 +418,7 @@ static ndx_status build(ndx__survey_db *db, const ndx_survey_init_opts *o, ndx_s
         st->images += n, st->image_bytes += b;
     }
     source_close(&src);
-    free(ds);
+    free_dissections(ds, o->ndissections);
     if (s) {
         ndx__survey_rollback(db);
         return s;

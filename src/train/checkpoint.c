@@ -202,15 +202,9 @@ static int get_name(const unsigned char *meta, size_t len, size_t *pos, char *ou
  * header; *size: its bytes. */
 static ndx_status ckpt_open(const char *path, FILE **out, unsigned char *hd, uint64_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ndx__fail(NDX_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
-    ndx_status rc = NDX_OK;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = ndx__fail(NDX_ERR_IO, "checkpoint %s: not a regular file", path);
-        goto done;
-    }
-    *size = (uint64_t)sb.st_size;
+    FILE *f;
+    ndx_status rc = ndx__open_read(path, &f, size);
+    if (rc) return ndx__fail(rc, "checkpoint %s", ndx_last_error());
     const size_t want = *size < CKPT_HEADER ? (size_t)*size : CKPT_HEADER;
     const size_t got = fread(hd, 1, want, f);
     if (got != want) {
@@ -267,6 +261,16 @@ static ndx_status ckpt_meta(const char *path, FILE *f, const unsigned char *hd, 
     s->step = (int64_t)get_u64(hd + 40);
     s->version = get_u32(hd + 8);
     for (int i = 0; i < 4; i++) s->rng.s[i] = get_u64(hd + 48 + 8 * i);
+    /* a valid checksum proves the bytes, not the values */
+    if ((rc = ndx__field_int(path, s->epoch, 0, INT32_MAX, "epoch")) ||
+        (rc = ndx__field_int(path, s->batch, 0, INT32_MAX, "batch")) ||
+        (rc = ndx__field_int(path, s->step, 0, INT64_MAX / 2, "step")))
+        goto done;
+    if (!(s->rng.s[0] | s->rng.s[1] | s->rng.s[2] | s->rng.s[3])) {
+        rc = ndx__fail(NDX_ERR_FORMAT, "%s: the RNG state is all zeros (a generator that "
+                       "never moves)", path);
+        goto done;
+    }
     size_t pos = 0;
     for (uint32_t i = 0; i < ns; i++) {
         if (!get_name(meta, meta_len, &pos, s->scalars[i].name, sizeof s->scalars[i].name) ||
@@ -277,6 +281,12 @@ static ndx_status ckpt_meta(const char *path, FILE *f, const unsigned char *hd, 
         uint64_t bits = get_u64(meta + pos);
         memcpy(&s->scalars[i].value, &bits, 8);
         pos += 8;
+        for (uint32_t j = 0; j < i; j++)
+            if (!strcmp(s->scalars[j].name, s->scalars[i].name)) {
+                rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: scalar '%s' is given twice", path,
+                               s->scalars[i].name);
+                goto done;
+            }
     }
     s->n_scalars = (int)ns;
     uint64_t offset = CKPT_HEADER + (uint64_t)meta_len;

@@ -155,17 +155,17 @@ static ndx_status run_net_buffers(run *r, int plan)
     if (r->ix.n <= PRELOAD_MAX / sizeof(float) / hw) {
         r->pre = ndx_alloc(r->ix.n * hw * sizeof *r->pre);   /* NULL: use the cache */
         ndx_status st = NDX_OK;
-        char msg[1024] = "";
+        char *msg = NULL;
         const long n = r->pre ? (long)r->ix.n : 0;
 #pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
         for (long i = 0; i < n; i++) {
             ndx_status s = ndx_patch_load(r->cache, &r->ix, (size_t)i, r->S, r->pre + (size_t)i * hw);
             if (s) {
 #pragma omp critical
-                if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
+                if (!st) st = s, msg = ndx__strf("%s", ndx_last_error());
             }
         }
-        if (st) return ndx__fail(st, "%s", msg);   /* the worker's message, here */
+        if (st) return ndx__fail_take(st, msg);   /* the worker's message, here */
         if (r->pre) {   /* the decoded images are not needed any more */
             ndx_patch_cache_free(r->cache);
             r->cache = NULL;
@@ -181,7 +181,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
     const int S = r->S;
     const size_t hw = (size_t)S * S;
     ndx_status st = NDX_OK;
-    char msg[1024] = "";
+    char *msg = NULL;
 #pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
     for (int i = 0; i < r->B; i++) {
         size_t id = ids[i < n ? i : n - 1];
@@ -193,7 +193,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
             s = ndx_patch_load(r->cache, &r->ix, id, S, g);
         if (s) {
 #pragma omp critical
-            if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
+            if (!st) st = s, msg = ndx__strf("%s", ndx_last_error());
             continue;
         }
         if (r->flip[i])
@@ -204,7 +204,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
                     g[(size_t)y * S + b] = t;
                 }
     }
-    if (st) return ndx__fail(st, "%s", msg);   /* the worker's message, here */
+    if (st) return ndx__fail_take(st, msg);   /* the worker's message, here */
     ndx_gray_to_input(r->B, hw, r->gray, r->x);
     return NDX_OK;
 }
@@ -359,7 +359,7 @@ typedef struct trainer {
     ndx_sampler *sampler;
     float *hist;                /* every epoch's metrics, for the checkpoint */
     ndx_epoch_metrics *ep;
-    char ckpt[4096];
+    char *ckpt;                 /* the checkpoint's path (owned) */
     int size;                   /* input side */
     long batches;               /* per epoch (the last partial batch dropped) */
     float *params, *grads, *mom;
@@ -374,6 +374,7 @@ typedef struct trainer {
 static void trainer_free(trainer *t)
 {
     ckpt_set_free(&t->cs);
+    free(t->ckpt);
     free(t->hist);
     free(t->ep);
     ndx_sampler_free(t->sampler);
@@ -435,6 +436,40 @@ static ndx_status resume_options(trainer *t)
     return NDX_OK;
 }
 
+/* The checkpoint's position, totals and history checked against this run
+ * before any is used: a valid checksum proves the bytes, not that the
+ * values fit (an epoch or batch past the run's would index past its
+ * buffers). */
+static ndx_status check_resumed(const trainer *t)
+{
+    const char *p = t->o->resume;
+    const ndx_ckpt_state *c = &t->cst;
+    const int64_t E = t->o->epochs, nb = t->batches, at = c->epoch * nb + c->batch;
+    const double most = (double)nb * t->o->batch;
+    ndx_status st;
+    if ((st = ndx__field_int(p, c->epoch, 0, E, "epoch (--epochs %lld)", (long long)E)) ||
+        (st = ndx__field_int(p, c->batch, 0, c->epoch < E ? nb - 1 : 0, "batch (%lld per epoch)",
+                             (long long)nb)) ||
+        (st = ndx__field_int(p, c->step, at, at, "step (epoch %lld x %lld batches + batch %lld)",
+                             (long long)c->epoch, (long long)nb, (long long)c->batch)) ||
+        (!isnan(t->best) && (st = ndx__field_real(p, t->best, 0, 1, "scalar best_auc"))) ||
+        (st = ndx__field_real(p, t->tloss.sum, 0, HUGE_VAL, "scalar train_loss_sum")) ||
+        (st = ndx__field_real(p, t->tloss.weight, 0, most, "scalar train_weight")) ||
+        (st = ndx__field_real(p, t->tright, 0, most, "scalar train_right")))
+        return st;
+    for (int e = 0; e < c->epoch; e++) {
+        double v[HIST_FIELDS];
+        memcpy(v, t->hist + (size_t)e * HIST_FIELDS * 2, sizeof v);
+        if ((st = ndx__field_real(p, v[0], e + 1, e + 1, "history: epoch %d's number", e + 1)))
+            return st;
+        for (int i = 1; i < HIST_FIELDS; i++)
+            if (isinf(v[i]))
+                return ndx__fail(NDX_ERR_FORMAT, "%s: history: field %d of epoch %d is infinite",
+                                 p, i, e + 1);
+    }
+    return NDX_OK;
+}
+
 /* Resume: the position, the optimiser, the RNG, the epoch so far. */
 static ndx_status resume(trainer *t)
 {
@@ -456,6 +491,7 @@ static ndx_status resume(trainer *t)
     ndx_ckpt_get(&t->cst, "train_loss_sum", &t->tloss.sum);
     ndx_ckpt_get(&t->cst, "train_weight", &t->tloss.weight);
     ndx_ckpt_get(&t->cst, "train_right", &t->tright);
+    if ((st = check_resumed(t))) return st;
     t->opt.step = t->cst.step;
     for (int e = 0; e < t->cst.epoch && e < o->epochs; e++) hist_get(t->hist, e, &t->ep[e]);
     ndx_net_touch(t->r.net);
@@ -493,8 +529,8 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     memset(t, 0, sizeof *t);
     t->o = o;
     t->best = NAN;
-    if (o->checkpoint) snprintf(t->ckpt, sizeof t->ckpt, "%s", o->checkpoint);
-    else snprintf(t->ckpt, sizeof t->ckpt, "%s.ckpt", o->out);
+    t->ckpt = o->checkpoint ? ndx__strf("%s", o->checkpoint) : ndx__strf("%s.ckpt", o->out);
+    if (!t->ckpt) return NDX_ERR_NOMEM;
     ndx_status st = run_data(&t->r, o->data_dir, o->batch, o->classes);
     if (st) return st;
     const size_t ntrain = t->r.nidx[NDX_SPLIT_TRAIN];
