@@ -277,3 +277,21 @@ ndx_status ndx_patch_masks(ndx_patch_cache *c, const ndx_patch_index *ix, size_t
     }
     return NDX_OK;
 }
+
+ndx_status ndx_ioplan_patches(ndx_ioplan *p, const ndx_patch_index *ix)
+{
+    char path[1100];
+    ndx_status st = NDX_OK;
+    if (ndx__join(path, sizeof path, ix->dir, "patches.csv"))
+        st = ndx_ioplan_input(p, "patches.csv", path, NULL);
+    if (!st && ndx__join(path, sizeof path, ix->dir, "manifest.csv"))
+        st = ndx_ioplan_input(p, "manifest.csv", path, NULL);
+    for (size_t i = 0; i < ix->nimages && !st; i++)
+        if (ndx__join(path, sizeof path, ix->dir, ix->images[i].path))
+            st = ndx_ioplan_input(p, "a mammogram", path, NULL);
+    for (size_t i = 0; i < ix->manifest.n && !st; i++)
+        if (ix->manifest.rows[i].mask_path[0] &&
+            ndx__join(path, sizeof path, ix->dir, ix->manifest.rows[i].mask_path))
+            st = ndx_ioplan_input(p, "a lesion mask", path, NULL);
+    return st;
+}
