@@ -435,8 +435,9 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o,
 /* Reads dir/patches.csv and dir/manifest.csv. */
 ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix);
 void ndx_patches_free(ndx_patch_index *ix);
-/* The index's files as inputs of an io plan: patches.csv, manifest.csv,
- * every mammogram and lesion mask. */
+/* The index's files as inputs of an io plan: patches.csv (which only an
+ * output named "patches.csv" may replace), manifest.csv, every mammogram
+ * and lesion mask. */
 ndx_status ndx_ioplan_patches(ndx_ioplan *p, const ndx_patch_index *ix);
 
 /* A bounded LRU cache of decoded images and masks, safe to share between

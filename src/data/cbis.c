@@ -314,13 +314,14 @@ static int cmp_image(const void *a, const void *b)
     return c ? c : x->abnormality_id - y->abnormality_id;
 }
 
-ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
-                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
-                           void *note_ctx)
+static const char *const files[4] = {
+    "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
+    "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
+
+static ndx_status import(const char *csv_dir, const char *images_dir, const char *out_dir,
+                         ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                         void *note_ctx)
 {
-    static const char *const files[4] = {
-        "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
-        "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
     ndx_status st = ndx__mkdirs(out_dir);
     if (st != NDX_OK) return st;
     char abs_out[PATH_MAX], abs_img[PATH_MAX], rel[PATH_MAX];
@@ -357,5 +358,29 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const ch
     }
     ndx_manifest_free(&m);
     if (st == NDX_OK && stats) *stats = S;
+    return st;
+}
+
+/* The description CSVs and out_dir/manifest.csv (its folder made when
+ * missing) checked and locked for the run. */
+ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
+                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                           void *note_ctx)
+{
+    if (!csv_dir || !images_dir || !out_dir)
+        return ndx__fail(NDX_ERR_INVALID, "import-cbis: a CSV folder, an image folder and an "
+                         "output folder are needed");
+    ndx_ioplan *p = NULL;
+    ndx_status st = ndx_ioplan_new("import-cbis", &p);
+    char path[1200];
+    for (int f = 0; f < 4 && !st; f++) {
+        snprintf(path, sizeof path, "%s/%s", csv_dir, files[f]);
+        st = ndx_ioplan_input(p, files[f], path, NULL);
+    }
+    snprintf(path, sizeof path, "%s/manifest.csv", out_dir);
+    if (!st) st = ndx_ioplan_output(p, "manifest.csv", path, NDX_OUT_MKDIRS);
+    if (!st) st = ndx_ioplan_begin(p);
+    if (!st) st = import(csv_dir, images_dir, out_dir, stats, note, note_ctx);
+    ndx_ioplan_free(p);
     return st;
 }

@@ -458,7 +458,13 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
     snprintf(path, sizeof path, "%s/manifest.csv", dir);
     ndx_status st = ndx_manifest_read(path, &ix.manifest);
     if (st != NDX_OK) return st;
-    if ((st = index_images(&ix)) != NDX_OK) {
+    ndx_ioplan *plan = NULL;   /* the manifest, images, masks; patches.csv locked */
+    snprintf(path, sizeof path, "%s/patches.csv", dir);
+    if ((st = index_images(&ix)) || (st = ndx_ioplan_new("patches", &plan)) ||
+        (st = ndx_ioplan_patches(plan, &ix)) ||
+        (st = ndx_ioplan_output(plan, "patches.csv", path, NDX_OUT_FILE)) ||
+        (st = ndx_ioplan_begin(plan))) {
+        ndx_ioplan_free(plan);
         ndx_patches_free(&ix);
         return st;
     }
@@ -541,6 +547,7 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
         st = write_patches(path, &ix);
     }
     ndx_patches_free(&ix);
+    ndx_ioplan_free(plan);
     if (st == NDX_OK && stats) *stats = S;
     return st;
 }

@@ -283,7 +283,7 @@ ndx_status ndx_ioplan_patches(ndx_ioplan *p, const ndx_patch_index *ix)
     char path[1100];
     ndx_status st = NDX_OK;
     if (ndx__join(path, sizeof path, ix->dir, "patches.csv"))
-        st = ndx_ioplan_input(p, "patches.csv", path, NULL);
+        st = ndx_ioplan_input(p, "patches.csv", path, "patches.csv");   /* netdx patches */
     if (!st && ndx__join(path, sizeof path, ix->dir, "manifest.csv"))
         st = ndx_ioplan_input(p, "manifest.csv", path, NULL);
     for (size_t i = 0; i < ix->nimages && !st; i++)
