@@ -14,7 +14,10 @@
  *     named) round-trip through manifest, patches.csv and eval --scores;
  *   - output locations are checked before any work (a missing folder, a
  *     directory given as a file, a file given as a folder);
- *   - a write's message names the user's path and the reason. */
+ *   - a write's message names the user's path and the reason;
+ *   - the library's pieces alone: the CSV writer against the reader, and
+ *     the io plan on hard links, symlinked folders, outputs not there yet,
+ *     a lock held in this process, a stale ".old" folder put back. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +32,7 @@
 #include "netdx.h"
 #include "netdx_nn.h"
 #include "testutil.h"
+#include "../src/io/io.h"
 
 static char bin[1024], dir[256];
 
@@ -384,6 +388,120 @@ START_TEST(test_write_messages)
 }
 END_TEST
 
+
+START_TEST(test_csv_writer_roundtrip)
+{
+    static const char *const fields[] = {"plain", "", "a,b", "say \"hi\"", "line1\nline2",
+                                         "cr\rx", "crlf\r\nx", " lead", "\"", ",", "images/P1.png"};
+    const int nf = (int)(sizeof fields / sizeof *fields);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < nf; i++) {
+            if (i) fputc(',', f);
+            ndx__csv_put(f, fields[(i + r) % nf]);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    ndx_csv *c;
+    ck_assert_int_eq(ndx_csv_open_mem(text, len, "mem", &c), NDX_OK);
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(ndx_csv_next(c), 1);
+        ck_assert_int_eq(ndx_csv_nfields(c), nf);
+        for (int i = 0; i < nf; i++) ck_assert_str_eq(ndx_csv_field(c, i), fields[(i + r) % nf]);
+    }
+    ck_assert_int_eq(ndx_csv_next(c), 0);
+    ndx_csv_close(c);
+    /* ordinary values stay as they are; quotes doubled inside quotes */
+    ck_assert(!strncmp(text, "plain,,\"a,b\",\"say \"\"hi\"\"\",", 26));
+    ck_assert_ptr_nonnull(strstr(text, ",images/P1.png\n"));
+    free(text);
+}
+END_TEST
+
+static void touch(const char *p)
+{
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("input\n", f);
+    fclose(f);
+}
+
+/* The message of a plan of one input and one output that fails begin. */
+static const char *refused(const char *in, const char *in_may_be, const char *out_what,
+                           const char *out, int flags)
+{
+    ndx_ioplan *p;
+    ck_assert_int_eq(ndx_ioplan_new("test", &p), NDX_OK);
+    ck_assert_int_eq(ndx_ioplan_input(p, "IN", in, in_may_be), NDX_OK);
+    ck_assert_int_eq(ndx_ioplan_output(p, out_what, out, flags), NDX_OK);
+    const ndx_status st = ndx_ioplan_begin(p);
+    ndx_ioplan_free(p);
+    return st ? ndx_last_error() : NULL;
+}
+
+START_TEST(test_plan_library)
+{
+    const char *real = path_of("%s/real", dir), *alias = path_of("%s/alias", dir);
+    ck_assert_int_eq(mkdir(real, 0755), 0);
+    ck_assert_int_eq(symlink("real", alias), 0);
+    const char *in = path_of("%s/real/in.csv", dir);
+    touch(in);
+    ck_assert_int_eq(link(in, path_of("%s/hard.csv", dir)), 0);
+    const char *m = refused(in, NULL, "--out", path_of("%s/hard.csv", dir), 0);
+    ck_assert_msg(m && strstr(m, "is the input IN"), "hard link: %s", m ? m : "accepted");
+    m = refused(in, NULL, "--out", path_of("%s/alias/in.csv", dir), 0);
+    ck_assert_msg(m && strstr(m, "is the input IN"), "symlinked folder: %s", m ? m : "accepted");
+    m = refused(in, NULL, "--out", alias, NDX_OUT_DIR);
+    ck_assert_msg(m && strstr(m, "holds the input IN"), "folder: %s", m ? m : "accepted");
+    ck_assert_ptr_null(refused(in, "--checkpoint", "--checkpoint", in, 0));
+    ck_assert_ptr_nonnull(refused(in, "--checkpoint", "--out", in, 0));
+    ck_assert_ptr_null(refused(in, NULL, "--out", path_of("%s/real/new.csv", dir), 0));
+
+    /* two outputs not there yet, named through the link and directly */
+    ndx_ioplan *p, *q;
+    ck_assert_int_eq(ndx_ioplan_new("test", &p), NDX_OK);
+    ck_assert_int_eq(ndx_ioplan_output(p, "A", path_of("%s/real/new", dir), 0), NDX_OK);
+    ck_assert_int_eq(ndx_ioplan_output(p, "B", path_of("%s/alias/./new", dir), 0), NDX_OK);
+    ck_assert_int_ne(ndx_ioplan_begin(p), NDX_OK);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "are the same file"));
+    ndx_ioplan_free(p);
+
+    /* a lock is a lock within one process too; freed, it is gone */
+    char pid[64];
+    snprintf(pid, sizeof pid, "pid %ld, netdx first", (long)getpid());
+    ck_assert_int_eq(ndx_ioplan_new("first", &p), NDX_OK);
+    ck_assert_int_eq(ndx_ioplan_output(p, "--out", path_of("%s/deep/a/b/o.bin", dir),
+                                       NDX_OUT_MKDIRS), NDX_OK);
+    ck_assert_msg(ndx_ioplan_begin(p) == NDX_OK, "%s", ndx_last_error());
+    struct stat sb;
+    ck_assert(stat(path_of("%s/deep/a/b", dir), &sb) == 0 && S_ISDIR(sb.st_mode));
+    ck_assert_int_eq(ndx_ioplan_new("second", &q), NDX_OK);
+    ck_assert_int_eq(ndx_ioplan_output(q, "--out", path_of("%s/deep/a/b/o.bin", dir), 0), NDX_OK);
+    ck_assert_int_ne(ndx_ioplan_begin(q), NDX_OK);
+    ck_assert_msg(strstr(ndx_last_error(), pid), "%s", ndx_last_error());
+    ndx_ioplan_free(q);
+    ndx_ioplan_free(p);
+    ck_assert(stat(path_of("%s/deep/a/b/.o.bin.lock", dir), &sb) != 0);
+
+    /* a crash between the two renames of a folder without RENAME_EXCHANGE:
+     * the old folder, aside under a dead pid, is put back */
+    const long dead = dead_pid();
+    ck_assert_int_eq(mkdir(path_of("%s/kept.tmp.%ld.old", dir, dead), 0755), 0);
+    touch(path_of("%s/kept.tmp.%ld.old/units.csv", dir, dead));
+    ck_assert_int_eq(mkdir(path_of("%s/kept.tmp.%ld.Q1w2e3", dir, dead), 0755), 0);
+    ck_assert_int_eq(ndx_ioplan_new("test", &p), NDX_OK);
+    ck_assert_int_eq(ndx_ioplan_output(p, "--out", path_of("%s/kept", dir), NDX_OUT_DIR), NDX_OK);
+    ck_assert_msg(ndx_ioplan_begin(p) == NDX_OK, "%s", ndx_last_error());
+    ndx_ioplan_free(p);
+    ck_assert(stat(path_of("%s/kept/units.csv", dir), &sb) == 0);
+    ck_assert_int_eq(tmp_of("kept", dead), 0);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -398,6 +516,8 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_csv_quoting);
     tcase_add_test(tc, test_output_location);
     tcase_add_test(tc, test_write_messages);
+    tcase_add_test(tc, test_csv_writer_roundtrip);
+    tcase_add_test(tc, test_plan_library);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
