@@ -191,7 +191,7 @@ START_TEST(test_lock)
     ck_assert(!output_has("epoch 1/"));
     close(fd);
     fd = hold_lock("busy");
-    const char *dissect = "dissect --model %s/m.safetensors --data %s/data --split train "
+    const char *dissect = "dissect --model %s/m.safetensors --data %s/data --split val "
                           "--layer features.17 --topk 4 --images 0 --out %s/busy";
     ck_assert_int_eq(run(dissect, dir, dir, dir), 1);
     ck_assert(output_has(pid));
@@ -231,8 +231,8 @@ static long dead_pid(void)
 
 START_TEST(test_dissect_crash)
 {
-    const char *common = "--model %s/m.safetensors --data %s/data --split train "
-                         "--layer features.17 --images 2 --out %s/diss";
+    const char *common = "--model %s/m.safetensors --data %s/data --split val "
+                         "--layer features.17 --images 0 --out %s/diss";
     char args[1200];
     snprintf(args, sizeof args, common, dir, dir, dir);
     ck_assert_int_eq(run("dissect --topk 8 %s", args), 0);
@@ -269,7 +269,8 @@ START_TEST(test_dissect_crash)
     ck_assert_int_eq(waitpid(child, &status, 0), child);
     assert_same(path_of("%s/diss/units.csv", dir), units0, n0);
     struct stat sb;
-    ck_assert(stat(path_of("%s/diss/units/features.17_0000.png", dir), &sb) == 0);
+    ck_assert(stat(path_of("%s/diss/features.17.dstate", dir), &sb) == 0);
+    ck_assert(stat(path_of("%s/diss/index.html", dir), &sb) == 0);
     ck_assert_int_ge(tmp_of("diss", (long)child), 1);
 
     /* the next run: the new folder in place, the dead runs' temporaries gone */
@@ -304,7 +305,7 @@ START_TEST(test_csv_quoting)
     ck_assert_msg(ndx_manifest_write(man, &m) == NDX_OK, "%s", ndx_last_error());
     ndx_manifest_free(&m);
     ck_assert_int_eq(run("patches --data %s/q", dir), 0);
-    ck_assert_int_eq(run("eval --model %s/m.safetensors --data %s/q --split train "
+    ck_assert_int_eq(run("eval --model %s/m.safetensors --data %s/q --split val "
                          "--scores %s/s.csv --roc %s/roc.png", dir, dir, dir, dir), 0);
     ndx_csv *c;
     ck_assert_int_eq(ndx_csv_open(path_of("%s/s.csv", dir), &c), NDX_OK);

@@ -64,25 +64,27 @@ static void safe_name(char *dst, size_t n, const char *s)
     dst[i] = 0;
 }
 
-/* from copied to `to` through the safe-write routine (src/io/file.c). */
-static int copy_file(const char *from, const char *to)
+/* from copied to `to` through the safe-write routine (src/io/file.c); a
+ * failure names the file and the reason. */
+static ndx_status copy_file(const char *from, const char *to)
 {
     FILE *in = fopen(from, "rb");
-    if (!in) return -1;
+    if (!in) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", from, strerror(errno));
     ndx__out o;
-    if (ndx__out_open(&o, to, 0)) {
+    ndx_status st = ndx__out_open(&o, to, 0);
+    if (st) {
         fclose(in);
-        return -1;
+        return st;
     }
     char buf[1 << 15];
     for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) ndx__out_put(&o, buf, n);
-    const int bad = ferror(in);
+    const int bad = ferror(in) ? (errno ? errno : EIO) : 0;
     fclose(in);
     if (bad) {
         ndx__out_abort(&o);
-        return -1;
+        return ndx__fail(NDX_ERR_IO, "%s: read failed: %s", from, strerror(bad));
     }
-    return ndx__out_commit(&o) ? -1 : 0;
+    return ndx__out_commit(&o);
 }
 
 /* Copies each unit's strip (DIR/units/<layer>_<unit>.png, as netdx dissect
@@ -107,7 +109,8 @@ static ndx_status copy_strips(const char *tmp, const rp_survey *s, char **strips
         else
             snprintf(rel, sizeof rel, "strips/%s_%s_%04d.png", net, layer, d->unit);
         snprintf(to, sizeof to, "%s/%s", tmp, rel);
-        if (copy_file(from, to) != 0) return ndx__fail(NDX_ERR_IO, "%s: cannot copy to %s", from, to);
+        const ndx_status st = copy_file(from, to);
+        if (st) return st;
         if (!(strips[u] = strdup(rel))) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
     }
     return NDX_OK;
