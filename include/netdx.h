@@ -254,6 +254,37 @@ long ndx_csv_line(const ndx_csv *c);
 const char *ndx_csv_name(const ndx_csv *c);
 void ndx_csv_close(ndx_csv *c);
 
+/* ---- the io plan: outputs that destroy nothing, one run per output ------
+ * Every stage lists what it reads and writes, then calls ndx_ioplan_begin
+ * before any work.  It fails (naming both paths) when an output is an input
+ * or another output (device and inode compared, symlinks followed; an
+ * output not there yet by its folder's device and inode and its name) or a
+ * folder output holds one; when an output's folder is missing or not
+ * writable, a file output is a directory or a folder output a file.  Then
+ * it locks every output (flock on "<folder>/.<name>.lock", which holds the
+ * pid): a second run into the same output fails at once naming the first's
+ * pid.  Last it removes temporaries "<name>.tmp.<pid>.*" left beside the
+ * outputs by runs that died.  ndx_ioplan_free releases the locks. */
+typedef struct ndx_ioplan ndx_ioplan;
+enum {
+    NDX_OUT_FILE = 0,     /* a file, replaced whole */
+    NDX_OUT_DIR = 1,      /* a folder, replaced whole */
+    NDX_OUT_MKDIRS = 2    /* the output's missing folders are created */
+};
+/* stage, e.g. "train": written into the lock files with the pid, so that
+ * another run finding them held can say who holds them. */
+ndx_status ndx_ioplan_new(const char *stage, ndx_ioplan **p);
+/* what: how the user gave it ("--model", "patches.csv"); path NULL: none.
+ * may_be: the `what` of an output this input may be (read whole before
+ * that output replaces it, as train's --resume and --checkpoint), or NULL. */
+ndx_status ndx_ioplan_input(ndx_ioplan *p, const char *what, const char *path,
+                            const char *may_be);
+/* flags: NDX_OUT_* or'ed. */
+ndx_status ndx_ioplan_output(ndx_ioplan *p, const char *what, const char *path,
+                             int flags);
+ndx_status ndx_ioplan_begin(ndx_ioplan *p);
+void ndx_ioplan_free(ndx_ioplan *p);
+
 /* ---- plots (PNG, drawn by netdx: src/render) --------------------------- */
 /* roc.png: the curve (fpr, tpr) of npoints points, the chance diagonal, axes
  * with ticks and "AUC = 0.xxxx"; title may be NULL. */
@@ -421,6 +452,10 @@ int ndx_patch_class(const ndx_patch *p, int classes);
 /* The class whose logit means cancer: 1 for 2 classes, 2 for 3 (-1 else). */
 int ndx_cancer_class(int classes);
 void ndx_patches_free(ndx_patch_index *ix);
+/* The index's files as inputs of an io plan: patches.csv (which only an
+ * output named "patches.csv" may replace), manifest.csv, every mammogram
+ * and lesion mask. */
+ndx_status ndx_ioplan_patches(ndx_ioplan *p, const ndx_patch_index *ix);
 
 /* A bounded LRU cache of decoded images and masks, safe to share between
  * threads. */

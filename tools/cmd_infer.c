@@ -282,6 +282,14 @@ int cmd_infer(int argc, char **argv)
     float *x = NULL, *y = NULL;
     double *times = NULL;
     int n = 0, s = 0, node = -1;
+    ndx_ioplan *io = NULL;   /* --out checked and locked before any work */
+    if (ndx_ioplan_new("infer", &io) || ndx_ioplan_input(io, "--model", o.model, NULL) ||
+        ndx_ioplan_input(io, "--input", o.input, NULL) ||
+        ndx_ioplan_input(io, "--image", o.image, NULL) ||
+        ndx_ioplan_output(io, "--out", o.out, NDX_OUT_FILE) || ndx_ioplan_begin(io)) {
+        rc = cli_fail("infer");
+        goto done;
+    }
     if ((rc = load(&o, &net, &x, &n, &s))) goto done;
     node = ndx_net_num_nodes(net) - 1;
     if (o.layer && (node = ndx_net_find(net, o.layer)) < 1) {
@@ -321,6 +329,7 @@ int cmd_infer(int argc, char **argv)
     }
     if (!rc && o.repeat) print_timing(net, n, B, times, reps);
 done:
+    ndx_ioplan_free(io);
     free(y);
     free(times);
     ndx_free(x);   /* ndx_alloc'd here or by ndx_npy_read */

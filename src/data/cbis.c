@@ -336,14 +336,15 @@ static int cmp_image(const void *a, const void *b)
     return c ? c : x->abnormality_id - y->abnormality_id;
 }
 
+static const char *const files[4] = {
+    "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
+    "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
+
 /* The four CSVs (those present) into out_dir/manifest.csv. */
 static ndx_status import_all(const char *csv_dir, const char *abs_img, const char *rel,
                              const char *out_dir, const char *images_dir, ndx_cbis_stats *stats,
                              void (*note)(void *ctx, const char *msg), void *note_ctx)
 {
-    static const char *const files[4] = {
-        "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
-        "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
     ndx_status st = NDX_OK;
     ndx_cbis_stats S;
     memset(&S, 0, sizeof S);
@@ -379,9 +380,9 @@ static ndx_status import_all(const char *csv_dir, const char *abs_img, const cha
     return st;
 }
 
-ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
-                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
-                           void *note_ctx)
+static ndx_status import(const char *csv_dir, const char *images_dir, const char *out_dir,
+                         ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                         void *note_ctx)
 {
     ndx_status st = ndx__mkdirs(out_dir);
     if (st != NDX_OK) return st;
@@ -396,5 +397,31 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const ch
         st = ndx__fail(NDX_ERR_INVALID, "%s: no path from %s", images_dir, out_dir);
     if (!st) st = import_all(csv_dir, abs_img, rel, out_dir, images_dir, stats, note, note_ctx);
     free(abs_out), free(abs_img), free(rel);
+    return st;
+}
+
+/* The description CSVs and out_dir/manifest.csv (its folder made when
+ * missing) checked and locked for the run. */
+ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
+                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                           void *note_ctx)
+{
+    if (!csv_dir || !images_dir || !out_dir)
+        return ndx__fail(NDX_ERR_INVALID, "import-cbis: a CSV folder, an image folder and an "
+                         "output folder are needed");
+    ndx_ioplan *p = NULL;
+    ndx_status st = ndx_ioplan_new("import-cbis", &p);
+    for (int f = 0; f < 4 && !st; f++) {
+        char *path = ndx__join(csv_dir, files[f]);
+        st = path ? ndx_ioplan_input(p, files[f], path, NULL) : NDX_ERR_NOMEM;
+        free(path);
+    }
+    char *man = st ? NULL : ndx__join(out_dir, "manifest.csv");
+    if (!st && !man) st = NDX_ERR_NOMEM;
+    if (!st) st = ndx_ioplan_output(p, "manifest.csv", man, NDX_OUT_MKDIRS);
+    free(man);
+    if (!st) st = ndx_ioplan_begin(p);
+    if (!st) st = import(csv_dir, images_dir, out_dir, stats, note, note_ctx);
+    ndx_ioplan_free(p);
     return st;
 }

@@ -480,6 +480,19 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
     ndx_patch_index ix;
     ndx_status st = open_index(&ix, dir);
     if (st != NDX_OK) return st;
+    ndx_ioplan *plan = NULL;   /* the manifest, images, masks; patches.csv locked */
+    char *path = ndx__join(dir, "patches.csv");
+    if (!path) st = NDX_ERR_NOMEM;
+    if (st || (st = ndx_ioplan_new("patches", &plan)) ||
+        (st = ndx_ioplan_patches(plan, &ix)) ||
+        (st = ndx_ioplan_output(plan, "patches.csv", path, NDX_OUT_FILE)) ||
+        (st = ndx_ioplan_begin(plan))) {
+        free(path);
+        ndx_ioplan_free(plan);
+        ndx_patches_free(&ix);
+        return st;
+    }
+    free(path);
     ndx_patch_stats S;
     memset(&S, 0, sizeof S);
     int *img_split = malloc((ix.nimages ? ix.nimages : 1) * sizeof *img_split);
@@ -558,6 +571,7 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
         free(out);
     }
     ndx_patches_free(&ix);
+    ndx_ioplan_free(plan);
     if (st == NDX_OK && stats) *stats = S;
     return st;
 }

@@ -289,3 +289,25 @@ ndx_status ndx_patch_masks(ndx_patch_cache *c, const ndx_patch_index *ix, size_t
     }
     return NDX_OK;
 }
+
+/* One input of the plan: dir/rel, when rel is given. */
+static ndx_status plan_in(ndx_ioplan *p, const char *what, const char *dir, const char *rel,
+                          const char *may_be)
+{
+    if (!rel[0]) return NDX_OK;
+    char *path = ndx__join(dir, rel);
+    ndx_status st = path ? ndx_ioplan_input(p, what, path, may_be) : NDX_ERR_NOMEM;
+    free(path);
+    return st;
+}
+
+ndx_status ndx_ioplan_patches(ndx_ioplan *p, const ndx_patch_index *ix)
+{
+    ndx_status st = plan_in(p, "patches.csv", ix->dir, "patches.csv", "patches.csv");
+    if (!st) st = plan_in(p, "manifest.csv", ix->dir, "manifest.csv", NULL);
+    for (size_t i = 0; i < ix->nimages && !st; i++)
+        st = plan_in(p, "a mammogram", ix->dir, ix->images[i].path, NULL);
+    for (size_t i = 0; i < ix->manifest.n && !st; i++)
+        st = plan_in(p, "a lesion mask", ix->dir, ix->manifest.rows[i].mask_path, NULL);
+    return st;
+}

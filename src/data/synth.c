@@ -634,7 +634,7 @@ void ndx_synth_defaults(ndx_synth_opts *o)
     o->normal_frac = 0.5;
 }
 
-ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_stats *stats)
+static ndx_status synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_stats *stats)
 {
     if (o->patients < 1 || o->patients > 99999)
         return ndx__fail(NDX_ERR_INVALID, "synth: patients must be 1..99999, got %d", o->patients);
@@ -784,4 +784,16 @@ long ndx__synth_distortion_outside(double size_mm, double pxmm, uint64_t seed, l
     }
     layer_free(&L);
     return out;
+}
+
+/* out_dir checked and locked for the run (its files are written in place). */
+ndx_status ndx_synth(const char *out_dir, const ndx_synth_opts *o, ndx_synth_stats *stats)
+{
+    ndx_ioplan *p = NULL;
+    ndx_status st = o->dry_run ? NDX_OK : ndx_ioplan_new("synth", &p);
+    if (!st && p) st = ndx_ioplan_output(p, "--out", out_dir, NDX_OUT_DIR | NDX_OUT_MKDIRS);
+    if (!st && p) st = ndx_ioplan_begin(p);
+    if (!st) st = synth(out_dir, o, stats);
+    ndx_ioplan_free(p);
+    return st;
 }

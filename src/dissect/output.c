@@ -264,7 +264,12 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
     if (st) return st;
     FILE *f = o.f;
     fputs("layer,unit,max_score,mean_score,threshold", f);
-    for (int m = 0; m < d0->nmasks; m++) fprintf(f, ",iou_%s", d0->mask_names[m]);
+    for (int m = 0; m < d0->nmasks; m++) {
+        char h[sizeof d0->mask_names[m] + 8];
+        snprintf(h, sizeof h, "iou_%s", d0->mask_names[m]);
+        fputc(',', f);
+        ndx__csv_put(f, h);
+    }
     fputs(",best_lesion,best_iou,positive_fraction,topk\n", f);
     ndx_dissect_top *top = NULL;
     for (int i = 0; i < nrows; i++) {
@@ -285,7 +290,8 @@ static ndx_status write_csv(const char *dir, const ndx_dissect *const *layers, c
         csv_num(f, r->info.threshold);
         for (int m = 0; m < d->nmasks; m++) csv_num(f, d->n_iou ? r->info.iou[m] : NAN);
         const int b = r->info.best_mask;
-        fprintf(f, ",%s", b >= 0 ? d->mask_names[b] : "");
+        fputc(',', f);
+        ndx__csv_put(f, b >= 0 ? d->mask_names[b] : "");
         csv_num(f, b >= 0 ? r->info.iou[b] : NAN);
         csv_num(f, r->info.positive_fraction);
         fputc(',', f);

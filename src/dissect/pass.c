@@ -23,6 +23,7 @@
 #include "dissect.h"
 #include "../data/data.h"
 #include "netdx_nn.h"
+#include "../io/io.h"
 
 const ndx__mask_kind ndx__mask_kinds[NDX__MASK_KINDS] = {
     {"mass", NDX_LESION_MASS, 0},
@@ -48,6 +49,8 @@ typedef struct pass {
     uint8_t *mask, *labels;
     const uint8_t **mptr;
     int64_t *ids;
+    ndx_ioplan *plan;                  /* inputs and --out, checked and locked */
+    ndx__dir out;                      /* --out, built under a temporary name */
 } pass;
 
 void ndx_dissect_run_defaults(ndx_dissect_run_opts *o)
@@ -170,7 +173,28 @@ static char *state_path(const char *dir, const char *layer)
     return path;
 }
 
-/* The outputs (when o->out is set): tables, images and the states. */
+/* Before any work: the inputs (model, data, merged or threshold folders)
+ * and --out checked and locked, then --out's temporary folder made (the
+ * outputs go there; ndx_dissect_run renames it into place at the end). */
+static ndx_status plan_pass(pass *p)
+{
+    const ndx_dissect_run_opts *o = p->o;
+    ndx_status st = ndx_ioplan_new("dissect", &p->plan);
+    if (!st) st = ndx_ioplan_input(p->plan, "--model", o->model, NULL);
+    if (!st) st = ndx_ioplan_input(p->plan, "--thresholds-from", o->thresholds_from, NULL);
+    if (!st) st = ndx_ioplan_input(p->plan, "--merge", o->merge[0], NULL);
+    if (!st) st = ndx_ioplan_input(p->plan, "--merge", o->merge[1], NULL);
+    if (!st && p->have_ix) st = ndx_ioplan_patches(p->plan, &p->ix);
+    if (!st) st = ndx_ioplan_output(p->plan, "--out", o->out, NDX_OUT_DIR | NDX_OUT_MKDIRS);
+    static const char *const marks[] = {"units.csv", "units.json", NULL};
+    if (!st) st = ndx_ioplan_begin(p->plan);
+    if (!st && o->out) st = ndx__dir_replaceable(o->out, "dissect", marks);
+    if (!st && o->out) st = ndx__dir_open(&p->out, o->out);
+    return st;
+}
+
+/* The outputs (when o->out is set) into the temporary folder: tables,
+ * images and the states. */
 static ndx_status write_all(pass *p, int patch_size)
 {
     const ndx_dissect_run_opts *o = p->o;
@@ -188,9 +212,10 @@ static ndx_status write_all(pass *p, int patch_size)
                               .draw_threshold = o->draw_threshold,
                               .split = o->merge[0] ? NULL : ndx_split_name(o->split),
                               .kind_patches = p->nsel ? kinds : NULL};
-    ndx_status st = ndx_dissect_write(o->out, (const ndx_dissect *const *)p->st, p->nl, &out);
+    const char *dir = p->out.tmp;
+    ndx_status st = ndx_dissect_write(dir, (const ndx_dissect *const *)p->st, p->nl, &out);
     for (int l = 0; l < p->nl && !st; l++) {
-        char *path = state_path(o->out, ndx_dissect_layer(p->st[l]));
+        char *path = state_path(dir, ndx_dissect_layer(p->st[l]));
         st = path ? ndx_dissect_save(p->st[l], path) : NDX_ERR_NOMEM;
         free(path);
     }
@@ -221,10 +246,10 @@ static ndx_status select_patches(pass *p)
 static ndx_status open_pass(pass *p, int *warm)
 {
     const ndx_dissect_run_opts *o = p->o;
-    ndx_status st = ndx_net_load(o->model, &p->net);
-    if (!st) st = ndx_patches_read(o->data, &p->ix);
+    ndx_status st = ndx_patches_read(o->data, &p->ix);
     if (st) return st;
     p->have_ix = 1;
+    if ((st = plan_pass(p)) || (st = ndx_net_load(o->model, &p->net))) return st;
     p->nl = o->nlayers;
     p->S = ndx_net_input_size(p->net);
     p->M = o->mask_size ? o->mask_size : p->S;
@@ -430,6 +455,8 @@ static void close_pass(pass *p, ndx_dissect_run_result *r)
     if (p->cache) ndx_patch_cache_free(p->cache);
     if (p->have_ix) ndx_patches_free(&p->ix);
     ndx_net_free(p->net);
+    ndx__dir_abort(&p->out);   /* a failed run: its temporary folder removed */
+    ndx_ioplan_free(p->plan);
 }
 
 /* Finishes the one pass; a second pass over the layers with units outside
@@ -468,6 +495,7 @@ ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result
     snprintf(r->network, sizeof r->network, "%s", ndx_net_arch(p.net));
     if ((st = run_pass(&p, what)) || (st = finish(&p, what, r))) goto done;
     if ((st = write_all(&p, p.S))) goto done;
+    if (o->out && (st = ndx__dir_commit(&p.out))) goto done;
     fill_result(p.st, p.nl, r);
 done:
     close_pass(&p, st ? NULL : r);
@@ -555,18 +583,21 @@ static ndx_status check_ids(const pass *p)
 static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
 {
     pass p = {.o = o};
-    ndx_status st = merge_states(&p);
-    if (!st && o->data && o->images) {
+    ndx_status st = NDX_OK;
+    if (o->data && o->images) {
         if (!(st = ndx_patches_read(o->data, &p.ix))) {
             p.have_ix = 1;
             p.cache = ndx_patch_cache_new((size_t)256 << 20);
             if (!p.cache) st = ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
-            else st = check_ids(&p);
         }
     }
+    if (!st) st = plan_pass(&p);
+    if (!st) st = merge_states(&p);
+    if (!st && p.have_ix) st = check_ids(&p);
     if (!st && o->model && !(st = ndx_net_load(o->model, &p.net)))
         snprintf(r->network, sizeof r->network, "%s", ndx_net_arch(p.net));
     if (!st) st = write_all(&p, o->mask_size ? o->mask_size : p.net ? ndx_net_input_size(p.net) : 128);
+    if (!st) st = ndx__dir_commit(&p.out);
     if (!st) {
         r->patches = ndx_dissect_patches(p.st[0], 0);
         fill_result(p.st, p.nl, r);

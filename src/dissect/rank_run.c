@@ -249,6 +249,25 @@ static ndx_status setup(run *r, ndx_rank_result *res)
     return ndx_patches_read(o->data, &r->ix);
 }
 
+/* Before the ranking pass: the model, the data and --out's rank.csv and
+ * rank.json (the folder made when missing) checked and locked. */
+static ndx_status plan_rank(const ndx_rank_opts *o, const ndx_patch_index *ix, ndx_ioplan **p)
+{
+    ndx_status st = ndx_ioplan_new("rank", p);
+    if (!st) st = ndx_ioplan_input(*p, "--model", o->model, NULL);
+    if (!st) st = ndx_ioplan_patches(*p, ix);
+    static const char *const names[] = {"rank.csv", "rank.json"};
+    for (int i = 0; i < 2 && !st && o->out; i++) {
+        const size_t n = strlen(o->out) + 16;
+        char *path = malloc(n);
+        if (!path) return ndx__fail(NDX_ERR_NOMEM, "rank: out of memory");
+        snprintf(path, n, "%s/%s", o->out, names[i]);
+        st = ndx_ioplan_output(*p, names[i], path, NDX_OUT_MKDIRS);
+        free(path);
+    }
+    return st ? st : ndx_ioplan_begin(*p);
+}
+
 ndx_status ndx_rank_run(const ndx_rank_opts *o, ndx_rank_result *res)
 {
     if (!res) return ndx__fail(NDX_ERR_INVALID, "rank: no result");
@@ -256,7 +275,9 @@ ndx_status ndx_rank_run(const ndx_rank_opts *o, ndx_rank_result *res)
     ndx_status st = check_opts(o);
     if (st) return st;
     run r = {.o = o};
+    ndx_ioplan *plan = NULL;
     st = setup(&r, res);
+    if (!st) st = plan_rank(o, &r.ix, &plan);
     if (!st) st = o->method == NDX_RANK_DEEPMINER ? deepminer(&r) : gradxact(&r);
     if (!st) {
         res->units = r.units, res->nrows = r.nrows, res->items = r.acc.items;
@@ -273,6 +294,7 @@ ndx_status ndx_rank_run(const ndx_rank_opts *o, ndx_rank_result *res)
     free(r.weights);
     if (r.ix.manifest.rows || r.ix.images) ndx_patches_free(&r.ix);
     ndx_net_free(r.net);
+    ndx_ioplan_free(plan);
     return st;
 }
 

@@ -2,10 +2,13 @@
  * HTML, checkpoint and dissection state goes through here), and the
  * checksum both sealed formats (checkpoints, dissection states) end with.
  *
- * A write: mkstemp "<path>.tmp.XXXXXX" in path's own folder (so the rename
+ * A write: mkstemp "<path>.tmp.<pid>.XXXXXX" in path's own folder (so the rename
  * stays on one file system), mode 0644; the caller writes; then fflush,
  * fsync, fclose, rename over path, fsync of the folder.  Any failure
- * removes the temporary file and leaves whatever was at path untouched.
+ * removes the temporary file and leaves whatever was at path untouched;
+ * its message names path (never the temporary) and the reason (strerror;
+ * a missing folder by name).  The pid lets ndx__stale_clean (outdir.c)
+ * remove the temporaries of runs killed before their rename.
  *
  * A sealed file ends with the XXH3-64 (seed 0) of every byte before it,
  * little-endian: ndx__out_open(.., sealed = 1) hashes what is put and
@@ -23,23 +26,21 @@ ndx_status ndx__out_open(ndx__out *o, const char *path, int sealed)
 {
     memset(o, 0, sizeof *o);
     if (!path || !*path) return ndx__fail(NDX_ERR_INVALID, "empty output path");
-    int n = snprintf(o->tmp, sizeof o->tmp, "%s.tmp.XXXXXX", path);
-    if (n < 0 || (size_t)n >= sizeof o->tmp || strlen(path) >= sizeof o->path) {
-        o->tmp[0] = 0;
-        return ndx__fail(NDX_ERR_INVALID, "path too long (%zu bytes): %s", strlen(path), path);
-    }
-    memcpy(o->path, path, strlen(path) + 1);
-    if (sealed && !(o->h = ndx_hasher_new(0))) {
-        o->tmp[0] = 0;
+    ndx_status st = ndx__tmp_name(path, &o->tmp, NULL);
+    if (st) return st;
+    const size_t n = strlen(path) + 1;
+    if (!(o->path = malloc(n)) || (sealed && !(o->h = ndx_hasher_new(0)))) {
+        ndx__out_abort(o);
         return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
     }
+    memcpy(o->path, path, n);
     int fd = mkstemp(o->tmp);
     if (fd < 0) {
-        int e = errno;
-        o->tmp[0] = 0;
+        const int e = errno;
+        free(o->tmp);
+        o->tmp = NULL;
         ndx__out_abort(o);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
-                         strerror(e));
+        return ndx__tmp_fail(path, e, "temporary file");
     }
     (void)fchmod(fd, 0644);   /* mkstemp makes 0600; outputs are for reading */
     o->f = fdopen(fd, "wb");
@@ -56,6 +57,7 @@ void ndx__out_put(ndx__out *o, const void *p, size_t n)
 {
     if (o->failed || n == 0) return;
     if (o->h) ndx_hasher_update(o->h, p, n);
+    errno = 0;
     if (fwrite(p, 1, n, o->f) != n) o->failed = errno ? errno : EIO;
 }
 
@@ -63,8 +65,9 @@ void ndx__out_abort(ndx__out *o)
 {
     if (o->f) fclose(o->f);
     o->f = NULL;
-    if (o->tmp[0]) unlink(o->tmp);
-    o->tmp[0] = 0;
+    if (o->tmp) unlink(o->tmp);
+    free(o->tmp), free(o->path);
+    o->tmp = o->path = NULL;
     ndx_hasher_free(o->h);
     o->h = NULL;
 }
@@ -73,20 +76,12 @@ void ndx__out_abort(ndx__out *o)
  * systems that cannot sync a folder (EINVAL) are let through. */
 static int sync_dir(const char *path)
 {
-    char dir[sizeof ((ndx__out *)0)->path];
-    const char *slash = strrchr(path, '/');
-    if (!slash) {
-        strcpy(dir, ".");
-    } else if (slash == path) {
-        strcpy(dir, "/");
-    } else {
-        memcpy(dir, path, (size_t)(slash - path));
-        dir[slash - path] = 0;
-    }
+    char *dir, *base;
+    if (ndx__split_path(path, &dir, &base)) return EINVAL;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return errno;
-    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : errno;
-    close(fd);
+    int rc = fd < 0 ? errno : fsync(fd) == 0 || errno == EINVAL ? 0 : errno;
+    if (fd >= 0) close(fd);
+    free(dir), free(base);
     return rc;
 }
 
@@ -101,27 +96,33 @@ ndx_status ndx__out_commit(ndx__out *o)
         ndx__out_put(o, b, 8);
     }
     int e = o->failed;
+    errno = 0;
     if (!e && (fflush(o->f) != 0 || ferror(o->f))) e = errno ? errno : EIO;
     if (!e && fsync(fileno(o->f)) != 0) e = errno;
     const int closed = fclose(o->f);
     o->f = NULL;
     if (!e && closed != 0) e = errno;
     if (e) {
+        const ndx_status st = ndx__fail(NDX_ERR_IO, "%s: write failed: %s", o->path,
+                                        strerror(e));
         ndx__out_abort(o);
-        return ndx__fail(NDX_ERR_IO, "%s: write failed: %s", o->path, strerror(e));
+        return st;
     }
     if (rename(o->tmp, o->path) != 0) {
         e = errno;
+        const ndx_status st = ndx__fail(NDX_ERR_IO, "%s: cannot put the new file in place: %s",
+                                        o->path, strerror(e));
         ndx__out_abort(o);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot rename the temporary file over it: %s",
-                         o->path, strerror(e));
+        return st;
     }
-    o->tmp[0] = 0;
+    free(o->tmp);
+    o->tmp = NULL;
+    ndx_status st = (e = sync_dir(o->path))
+        ? ndx__fail(NDX_ERR_IO, "%s: written, but syncing its folder failed: %s", o->path,
+                    strerror(e))
+        : NDX_OK;
     ndx__out_abort(o);
-    if ((e = sync_dir(o->path)))
-        return ndx__fail(NDX_ERR_IO, "%s: written, but syncing its folder failed: %s", o->path,
-                         strerror(e));
-    return NDX_OK;
+    return st;
 }
 
 ndx_status ndx__write_file(const char *path, ndx_status (*fill)(FILE *f, void *ctx), void *ctx)

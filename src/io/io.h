@@ -15,7 +15,7 @@ typedef struct ndx__out {
     FILE *f;                 /* write here (or with ndx__out_put) */
     ndx_hasher *h;           /* sealed outputs: the running checksum */
     int failed;              /* errno of the first failed ndx__out_put */
-    char path[4096], tmp[4112];
+    char *path, *tmp;        /* malloc'd; tmp "<path>.tmp.<pid>.XXXXXX" */
 } ndx__out;
 /* sealed 1: every byte given to ndx__out_put is hashed and the XXH3-64 of
  * them all is appended at commit. */
@@ -45,6 +45,37 @@ ndx_status ndx__read_all(const char *path, uint64_t max, char **text, size_t *le
 ndx_status ndx__sealed_check(FILE *f, uint64_t size, const char *path);
 /* Creates a directory (and its parents); an existing one is fine. */
 ndx_status ndx__mkdirs(const char *path);
+
+/* ---- paths, folder outputs, temporaries (plan.c, outdir.c) ------------------ */
+/* path's folder ("." when none) and last name, trailing '/' ignored; both
+ * malloc'd.  NDX_ERR_INVALID for "/", "." or "..". */
+ndx_status ndx__split_path(const char *path, char **dir, char **base);
+/* *tmp = "<dir>/<base>.tmp.<pid>.XXXXXX" (malloc'd) for a mkstemp/mkdtemp
+ * beside path; kind (e.g. "temporary file") also checks that the folder is
+ * there, failing as ndx__tmp_fail does. */
+ndx_status ndx__tmp_name(const char *path, char **tmp, const char *kind);
+/* The message of a temporary beside path not made (errno err): "the folder
+ * D does not exist", or the reason. */
+ndx_status ndx__tmp_fail(const char *path, int err, const char *kind);
+/* Removes "<dir>/<base>.tmp.<pid>.*" of writers whose pid is gone (a
+ * ".old" folder is renamed back to base when base is missing). */
+ndx_status ndx__stale_clean(const char *dir, const char *base);
+/* rm -r (symlinks not followed); 0 or -1. */
+int ndx__rm_tree(const char *path);
+/* A folder output built under a temporary name beside it (outdir.c). */
+typedef struct ndx__dir {
+    char *path;              /* the folder asked for, trailing '/' dropped */
+    char *tmp;               /* write the files here */
+} ndx__dir;
+ndx_status ndx__dir_open(ndx__dir *d, const char *path);
+/* NDX_OK when the folder at path may be replaced whole: absent, empty, or
+ * holding one of the names marks (NULL-ended: an earlier output of stage);
+ * NDX_ERR_INVALID naming it otherwise. */
+ndx_status ndx__dir_replaceable(const char *path, const char *stage, const char *const *marks);
+/* Swaps tmp into place (the old folder removed); frees d, success or not. */
+ndx_status ndx__dir_commit(ndx__dir *d);
+/* Removes tmp and frees d. */
+void ndx__dir_abort(ndx__dir *d);
 
 /* ---- JSON (json.c) -------------------------------------------------------------- */
 struct cJSON;

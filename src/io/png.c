@@ -331,8 +331,9 @@ ndx_status ndx_png_write8(const char *path, const uint8_t *px, int w, int h, int
     ndx_status st = ndx__out_open(&o, path, 0);
     if (st) return st;
     if (!stbi_write_png_to_func(stb_sink, &o, w, h, channels, px, w * channels)) {
-        ndx__out_abort(&o);
-        return ndx__fail(NDX_ERR_IO, "%s: writing PNG failed", path);
+        ndx__out_abort(&o);   /* the sink's write errors come at commit: this is memory */
+        return ndx__fail(NDX_ERR_NOMEM, "%s: encoding the %dx%d PNG failed: out of memory",
+                         path, w, h);
     }
     return ndx__out_commit(&o);
 }

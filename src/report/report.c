@@ -1,11 +1,10 @@
 /* ndx_report: read, check, analyse, then write every file of the report
- * into a temporary folder beside the output and rename it into place.  An
- * existing output folder is replaced only when it is an earlier report (its
- * provenance.json says "netdx-report/1") or empty; it is moved aside first
- * and removed once the new folder is in place. */
+ * into a temporary folder beside the output and put it in place
+ * (ndx__dir, src/io/outdir.c).  An existing output folder is replaced only
+ * when it is an earlier report (its provenance.json says "netdx-report/1")
+ * or empty. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,27 +22,15 @@ void ndx_report_defaults(ndx_report_opts *o)
     o->figure_rows = 4;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-static void rm_tree(const char *dir)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* 1: out may be replaced (absent, empty, or an earlier report). */
-static ndx_status check_out(const char *out, int *exists)
+static ndx_status check_out(const char *out)
 {
     struct stat sb;
-    *exists = 0;
     if (stat(out, &sb) != 0) {
         if (errno == ENOENT) return NDX_OK;
         return ndx__fail(NDX_ERR_IO, "%s: %s", out, strerror(errno));
     }
     if (!S_ISDIR(sb.st_mode)) return ndx__fail(NDX_ERR_INVALID, "--out %s exists and is not a folder", out);
-    *exists = 1;
     char p[4200];
     snprintf(p, sizeof p, "%s/provenance.json", out);
     FILE *f = NULL;
@@ -77,25 +64,28 @@ static void safe_name(char *dst, size_t n, const char *s)
     dst[i] = 0;
 }
 
-/* from copied to `to` through the safe-write routine (src/io/file.c). */
-static int copy_file(const char *from, const char *to)
+/* from copied to `to` through the safe-write routine (src/io/file.c); a
+ * failure names the file and the reason. */
+static ndx_status copy_file(const char *from, const char *to)
 {
     FILE *in;
-    if (ndx__open_read(from, &in, NULL)) return -1;
+    ndx_status st = ndx__open_read(from, &in, NULL);
+    if (st) return st;
     ndx__out o;
-    if (ndx__out_open(&o, to, 0)) {
+    st = ndx__out_open(&o, to, 0);
+    if (st) {
         fclose(in);
-        return -1;
+        return st;
     }
     char buf[1 << 15];
     for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) ndx__out_put(&o, buf, n);
-    const int bad = ferror(in);
+    const int bad = ferror(in) ? (errno ? errno : EIO) : 0;
     fclose(in);
     if (bad) {
         ndx__out_abort(&o);
-        return -1;
+        return ndx__fail(NDX_ERR_IO, "%s: read failed: %s", from, strerror(bad));
     }
-    return ndx__out_commit(&o) ? -1 : 0;
+    return ndx__out_commit(&o);
 }
 
 /* Copies each unit's strip (DIR/units/<layer>_<unit>.png, as netdx dissect
@@ -120,7 +110,8 @@ static ndx_status copy_strips(const char *tmp, const rp_survey *s, char **strips
         else
             snprintf(rel, sizeof rel, "strips/%s_%s_%04d.png", net, layer, d->unit);
         snprintf(to, sizeof to, "%s/%s", tmp, rel);
-        if (copy_file(from, to) != 0) return ndx__fail(NDX_ERR_IO, "%s: cannot copy to %s", from, to);
+        const ndx_status st = copy_file(from, to);
+        if (st) return st;
         if (!(strips[u] = strdup(rel))) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
     }
     return NDX_OK;
@@ -147,23 +138,17 @@ static ndx_status write_all(const char *tmp, const rp_survey *s, const rp_analys
     return st;
 }
 
-/* Renames tmp to out, moving an existing out aside first. */
-static ndx_status put_in_place(const char *tmp, const char *out, int exists)
+/* The survey, lexicon and dissections read, --out written (a folder,
+ * replaced whole; its parents made): checked and locked before any work. */
+static ndx_status plan_report(const ndx_report_opts *o, ndx_ioplan **p)
 {
-    char old[4200];
-    if (exists) {
-        snprintf(old, sizeof old, "%s.old.XXXXXX", out);
-        if (!mkdtemp(old) || rmdir(old) != 0 || rename(out, old) != 0)
-            return ndx__fail(NDX_ERR_IO, "%s: cannot move the earlier report aside: %s", out,
-                             strerror(errno));
-    }
-    if (rename(tmp, out) != 0) {
-        const int e = errno;
-        if (exists) rename(old, out);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot rename %s into place: %s", out, tmp, strerror(e));
-    }
-    if (exists) rm_tree(old);
-    return NDX_OK;
+    ndx_status st = ndx_ioplan_new("report", p);
+    if (!st) st = ndx_ioplan_input(*p, "--survey", o->survey, NULL);
+    if (!st) st = ndx_ioplan_input(*p, "--lexicon", o->lexicon, NULL);
+    for (int i = 0; i < o->ndissections && !st; i++)
+        st = ndx_ioplan_input(*p, "--dissection", o->dissections[i], NULL);
+    if (!st) st = ndx_ioplan_output(*p, "--out", o->out, NDX_OUT_DIR | NDX_OUT_MKDIRS);
+    return st ? st : ndx_ioplan_begin(*p);
 }
 
 static ndx_status check_opts(const ndx_report_opts *o)
@@ -203,34 +188,22 @@ ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *sum)
     rp_analysis a = {0};
     ndx_lexicon *lex = NULL;
     ndx_textmap *tm = NULL;
-    int exists = 0;
-    st = ndx_lexicon_load(o->lexicon, &lex);
+    ndx_ioplan *plan = NULL;
+    ndx__dir d = {0};
+    st = plan_report(o, &plan);
+    if (!st) st = check_out(o->out);
+    if (!st) st = ndx_lexicon_load(o->lexicon, &lex);
     if (!st) st = ndx_textmap_new(lex, &tm);
     s.lex = lex, s.tm = tm;
-    char out[4100];   /* o->out without trailing slashes: "report/" is "report" */
-    snprintf(out, sizeof out, "%s", o->out);
-    for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--) out[n - 1] = 0;
-    if (!st) st = check_out(out, &exists);
     if (!st) st = ndx__rp_read_dissections(&s, o->dissections, o->ndissections);
     if (!st) st = ndx__rp_read_answers(&s, o->survey);
     if (!st) st = ndx__rp_analyse(&s, o, &a);
     if (!st) summarise(&s, sum);
-    char tmp[4200], parent[4100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out);
-    snprintf(parent, sizeof parent, "%s", out);
-    char *slash = strrchr(parent, '/');
-    if (!st && slash && slash != parent) {   /* the folder that will hold out */
-        *slash = 0;
-        st = ndx__mkdirs(parent);
-    }
-    if (!st && !mkdtemp(tmp)) st = ndx__fail(NDX_ERR_IO, "%s: cannot create a temporary folder "
-                                             "beside it: %s", out, strerror(errno));
-    else if (!st) {
-        chmod(tmp, 0755);
-        st = write_all(tmp, &s, &a, o, sum);
-        if (!st) st = put_in_place(tmp, out, exists);
-        if (st) rm_tree(tmp);
-    }
+    if (!st) st = ndx__dir_open(&d, o->out);
+    if (!st) st = write_all(d.tmp, &s, &a, o, sum);
+    if (!st) st = ndx__dir_commit(&d);
+    ndx__dir_abort(&d);
+    ndx_ioplan_free(plan);
     ndx__rp_analysis_free(&a);
     ndx__rp_survey_free(&s);
     ndx_textmap_free(tm);

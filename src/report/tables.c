@@ -108,8 +108,11 @@ static ndx_status agreement_csv(const char *dir, const rp_survey *s, const rp_an
     if (!f) return NDX_ERR_IO;
     fputs("question,kind,readers,units,percent_agreement,kappa,ci_low,ci_high,resamples,"
           "undefined_resamples,note\n", f);
-    if (s->nreaders < 2)
-        fprintf(f, "all,,%s,,,,,,,,needs two readers\n", s->nreaders ? s->readers[0].name : "");
+    if (s->nreaders < 2) {
+        fputs("all,,", f);
+        ndx__csv_put(f, s->nreaders ? s->readers[0].name : "");
+        fputs(",,,,,,,,needs two readers\n", f);
+    }
     for (int i = 0; i < a->nagree; i++) {
         const rp_agree *g = &a->agree[i];
         char who[200];
@@ -141,7 +144,8 @@ static ndx_status experts_csv(const char *dir, const rp_analysis *a)
           "labelled_q3,labelled_max,other_min,other_q1,other_median,other_q3,other_max,auc\n", f);
     for (int i = 0; i < a->nkind; i++) {
         const rp_kind_iou *k = &a->kinds[i];
-        fprintf(f, "%s,", k->kind);
+        ndx__csv_put(f, k->kind);
+        fputc(',', f);
         ndx__csv_put(f, k->network);
         fprintf(f, ",%d,%d", k->n_pos, k->n_neg);
         for (int q = 0; q < 5; q++) num(f, k->pos_q[q]);

@@ -246,11 +246,17 @@ ndx_status ndx_survey_export(const char *db, const char *out, int history, long 
     if (!csv && !(n > 6 && !strcmp(out + n - 6, ".jsonl")))
         return ndx__fail(NDX_ERR_INVALID, "export: --out '%s': must end in .jsonl or .csv", out ? out : "");
     exporter e = {.csv = csv};
-    ndx_status s = ndx__survey_open(&e.db, db, 0, 1);
+    ndx_ioplan *plan = NULL;   /* --out is not the database, and is locked */
+    ndx_status s = ndx_ioplan_new("survey export", &plan);
+    if (!s) s = ndx_ioplan_input(plan, "--db", db, NULL);
+    if (!s) s = ndx_ioplan_output(plan, "--out", out, NDX_OUT_FILE);
+    if (!s) s = ndx_ioplan_begin(plan);
+    if (!s) s = ndx__survey_open(&e.db, db, 0, 1);
     if (!s) s = load_refs(&e);
     if (!s) s = write_file(&e, out, history);
     if (!s && records) *records = e.records;
     ndx__survey_close(e.db);
+    ndx_ioplan_free(plan);
     free(e.readers), free(e.sets), free(e.units);
     return s;
 }

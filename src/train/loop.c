@@ -75,6 +75,7 @@ typedef struct run {
     int *eval_labels;           /* malignant (0/1) of the largest split */
     int *eval_class;            /* classes of the largest split */
     float *pre;                 /* every patch at S x S, when it fits PRELOAD_MAX */
+    ndx_ioplan *plan;           /* what the run reads and writes; its locks */
 } run;
 
 /* Patches are cut and resized once, up front, when they all fit in this
@@ -83,6 +84,7 @@ typedef struct run {
 
 static void run_free(run *r)
 {
+    ndx_ioplan_free(r->plan);
     for (int s = 0; s < 3; s++) free(r->idx[s]);
     free(r->train_labels);
     ndx_free(r->gray);
@@ -101,11 +103,15 @@ static void run_free(run *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Reads the patch index, splits it and allocates the batch buffers. */
+/* Reads the patch index, checks and locks the plan (r->plan: the rest of
+ * the run's inputs and its outputs), splits the index and allocates the
+ * batch buffers. */
 static ndx_status run_data(run *r, const char *data_dir, int batch, int classes)
 {
     r->K = classes;
     ndx_status st = ndx_patches_read(data_dir, &r->ix);
+    if (!st) st = ndx_ioplan_patches(r->plan, &r->ix);
+    if (!st) st = ndx_ioplan_begin(r->plan);   /* before any work */
     if (st) return st;
     for (size_t i = 0; i < r->ix.n; i++) {
         int s = r->ix.patches[i].split;
@@ -522,6 +528,26 @@ static void warn_data(const trainer *t)
     }
 }
 
+/* What training reads and writes: --weights, --resume (which may be the
+ * checkpoint it rewrites), --out, the checkpoint, and beside --out
+ * metrics.json, roc.png, loss.png (the data's files come in run_data). */
+static ndx_status plan_train(trainer *t)
+{
+    const ndx_train_opts *o = t->o;
+    char path[4096];
+    ndx_status st = ndx_ioplan_new("train", &t->r.plan);
+    if (!st) st = ndx_ioplan_input(t->r.plan, "--weights", o->weights, NULL);
+    if (!st) st = ndx_ioplan_input(t->r.plan, "--resume", o->resume, "--checkpoint");
+    if (!st) st = ndx_ioplan_output(t->r.plan, "--out", o->out, NDX_OUT_FILE);
+    if (!st) st = ndx_ioplan_output(t->r.plan, "--checkpoint", t->ckpt, NDX_OUT_FILE);
+    static const char *const beside_out[] = {"metrics.json", "roc.png", "loss.png"};
+    for (int i = 0; i < 3 && !st; i++) {
+        beside(path, sizeof path, o->out, beside_out[i]);
+        st = ndx_ioplan_output(t->r.plan, beside_out[i], path, NDX_OUT_FILE);
+    }
+    return st;
+}
+
 /* Data, network, sampler, buffers: everything sized once; then the
  * checkpoint to resume from, if any. */
 static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
@@ -531,7 +557,8 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     t->best = NAN;
     t->ckpt = o->checkpoint ? ndx__strf("%s", o->checkpoint) : ndx__strf("%s.ckpt", o->out);
     if (!t->ckpt) return NDX_ERR_NOMEM;
-    ndx_status st = run_data(&t->r, o->data_dir, o->batch, o->classes);
+    ndx_status st = plan_train(t);
+    if (!st) st = run_data(&t->r, o->data_dir, o->batch, o->classes);
     if (st) return st;
     const size_t ntrain = t->r.nidx[NDX_SPLIT_TRAIN];
     warn_data(t);
@@ -719,7 +746,11 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
     memset(&r, 0, sizeof r);
     double *fpr = NULL, *tpr = NULL;
     ndx_net *net = NULL;
-    ndx_status st = ndx_net_load(model, &net);
+    ndx_status st = ndx_ioplan_new("eval", &r.plan);
+    if (!st) st = ndx_ioplan_input(r.plan, "--model", model, NULL);
+    if (!st) st = ndx_ioplan_output(r.plan, "--roc", roc_png, NDX_OUT_FILE);
+    if (!st) st = ndx_ioplan_output(r.plan, "--scores", scores_csv, NDX_OUT_FILE);
+    if (!st) st = ndx_net_load(model, &net);
     const int K = net ? ndx_net_num_classes(net) : 0;
     if (!st && K != 2 && K != 3)
         st = ndx__fail(NDX_ERR_SHAPE, "eval: %s has %d classes, expected 2 or 3 (cancer = the "
@@ -755,8 +786,9 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
         fprintf(w.f, "patch,image,x,y,w,h,label,score\n");
         for (size_t k = 0; k < n; k++) {
             const ndx_patch *p = &r.ix.patches[r.idx[split][k]];
-            fprintf(w.f, "%zu,%s,%d,%d,%d,%d,%d,%.9g\n", r.idx[split][k],
-                    r.ix.images[p->image].path, p->x, p->y, p->w, p->h, p->label,
+            fprintf(w.f, "%zu,", r.idx[split][k]);
+            ndx__csv_put(w.f, r.ix.images[p->image].path);
+            fprintf(w.f, ",%d,%d,%d,%d,%d,%.9g\n", p->x, p->y, p->w, p->h, p->label,
                     (double)r.scores[k]);
         }
         st = ndx__out_commit(&w);
