@@ -131,7 +131,7 @@ ndx_status ndx_png_read(const char *path, int64_t max_pixels, ndx_image *img,
         } else {
             uint32_t hw = (uint32_t)ih[8] << 24 | (uint32_t)ih[9] << 16 | (uint32_t)ih[10] << 8 | ih[11];
             uint32_t hh = (uint32_t)ih[12] << 24 | (uint32_t)ih[13] << 16 | (uint32_t)ih[14] << 8 | ih[15];
-            if ((int64_t)hw * (int64_t)hh > r.limit)
+            if ((uint64_t)hw * hh > (uint64_t)r.limit)   /* 2^32 x 2^32 fits */
                 st = ndx__fail(NDX_ERR_FORMAT, "%s: image of %ux%u pixels exceeds the limit of %lld pixels",
                                path, (unsigned)hw, (unsigned)hh, (long long)r.limit);
             else if (fseek(r.f, 8, SEEK_SET) != 0)
