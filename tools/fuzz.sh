@@ -18,7 +18,7 @@ if [ "$mode" = run ]; then
     seconds=${1:?seconds}
     shift
 fi
-opts="-rss_limit_mb=2048 -timeout=10 -malloc_limit_mb=2048"
+opts="-rss_limit_mb=2048 -timeout=10 -malloc_limit_mb=512"
 failed=""
 for name in "$@"; do
     bin=$build/fuzz/$name
