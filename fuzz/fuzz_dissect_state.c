@@ -1,8 +1,12 @@
 /* Dissection state files: ndx_dissect_load of the input with its XXH3-64
  * appended (as fuzz_checkpoint: the parsing behind the checksum is what is
  * fuzzed), then what the outputs read of a loaded state: every unit's
- * summary and top-k (units.csv, the unit images). */
+ * summary and top-k (units.csv, the unit images), which must be
+ * consistent: finite scores once a patch was seen, every top-k score its
+ * map's value at its argmax and at most the unit's max score. */
 #include "fuzz.h"
+
+#include <math.h>
 #include "netdx_dissect.h"
 
 static void use(const ndx_dissect *d)
@@ -16,16 +20,16 @@ static void use(const ndx_dissect *d)
     for (int u = 0; u < units; u++) {
         ndx_dissect_unit info;
         int n = -1;
-        fuzz_reset();
-        fuzz_check(ndx_dissect_unit_info(d, u, &info), "ndx_dissect_unit_info");
-        fuzz_reset();
-        if (ndx_dissect_unit_top(d, u, top, &n) == NDX_OK) {
-            if (n < 0 || n > topk) abort();
-            for (int i = 0; i < n; i++)
-                if (top[i].argmax < 0 || top[i].argmax >= h * w ||
-                    top[i].map[top[i].argmax] != top[i].score)
-                    abort();
-        }
+        if (ndx_dissect_unit_info(d, u, &info) != NDX_OK) abort();
+        /* what units.csv prints: finite once a patch was seen */
+        const int seen = ndx_dissect_patches(d, 0) > 0;
+        if (seen && !(isfinite(info.max_score) && isfinite(info.mean_score))) abort();
+        if (info.ntop < 0 || info.ntop > topk) abort();
+        if (ndx_dissect_unit_top(d, u, top, &n) != NDX_OK || n != info.ntop) abort();
+        for (int i = 0; i < n; i++)
+            if (top[i].argmax < 0 || top[i].argmax >= h * w ||
+                top[i].map[top[i].argmax] != top[i].score || !(top[i].score <= info.max_score))
+                abort();
     }
     free(top);
 }

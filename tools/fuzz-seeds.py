@@ -185,7 +185,7 @@ def state(n_stats, hist_mode):
     n = min(n_stats, K)
     sketch = [0] * SK_BINS
     sketch[SK_BINS // 2 + 40] = n_stats * H * W
-    body = struct.pack("<f", float("nan")) + struct.pack("<f", 2.0 if n else 0)
+    body = struct.pack("<f", float("nan")) + struct.pack("<f", 2.0 if n else float("-inf"))
     body += struct.pack("<d", 3.5 * n_stats) + struct.pack("<%dQ" % SK_BINS, *sketch)
     body += struct.pack("<QQ", 0, 0) + struct.pack("<i", n)
     # the heap's root is the worst entry: slot 1 (0.4) above slot 0 (2.0)
