@@ -21,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ndx_status rc = ndx_ckpt_load(path, &st, arrays, 2);
     fuzz_check(rc, "ndx_ckpt_load");
     if (rc == NDX_OK) {
+        /* a position no run can be at is no checkpoint (issue 18, class 1) */
+        if (st.epoch < 0 || st.batch < 0 || st.step < 0) abort();
         if (st.n_scalars < 0 || st.n_scalars > NDX_CKPT_MAX_SCALARS) abort();
         for (int i = 0; i < st.n_scalars; i++)
             if (!memchr(st.scalars[i].name, 0, sizeof st.scalars[i].name)) abort();

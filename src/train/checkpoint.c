@@ -263,6 +263,12 @@ static ndx_status ckpt_meta(const char *path, FILE *f, const unsigned char *hd, 
     s->batch = (int64_t)get_u64(hd + 32);
     s->step = (int64_t)get_u64(hd + 40);
     for (int i = 0; i < 4; i++) s->rng.s[i] = get_u64(hd + 48 + 8 * i);
+    if (s->epoch < 0 || s->batch < 0 || s->step < 0) {
+        rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: epoch %lld, batch %lld, step %lld: "
+                       "negative", path, (long long)s->epoch, (long long)s->batch,
+                       (long long)s->step);
+        goto done;
+    }
     size_t pos = 0;
     for (uint32_t i = 0; i < ns; i++) {
         if (!get_name(meta, meta_len, &pos, s->scalars[i].name, sizeof s->scalars[i].name) ||
