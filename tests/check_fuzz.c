@@ -14,6 +14,7 @@
 
 #include "netdx.h"
 #include "netdx_dissect.h"
+#include "netdx_lexicon.h"
 #include "testutil.h"
 #include "../src/io/safetensors.h"
 
@@ -67,6 +68,12 @@ static ndx_status replay(const char *harness, const char *path)
         ndx_manifest m;
         ndx_status st = ndx_manifest_read(path, &m);
         if (st == NDX_OK) ndx_manifest_free(&m);
+        return st;
+    }
+    if (!strcmp(harness, "fuzz_lexicon")) {
+        ndx_lexicon *lex = NULL;
+        ndx_status st = ndx_lexicon_load(path, &lex);
+        ndx_lexicon_free(lex);
         return st;
     }
     char sealed[64];

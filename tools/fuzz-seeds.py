@@ -235,6 +235,17 @@ def survey_seeds():
         json.dumps(hist) + "\n" + json.dumps(newer) + "\n")
 
 
+# ---- the lexicon -------------------------------------------------------------
+def lexicon_seeds():
+    with open(os.path.join(ROOT, "data", "birads-lexicon.json"), "rb") as f:
+        full = f.read()
+    put("fuzz_lexicon", "birads-lexicon.json", full)
+    lex = json.loads(full)
+    lex["categories"] = [dict(c, descriptors=c["descriptors"][:2]) for c in lex["categories"][:3]]
+    lex.pop("matching_notes", None)
+    put("fuzz_lexicon", "three_categories.json", json.dumps(lex, indent=1))
+
+
 if __name__ == "__main__":
     png_seeds()
     st_seeds()
@@ -243,3 +254,4 @@ if __name__ == "__main__":
     ckpt_seeds()
     state_seeds()
     survey_seeds()
+    lexicon_seeds()
