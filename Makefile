@@ -30,6 +30,11 @@ ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
+# FUZZ=1 (set by `make fuzz`): coverage for libFuzzer and the sanitizers.
+ifeq ($(FUZZ),1)
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
@@ -65,11 +70,13 @@ $(BUILD)/kernels/resize-aa-plan.o: XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
 # The Winograd transforms are plain C loops left to the vectorizer (baseline
 # ISA, no contraction: results equal the scalar loops').
+ifneq ($(FUZZ),1)   # gcc's flags; the clang build for fuzzing goes without
 $(BUILD)/src/core/winograd.o: XFLAGS := -ftree-vectorize -fvect-cost-model=dynamic
+endif
 
 # ---- targets -----------------------------------------------------------------
 .PHONY: all lib check check-tree check-asan check-neon check-torch check-browser bench demo \
-        install uninstall install-test clean deps help run-tests
+        install uninstall install-test clean deps help run-tests fuzz fuzz-regress fuzz-bin
 
 all: lib $(BUILD)/netdx
 
@@ -135,6 +142,29 @@ check-tree: $(BUILD)/libnetdx.so
 check-asan:
 	@tools/install-deps.sh build
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 run-tests
+
+# libFuzzer harnesses, one per loader (fuzz/fuzz_*.c, docs/reliability.md):
+# the library built again with clang, -fsanitize=fuzzer-no-link,address,
+# undefined in $(FUZZ_BUILD).  `make fuzz` runs each for FUZZ_SECONDS, new
+# inputs into $(FUZZ_BUILD)/corpus, crashes into $(FUZZ_BUILD)/crashes;
+# `make fuzz-regress` runs each once over fuzz/corpus/NAME and
+# fuzz/crashes/NAME.  FUZZERS="fuzz_png fuzz_npy" picks some.
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS      ?= $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+fuzz:
+	@tools/install-deps.sh build fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang NO_OMP=1 FUZZ=1 WERROR=0 fuzz-bin
+	@tools/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
+fuzz-regress:
+	@tools/install-deps.sh build fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang NO_OMP=1 FUZZ=1 WERROR=0 fuzz-bin
+	@tools/fuzz.sh regress $(FUZZ_BUILD) $(FUZZERS)
+fuzz-bin: $(FUZZERS:%=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/libnetdx.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ikernels -Itests -DNDX_SRCDIR='"$(CURDIR)"' $(CFLAGS) -fsanitize=fuzzer \
+	  $< $(BUILD)/libnetdx.a -o $@ $(LDLIBS)
 
 # The kernel suites, cross-built static for aarch64 (NEON set), under qemu.
 NEON_BUILD = build/neon
@@ -228,6 +258,6 @@ clean:
 	rm -rf build
 
 help:
-	@echo "targets: all check check-tree check-asan check-neon check-torch check-browser bench demo install uninstall clean deps"
+	@echo "targets: all check check-tree check-asan check-neon check-torch check-browser bench demo fuzz fuzz-regress install uninstall clean deps"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

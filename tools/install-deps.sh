@@ -1,12 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages netdx needs, non-interactively and only those
 # that are missing (as root, else through sudo).
-#   tools/install-deps.sh [build|neon|bench|golden|browser|all]...   (default: build)
+#   tools/install-deps.sh [build|neon|bench|golden|fuzz|browser|all]...   (default: build)
 #  build : compile the library, the CLI and the Check suites, run the demo
 #  neon  : cross-build the kernel suites for aarch64 and run them under qemu
 #  bench : OpenBLAS and PyTorch to compare against in `make bench`
 #  golden: PyTorch to regenerate tests/data with tools/gen_golden.py, and
 #          statsmodels + scikit-learn for tools/gen_report_golden.py
+#  fuzz  : clang and its libFuzzer runtime for `make fuzz` / `make fuzz-regress`
+#          (on Debian 12 -fsanitize=fuzzer links libclang_rt.fuzzer from
+#          libclang-rt-14-dev, only recommended by clang; libfuzzer-14-dev,
+#          the standalone libFuzzer.a, is not needed)
 #  browser: Node.js, npm and chromium for `make check-browser` (npm is left
 #          out where a nodejs that bundles it is installed already)
 set -eu
@@ -15,6 +19,7 @@ build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev l
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
 bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
 golden="python3-torch python3-torchvision python3-numpy python3-statsmodels python3-sklearn"
+fuzz="clang libclang-rt-14-dev"
 browser="nodejs chromium"
 command -v npm >/dev/null 2>&1 || browser="$browser npm"
 
@@ -26,9 +31,10 @@ for group in "$@"; do
     neon) want="$want $build $neon" ;;
     bench) want="$want $build $bench" ;;
     golden) want="$want $golden" ;;
+    fuzz) want="$want $build $fuzz" ;;
     browser) want="$want $browser" ;;
-    all) want="$want $build $neon $bench $golden $browser" ;;
-    *) echo "install-deps: unknown group '$group' (build, neon, bench, golden, browser, all)" >&2; exit 2 ;;
+    all) want="$want $build $neon $bench $golden $fuzz $browser" ;;
+    *) echo "install-deps: unknown group '$group' (build, neon, bench, golden, fuzz, browser, all)" >&2; exit 2 ;;
     esac
 done
 

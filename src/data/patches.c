@@ -660,6 +660,13 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
                            path, line, p.x, p.y, p.w, p.h, iw, ih);
             break;
         }
+        /* one size per image: the index keeps one, every box must lie in it */
+        if (ix->images[lo].width && (ix->images[lo].width != iw || ix->images[lo].height != ih)) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column 11 (image_size): %dx%d, but an earlier "
+                           "row gives %s as %dx%d", path, line, iw, ih, img,
+                           ix->images[lo].width, ix->images[lo].height);
+            break;
+        }
         ix->images[lo].width = iw, ix->images[lo].height = ih;
         for (int k = 0; k < 2 * NDX_LESION_KINDS && st == NDX_OK; k++) {
             float v = 0;

@@ -182,6 +182,12 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
         if (c != per_unit)
             return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: sketch holds %llu values, expected %llu",
                              path, u, (unsigned long long)c, (unsigned long long)per_unit);
+        /* what units.csv prints: finite once a patch was seen, as made before */
+        if (d->n_stats ? !isfinite(d->maxs[u]) || !isfinite(d->sums[u])
+                       : d->maxs[u] != -INFINITY || d->sums[u] != 0)
+            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: max score %g and sum %g after %llu "
+                             "patches", path, u, (double)d->maxs[u], d->sums[u],
+                             (unsigned long long)d->n_stats);
         if (d->thresholds_set && !isfinite(d->thr[u]))
             return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: threshold is not finite", path, u);
         for (int m = 0; m < d->nmasks; m++)
@@ -204,8 +210,8 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
                 return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: bad heap slot %d", path, u, s);
             seen[s] = 1;
             const size_t o = u * K + (size_t)s;
-            if (!isfinite(d->hscore[o]) || d->harg[o] < 0 || (size_t)d->harg[o] >= hw ||
-                d->hlabel[o] > 1)
+            if (!isfinite(d->hscore[o]) || !(d->hscore[o] <= d->maxs[u]) || d->harg[o] < 0 ||
+                (size_t)d->harg[o] >= hw || d->hlabel[o] > 1)
                 return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: bad top-k entry %d", path, u, i);
             const float *map = d->hmap + o * hw;
             for (size_t j = 0; j < hw; j++)

@@ -76,7 +76,7 @@ ndx_status ndx_npy_read(const char *path, ndx_tensor *t)
         goto out;
     }
     if (strncmp(d, "'<f4'", 5) != 0 && strncmp(d, "'float32'", 9) != 0) {
-        const char *e = strchr(d + 1, '\'');
+        const char *e = *d ? strchr(d + 1, '\'') : NULL;   /* d may end the header */
         st = ndx__fail(NDX_ERR_FORMAT, "%s: dtype %.*s, only little-endian float32 ('<f4') is "
                        "read", path, e ? (int)(e - d + 1) : 8, d);
         goto out;

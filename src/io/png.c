@@ -79,7 +79,7 @@ static void reader_close(png_reader *r)
 static ndx_status too_large(const char *path, uint32_t w, uint32_t h, int depth, int64_t limit,
                             int given)
 {
-    if ((int64_t)w * (int64_t)h <= limit) return NDX_OK;
+    if ((uint64_t)w * h <= (uint64_t)limit) return NDX_OK;   /* 2^32 x 2^32 fits */
     return ndx__fail(NDX_ERR_FORMAT, "%s: the PNG declares %ux%u %d-bit pixels (%.1f Mpixel), more "
                      "than the limit of %lld pixels (%.1f Mpixel); %s", path, (unsigned)w,
                      (unsigned)h, depth, (double)w * h / 1048576.0, (long long)limit,
@@ -102,6 +102,11 @@ static ndx_status reader_open(png_reader *r, const char *path)
     if (!r->info) return ndx__fail(NDX_ERR_NOMEM, "%s: libpng: out of memory", path);
     /* Refuse absurd headers early; the caller's limit is checked below. */
     png_set_user_limits(r->png, 1u << 20, 1u << 20);
+    /* Ancillary chunks libpng reads whole into memory (text, ICC profile,
+     * ...) are skipped unread: their length, up to 2 GiB, would be
+     * allocated for a 100-byte file (fuzz/crashes/fuzz_png/text-chunk-1gib). */
+    static const png_byte skip[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0eXIf\0pCAL\0sCAL";
+    png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_NEVER, skip, 8);
     png_init_io(r->png, r->f);
     png_set_sig_bytes(r->png, 8);
     return NDX_OK;

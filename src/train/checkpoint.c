@@ -233,7 +233,9 @@ static ndx_status ckpt_open(const char *path, FILE **out, unsigned char *hd, uin
     if (version < CKPT_VERSION_MIN || version > CKPT_VERSION || file_bytes != *size ||
         meta_len > CKPT_MAX_META || meta_len > *size - CKPT_HEADER - 8 ||
         get_u32(hd + 80) > NDX_CKPT_MAX_SCALARS ||
-        get_u32(hd + 84) > CKPT_MAX_ARRAYS)
+        get_u32(hd + 84) > CKPT_MAX_ARRAYS ||
+        /* each name takes >= 11 bytes of meta: counts checked before allocating */
+        11 * ((uint64_t)get_u32(hd + 80) + get_u32(hd + 84)) > meta_len)
         rc = ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: version %u (expected %u..%u) or header "
                        "sizes do not fit the file", path, version, CKPT_VERSION_MIN, CKPT_VERSION);
 done:
