@@ -147,6 +147,9 @@ ndx_hasher *ndx_hasher_new(uint64_t seed);
 void ndx_hasher_update(ndx_hasher *h, const void *data, size_t len);
 uint64_t ndx_hasher_digest(const ndx_hasher *h);
 void ndx_hasher_free(ndx_hasher *h);
+/* XXH3-64 of a file's bytes (the digest provenance records: the data a
+ * checkpoint was trained on, the model and data of a dissection). */
+ndx_status ndx_hash_file(const char *path, uint64_t seed, uint64_t *out);
 
 /* ---- GEMM -------------------------------------------------------------- */
 /* C = alpha * op(A) * op(B) + beta * C, row-major (cblas_sgemm with
@@ -389,6 +392,7 @@ typedef struct ndx_patch_index {
     size_t nimages;
     ndx_patch *patches;
     size_t n;
+    uint64_t digest;      /* XXH3-64 (seed 0) of patches.csv as read */
 } ndx_patch_index;
 typedef struct ndx_patch_stats {
     long images, patches, positive, dropped, resampled_masks;
@@ -401,7 +405,7 @@ typedef struct ndx_patch_stats {
  * counted in st->resampled_masks. */
 ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o,
                              ndx_patch_stats *st);
-/* Reads dir/patches.csv and dir/manifest.csv. */
+/* Reads dir/patches.csv and dir/manifest.csv; ix->digest: patches.csv's. */
 ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix);
 void ndx_patches_free(ndx_patch_index *ix);
 
@@ -518,7 +522,7 @@ void ndx_sampler_free(ndx_sampler *s);
  * fsyncs it, renames it over path and fsyncs the directory.  Loading refuses
  * a corrupt or truncated file (NDX_ERR_FORMAT naming the file and the fault)
  * before touching the caller's arrays. */
-#define NDX_CKPT_MAX_SCALARS 16
+#define NDX_CKPT_MAX_SCALARS 32
 #define NDX_CKPT_NAME_MAX 128   /* bytes of an array or scalar name, with NUL */
 typedef struct ndx_ckpt_state {
     int64_t epoch;     /* epochs completed */
@@ -543,6 +547,9 @@ ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
  * missing, extra or misshaped arrays are errors naming the array. */
 ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
                          const ndx_ckpt_array *arrays, int n_arrays);
+/* The position and scalars alone (the file checked whole as by load), to
+ * compare what a checkpoint was made from before loading its arrays. */
+ndx_status ndx_ckpt_peek(const char *path, ndx_ckpt_state *st);
 
 /* ---- training: the loop (netdx train / netdx eval) ----------------------- */
 /* Fine-tunes a zoo network on the training patches of data_dir (patches.csv),
@@ -581,7 +588,8 @@ void ndx_train_defaults(ndx_train_opts *o);
 ndx_status ndx_train(const ndx_train_opts *o, double *test_auc);
 /* Scores one split (NDX_SPLIT_*) of data_dir with the model: AUC and
  * accuracy; roc_png and scores_csv (patch,image,x,y,w,h,label,score) may
- * be NULL. */
+ * be NULL.  A split with patches of one class only: *auc = NAN and no ROC
+ * (roc_png not written); the accuracy and the scores are. */
 ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batch,
                     const char *roc_png, const char *scores_csv, double *auc,
                     double *accuracy);

@@ -559,7 +559,8 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
     }
     snprintf(path, sizeof path, "%s/patches.csv", dir);
     ndx_csv *c;
-    if ((st = ndx_csv_open(path, &c)) != NDX_OK) {
+    if ((st = ndx_hash_file(path, 0, &ix->digest)) != NDX_OK ||
+        (st = ndx_csv_open(path, &c)) != NDX_OK) {
         ndx_patches_free(ix);
         return st;
     }
@@ -634,6 +635,12 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
         if (p.w > iw - p.x || p.h > ih - p.y) {
             st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: box (%d,%d,%d,%d) lies outside the %dx%d image",
                            path, line, p.x, p.y, p.w, p.h, iw, ih);
+            break;
+        }
+        if (ix->images[lo].width && (ix->images[lo].width != iw || ix->images[lo].height != ih)) {
+            st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column 11 (image_size): %dx%d, but an earlier "
+                           "row gives %s %dx%d", path, line, iw, ih, img, ix->images[lo].width,
+                           ix->images[lo].height);
             break;
         }
         ix->images[lo].width = iw, ix->images[lo].height = ih;

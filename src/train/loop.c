@@ -21,6 +21,7 @@
 
 #include "netdx_nn.h"
 #include "../io/io.h"
+#include "provenance.h"
 
 #define CLASSES 2
 
@@ -337,10 +338,7 @@ static ndx_status save_ckpt(trainer *t)
     ndx_ckpt_state *c = &t->cst;
     const ndx_train_opts *o = t->o;
     ndx_status st;
-    if ((st = ndx_ckpt_set(c, "seed", (double)(o->seed & 0xffffffffffff))) ||
-        (st = ndx_ckpt_set(c, "batch_size", o->batch)) ||
-        (st = ndx_ckpt_set(c, "input_size", t->size)) ||
-        (st = ndx_ckpt_set(c, "flips", o->flips != 0)) ||
+    if ((st = ndx__train_record(c, o, t->size, t->r.ix.digest)) ||
         (st = ndx_ckpt_set(c, "best_auc", t->best)) ||
         (st = ndx_ckpt_set(c, "train_loss_sum", t->tloss.sum)) ||
         (st = ndx_ckpt_set(c, "train_weight", t->tloss.weight)) ||
@@ -353,18 +351,13 @@ static ndx_status save_ckpt(trainer *t)
 static ndx_status resume(trainer *t)
 {
     const ndx_train_opts *o = t->o;
-    ndx_status st = ndx_ckpt_load(o->resume, &t->cst, t->cs.a, t->cs.n);
+    ndx_status st = ndx_ckpt_peek(o->resume, &t->cst);
+    if (!st) st = ndx__train_match(&t->cst, o->resume, o, t->size, t->r.ix.digest);
+    if (!st) st = ndx_ckpt_load(o->resume, &t->cst, t->cs.a, t->cs.n);
     if (st == NDX_ERR_SHAPE && strstr(ndx_last_error(), "'history'"))
         st = ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written for another --epochs",
                        o->resume);
     if (st) return st;
-    double v;
-    if (ndx_ckpt_get(&t->cst, "seed", &v) || v != (double)(o->seed & 0xffffffffffff) ||
-        ndx_ckpt_get(&t->cst, "batch_size", &v) || v != o->batch ||
-        ndx_ckpt_get(&t->cst, "input_size", &v) || v != t->size ||
-        ndx_ckpt_get(&t->cst, "flips", &v) || v != (o->flips != 0))
-        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with another --seed, "
-                         "--batch, --input-size or --flips", o->resume);
     ndx_ckpt_get(&t->cst, "best_auc", &t->best);
     ndx_ckpt_get(&t->cst, "train_loss_sum", &t->tloss.sum);
     ndx_ckpt_get(&t->cst, "train_weight", &t->tloss.weight);
@@ -565,21 +558,10 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
                        data_dir);
         goto done;
     }
-    double loss, a;
-    if ((st = evaluate(&r, split, &loss, accuracy ? accuracy : &a, auc ? auc : &a))) goto done;
-    if (roc_png) {
-        size_t npts;
-        double v;
-        fpr = malloc((n + 1) * sizeof *fpr);
-        tpr = malloc((n + 1) * sizeof *tpr);
-        if (!fpr || !tpr) {
-            st = ndx__fail(NDX_ERR_NOMEM, "eval: out of memory");
-            goto done;
-        }
-        if ((st = ndx_roc(r.scores, r.eval_labels, n, fpr, tpr, NULL, n + 1, &npts, &v)) ||
-            (st = ndx_plot_roc(roc_png, fpr, tpr, npts, v, NULL)))
-            goto done;
-    }
+    double loss, acc, au;
+    if ((st = evaluate(&r, split, &loss, &acc, &au))) goto done;
+    if (accuracy) *accuracy = acc;
+    if (auc) *auc = au;   /* NAN: one class only, no ROC (the scores are still written) */
     if (scores_csv) {
         ndx__out w;
         if ((st = ndx__out_open(&w, scores_csv, 0))) goto done;
@@ -591,6 +573,15 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
                     (double)r.scores[k]);
         }
         st = ndx__out_commit(&w);
+    }
+    if (!st && roc_png && isfinite(au)) {
+        size_t npts;
+        double v;
+        fpr = malloc((n + 1) * sizeof *fpr);
+        tpr = malloc((n + 1) * sizeof *tpr);
+        if (!fpr || !tpr) st = ndx__fail(NDX_ERR_NOMEM, "eval: out of memory");
+        if (!st) st = ndx_roc(r.scores, r.eval_labels, n, fpr, tpr, NULL, n + 1, &npts, &v);
+        if (!st) st = ndx_plot_roc(roc_png, fpr, tpr, npts, v, NULL);
     }
 done:
     free(fpr);
