@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "netdx.h"
+#include "netdx_dissect.h"
 #include "netdx_nn.h"
 #include "testutil.h"
 
@@ -301,6 +302,77 @@ START_TEST(test_manifest_consistency)
 }
 END_TEST
 
+#define DISSECT "dissect --split train --layer features.17 --topk 8 --images 0"
+
+/* Merging one shard twice, shards of other counts, of another model or
+ * data: refused (today: every patch counted twice, or a mixture). */
+START_TEST(test_merge_provenance)
+{
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(run(DISSECT " --model %s/tiny.safetensors --data %s/data --shard %d/2 "
+                             "--out %s/s%d", dir, dir, k, dir, k), 0);
+    ck_assert_int_eq(run(DISSECT " --model %s/tiny.safetensors --data %s/data --out %s/all", dir,
+                         dir, dir), 0);
+    /* the same folder twice, and a merged pair with one of its shards */
+    ck_assert_int_ne(run("dissect --merge %s/s0 %s/s0 --out %s/x", dir, dir, dir), 0);
+    ck_assert(output_has("both states hold shard 0 of 2: its patches would count twice"));
+    ck_assert_int_eq(run("dissect --merge %s/s0 %s/s1 --out %s/m01", dir, dir, dir), 0);
+    ck_assert_int_ne(run("dissect --merge %s/m01 %s/s1 --out %s/x", dir, dir, dir), 0);
+    ck_assert(output_has("both states hold shard 1 of 2"));
+    ck_assert_int_ne(run("dissect --merge %s/all %s/all --out %s/x", dir, dir, dir), 0);
+    ck_assert(output_has("both states hold shard 0 of 1"));
+    /* shards of another count */
+    ck_assert_int_ne(run("dissect --merge %s/all %s/s1 --out %s/x", dir, dir, dir), 0);
+    ck_assert(output_has("shards of 1 vs shards of 2"));
+    ck_assert(!exists("x"));
+    /* another model */
+    save_tiny("tiny2.safetensors", 6);
+    ck_assert_int_eq(run(DISSECT " --model %s/tiny2.safetensors --data %s/data --shard 1/2 "
+                         "--out %s/t1", dir, dir, dir), 0);
+    ck_assert_int_ne(run("dissect --merge %s/s0 %s/t1 --out %s/x", dir, dir, dir), 0);
+    ck_assert(output_has("the states were made by different models"));
+    /* other data (same images, patches cut another way) */
+    ck_assert_int_eq(run("synth --out %s/d2 --patients 6 --seed 3 --pixel-um 400 --normal-frac 0",
+                         dir), 0);
+    ck_assert_int_eq(run("patches --data %s/d2 --stride 0.75", dir), 0);
+    ck_assert_int_eq(run(DISSECT " --model %s/tiny.safetensors --data %s/d2 --shard 1/2 "
+                         "--out %s/u1", dir, dir, dir), 0);
+    ck_assert_int_ne(run("dissect --merge %s/s0 %s/u1 --out %s/x", dir, dir, dir), 0);
+    ck_assert(output_has("the states were made over different patches.csv"));
+    /* --model / --data that are not the states' */
+    ck_assert_int_ne(run("dissect --merge %s/s0 %s/s1 --model %s/tiny2.safetensors --out %s/x",
+                         dir, dir, dir, dir), 0);
+    ck_assert(output_has("is not the model the states were made from"));
+    ck_assert_int_ne(run("dissect --merge %s/s0 %s/s1 --data %s/d2 --out %s/x", dir, dir, dir,
+                         dir), 0);
+    ck_assert(output_has("is not the patches.csv the states were made from"));
+    /* thresholds from another model's states */
+    ck_assert_int_ne(run(DISSECT " --model %s/tiny2.safetensors --data %s/data --shard 0/2 "
+                         "--thresholds-from %s/m01 --out %s/x", dir, dir, dir, dir), 0);
+    ck_assert(output_has("--thresholds-from features.17: the states were made by different"));
+    ck_assert(!exists("x"));
+    /* the library: a state's record survives its file */
+    char p[600];
+    snprintf(p, sizeof p, "%s/m01/features.17.dstate", dir);
+    ndx_dissect *d = NULL;
+    ck_assert_msg(ndx_dissect_load(p, &d) == NDX_OK, "%s", ndx_last_error());
+    ndx_dissect_source src;
+    int covered = 0;
+    ck_assert_int_eq(ndx_dissect_get_source(d, &src, &covered), 1);
+    ck_assert_int_eq(covered, 2);
+    ck_assert_int_eq(src.nshards, 2);
+    ck_assert_int_eq(src.split, NDX_SPLIT_TRAIN);
+    uint64_t h;
+    snprintf(p, sizeof p, "%s/tiny.safetensors", dir);
+    ck_assert_int_eq(ndx_hash_file(p, 0, &h), NDX_OK);
+    ck_assert(src.model == h);
+    snprintf(p, sizeof p, "%s/data/patches.csv", dir);
+    ck_assert_int_eq(ndx_hash_file(p, 0, &h), NDX_OK);
+    ck_assert(src.data == h);
+    ndx_dissect_free(d);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -314,6 +386,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_eval_one_class);
     tcase_add_test(tc, test_resume_provenance);
     tcase_add_test(tc, test_manifest_consistency);
+    tcase_add_test(tc, test_merge_provenance);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

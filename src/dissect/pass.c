@@ -256,6 +256,8 @@ static ndx_status open_pass(pass *p, int *warm)
     p->S = ndx_net_input_size(p->net);
     p->M = o->mask_size ? o->mask_size : p->S;
     *warm = 0;
+    ndx_dissect_source src = {0, p->ix.digest, o->split, o->shard, o->nshards};
+    if ((st = ndx_hash_file(o->model, 0, &src.model))) return st;
     for (int l = 0; l < p->nl; l++) {
         if ((p->nodes[l] = ndx_net_find(p->net, o->layers[l])) < 1)
             return ndx__fail(NDX_ERR_INVALID, "%s: %s has no node '%s' (see netdx info --model)",
@@ -264,7 +266,9 @@ static ndx_status open_pass(pass *p, int *warm)
         ndx_net_node_shape(p->net, p->nodes[l], &c, &h, &w);
         ndx_dissect_config cfg = {.layer = o->layers[l], .units = c, .h = h, .w = w,
                                   .topk = o->topk, .mode = o->mode, .quantile = o->quantile};
-        if ((st = ndx_dissect_new(&cfg, &p->st[l])) || (st = layer_weights(p, l))) return st;
+        if ((st = ndx_dissect_new(&cfg, &p->st[l])) || (st = layer_weights(p, l)) ||
+            (st = ndx_dissect_set_source(p->st[l], &src)))
+            return st;
         if (ndx_dissect_warmup(p->st[l]) > *warm) *warm = ndx_dissect_warmup(p->st[l]);
     }
     if ((st = select_patches(p))) return st;
@@ -312,6 +316,8 @@ static ndx_status thresholds_from(pass *p)
         int units, fu;
         ndx_status st = state_path(path, sizeof path, p->o->thresholds_from, p->o->layers[l]);
         if (!st) st = ndx_dissect_load(path, &from);
+        if (!st && (st = ndx__dissect_same_source(p->st[l], from, "--thresholds-from")))
+            ndx_dissect_free(from);
         if (st) return st;
         ndx_dissect_dims(p->st[l], &units, NULL, NULL, NULL, NULL);
         ndx_dissect_dims(from, &fu, NULL, NULL, NULL, NULL);
@@ -558,13 +564,30 @@ static ndx_status merge_states(pass *p)
     return st;
 }
 
+/* The --model or --data given to a merge (digest now) against what the
+ * merged states were made from (was; 0 when they record nothing). */
+static ndx_status given_is_source(const char *opt, const char *path, uint64_t was, uint64_t now)
+{
+    if (!was || was == now) return NDX_OK;
+    return ndx__fail(NDX_ERR_INVALID, "--%s %s (XXH3 %016llx) is not the %s the states were made "
+                     "from (XXH3 %016llx): give that one, or leave --%s out", opt, path,
+                     (unsigned long long)now, opt[0] == 'm' ? "model" : "patches.csv",
+                     (unsigned long long)was, opt);
+}
+
 static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
 {
     pass p = {.o = o};
     ndx_status st = merge_states(&p);
+    ndx_dissect_source src = {0};
+    const int has_src = !st && ndx_dissect_get_source(p.st[0], &src, NULL);
+    uint64_t now;
+    if (has_src && o->model && !(st = ndx_hash_file(o->model, 0, &now)))
+        st = given_is_source("model", o->model, src.model, now);
     if (!st && o->data && o->images) {
         if (!(st = ndx_patches_read(o->data, &p.ix))) {
             p.have_ix = 1;
+            if (has_src) st = given_is_source("data", o->data, src.data, p.ix.digest);
             p.cache = ndx_patch_cache_new((size_t)256 << 20);
             if (!p.cache) st = ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
         }
