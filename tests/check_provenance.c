@@ -6,7 +6,8 @@
  *   - train --resume with other settings or another data set: refused,
  *     naming the field and both values;
  *   - a manifest giving one image two patients, two sides, or one lesion
- *     twice: refused with the lines of both rows;
+ *     twice: refused with the lines of both rows; import-cbis skips such
+ *     rows with a note;
  *   - dissect --merge of one shard twice, of shards of another count, of
  *     another model or data: refused.
  * Runs the netdx beside this suite's directory (BUILD/netdx); phantom data
@@ -72,10 +73,15 @@ static void save_tiny(const char *name, uint64_t seed)
     ndx_net_free(net);
 }
 
-static void setup(void)
+static void make_dir(void)
 {
     strcpy(dir, "/tmp/ndx_check_provenance_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void setup(void)
+{
+    make_dir();
     synth("data", 3, "--normal-frac 0");
     save_tiny("tiny.safetensors", 5);
 }
@@ -302,6 +308,81 @@ START_TEST(test_manifest_consistency)
 }
 END_TEST
 
+/* A PNG at DIR/cbis/img/<rel with .dcm as .png>: w x h, 16-bit image or
+ * 8-bit mask. */
+static void cbis_png(const char *rel, int w, int h, int mask)
+{
+    char p[900], cmd[1000];
+    snprintf(p, sizeof p, "%s/cbis/img/%.*s.png", dir, (int)(strlen(rel) - 4), rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", p);
+    ck_assert_int_eq(system(cmd), 0);
+    uint16_t *im = calloc((size_t)w * h, sizeof *im);
+    uint8_t *m = calloc((size_t)w * h, 1);
+    for (int i = 0; i < w * h; i++) im[i] = 30000, m[i] = (i % w) < w / 2 ? 255 : 0;
+    ck_assert_int_eq(mask ? ndx_png_write8(p, m, w, h, 1) : ndx_png_write16(p, im, w, h), NDX_OK);
+    free(im);
+    free(m);
+}
+
+static void collect(void *ctx, const char *msg)
+{
+    char *log = ctx;
+    const size_t n = strlen(log);
+    snprintf(log + n, 4096 - n, "%s\n", msg);
+}
+
+/* import-cbis: a lesion row given twice and a row of the same image under
+ * another side are skipped with a note, so the manifest it writes reads. */
+START_TEST(test_cbis_conflicts)
+{
+    char p[1000], log[4096] = "";
+    snprintf(p, sizeof p, "mkdir -p %s/cbis/csv", dir);
+    ck_assert_int_eq(system(p), 0);
+    const char *img1 = "Mass-Training_P_00001_LEFT_CC/1/1/000000.dcm";
+    const char *img2 = "Mass-Training_P_00002_LEFT_CC/1/1/000000.dcm";
+    const char *crop = "Mass-Training_P_0000%d_LEFT_CC_%d/1/1/000000.dcm";
+    const char *roi = "Mass-Training_P_0000%d_LEFT_CC_%d/1/1/000001.dcm";
+    char rows[3000] = "patient_id,breast_density,left or right breast,image view,abnormality id,"
+                      "abnormality type,mass shape,mass margins,assessment,pathology,subtlety,"
+                      "image file path,cropped image file path,ROI mask file path\n";
+    const struct { int pid, id; const char *side, *img; } r[4] = {
+        {1, 1, "LEFT", img1}, {1, 1, "LEFT", img1}, {1, 2, "RIGHT", img1}, {2, 1, "LEFT", img2}};
+    for (int i = 0; i < 4; i++) {
+        char c[200], m[200];
+        snprintf(c, sizeof c, crop, r[i].pid, r[i].id);
+        snprintf(m, sizeof m, roi, r[i].pid, r[i].id);
+        snprintf(rows + strlen(rows), sizeof rows - strlen(rows),
+                 "P_0000%d,2,%s,CC,%d,mass,OVAL,CIRCUMSCRIBED,3,BENIGN,3,%s,%s,%s\n", r[i].pid,
+                 r[i].side, r[i].id, r[i].img, c, m);
+        cbis_png(r[i].img, 48, 64, 0);
+        cbis_png(c, 8, 8, 1);
+        cbis_png(m, 48, 64, 1);
+    }
+    snprintf(p, sizeof p, "%s/cbis/csv/mass_case_description_train_set.csv", dir);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(rows, f);
+    ck_assert_int_eq(fclose(f), 0);
+    char csv[600], img[600], out[600];
+    snprintf(csv, sizeof csv, "%s/cbis/csv", dir);
+    snprintf(img, sizeof img, "%s/cbis/img", dir);
+    snprintf(out, sizeof out, "%s/cbis/out", dir);
+    ndx_cbis_stats st;
+    ck_assert_msg(ndx_cbis_import(csv, img, out, &st, collect, log) == NDX_OK, "%s",
+                  ndx_last_error());
+    ck_assert_int_eq(st.rows, 2);
+    ck_assert_int_eq(st.invalid, 2);
+    ck_assert_msg(strstr(log, "mass 1: a lesion given twice, row skipped"), "%s", log);
+    ck_assert_msg(strstr(log, "mass 2: another patient, side or view than an earlier row"), "%s",
+                  log);
+    ndx_manifest m;
+    snprintf(p, sizeof p, "%s/manifest.csv", out);
+    ck_assert_msg(ndx_manifest_read(p, &m) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_uint_eq(m.n, 2);
+    ndx_manifest_free(&m);
+}
+END_TEST
+
 #define DISSECT "dissect --split train --layer features.17 --topk 8 --images 0"
 
 /* Merging one shard twice, shards of other counts, of another model or
@@ -378,15 +459,19 @@ int main(int argc, char **argv)
     (void)argc;
     tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("provenance");
-    TCase *tc = tcase_create("provenance");
+    TCase *tc = tcase_create("runs");   /* phantom data, the netdx command */
     tcase_set_timeout(tc, 600);
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_stale_patches);
     tcase_add_test(tc, test_patches_size_rows);
     tcase_add_test(tc, test_eval_one_class);
     tcase_add_test(tc, test_resume_provenance);
-    tcase_add_test(tc, test_manifest_consistency);
     tcase_add_test(tc, test_merge_provenance);
     suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("files");  /* hand-written manifests and CBIS CSVs */
+    tcase_add_unchecked_fixture(tf, make_dir, teardown);
+    tcase_add_test(tf, test_manifest_consistency);
+    tcase_add_test(tf, test_cbis_conflicts);
+    suite_add_tcase(s, tf);
     return tu_run(s);
 }
