@@ -22,6 +22,7 @@ typedef struct key {
 } key;
 
 #define LOW48 0xffffffffffffull
+#define MAX_KEYS 9
 
 static double arch_code(const char *arch) { return (double)(ndx_hash_str(arch, 0) & LOW48); }
 
@@ -40,7 +41,6 @@ static int keys(key *k, const ndx_train_opts *o, int size, uint64_t data)
     k[n++] = (key){"data", "--data", K_DIGEST, 0, data};
     return n;
 }
-#define MAX_KEYS 9
 
 ndx_status ndx__train_record(ndx_ckpt_state *c, const ndx_train_opts *o, int size, uint64_t data)
 {
@@ -86,8 +86,8 @@ static ndx_status differs(const char *path, const key *k, double was)
         return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written %s %s; this run is %s it: "
                          "%s", path, was != 0 ? "with" : "without", k->flag,
                          k->v != 0 ? "with" : "without", how);
-    return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with %s %.17g; this run has "
-                     "%s %.17g: %s", path, k->flag, was, k->flag, k->v, how);
+    return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with %s %.15g; this run has "
+                     "%s %.15g: %s", path, k->flag, was, k->flag, k->v, how);
 }
 
 ndx_status ndx__train_match(const ndx_ckpt_state *c, const char *path, const ndx_train_opts *o,
