@@ -151,6 +151,9 @@ ndx_hasher *ndx_hasher_new(uint64_t seed);
 void ndx_hasher_update(ndx_hasher *h, const void *data, size_t len);
 uint64_t ndx_hasher_digest(const ndx_hasher *h);
 void ndx_hasher_free(ndx_hasher *h);
+/* XXH3-64 of a file's bytes (the digest provenance records: the data a
+ * checkpoint was trained on, the model and data of a dissection). */
+ndx_status ndx_hash_file(const char *path, uint64_t seed, uint64_t *out);
 
 /* ---- GEMM -------------------------------------------------------------- */
 /* C = alpha * op(A) * op(B) + beta * C, row-major (cblas_sgemm with
@@ -429,6 +432,7 @@ typedef struct ndx_patch_index {
     size_t nimages;
     ndx_patch *patches;
     size_t n;
+    uint64_t digest;      /* XXH3-64 (seed 0) of patches.csv as read */
 } ndx_patch_index;
 typedef struct ndx_patch_stats {
     long images, patches, positive, dropped, resampled_masks;
@@ -441,7 +445,7 @@ typedef struct ndx_patch_stats {
  * counted in st->resampled_masks. */
 ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o,
                              ndx_patch_stats *st);
-/* Reads dir/patches.csv and dir/manifest.csv. */
+/* Reads dir/patches.csv and dir/manifest.csv; ix->digest: patches.csv's. */
 ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix);
 /* The class of a patch for a classes-way head.  2: the label (1 =
  * malignant).  3: 2 = malignant (label 1, the study's rule), 1 = benign (not
@@ -588,7 +592,7 @@ void ndx_sampler_free(ndx_sampler *s);
  * no sense (a negative epoch, batch or step, an all-zero RNG state, a
  * scalar named twice): the checksum proves the bytes, not the values.  The
  * caller checks the values against its run (ndx_train does). */
-#define NDX_CKPT_MAX_SCALARS 16
+#define NDX_CKPT_MAX_SCALARS 32
 #define NDX_CKPT_NAME_MAX 128   /* bytes of an array or scalar name, with NUL */
 typedef struct ndx_ckpt_state {
     int64_t epoch;     /* epochs completed */
@@ -616,6 +620,9 @@ ndx_status ndx_ckpt_save(const char *path, const ndx_ckpt_state *st,
  * missing, extra or misshaped arrays are errors naming the array. */
 ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
                          const ndx_ckpt_array *arrays, int n_arrays);
+/* The position and scalars alone (the file checked whole as by load), to
+ * compare what a checkpoint was made from before loading its arrays. */
+ndx_status ndx_ckpt_peek(const char *path, ndx_ckpt_state *st);
 
 /* ---- training: the loop (netdx train / netdx eval) ----------------------- */
 /* Fine-tunes a zoo network on the training patches of data_dir (patches.csv),
@@ -674,7 +681,8 @@ double ndx_train_lr(const ndx_train_opts *o, int epoch);
 ndx_status ndx_train(const ndx_train_opts *o, double *test_auc);
 /* Scores one split (NDX_SPLIT_*) of data_dir with the model: AUC and
  * accuracy; roc_png and scores_csv (patch,image,x,y,w,h,label,score) may
- * be NULL. */
+ * be NULL.  A split with patches of one class only: *auc = NAN and no ROC
+ * (roc_png not written); the accuracy and the scores are. */
 ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batch,
                     const char *roc_png, const char *scores_csv, double *auc,
                     double *accuracy);

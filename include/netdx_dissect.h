@@ -126,6 +126,22 @@ ndx_status ndx_dissect_set_thresholds(ndx_dissect *d, const float *t);
  * One-pass states (finished) merge their windows; ndx_dissect_finish then
  * gives the thresholds and IoU of both shards as one run would. */
 ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src);
+/* What a state was made from: the XXH3-64 of the model file and of
+ * patches.csv (ndx_hash_file), the split, and shard of nshards (one
+ * unsharded run: 0 of 1).  Saved with the state; ndx_dissect_merge refuses
+ * states of different models, data, splits or shard counts, a shard held
+ * by both (its patches would count twice), and a state with a record
+ * merged with one without.  ndx_dissect_run sets it; a state of the
+ * streaming API alone has none and merges unchecked. */
+typedef struct ndx_dissect_source {
+    uint64_t model, data;
+    int split;                   /* NDX_SPLIT_* */
+    int shard, nshards;          /* 0 <= shard < nshards <= 100000 */
+} ndx_dissect_source;
+ndx_status ndx_dissect_set_source(ndx_dissect *d, const ndx_dissect_source *s);
+/* 0 when d records none; else 1, *s filled, shard = the lowest shard held,
+ * *covered (may be NULL) = how many of the nshards it holds. */
+int ndx_dissect_get_source(const ndx_dissect *d, ndx_dissect_source *s, int *covered);
 /* The state file: little-endian, XXH3-64 checksum, written to a temporary
  * file and renamed.  Load refuses bad magic, versions, sizes and checksums. */
 ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path);

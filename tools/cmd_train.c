@@ -254,7 +254,13 @@ int cmd_eval(int argc, char **argv)
     if (ndx_eval(model, data, split, batch, roc ? roc : roc_def, scores ? scores : scores_def,
                  &auc, &acc) != NDX_OK)
         return cli_fail("eval");
-    printf("split: %s\nAUC: %.4f\naccuracy: %.4f\nroc: %s\nscores: %s\n", ndx_split_name(split),
-           auc, acc, roc ? roc : roc_def, scores ? scores : scores_def);
+    printf("split: %s\n", ndx_split_name(split));
+    if (isnan(auc))
+        printf("AUC: n/a (the %s split has patches of one class only)\n", ndx_split_name(split));
+    else
+        printf("AUC: %.4f\n", auc);
+    printf("accuracy: %.4f\nroc: %s\nscores: %s\n", acc,
+           isnan(auc) ? "not written (one class)" : roc ? roc : roc_def,
+           scores ? scores : scores_def);
     return EXIT_OK;
 }

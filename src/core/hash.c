@@ -1,4 +1,6 @@
 /* XXH3-64 from Debian's libxxhash. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -46,4 +48,22 @@ void ndx_hasher_free(ndx_hasher *h)
     if (!h) return;
     XXH3_freeState(h->st);
     free(h);
+}
+
+ndx_status ndx_hash_file(const char *path, uint64_t seed, uint64_t *out)
+{
+    if (!path || !out) return ndx__fail(NDX_ERR_INVALID, "hash_file: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f) return ndx__fail(NDX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    ndx_hasher *h = ndx_hasher_new(seed);
+    unsigned char *buf = malloc(1 << 16);
+    ndx_status st = h && buf ? NDX_OK : ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
+    size_t n;
+    while (!st && (n = fread(buf, 1, 1 << 16, f)) > 0) ndx_hasher_update(h, buf, n);
+    if (!st && ferror(f)) st = ndx__fail(NDX_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    if (!st) *out = ndx_hasher_digest(h);
+    ndx_hasher_free(h);
+    free(buf);
+    fclose(f);
+    return st;
 }

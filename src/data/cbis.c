@@ -336,6 +336,39 @@ static int cmp_image(const void *a, const void *b)
     return c ? c : x->abnormality_id - y->abnormality_id;
 }
 
+/* Drops the rows (sorted by image) that disagree with an earlier row of
+ * their image on the patient, side or view, or repeat its lesion (type and
+ * id): the manifest reader would refuse them.  Each is noted and counted
+ * invalid. */
+static void drop_conflicts(ndx_manifest *m, ndx_cbis_stats *S, void (*note)(void *, const char *),
+                           void *ctx)
+{
+    size_t out = 0, first = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const ndx_manifest_row *r = &m->rows[i];
+        if (out == 0 || strcmp(r->image_path, m->rows[out - 1].image_path)) first = out;
+        const char *why = NULL;
+        for (size_t j = first; j < out && !why; j++) {
+            const ndx_manifest_row *k = &m->rows[j];
+            if (strcmp(k->patient_id, r->patient_id) || strcmp(k->side, r->side) ||
+                strcmp(k->view, r->view))
+                why = "another patient, side or view than an earlier row";
+            else if (!strcmp(k->abnormality_type, r->abnormality_type) &&
+                     k->abnormality_id == r->abnormality_id)
+                why = "a lesion given twice";
+        }
+        if (why) {
+            say(note, ctx, "%s: %s %d: %s, row skipped", r->image_path, r->abnormality_type,
+                r->abnormality_id, why);
+            S->invalid++;
+            S->rows--;
+            continue;
+        }
+        m->rows[out++] = *r;
+    }
+    m->n = out;
+}
+
 static const char *const files[4] = {
     "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
     "calc_case_description_train_set.csv", "calc_case_description_test_set.csv"};
@@ -369,6 +402,7 @@ static ndx_status import_all(const char *csv_dir, const char *abs_img, const cha
                        images_dir, S.first_missing);
     if (st == NDX_OK) {
         qsort(m.rows, m.n, sizeof *m.rows, cmp_image);
+        drop_conflicts(&m, &S, note, note_ctx);
         for (size_t i = 0; i < m.n; i++)
             if (i == 0 || strcmp(m.rows[i].image_path, m.rows[i - 1].image_path)) S.images++;
         char *path = ndx__join(out_dir, "manifest.csv");

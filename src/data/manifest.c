@@ -142,6 +142,68 @@ void ndx_manifest_free(ndx_manifest *m)
     memset(m, 0, sizeof *m);
 }
 
+/* A row and the line it came from, for the checks across rows. */
+typedef struct row_at {
+    const ndx_manifest_row *r;
+    long line;
+} row_at;
+
+static int cmp_row_at(const void *a, const void *b)
+{
+    const row_at *x = a, *y = b;
+    int c = strcmp(x->r->image_path, y->r->image_path);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* The rows of one image (a, n of them, in file order) agree on the
+ * patient, side and view, and name each lesion (type and id) once. */
+static ndx_status check_image_rows(const char *path, const row_at *a, size_t n)
+{
+    const ndx_manifest_row *f = a[0].r;
+    for (size_t i = 1; i < n; i++) {
+        const ndx_manifest_row *r = a[i].r;
+        const int k = strcmp(r->patient_id, f->patient_id) ? 0 : strcmp(r->side, f->side) ? 1
+                      : strcmp(r->view, f->view) ? 2 : -1;
+        const char *what = k == 0 ? "patient_id" : k == 1 ? "left_or_right_breast" : "image_view";
+        const char *was = k == 0 ? f->patient_id : k == 1 ? f->side : f->view;
+        const char *now = k == 0 ? r->patient_id : k == 1 ? r->side : r->view;
+        if (k >= 0)
+            return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image %s has %s %s here but %s on line %ld: "
+                             "one image belongs to one patient, breast and view; correct one of "
+                             "the two rows", path, a[i].line, r->image_path, what, now, was,
+                             a[0].line);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(a[j].r->abnormality_type, r->abnormality_type) &&
+                a[j].r->abnormality_id == r->abnormality_id)
+                return r->abnormality_type[0]
+                           ? ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image %s: %s %d repeats line %ld "
+                                       "(a lesion counted twice): remove one row, or give the "
+                                       "lesions distinct abnormality_id", path, a[i].line,
+                                       r->image_path, r->abnormality_type, r->abnormality_id,
+                                       a[j].line)
+                           : ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image %s: a second row without "
+                                       "a lesion, as on line %ld: remove one", path, a[i].line,
+                                       r->image_path, a[j].line);
+    }
+    return NDX_OK;
+}
+
+/* Checks across rows: the rows of each image agree (check_image_rows). */
+static ndx_status check_rows(const char *path, const ndx_manifest *m, const long *lines)
+{
+    row_at *a = malloc((m->n ? m->n : 1) * sizeof *a);
+    if (!a) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory for %zu rows", path, m->n);
+    for (size_t i = 0; i < m->n; i++) a[i] = (row_at){&m->rows[i], lines[i]};
+    qsort(a, m->n, sizeof *a, cmp_row_at);
+    ndx_status st = NDX_OK;
+    for (size_t i = 0, j; i < m->n && !st; i = j) {
+        for (j = i + 1; j < m->n && !strcmp(a[j].r->image_path, a[i].r->image_path); j++) {}
+        st = check_image_rows(path, a + i, j - i);
+    }
+    free(a);
+    return st;
+}
+
 ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
 {
     memset(m, 0, sizeof *m);
@@ -164,6 +226,8 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
             ndx_csv_close(c);
             return st;
         }
+    long *lines = NULL;   /* the line of each row, for the checks across rows */
+    size_t nlines = 0;
     while ((got = ndx_csv_next(c)) > 0) {
         long line = ndx_csv_line(c);
         int nf = ndx_csv_nfields(c);
@@ -202,11 +266,19 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
             ndx_status s2 = ndx_manifest_add(m, &r);
             if (s2 != NDX_OK) st = s2;
         }
+        if (st == NDX_OK && m->n > nlines) {
+            long *l = realloc(lines, m->cap * sizeof *l);
+            if (!l) st = ndx__fail(NDX_ERR_NOMEM, "%s: out of memory for %zu rows", path, m->cap);
+            else lines = l, nlines = m->cap;
+        }
         if (st != NDX_OK) break;
+        lines[m->n - 1] = line;
     }
     if (got < 0) st = (ndx_status)got;
     ndx_csv_close(c);
     if (st == NDX_OK && m->n == 0) st = ndx__fail(NDX_ERR_FORMAT, "%s: no rows", path);
+    if (st == NDX_OK) st = check_rows(path, m, lines);
+    free(lines);
     if (st != NDX_OK) ndx_manifest_free(m);
     return st;
 }

@@ -203,7 +203,12 @@ ndx_status ndx_patch_load(ndx_patch_cache *c, const ndx_patch_index *ix, size_t 
     st = acquire(c, path, &e);
     free(path);
     if (st != NDX_OK) return st;
-    if (p->x < 0 || p->y < 0 || p->w > e->img.w - p->x || p->h > e->img.h - p->y)
+    if (e->img.w != im->width || e->img.h != im->height)
+        st = ndx__fail(NDX_ERR_FORMAT, "%s is %dx%d but %s/patches.csv was made for a %dx%d image "
+                       "(its image_size): the images changed after `netdx patches`; run it again "
+                       "(netdx patches --data %s)", e->path, e->img.w, e->img.h, ix->dir, im->width,
+                       im->height, ix->dir);
+    else if (p->x < 0 || p->y < 0 || p->w > e->img.w - p->x || p->h > e->img.h - p->y)
         st = ndx__fail(NDX_ERR_FORMAT, "%s: patch %zu's box (%d,%d,%d,%d) lies outside the %dx%d image",
                        e->path, i, p->x, p->y, p->w, p->h, e->img.w, e->img.h);
     else

@@ -74,6 +74,16 @@ struct ndx_dissect {
     uint8_t *wmasks;     /* warmup x nmasks x mask_h x mask_w */
     uint8_t *wpresent;   /* warmup x nmasks */
     int wn;              /* patches in the buffer */
+
+    /* What the state was made from (ndx_dissect_set_source), recorded in
+     * its file and checked by merge: src_set 0 = nothing recorded (a state
+     * of the streaming API alone); the XXH3-64 of the model file and of
+     * patches.csv, the split, and the shards covered: bit s of shards[]
+     * for shard s of nshards (one bit after a single run, several after
+     * merges). */
+    int src_set, src_split, nshards;
+    uint64_t src_model, src_data;
+    uint8_t *shards;     /* (nshards + 7) / 8 bytes */
 };
 
 /* The default mask kinds, one table: a patch's mask of a kind holds the
@@ -159,6 +169,13 @@ static inline int ndx__thread_id(void)
     return 0;
 #endif
 }
+
+/* ---- merge.c: provenance ------------------------------------------------ */
+/* a and b were made from the same model, data and split (either without a
+ * record: only when both are); what names the operation in messages. */
+ndx_status ndx__dissect_same_source(const ndx_dissect *a, const ndx_dissect *b, const char *what);
+/* Allocates d's shard bitmap for nshards (1..100000), cleared. */
+ndx_status ndx__dissect_shards(ndx_dissect *d, int nshards);
 
 /* ---- windows.c: one-pass IoU windows ------------------------------------- */
 /* The warm-up size: HIST_WARMUP patches, fewer for large layers. */

@@ -1,5 +1,8 @@
 /* Merging two shards' states of one layer: counts, sketches, heaps and
- * (one pass) the IoU windows, as one run over both would hold them. */
+ * (one pass) the IoU windows, as one run over both would hold them; and
+ * the states' provenance (model, data, split, shards) that a merge checks
+ * first, so that one shard merged twice, or shards of different runs, are
+ * refused rather than counted. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,85 @@ static ndx_status merge_windows(ndx_dissect *dst, const ndx_dissect *src)
     return NDX_OK;
 }
 
+ndx_status ndx__dissect_shards(ndx_dissect *d, int nshards)
+{
+    if (nshards < 1 || nshards > 100000)
+        return ndx__fail(NDX_ERR_INVALID, "dissect %s: %d shards (1..100000)", d->layer, nshards);
+    uint8_t *b = calloc(((size_t)nshards + 7) / 8, 1);
+    if (!b) return ndx__fail(NDX_ERR_NOMEM, "dissect %s: out of memory", d->layer);
+    free(d->shards);
+    d->shards = b;
+    d->nshards = nshards;
+    return NDX_OK;
+}
+
+ndx_status ndx_dissect_set_source(ndx_dissect *d, const ndx_dissect_source *s)
+{
+    if (!d || !s) return ndx__fail(NDX_ERR_INVALID, "dissect_set_source: NULL argument");
+    if (s->split < NDX_SPLIT_TRAIN || s->split > NDX_SPLIT_TEST || s->shard < 0 ||
+        s->shard >= s->nshards)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_set_source %s: split %d, shard %d of %d",
+                         d->layer, s->split, s->shard, s->nshards);
+    ndx_status st = ndx__dissect_shards(d, s->nshards);
+    if (st) return st;
+    d->shards[s->shard / 8] |= (uint8_t)(1u << (s->shard % 8));
+    d->src_set = 1;
+    d->src_split = s->split;
+    d->src_model = s->model;
+    d->src_data = s->data;
+    return NDX_OK;
+}
+
+int ndx_dissect_get_source(const ndx_dissect *d, ndx_dissect_source *s, int *covered)
+{
+    if (!d || !d->src_set) return 0;
+    int n = 0, first = -1;
+    for (int k = 0; k < d->nshards; k++)
+        if (d->shards[k / 8] >> (k % 8) & 1) n++, first = first < 0 ? k : first;
+    if (s) *s = (ndx_dissect_source){d->src_model, d->src_data, d->src_split, first, d->nshards};
+    if (covered) *covered = n;
+    return 1;
+}
+
+ndx_status ndx__dissect_same_source(const ndx_dissect *a, const ndx_dissect *b, const char *what)
+{
+    if (a->src_set != b->src_set)
+        return ndx__fail(NDX_ERR_INVALID, "%s %s: one state records the model, data and shard it "
+                         "was made from, the other does not (made by the streaming API alone or "
+                         "an older netdx): dissect both again", what, a->layer);
+    if (!a->src_set) return NDX_OK;
+    if (a->src_model != b->src_model)
+        return ndx__fail(NDX_ERR_INVALID, "%s %s: the states were made by different models "
+                         "(XXH3 %016llx vs %016llx): dissect every shard with the same model",
+                         what, a->layer, (unsigned long long)a->src_model,
+                         (unsigned long long)b->src_model);
+    if (a->src_data != b->src_data)
+        return ndx__fail(NDX_ERR_INVALID, "%s %s: the states were made over different patches.csv "
+                         "(XXH3 %016llx vs %016llx): dissect every shard over the same data",
+                         what, a->layer, (unsigned long long)a->src_data,
+                         (unsigned long long)b->src_data);
+    if (a->src_split != b->src_split)
+        return ndx__fail(NDX_ERR_INVALID, "%s %s: the states are of the %s and the %s split", what,
+                         a->layer, ndx_split_name(a->src_split), ndx_split_name(b->src_split));
+    return NDX_OK;
+}
+
+/* The shards of dst and src: of one count, none in both. */
+static ndx_status check_shards(const ndx_dissect *dst, const ndx_dissect *src)
+{
+    if (!dst->src_set) return NDX_OK;
+    if (dst->nshards != src->nshards)
+        return ndx__fail(NDX_ERR_INVALID, "dissect_merge %s: shards of %d vs shards of %d: merge "
+                         "the shards of one --shard I/N split", dst->layer, dst->nshards,
+                         src->nshards);
+    for (int k = 0; k < dst->nshards; k++)
+        if (dst->shards[k / 8] & src->shards[k / 8] & (1u << (k % 8)))
+            return ndx__fail(NDX_ERR_INVALID, "dissect_merge %s: both states hold shard %d of %d: "
+                             "its patches would count twice (merge each shard once)", dst->layer,
+                             k, dst->nshards);
+    return NDX_OK;
+}
+
 ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src)
 {
     if (!dst || !src || dst == src)
@@ -79,6 +161,8 @@ ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src)
         if (strcmp(dst->mask_names[m], src->mask_names[m]))
             return ndx__fail(NDX_ERR_INVALID, "dissect_merge %s: mask kind %d is %s vs %s",
                              dst->layer, m, dst->mask_names[m], src->mask_names[m]);
+    ndx_status sst = ndx__dissect_same_source(dst, src, "dissect_merge");
+    if (sst || (sst = check_shards(dst, src))) return sst;
     const int hist = dst->hist_mode || src->hist_mode;
     if (!hist && (dst->thresholds_set != src->thresholds_set ||
                   (dst->thresholds_set &&
@@ -105,6 +189,7 @@ ndx_status ndx_dissect_merge(ndx_dissect *dst, const ndx_dissect *src)
                             src->hlabel[s], src->hmap + s * hw);
         }
     }
+    for (int k = 0; dst->src_set && k < (dst->nshards + 7) / 8; k++) dst->shards[k] |= src->shards[k];
     dst->n_stats += src->n_stats;
     dst->n_iou += src->n_iou;
     dst->n_pos += src->n_pos;

@@ -254,6 +254,8 @@ static ndx_status open_pass(pass *p, int *warm)
     p->S = ndx_net_input_size(p->net);
     p->M = o->mask_size ? o->mask_size : p->S;
     *warm = 0;
+    ndx_dissect_source src = {0, p->ix.digest, o->split, o->shard, o->nshards};
+    if ((st = ndx_hash_file(o->model, 0, &src.model))) return st;
     for (int l = 0; l < p->nl; l++) {
         if ((p->nodes[l] = ndx_net_find(p->net, o->layers[l])) < 1)
             return ndx__fail(NDX_ERR_INVALID, "%s: %s has no node '%s' (see netdx info --model)",
@@ -262,7 +264,9 @@ static ndx_status open_pass(pass *p, int *warm)
         ndx_net_node_shape(p->net, p->nodes[l], &c, &h, &w);
         ndx_dissect_config cfg = {.layer = o->layers[l], .units = c, .h = h, .w = w,
                                   .topk = o->topk, .mode = o->mode, .quantile = o->quantile};
-        if ((st = ndx_dissect_new(&cfg, &p->st[l]))) return st;
+        if ((st = ndx_dissect_new(&cfg, &p->st[l])) ||
+            (st = ndx_dissect_set_source(p->st[l], &src)))
+            return st;
         if (ndx_dissect_warmup(p->st[l]) > *warm) *warm = ndx_dissect_warmup(p->st[l]);
     }
     if ((st = select_patches(p))) return st;
@@ -309,6 +313,8 @@ static ndx_status thresholds_from(pass *p)
         ndx_dissect *from = NULL;
         int units, fu;
         ndx_status st = path ? ndx_dissect_load(path, &from) : NDX_ERR_NOMEM;
+        if (!st && (st = ndx__dissect_same_source(p->st[l], from, "--thresholds-from")))
+            ndx_dissect_free(from);
         if (st) {
             free(path);
             return st;
@@ -580,6 +586,17 @@ static ndx_status check_ids(const pass *p)
     return NDX_OK;
 }
 
+/* The --model or --data given to a merge (digest now) against what the
+ * merged states were made from (was; 0 when they record nothing). */
+static ndx_status given_is_source(const char *opt, const char *path, uint64_t was, uint64_t now)
+{
+    if (!was || was == now) return NDX_OK;
+    return ndx__fail(NDX_ERR_INVALID, "--%s %s (XXH3 %016llx) is not the %s the states were made "
+                     "from (XXH3 %016llx): give that one, or leave --%s out", opt, path,
+                     (unsigned long long)now, opt[0] == 'm' ? "model" : "patches.csv",
+                     (unsigned long long)was, opt);
+}
+
 static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
 {
     pass p = {.o = o};
@@ -593,6 +610,12 @@ static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_resul
     }
     if (!st) st = plan_pass(&p);
     if (!st) st = merge_states(&p);
+    ndx_dissect_source src = {0};
+    const int has_src = !st && ndx_dissect_get_source(p.st[0], &src, NULL);
+    uint64_t now;
+    if (has_src && o->model && !(st = ndx_hash_file(o->model, 0, &now)))
+        st = given_is_source("model", o->model, src.model, now);
+    if (!st && has_src && p.have_ix) st = given_is_source("data", o->data, src.data, p.ix.digest);
     if (!st && p.have_ix) st = check_ids(&p);
     if (!st && o->model && !(st = ndx_net_load(o->model, &p.net)))
         snprintf(r->network, sizeof r->network, "%s", ndx_net_arch(p.net));

@@ -155,6 +155,7 @@ void ndx_dissect_free(ndx_dissect *d)
     ndx_free(d->ws);
     ndx__free_windows(d);
     ndx__free_buffer(d);
+    free(d->shards);
     free(d);
 }
 

@@ -6,12 +6,15 @@
  *   i32 units, h, w, topk, nmasks, align_corners, mode, thresholds_set
  *   f64 quantile, relative;  u64 n_stats, n_iou, n_pos
  *   i32 hist_mode, mask_h, mask_w, warmup;  u64 area[8]
+ *   i32 src_set, split, nshards, 0;  u64 model, data  (the provenance:
+ *   ndx_dissect_set_source; all 0 when src_set is 0)
  *   f32 thr[U], f32 maxs[U], f64 sums[U], u64 sketch[U][2561],
  *   u64 inter[U][nmasks], u64 uni[U][nmasks], i32 hsize[U],
  *   i32 heap[U][k], f32 score[U][k], i64 id[U][k], i32 argmax[U][k],
  *   u8 label[U][k], f32 map[U][k][h][w]
  *   with hist_mode (one-pass windows, open):
  *   i32 window[U][3] (base, lo, top), u64 hist[U][1 + nmasks][256]
+ *   with src_set: u8 shards[(nshards + 7) / 8] (bit s: shard s is held)
  *   u64 XXH3-64 (seed 0) of every byte before it.
  * Written through ndx__out (src/io/file.c: temporary file, fsync, rename),
  * sealed with the checksum checkpoints end with too; read whole, checked
@@ -29,9 +32,10 @@
 #include "../io/io.h"
 
 #define MAGIC "NDXDISS"
-#define VERSION 2u
+#define VERSION 3u
 #define HEADER_BYTES \
-    (8 + 4 + 4 + 64 + NDX_DISSECT_MAX_MASKS * 32 + 8 * 4 + 2 * 8 + 3 * 8 + 4 * 4 + NDX_DISSECT_MAX_MASKS * 8)
+    (8 + 4 + 4 + 64 + NDX_DISSECT_MAX_MASKS * 32 + 8 * 4 + 2 * 8 + 3 * 8 + 4 * 4 + \
+     NDX_DISSECT_MAX_MASKS * 8 + 4 * 4 + 2 * 8)
 
 static int little_endian(void)
 {
@@ -69,6 +73,7 @@ static int spans(const ndx_dissect *d, span *s)
         s[i++] = (span){d->win, U * sizeof *d->win};
         s[i++] = (span){d->hist, U * (1 + M) * HIST_BINS * sizeof(uint64_t)};
     }
+    if (d->src_set) s[i++] = (span){d->shards, ((size_t)d->nshards + 7) / 8};
     return i;
 }
 
@@ -100,6 +105,10 @@ ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
     const int32_t hints[4] = {d->hist_mode, d->mask_h, d->mask_w, d->warmup};
     ndx__out_put(&w, hints, sizeof hints);
     ndx__out_put(&w, d->area, sizeof d->area);
+    const int32_t src[4] = {d->src_set, d->src_split, d->nshards, 0};
+    const uint64_t digests[2] = {d->src_model, d->src_data};
+    ndx__out_put(&w, src, sizeof src);
+    ndx__out_put(&w, digests, sizeof digests);
     span s[16];
     const int ns = spans(d, s);
     for (int i = 0; i < ns; i++) ndx__out_put(&w, s[i].p, s[i].n);
@@ -176,6 +185,14 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
                          (unsigned long long)d->n_pos, (unsigned long long)d->n_stats);
     if (!d->thresholds_set && d->n_iou && !d->hist_mode)
         return ndx__fail(NDX_ERR_FORMAT, "%s: IoU counts without thresholds", path);
+    int held = 0;
+    for (int k = 0; d->src_set && k < ((d->nshards + 7) / 8) * 8; k++)
+        if (d->shards[k / 8] >> (k % 8) & 1) {
+            if (k >= d->nshards)
+                return ndx__fail(NDX_ERR_FORMAT, "%s: shard %d of %d", path, k, d->nshards);
+            held++;
+        }
+    if (d->src_set && !held) return ndx__fail(NDX_ERR_FORMAT, "%s: no shard held", path);
     for (size_t u = 0; u < U; u++) {
         uint64_t c = 0;
         for (size_t b = 0; b < SK_BINS; b++) c += d->sketch[u * SK_BINS + b];
@@ -240,6 +257,8 @@ typedef struct state_header {
     uint64_t counts[3];          /* n_stats, n_iou, n_pos */
     int32_t hints[4];            /* hist_mode, mask_h, mask_w, warmup */
     uint64_t area[NDX_DISSECT_MAX_MASKS];
+    int32_t src[4];              /* src_set, split, nshards, 0 */
+    uint64_t digests[2];         /* model, data */
     int nm;
 } state_header;
 
@@ -274,6 +293,17 @@ static ndx_status read_header(FILE *f, const char *path, state_header *h)
     memcpy(h->hints, p, sizeof h->hints);
     p += sizeof h->hints;
     memcpy(h->area, p, sizeof h->area);
+    p += sizeof h->area;
+    memcpy(h->src, p, sizeof h->src);
+    p += sizeof h->src;
+    memcpy(h->digests, p, sizeof h->digests);
+    if (h->src[0] != 0 && h->src[0] != 1)
+        return ndx__fail(NDX_ERR_FORMAT, "%s: src_set is %d", path, h->src[0]);
+    if (h->src[0] ? h->src[1] < 0 || h->src[1] > 2 || h->src[2] < 1 || h->src[2] > 100000
+                  : h->src[1] || h->src[2] || h->digests[0] || h->digests[1])
+        return ndx__fail(NDX_ERR_FORMAT, "%s: provenance: split %d, %d shards", path, h->src[1],
+                         h->src[2]);
+    if (h->src[3]) return ndx__fail(NDX_ERR_FORMAT, "%s: provenance padding is %d", path, h->src[3]);
     if (h->hints[0] != 0 && h->hints[0] != 1)
         return ndx__fail(NDX_ERR_FORMAT, "%s: hist_mode is %d", path, h->hints[0]);
     if (h->hints[0] && (h->hints[1] < 1 || h->hints[1] > 16384 || h->hints[2] < 1 ||
@@ -304,7 +334,8 @@ static ndx_status check_size(FILE *f, const char *path, const ndx_dissect_config
     const uint64_t nm = (uint64_t)h->nm;
     const uint64_t expect = HEADER_BYTES + 8 + U * (4 + 4 + 8 + SK_BINS * 8 + 2 * nm * 8 + 4) +
                             U * K * (4 + 4 + 8 + 4 + 1 + hw * 4) +
-                            (h->hints[0] ? U * (12 + (1 + nm) * HIST_BINS * 8) : 0);
+                            (h->hints[0] ? U * (12 + (1 + nm) * HIST_BINS * 8) : 0) +
+                            (h->src[0] ? ((uint64_t)h->src[2] + 7) / 8 : 0);
     if (fseek(f, 0, SEEK_END) != 0)
         return ndx__fail(NDX_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
     const long size = ftell(f);
@@ -360,6 +391,12 @@ static ndx_status state_from_header(const char *path, const state_header *h,
     d->n_pos = h->counts[2];
     memcpy(d->area, h->area, sizeof h->area);
     ndx_status st = h->hints[0] ? ndx__dissect_windows(d, h->hints[1], h->hints[2]) : NDX_OK;
+    if (!st && h->src[0] && !(st = ndx__dissect_shards(d, h->src[2]))) {
+        d->src_set = 1;
+        d->src_split = h->src[1];
+        d->src_model = h->digests[0];
+        d->src_data = h->digests[1];
+    }
     if (st) {
         ndx_dissect_free(d);
         return st;

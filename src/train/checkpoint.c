@@ -374,3 +374,23 @@ ndx_status ndx_ckpt_load(const char *path, ndx_ckpt_state *st,
     fclose(f);
     return rc;
 }
+
+ndx_status ndx_ckpt_peek(const char *path, ndx_ckpt_state *st)
+{
+    if (!path || !st)
+        return ndx__fail(NDX_ERR_INVALID, "checkpoint: path and state must not be NULL");
+    unsigned char hd[CKPT_HEADER];
+    uint64_t size = 0;
+    FILE *f = NULL;
+    ndx_status rc = ckpt_open(path, &f, hd, &size);
+    if (rc) return rc;
+    const uint32_t na = get_u32(hd + 84);
+    entry *ents = calloc(na ? na : 1, sizeof *ents);
+    ndx_ckpt_state s;
+    rc = ents ? ckpt_meta(path, f, hd, size, &s, ents)
+              : ndx__fail(NDX_ERR_NOMEM, "checkpoint %s: out of memory", path);
+    if (!rc) *st = s;
+    free(ents);
+    fclose(f);
+    return rc;
+}

@@ -25,6 +25,7 @@
 
 #include "netdx_nn.h"
 #include "../io/io.h"
+#include "provenance.h"
 
 /* Doubles per epoch in the checkpoint's "history" array (as float bits). */
 #define HIST_FIELDS 9
@@ -392,54 +393,13 @@ static ndx_status save_ckpt(trainer *t)
     ndx_ckpt_state *c = &t->cst;
     const ndx_train_opts *o = t->o;
     ndx_status st;
-    if ((st = ndx_ckpt_set(c, "seed", (double)(o->seed & 0xffffffffffff))) ||
-        (st = ndx_ckpt_set(c, "batch_size", o->batch)) ||
-        (st = ndx_ckpt_set(c, "input_size", t->size)) ||
-        (st = ndx_ckpt_set(c, "flips", o->flips != 0)) ||
-        (st = ndx_ckpt_set(c, "lr", o->lr)) || (st = ndx_ckpt_set(c, "lr_step", o->lr_step)) ||
-        (st = ndx_ckpt_set(c, "lr_gamma", o->lr_step ? o->lr_gamma : 0)) ||
-        (st = ndx_ckpt_set(c, "sampler", o->sampler)) ||
-        (st = ndx_ckpt_set(c, "keep", o->keep)) || (st = ndx_ckpt_set(c, "classes", o->classes)) ||
+    if ((st = ndx__train_record(c, o, t->size, t->r.ix.digest)) ||
         (st = ndx_ckpt_set(c, "best_auc", t->best)) ||
         (st = ndx_ckpt_set(c, "train_loss_sum", t->tloss.sum)) ||
         (st = ndx_ckpt_set(c, "train_weight", t->tloss.weight)) ||
         (st = ndx_ckpt_set(c, "train_right", t->tright)))
         return st;
     return ndx_ckpt_save(t->ckpt, c, t->cs.a, t->cs.n);
-}
-
-/* The options a version-2 checkpoint records (the rate and its schedule,
- * sampler, kept model, classes) must be the run's; a version-1 checkpoint
- * predates them and was written by a run with a constant rate, balanced
- * sampling, the best model kept and 2 classes. */
-static ndx_status resume_options(trainer *t)
-{
-    const ndx_train_opts *o = t->o;
-    if (t->cst.version < 2) {
-        if (o->lr_step || o->sampler != NDX_SAMPLER_BALANCED || o->keep != NDX_KEEP_BEST ||
-            o->classes != 2)
-            return ndx__fail(NDX_ERR_INVALID, "checkpoint %s is version %u, written before "
-                             "--lr-step, --sampler, --keep and --classes: resume it with "
-                             "--sampler balanced --keep best --classes 2 and no --lr-step, "
-                             "or start over", o->resume, (unsigned)t->cst.version);
-        return NDX_OK;
-    }
-    double lr, step, gamma, sampler, keep, classes;
-    if (ndx_ckpt_get(&t->cst, "lr", &lr) || ndx_ckpt_get(&t->cst, "lr_step", &step) ||
-        ndx_ckpt_get(&t->cst, "lr_gamma", &gamma) || ndx_ckpt_get(&t->cst, "sampler", &sampler) ||
-        ndx_ckpt_get(&t->cst, "keep", &keep) || ndx_ckpt_get(&t->cst, "classes", &classes))
-        return ndx__fail(NDX_ERR_FORMAT, "checkpoint %s: version 2 without the training options "
-                         "(%s)", o->resume, ndx_last_error());
-    if (lr != o->lr || step != o->lr_step || gamma != (o->lr_step ? o->lr_gamma : 0))
-        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with --lr %g --lr-step %g "
-                         "--lr-gamma %g; this run has %g, %d, %g: the schedule would not "
-                         "continue", o->resume, lr, step, gamma, o->lr, o->lr_step, o->lr_gamma);
-    if (sampler != o->sampler || keep != o->keep || classes != o->classes)
-        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with --sampler %s --keep %s "
-                         "--classes %g; resume with the same", o->resume,
-                         sampler == NDX_SAMPLER_BALANCED ? "balanced" : "shuffle",
-                         keep == NDX_KEEP_LAST ? "last" : "best", classes);
-    return NDX_OK;
 }
 
 /* The checkpoint's position, totals and history checked against this run
@@ -480,19 +440,13 @@ static ndx_status check_resumed(const trainer *t)
 static ndx_status resume(trainer *t)
 {
     const ndx_train_opts *o = t->o;
-    ndx_status st = ndx_ckpt_load(o->resume, &t->cst, t->cs.a, t->cs.n);
+    ndx_status st = ndx_ckpt_peek(o->resume, &t->cst);
+    if (!st) st = ndx__train_match(&t->cst, o->resume, o, t->size, t->r.ix.digest);
+    if (!st) st = ndx_ckpt_load(o->resume, &t->cst, t->cs.a, t->cs.n);
     if (st == NDX_ERR_SHAPE && strstr(ndx_last_error(), "'history'"))
         st = ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written for another --epochs",
                        o->resume);
     if (st) return st;
-    double v;
-    if (ndx_ckpt_get(&t->cst, "seed", &v) || v != (double)(o->seed & 0xffffffffffff) ||
-        ndx_ckpt_get(&t->cst, "batch_size", &v) || v != o->batch ||
-        ndx_ckpt_get(&t->cst, "input_size", &v) || v != t->size ||
-        ndx_ckpt_get(&t->cst, "flips", &v) || v != (o->flips != 0))
-        return ndx__fail(NDX_ERR_INVALID, "checkpoint %s was written with another --seed, "
-                         "--batch, --input-size or --flips", o->resume);
-    if ((st = resume_options(t))) return st;
     ndx_ckpt_get(&t->cst, "best_auc", &t->best);
     ndx_ckpt_get(&t->cst, "train_loss_sum", &t->tloss.sum);
     ndx_ckpt_get(&t->cst, "train_weight", &t->tloss.weight);
@@ -765,21 +719,10 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
                        data_dir);
         goto done;
     }
-    double loss, a;
-    if ((st = evaluate(&r, split, &loss, accuracy ? accuracy : &a, auc ? auc : &a))) goto done;
-    if (roc_png) {
-        size_t npts;
-        double v;
-        fpr = malloc((n + 1) * sizeof *fpr);
-        tpr = malloc((n + 1) * sizeof *tpr);
-        if (!fpr || !tpr) {
-            st = ndx__fail(NDX_ERR_NOMEM, "eval: out of memory");
-            goto done;
-        }
-        if ((st = ndx_roc(r.scores, r.eval_labels, n, fpr, tpr, NULL, n + 1, &npts, &v)) ||
-            (st = ndx_plot_roc(roc_png, fpr, tpr, npts, v, NULL)))
-            goto done;
-    }
+    double loss, acc, au;
+    if ((st = evaluate(&r, split, &loss, &acc, &au))) goto done;
+    if (accuracy) *accuracy = acc;
+    if (auc) *auc = au;   /* NAN: one class only, no ROC (the scores are still written) */
     if (scores_csv) {
         ndx__out w;
         if ((st = ndx__out_open(&w, scores_csv, 0))) goto done;
@@ -792,6 +735,15 @@ ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batc
                     (double)r.scores[k]);
         }
         st = ndx__out_commit(&w);
+    }
+    if (!st && roc_png && isfinite(au)) {
+        size_t npts;
+        double v;
+        fpr = malloc((n + 1) * sizeof *fpr);
+        tpr = malloc((n + 1) * sizeof *tpr);
+        if (!fpr || !tpr) st = ndx__fail(NDX_ERR_NOMEM, "eval: out of memory");
+        if (!st) st = ndx_roc(r.scores, r.eval_labels, n, fpr, tpr, NULL, n + 1, &npts, &v);
+        if (!st) st = ndx_plot_roc(roc_png, fpr, tpr, npts, v, NULL);
     }
 done:
     free(fpr);
