@@ -1,7 +1,7 @@
 /* Training runs with the options of issue 19, on a few phantom patients:
  * the step-decayed rate continues exactly across a SIGKILL and --resume,
- * a checkpoint of another schedule is refused, a version-1 checkpoint is
- * read and resumed only with the options it implies; --keep best and last
+ * a checkpoint of another schedule or sampler is refused, naming both
+ * settings, and resumed with its own; --keep best and last
  * keep the right epoch's weights; a three-class run reports malignant vs
  * rest, and eval and rank work on its model; the CLI warns when the
  * training split has no malignant patch. */
@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "netdx.h"
 #include "netdx_dissect.h"
@@ -241,21 +240,6 @@ static int model_is_ckpt(const char *model, const char *ckpt, int classes, int e
     return same;
 }
 
-/* A copy of a sealed checkpoint claiming format version 1 (checksum redone). */
-static void make_v1(const char *from, const char *to)
-{
-    size_t n;
-    unsigned char *b = (unsigned char *)tu_slurp(from, &n);
-    ck_assert(b && n > 96);
-    ck_assert_int_eq(b[8], 2);
-    b[8] = 1;
-    const uint64_t h = XXH3_64bits(b, n - 8);
-    for (int i = 0; i < 8; i++) b[n - 8 + i] = (unsigned char)(h >> (8 * i));
-    FILE *f = fopen(to, "wb");
-    ck_assert(f && fwrite(b, 1, n, f) == n && fclose(f) == 0);
-    free(b);
-}
-
 /* ---- the schedule across a resume ---------------------------------------- */
 
 START_TEST(test_resume_schedule)
@@ -272,8 +256,9 @@ START_TEST(test_resume_schedule)
     snprintf(ckpt, sizeof ckpt, "%s.ckpt", b.out);
     snprintf(cmd, sizeof cmd, "cp -r '%s/b' '%s/v'", root, root);   /* the run so far */
     sh(cmd);
-    snprintf(v1, sizeof v1, "%s/v/v1.ckpt", root);
-    make_v1(ckpt, v1);
+    snprintf(v1, sizeof v1, "%s/v/copy.ckpt", root);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", ckpt, v1);
+    sh(cmd);
     /* another gamma: the schedule would not continue */
     job_init(&c, "b");
     c.o.lr_step = 1, c.o.lr_gamma = 0.25, c.o.resume = ckpt;
@@ -284,15 +269,15 @@ START_TEST(test_resume_schedule)
     /* the same options: resumed */
     b.kill_epoch = 0, b.o.resume = ckpt;
     ck_assert_msg(in_child(train_job, &b) == 1, "the resumed run failed");
-    /* version 1: resumed only with the options it implies */
+    /* another sampler: refused naming both; its own: resumed */
     job_init(&v, "v");
-    v.o.resume = v1;
+    v.o.resume = v1, v.o.sampler = NDX_SAMPLER_BALANCED;
     ck_assert_int_eq(in_child(train_job, &v), 0);
     msg = slurp(v.err);
-    ck_assert_msg(strstr(msg, "version 1") && strstr(msg, "--sampler balanced"), "%s", msg);
+    ck_assert_msg(strstr(msg, "--sampler shuffle") && strstr(msg, "--sampler balanced"), "%s", msg);
     free(msg);
-    v.o.sampler = NDX_SAMPLER_BALANCED;
-    if (in_child(train_job, &v) != 1) ck_abort_msg("resuming version 1 failed: %s", slurp(v.err));
+    v.o.sampler = NDX_SAMPLER_SHUFFLE;
+    if (in_child(train_job, &v) != 1) ck_abort_msg("resuming the copy failed: %s", slurp(v.err));
     /* the same weights, bit for bit, and the rates 0.02, 0.01, 0.005 */
     snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", a.out, b.out);
     sh(cmd);
@@ -385,9 +370,9 @@ static void eval_rank_job(void *arg)
     ndx_rank_free(&rr);
 }
 
-/* netdx dissect and infer on the 3-class model: the class influence is the
- * unit's max score x its weight into z2 (malignant); infer prints 3
- * probabilities. */
+/* netdx dissect and infer on the 3-class model: every unit's max score is
+ * finite (the ranking by class is netdx rank's, tested above); infer
+ * prints 3 probabilities. */
 static void dissect_and_infer_three(const job *j)
 {
     char cmd[3000], dir[700], path[800];
@@ -424,9 +409,7 @@ static void dissect_and_infer_three(const job *j)
         cJSON *u = cJSON_GetArrayItem(units, k);
         const int id = cJSON_GetObjectItem(u, "unit")->valueint;
         const double mx = cJSON_GetObjectItem(u, "max_score")->valuedouble;
-        const double inf = cJSON_GetObjectItem(u, "class_influence")->valuedouble;
-        ck_assert_msg(fabs(inf - mx * w[2 * 128 + id]) <= 1e-5 * (fabs(inf) + 1e-6),
-                      "unit %d: influence %g, max %g x w2 %g", id, inf, mx, w[2 * 128 + id]);
+        ck_assert_msg(isfinite(mx) && id >= 0 && id < 128, "unit %d: max %g", id, mx);
     }
     cJSON_Delete(root_j);
     free(text);
