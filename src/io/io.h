@@ -35,6 +35,20 @@ ndx_status ndx__sealed_check(FILE *f, uint64_t size, const char *path);
 /* Creates a directory (and its parents); an existing one is fine. */
 ndx_status ndx__mkdirs(const char *path);
 
+/* ---- output folders (dir.c) ------------------------------------------------ */
+/* Removes a folder and everything in it (errors ignored). */
+void ndx__rm_tree(const char *dir);
+/* *exists = 1 when out is a folder; NDX_OK when out may be replaced: absent,
+ * empty, or its marker_file holds marker (an earlier output of the kind
+ * named `what`); NDX_ERR_INVALID otherwise, saying so. */
+ndx_status ndx__dir_check_out(const char *out, const char *marker_file, const char *marker,
+                              const char *what, int *exists);
+/* Renames tmp to out, moving an existing out aside first and removing it
+ * after. */
+ndx_status ndx__dir_put_in_place(const char *tmp, const char *out, int exists);
+/* from copied to `to` through the safe-write routine; 0 or -1. */
+int ndx__copy_file(const char *from, const char *to);
+
 /* ---- JSON (json.c) -------------------------------------------------------------- */
 struct cJSON;
 /* obj[key] = v, or null when v is not finite; 0 when out of memory. */

@@ -5,12 +5,10 @@
  * and removed once the new folder is in place. */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "report.h"
 #include "../io/io.h"
@@ -23,48 +21,6 @@ void ndx_report_defaults(ndx_report_opts *o)
     o->figure_rows = 4;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-static void rm_tree(const char *dir)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* 1: out may be replaced (absent, empty, or an earlier report). */
-static ndx_status check_out(const char *out, int *exists)
-{
-    struct stat sb;
-    *exists = 0;
-    if (stat(out, &sb) != 0) {
-        if (errno == ENOENT) return NDX_OK;
-        return ndx__fail(NDX_ERR_IO, "%s: %s", out, strerror(errno));
-    }
-    if (!S_ISDIR(sb.st_mode)) return ndx__fail(NDX_ERR_INVALID, "--out %s exists and is not a folder", out);
-    *exists = 1;
-    char p[4200];
-    snprintf(p, sizeof p, "%s/provenance.json", out);
-    FILE *f = fopen(p, "r");
-    if (f) {
-        char buf[512];
-        const size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = 0;
-        if (strstr(buf, "\"netdx-report/1\"")) return NDX_OK;
-    }
-    DIR *d = opendir(out);
-    int empty = 1;
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    if (d) closedir(d);
-    if (!empty)
-        return ndx__fail(NDX_ERR_INVALID, "--out %s is a folder with other files in it (not a netdx "
-                         "report): refusing to replace it", out);
-    return NDX_OK;
-}
-
 static void safe_name(char *dst, size_t n, const char *s)
 {
     size_t i = 0;
@@ -75,27 +31,6 @@ static void safe_name(char *dst, size_t n, const char *s)
         dst[i] = ok ? c : '_';
     }
     dst[i] = 0;
-}
-
-/* from copied to `to` through the safe-write routine (src/io/file.c). */
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in) return -1;
-    ndx__out o;
-    if (ndx__out_open(&o, to, 0)) {
-        fclose(in);
-        return -1;
-    }
-    char buf[1 << 15];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) ndx__out_put(&o, buf, n);
-    const int bad = ferror(in);
-    fclose(in);
-    if (bad) {
-        ndx__out_abort(&o);
-        return -1;
-    }
-    return ndx__out_commit(&o) ? -1 : 0;
 }
 
 /* Copies each unit's strip (DIR/units/<layer>_<unit>.png, as netdx dissect
@@ -120,7 +55,7 @@ static ndx_status copy_strips(const char *tmp, const rp_survey *s, char **strips
         else
             snprintf(rel, sizeof rel, "strips/%s_%s_%04d.png", net, layer, d->unit);
         snprintf(to, sizeof to, "%s/%s", tmp, rel);
-        if (copy_file(from, to) != 0) return ndx__fail(NDX_ERR_IO, "%s: cannot copy to %s", from, to);
+        if (ndx__copy_file(from, to) != 0) return ndx__fail(NDX_ERR_IO, "%s: cannot copy to %s", from, to);
         if (!(strips[u] = strdup(rel))) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
     }
     return NDX_OK;
@@ -145,25 +80,6 @@ static ndx_status write_all(const char *tmp, const rp_survey *s, const rp_analys
     free(strips);
     free(rows);
     return st;
-}
-
-/* Renames tmp to out, moving an existing out aside first. */
-static ndx_status put_in_place(const char *tmp, const char *out, int exists)
-{
-    char old[4200];
-    if (exists) {
-        snprintf(old, sizeof old, "%s.old.XXXXXX", out);
-        if (!mkdtemp(old) || rmdir(old) != 0 || rename(out, old) != 0)
-            return ndx__fail(NDX_ERR_IO, "%s: cannot move the earlier report aside: %s", out,
-                             strerror(errno));
-    }
-    if (rename(tmp, out) != 0) {
-        const int e = errno;
-        if (exists) rename(old, out);
-        return ndx__fail(NDX_ERR_IO, "%s: cannot rename %s into place: %s", out, tmp, strerror(e));
-    }
-    if (exists) rm_tree(old);
-    return NDX_OK;
 }
 
 static ndx_status check_opts(const ndx_report_opts *o)
@@ -210,7 +126,7 @@ ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *sum)
     char out[4100];   /* o->out without trailing slashes: "report/" is "report" */
     snprintf(out, sizeof out, "%s", o->out);
     for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--) out[n - 1] = 0;
-    if (!st) st = check_out(out, &exists);
+    if (!st) st = ndx__dir_check_out(out, "provenance.json", "\"netdx-report/1\"", "report", &exists);
     if (!st) st = ndx__rp_read_dissections(&s, o->dissections, o->ndissections);
     if (!st) st = ndx__rp_read_answers(&s, o->survey);
     if (!st) st = ndx__rp_analyse(&s, o, &a);
@@ -228,8 +144,8 @@ ndx_status ndx_report(const ndx_report_opts *o, ndx_report_summary *sum)
     else if (!st) {
         chmod(tmp, 0755);
         st = write_all(tmp, &s, &a, o, sum);
-        if (!st) st = put_in_place(tmp, out, exists);
-        if (st) rm_tree(tmp);
+        if (!st) st = ndx__dir_put_in_place(tmp, out, exists);
+        if (st) ndx__rm_tree(tmp);
     }
     ndx__rp_analysis_free(&a);
     ndx__rp_survey_free(&s);
