@@ -121,6 +121,9 @@ typedef struct ndx_explain_result {
     int readers, simulated;      /* readers in the labels, simulated ones */
     char dissection[600];        /* the dissection folder used, or "" */
     char summary[2048];          /* plain language; marked as not a diagnosis */
+    double seconds[4];           /* wall time: reading the image and model, the
+                                    patch classifier, the fully convolutional
+                                    pass (or gradxact), units and labels */
 } ndx_explain_result;
 
 /* Explains o->image: every field of r (r is the caller's; free it with

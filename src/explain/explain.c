@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "explain_int.h"
 #include "netdx_dissect.h"
@@ -346,6 +347,13 @@ static ndx_status load(job *j)
     return ndx__explain_orientation(j->o, r);
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 ndx_status ndx_explain(const ndx_explain_opts *o, ndx_explain_result *r)
 {
     if (!r) return ndx__fail(NDX_ERR_INVALID, "explain: no result");
@@ -353,10 +361,13 @@ ndx_status ndx_explain(const ndx_explain_opts *o, ndx_explain_result *r)
     ndx_status st = check_opts(o);
     if (st) return st;
     job j = {.o = o, .r = r};
+    double t = now(), t1;
     st = load(&j);
     if (!st) st = pick_layer(&j);
     if (!st) st = windows(&j);
+    r->seconds[0] = (t1 = now()) - t, t = t1;
     if (!st) st = patch_pass(&j);
+    r->seconds[1] = (t1 = now()) - t, t = t1;
     if (!st && j.pooled) st = fcn_pass(&j);
     if (!st) {
         r->bias = j.pooled ? j.db : NAN;
@@ -364,10 +375,12 @@ ndx_status ndx_explain(const ndx_explain_opts *o, ndx_explain_result *r)
         r->map_box[3] = j.pooled ? (float)j.img.h : j.ah * j.cell_h;
     }
     if (!st && !j.pooled) st = gradxact(&j);
+    r->seconds[2] = (t1 = now()) - t, t = t1;
     if (!st) st = top_units(&j);
     if (!st && o->dissection) ndx__explain_strips(r, o->dissection);
     if (!st && (o->labels || o->report)) st = ndx__explain_labels(o, r);
     if (!st) ndx__explain_summary(r);
+    r->seconds[3] = now() - t;
     if (st) ndx_explain_free(r);
     free(j.dw), free(j.score), free(j.act), free(j.win);
     ndx_net_free(j.net);

@@ -42,7 +42,8 @@ static ndx_status write_png(const char *dir, const char *name, const uint8_t *px
     return st;
 }
 
-/* v in [0, 1] to a colour (dark red to yellow) and alpha, into px[4]. */
+/* v in [0, 1] to a colour (dark red to yellow) and an alpha growing with
+ * it (0 transparent), into px[4]. */
 static void colour(float v, uint8_t *px, int max_alpha)
 {
     if (!(v > 0)) {
@@ -53,7 +54,7 @@ static void colour(float v, uint8_t *px, int max_alpha)
     px[0] = (uint8_t)(128 + 127 * fminf(1, 2 * v));
     px[1] = (uint8_t)(255 * fmaxf(0, 2 * v - 1));
     px[2] = 0;
-    px[3] = (uint8_t)(max_alpha * (0.25f + 0.75f * v));
+    px[3] = (uint8_t)(max_alpha * v);
 }
 
 /* The patch heat map: per pixel the mean probability of the classified

@@ -17,6 +17,8 @@ document.addEventListener("DOMContentLoaded", function () {
       document.querySelectorAll("ol.units li").forEach(function (x) { x.classList.remove("on"); });
       document.querySelectorAll("button[data-map]").forEach(function (x) { x.textContent = "show map"; });
       if (on) {
+        document.querySelector("input[name=map][value=none]").checked = true;
+        showMap();
         li.classList.add("on");
         unitMap.src = b.getAttribute("data-map");
         unitMap.classList.remove("hidden");
