@@ -37,7 +37,7 @@ function makeExplanation() {
   const data = path.join(work, 'data'), model = path.join(work, 'model.safetensors');
   const diss = path.join(work, 'dissection'), db = path.join(work, 'survey.sqlite');
   const answers = path.join(work, 'answers.jsonl'), out = path.join(work, 'explain');
-  netdx('synth', '--out', data, '--patients', '10', '--seed', '2', '--pixel-um', '400');
+  netdx('synth', '--out', data, '--patients', '6', '--seed', '4', '--pixel-um', '400');
   netdx('patches', '--data', data);
   netdx('train', '--arch', 'tiny', '--data', data, '--input-size', '32', '--epochs', '1',
     '--batch', '16', '--lr', '0.02', '--seed', '1', '--out', model);
