@@ -10,7 +10,7 @@
  * at x = 0).  ndx_explain with the defaults (window 0.25 of the shorter
  * side = 750 px, stride 0.5, top 8), then ndx_explain_write: wall seconds
  * of each phase (ndx_explain_result.seconds) and of the whole, one warm-up
- * run first.  Each architecture runs in a child process (its own peak
+ * run first when runs > 1.  Each architecture runs in a child process (its own peak
  * RSS). */
 #include <math.h>
 #include <stdio.h>
@@ -64,7 +64,7 @@ static int run_model(const char *arch, int size, int runs, const char *image, co
     o.model = model, o.image = image;
     double t[5][16] = {{0}};
     ndx_explain_result r;
-    for (int i = -1; i < runs; i++) {
+    for (int i = runs > 1 ? -1 : 0; i < runs; i++) {   /* a warm-up run when timing several */
         const double t0 = bench_now();
         if (ndx_explain(&o, &r) || ndx_explain_write(out, &o, &r)) {
             fprintf(stderr, "bench_explain: %s: %s\n", arch, ndx_last_error());
@@ -83,6 +83,7 @@ static int run_model(const char *arch, int size, int runs, const char *image, co
     printf("| %s | %d | %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f | %ld |\n", arch, size,
            r.method, r.windows, m[0], m[1], m[2], m[3], m[4] - m[0] - m[1] - m[2] - m[3], m[4],
            ru.ru_maxrss / 1024);
+    fflush(stdout);   /* the child leaves with _exit */
     ndx_explain_free(&r);
     return 0;
 }

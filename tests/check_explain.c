@@ -16,6 +16,7 @@
 #include "netdx_dissect.h"
 #include "netdx_explain.h"
 #include "netdx_nn.h"
+#include "netdx_report.h"
 #include "testutil.h"
 #include "../src/dissect/rank_int.h"
 #include "../src/explain/explain_int.h"
@@ -397,6 +398,22 @@ START_TEST(test_labels_and_outputs)
     ck_assert_ptr_null(strstr(text, "http://"));
     ck_assert_ptr_null(strstr(text, "https://"));
     free(text);
+    /* the same labels through a report folder (its provenance.json) */
+    ndx_report_opts ro;
+    ndx_report_defaults(&ro);
+    const char *dirs[1] = {diss};
+    snprintf(path, sizeof path, "%s/report", dir);
+    ro.survey = answers, ro.dissections = dirs, ro.ndissections = 1, ro.out = path;
+    ro.resamples = 10;
+    ck_assert_msg(ndx_report(&ro, NULL) == NDX_OK, "%s", ndx_last_error());
+    ndx_explain_opts o2 = o;
+    o2.labels = NULL, o2.dissection = NULL, o2.report = path;
+    ndx_explain_result r2;
+    ck_assert_msg(ndx_explain(&o2, &r2) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_int_eq(r2.unit[0].label.readers, 2);
+    ck_assert_str_eq(r2.unit[0].label.description, l->description);
+    ck_assert_str_eq(r2.summary, r.summary);
+    ndx_explain_free(&r2);
     /* a folder of other files is left alone */
     ck_assert_int_ne(ndx_explain_write(data, &o, &r), NDX_OK);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "refusing to replace"));
