@@ -187,6 +187,7 @@ check-browser:
 	@$(MAKE) --no-print-directory $(BUILD)/netdx $(BUILD)/tests/survey_fixture
 	@cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@node tests/browser/survey.mjs $(BUILD)
+	@node tests/browser/explain.mjs $(BUILD)
 
 # Benchmarks: bench/<name>.c programs linked with the static library (and
 # OpenBLAS, for comparison only); bench/run.sh runs them beside PyTorch and

@@ -68,6 +68,7 @@ static const struct {
     {"rank", cmd_rank, "DeepMiner's unit ranking per class (or gradient x activation) -> rank.csv"},
     {"survey", cmd_survey, "expert readers' web survey: init, reader, serve, export, simulate"},
     {"report", cmd_report, "survey answers vs the BI-RADS lexicon: Figure 4, coverage, agreement"},
+    {"explain", cmd_explain, "one mammogram: heat map, top units, what the readers called them"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

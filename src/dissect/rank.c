@@ -244,16 +244,14 @@ static ndx_status net_at(const ndx_net *from, int h, int w, ndx_net **out)
     return NDX_OK;
 }
 
-/* One whole image (gray in [0, 1], ih x iw): shorter side resized to
- * short_side (antialiased, as F.interpolate(antialias=True)), through the
- * net up to node; maxact (units) the per-channel maximum.  *cache holds the
- * net planned at the last size (freed and rebuilt when the size changes). */
-ndx_status ndx__rank_image_max(const ndx_net *base, ndx_net **cache, int node, const float *gray,
-                               int ih, int iw, int short_side, float *maxact)
+/* One whole image (gray in [0, 1], ih x iw) resized to oh x ow
+ * (antialiased, as F.interpolate(antialias=True)), through the net up to
+ * node; act: a view of that node's output (1, units, h, w).  *cache holds
+ * the net planned at the last size (freed and rebuilt when it changes). */
+ndx_status ndx__rank_image_forward(const ndx_net *base, ndx_net **cache, int node,
+                                   const float *gray, int ih, int iw, int oh, int ow,
+                                   ndx_tensor *act)
 {
-    const int s = ih < iw ? ih : iw;
-    const int oh = ih == s ? short_side : (int)lround((double)ih * short_side / s);
-    const int ow = iw == s ? short_side : (int)lround((double)iw * short_side / s);
     if (oh < 1 || ow < 1 || oh > 8192 || ow > 8192)
         return ndx__fail(NDX_ERR_INVALID, "rank: image %dx%d resized to %dx%d (1..8192)", iw, ih,
                          ow, oh);
@@ -279,26 +277,36 @@ ndx_status ndx__rank_image_max(const ndx_net *base, ndx_net **cache, int node, c
     float *work = malloc((size_t)iw * sizeof *work);
     if (!plan_b || !pbuf || !small || !x || !work) {
         st = ndx__fail(NDX_ERR_NOMEM, "rank: out of memory resizing %dx%d to %dx%d", iw, ih, ow, oh);
-        goto done;
+    } else {
+        ndx_resize_aa_plan plan;
+        ndx_resize_aa_plan_init(&plan, ih, iw, oh, ow, pbuf);
+        ndx_kernels()->resize_aa.fn(&plan, 1, gray, small, work);
+        ndx_gray_to_input(1, (size_t)oh * ow, small, x);
+        st = ndx_net_forward(*cache, x, NDX_EVAL, node);
+        if (!st) st = ndx_net_output(*cache, node, act);
     }
-    ndx_resize_aa_plan plan;
-    ndx_resize_aa_plan_init(&plan, ih, iw, oh, ow, pbuf);
-    ndx_kernels()->resize_aa.fn(&plan, 1, gray, small, work);
-    ndx_gray_to_input(1, (size_t)oh * ow, small, x);
-    st = ndx_net_forward(*cache, x, NDX_EVAL, node);
-    ndx_tensor t;
-    if (!st) st = ndx_net_output(*cache, node, &t);
-    if (!st) {
-        const int units = (int)t.shape[1];
-        const size_t hw = (size_t)t.shape[2] * t.shape[3];
-        for (int u = 0; u < units; u++) {
-            const float *m = t.data + (size_t)u * hw;
-            float best = m[0];
-            for (size_t i = 1; i < hw; i++) best = m[i] > best ? m[i] : best;
-            maxact[u] = best;
-        }
-    }
-done:
     free(pbuf), free(small), free(x), free(work);
     return st;
+}
+
+/* The same with the shorter side resized to short_side; maxact (units) the
+ * per-channel maximum. */
+ndx_status ndx__rank_image_max(const ndx_net *base, ndx_net **cache, int node, const float *gray,
+                               int ih, int iw, int short_side, float *maxact)
+{
+    const int s = ih < iw ? ih : iw;
+    const int oh = ih == s ? short_side : (int)lround((double)ih * short_side / s);
+    const int ow = iw == s ? short_side : (int)lround((double)iw * short_side / s);
+    ndx_tensor t;
+    ndx_status st = ndx__rank_image_forward(base, cache, node, gray, ih, iw, oh, ow, &t);
+    if (st) return st;
+    const int units = (int)t.shape[1];
+    const size_t hw = (size_t)t.shape[2] * t.shape[3];
+    for (int u = 0; u < units; u++) {
+        const float *m = t.data + (size_t)u * hw;
+        float best = m[0];
+        for (size_t i = 1; i < hw; i++) best = m[i] > best ? m[i] : best;
+        maxact[u] = best;
+    }
+    return NDX_OK;
 }

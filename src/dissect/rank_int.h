@@ -31,6 +31,12 @@ void ndx__rank_decision(const float *v, int classes, int units, float *out);
  * units) and names; the row count, 0 on error. */
 int ndx__rank_rows(const ndx_net *net, int units, float *rows, char names[][16]);
 
+/* One whole image (gray in [0, 1], ih x iw) resized to oh x ow, through
+ * the net up to node: act a view of that node's output (1, units, h, w),
+ * valid until *cache is next used or freed (as below). */
+ndx_status ndx__rank_image_forward(const ndx_net *base, ndx_net **cache, int node,
+                                   const float *gray, int ih, int iw, int oh, int ow,
+                                   ndx_tensor *act);
 /* One whole image, shorter side resized to short_side, through the net up
  * to node: each unit's maximum activation.  *cache: the net planned at the
  * last size (rebuilt from base when the size changes; the caller frees). */

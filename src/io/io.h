@@ -76,6 +76,9 @@ ndx_status ndx__dir_replaceable(const char *path, const char *stage, const char 
 ndx_status ndx__dir_commit(ndx__dir *d);
 /* Removes tmp and frees d. */
 void ndx__dir_abort(ndx__dir *d);
+/* from copied to `to` through the safe-write routine; a failure names the
+ * file and the reason. */
+ndx_status ndx__copy_file(const char *from, const char *to);
 
 /* ---- JSON (json.c) -------------------------------------------------------------- */
 struct cJSON;

@@ -206,3 +206,25 @@ ndx_status ndx__dir_commit(ndx__dir *d)
     ndx__dir_abort(d);
     return st;
 }
+
+ndx_status ndx__copy_file(const char *from, const char *to)
+{
+    FILE *in;
+    ndx_status st = ndx__open_read(from, &in, NULL);
+    if (st) return st;
+    ndx__out o;
+    st = ndx__out_open(&o, to, 0);
+    if (st) {
+        fclose(in);
+        return st;
+    }
+    char buf[1 << 15];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) ndx__out_put(&o, buf, n);
+    const int bad = ferror(in) ? (errno ? errno : EIO) : 0;
+    fclose(in);
+    if (bad) {
+        ndx__out_abort(&o);
+        return ndx__fail(NDX_ERR_IO, "%s: read failed: %s", from, strerror(bad));
+    }
+    return ndx__out_commit(&o);
+}

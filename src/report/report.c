@@ -4,12 +4,12 @@
  * when it is an earlier report (its provenance.json says "netdx-report/1")
  * or empty. */
 #define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "report.h"
 #include "../io/io.h"
@@ -64,30 +64,6 @@ static void safe_name(char *dst, size_t n, const char *s)
     dst[i] = 0;
 }
 
-/* from copied to `to` through the safe-write routine (src/io/file.c); a
- * failure names the file and the reason. */
-static ndx_status copy_file(const char *from, const char *to)
-{
-    FILE *in;
-    ndx_status st = ndx__open_read(from, &in, NULL);
-    if (st) return st;
-    ndx__out o;
-    st = ndx__out_open(&o, to, 0);
-    if (st) {
-        fclose(in);
-        return st;
-    }
-    char buf[1 << 15];
-    for (size_t n; (n = fread(buf, 1, sizeof buf, in)) > 0;) ndx__out_put(&o, buf, n);
-    const int bad = ferror(in) ? (errno ? errno : EIO) : 0;
-    fclose(in);
-    if (bad) {
-        ndx__out_abort(&o);
-        return ndx__fail(NDX_ERR_IO, "%s: read failed: %s", from, strerror(bad));
-    }
-    return ndx__out_commit(&o);
-}
-
 /* Copies each unit's strip (DIR/units/<layer>_<unit>.png, as netdx dissect
  * names it) into tmp/strips/; strips[u] = its path relative to tmp or NULL
  * when the dissection has none. */
@@ -110,7 +86,7 @@ static ndx_status copy_strips(const char *tmp, const rp_survey *s, char **strips
         else
             snprintf(rel, sizeof rel, "strips/%s_%s_%04d.png", net, layer, d->unit);
         snprintf(to, sizeof to, "%s/%s", tmp, rel);
-        const ndx_status st = copy_file(from, to);
+        const ndx_status st = ndx__copy_file(from, to);
         if (st) return st;
         if (!(strips[u] = strdup(rel))) return ndx__fail(NDX_ERR_NOMEM, "report: out of memory");
     }

@@ -1,0 +1,50 @@
+/* Private to src/explain: the maps (maps.c), the readers' labels
+ * (labels.c), the region words and summary (words.c) and the outputs
+ * (output.c, page.c). */
+#ifndef NDX_EXPLAIN_INT_H
+#define NDX_EXPLAIN_INT_H
+
+#include "../core/core.h"
+#include "netdx_explain.h"
+#include "netdx_nn.h"
+
+/* The head of a two-class net: dw[u] = w_cancer[u] - w_other[u] (units
+ * floats) and *db = b_cancer - b_other. */
+ndx_status ndx__explain_head(const ndx_net *net, int units, float *dw, float *db);
+
+/* The classifier as a 1x1 convolution over act (units x h x w, the layer
+ * feeding the global pool): z(p) = sum_u dw[u] act[u][p] + db, prob[p] =
+ * P(cancer) = 1 / (1 + exp(-z(p))) (two classes).  prob may be NULL; z
+ * (h x w) may be NULL. */
+void ndx__explain_cam(const float *act, int units, int h, int w, const float *dw, float db,
+                      float *z, float *prob);
+
+/* The patch classifier: windows (x, y) of side s cut from img, resized
+ * (area) to the net's input, batch by batch through net (planned for
+ * inference at its batch): P(cancer) per window into prob (n).  keep >= 0:
+ * after each batch calls each(ctx, first window, windows in batch). */
+typedef struct ndx__explain_win {
+    int x, y;
+} ndx__explain_win;
+ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__explain_win *win,
+                                int n, int side, float *prob,
+                                ndx_status (*each)(void *ctx, ndx_net *net, int first, int n),
+                                void *ctx);
+
+/* Readers' labels for r's top units (labels.c). */
+ndx_status ndx__explain_labels(const ndx_explain_opts *o, ndx_explain_result *r);
+/* The units' strips of top patches from a dissection folder (labels.c). */
+void ndx__explain_strips(ndx_explain_result *r, const char *dir);
+
+/* Where (x, y) lies, as far as the image and its side/view tell (words.c). */
+void ndx__explain_region(const ndx_explain_result *r, const ndx_image *img, int thr, int x,
+                         int y, char *buf, size_t n);
+/* Side and view from the options or the file name (words.c). */
+ndx_status ndx__explain_orientation(const ndx_explain_opts *o, ndx_explain_result *r);
+/* r->summary from the labels and regions found (words.c). */
+void ndx__explain_summary(ndx_explain_result *r);
+
+/* dir/index.html for the displayed size dw x dh (page.c). */
+ndx_status ndx__explain_page(const char *dir, const ndx_explain_result *r, int dw, int dh);
+
+#endif

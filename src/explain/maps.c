@@ -1,0 +1,74 @@
+/* The two maps of netdx explain: the patch classifier slid over the
+ * mammogram, and the classifier of a globally pooled net applied as a 1x1
+ * convolution to the whole image's feature map. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "explain_int.h"
+
+ndx_status ndx__explain_head(const ndx_net *net, int units, float *dw, float *db)
+{
+    const int nt = ndx_net_num_tensors(net);
+    for (int i = nt - 1; i >= 0; i--) {
+        ndx_param_info p;
+        if (ndx_net_tensor(net, i, &p) || p.is_buffer || p.ndim != 2) continue;
+        if (p.shape[0] != 2 || p.shape[1] != units)
+            return ndx__fail(NDX_ERR_INVALID, "explain: head %s is %lldx%lld, want 2 classes "
+                             "(other, malignant) x %d units", p.name, (long long)p.shape[0],
+                             (long long)p.shape[1], units);
+        for (int u = 0; u < units; u++) dw[u] = p.data[units + u] - p.data[u];
+        ndx_param_info b;
+        *db = 0;
+        if (i + 1 < nt && !ndx_net_tensor(net, i + 1, &b) && !b.is_buffer && b.ndim == 1 &&
+            b.shape[0] == 2)
+            *db = b.data[1] - b.data[0];
+        return NDX_OK;
+    }
+    return ndx__fail(NDX_ERR_INVALID, "explain: %s has no linear head", ndx_net_arch(net));
+}
+
+void ndx__explain_cam(const float *act, int units, int h, int w, const float *dw, float db,
+                      float *z, float *prob)
+{
+    const size_t hw = (size_t)h * w;
+    for (size_t p = 0; p < hw; p++) {
+        double s = db;
+        for (int u = 0; u < units; u++) s += (double)dw[u] * act[(size_t)u * hw + p];
+        if (z) z[p] = (float)s;
+        if (prob) prob[p] = (float)(1.0 / (1.0 + exp(-s)));
+    }
+}
+
+ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__explain_win *win,
+                                int n, int side, float *prob,
+                                ndx_status (*each)(void *ctx, ndx_net *net, int first, int n),
+                                void *ctx)
+{
+    const int B = ndx_net_batch(net), S = ndx_net_input_size(net);
+    const int last = ndx_net_num_nodes(net) - 1;
+    float *gray = calloc((size_t)B * S * S, sizeof *gray);
+    float *x = malloc((size_t)B * 3 * S * S * sizeof *x);
+    ndx_status st = gray && x ? NDX_OK : ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
+    for (int first = 0; !st && first < n; first += B) {
+        const int m = n - first < B ? n - first : B;
+        for (int b = 0; b < m; b++)
+            ndx_resize_area_u16(img->px, img->w, win[first + b].x, win[first + b].y, side, side,
+                                img->maxval, S, S, gray + (size_t)b * S * S);
+        memset(gray + (size_t)m * S * S, 0, (size_t)(B - m) * S * S * sizeof *gray);
+        ndx_gray_to_input(B, (size_t)S * S, gray, x);
+        ndx_tensor z;
+        st = ndx_net_forward(net, x, NDX_EVAL, -1);
+        if (!st) st = ndx_net_output(net, last, &z);
+        for (int b = 0; !st && b < m; b++) {
+            const double d = (double)z.data[b * 2 + 1] - z.data[b * 2];
+            if (!isfinite(d))
+                st = ndx__fail(NDX_ERR_INVALID, "explain: the logits of window (%d, %d) are "
+                               "not finite", win[first + b].x, win[first + b].y);
+            else prob[first + b] = (float)(1.0 / (1.0 + exp(-d)));
+        }
+        if (!st && each) st = each(ctx, net, first, m);
+    }
+    free(gray), free(x);
+    return st;
+}
