@@ -277,7 +277,7 @@ typedef void (*ndx_bias_add_fn)(int, size_t, const float *restrict,
 
 #define NDX_KERNEL_SLOT(type, op) struct { type fn; const char *name; int mr, nr; } op
 typedef struct ndx_kernel_table {
-    const char *isa;                       /* "ref", "avx2", "neon" */
+    const char *isa;                       /* "ref", "avx2", "avx512", "neon" */
     NDX_KERNEL_SLOT(ndx_gemm_ukernel_fn, gemm_ukernel);
     NDX_KERNEL_SLOT(ndx_gemm_pack_fn, gemm_pack);
     NDX_KERNEL_SLOT(ndx_im2col_fn, im2col);
@@ -304,8 +304,17 @@ typedef struct ndx_kernel_table {
 const ndx_kernel_table *ndx_kernels(void);
 /* The set of the given ISA name, or NULL when this build or CPU lacks it. */
 const ndx_kernel_table *ndx_kernels_for(const char *isa);
-/* Name of the best set this CPU runs ("avx2", "neon" or "ref"). */
+/* Name of the best set this CPU runs ("avx512", "avx2", "neon" or "ref"). */
 const char *ndx_kernels_best(void);
+/* Why the named set runs here or not (CPUID / XCR0 bits seen), into buf. */
+const char *ndx_kernels_why(const char *isa, char *buf, size_t n);
+/* The i-th set this build knows, NULL past the last. */
+const char *ndx_kernels_name_at(int i);
+/* The slots the named set takes from its parent set (NDX_INHERIT in
+ * kernels.inc) where the parent has a kernel of its own, space-separated
+ * into buf ("" when none); returns the parent's name, or NULL when it has
+ * none (ref) or is unknown. */
+const char *ndx_kernels_inherited(const char *isa, char *buf, size_t n);
 /* Makes the named set current; -1 when unknown or not runnable here. */
 int ndx_kernels_select(const char *isa);
 /* One line naming the CPU features dispatch looked at: the public
