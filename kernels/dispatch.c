@@ -34,12 +34,14 @@ static const char *parent_of(const char *isa)
 #define NDX_KERNEL(isa_, op, f, mr_, nr_)
 #define NDX_BLOCKING(isa_, mc, kc, nc)
 #define NDX_GEMM_HALF_EDGE(isa_)
+#define NDX_GEMM_ROW_STEP(isa_, step)
 #define NDX_INHERIT(isa_, parent) \
     if (!strcmp(#isa_, isa)) return #parent;
 #include "kernels.inc"
 #undef NDX_KERNEL
 #undef NDX_BLOCKING
 #undef NDX_GEMM_HALF_EDGE
+#undef NDX_GEMM_ROW_STEP
 #undef NDX_INHERIT
     return "ref";
 }
@@ -54,7 +56,7 @@ static void fill(ndx_kernel_table *t, const char *isa)
 #define NDX_KERNEL(isa_, op, f, mr_, nr_)                           \
     if (!strcmp(#isa_, isa)) {                                      \
         t->op.fn = f; t->op.name = #f; t->op.mr = mr_; t->op.nr = nr_; \
-        if (!strcmp(#op, "gemm_ukernel")) t->gemm_half_edge = 0;    \
+        if (!strcmp(#op, "gemm_ukernel")) t->gemm_half_edge = 0, t->gemm_row_step = 0; \
     }
 #define NDX_BLOCKING(isa_, mc, kc, nc)                              \
     if (!strcmp(#isa_, isa)) {                                      \
@@ -62,11 +64,14 @@ static void fill(ndx_kernel_table *t, const char *isa)
     }
 #define NDX_GEMM_HALF_EDGE(isa_)                                    \
     if (!strcmp(#isa_, isa)) t->gemm_half_edge = 1;
+#define NDX_GEMM_ROW_STEP(isa_, step)                               \
+    if (!strcmp(#isa_, isa)) t->gemm_row_step = step;
 #define NDX_INHERIT(isa_, parent)
 #include "kernels.inc"
 #undef NDX_KERNEL
 #undef NDX_BLOCKING
 #undef NDX_GEMM_HALF_EDGE
+#undef NDX_GEMM_ROW_STEP
 #undef NDX_INHERIT
 }
 
@@ -174,11 +179,13 @@ const char *ndx_kernels_inherited(const char *isa, char *buf, size_t n)
         used += (size_t)snprintf(buf + used, n - used, "%s" #op, used ? " " : "");
 #define NDX_BLOCKING(isa_, mc, kc, nc)
 #define NDX_GEMM_HALF_EDGE(isa_)
+#define NDX_GEMM_ROW_STEP(isa_, step)
 #define NDX_INHERIT(isa_, parent_)
 #include "kernels.inc"
 #undef NDX_KERNEL
 #undef NDX_BLOCKING
 #undef NDX_GEMM_HALF_EDGE
+#undef NDX_GEMM_ROW_STEP
 #undef NDX_INHERIT
     return parent;
 }

@@ -45,6 +45,10 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                                      const float *restrict a,
                                      const float *restrict b, float beta,
                                      float *restrict c, int ldc);
+void ndx_f32_gemm_ukernel_12x32__avx512(int m, int n, int k, float alpha,
+                                        const float *restrict a,
+                                        const float *restrict b, float beta,
+                                        float *restrict c, int ldc);
 #endif
 #if defined(__aarch64__)
 void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
@@ -297,6 +301,8 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_dot_rows_fn, dot_rows);
     int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
     int gemm_half_edge;                    /* an edge tile of <= NR/2 columns costs ~half */
+    int gemm_row_step;                     /* an edge tile of r rows costs r rounded up to
+                                              this (0: a full tile) */
 } ndx_kernel_table;
 #undef NDX_KERNEL_SLOT
 

@@ -67,11 +67,13 @@ START_TEST(test_dispatch_tables)
                           tu_kernel_in_set(isa, #op));
 #define NDX_BLOCKING(isa_, mc, kc, nc)
 #define NDX_GEMM_HALF_EDGE(isa_)
+#define NDX_GEMM_ROW_STEP(isa_, step)
 #define NDX_INHERIT(isa_, parent)
 #include "kernels.inc"
 #undef NDX_KERNEL
 #undef NDX_BLOCKING
 #undef NDX_GEMM_HALF_EDGE
+#undef NDX_GEMM_ROW_STEP
 #undef NDX_INHERIT
     }
     /* the sets this build knows, each runnable or with the reason it is not */

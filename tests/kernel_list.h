@@ -29,11 +29,13 @@ static const tu_kernel_line tu_kernel_lines[] = {
 #define NDX_KERNEL(isa, op, f, mr, nr) {#isa, #op, #f, mr, nr},
 #define NDX_BLOCKING(isa, mc, kc, nc)
 #define NDX_GEMM_HALF_EDGE(isa)
+#define NDX_GEMM_ROW_STEP(isa, step)
 #define NDX_INHERIT(isa, parent)
 #include "kernels.inc"
 #undef NDX_KERNEL
 #undef NDX_BLOCKING
 #undef NDX_GEMM_HALF_EDGE
+#undef NDX_GEMM_ROW_STEP
 #undef NDX_INHERIT
 };
 #define TU_NKERNEL_LINES (sizeof tu_kernel_lines / sizeof *tu_kernel_lines)
@@ -43,11 +45,13 @@ static const struct { const char *isa, *parent; } tu_kernel_parents[] = {
 #define NDX_KERNEL(isa, op, f, mr, nr)
 #define NDX_BLOCKING(isa, mc, kc, nc)
 #define NDX_GEMM_HALF_EDGE(isa)
+#define NDX_GEMM_ROW_STEP(isa, step)
 #define NDX_INHERIT(isa, parent) {#isa, #parent},
 #include "kernels.inc"
 #undef NDX_KERNEL
 #undef NDX_BLOCKING
 #undef NDX_GEMM_HALF_EDGE
+#undef NDX_GEMM_ROW_STEP
 #undef NDX_INHERIT
     {NULL, NULL}};
 
