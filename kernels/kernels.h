@@ -68,6 +68,8 @@ void ndx_f32_gemm_pack__ref(int kmajor, int rows, int kc, const float *restrict 
 #if defined(__x86_64__)
 void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict src,
                              int ld, int w, float *restrict dst);
+void ndx_f32_gemm_pack__avx512(int kmajor, int rows, int kc, const float *restrict src,
+                               int ld, int w, float *restrict dst);
 #endif
 
 /* ---- im2col / col2im ---------------------------------------------------
