@@ -257,6 +257,15 @@ void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              int32_t *restrict argmax);
 void ndx_f32_avgpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              const float *restrict in, float *restrict out);
+/* the avx512 set's own kernels of these operations (the rest are avx2's) */
+void ndx_f32_add__avx512(size_t n, const float *a, const float *b, float *y);
+void ndx_f32_global_avgpool__avx512(int channels, size_t hw, const float *restrict in,
+                                    float *restrict out);
+void ndx_f32_relu__avx512(size_t n, const float *x, float *y);
+void ndx_f32_bias_add__avx512(int channels, size_t hw, const float *restrict bias,
+                              float *restrict x);
+void ndx_f32_dot_rows__avx512(int n, int rows, int k, const float *restrict x,
+                              const float *restrict w, float *restrict y, int ldy);
 #endif
 #if defined(__aarch64__)
 NDX_DECLARE_SIMD_SET(neon)
