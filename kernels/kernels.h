@@ -264,6 +264,8 @@ void ndx_f32_global_avgpool__avx512(int channels, size_t hw, const float *restri
 void ndx_f32_relu__avx512(size_t n, const float *x, float *y);
 void ndx_f32_bias_add__avx512(int channels, size_t hw, const float *restrict bias,
                               float *restrict x);
+void ndx_f32_channel_max__avx512(int channels, size_t hw, const float *restrict in,
+                                 float *restrict out, int32_t *restrict argmax);
 void ndx_f32_dot_rows__avx512(int n, int rows, int k, const float *restrict x,
                               const float *restrict w, float *restrict y, int ldy);
 #endif
