@@ -98,6 +98,8 @@ void ndx_f32_im2col__avx2(const ndx_conv2d_shape *s, const float *restrict im,
                           float *restrict col);
 void ndx_f32_col2im__avx2(const ndx_conv2d_shape *s, const float *restrict col,
                           float *restrict im);
+void ndx_f32_im2col__avx512(const ndx_conv2d_shape *s, const float *restrict im,
+                            float *restrict col);
 #endif
 
 /* ---- bilinear resize ---------------------------------------------------
