@@ -101,9 +101,9 @@ static double tile_use(int m, int n, int mr, int nr, int half_edge, int row_step
     const int cols = n % nr == 0                   ? n
                      : half_edge && n % nr <= half ? n / nr * nr + half
                                                    : (n / nr + 1) * nr;
-    const int edge = m % mr, step = row_step > 0 ? row_step : mr;
-    const int rows = m / mr * mr + (edge ? ((edge + step - 1) / step * step) : 0);
-    return (double)m / (rows < m + mr ? rows : m + mr) * n / cols;
+    const int step = row_step > 0 ? row_step : mr;
+    const int edge = (m % mr + step - 1) / step * step;   /* the edge tile's rows, as run */
+    return (double)m / (m / mr * mr + (edge < mr ? edge : mr)) * n / cols;
 }
 
 /* Adds the mr x nr tile t (row stride nr) transposed into C:

@@ -114,6 +114,8 @@ void ndx_kernel_set_why(char *buf, size_t n)
     if (atomic_load(&kernels_forced))
         snprintf(buf, n, "forced by NETDX_KERNELS=%s (best here: %s); %s", isa,
                  ndx_kernels_best(), cpu);
+    else if (strcmp(isa, ndx_kernels_best()))
+        snprintf(buf, n, "selected by the program (best here: %s); %s", ndx_kernels_best(), cpu);
     else
         snprintf(buf, n, "the best set this CPU runs: %s", cpu);
     if (parent && strcmp(parent, "ref") && *from) {
