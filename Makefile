@@ -45,7 +45,7 @@ CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 # kernels/*.c: dispatch and the code every set shares (the plans).
 KERNEL_SRC := $(wildcard kernels/*.c) $(wildcard kernels/ref/*.c)
 ifneq ($(findstring x86_64,$(MACHINE)),)
-KERNEL_SRC += $(wildcard kernels/avx2/*.c)
+KERNEL_SRC += $(wildcard kernels/avx2/*.c) $(wildcard kernels/avx512/*.c)
 endif
 ifneq ($(findstring aarch64,$(MACHINE)),)
 KERNEL_SRC += $(wildcard kernels/neon/*.c)
@@ -68,6 +68,7 @@ $(BUILD)/kernels/ref/%.o:  XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/bilinear-plan.o: XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/resize-aa-plan.o: XFLAGS := -ffp-contract=off
 $(BUILD)/kernels/avx2/%.o: XFLAGS := -mavx2 -mfma
+$(BUILD)/kernels/avx512/%.o: XFLAGS := -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl
 # The Winograd transforms are plain C loops left to the vectorizer (baseline
 # ISA, no contraction: results equal the scalar loops').
 ifneq ($(FUZZ),1)   # gcc's flags; the clang build for fuzzing goes without
@@ -116,9 +117,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libnetdx.a
 $(BUILD)/tests/%.o: CPPFLAGS += -Ikernels -Itests
 
 # Every suite, once with the kernel set chosen for this CPU and once with
-# NETDX_KERNELS=ref; tests/run.sh totals Check's summaries.
+# NETDX_KERNELS=ref; then the kernel suites under every other set this CPU
+# runs (avx2 where avx512 is the default); tests/run.sh totals Check's
+# summaries.
 run-tests: $(TESTS) $(BUILD)/netdx   # check_cli runs the netdx beside it
 	@tests/run.sh --kernels "default ref" $(TESTS)
+	@best=$$(env -u NETDX_KERNELS $(BUILD)/netdx info | sed -n 's/^kernels: //p'); \
+	sets=$$(env -u NETDX_KERNELS $(BUILD)/netdx info | \
+	  sed -n 's/^set \([a-z0-9]*\) *runs:.*/\1/p' | grep -vx -e ref -e "$$best" | tr '\n' ' '); \
+	if [ -n "$$sets" ]; then tests/run.sh --kernels "$$sets" $(KTEST_SRC:tests/%.c=$(BUILD)/tests/%); fi
 
 check:
 	@tools/install-deps.sh build

@@ -2,6 +2,9 @@
  * here, then netdx's ndx_sgemm beside OpenBLAS's cblas_sgemm on the same
  * matrices in the same run, 1 and 2 threads, medians of several runs.
  *   bench_gemm LABEL     (LABEL names the OpenBLAS kernel, e.g. "Haswell")
+ * netdx runs the kernel set NETDX_KERNELS names (default: the best here);
+ * each row gives its share of that set's FMA peak, measured before the
+ * shapes (AVX2 FMAs for avx2, 16-wide FMAs for avx512).
  * Prints markdown rows. */
 #include <cblas.h>
 #include <immintrin.h>
@@ -48,6 +51,34 @@ __attribute__((target("avx2,fma"))) static double fma_peak(int threads)
         if (sink == 12345.0f) printf("#");
     }
     return 2.0 * 8 * 12 * iters * threads / bench_median(t, 5) / 1e9;
+}
+
+/* The same with 16-wide FMAs (24 chains): the AVX-512 peak.  Called only
+ * when the CPU runs the avx512 set. */
+__attribute__((target("avx512f"))) static double fma_peak512(int threads)
+{
+    const long iters = 25000000;
+    double t[5];
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = bench_now();
+        float sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+        {
+            const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+            __m512 a[24];
+            for (int i = 0; i < 24; i++) a[i] = _mm512_set1_ps((float)i);
+            for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 24
+                for (int i = 0; i < 24; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
+            }
+            __m512 s = a[0];
+            for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
+            sink += _mm512_reduce_add_ps(s);
+        }
+        t[rep] = bench_now() - t0;
+        if (sink == 12345.0f) printf("#");
+    }
+    return 2.0 * 16 * 24 * iters * threads / bench_median(t, 5) / 1e9;
 }
 
 /* Read and write bandwidth over 1 GiB, touched before timing; AVX loads and
@@ -128,12 +159,26 @@ static void compare(const shape *s, const float *a, const float *b, float *c, in
     *ratio = bench_median(q, ROUNDS);
 }
 
+/* The CPU runs netdx's avx512 set (its CPUID and XCR0 test). */
+static int has_avx512(void)
+{
+    const char *name;
+    char why[256];
+    for (int i = 0, r; (r = ndx_kernel_set_at(i, &name, why, sizeof why)) >= 0; i++)
+        if (!strcmp(name, "avx512")) return r;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *label = argc > 1 ? argv[1] : "default";
     if (ndx_init() != NDX_OK) {
         fprintf(stderr, "bench_gemm: %s\n", ndx_last_error());
         return 1;
+    }
+    if (argc > 2 && !strcmp(argv[2], "--peak512")) {   /* the probe alone */
+        printf("%.1f %.1f\n", fma_peak512(1), fma_peak512(2));
+        return 0;
     }
     if (argc > 2 && !strcmp(argv[2], "--corename")) {
         printf("%s\n", openblas_get_corename());
@@ -144,6 +189,9 @@ int main(int argc, char **argv)
         bandwidth(1, &r1, &w1);
         bandwidth(2, &r2, &w2);
         printf("| AVX2 FMA peak | %.1f GFLOP/s | %.1f GFLOP/s |\n", p1, p2);
+        if (has_avx512())
+            printf("| AVX-512 FMA peak | %.1f GFLOP/s | %.1f GFLOP/s |\n", fma_peak512(1),
+                   fma_peak512(2));
         printf("| memory read | %.1f GB/s | %.1f GB/s |\n", r1, r2);
         printf("| memory write | %.1f GB/s | %.1f GB/s |\n", w1, w2);
         return 0;
@@ -160,6 +208,10 @@ int main(int argc, char **argv)
         b[i] = (float)((i * 5) % 11) / 11 - 0.5f;
         c[i] = 0;
     }
+    /* the share of the FMA peak of netdx's set, measured here (AVX2 FMAs
+     * for avx2, 16-wide for avx512) */
+    const int wide = !strcmp(ndx_kernel_set(), "avx512");
+    const double peak[2] = {wide ? fma_peak512(1) : fma_peak(1), wide ? fma_peak512(2) : fma_peak(2)};
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const shape *s = &shapes[si];
         double flop = 2.0 * s->m * s->n * s->k;
@@ -169,8 +221,9 @@ int main(int argc, char **argv)
             openblas_set_num_threads(th);
             double tn, to, ratio;
             compare(s, a, b, c, reps, &tn, &to, &ratio);
-            printf("| %s | %d×%d×%d | %d | %.1f | %.1f | %.2f |\n", s->name, s->m, s->n,
-                   s->k, th, flop / tn / 1e9, flop / to / 1e9, ratio);
+            printf("| %s | %d×%d×%d | %d | %.1f | %.0f%% | %.1f | %.2f |\n", s->name, s->m,
+                   s->n, s->k, th, flop / tn / 1e9, 100 * flop / tn / 1e9 / peak[th - 1],
+                   flop / to / 1e9, ratio);
         }
     }
     fprintf(stderr, "bench_gemm: OpenBLAS core %s (%s), netdx kernels %s\n",

@@ -30,16 +30,24 @@ $B/bench_gemm machine --machine
 echo
 echo "## sgemm (row-major, no transposes), GFLOP/s"
 echo
+# netdx's avx2 set beside OpenBLAS Haswell, its avx512 set (where the CPU
+# runs it) beside OpenBLAS SkylakeX.
+have512=$(${1:-build}/netdx info | grep -c '^set avx512 runs')
 for ct in Haswell SkylakeX; do
     case $ct in
-    Haswell) what="OpenBLAS's Haswell kernel (AVX2)" ;;
-    SkylakeX) what="OpenBLAS's SkylakeX kernel (AVX-512)" ;;
+    Haswell) what="OpenBLAS's Haswell kernel (AVX2)" set=avx2 ;;
+    SkylakeX) what="OpenBLAS's SkylakeX kernel (AVX-512)" set=avx512 ;;
     esac
-    echo "### beside $what"
+    if [ "$set" = avx512 ] && [ "$have512" = 0 ]; then
+        echo "(no AVX-512 set on this CPU: netdx's avx2 beside OpenBLAS's $ct)"
+        echo
+        set=avx2
+    fi
+    echo "### netdx $set beside $what"
     echo
-    echo "| shape | M×N×K | threads | netdx | OpenBLAS | netdx / OpenBLAS |"
-    echo "| --- | --- | --- | --- | --- | --- |"
-    OPENBLAS_CORETYPE=$ct $B/bench_gemm $ct 2>>"$tmp.log"
+    echo "| shape | M×N×K | threads | netdx | share of $set FMA peak | OpenBLAS | netdx / OpenBLAS |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    NETDX_KERNELS=$set OPENBLAS_CORETYPE=$ct $B/bench_gemm $ct 2>>"$tmp.log"
     echo
 done
 echo "Left unset, OPENBLAS_CORETYPE makes this OpenBLAS ($(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?')) choose: $(env -u OPENBLAS_CORETYPE $B/bench_gemm unset --corename 2>/dev/null)."

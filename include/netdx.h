@@ -69,7 +69,7 @@ const char *ndx_status_str(ndx_status s);
 const char *ndx_last_error(void);
 
 /* ---- set-up ---------------------------------------------------------------- */
-/* Chooses the kernel set and the thread count.  NETDX_KERNELS=ref|avx2|neon
+/* Chooses the kernel set and the thread count.  NETDX_KERNELS=ref|avx2|avx512|neon
  * forces a set (one this CPU lacks is NDX_ERR_UNSUPPORTED); NETDX_THREADS=N
  * (1..1024) sets the threads; NETDX_MAX_PIXELS=N the largest image decoded
  * (see ndx_png_read); NETDX_CONV=auto|im2col|winograd the convolution.  A
@@ -78,8 +78,15 @@ const char *ndx_last_error(void);
  * call ndx_init() to see such errors. */
 ndx_status ndx_init(void);
 const char *ndx_version(void);
-/* Name of the kernel set in use: "ref", "avx2" or "neon". */
+/* Name of the kernel set in use: "ref", "avx2", "avx512" or "neon". */
 const char *ndx_kernel_set(void);
+/* Why that set: chosen as the best this CPU runs or forced by
+ * NETDX_KERNELS, the CPUID / XCR0 facts behind it, and the slots it takes
+ * from its parent set (avx512 runs avx2's kernels where it has none). */
+void ndx_kernel_set_why(char *buf, size_t n);
+/* The i-th kernel set this build knows (0, 1, ...): its name in *name and
+ * why it runs here or not in why; 1 runs, 0 does not, -1 past the last. */
+int ndx_kernel_set_at(int i, const char **name, char *why, size_t n);
 /* One line naming the CPU features dispatch looked at. */
 void ndx_cpu_features(char *buf, size_t n);
 

@@ -45,6 +45,10 @@ void ndx_f32_gemm_ukernel_6x16__avx2(int m, int n, int k, float alpha,
                                      const float *restrict a,
                                      const float *restrict b, float beta,
                                      float *restrict c, int ldc);
+void ndx_f32_gemm_ukernel_12x32__avx512(int m, int n, int k, float alpha,
+                                        const float *restrict a,
+                                        const float *restrict b, float beta,
+                                        float *restrict c, int ldc);
 #endif
 #if defined(__aarch64__)
 void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
@@ -64,6 +68,8 @@ void ndx_f32_gemm_pack__ref(int kmajor, int rows, int kc, const float *restrict 
 #if defined(__x86_64__)
 void ndx_f32_gemm_pack__avx2(int kmajor, int rows, int kc, const float *restrict src,
                              int ld, int w, float *restrict dst);
+void ndx_f32_gemm_pack__avx512(int kmajor, int rows, int kc, const float *restrict src,
+                               int ld, int w, float *restrict dst);
 #endif
 
 /* ---- im2col / col2im ---------------------------------------------------
@@ -92,6 +98,8 @@ void ndx_f32_im2col__avx2(const ndx_conv2d_shape *s, const float *restrict im,
                           float *restrict col);
 void ndx_f32_col2im__avx2(const ndx_conv2d_shape *s, const float *restrict col,
                           float *restrict im);
+void ndx_f32_im2col__avx512(const ndx_conv2d_shape *s, const float *restrict im,
+                            float *restrict col);
 #endif
 
 /* ---- bilinear resize ---------------------------------------------------
@@ -251,6 +259,17 @@ void ndx_f32_maxpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              int32_t *restrict argmax);
 void ndx_f32_avgpool2d__avx2(int channels, const ndx_pool2d_shape *s,
                              const float *restrict in, float *restrict out);
+/* the avx512 set's own kernels of these operations (the rest are avx2's) */
+void ndx_f32_add__avx512(size_t n, const float *a, const float *b, float *y);
+void ndx_f32_global_avgpool__avx512(int channels, size_t hw, const float *restrict in,
+                                    float *restrict out);
+void ndx_f32_relu__avx512(size_t n, const float *x, float *y);
+void ndx_f32_bias_add__avx512(int channels, size_t hw, const float *restrict bias,
+                              float *restrict x);
+void ndx_f32_channel_max__avx512(int channels, size_t hw, const float *restrict in,
+                                 float *restrict out, int32_t *restrict argmax);
+void ndx_f32_dot_rows__avx512(int n, int rows, int k, const float *restrict x,
+                              const float *restrict w, float *restrict y, int ldy);
 #endif
 #if defined(__aarch64__)
 NDX_DECLARE_SIMD_SET(neon)
@@ -277,7 +296,7 @@ typedef void (*ndx_bias_add_fn)(int, size_t, const float *restrict,
 
 #define NDX_KERNEL_SLOT(type, op) struct { type fn; const char *name; int mr, nr; } op
 typedef struct ndx_kernel_table {
-    const char *isa;                       /* "ref", "avx2", "neon" */
+    const char *isa;                       /* "ref", "avx2", "avx512", "neon" */
     NDX_KERNEL_SLOT(ndx_gemm_ukernel_fn, gemm_ukernel);
     NDX_KERNEL_SLOT(ndx_gemm_pack_fn, gemm_pack);
     NDX_KERNEL_SLOT(ndx_im2col_fn, im2col);
@@ -297,6 +316,8 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_dot_rows_fn, dot_rows);
     int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
     int gemm_half_edge;                    /* an edge tile of <= NR/2 columns costs ~half */
+    int gemm_row_step;                     /* an edge tile of r rows costs r rounded up to
+                                              this (0: a full tile) */
 } ndx_kernel_table;
 #undef NDX_KERNEL_SLOT
 
@@ -304,8 +325,17 @@ typedef struct ndx_kernel_table {
 const ndx_kernel_table *ndx_kernels(void);
 /* The set of the given ISA name, or NULL when this build or CPU lacks it. */
 const ndx_kernel_table *ndx_kernels_for(const char *isa);
-/* Name of the best set this CPU runs ("avx2", "neon" or "ref"). */
+/* Name of the best set this CPU runs ("avx512", "avx2", "neon" or "ref"). */
 const char *ndx_kernels_best(void);
+/* Why the named set runs here or not (CPUID / XCR0 bits seen), into buf. */
+const char *ndx_kernels_why(const char *isa, char *buf, size_t n);
+/* The i-th set this build knows, NULL past the last. */
+const char *ndx_kernels_name_at(int i);
+/* The slots the named set takes from its parent set (NDX_INHERIT in
+ * kernels.inc) where the parent has a kernel of its own, space-separated
+ * into buf ("" when none); returns the parent's name, or NULL when it has
+ * none (ref) or is unknown. */
+const char *ndx_kernels_inherited(const char *isa, char *buf, size_t n);
 /* Makes the named set current; -1 when unknown or not runnable here. */
 int ndx_kernels_select(const char *isa);
 /* One line naming the CPU features dispatch looked at: the public

@@ -22,8 +22,12 @@ START_TEST(test_dispatch_choice)
 #if defined(__aarch64__)
         ck_assert_str_eq(set, "neon");
 #elif defined(__x86_64__)
-        /* avx2 exactly when dispatch's own CPU test admits it */
-        ck_assert_str_eq(set, ndx_kernels_for("avx2") ? "avx2" : "ref");
+        /* the widest set dispatch's own CPU test admits */
+        ck_assert_str_eq(set, ndx_kernels_for("avx512") ? "avx512"
+                              : ndx_kernels_for("avx2") ? "avx2" : "ref");
+        char why[512];
+        ndx_kernel_set_why(why, sizeof why);
+        ck_assert_ptr_nonnull(strstr(why, "the best set this CPU runs"));
 #else
         ck_assert_str_eq(set, "ref");
 #endif
@@ -55,7 +59,33 @@ START_TEST(test_dispatch_tables)
         ck_assert_int_gt(t->gemm_kc, 0);
         if (strcmp(isa, "ref"))   /* a SIMD set has its own GEMM kernel */
             ck_assert_ptr_ne(t->gemm_ukernel.fn, ndx_kernels_for("ref")->gemm_ukernel.fn);
+        /* each slot holds the set's own line, else its parent's (NDX_INHERIT) */
+#define NDX_KERNEL(isa_, op, f, mr_, nr_)                                            \
+        if (!strcmp(#isa_, "ref"))                                                   \
+            ck_assert_msg(!strcmp(t->op.name, tu_kernel_in_set(isa, #op)),           \
+                          "set %s slot %s holds %s, expected %s", isa, #op, t->op.name, \
+                          tu_kernel_in_set(isa, #op));
+#define NDX_BLOCKING(isa_, mc, kc, nc)
+#define NDX_GEMM_HALF_EDGE(isa_)
+#define NDX_GEMM_ROW_STEP(isa_, step)
+#define NDX_INHERIT(isa_, parent)
+#include "kernels.inc"
+#undef NDX_KERNEL
+#undef NDX_BLOCKING
+#undef NDX_GEMM_HALF_EDGE
+#undef NDX_GEMM_ROW_STEP
+#undef NDX_INHERIT
     }
+    /* the sets this build knows, each runnable or with the reason it is not */
+    int known = 0;
+    const char *name;
+    char why[512];
+    for (int i = 0, r; (r = ndx_kernel_set_at(i, &name, why, sizeof why)) >= 0; i++, known++) {
+        ck_assert_int_eq(r, ndx_kernels_for(name) != NULL);
+        ck_assert_msg(r || strstr(why, "lacks") || strstr(why, "not built"),
+                      "set %s does not run here, yet no reason: %s", name, why);
+    }
+    ck_assert_int_ge(known, 3);
     ck_assert_ptr_null(ndx_kernels_for("sse9"));
     ck_assert_int_eq(ndx_kernels_select("sse9"), -1);
 }
@@ -70,7 +100,22 @@ START_TEST(test_bad_environment)
     setenv("NETDX_KERNELS", "neon", 1);
     ck_assert_int_eq(ndx_init(), NDX_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "neon"));
+    /* avx512 is refused, naming what the CPU lacks, exactly where dispatch
+     * does not admit it; accepted and reported as forced where it does */
+    setenv("NETDX_KERNELS", "avx512", 1);
+    if (ndx_kernels_for("avx512")) {
+        ck_assert_int_eq(ndx_init(), NDX_OK);
+        ck_assert_str_eq(ndx_kernel_set(), "avx512");
+        char why[512];
+        ndx_kernel_set_why(why, sizeof why);
+        ck_assert_ptr_nonnull(strstr(why, "forced by NETDX_KERNELS=avx512"));
+    } else {
+        ck_assert_int_eq(ndx_init(), NDX_ERR_UNSUPPORTED);
+        ck_assert_ptr_nonnull(strstr(ndx_last_error(), "lacks"));
+    }
 #else
+    setenv("NETDX_KERNELS", "avx512", 1);
+    ck_assert_int_eq(ndx_init(), NDX_ERR_UNSUPPORTED);
     setenv("NETDX_KERNELS", "avx2", 1);
     ck_assert_int_eq(ndx_init(), NDX_ERR_UNSUPPORTED);
 #endif
@@ -214,6 +259,8 @@ static void im2col_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
             s = (ndx_conv2d_shape){5, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1};
         else if (it == 3)   /* the same path with row stride, padding and dilation */
             s = (ndx_conv2d_shape){3, 6, 8, 5, 3, 2, 1, 2, 1, 1, 2};
+        else if (it < 6)   /* maps 14 and 16 wide at stride 1: avx512's one-register rows */
+            s = (ndx_conv2d_shape){4, 14 + 2 * (it - 4), 14 + 2 * (it - 4), 3, 3, 1, 1, 1, 1, 1, 1};
         const int oh = ndx_conv2d_shape_out_h(&s), ow = ndx_conv2d_shape_out_w(&s);
         if (oh < 1 || ow < 1) continue;
         const size_t nin = (size_t)s.c * s.h * s.w, ncol = (size_t)s.c * s.kh * s.kw * oh * ow;

@@ -28,7 +28,7 @@ int cmd_info(int argc, char **argv)
             printf("usage: netdx info [--model M [--input-size S]]\n"
                    "Prints the version, the kernel set in use, the threads, the CPU\n"
                    "features seen and the zoo: each architecture's default input size\n"
-                   "and the layers the study dissected.  NETDX_KERNELS=ref|avx2|neon and\n"
+                   "and the layers the study dissected.  NETDX_KERNELS=ref|avx2|avx512|neon and\n"
                    "NETDX_THREADS=N override the automatic choices.\n"
                    "--model M (a .safetensors file or a zoo name) lists its tappable nodes\n"
                    "and their output shapes (C,H,W) at input size S.\n");
@@ -40,8 +40,13 @@ int cmd_info(int argc, char **argv)
     if (model) return cli_model_info(model, (int)size);
     char cpu[256];
     ndx_cpu_features(cpu, sizeof cpu);
-    printf("netdx %s\nkernels: %s\nthreads: %d\ncpu: %s\n", ndx_version(),
-           ndx_kernel_set(), ndx_get_threads(), cpu);
+    char why[1024];
+    ndx_kernel_set_why(why, sizeof why);
+    printf("netdx %s\nkernels: %s\nkernels why: %s\n", ndx_version(), ndx_kernel_set(), why);
+    const char *name;
+    for (int i = 0, r; (r = ndx_kernel_set_at(i, &name, why, sizeof why)) >= 0; i++)
+        printf("set %-6s %s: %s\n", name, r ? "runs" : "no", why);
+    printf("threads: %d\ncpu: %s\n", ndx_get_threads(), cpu);
     for (int i = 0; ndx_zoo_arch_at(i); i++) {
         const ndx_zoo_arch *a = ndx_zoo_arch_at(i);
         printf("zoo: %-13s input %3d  layers", a->name, a->input_size);

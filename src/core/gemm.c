@@ -93,14 +93,17 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
 
 /* Fraction of the microkernel tiles' work that is useful for m x n.  With
  * half_edge (the kernel set's gemm_half_edge) an edge tile of at most nr/2
- * columns counts as half a tile, as the kernel runs it. */
-static double tile_use(int m, int n, int mr, int nr, int half_edge)
+ * columns counts as half a tile, as the kernel runs it; with row_step (its
+ * gemm_row_step) an edge tile of r rows costs r rounded up to row_step. */
+static double tile_use(int m, int n, int mr, int nr, int half_edge, int row_step)
 {
     const int half = nr / 2;
     const int cols = n % nr == 0                   ? n
                      : half_edge && n % nr <= half ? n / nr * nr + half
                                                    : (n / nr + 1) * nr;
-    return (double)m / ((m + mr - 1) / mr * mr) * n / cols;
+    const int step = row_step > 0 ? row_step : mr;
+    const int edge = (m % mr + step - 1) / step * step;   /* the edge tile's rows, as run */
+    return (double)m / (m / mr * mr + (edge < mr ? edge : mr)) * n / cols;
 }
 
 /* Adds the mr x nr tile t (row stride nr) transposed into C:
@@ -319,8 +322,9 @@ static void sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
     const ndx_kernel_table *ks = ndx_kernels();
     const int MR = ks->gemm_ukernel.mr, NR = ks->gemm_ukernel.nr;
-    const int he = ks->gemm_half_edge;
-    if (MR * NR <= TILE_MAX && tile_use(n, m, MR, NR, he) > 1.1 * tile_use(m, n, MR, NR, he)) {
+    const int he = ks->gemm_half_edge, rs = ks->gemm_row_step;
+    if (MR * NR <= TILE_MAX &&
+        tile_use(n, m, MR, NR, he, rs) > 1.1 * tile_use(m, n, MR, NR, he, rs)) {
         const columns cols = {m, (m + NR - 1) / NR, 1, 0, 0};
         gemm(!trans_b, !trans_a, n, k, alpha, b, ldb, a, lda, beta, c, ldc, 1, &cols, nt, NULL);
     } else {

@@ -3,6 +3,7 @@
  * (NETDX_MAX_PIXELS) and the forward convolution algorithm (NETDX_CONV):
  * the one place the environment is read. */
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "../../kernels/kernels.h"
 
 static atomic_int threads;   /* 0: not set yet */
+static atomic_int kernels_forced;   /* 1: NETDX_KERNELS chose the set */
 static atomic_int conv_algo; /* ndx__conv_algo, NDX__CONV_AUTO at first */
 static _Atomic int64_t max_pixels = NDX_PNG_MAX_PIXELS;
 
@@ -44,14 +46,20 @@ static ndx_status apply_env(void)
 {
     const char *k = getenv("NETDX_KERNELS");
     if (k && *k) {
-        if (strcmp(k, "ref") && strcmp(k, "avx2") && strcmp(k, "neon"))
-            return ndx__fail(NDX_ERR_INVALID, "NETDX_KERNELS=%s: expected ref, avx2 or neon", k);
-        if (ndx_kernels_select(k))
+        if (strcmp(k, "ref") && strcmp(k, "avx2") && strcmp(k, "avx512") && strcmp(k, "neon"))
+            return ndx__fail(NDX_ERR_INVALID,
+                             "NETDX_KERNELS=%s: expected ref, avx2, avx512 or neon", k);
+        if (ndx_kernels_select(k)) {
+            char why[256];
             return ndx__fail(NDX_ERR_UNSUPPORTED,
-                             "NETDX_KERNELS=%s: this CPU or build lacks that kernel set "
-                             "(best here: %s)", k, ndx_kernels_best());
+                             "NETDX_KERNELS=%s: this CPU or build lacks that kernel set: %s "
+                             "(best here: %s)", k, ndx_kernels_why(k, why, sizeof why),
+                             ndx_kernels_best());
+        }
+        atomic_store(&kernels_forced, 1);
     } else {
         ndx_kernels_select(ndx_kernels_best());
+        atomic_store(&kernels_forced, 0);
     }
     const char *t = getenv("NETDX_THREADS");
     if (t && *t) {
@@ -114,4 +122,33 @@ const char *ndx_kernel_set(void)
 {
     ndx__ensure_init();
     return ndx_kernels()->isa;
+}
+
+void ndx_kernel_set_why(char *buf, size_t n)
+{
+    ndx__ensure_init();
+    const char *isa = ndx_kernels()->isa;
+    char cpu[256], from[512];
+    ndx_kernels_why(isa, cpu, sizeof cpu);
+    const char *parent = ndx_kernels_inherited(isa, from, sizeof from);
+    if (atomic_load(&kernels_forced))
+        snprintf(buf, n, "forced by NETDX_KERNELS=%s (best here: %s); %s", isa,
+                 ndx_kernels_best(), cpu);
+    else if (strcmp(isa, ndx_kernels_best()))
+        snprintf(buf, n, "selected by the program (best here: %s); %s", ndx_kernels_best(), cpu);
+    else
+        snprintf(buf, n, "the best set this CPU runs: %s", cpu);
+    if (parent && strcmp(parent, "ref") && *from) {
+        size_t used = strlen(buf);
+        if (used < n) snprintf(buf + used, n - used, "; from %s: %s", parent, from);
+    }
+}
+
+int ndx_kernel_set_at(int i, const char **name, char *why, size_t n)
+{
+    const char *isa = ndx_kernels_name_at(i);
+    if (!isa) return -1;
+    if (name) *name = isa;
+    ndx_kernels_why(isa, why, n);
+    return ndx_kernels_for(isa) != NULL;
 }

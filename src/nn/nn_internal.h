@@ -66,6 +66,7 @@ struct ndx_net {
     int fold_dirty;
     int folded;               /* batch norm folded into the conv weights in place */
     int pack_mr, pack_kc;     /* tile rows and KC of the packed weights (0: none packed) */
+    const char *pack_isa;     /* and the kernel set that packed them (a static name) */
     int last_mode, last_until;
     const float *x_last;      /* the input of the last forward (backward reads it) */
     int dropout_on;

@@ -142,6 +142,7 @@ void ndx__net_weights_changed(ndx_net *net)
     if (net->folded) net->folded = 0, net->planned = 0;
     for (int i = 0; i < net->nnodes; i++) net->nodes[i].wpacked = 0;
     net->pack_mr = net->pack_kc = 0;
+    net->pack_isa = NULL;
 }
 
 ndx_status ndx_net_tensor(const ndx_net *net, int i, ndx_param_info *info)

@@ -75,6 +75,7 @@ static void pack_weights(ndx_net *net)
         n->wpacked = 1;
         net->pack_mr = mr;
         net->pack_kc = kc;
+        net->pack_isa = ndx_kernel_set();
     }
 }
 

@@ -162,10 +162,12 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
     if (net->pack_mr) {   /* some weights are packed: for this kernel set only */
         int mr, kc;
         ndx__sgemm_prepack_params(&mr, &kc);
-        if (mr != net->pack_mr || kc != net->pack_kc)
+        const char *isa = ndx_kernel_set();
+        if (mr != net->pack_mr || kc != net->pack_kc || strcmp(isa, net->pack_isa))
             return ndx__fail(NDX_ERR_INVALID, "net %s: convolution weights were packed for "
-                             "another kernel set (tile rows %d, KC %d; now %d, %d): load the "
-                             "weights again", net->arch, net->pack_mr, net->pack_kc, mr, kc);
+                             "another kernel set (%s: tile rows %d, KC %d; now %s: %d, %d): "
+                             "load the weights again", net->arch, net->pack_isa, net->pack_mr,
+                             net->pack_kc, isa, mr, kc);
     }
     if (net->ti_on) x = ndx__transform_input(net, x);
     const int fuse = mode == NDX_EVAL && net->mode == NDX_PLAN_INFER;
