@@ -259,18 +259,19 @@ START_TEST(test_resume_schedule)
     snprintf(v1, sizeof v1, "%s/v/copy.ckpt", root);
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", ckpt, v1);
     sh(cmd);
-    /* another gamma: the schedule would not continue */
+    /* another gamma: refused, naming both */
     job_init(&c, "b");
     c.o.lr_step = 1, c.o.lr_gamma = 0.25, c.o.resume = ckpt;
     ck_assert_int_eq(in_child(train_job, &c), 0);
     char *msg = slurp(c.err);
-    ck_assert_msg(strstr(msg, "schedule would not continue"), "%s", msg);
+    ck_assert_msg(strstr(msg, "--lr-gamma 0.5; this run has --lr-gamma 0.25"), "%s", msg);
     free(msg);
     /* the same options: resumed */
     b.kill_epoch = 0, b.o.resume = ckpt;
     ck_assert_msg(in_child(train_job, &b) == 1, "the resumed run failed");
     /* another sampler: refused naming both; its own: resumed */
     job_init(&v, "v");
+    v.o.lr_step = 1, v.o.lr_gamma = 0.5;
     v.o.resume = v1, v.o.sampler = NDX_SAMPLER_BALANCED;
     ck_assert_int_eq(in_child(train_job, &v), 0);
     msg = slurp(v.err);

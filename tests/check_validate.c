@@ -124,7 +124,7 @@ START_TEST(checkpoint_fields_validated)
 END_TEST
 
 /* ---- dissection states ------------------------------------------------------------ */
-enum { U = 2, H = 2, W = 2, K = 3, NP = 6, NMASKS = 6, SK_BINS = 2561, HEADER = 488 };
+enum { U = 2, H = 2, W = 2, K = 3, NP = 6, NMASKS = 6, SK_BINS = 2561, HEADER = 520 };
 
 /* Offsets of the state file's arrays (src/dissect/stateio.c's layout). */
 enum {

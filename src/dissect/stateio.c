@@ -1,7 +1,7 @@
 /* The dissection state file.
  *
  * Little-endian, in this order:
- *   "NDXDISS\0", u32 version (2), u32 0x01020304 (byte-order check)
+ *   "NDXDISS\0", u32 version (3), u32 0x01020304 (byte-order check)
  *   char layer[64], char mask_names[8][32]
  *   i32 units, h, w, topk, nmasks, align_corners, mode, thresholds_set
  *   f64 quantile, relative;  u64 n_stats, n_iou, n_pos
@@ -199,12 +199,6 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
         if (c != per_unit)
             return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: sketch holds %llu values, expected %llu",
                              path, u, (unsigned long long)c, (unsigned long long)per_unit);
-        /* what units.csv prints: finite once a patch was seen, as made before */
-        if (d->n_stats ? !isfinite(d->maxs[u]) || !isfinite(d->sums[u])
-                       : d->maxs[u] != -INFINITY || d->sums[u] != 0)
-            return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: max score %g and sum %g after %llu "
-                             "patches", path, u, (double)d->maxs[u], d->sums[u],
-                             (unsigned long long)d->n_stats);
         if (d->thresholds_set && !isfinite(d->thr[u]))
             return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: threshold is not finite", path, u);
         for (int m = 0; m < d->nmasks; m++)
@@ -227,7 +221,7 @@ static ndx_status check_loaded(const ndx_dissect *d, const char *path)
                 return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: bad heap slot %d", path, u, s);
             seen[s] = 1;
             const size_t o = u * K + (size_t)s;
-            if (!isfinite(d->hscore[o]) || !(d->hscore[o] <= d->maxs[u]) || d->harg[o] < 0 ||
+            if (!isfinite(d->hscore[o]) || d->harg[o] < 0 ||
                 (size_t)d->harg[o] >= hw || d->hlabel[o] > 1)
                 return ndx__fail(NDX_ERR_FORMAT, "%s: unit %zu: bad top-k entry %d", path, u, i);
             const float *map = d->hmap + o * hw;
