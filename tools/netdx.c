@@ -41,8 +41,9 @@ int cmd_info(int argc, char **argv)
     if (ndx_init() != NDX_OK) return cli_fail("info");
     char cpu[256];
     ndx_cpu_features(cpu, sizeof cpu);
-    printf("netdx %s\nkernels: %s\nthreads: %d\ncpu: %s\n", ndx_version(),
-           ndx_kernel_set(), ndx_get_threads(), cpu);
+    char mpi[256];
+    printf("netdx %s\nkernels: %s\nthreads: %d\ncpu: %s\nmpi: %s\n", ndx_version(),
+           ndx_kernel_set(), ndx_get_threads(), cpu, cli_mpi_library(mpi, sizeof mpi));
     for (int i = 0; ndx_zoo_arch_at(i); i++) {
         const ndx_zoo_arch *a = ndx_zoo_arch_at(i);
         printf("zoo: %-13s input %3d  layers", a->name, a->input_size);
@@ -58,7 +59,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     /* one line per subcommand, in pipeline order */
-    {"info", cmd_info, "version, kernel set, threads, CPU features"},
+    {"info", cmd_info, "version, kernel set, threads, CPU features, MPI"},
     {"infer", cmd_infer, "run a model on .npy or PNG input: logits, tapped layers, speed"},
     {"synth", cmd_synth, "phantom mammograms, lesion masks, manifest.csv"},
     {"import-cbis", cmd_import_cbis, "CBIS-DDSM description CSVs + PNGs -> manifest.csv"},
@@ -95,8 +96,10 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            const int refused = cli_mpi_start(&argc, &argv);
+            return refused ? refused : cli_mpi_end(commands[i].run(argc - 1, argv + 1));
+        }
     fprintf(stderr, "netdx: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;
