@@ -17,7 +17,7 @@
 #include "netdx.h"
 #include "netdx_dissect.h"
 
-static int mpi_on, mpi_rank, mpi_size = 1;
+static int mpi_rank, mpi_size = 1;
 
 static int launched_size(void)
 {
@@ -28,6 +28,8 @@ static int launched_size(void)
 
 #ifdef NDX_MPI
 #include <mpi.h>
+
+static int mpi_on;
 
 /* An MPI step that failed: said on stderr (the library's message is not
  * ours to set); the caller's exit stops every rank (cli_mpi_end). */
