@@ -276,9 +276,10 @@ typedef struct ndx_dissect_run_opts {
      * outputs; bcast copies n bytes from the root to every process.  A
      * threshold outside the merged IoU windows makes every process dissect
      * its shard again at the root's thresholds (as --stats-only then
-     * --thresholds-from would).  NULL: one process. */
-    ndx_status (*reduce)(void *ctx, ndx_dissect **st, int nl, int *root);
-    ndx_status (*bcast)(void *ctx, void *buf, size_t n);
+     * --thresholds-from would).  Both return an ndx_status (NDX_OK = 0).
+     * NULL: one process. */
+    int (*reduce)(void *ctx, ndx_dissect **st, int nl, int *root);
+    int (*bcast)(void *ctx, void *buf, size_t n);
     void *reduce_ctx;
 } ndx_dissect_run_opts;
 /* val split, top-64, QUANTILE 0.005, batch 16, 8 images, one shard. */

@@ -147,7 +147,7 @@ static ndx_status send_state(const char *dir, const ndx_dissect *st, int peer)
     return s;
 }
 
-static ndx_status reduce(void *ctx, ndx_dissect **st, int nl, int *root)
+static int reduce(void *ctx, ndx_dissect **st, int nl, int *root)
 {
     (void)ctx;
     char dir[] = "/tmp/netdx-mpi-XXXXXX";
@@ -168,7 +168,7 @@ static ndx_status reduce(void *ctx, ndx_dissect **st, int nl, int *root)
     return s;
 }
 
-static ndx_status bcast(void *ctx, void *buf, size_t n)
+static int bcast(void *ctx, void *buf, size_t n)
 {
     (void)ctx;
     for (size_t off = 0; off < n;) {

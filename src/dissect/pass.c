@@ -458,7 +458,7 @@ static ndx_status reduce_pass(pass *p, int *root, int *again, ndx_dissect_run_re
     int missed = 0, any = 0;
     ndx_status st = NDX_OK;
     for (int l = 0; l < p->nl && !st; l++) st = ndx_dissect_finish(p->st[l], &missed);
-    if (!st) st = o->reduce(o->reduce_ctx, p->st, p->nl, root);
+    if (!st) st = (ndx_status)o->reduce(o->reduce_ctx, p->st, p->nl, root);
     for (int l = 0; l < p->nl && !st && *root; l++) {
         st = ndx_dissect_finish(p->st[l], &missed);
         r->layer[l].missed = missed;
@@ -488,7 +488,7 @@ static ndx_status again_pass(pass *p, int *what, int *root, ndx_dissect_run_resu
             ndx_dissect_unit_info(p->st[l], u, &info);
             t[u] = info.threshold;
         }
-        st = p->o->bcast(p->o->reduce_ctx, t, (size_t)units * sizeof *t);
+        st = (ndx_status)p->o->bcast(p->o->reduce_ctx, t, (size_t)units * sizeof *t);
         ndx_dissect *fresh = NULL;
         ndx_dissect_config cfg = {.layer = p->o->layers[l], .units = units, .topk = p->o->topk,
                                   .mode = p->o->mode, .quantile = p->o->quantile};
