@@ -38,6 +38,13 @@ endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
+# MPI (docs/mpi.md): on when mpicc is found; MPI=1 forces it, MPI=0 turns
+# it off.  Only tools/mpi.c (in the netdx binary) sees it, never the library.
+MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := -DNDX_MPI $(shell mpicc --showme:compile)
+MPI_LIBS   := $(shell mpicc --showme:link)
+endif
 LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lmicrohttpd -lsqlite3 -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
@@ -75,6 +82,13 @@ ifneq ($(FUZZ),1)   # gcc's flags; the clang build for fuzzing goes without
 $(BUILD)/src/core/winograd.o: XFLAGS := -ftree-vectorize -fvect-cost-model=dynamic
 endif
 
+$(BUILD)/tools/mpi.o: XFLAGS := $(MPI_CFLAGS)
+# A change of MPI= rebuilds tools/mpi.o and relinks netdx.
+MPI_STAMP := $(BUILD)/mpi-$(MPI).stamp
+$(MPI_STAMP):
+	@mkdir -p $(@D) && rm -f $(BUILD)/mpi-*.stamp && touch $@
+$(BUILD)/tools/mpi.o: $(MPI_STAMP)
+
 # ---- targets -----------------------------------------------------------------
 .PHONY: all lib check check-tree check-asan check-neon check-torch check-browser bench demo \
         install uninstall install-test clean deps help run-tests fuzz fuzz-regress fuzz-bin
@@ -110,7 +124,7 @@ $(BUILD)/libnetdx.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
 $(BUILD)/netdx: $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libnetdx.a
-	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(MPI_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libnetdx.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(CHECK_LIBS) $(LDLIBS)
@@ -128,7 +142,7 @@ run-tests: $(TESTS) $(BUILD)/netdx   # check_cli runs the netdx beside it
 	if [ -n "$$sets" ]; then tests/run.sh --kernels "$$sets" $(KTEST_SRC:tests/%.c=$(BUILD)/tests/%); fi
 
 check:
-	@tools/install-deps.sh build
+	@tools/install-deps.sh build mpi
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@$(MAKE) --no-print-directory run-tests
 	@$(MAKE) --no-print-directory check-tree
@@ -147,7 +161,7 @@ check-tree: $(BUILD)/libnetdx.so
 	@/usr/bin/python3 tests/check_sizes.py tests/size-allow.txt
 
 check-asan:
-	@tools/install-deps.sh build
+	@tools/install-deps.sh build mpi
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 run-tests
 
 # libFuzzer harnesses, one per loader (fuzz/fuzz_*.c, docs/reliability.md):
@@ -221,7 +235,7 @@ bench:
 # the survey has left answers.jsonl there.
 DEMO_OUT ?= demo
 demo:
-	@tools/install-deps.sh build
+	@tools/install-deps.sh build mpi
 	@$(MAKE) --no-print-directory all
 	@tools/demo.sh $(BUILD) $(DEMO_OUT)
 
@@ -245,7 +259,7 @@ uninstall:
 # Installs into a scratch prefix, builds tests/install/use_sgemm.c with
 # pkg-config against both libraries, runs it, then uninstalls.
 install-test:
-	@tools/install-deps.sh build
+	@tools/install-deps.sh build mpi
 	@rm -rf $(BUILD)/prefix
 	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/prefix >/dev/null
 	@export PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix/lib/pkgconfig; \

@@ -285,6 +285,18 @@ typedef struct ndx_dissect_run_opts {
      * pass (IoU) starts again from 0.  NULL: none. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* Scale-out (netdx's MPI side, tools/mpi.c): after a pass over this
+     * process's shard, reduce merges every process's states of the pass
+     * into the root's (each state finished, ndx_dissect_finish) and sets
+     * *root on the one process that holds the result and writes the
+     * outputs; bcast copies n bytes from the root to every process.  A
+     * threshold outside the merged IoU windows makes every process dissect
+     * its shard again at the root's thresholds (as --stats-only then
+     * --thresholds-from would).  Both return an ndx_status (NDX_OK = 0).
+     * NULL: one process. */
+    int (*reduce)(void *ctx, ndx_dissect **st, int nl, int *root);
+    int (*bcast)(void *ctx, void *buf, size_t n);
+    void *reduce_ctx;
 } ndx_dissect_run_opts;
 /* val split, top-64, QUANTILE 0.005, batch 16, 8 images, one shard. */
 void ndx_dissect_run_defaults(ndx_dissect_run_opts *o);
@@ -300,6 +312,9 @@ typedef struct ndx_dissect_run_layer {
 typedef struct ndx_dissect_run_result {
     uint64_t patches;            /* of the split and shard (merge: of both) */
     int passes;                  /* over the patches: 1 or 2 (merge: 0) */
+    int root;                    /* 1: this process wrote the outputs (always,
+                                    but under opts.reduce where only the root
+                                    does); the fields below are the root's */
     char network[32];            /* the model's architecture, "" without one */
     int nlayers, nmasks;
     char mask_names[NDX_DISSECT_MAX_MASKS][32];

@@ -33,6 +33,21 @@ void cli_progress_start(cli_progress *p, const char *what, const char *unit, lon
 void cli_progress_update(cli_progress *p, long done, const char *extra);
 void cli_progress_end(cli_progress *p);
 
+/* MPI (tools/mpi.c).  cli_mpi_start: MPI_Init when an MPI launcher started
+ * this process (a netdx without MPI refuses more than one rank: returns the
+ * exit code, else 0); cli_mpi_end(code): MPI_Finalize, or MPI_Abort of every
+ * rank when code is not 0 and there are several; returns code.
+ * cli_mpi_library: "none (...)" or MPI_Get_library_version's first line.
+ * cli_mpi_dissect: under several ranks, rank r dissects shard r of P and
+ * the states merge on rank 0 (returns an exit code on bad options, else 0). */
+struct ndx_dissect_run_opts;
+int cli_mpi_start(int *argc, char ***argv);
+int cli_mpi_end(int code);
+const char *cli_mpi_library(char *buf, size_t n);
+int cli_mpi_dissect(struct ndx_dissect_run_opts *o);
+int cli_mpi_rank(void);
+int cli_mpi_size(void);
+
 /* Subcommands: int cmd_NAME(int argc, char **argv), argv[0] = "NAME". */
 int cmd_info(int argc, char **argv);
 int cmd_infer(int argc, char **argv);

@@ -106,6 +106,25 @@ static long choice(const char *opt, const char *arg, const char *const *names)
     return -1;
 }
 
+/* The pass (under mpirun: this rank's shard, merged on rank 0), the bar
+ * drawn by rank 0 and the result printed by the one that wrote it. */
+static int run(ndx_dissect_run_opts *o)
+{
+    const int mpi = cli_mpi_dissect(o);
+    if (mpi) return mpi;
+    char label[64];   /* rank 0 draws the bar, naming the ranks */
+    snprintf(label, sizeof label, "%s", o->stats_only ? "stats" : "stats+IoU");
+    if (cli_mpi_size() > 1) snprintf(label, sizeof label, "stats+IoU, %d ranks", cli_mpi_size());
+    bar b = {.label = label};
+    if (!o->merge[0] && cli_mpi_rank() == 0) o->progress = progress, o->progress_ctx = &b;
+    ndx_dissect_run_result r;
+    const ndx_status st = ndx_dissect_run(o, &r);
+    if (b.started) cli_progress_end(&b.pg);
+    if (st) return cli_fail(CMD);
+    if (r.root) print_result(o, &r);
+    return EXIT_OK;
+}
+
 int cmd_dissect(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -214,12 +233,5 @@ int cmd_dissect(int argc, char **argv)
         fprintf(stderr, "netdx dissect: --model, --data and --layer are required\n");
         return EXIT_USAGE;
     }
-    bar b = {.label = o.stats_only ? "stats" : "stats+IoU"};
-    if (!o.merge[0]) o.progress = progress, o.progress_ctx = &b;
-    ndx_dissect_run_result r;
-    const ndx_status st = ndx_dissect_run(&o, &r);
-    if (b.started) cli_progress_end(&b.pg);
-    if (st) return cli_fail(CMD);
-    print_result(&o, &r);
-    return EXIT_OK;
+    return run(&o);
 }

@@ -110,7 +110,6 @@ int cmd_explain(int argc, char **argv)
     const char *out = NULL;
     const int rc = parse(argc, argv, &o, &out);
     if (rc) return rc < 0 ? EXIT_OK : rc;
-    if (ndx_init() != NDX_OK) return cli_fail(CMD);
     ndx_explain_result r;
     if (ndx_explain(&o, &r) != NDX_OK) return cli_fail(CMD);
     if (ndx_explain_write(out, &o, &r) != NDX_OK) {

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages netdx needs, non-interactively and only those
 # that are missing (as root, else through sudo).
-#   tools/install-deps.sh [build|neon|bench|golden|fuzz|browser|all]...   (default: build)
+#   tools/install-deps.sh [build|mpi|neon|bench|golden|fuzz|browser|all]...   (default: build)
 #  build : compile the library, the CLI and the Check suites, run the demo
+#  mpi   : Open MPI for `netdx` under mpirun and its tests (docs/mpi.md)
 #  neon  : cross-build the kernel suites for aarch64 and run them under qemu
 #  bench : OpenBLAS and PyTorch to compare against in `make bench`
 #  golden: PyTorch to regenerate tests/data with tools/gen_golden.py, and
@@ -16,6 +17,7 @@
 set -eu
 
 build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
+mpi="libopenmpi-dev openmpi-bin"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
 bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
 golden="python3-torch python3-torchvision python3-numpy python3-statsmodels python3-sklearn"
@@ -28,13 +30,14 @@ want=""
 for group in "$@"; do
     case $group in
     build) want="$want $build" ;;
+    mpi) want="$want $build $mpi" ;;
     neon) want="$want $build $neon" ;;
     bench) want="$want $build $bench" ;;
     golden) want="$want $golden" ;;
     fuzz) want="$want $build $fuzz" ;;
     browser) want="$want $browser" ;;
-    all) want="$want $build $neon $bench $golden $fuzz $browser" ;;
-    *) echo "install-deps: unknown group '$group' (build, neon, bench, golden, fuzz, browser, all)" >&2; exit 2 ;;
+    all) want="$want $build $mpi $neon $bench $golden $fuzz $browser" ;;
+    *) echo "install-deps: unknown group '$group' (build, mpi, neon, bench, golden, fuzz, browser, all)" >&2; exit 2 ;;
     esac
 done
 

@@ -40,13 +40,14 @@ int cmd_info(int argc, char **argv)
     if (model) return cli_model_info(model, (int)size);
     char cpu[256];
     ndx_cpu_features(cpu, sizeof cpu);
-    char why[1024];
+    char why[1024], mpi[256];
     ndx_kernel_set_why(why, sizeof why);
     printf("netdx %s\nkernels: %s\nkernels why: %s\n", ndx_version(), ndx_kernel_set(), why);
     const char *name;
     for (int i = 0, r; (r = ndx_kernel_set_at(i, &name, why, sizeof why)) >= 0; i++)
         printf("set %-6s %s: %s\n", name, r ? "runs" : "no", why);
-    printf("threads: %d\ncpu: %s\n", ndx_get_threads(), cpu);
+    printf("threads: %d\ncpu: %s\nmpi: %s\n", ndx_get_threads(), cpu,
+           cli_mpi_library(mpi, sizeof mpi));
     for (int i = 0; ndx_zoo_arch_at(i); i++) {
         const ndx_zoo_arch *a = ndx_zoo_arch_at(i);
         printf("zoo: %-13s input %3d  layers", a->name, a->input_size);
@@ -62,7 +63,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     /* one line per subcommand, in pipeline order */
-    {"info", cmd_info, "version, kernel set, threads, CPU features"},
+    {"info", cmd_info, "version, kernel set, threads, CPU features, MPI"},
     {"infer", cmd_infer, "run a model on .npy or PNG input: logits, tapped layers, speed"},
     {"synth", cmd_synth, "phantom mammograms, lesion masks, manifest.csv"},
     {"import-cbis", cmd_import_cbis, "CBIS-DDSM description CSVs + PNGs -> manifest.csv"},
@@ -104,7 +105,8 @@ int main(int argc, char **argv)
         /* the environment (NETDX_KERNELS, NETDX_THREADS, NETDX_MAX_PIXELS,
          * NETDX_CONV) is checked once, before any command runs */
         if (ndx_init() != NDX_OK) return cli_fail(argv[1]);
-        return commands[i].run(argc - 1, argv + 1);
+        const int refused = cli_mpi_start(&argc, &argv);
+        return refused ? refused : cli_mpi_end(commands[i].run(argc - 1, argv + 1));
     }
     fprintf(stderr, "netdx: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);

@@ -101,6 +101,9 @@ static ndx_status check_opts(const ndx_dissect_run_opts *o)
     if (o->nshards < 1 || o->nshards > 100000 || o->shard < 0 || o->shard >= o->nshards)
         return ndx__fail(NDX_ERR_INVALID, "dissect_run: shard %d/%d is not I/N with 0 <= I < N "
                          "<= 100000", o->shard, o->nshards);
+    if (!o->reduce != !o->bcast || (o->reduce && (o->merge[0] || o->stats_only)))
+        return ndx__fail(NDX_ERR_INVALID, "dissect_run: reduce needs bcast, and neither merge "
+                         "nor stats_only");
     if (o->mode != NDX_THRESHOLD_QUANTILE && o->mode != NDX_THRESHOLD_RELATIVE)
         return ndx__fail(NDX_ERR_INVALID, "dissect_run: threshold mode %d is not quantile or "
                          "relative", (int)o->mode);
@@ -146,12 +149,15 @@ static int lesion_mask(void *ctx, int64_t id, uint8_t *mask, int size)
     return 0;
 }
 
-/* Per mask kind, the selected patches that hold a lesion of it. */
+/* Per mask kind, the selected patches that hold a lesion of it (every
+ * shard's under o->reduce: the root writes for all). */
 static void kind_counts(const pass *p, uint64_t *n)
 {
     memset(n, 0, NDX_DISSECT_MAX_MASKS * sizeof *n);
-    for (size_t i = 0; i < p->nsel; i++) {
-        const ndx_patch *q = &p->ix.patches[p->sel[i]];
+    const int all = p->o->reduce != NULL;
+    for (size_t i = 0; i < (all ? p->ix.n : p->nsel); i++) {
+        const ndx_patch *q = &p->ix.patches[all ? i : p->sel[i]];
+        if (all && q->split != p->o->split) continue;
         for (int k = 0; k < NDX__MASK_KINDS; k++) {
             const ndx__mask_kind *kind = &ndx__mask_kinds[k];
             int any = 0;
@@ -482,6 +488,83 @@ static ndx_status finish(pass *p, int *what, ndx_dissect_run_result *r)
     return second ? run_pass(p, what) : NDX_OK;
 }
 
+/* Under o->reduce: every process's states of one pass merged into the
+ * root's, finished there; *again (on every process) when a threshold falls
+ * outside the merged IoU windows. */
+static ndx_status reduce_pass(pass *p, int *root, int *again, ndx_dissect_run_result *r)
+{
+    const ndx_dissect_run_opts *o = p->o;
+    int missed = 0, any = 0;
+    ndx_status st = NDX_OK;
+    for (int l = 0; l < p->nl && !st; l++) st = ndx_dissect_finish(p->st[l], &missed);
+    if (!st) st = (ndx_status)o->reduce(o->reduce_ctx, p->st, p->nl, root);
+    for (int l = 0; l < p->nl && !st && *root; l++) {
+        st = ndx_dissect_finish(p->st[l], &missed);
+        r->layer[l].missed = missed;
+        any |= missed != 0;
+    }
+    int32_t flag = st ? -1 : any;   /* a failed root stops every process */
+    if (o->bcast(o->reduce_ctx, &flag, sizeof flag) || st) return st ? st : ndx__fail(NDX_ERR_IO,
+        "dissect_run: the broadcast failed");
+    if (flag < 0) return ndx__fail(NDX_ERR_IO, "dissect_run: the root process failed");
+    *again = flag;
+    return NDX_OK;
+}
+
+/* Under o->reduce, after a pass whose merged thresholds fell outside the
+ * windows: fresh states at the root's thresholds, a second full pass (exact
+ * IoU at those thresholds), merged again. */
+static ndx_status again_pass(pass *p, int *what, int *root, ndx_dissect_run_result *r)
+{
+    ndx_status st = NDX_OK;
+    for (int l = 0; l < p->nl && !st; l++) {
+        int units;
+        ndx_dissect_dims(p->st[l], &units, NULL, NULL, NULL, NULL);
+        float *t = malloc((size_t)units * sizeof *t);
+        if (!t) return ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
+        for (int u = 0; u < units && *root; u++) {
+            ndx_dissect_unit info;
+            ndx_dissect_unit_info(p->st[l], u, &info);
+            t[u] = info.threshold;
+        }
+        st = (ndx_status)p->o->bcast(p->o->reduce_ctx, t, (size_t)units * sizeof *t);
+        ndx_dissect *fresh = NULL;
+        ndx_dissect_config cfg = {.layer = p->o->layers[l], .units = units, .topk = p->o->topk,
+                                  .mode = p->o->mode, .quantile = p->o->quantile};
+        ndx_dissect_dims(p->st[l], NULL, &cfg.h, &cfg.w, NULL, NULL);
+        if (!st) st = ndx_dissect_new(&cfg, &fresh);
+        if (!st) st = ndx_dissect_set_thresholds(fresh, t);
+        free(t);
+        ndx_dissect_free(p->st[l]);
+        p->st[l] = fresh;
+        what[l] = NDX_DISSECT_STATS | NDX_DISSECT_IOU;
+    }
+    int again = 0;
+    if (!st) st = run_pass(p, what);
+    if (!st) st = reduce_pass(p, root, &again, r);
+    r->passes = 2;
+    return st;
+}
+
+/* One pass, the states merged on the root (o->reduce), a second pass when
+ * needed; only the root writes. */
+static ndx_status reduced_run(pass *p, int *what, ndx_dissect_run_result *r)
+{
+    int root = 0, again = 0;
+    int missed[NDX_DISSECT_MAX_LAYERS];
+    ndx_status st = run_pass(p, what);
+    if (!st) st = reduce_pass(p, &root, &again, r);
+    for (int l = 0; l < p->nl; l++) missed[l] = r->layer[l].missed;
+    if (!st && again) st = again_pass(p, what, &root, r);
+    for (int l = 0; l < p->nl; l++) r->layer[l].missed = missed[l];
+    if (!st && root) {
+        r->patches = ndx_dissect_patches(p->st[0], 0);
+        if (!(st = write_all(p, p->S))) fill_result(p->st, p->nl, r);
+    }
+    r->root = root;
+    return st;
+}
+
 static ndx_status merge_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r);
 
 ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result *r)
@@ -490,6 +573,7 @@ ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result
     memset(r, 0, sizeof *r);
     ndx_status st = check_opts(o);
     if (st) return st;
+    r->root = 1;
     if (o->merge[0]) return merge_run(o, r);
     pass p = {.o = o};
     int warm, what[NDX_DISSECT_MAX_LAYERS] = {0};
@@ -499,6 +583,10 @@ ndx_status ndx_dissect_run(const ndx_dissect_run_opts *o, ndx_dissect_run_result
     if (o->thresholds_from && !o->stats_only && (st = thresholds_from(&p))) goto done;
     r->patches = p.nsel;
     snprintf(r->network, sizeof r->network, "%s", ndx_net_arch(p.net));
+    if (o->reduce) {
+        st = reduced_run(&p, what, r);
+        goto done;
+    }
     if ((st = run_pass(&p, what)) || (st = finish(&p, what, r))) goto done;
     if ((st = write_all(&p, p.S))) goto done;
     if (o->out && (st = ndx__dir_commit(&p.out))) goto done;

@@ -1,0 +1,223 @@
+/* netdx as an MPI program (docs/mpi.md).  Built with -DNDX_MPI and mpicc's
+ * flags when make finds mpicc (MPI=1 forces, MPI=0 disables); the library
+ * never sees MPI.  MPI starts only when a launcher's environment says so
+ * (OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_RANK); a netdx built without MPI
+ * and launched with more than one rank refuses to run.
+ *
+ * Dissection: rank r dissects shard r of P; the states are merged by a
+ * tree (at step k = 1, 2, 4, ... rank r, a multiple of 2k, receives from
+ * r + k), each state serialised as its .dstate bytes; rank 0 writes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netdx.h"
+#include "netdx_dissect.h"
+
+static int mpi_rank, mpi_size = 1;
+
+static int launched_size(void)
+{
+    const char *v = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!v) v = getenv("PMI_SIZE");
+    return v ? atoi(v) : 1;
+}
+
+#ifdef NDX_MPI
+#include <mpi.h>
+
+static int mpi_on;
+
+/* An MPI step that failed: said on stderr (the library's message is not
+ * ours to set); the caller's exit stops every rank (cli_mpi_end). */
+static ndx_status ndx_fail_io(const char *what)
+{
+    fprintf(stderr, "netdx: rank %d: %s failed\n", mpi_rank, what);
+    return NDX_ERR_IO;
+}
+
+int cli_mpi_start(int *argc, char ***argv)
+{
+    if (launched_size() <= 1 && !getenv("PMIX_RANK")) return 0;
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) {
+        fprintf(stderr, "netdx: MPI_Init failed\n");
+        return EXIT_FAILED;
+    }
+    mpi_on = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+    return 0;
+}
+
+int cli_mpi_end(int code)
+{
+    if (!mpi_on) return code;
+    if (code != EXIT_OK && mpi_size > 1) {
+        fprintf(stderr, "netdx: rank %d of %d failed (exit %d): stopping every rank\n", mpi_rank,
+                mpi_size, code);
+        MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    MPI_Finalize();
+    return code;
+}
+
+const char *cli_mpi_library(char *buf, size_t n)
+{
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(v, &len);
+    v[strcspn(v, ",\n")] = 0;
+    snprintf(buf, n, "%s", v);
+    return buf;
+}
+
+/* Large messages in pieces of at most 1 GiB (MPI counts are int). */
+static int xfer(void *buf, size_t n, int peer, int send)
+{
+    for (size_t off = 0; off < n;) {
+        const int c = (int)(n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30));
+        const int rc = send ? MPI_Send((char *)buf + off, c, MPI_BYTE, peer, 7, MPI_COMM_WORLD)
+                            : MPI_Recv((char *)buf + off, c, MPI_BYTE, peer, 7, MPI_COMM_WORLD,
+                                       MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return -1;
+        off += (size_t)c;
+    }
+    return 0;
+}
+
+/* The state's bytes through its .dstate file in a private folder. */
+static ndx_status state_bytes(const ndx_dissect *d, const char *dir, char **buf, size_t *n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/send.dstate", dir);
+    ndx_status st = ndx_dissect_save(d, path);
+    if (st) return st;
+    FILE *f = fopen(path, "rb");
+    long len = -1;
+    if (f && !fseek(f, 0, SEEK_END)) len = ftell(f);
+    *buf = len > 0 ? malloc((size_t)len) : NULL;
+    *n = len > 0 ? (size_t)len : 0;
+    if (f && *buf && (fseek(f, 0, SEEK_SET) || fread(*buf, 1, *n, f) != *n)) free(*buf), *buf = NULL;
+    if (f) fclose(f);
+    unlink(path);
+    return *buf ? NDX_OK : ndx_fail_io(path);
+}
+
+static ndx_status bytes_state(const char *dir, const char *buf, size_t n, ndx_dissect **d)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/recv.dstate", dir);
+    FILE *f = fopen(path, "wb");
+    const int ok = f && fwrite(buf, 1, n, f) == n;
+    if ((f && fclose(f)) || !ok) return ndx_fail_io(path);
+    ndx_status st = ndx_dissect_load(path, d);
+    unlink(path);
+    return st;
+}
+
+/* One layer's state from rank `peer`, merged into st and finished. */
+static ndx_status recv_merge(const char *dir, ndx_dissect *st, int peer)
+{
+    uint64_t n = 0;
+    if (xfer(&n, sizeof n, peer, 0) || n == UINT64_MAX)
+        return ndx_fail_io("MPI: rank failed before sending its state");
+    char *buf = malloc(n ? n : 1);
+    ndx_dissect *other = NULL;
+    int missed;
+    ndx_status s = !buf || xfer(buf, n, peer, 0) ? ndx_fail_io("MPI: receiving a state")
+                                                 : bytes_state(dir, buf, n, &other);
+    free(buf);
+    if (!s && !(s = ndx_dissect_merge(st, other))) s = ndx_dissect_finish(st, &missed);
+    ndx_dissect_free(other);
+    return s;
+}
+
+static ndx_status send_state(const char *dir, const ndx_dissect *st, int peer)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    ndx_status s = state_bytes(st, dir, &buf, &n);
+    uint64_t len = s ? UINT64_MAX : n;
+    if (xfer(&len, sizeof len, peer, 1) || (!s && xfer(buf, n, peer, 1)))
+        s = ndx_fail_io("MPI: sending a state");
+    free(buf);
+    return s;
+}
+
+static int reduce(void *ctx, ndx_dissect **st, int nl, int *root)
+{
+    (void)ctx;
+    char dir[] = "/tmp/netdx-mpi-XXXXXX";
+    if (!mkdtemp(dir)) return ndx_fail_io(dir);
+    ndx_status s = NDX_OK;
+    int sent = 0;
+    for (int k = 1; k < mpi_size && !s && !sent; k <<= 1) {
+        if (mpi_rank % (2 * k) == 0) {
+            for (int l = 0; l < nl && !s && mpi_rank + k < mpi_size; l++)
+                s = recv_merge(dir, st[l], mpi_rank + k);
+        } else {
+            for (int l = 0; l < nl && !s; l++) s = send_state(dir, st[l], mpi_rank - k);
+            sent = 1;
+        }
+    }
+    rmdir(dir);
+    *root = mpi_rank == 0;
+    return s;
+}
+
+static int bcast(void *ctx, void *buf, size_t n)
+{
+    (void)ctx;
+    for (size_t off = 0; off < n;) {
+        const int c = (int)(n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30));
+        if (MPI_Bcast((char *)buf + off, c, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return ndx_fail_io("MPI_Bcast");
+        off += (size_t)c;
+    }
+    return NDX_OK;
+}
+
+int cli_mpi_dissect(ndx_dissect_run_opts *o)
+{
+    if (mpi_size <= 1) return 0;
+    if (o->nshards > 1 || o->merge[0] || o->stats_only) {
+        fprintf(stderr, "netdx dissect: under mpirun the ranks are the shards: no --shard, "
+                "--merge or --stats-only\n");
+        return EXIT_USAGE;
+    }
+    o->shard = mpi_rank, o->nshards = mpi_size;
+    o->reduce = reduce, o->bcast = bcast;
+    return 0;
+}
+#else
+int cli_mpi_start(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    const int n = launched_size();
+    if (n <= 1) return 0;
+    fprintf(stderr, "netdx: started as one of %d MPI ranks, but this netdx is built without "
+            "MPI: each rank would do the whole job into the same outputs.  Rebuild with MPI "
+            "(apt-get install libopenmpi-dev openmpi-bin; make MPI=1) or run it alone.\n", n);
+    return EXIT_FAILED;
+}
+
+int cli_mpi_end(int code) { return code; }
+
+const char *cli_mpi_library(char *buf, size_t n)
+{
+    snprintf(buf, n, "none (built without MPI)");
+    return buf;
+}
+
+int cli_mpi_dissect(ndx_dissect_run_opts *o)
+{
+    (void)o;
+    return 0;
+}
+#endif
+
+int cli_mpi_rank(void) { return mpi_rank; }
+int cli_mpi_size(void) { return mpi_size; }
