@@ -38,6 +38,8 @@ endif
 ifeq ($(STATIC),1)
 LDFLAGS += -static
 endif
+.DEFAULT_GOAL := all
+
 # MPI (docs/mpi.md): on when mpicc is found; MPI=1 forces it, MPI=0 turns
 # it off.  Only tools/mpi.c (in the netdx binary) sees it, never the library.
 MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
