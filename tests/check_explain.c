@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -96,14 +97,11 @@ END_TEST
 
 /* ---- fixture: phantoms, a trained tiny, its dissection -------------------- */
 
-static void make_dir(void)
+/* The fixture's work, in a child process: OpenMP's threads started in the
+ * runner would be missing in the test processes Check forks from it, and
+ * their first parallel region would wait for them for ever. */
+static void build_fixture(void)
 {
-    strcpy(dir, "/tmp/ndx_check_explain_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(data, sizeof data, "%s/data", dir);
-    snprintf(model, sizeof model, "%s/tiny.safetensors", dir);
-    snprintf(model3, sizeof model3, "%s/tiny3.safetensors", dir);
-    snprintf(diss, sizeof diss, "%s/dissection", dir);
     ndx_synth_opts so;
     ndx_synth_defaults(&so);
     so.patients = 4, so.seed = 4, so.pixel_um = 400, so.normal_frac = 0;
@@ -130,6 +128,26 @@ static void make_dir(void)
     d.out = diss;
     ndx_dissect_run_result r;
     ck_assert_msg(ndx_dissect_run(&d, &r) == NDX_OK, "%s", ndx_last_error());
+}
+
+static void make_dir(void)
+{
+    strcpy(dir, "/tmp/ndx_check_explain_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(model, sizeof model, "%s/tiny.safetensors", dir);
+    snprintf(model3, sizeof model3, "%s/tiny3.safetensors", dir);
+    snprintf(diss, sizeof diss, "%s/dissection", dir);
+    const pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        build_fixture();
+        _exit(0);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "building the fixture (phantoms, training, dissection) failed");
 }
 
 static void remove_dir(void)

@@ -103,6 +103,20 @@ static int parse(int argc, char **argv, ndx_explain_opts *o, const char **out)
     return EXIT_OK;
 }
 
+/* The inputs and --out checked (an output naming an input is refused) and
+ * --out locked before any work, as every stage does. */
+static ndx_status plan(const ndx_explain_opts *o, const char *out, ndx_ioplan **p)
+{
+    ndx_status st = ndx_ioplan_new("explain", p);
+    if (!st) st = ndx_ioplan_input(*p, "--model", o->model, NULL);
+    if (!st) st = ndx_ioplan_input(*p, "--image", o->image, NULL);
+    if (!st) st = ndx_ioplan_input(*p, "--labels", o->labels, NULL);
+    if (!st) st = ndx_ioplan_input(*p, "--report", o->report, NULL);
+    if (!st) st = ndx_ioplan_input(*p, "--dissection", o->dissection, NULL);
+    if (!st) st = ndx_ioplan_output(*p, "--out", out, NDX_OUT_DIR | NDX_OUT_MKDIRS);
+    return st ? st : ndx_ioplan_begin(*p);
+}
+
 int cmd_explain(int argc, char **argv)
 {
     ndx_explain_opts o;
@@ -110,9 +124,15 @@ int cmd_explain(int argc, char **argv)
     const char *out = NULL;
     const int rc = parse(argc, argv, &o, &out);
     if (rc) return rc < 0 ? EXIT_OK : rc;
+    ndx_ioplan *io = NULL;
     ndx_explain_result r;
-    if (ndx_explain(&o, &r) != NDX_OK) return cli_fail(CMD);
-    if (ndx_explain_write(out, &o, &r) != NDX_OK) {
+    if (plan(&o, out, &io) != NDX_OK || ndx_explain(&o, &r) != NDX_OK) {
+        ndx_ioplan_free(io);
+        return cli_fail(CMD);
+    }
+    const ndx_status st = ndx_explain_write(out, &o, &r);
+    ndx_ioplan_free(io);
+    if (st != NDX_OK) {
         ndx_explain_free(&r);
         return cli_fail(CMD);
     }

@@ -139,7 +139,7 @@ static ndx_status send_state(const char *dir, const ndx_dissect *st, int peer)
 {
     char *buf = NULL;
     size_t n = 0;
-    ndx_status s = state_bytes(st, dir, &buf, &n);
+    ndx_status s = st ? state_bytes(st, dir, &buf, &n) : NDX_ERR_IO;   /* NULL: a failure */
     uint64_t len = s ? UINT64_MAX : n;
     if (xfer(&len, sizeof len, peer, 1) || (!s && xfer(buf, n, peer, 1)))
         s = ndx_fail_io("MPI: sending a state");
@@ -154,12 +154,18 @@ static int reduce(void *ctx, ndx_dissect **st, int nl, int *root)
     if (!mkdtemp(dir)) return ndx_fail_io(dir);
     ndx_status s = NDX_OK;
     int sent = 0;
-    for (int k = 1; k < mpi_size && !s && !sent; k <<= 1) {
+    /* a rank that failed still sends (a failure) so that its parent does
+     * not wait for ever; the failure reaches the root and, through the
+     * broadcast that follows, every rank */
+    for (int k = 1; k < mpi_size && !sent; k <<= 1) {
         if (mpi_rank % (2 * k) == 0) {
             for (int l = 0; l < nl && !s && mpi_rank + k < mpi_size; l++)
                 s = recv_merge(dir, st[l], mpi_rank + k);
         } else {
-            for (int l = 0; l < nl && !s; l++) s = send_state(dir, st[l], mpi_rank - k);
+            for (int l = 0; l < nl; l++) {
+                const ndx_status t = send_state(dir, s ? NULL : st[l], mpi_rank - k);
+                if (!s) s = t;
+            }
             sent = 1;
         }
     }

@@ -51,6 +51,7 @@ typedef struct pass {
     int64_t *ids;
     ndx_ioplan *plan;                  /* inputs and --out, checked and locked */
     ndx__dir out;                      /* --out, built under a temporary name */
+    ndx_dissect_source src;            /* what this process's states are made from */
 } pass;
 
 void ndx_dissect_run_defaults(ndx_dissect_run_opts *o)
@@ -191,11 +192,13 @@ static ndx_status plan_pass(pass *p)
     if (!st) st = ndx_ioplan_input(p->plan, "--merge", o->merge[0], NULL);
     if (!st) st = ndx_ioplan_input(p->plan, "--merge", o->merge[1], NULL);
     if (!st && p->have_ix) st = ndx_ioplan_patches(p->plan, &p->ix);
-    if (!st) st = ndx_ioplan_output(p->plan, "--out", o->out, NDX_OUT_DIR | NDX_OUT_MKDIRS);
+    /* under o->reduce only the root (shard 0) writes --out */
+    const char *out = o->reduce && o->shard != 0 ? NULL : o->out;
+    if (!st) st = ndx_ioplan_output(p->plan, "--out", out, NDX_OUT_DIR | NDX_OUT_MKDIRS);
     static const char *const marks[] = {"units.csv", "units.json", NULL};
     if (!st) st = ndx_ioplan_begin(p->plan);
-    if (!st && o->out) st = ndx__dir_replaceable(o->out, "dissect", marks);
-    if (!st && o->out) st = ndx__dir_open(&p->out, o->out);
+    if (!st && out) st = ndx__dir_replaceable(out, "dissect", marks);
+    if (!st && out) st = ndx__dir_open(&p->out, out);
     return st;
 }
 
@@ -262,6 +265,7 @@ static ndx_status open_pass(pass *p, int *warm)
     *warm = 0;
     ndx_dissect_source src = {0, p->ix.digest, o->split, o->shard, o->nshards};
     if ((st = ndx_hash_file(o->model, 0, &src.model))) return st;
+    p->src = src;
     for (int l = 0; l < p->nl; l++) {
         if ((p->nodes[l] = ndx_net_find(p->net, o->layers[l])) < 1)
             return ndx__fail(NDX_ERR_INVALID, "%s: %s has no node '%s' (see netdx info --model)",
@@ -533,6 +537,7 @@ static ndx_status again_pass(pass *p, int *what, int *root, ndx_dissect_run_resu
                                   .mode = p->o->mode, .quantile = p->o->quantile};
         ndx_dissect_dims(p->st[l], NULL, &cfg.h, &cfg.w, NULL, NULL);
         if (!st) st = ndx_dissect_new(&cfg, &fresh);
+        if (!st) st = ndx_dissect_set_source(fresh, &p->src);
         if (!st) st = ndx_dissect_set_thresholds(fresh, t);
         free(t);
         ndx_dissect_free(p->st[l]);
@@ -559,7 +564,8 @@ static ndx_status reduced_run(pass *p, int *what, ndx_dissect_run_result *r)
     for (int l = 0; l < p->nl; l++) r->layer[l].missed = missed[l];
     if (!st && root) {
         r->patches = ndx_dissect_patches(p->st[0], 0);
-        if (!(st = write_all(p, p->S))) fill_result(p->st, p->nl, r);
+        if (!(st = write_all(p, p->S)) && p->o->out) st = ndx__dir_commit(&p->out);
+        if (!st) fill_result(p->st, p->nl, r);
     }
     r->root = root;
     return st;

@@ -410,13 +410,15 @@ static ndx_status check_resumed(const trainer *t)
 {
     const char *p = t->o->resume;
     const ndx_ckpt_state *c = &t->cst;
-    const int64_t E = t->o->epochs, nb = t->batches, at = c->epoch * nb + c->batch;
+    const int64_t E = t->o->epochs, nb = t->batches;
     const double most = (double)nb * t->o->batch;
     ndx_status st;
     if ((st = ndx__field_int(p, c->epoch, 0, E, "epoch (--epochs %lld)", (long long)E)) ||
         (st = ndx__field_int(p, c->batch, 0, c->epoch < E ? nb - 1 : 0, "batch (%lld per epoch)",
-                             (long long)nb)) ||
-        (st = ndx__field_int(p, c->step, at, at, "step (epoch %lld x %lld batches + batch %lld)",
+                             (long long)nb)))
+        return st;
+    const int64_t at = c->epoch * nb + c->batch;   /* both in range now: no overflow */
+    if ((st = ndx__field_int(p, c->step, at, at, "step (epoch %lld x %lld batches + batch %lld)",
                              (long long)c->epoch, (long long)nb, (long long)c->batch)) ||
         (!isnan(t->best) && (st = ndx__field_real(p, t->best, 0, 1, "scalar best_auc"))) ||
         (st = ndx__field_real(p, t->tloss.sum, 0, HUGE_VAL, "scalar train_loss_sum")) ||

@@ -23,7 +23,7 @@ typedef struct key {
 } key;
 
 #define LOW48 0xffffffffffffull
-#define MAX_KEYS 14
+#define MAX_KEYS 14   /* exactly the keys keys() fills: add one, raise it */
 
 static double arch_code(const char *arch) { return (double)(ndx_hash_str(arch, 0) & LOW48); }
 
