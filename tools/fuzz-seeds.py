@@ -175,12 +175,13 @@ SK_BINS, HIST_BINS = 2561, 256
 
 def state(n_stats, hist_mode):
     U, H, W, K, M = 1, 2, 2, 2, 1
-    head = b"NDXDISS\x00" + struct.pack("<II", 2, 0x01020304)
+    head = b"NDXDISS\x00" + struct.pack("<II", 3, 0x01020304)
     head += b"features.17".ljust(64, b"\x00") + b"mass".ljust(32, b"\x00") + b"\x00" * 32 * 7
     head += struct.pack("<8i", U, H, W, K, M, 0, 0, 0)
     head += struct.pack("<2d", 0.005, 0.2) + struct.pack("<3Q", n_stats, 0, min(n_stats, 1))
     head += struct.pack("<4i", hist_mode, 8 if hist_mode else 0, 8 if hist_mode else 0, 64)
     head += struct.pack("<8Q", *([3] + [0] * 7))
+    head += struct.pack("<4i2Q", 0, 0, 0, 0, 0, 0)   # no provenance (src_set 0)
     maps = [[0.5, 2.0, 0.25, 1.0], [0.1, 0.2, 0.3, 0.4]]
     n = min(n_stats, K)
     sketch = [0] * SK_BINS
