@@ -35,35 +35,9 @@ static char *strf(const char *fmt, ...)
     return s;
 }
 
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/ndx_check_inputs_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
-}
-
-static char *tmp(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
+static void setup(void) { tu_tmpdir_make(tmpdir, "ndx_check_inputs"); }
+static void teardown(void) { tu_tmpdir_remove(tmpdir); }
+static const char *tmp(const char *name) { return tu_tmppath(tmpdir, name); }
 
 static void assert_msg_has(const char *what, const char *context)
 {
@@ -256,7 +230,7 @@ START_TEST(npy_message_without_padding)
     memcpy(f + 10, dict, strlen(dict));
     f[127] = '\n';
     memset(f + 128, 0, 20);   /* 5 floats, the shape needs 6 */
-    write_bytes(tmp("short.npy"), f, sizeof f);
+    tu_write_bytes(tmp("short.npy"), f, sizeof f);
     ndx_tensor t;
     ck_assert_int_eq(ndx_npy_read(tmp("short.npy"), &t), NDX_ERR_FORMAT);
     assert_msg_has("shape (2, 3) needs", "npy_read");
@@ -286,7 +260,7 @@ static void png_header_only(const char *path, uint32_t w, uint32_t h)
     put_be32(b + 33, 0);
     memcpy(b + 37, "IEND", 4);
     put_be32(b + 41, (uint32_t)crc32(0, b + 37, 4));
-    write_bytes(path, b, sizeof b);
+    tu_write_bytes(path, b, sizeof b);
 }
 
 START_TEST(png_pixels_bounded_by_default)
@@ -339,14 +313,7 @@ static int run(const char *env, const char *args)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-static int output_has(const char *what)
-{
-    char *s = tu_slurp(tmp("out"), NULL);
-    const int has = s && strstr(s, what);
-    if (!has) fprintf(stderr, "output lacks '%s':\n%s\n", what, s ? s : "(none)");
-    free(s);
-    return has;
-}
+static int output_has(const char *what) { return tu_cli_output_has(tmpdir, what); }
 
 START_TEST(bad_environment_refused_by_every_command)
 {

@@ -39,26 +39,14 @@ static char bin[1024], dir[256];
 /* Runs netdx with the arguments; returns its exit status, output in DIR/out. */
 static int run(const char *fmt, ...)
 {
-    char args[3000], cmd[4400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
+    const int rc = tu_cli_vrun(bin, dir, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "NETDX_THREADS=2 %s %s > %s/out 2>&1", bin, args, dir);
-    const int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return rc;
 }
 
-static int output_has(const char *what)
-{
-    char p[400];
-    snprintf(p, sizeof p, "%s/out", dir);
-    char *s = tu_slurp(p, NULL);
-    const int has = s && strstr(s, what);
-    if (!has) fprintf(stderr, "output lacks '%s':\n%s\n", what, s ? s : "(none)");
-    free(s);
-    return has;
-}
+static int output_has(const char *what) { return tu_cli_output_has(dir, what); }
 
 static char *path_of(const char *fmt, ...)
 {

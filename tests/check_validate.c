@@ -16,35 +16,9 @@
 
 static char tmpdir[256];
 
-static void setup(void)
-{
-    strcpy(tmpdir, "/tmp/ndx_check_validate_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", tmpdir);
-}
-
-static char *tmp(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
+static void setup(void) { tu_tmpdir_make(tmpdir, "ndx_check_validate"); }
+static void teardown(void) { tu_tmpdir_remove(tmpdir); }
+static const char *tmp(const char *name) { return tu_tmppath(tmpdir, name); }
 
 /* The file whole; *n its bytes. */
 static unsigned char *read_bytes(const char *path, size_t *n)
@@ -100,7 +74,7 @@ START_TEST(checkpoint_fields_validated)
         memcpy(c, b, n);
         put_i64(c + cases[i].at, cases[i].v);
         reseal(c, n);
-        write_bytes(bad, c, n);
+        tu_write_bytes(bad, c, n);
         free(c);
         assert_refused(ndx_ckpt_load(bad, &got, arr, 1), bad, cases[i].field);
     }
@@ -108,14 +82,14 @@ START_TEST(checkpoint_fields_validated)
     memcpy(c, b, n);
     memset(c + 48, 0, 32);
     reseal(c, n);
-    write_bytes(bad, c, n);
+    tu_write_bytes(bad, c, n);
     assert_refused(ndx_ckpt_load(bad, &got, arr, 1), bad, "RNG");
     /* the second scalar renamed as the first: meta at 88, u16 len, name, f64 */
     memcpy(c, b, n);
     ck_assert(!memcmp(c + 88 + 2 + 2 + 8 + 2, "ab", 2));
     c[88 + 2 + 2 + 8 + 2 + 1] = 'a';
     reseal(c, n);
-    write_bytes(bad, c, n);
+    tu_write_bytes(bad, c, n);
     ck_assert_int_eq(ndx_ckpt_load(bad, &got, arr, 1), NDX_ERR_FORMAT);
     ck_assert_msg(strstr(ndx_last_error(), "'aa' is given twice"), "%s", ndx_last_error());
     free(c);
@@ -165,7 +139,7 @@ static ndx_status load_changed(const unsigned char *b, size_t n, size_t at, cons
     memcpy(c, b, n);
     memcpy(c + at, v, len);
     reseal(c, n);
-    write_bytes(bad, c, n);
+    tu_write_bytes(bad, c, n);
     free(c);
     ndx_dissect *d = NULL;
     ndx_status st = ndx_dissect_load(bad, &d);
@@ -211,7 +185,7 @@ static void st_file(const char *path, const char *header, size_t pad, size_t dat
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)((uint64_t)hl >> (8 * i));
     memcpy(b + 8, header, strlen(header));
     memset(b + 8 + strlen(header), ' ', pad);
-    write_bytes(path, b, 8 + hl + data);
+    tu_write_bytes(path, b, 8 + hl + data);
     free(b);
 }
 

@@ -5,11 +5,13 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "netdx.h"
 #include "netdx_nn.h"
@@ -146,6 +148,55 @@ static inline void tu_write_bytes(const char *path, const void *data, size_t n)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(data, 1, n, f), n);
     fclose(f);
+}
+
+/* Runs the netdx at bin with the arguments (printf-style; NETDX_THREADS=2),
+ * its output into dir/out; its exit status, -1 when it did not exit. */
+static inline int tu_cli_vrun(const char *bin, const char *dir, const char *fmt, va_list ap)
+{
+    char args[3000], cmd[4400];
+    vsnprintf(args, sizeof args, fmt, ap);
+    snprintf(cmd, sizeof cmd, "NETDX_THREADS=2 %s %s > %s/out 2>&1", bin, args, dir);
+    const int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* Whether dir/out (the last run's output) holds what; printed when not. */
+static inline int tu_cli_output_has(const char *dir, const char *what)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/out", dir);
+    char *s = tu_slurp(p, NULL);
+    const int has = s && strstr(s, what);
+    if (!has) fprintf(stderr, "output lacks '%s':\n%s\n", what, s ? s : "(none)");
+    free(s);
+    return has;
+}
+
+/* A suite's scratch folder: tu_tmpdir_make fills dir (256 bytes) with a
+ * fresh /tmp/<prefix>_XXXXXX, tu_tmpdir_remove deletes it and all in it,
+ * tu_tmppath gives dir/name (one of four rotating buffers, so a call may
+ * take two or three paths). */
+static inline void tu_tmpdir_make(char dir[256], const char *prefix)
+{
+    snprintf(dir, 256, "/tmp/%s_XXXXXX", prefix);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static inline void tu_tmpdir_remove(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static inline const char *tu_tmppath(const char *dir, const char *name)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
 }
 
 /* Phantom mammograms in data (n patients at 400 um, every one with

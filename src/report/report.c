@@ -22,7 +22,9 @@ void ndx_report_defaults(ndx_report_opts *o)
     o->figure_rows = 4;
 }
 
-/* 1: out may be replaced (absent, empty, or an earlier report). */
+/* NDX_OK when out may be replaced whole: absent, empty, or an earlier report
+ * (its provenance.json says netdx-report/1, a stricter mark than the file
+ * names ndx__dir_replaceable looks for). */
 static ndx_status check_out(const char *out)
 {
     struct stat sb;
