@@ -145,7 +145,7 @@ static int isa_check(int isa, char *why, size_t n)
 
 static int isa_available(int isa)
 {
-    char why[8];
+    char why[256];
     return isa_check(isa, why, sizeof why);
 }
 
