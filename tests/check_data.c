@@ -343,6 +343,11 @@ START_TEST(patches_geometry_labels_and_loading)
     ck_assert_int_eq(ndx_patches_read(tmp("d"), &ix), NDX_OK);
     ck_assert_uint_eq(ix.n, (size_t)st.patches);
     ck_assert_int_gt(st.dropped, 0);
+    /* the digest is that of the text parsed, read once with the rows */
+    uint64_t file_digest = 0;
+    ck_assert_int_eq(ndx_hash_file(tmp("d/patches.csv"), 0, &file_digest), NDX_OK);
+    ck_assert_uint_eq(ix.digest, file_digest);
+    ck_assert_uint_ne(ix.digest, 0);
     long pos = 0;
     for (size_t i = 0; i < ix.n; i++) {
         const ndx_patch *p = &ix.patches[i];

@@ -582,12 +582,12 @@ ndx_status ndx_patches_read(const char *dir, ndx_patch_index *ix)
     if (st != NDX_OK) return st;
     char *path = ndx__join(dir, "patches.csv");
     ndx_csv *c;
-    if (!path || (st = ndx_hash_file(path, 0, &ix->digest)) != NDX_OK ||
-        (st = ndx_csv_open(path, &c)) != NDX_OK) {
+    if (!path || (st = ndx_csv_open(path, &c)) != NDX_OK) {
         free(path);
         ndx_patches_free(ix);
         return path ? st : NDX_ERR_NOMEM;
     }
+    ix->digest = ndx__csv_digest(c);
     int got = ndx_csv_next(c);
     if (got <= 0 || ndx_csv_nfields(c) != PATCH_COLS || strcmp(ndx_csv_field(c, 0), "patch_id")) {
         st = got < 0 ? (ndx_status)got

@@ -23,6 +23,7 @@ struct ndx_csv {
     size_t buf_cap;
     size_t *start;           /* offsets of the fields in buf */
     int nfields, cap_fields;
+    uint64_t digest;         /* XXH3-64 (seed 0) of the bytes parsed */
 };
 
 /* Larger CSVs are refused before they are read (a manifest of 100,000
@@ -39,6 +40,7 @@ static ndx_status csv_init(ndx_csv **out, const char *name, char *text, size_t l
     snprintf(c->name, sizeof c->name, "%s", name);
     c->text = text;
     c->len = len;
+    c->digest = ndx_hash64(text, len, 0);
     c->line = 1;
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) c->pos = 3;
     c->buf_cap = len + 1;    /* a record's text never exceeds the input */
@@ -192,3 +194,5 @@ void ndx__csv_put(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+uint64_t ndx__csv_digest(const ndx_csv *c) { return c->digest; }

@@ -90,6 +90,9 @@ ndx_status ndx__json_write(const char *path, const struct cJSON *root);
 /* ---- CSV (csv.c) -------------------------------------------------------------- */
 /* Writes s as one CSV field, quoted when it holds a comma, quote or newline. */
 void ndx__csv_put(FILE *f, const char *s);
+/* XXH3-64 (seed 0) of the whole text the reader parses (read once, so the
+ * digest is that of the rows returned, whatever happens to the file). */
+uint64_t ndx__csv_digest(const ndx_csv *c);
 /* A decimal integer in lo..hi, the whole of s, into *out: 0; -1 otherwise. */
 int ndx__parse_int(const char *s, long lo, long hi, int *out);
 
