@@ -1,10 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages netdx needs, non-interactively and only those
 # that are missing (as root, else through sudo).
-#   tools/install-deps.sh [build|mpi|neon|bench|golden|fuzz|browser|all]...   (default: build)
+#   tools/install-deps.sh [build|mpi|neon|cross|deb|bench|golden|fuzz|browser|all]...
+#   (default: build)
 #  build : compile the library, the CLI and the Check suites, run the demo
 #  mpi   : Open MPI for `netdx` under mpirun and its tests (docs/mpi.md)
 #  neon  : cross-build the kernel suites for aarch64 and run them under qemu
+#  cross : `make cross ARCH=aarch64`: the library, CLI and suites for arm64
+#          (Debian multiarch: every -dev package again as :arm64)
+#  deb   : `make deb`: dpkg-buildpackage, debhelper, lintian (docs/arm.md)
 #  bench : OpenBLAS and PyTorch to compare against in `make bench`
 #  golden: PyTorch to regenerate tests/data with tools/gen_golden.py, and
 #          statsmodels + scikit-learn for tools/gen_report_golden.py
@@ -19,6 +23,8 @@ set -eu
 build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
 mpi="libopenmpi-dev openmpi-bin"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
+cross="$neon binutils-aarch64-linux-gnu libgomp1:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64 libstb-dev:arm64"
+deb="dpkg-dev debhelper lintian git"
 bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
 golden="python3-torch python3-torchvision python3-numpy python3-statsmodels python3-sklearn"
 fuzz="clang libclang-rt-14-dev"
@@ -32,12 +38,14 @@ for group in "$@"; do
     build) want="$want $build" ;;
     mpi) want="$want $build $mpi" ;;
     neon) want="$want $build $neon" ;;
+    cross) want="$want $build $cross" ;;
+    deb) want="$want $build $deb" ;;
     bench) want="$want $build $bench" ;;
     golden) want="$want $golden" ;;
     fuzz) want="$want $build $fuzz" ;;
     browser) want="$want $browser" ;;
-    all) want="$want $build $mpi $neon $bench $golden $fuzz $browser" ;;
-    *) echo "install-deps: unknown group '$group' (build, mpi, neon, bench, golden, fuzz, browser, all)" >&2; exit 2 ;;
+    all) want="$want $build $mpi $neon $cross $deb $bench $golden $fuzz $browser" ;;
+    *) echo "install-deps: unknown group '$group' (build, mpi, neon, cross, deb, bench, golden, fuzz, browser, all)" >&2; exit 2 ;;
     esac
 done
 
