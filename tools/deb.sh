@@ -107,6 +107,13 @@ test_debs() {
     check "netdx --help runs" run "$root/usr/bin/netdx" --help
     check "a program built with pkg-config against libnetdx-dev (shared) runs" use_sgemm shared
     check "the same program linked with the static libnetdx.a runs" use_sgemm static
+    if [ "${DEB_INSTALL:-0}" = 1 ]; then   # a disposable machine (CI): really install
+        check "apt-get installs the three $arch packages and their dependencies" \
+            apt-get install -y -q $debs
+        root=""
+        check "netdx info runs from the installed /usr/bin/netdx" info_runs
+        check "apt-get removes them again" apt-get remove -y -q netdx libnetdx-dev libnetdx0
+    fi
     echo "deb-test: $pass passed, $fail failed"
     [ "$fail" -eq 0 ]
 }
