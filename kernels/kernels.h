@@ -276,6 +276,19 @@ NDX_DECLARE_SIMD_SET(neon)
 #endif
 #undef NDX_DECLARE_SIMD_SET
 
+/* ---- FMA peak probe (contract in kernels/ref/f32-fma-probe-ref.c) -------
+ * acc[j] = fma(acc[j], m, c), iters times, for j < MR*NR (the line's tile:
+ * MR chains of NR lanes): 2*MR*NR*iters FLOP at the set's FMA peak. */
+typedef void (*ndx_fma_probe_fn)(long iters, float m, float c, float *restrict acc);
+void ndx_f32_fma_probe__ref(long iters, float m, float c, float *restrict acc);
+#if defined(__x86_64__)
+void ndx_f32_fma_probe__avx2(long iters, float m, float c, float *restrict acc);
+void ndx_f32_fma_probe__avx512(long iters, float m, float c, float *restrict acc);
+#endif
+#if defined(__aarch64__)
+void ndx_f32_fma_probe__neon(long iters, float m, float c, float *restrict acc);
+#endif
+
 /* ---- the dispatch table ------------------------------------------------
  * One set per ISA, built from kernels.inc: every operation has a function and
  * its tile (mr x nr; 0 where the operation has none).  Operations a set does
@@ -314,6 +327,7 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_global_avgpool_fn, global_avgpool);
     NDX_KERNEL_SLOT(ndx_channel_max_fn, channel_max);
     NDX_KERNEL_SLOT(ndx_dot_rows_fn, dot_rows);
+    NDX_KERNEL_SLOT(ndx_fma_probe_fn, fma_probe);
     int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
     int gemm_half_edge;                    /* an edge tile of <= NR/2 columns costs ~half */
     int gemm_row_step;                     /* an edge tile of r rows costs r rounded up to
