@@ -270,6 +270,13 @@ void ndx_f32_channel_max__avx512(int channels, size_t hw, const float *restrict 
                                  float *restrict out, int32_t *restrict argmax);
 void ndx_f32_dot_rows__avx512(int n, int rows, int k, const float *restrict x,
                               const float *restrict w, float *restrict y, int ldy);
+void ndx_f32_bilinear_blend__avx512(const ndx_bilinear_plan *p, int channels,
+                                    const float *restrict in, float *restrict out);
+void ndx_f32_maxpool2d__avx512(int channels, const ndx_pool2d_shape *s,
+                               const float *restrict in, float *restrict out,
+                               int32_t *restrict argmax);
+void ndx_f32_avgpool2d__avx512(int channels, const ndx_pool2d_shape *s,
+                               const float *restrict in, float *restrict out);
 #endif
 #if defined(__aarch64__)
 NDX_DECLARE_SIMD_SET(neon)
