@@ -5,7 +5,9 @@
 #  build : compile the library, the CLI and the Check suites, run the demo
 #  mpi   : Open MPI for `netdx` under mpirun and its tests (docs/mpi.md)
 #  neon  : cross-build the kernel suites for aarch64 and run them under qemu
-#  bench : OpenBLAS and PyTorch to compare against in `make bench`
+#  bench : OpenBLAS, PyTorch and ONNX Runtime to compare against in `make
+#          bench` (ONNX Runtime comes from npm's onnxruntime-node, which
+#          bench/run.sh installs into a cache with Debian's npm)
 #  golden: PyTorch to regenerate tests/data with tools/gen_golden.py, and
 #          statsmodels + scikit-learn for tools/gen_report_golden.py
 #  fuzz  : clang and its libFuzzer runtime for `make fuzz` / `make fuzz-regress`
@@ -19,11 +21,11 @@ set -eu
 build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
 mpi="libopenmpi-dev openmpi-bin"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
-bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
+bench="libopenblas-dev python3-torch python3-torchvision python3-numpy nodejs"
 golden="python3-torch python3-torchvision python3-numpy python3-statsmodels python3-sklearn"
 fuzz="clang libclang-rt-14-dev"
 browser="nodejs chromium"
-command -v npm >/dev/null 2>&1 || browser="$browser npm"
+command -v npm >/dev/null 2>&1 || { browser="$browser npm"; bench="$bench npm"; }
 
 want=""
 [ $# -eq 0 ] && set -- build
