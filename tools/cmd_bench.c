@@ -239,7 +239,7 @@ static void print_table(const bench_plan *p)
         const bench_row *r = &p->rows[i];
         char ms[32] = "-", gf[32] = "-", sh[32] = "-", im[32] = "-";
         if (strcmp(r->kind, "peak")) snprintf(ms, sizeof ms, "%.3f", r->ms);
-        if (r->gflops >= 0) snprintf(gf, sizeof gf, "%.1f", r->gflops);
+        if (r->gflops >= 0) snprintf(gf, sizeof gf, "%.4g", r->gflops);
         if (r->share >= 0) snprintf(sh, sizeof sh, "%.0f%%", 100 * r->share);
         if (r->images >= 0) snprintf(im, sizeof im, "%.2f", r->images);
         printf("| %s | %s | %d | %s | %s | %s | %s |\n", r->kind, r->shape, r->threads, ms, gf,
