@@ -12,8 +12,9 @@
  *    the default set on 2 threads (channels split) beside a 2-thread limit.
  *    GB/s counts the bytes written (512*224*224*4).  The write-bandwidth limit is
  *    measured here: a store loop over a buffer of the same size (allocated
- *    once, touched before timing), with plain and with non-temporal stores;
- *    the faster of the two is the limit, and "x limit" is time / limit time.
+ *    once, touched before timing), with plain and with non-temporal stores
+ *    (256-bit, and 512-bit where the avx512 set runs); the fastest is the
+ *    limit, and "x limit" is time / limit time.
  * 2. The antialiased downscale of a 3x400x400 patch to 227 and 128.
  * 3. The fused dissection kernel (upsample a unit's map to 224x224, compare
  *    with T, count intersection and union against 1 or 3 masks) against
@@ -66,6 +67,18 @@ __attribute__((target("avx2"))) static void store_stream(float *p, size_t n)
         _mm256_stream_ps(p + i + 8, v);
         _mm256_stream_ps(p + i + 16, v);
         _mm256_stream_ps(p + i + 24, v);
+    }
+    _mm_sfence();
+}
+/* The same with 512-bit non-temporal stores: the avx512 set's limit. */
+__attribute__((target("avx512f"))) static void store_stream512(float *p, size_t n)
+{
+    const __m512 v = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i + 64 <= n; i += 64) {
+        _mm512_stream_ps(p + i, v);
+        _mm512_stream_ps(p + i + 16, v);
+        _mm512_stream_ps(p + i + 32, v);
+        _mm512_stream_ps(p + i + 48, v);
     }
     _mm_sfence();
 }
@@ -157,8 +170,8 @@ static float uniform(void)
 
 /* What every phase shares: the buffers (each allocated once and touched
  * before timing), the two plans, the store loops and the thresholds. */
-static const char *const isas[] = {"ref", "avx2", "neon"};
-enum { NISA = 3, NK = 4 };   /* NK: the oracle, then the planned blend of each set */
+static const char *const isas[] = {"ref", "avx2", "avx512", "neon"};
+enum { NISA = 4, NK = 5 };   /* NK: the oracle, then the planned blend of each set */
 static const int sizes[2] = {7, 14};
 typedef struct bench {
     int runs;
@@ -167,7 +180,7 @@ typedef struct bench {
     _Alignas(16) unsigned char planbuf[2][(OH + OW) * 16];
     ndx_bilinear_plan plan[2];
     double tplan[2];
-    store_fn plain, stream;
+    store_fn plain, stream, stream512;   /* stream512: NULL without avx512 */
     float t_sparse[2], t_select[2];   /* sparse maps' T and select's lo */
 } bench;
 
@@ -202,12 +215,13 @@ static int setup(bench *b)
         ndx_bilinear_plan_init(&b->plan[si], sizes[si], sizes[si], OH, OW, 0, b->planbuf[si]);
         b->tplan[si] = bench_now() - tp0;
     }
-    b->plain = store_c, b->stream = NULL;
+    b->plain = store_c, b->stream = NULL, b->stream512 = NULL;
 #if defined(__x86_64__)
     if (ndx_kernels_for("avx2")) {
         b->plain = store_plain;
         b->stream = store_stream;
     }
+    if (ndx_kernels_for("avx512")) b->stream512 = store_stream512;
 #endif
     return 0;
 }
@@ -220,16 +234,18 @@ static void upsample_one_thread(bench *b)
     for (int k = 0; k < NISA; k++) sets[k + 1] = ndx_kernels_for(isas[k]);
     const size_t on = (size_t)CH * OH * OW;
     const int runs = b->runs;
-    static double tp[64], ts[64], tk[2][NK][64];
+    static double tp[64], ts[64], t5[64], tk[2][NK][64];
     for (int r = -1; r < runs; r++) {   /* round -1 warms up */
         double t0 = bench_now();
         b->plain(b->out, on);
         double t1 = bench_now();
         if (b->stream) b->stream(b->out, on);
         double t2 = bench_now();
+        if (b->stream512) b->stream512(b->out, on);
         if (r >= 0) {
             tp[r] = t1 - t0;
             ts[r] = t2 - t1;
+            t5[r] = bench_now() - t2;
         }
         for (int si = 0; si < 2; si++)
             for (int k = 0; k < NK; k++) {
@@ -244,13 +260,18 @@ static void upsample_one_thread(bench *b)
     }
     const double t_plain = bench_median(tp, runs);
     const double t_stream = b->stream ? bench_median(ts, runs) : 0.0;
-    const double t_limit = t_stream > 0.0 && t_stream < t_plain ? t_stream : t_plain;
+    const double t_s512 = b->stream512 ? bench_median(t5, runs) : 0.0;
+    double t_limit = t_stream > 0.0 && t_stream < t_plain ? t_stream : t_plain;
+    if (t_s512 > 0.0 && t_s512 < t_limit) t_limit = t_s512;
     const double bytes = (double)on * sizeof(float);
     printf("Write bandwidth over %.1f MB: plain stores %.2f ms (%.1f GB/s)", bytes / 1e6,
            t_plain * 1e3, bytes / t_plain / 1e9);
     if (t_stream > 0.0)
         printf(", non-temporal stores %.2f ms (%.1f GB/s)", t_stream * 1e3,
                bytes / t_stream / 1e9);
+    if (t_s512 > 0.0)
+        printf(", 512-bit non-temporal stores %.2f ms (%.1f GB/s)", t_s512 * 1e3,
+               bytes / t_s512 / 1e9);
     printf("; limit = %.2f ms\n\n", t_limit * 1e3);
 
     printf("| shape | kernel | time (ms) | GB/s written | x write limit |\n");
@@ -277,6 +298,7 @@ static void upsample_two_threads(bench *b)
 #ifdef _OPENMP
     const ndx_kernel_table *kt = ndx_kernels();
     store_fn f = b->stream ? b->stream : b->plain;
+    if (b->stream512 && !strcmp(kt->isa, "avx512")) f = b->stream512;
     static double t2s[64], t2k[2][64];
     const size_t on = (size_t)CH * OH * OW, half = on / 2;
     const double bytes = (double)on * sizeof(float);

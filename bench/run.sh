@@ -71,7 +71,46 @@ echo "| layer | batch | threads | netdx ms | netdx GFLOP/s | path | im2col ms | 
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 $PY bench/conv_table.py $ROUNDS "$tmp"
 echo
-for extra in bilinear synth infer dissect survey report; do
+# Networks: netdx, PyTorch (capped at AVX2 and at its default ISA) and ONNX
+# Runtime take turns network by network (a slow spell of the shared host
+# then falls on all three alike); bench/infer_table.py joins their rows.
+# ONNX Runtime is npm's onnxruntime-node (its CPU library, MLAS, ships in the
+# package; --ignore-scripts skips its GPU downloads), driven from node on
+# networks bench/ort_export.py exports from torchvision, all in a cache
+# outside the repository (NETDX_BENCH_CACHE).
+CACHE=${NETDX_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/netdx-bench}
+ORT_VERSION=1.31.1
+ort_ok=1
+if [ ! -f "$CACHE/ort/node_modules/onnxruntime-node/package.json" ] ||
+   ! grep -q "\"version\": \"$ORT_VERSION\"" "$CACHE/ort/node_modules/onnxruntime-node/package.json"; then
+    mkdir -p "$CACHE/ort" &&
+        npm install --prefix "$CACHE/ort" --ignore-scripts --no-audit --no-fund \
+            --loglevel=error "onnxruntime-node@$ORT_VERSION" >>"$tmp.log" 2>&1 || ort_ok=0
+fi
+[ $ort_ok = 1 ] && { $PY bench/ort_export.py "$CACHE/onnx" 2>>"$tmp.log" || ort_ok=0; }
+[ $ort_ok = 1 ] || echo "bench: ONNX Runtime left out (npm install or the ONNX export failed)" >>"$tmp.log"
+echo "## infer"
+echo
+echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+for arch in alexnet vgg16 resnet152 inception_v3; do
+    $B/bench_infer 5 $arch >> "$tmp.netdx"
+    GLIBC_TUNABLES=$TUNE $PY bench/torch_infer.py 5 $arch >> "$tmp.torch"
+    [ $ort_ok = 1 ] && node bench/ort_infer.js "$CACHE/ort" "$CACHE/onnx" 5 $arch \
+        >> "$tmp.ort" 2>>"$tmp.log"
+done
+$B/bench_infer 5 train >> "$tmp.netdx"
+GLIBC_TUNABLES=$TUNE $PY bench/torch_infer.py 5 train >> "$tmp.torch"
+echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+$PY bench/infer_table.py "$tmp.netdx" "$tmp.torch" "$tmp.ort"
+echo
+echo "## netdx bench"
+echo
+echo "The self-contained benchmark a user runs (\`netdx bench\`, docs/benchmarks.md), default set:"
+echo
+${1:-build}/netdx bench 2>>"$tmp.log"
+echo
+for extra in bilinear synth dissect survey report; do
     if [ -x "$B/bench_$extra" ]; then
         echo "## $extra"
         echo

@@ -2,13 +2,14 @@
 """PyTorch eager inference beside bench/bench_infer.c: prints a markdown table.
 
 Usage: GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
-       /usr/bin/python3 bench/torch_infer.py [runs] [arch...]
+       /usr/bin/python3 bench/torch_infer.py [runs] [arch... | train]
 
 alexnet, vgg16, resnet152 at 224x224 and inception_v3 at 299x299 (no aux
 head), batch 1 and 8, torch.set_num_threads 1 and 2, eval() + no_grad, one
 warm-up run, median of runs (default 5).  Each model runs in its own process
 twice: capped at AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Haswell) and
-uncapped; peak RSS is that process's ru_maxrss.  Then (with no arch named)
+uncapped; peak RSS is that process's ru_maxrss.  Then (with no arch named,
+or with `train`)
 one SGD step (momentum 0.9, weight decay 1e-4) of alexnet, 2 classes, batch 8,
 224x224: median ms.
 """
@@ -107,7 +108,7 @@ def main():
             print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (a[0], a[1], a[2], a[3], a[4],
                                                                a[5], b[4], b[5]))
         sys.stdout.flush()
-    if only:
+    if only and "train" not in only:
         return
     print()
     print("| step | input | batch | threads | PyTorch AVX2 ms | peak RSS MiB "

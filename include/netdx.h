@@ -94,6 +94,13 @@ void ndx_cpu_features(char *buf, size_t n);
 /* Threads used by parallel loops, 1..1024 (NDX_ERR_INVALID otherwise). */
 ndx_status ndx_set_threads(int n);
 int ndx_get_threads(void);
+/* The FMA peak of the kernel set in use (ndx_kernel_set()), GFLOP/s, on
+ * `threads` threads at once (1..1024): each runs the set's probe (enough
+ * independent FMA chains in registers to fill the FMA ports) for about
+ * `seconds` (0.001..60) per try; the best of five tries (a shared machine
+ * only ever slows a try down).  The yardstick
+ * of `netdx bench`'s "share of peak".  NDX_ERR_INVALID on a bad argument. */
+ndx_status ndx_fma_peak(int threads, double seconds, double *gflops);
 
 /* ---- memory ------------------------------------------------------------ */
 /* 64-byte aligned; NULL (and a message) on failure or bytes == 0. */

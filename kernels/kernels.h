@@ -270,11 +270,31 @@ void ndx_f32_channel_max__avx512(int channels, size_t hw, const float *restrict 
                                  float *restrict out, int32_t *restrict argmax);
 void ndx_f32_dot_rows__avx512(int n, int rows, int k, const float *restrict x,
                               const float *restrict w, float *restrict y, int ldy);
+void ndx_f32_bilinear_blend__avx512(const ndx_bilinear_plan *p, int channels,
+                                    const float *restrict in, float *restrict out);
+void ndx_f32_maxpool2d__avx512(int channels, const ndx_pool2d_shape *s,
+                               const float *restrict in, float *restrict out,
+                               int32_t *restrict argmax);
+void ndx_f32_avgpool2d__avx512(int channels, const ndx_pool2d_shape *s,
+                               const float *restrict in, float *restrict out);
 #endif
 #if defined(__aarch64__)
 NDX_DECLARE_SIMD_SET(neon)
 #endif
 #undef NDX_DECLARE_SIMD_SET
+
+/* ---- FMA peak probe (contract in kernels/ref/f32-fma-probe-ref.c) -------
+ * acc[j] = fma(acc[j], m, c), iters times, for j < MR*NR (the line's tile:
+ * MR chains of NR lanes): 2*MR*NR*iters FLOP at the set's FMA peak. */
+typedef void (*ndx_fma_probe_fn)(long iters, float m, float c, float *restrict acc);
+void ndx_f32_fma_probe__ref(long iters, float m, float c, float *restrict acc);
+#if defined(__x86_64__)
+void ndx_f32_fma_probe__avx2(long iters, float m, float c, float *restrict acc);
+void ndx_f32_fma_probe__avx512(long iters, float m, float c, float *restrict acc);
+#endif
+#if defined(__aarch64__)
+void ndx_f32_fma_probe__neon(long iters, float m, float c, float *restrict acc);
+#endif
 
 /* ---- the dispatch table ------------------------------------------------
  * One set per ISA, built from kernels.inc: every operation has a function and
@@ -314,6 +334,7 @@ typedef struct ndx_kernel_table {
     NDX_KERNEL_SLOT(ndx_global_avgpool_fn, global_avgpool);
     NDX_KERNEL_SLOT(ndx_channel_max_fn, channel_max);
     NDX_KERNEL_SLOT(ndx_dot_rows_fn, dot_rows);
+    NDX_KERNEL_SLOT(ndx_fma_probe_fn, fma_probe);
     int gemm_mc, gemm_kc, gemm_nc;         /* cache blocking of the GEMM driver */
     int gemm_half_edge;                    /* an edge tile of <= NR/2 columns costs ~half */
     int gemm_row_step;                     /* an edge tile of r rows costs r rounded up to

@@ -3,8 +3,8 @@
  * whose set runs here, SKIPPED lines for the others) against naive sums or
  * their ref twins; the ndx_sgemm driver against ndx_f32_gemm__ref on random
  * shapes (tails, odd leading dimensions, beta = 0 over NaN, past three
- * cache blocks, both transposes, 1 and 2 threads).  Cross-built for
- * check-neon. */
+ * cache blocks, both transposes, 1 and 2 threads); the FMA peak probe
+ * lines against fmaf.  Cross-built for check-neon. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,6 +430,35 @@ START_TEST(test_sgemm_thread_exit)
 }
 END_TEST
 
+/* The FMA peak probe: its tile is the line's (chains x lanes, at most 512
+ * floats), every lane equals fmaf applied iters times from its own start
+ * (one rounding per step, so bit-identical: a multiply then an add would
+ * differ), iters = 0 leaves acc as it was, and nothing past the tile is
+ * written (guard floats). */
+static void fma_probe_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
+{
+    tu_kernel_is(t->fma_probe.name, line);
+    ck_assert_int_eq(t->fma_probe.mr, line->mr);
+    ck_assert_int_eq(t->fma_probe.nr, line->nr);
+    const int n = line->mr * line->nr;
+    ck_assert_msg(n > 0 && n <= 512, "%s: tile %dx%d", line->name, line->mr, line->nr);
+    static const long iters[] = {0, 1, 7, 1000};
+    const float m = 0.999f, c = 0.37f;
+    float acc[512 + 8], want[512];
+    for (size_t r = 0; r < sizeof iters / sizeof *iters; r++) {
+        for (int j = 0; j < n; j++) acc[j] = want[j] = (float)(j - 5) * 0.731f;
+        for (int j = n; j < n + 8; j++) acc[j] = 12345.0f;
+        t->fma_probe.fn(iters[r], m, c, acc);
+        for (long it = 0; it < iters[r]; it++)
+            for (int j = 0; j < n; j++) want[j] = fmaf(want[j], m, c);
+        for (int j = 0; j < n; j++)
+            ck_assert_msg(!memcmp(&acc[j], &want[j], sizeof *acc), "%s, %ld steps: lane %d "
+                          "is %.9g, fmaf gives %.9g", line->name, iters[r], j, acc[j], want[j]);
+        for (int j = n; j < n + 8; j++)
+            ck_assert_msg(acc[j] == 12345.0f, "%s wrote past its tile", line->name);
+    }
+}
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels");
@@ -443,6 +472,7 @@ static Suite *suite(void)
     static const tu_kernel_test slots[] = {
         {"gemm_ukernel", gemm_ukernel_slot, 1}, {"gemm_pack", gemm_pack_slot, 1},
         {"im2col", im2col_slot, 0},             {"col2im", im2col_slot, 0},
+        {"fma_probe", fma_probe_slot, 1},
     };
     tu_kernel_list_add(tc, "kernels", slots, sizeof slots / sizeof *slots);
     tcase_add_test(tc, test_sgemm_small_shapes);

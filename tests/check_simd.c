@@ -145,6 +145,11 @@ static void blend_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
     /* past the non-temporal threshold, misaligned, odd width */
     blend_case(t, &s, 48, 7, 7, 223, 221, 0, 1);
     blend_case(t, &s, 40, 14, 14, 224, 224, 1, 0);
+    /* a row in one, two or no registers (permute vs gather), tails of 1..15 */
+    blend_case(t, &s, 2, 5, 16, 9, 17, 0, 1);
+    blend_case(t, &s, 2, 6, 17, 11, 47, 1, 2);
+    blend_case(t, &s, 2, 7, 32, 13, 33, 0, 0);
+    blend_case(t, &s, 2, 3, 33, 5, 1031, 1, 1);
 }
 
 /* Upsample with the ref blend, then compare and count: the yardstick. */

@@ -73,7 +73,7 @@ static const struct { const char *op, *suite; } tu_kernel_owners[] = {
     {"avgpool2d", "simd"},         {"relu", "simd"},
     {"bias_add", "simd"},          {"add", "simd"},
     {"global_avgpool", "simd"},    {"channel_max", "simd"},
-    {"dot_rows", "simd"},
+    {"dot_rows", "simd"},          {"fma_probe", "kernels"},
 };
 
 /* Tests set t's slot of one op; k is the line, whose function t must hold. */

@@ -63,5 +63,6 @@ int cmd_rank(int argc, char **argv);     /* tools/cmd_rank.c */
 int cmd_survey(int argc, char **argv);   /* tools/cmd_survey.c */
 int cmd_report(int argc, char **argv);   /* tools/cmd_report.c */
 int cmd_explain(int argc, char **argv);  /* tools/cmd_explain.c */
+int cmd_bench(int argc, char **argv);    /* tools/cmd_bench.c */
 
 #endif

@@ -9,7 +9,9 @@
 #  cross : `make cross ARCH=aarch64`: the library, CLI and suites for arm64
 #          (Debian multiarch: every -dev package again as :arm64)
 #  deb   : `make deb`: dpkg-buildpackage, debhelper, lintian (docs/arm.md)
-#  bench : OpenBLAS and PyTorch to compare against in `make bench`
+#  bench : OpenBLAS, PyTorch and ONNX Runtime to compare against in `make
+#          bench` (ONNX Runtime comes from npm's onnxruntime-node, which
+#          bench/run.sh installs into a cache with Debian's npm)
 #  golden: PyTorch to regenerate tests/data with tools/gen_golden.py, and
 #          statsmodels + scikit-learn for tools/gen_report_golden.py
 #  fuzz  : clang and its libFuzzer runtime for `make fuzz` / `make fuzz-regress`
@@ -25,11 +27,11 @@ mpi="libopenmpi-dev openmpi-bin"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
 cross="$neon binutils-aarch64-linux-gnu libgomp1:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64 libstb-dev:arm64"
 deb="dpkg-dev debhelper lintian git"
-bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"
+bench="libopenblas-dev python3-torch python3-torchvision python3-numpy nodejs"
 golden="python3-torch python3-torchvision python3-numpy python3-statsmodels python3-sklearn"
 fuzz="clang libclang-rt-14-dev"
 browser="nodejs chromium"
-command -v npm >/dev/null 2>&1 || browser="$browser npm"
+command -v npm >/dev/null 2>&1 || { browser="$browser npm"; bench="$bench npm"; }
 
 want=""
 [ $# -eq 0 ] && set -- build

@@ -75,6 +75,7 @@ static const struct {
     {"survey", cmd_survey, "expert readers' web survey: init, reader, serve, export, simulate"},
     {"report", cmd_report, "survey answers vs the BI-RADS lexicon: Figure 4, coverage, agreement"},
     {"explain", cmd_explain, "one mammogram: heat map, top units, what the readers called them"},
+    {"bench", cmd_bench, "this machine's FMA peak, sgemm, conv and a network's speed"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
