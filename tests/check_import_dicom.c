@@ -10,6 +10,7 @@
 
 #include "dicom_fixture.h"
 #include "netdx.h"
+#include "netdx_import.h"
 #include "testutil.h"
 
 static char dir[256];

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "netdx.h"
+#include "netdx_import.h"
 
 static void progress_cb(void *ctx, long done, long total)
 {

@@ -24,6 +24,7 @@
 #include "../core/core.h"
 #include "../io/io.h"
 #include "data.h"
+#include "netdx_import.h"
 
 enum { C_PATIENT, C_DENSITY, C_SIDE, C_VIEW, C_ABN_ID, C_ABN_TYPE, C_SHAPE, C_MARGINS,
        C_CALC_TYPE, C_CALC_DIST, C_ASSESS, C_PATHOLOGY, C_SUBTLETY, C_IMAGE, C_CROP, C_ROI,

@@ -24,6 +24,7 @@
 #include "../core/core.h"
 #include "../io/io.h"
 #include "data.h"
+#include "netdx_import.h"
 
 enum { V_STUDY, V_IMAGE, V_LAT, V_VIEW, V_H, V_W, V_BIRADS, V_DENSITY, V_CATS, V_FBIRADS, V_XMIN,
        V_YMIN, V_XMAX, V_YMAX, V_COUNT };
