@@ -4,6 +4,7 @@
 #   tools/install-deps.sh [build|mpi|neon|cross|deb|bench|golden|fuzz|browser|all]...
 #   (default: build)
 #  build : compile the library, the CLI and the Check suites, run the demo
+#          (DCMTK: the DICOM reader, and its tools for the DICOM tests)
 #  mpi   : Open MPI for `netdx` under mpirun and its tests (docs/mpi.md)
 #  neon  : cross-build the kernel suites for aarch64 and run them under qemu
 #  cross : `make cross ARCH=aarch64`: the library, CLI and suites for arm64
@@ -22,7 +23,7 @@
 #          out where a nodejs that bundles it is installed already)
 set -eu
 
-build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
+build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev g++ libdcmtk-dev dcmtk"
 mpi="libopenmpi-dev openmpi-bin"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
 cross="$neon binutils-aarch64-linux-gnu libgomp1:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libcjson-dev:arm64 libmicrohttpd-dev:arm64 libsqlite3-dev:arm64 libstb-dev:arm64"
