@@ -35,24 +35,31 @@ void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
                                      const float *restrict b, float beta,
                                      float *restrict c, int ldc)
 {
-    float32x4_t acc[8][3];
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 3; j++) acc[i][j] = vdupq_n_f32(0.0f);
+    /* 24 named accumulators: with an array acc[8][3] GCC 12 kept the
+     * array in memory and stored all 24 registers back on every step of
+     * k (12 STP Q per 24 FMLA) */
+#define NDX_ZERO3(i) float32x4_t c##i##0 = vdupq_n_f32(0.0f), c##i##1 = c##i##0, c##i##2 = c##i##0;
+    NDX_ZERO3(0) NDX_ZERO3(1) NDX_ZERO3(2) NDX_ZERO3(3)
+    NDX_ZERO3(4) NDX_ZERO3(5) NDX_ZERO3(6) NDX_ZERO3(7)
+#undef NDX_ZERO3
 
     for (int p = 0; p < k; p++) {
         const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
         const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4),
                           b2 = vld1q_f32(b + 8);
-#define NDX_ROW(i, av, lane)                                  \
-        acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, av, lane); \
-        acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, av, lane); \
-        acc[i][2] = vfmaq_laneq_f32(acc[i][2], b2, av, lane);
+#define NDX_ROW(i, av, lane)                          \
+        c##i##0 = vfmaq_laneq_f32(c##i##0, b0, av, lane); \
+        c##i##1 = vfmaq_laneq_f32(c##i##1, b1, av, lane); \
+        c##i##2 = vfmaq_laneq_f32(c##i##2, b2, av, lane);
         NDX_ROW(0, a0, 0) NDX_ROW(1, a0, 1) NDX_ROW(2, a0, 2) NDX_ROW(3, a0, 3)
         NDX_ROW(4, a1, 0) NDX_ROW(5, a1, 1) NDX_ROW(6, a1, 2) NDX_ROW(7, a1, 3)
 #undef NDX_ROW
         a += 8;
         b += 12;
     }
+    const float32x4_t acc[8][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22},
+                                   {c30, c31, c32}, {c40, c41, c42}, {c50, c51, c52},
+                                   {c60, c61, c62}, {c70, c71, c72}};
 
     if (m == 8 && n == 12) {
         for (int i = 0; i < 8; i++) {

@@ -9,10 +9,10 @@
  * three and two q loads and stores per step.
  * Row-major along k (A not transposed, B transposed): blocks of 4 rows x 4
  * steps are loaded, transposed in registers (TRN1/TRN2 on 32- then 64-bit
- * lanes) and stored as 4 steps of 4 rows; rows past `rows` are zero
- * registers, never loaded, so nothing outside the source is read.  Steps
- * past the last multiple of 4, and a group of fewer than 4 places left in
- * w, go element by element.  Only moves: the result is the ref's bit for
+ * lanes) and stored as 4 steps of 4 rows.  Steps past the last multiple
+ * of 4, a group of 4 places with rows missing (an edge panel: zeros there)
+ * and a group of fewer than 4 places left in w go element by element, so
+ * nothing outside the source is read.  Only moves: the result is the ref's bit for
  * bit.  No alignment assumptions.
  */
 #include <arm_neon.h>
@@ -53,42 +53,39 @@ static void copy_steps(int rows, int kc, const float *restrict src, int ld, int 
     }
 }
 
-/* 4 rows x 4 steps -> 4 steps x 4 rows. */
-static inline void transpose4(float32x4_t r[4])
+/* Rows i0 .. i0+3 (all present), steps p .. p+3: transposed into the
+ * places i0 .. i0+3 of steps p .. p+3.  Named registers (an array of them
+ * went through the stack under GCC 12). */
+static inline void block4(const float *restrict s, int ld, float *restrict d, int w)
 {
-    const float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);
-    const float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);
-    const float64x2_t u0 = vreinterpretq_f64_f32(t0), u1 = vreinterpretq_f64_f32(t1);
-    const float64x2_t u2 = vreinterpretq_f64_f32(t2), u3 = vreinterpretq_f64_f32(t3);
-    r[0] = vreinterpretq_f32_f64(vtrn1q_f64(u0, u2));
-    r[1] = vreinterpretq_f32_f64(vtrn1q_f64(u1, u3));
-    r[2] = vreinterpretq_f32_f64(vtrn2q_f64(u0, u2));
-    r[3] = vreinterpretq_f32_f64(vtrn2q_f64(u1, u3));
+    const float32x4_t r0 = vld1q_f32(s), r1 = vld1q_f32(s + ld);
+    const float32x4_t r2 = vld1q_f32(s + 2 * (size_t)ld), r3 = vld1q_f32(s + 3 * (size_t)ld);
+    const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(r0, r1));
+    const float64x2_t t1 = vreinterpretq_f64_f32(vtrn2q_f32(r0, r1));
+    const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(r2, r3));
+    const float64x2_t t3 = vreinterpretq_f64_f32(vtrn2q_f32(r2, r3));
+    vst1q_f32(d, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+    vst1q_f32(d + w, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+    vst1q_f32(d + 2 * (size_t)w, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+    vst1q_f32(d + 3 * (size_t)w, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
 }
 
 static void transpose_rows(int rows, int kc, const float *restrict src, int ld, int w,
                            float *restrict dst)
 {
-    int i0 = 0;
-    for (; i0 + 4 <= w; i0 += 4) {
-        const int nrow = rows - i0 > 4 ? 4 : rows - i0 > 0 ? rows - i0 : 0;
+    for (int i0 = 0; i0 < w; i0 += 4) {
         int p = 0;
-        for (; p + 4 <= kc; p += 4) {
-            float32x4_t r[4];
-            for (int i = 0; i < 4; i++)
-                r[i] = i < nrow ? vld1q_f32(src + (size_t)(i0 + i) * ld + p)
-                                : vdupq_n_f32(0.0f);
-            transpose4(r);
-            for (int q = 0; q < 4; q++) vst1q_f32(dst + (size_t)(p + q) * w + i0, r[q]);
-        }
+        if (i0 + 4 <= rows)   /* a whole group of 4 rows */
+            for (; p + 4 <= kc; p += 4)
+                block4(src + (size_t)i0 * ld + p, ld, dst + (size_t)p * w + i0, w);
+        /* the k tail, and groups with rows missing or past w: one by one */
+        const int width = w - i0 < 4 ? w - i0 : 4;
         for (; p < kc; p++) {
             float *d = dst + (size_t)p * w + i0;
-            for (int i = 0; i < 4; i++) d[i] = i < nrow ? src[(size_t)(i0 + i) * ld + p] : 0.0f;
+            for (int i = 0; i < width; i++)
+                d[i] = i0 + i < rows ? src[(size_t)(i0 + i) * ld + p] : 0.0f;
         }
     }
-    for (; i0 < w; i0++)   /* w not a multiple of 4: the last places one by one */
-        for (int p = 0; p < kc; p++)
-            dst[(size_t)p * w + i0] = i0 < rows ? src[(size_t)i0 * ld + p] : 0.0f;
 }
 
 void ndx_f32_gemm_pack__neon(int kmajor, int rows, int kc, const float *restrict src,

@@ -85,19 +85,21 @@ static inline float32x4_t load4(const float *p, int s)
     return vld1q_lane_f32(p + 3 * s, v, 3);
 }
 
-/* Outputs ox .. ox+3 of row oy, their windows inside the image. */
-static void max4(const ndx_pool2d_shape *s, const float *x, int y0, int ox, float *o,
-                 int32_t *am)
+/* Outputs ox .. ox+3 of the row whose windows start at image row y0, all
+ * inside the image; inlined per stride (sw a constant 1, 2 or any). */
+static inline __attribute__((always_inline)) void
+max4_at(const ndx_pool2d_shape *s, const float *x, int y0, int ox, float *o, int32_t *am,
+        int sw)
 {
-    const int x0 = ox * s->sw - s->pw;
+    const int x0 = ox * sw - s->pw;
     const int32x4_t lane = {0, 1, 2, 3};
-    const int32x4_t first = vmlaq_n_s32(vdupq_n_s32(y0 * s->w + x0), lane, s->sw);
+    const int32x4_t first = vmlaq_n_s32(vdupq_n_s32(y0 * s->w + x0), lane, sw);
     float32x4_t m = vdupq_n_f32(-INFINITY);
     int32x4_t idx = first;
     for (int ky = 0; ky < s->kh; ky++) {
         const float *row = x + (size_t)(y0 + ky) * s->w + x0;
         for (int kx = 0; kx < s->kw; kx++) {
-            const float32x4_t v = load4(row + kx, s->sw);
+            const float32x4_t v = load4(row + kx, sw);
             const uint32x4_t win = vorrq_u32(vcgtq_f32(v, m), vmvnq_u32(vceqq_f32(v, v)));
             m = vbslq_f32(win, v, m);
             idx = vbslq_s32(win, vaddq_s32(first, vdupq_n_s32(ky * s->w + kx)), idx);
@@ -105,6 +107,35 @@ static void max4(const ndx_pool2d_shape *s, const float *x, int y0, int ox, floa
     }
     vst1q_f32(o, m);
     if (am) vst1q_s32(am, idx);
+}
+
+static void max4(const ndx_pool2d_shape *s, const float *x, int y0, int ox, float *o,
+                 int32_t *am)
+{
+    if (s->sw == 1) max4_at(s, x, y0, ox, o, am, 1);
+    else if (s->sw == 2) max4_at(s, x, y0, ox, o, am, 2);
+    else max4_at(s, x, y0, ox, o, am, s->sw);
+}
+
+/* The sums of outputs ox .. ox+3 (as max4_at), divided by div. */
+static inline __attribute__((always_inline)) void
+avg4_at(const ndx_pool2d_shape *s, const float *x, int y0, int ox, float *o,
+        float32x4_t div, int sw)
+{
+    const float *row0 = x + (size_t)y0 * s->w + ox * sw - s->pw;
+    float32x4_t sum = vdupq_n_f32(0.0f);
+    for (int ky = 0; ky < s->kh; ky++)
+        for (int kx = 0; kx < s->kw; kx++)
+            sum = vaddq_f32(sum, load4(row0 + (size_t)ky * s->w + kx, sw));
+    vst1q_f32(o, vdivq_f32(sum, div));
+}
+
+static void avg4(const ndx_pool2d_shape *s, const float *x, int y0, int ox, float *o,
+                 float32x4_t div)
+{
+    if (s->sw == 1) avg4_at(s, x, y0, ox, o, div, 1);
+    else if (s->sw == 2) avg4_at(s, x, y0, ox, o, div, 2);
+    else avg4_at(s, x, y0, ox, o, div, s->sw);
 }
 
 void ndx_f32_maxpool2d__neon(int channels, const ndx_pool2d_shape *s,
@@ -153,14 +184,7 @@ void ndx_f32_avgpool2d__neon(int channels, const ndx_pool2d_shape *s,
             int ox = 0;
             if (y0 >= 0 && y0 + s->kh <= s->h) {
                 for (; ox < ca; ox++) o[r + ox] = avg_one(s, x, oy, ox);
-                for (; ox + 4 <= cv; ox += 4) {
-                    const float *row0 = x + (size_t)y0 * s->w + ox * s->sw - s->pw;
-                    float32x4_t sum = vdupq_n_f32(0.0f);
-                    for (int ky = 0; ky < s->kh; ky++)
-                        for (int kx = 0; kx < s->kw; kx++)
-                            sum = vaddq_f32(sum, load4(row0 + (size_t)ky * s->w + kx, s->sw));
-                    vst1q_f32(o + r + ox, vdivq_f32(sum, div));
-                }
+                for (; ox + 4 <= cv; ox += 4) avg4(s, x, y0, ox, o + r + ox, div);
             }
             for (; ox < ow; ox++) o[r + ox] = avg_one(s, x, oy, ox);
         }
