@@ -30,6 +30,22 @@
 
 #include "../kernels.h"
 
+/* ci[0..11] = alpha * (x0, x1, x2) (+ beta * ci when beta != 0). */
+static inline void store_row(float *ci, float32x4_t x0, float32x4_t x1, float32x4_t x2,
+                             float alpha, float beta)
+{
+    float32x4_t r0 = vmulq_n_f32(x0, alpha), r1 = vmulq_n_f32(x1, alpha);
+    float32x4_t r2 = vmulq_n_f32(x2, alpha);
+    if (beta != 0.0f) {
+        r0 = vfmaq_n_f32(r0, vld1q_f32(ci), beta);
+        r1 = vfmaq_n_f32(r1, vld1q_f32(ci + 4), beta);
+        r2 = vfmaq_n_f32(r2, vld1q_f32(ci + 8), beta);
+    }
+    vst1q_f32(ci, r0);
+    vst1q_f32(ci + 4, r1);
+    vst1q_f32(ci + 8, r2);
+}
+
 void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
                                      const float *restrict a,
                                      const float *restrict b, float beta,
@@ -57,21 +73,16 @@ void ndx_f32_gemm_ukernel_8x12__neon(int m, int n, int k, float alpha,
         a += 8;
         b += 12;
     }
+    if (m == 8 && n == 12) {   /* a full tile, straight from the registers */
+#define NDX_STORE(i) store_row(c + (size_t)(i) * ldc, c##i##0, c##i##1, c##i##2, alpha, beta);
+        NDX_STORE(0) NDX_STORE(1) NDX_STORE(2) NDX_STORE(3)
+        NDX_STORE(4) NDX_STORE(5) NDX_STORE(6) NDX_STORE(7)
+#undef NDX_STORE
+        return;
+    }
     const float32x4_t acc[8][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22},
                                    {c30, c31, c32}, {c40, c41, c42}, {c50, c51, c52},
                                    {c60, c61, c62}, {c70, c71, c72}};
-
-    if (m == 8 && n == 12) {
-        for (int i = 0; i < 8; i++) {
-            float *ci = c + (size_t)i * ldc;
-            for (int j = 0; j < 3; j++) {
-                float32x4_t r = vmulq_n_f32(acc[i][j], alpha);
-                if (beta != 0.0f) r = vfmaq_n_f32(r, vld1q_f32(ci + 4 * j), beta);
-                vst1q_f32(ci + 4 * j, r);
-            }
-        }
-        return;
-    }
     float tile[8][12];
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 3; j++) vst1q_f32(tile[i] + 4 * j, vmulq_n_f32(acc[i][j], alpha));

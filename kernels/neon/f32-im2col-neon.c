@@ -5,7 +5,8 @@
  * (c, i, j) and output row oy, the valid output columns form one range
  * [x0, x1) computed up front (no per-element bounds tests); im2col
  * zero-fills the rest of the row.  The range is copied 4 floats per q
- * register at stride 1, with LD2 / LD3 (structure loads that de-interleave:
+ * register at stride 1 (a loop GCC turns into a call of memcpy, and the
+ * zero fills into memset: glibc's aarch64 versions), with LD2 / LD3 (structure loads that de-interleave:
  * the first register holds every second / third float) at strides 2 and 3,
  * element by element at other strides.  A structure load reads 8 or 12
  * floats for 4 kept; it runs only while all of them lie at or before the
