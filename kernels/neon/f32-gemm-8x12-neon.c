@@ -15,10 +15,10 @@
  * the B row of one k step: 29, the largest tile with mr a multiple of 4
  * (a whole A vector per vfmaq_laneq_f32) that fits with its operands.  Per
  * k step: 5 q loads for 24 FMLA, 0.21 loads per FMA (8 x 8: 0.25; 4 x 16:
- * 0.21 with 16 accumulators only).  Cortex-A76 / Neoverse N1 issue 2 FMLA
- * (latency 4) and 2 loads per cycle: a k step is 12 FMLA cycles against
- * 2.5 load cycles, and each accumulator is rewritten every 24 FMLA (12
- * cycles), far more than the 4 x 2 = 8 in flight that hide the latency.
+ * 0.31).  Cortex-A76 / Neoverse N1 issue 2 FMLA (latency 4) and 2 loads
+ * per cycle: a k step is 12 FMLA cycles against 2.5 load cycles, and each
+ * accumulator is rewritten every 24 FMLA (12 cycles), far more than the
+ * 4 x 2 = 8 in flight that hide the latency.
  * Cortex-A72: 1 Q-form FMLA per cycle, latency 7 (3 with accumulator
  * forwarding): 24 cycles per step, again latency-free.  In-order
  * Cortex-A53/A55: latency is hidden the same way (24 independent chains);
