@@ -280,6 +280,17 @@ void ndx_f32_avgpool2d__avx512(int channels, const ndx_pool2d_shape *s,
 #endif
 #if defined(__aarch64__)
 NDX_DECLARE_SIMD_SET(neon)
+void ndx_f32_gemm_pack__neon(int kmajor, int rows, int kc, const float *restrict src,
+                             int ld, int w, float *restrict dst);
+void ndx_f32_im2col__neon(const ndx_conv2d_shape *s, const float *restrict im,
+                          float *restrict col);
+void ndx_f32_col2im__neon(const ndx_conv2d_shape *s, const float *restrict col,
+                          float *restrict im);
+void ndx_f32_maxpool2d__neon(int channels, const ndx_pool2d_shape *s,
+                             const float *restrict in, float *restrict out,
+                             int32_t *restrict argmax);
+void ndx_f32_avgpool2d__neon(int channels, const ndx_pool2d_shape *s,
+                             const float *restrict in, float *restrict out);
 #endif
 #undef NDX_DECLARE_SIMD_SET
 
