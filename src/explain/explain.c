@@ -219,8 +219,8 @@ static ndx_status patch_pass(job *j)
 static ndx_status net_at(const ndx_net *base, int h, int w, ndx_net **out)
 {
     ndx_net *net;
-    ndx_status st = ndx_zoo_build_hw(ndx_net_arch(base), ndx_net_num_classes(base), h, w, 0,
-                                     &net);
+    ndx_status st = ndx_zoo_build_hw(ndx_net_arch(base), ndx_net_num_classes(base), h, w,
+                                     NDX_SEED_NONE, &net);   /* every tensor copied next */
     if (st) return st;
     for (int i = 0; i < ndx_net_num_tensors(net); i++) {
         ndx_param_info a, b;
