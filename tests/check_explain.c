@@ -717,6 +717,7 @@ int main(int argc, char **argv)
     tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("explain");
     TCase *unit = tcase_create("unit");
+    tcase_set_timeout(unit, 120);   /* small nets, but sanitizers on a loaded machine */
     tcase_add_test(unit, test_cam_equals_patches);
     tcase_add_test(unit, test_gradxact_by_hand);
     suite_add_tcase(s, unit);
