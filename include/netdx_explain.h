@@ -27,6 +27,13 @@
  * VGG have no such weight: their units are ranked by gradient x activation
  * of the decision (z_cancer - z_other) at the layer, in the window the
  * patch classifier found most malignant (docs/explain.md).
+ *
+ * The heat map is by default the patch classifier's own output on every
+ * window (NDX_EXPLAIN_PATCH_EXACT).  For pooled nets patch_map =
+ * NDX_EXPLAIN_PATCH_FCN derives it from the fully convolutional pass
+ * instead: a window's logit is the mean of the 1x1-convolution logits over
+ * the cells it covers -- exact for a net without padding on windows aligned
+ * with its grid, approximate with padding -- and the patch pass is skipped.
  */
 #ifndef NETDX_EXPLAIN_H
 #define NETDX_EXPLAIN_H
@@ -40,6 +47,8 @@ extern "C" {
 #if defined(__GNUC__)
 #pragma GCC visibility push(default)   /* exported: see netdx.h */
 #endif
+
+enum { NDX_EXPLAIN_PHASES = 5 };
 
 typedef struct ndx_explain_opts {
     const char *model;           /* model.safetensors (two classes: 1 = malignant) */
@@ -55,8 +64,11 @@ typedef struct ndx_explain_opts {
     const char *view;            /* "CC", "MLO" or NULL: likewise */
     int top;                     /* units listed, 1..64; 8 */
     double window, stride, min_tissue;   /* as netdx patches: 0.25, 0.5, 0.5 */
-    int batch;                   /* windows per forward pass, 1..256; 16 */
+    int batch;                   /* windows per forward pass, 1..256; 8 */
+    int patch_map;               /* NDX_EXPLAIN_PATCH_EXACT (default) or, pooled nets
+                                    only, NDX_EXPLAIN_PATCH_FCN (see above) */
 } ndx_explain_opts;
+enum { NDX_EXPLAIN_PATCH_EXACT = 0, NDX_EXPLAIN_PATCH_FCN = 1 };
 void ndx_explain_defaults(ndx_explain_opts *o);
 
 /* One BI-RADS (or project) descriptor the readers used for a unit. */
@@ -102,6 +114,8 @@ typedef struct ndx_explain_result {
     int window, step;            /* the patch windows, pixels */
     int grid_w, grid_h;          /* windows across and down */
     float *patch_prob;           /* grid_h x grid_w: P(malignant), NaN skipped */
+    char patch_map[8];           /* how: "exact" (the patch classifier on every
+                                    window) or "fcn" (from the 1x1-convolution map) */
     int windows;                 /* windows classified (enough breast) */
     float max_prob;              /* the largest window probability */
     int heat_peak_x, heat_peak_y;   /* the centre of that window */
@@ -121,19 +135,28 @@ typedef struct ndx_explain_result {
     int readers, simulated;      /* readers in the labels, simulated ones */
     char dissection[600];        /* the dissection folder used, or "" */
     char summary[2048];          /* plain language; marked as not a diagnosis */
-    double seconds[4];           /* wall time: reading the image and model, the
-                                    patch classifier, the fully convolutional
-                                    pass (or gradxact), units and labels */
+    int display_w, display_h;    /* the mammogram at display size (height <= 1000) */
+    uint8_t *display;            /* display_h x display_w, windowed as the survey's
+                                    tiles (what ndx_explain_write draws on), owned */
+    double seconds[NDX_EXPLAIN_PHASES];       /* wall time of each phase (below) */
+    double cpu_seconds[NDX_EXPLAIN_PHASES];   /* CPU time of the process (every
+                                    thread, getrusage) in each phase */
 } ndx_explain_result;
+/* The phases timed: "image" (decoding the PNG, the breast threshold, the
+ * windows, the display copy), "model" (loading it), "patch classifier",
+ * "1x1 conv" (the fully convolutional pass) or "gradxact", "units" (ranking,
+ * maps, labels, summary).  ndx_explain_phase(k, r) names phase k of r. */
+const char *ndx_explain_phase(int k, const ndx_explain_result *r);
 
 /* Explains o->image: every field of r (r is the caller's; free it with
  * ndx_explain_free, also after a failure).  Bad input is NDX_ERR_INVALID or
  * NDX_ERR_FORMAT naming the file, field or option at fault. */
 ndx_status ndx_explain(const ndx_explain_opts *o, ndx_explain_result *r);
 void ndx_explain_free(ndx_explain_result *r);
-/* Writes dir/index.html (offline), dir/explain.json, the mammogram and its
- * overlays as PNGs and the units' strips, built in a temporary folder beside
- * dir and renamed into place; an existing dir is replaced only when it is
+/* Writes dir/index.html (offline), dir/explain.json, the mammogram (r's
+ * display copy: the image is not read again) and its overlays as PNGs and
+ * the units' strips, built in a temporary folder beside dir and renamed
+ * into place; an existing dir is replaced only when it is
  * an earlier explanation (holds explain.json) or empty. */
 ndx_status ndx_explain_write(const char *dir, const ndx_explain_opts *o,
                              const ndx_explain_result *r);

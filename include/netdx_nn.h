@@ -163,7 +163,10 @@ int ndx_net_flatten(ndx_net *net, const char *name, int in);
 void ndx_net_alias(ndx_net *net, const char *name, int node);
 /* Ends building: checks the recorded error, lays out the parameter block and
  * initialises it (convolutions kaiming-normal fan_out, linear layers as
- * PyTorch's default, batch norm 1/0/0/1) from seed. */
+ * PyTorch's default, batch norm 1/0/0/1) from seed; seed NDX_SEED_NONE
+ * leaves every parameter and buffer 0, for a net whose weights are loaded
+ * or copied next (the random initialisation of a large net costs seconds). */
+#define NDX_SEED_NONE UINT64_MAX
 ndx_status ndx_net_finish(ndx_net *net, uint64_t seed);
 void ndx_net_free(ndx_net *net);
 

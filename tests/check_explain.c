@@ -19,6 +19,7 @@
 #include "netdx_nn.h"
 #include "netdx_report.h"
 #include "testutil.h"
+#include "dicom_fixture.h"
 #include "../src/dissect/rank_int.h"
 #include "../src/explain/explain_int.h"
 
@@ -90,8 +91,130 @@ START_TEST(test_cam_equals_patches)
                       "window (%d, %d): patch classifier logit %.7g, 1x1 conv %.7g", win[i].x,
                       win[i].y, got, want);
     }
+    /* the patch map explain derives from the 1x1 convolution (--patch-map
+     * fcn) is that mean: here, without padding, the patch classifier's own */
+    float from_fcn[64];
+    ndx__explain_fcn_windows(z, H / 4, W / 4, W, H, win, n, S, from_fcn);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(fabs(log(from_fcn[i] / (1 - from_fcn[i])) - log(prob[i] / (1 - prob[i]))) <
+                      2e-4, "window (%d, %d): fcn map %.7g, patch classifier %.7g", win[i].x,
+                      win[i].y, from_fcn[i], prob[i]);
     free(img.px);
     ndx_net_free(patch), ndx_net_free(whole);
+}
+END_TEST
+
+/* ---- AlexNet/VGG's way: gradient x activation ------------------------------ */
+
+/* conv, relu, conv (the layer), relu, flatten, two fully connected layers
+ * without bias (relu between): as AlexNet's head, no unit has a weight into
+ * a class; and z1 - z0 is positively homogeneous in the layer's output A,
+ * so sum over units and cells of dz/dA x A is z1 - z0 itself (Euler). */
+static ndx_net *fc_net(void)
+{
+    ndx_net *n = ndx_net_new("fcnet", 3, 16, 16);
+    int x = ndx_net_conv(n, "c1", 0, 4, 3, 3, 2, 2, 1, 1, 1, 1);
+    x = ndx_net_relu(n, "r1", x);
+    x = ndx_net_conv(n, "c2", x, 5, 3, 3, 2, 2, 1, 1, 1, 1);
+    x = ndx_net_relu(n, "r2", x);
+    x = ndx_net_flatten(n, "flat", x);
+    x = ndx_net_linear(n, "fc1", x, 6, 0);
+    x = ndx_net_relu(n, "r3", x);
+    ndx_net_linear(n, "fc2", x, 2, 0);
+    ck_assert_msg(ndx_net_finish(n, 21) == NDX_OK, "%s", ndx_last_error());
+    return n;
+}
+
+/* w x h: a noisy half ellipse of breast on the left edge, black elsewhere. */
+static ndx_image breast_image(int w, int h, uint64_t seed)
+{
+    ndx_image img = {w, h, 65535, malloc(sizeof(uint16_t) * (size_t)w * h)};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const double dx = x / (0.9 * w), dy = (y - h / 2.0) / (0.45 * h);
+            img.px[y * w + x] = dx * dx + dy * dy < 1
+                                ? (uint16_t)tu_int(&seed, 20000, 60000) : 0;
+        }
+    return img;
+}
+
+/* P(cancer) of the window (x, y, side) by hand: net planned at batch 1. */
+static double window_prob(ndx_net *net, const ndx_image *img, int x, int y, int side,
+                          double *logit)
+{
+    const int S = ndx_net_input_size(net);
+    float *gray = malloc(sizeof *gray * S * S), *in = malloc(sizeof *in * 3 * S * S);
+    ndx_resize_area_u16(img->px, img->w, x, y, side, side, img->maxval, S, S, gray);
+    ndx_gray_to_input(1, (size_t)S * S, gray, in);
+    ck_assert_int_eq(ndx_net_forward(net, in, NDX_EVAL, -1), NDX_OK);
+    ndx_tensor z;
+    ck_assert_int_eq(ndx_net_output(net, ndx_net_num_nodes(net) - 1, &z), NDX_OK);
+    free(gray), free(in);
+    *logit = (double)z.data[1] - z.data[0];
+    return 1 / (1 + exp(-*logit));
+}
+
+START_TEST(test_gradxact_by_hand)
+{
+    ndx_net *net = fc_net();
+    ck_assert_int_lt(ndx_rank_pooled_layer(net), 1);
+    ndx_image img = breast_image(64, 96, 9);
+    ndx_explain_opts o;
+    ndx_explain_defaults(&o);
+    o.model = "fcnet (in memory)", o.image = "breast (in memory)", o.top = 64;
+    ndx_explain_result r;
+    ck_assert_msg(ndx__explain_net(&o, net, &img, &r) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_str_eq(r.method, "gradxact");
+    ck_assert_str_eq(r.layer, "c2");   /* the last convolution */
+    ck_assert_str_eq(r.patch_map, "exact");
+    ck_assert_int_eq(r.window, 16);
+    ck_assert_int_eq(r.fcn, 0);
+    ck_assert_int_eq(r.nunits, 5);
+    ck_assert_int_gt(r.windows, 4);
+    /* the heat map is the net's own output on each window */
+    ck_assert_int_eq(ndx_net_plan(net, 1, NDX_PLAN_INFER), NDX_OK);
+    int seen = 0;
+    double zbest = 0;
+    for (int gy = 0; gy < r.grid_h; gy++)
+        for (int gx = 0; gx < r.grid_w; gx++) {
+            const float p = r.patch_prob[gy * r.grid_w + gx];
+            if (isnan(p)) continue;
+            double z;
+            const double want = window_prob(net, &img, gx * r.step, gy * r.step, r.window, &z);
+            ck_assert_msg(fabs(p - want) < 1e-5, "window (%d, %d): %.7f, by hand %.7f", gx, gy,
+                          p, want);
+            if (gx * r.step + r.window / 2 == r.heat_peak_x &&
+                gy * r.step + r.window / 2 == r.heat_peak_y) {
+                zbest = z;
+                ck_assert_float_eq(p, r.max_prob);
+            }
+            seen++;
+        }
+    ck_assert_int_eq(seen, r.windows);
+    /* the units' gradient x activation in that window sums to its decision */
+    double sum = 0;
+    for (int i = 0; i < r.nunits; i++) {
+        const ndx_explain_unit *e = &r.unit[i];
+        sum += e->contribution;
+        ck_assert(isnan(e->weight));
+        if (i) ck_assert(r.unit[i - 1].contribution >= e->contribution);
+        float mx = -INFINITY;
+        for (int p = 0; p < e->map_h * e->map_w; p++) mx = fmaxf(mx, e->map[p]);
+        ck_assert_float_eq(mx, e->max_act);
+        ck_assert_int_eq(e->map_h, (96 * 4 + 15) / 16);   /* 4x4 cells per 16 px window */
+        ck_assert_int_eq(e->map_w, 64 * 4 / 16);
+    }
+    ck_assert_msg(fabs(sum - zbest) < 1e-4 + 1e-4 * fabs(zbest),
+                  "sum of gradient x activation %.7g, decision of the best window %.7g", sum,
+                  zbest);
+    ndx_explain_free(&r);
+    /* no unit feeds a linear head through a pool: no map from the 1x1 convolution */
+    o.patch_map = NDX_EXPLAIN_PATCH_FCN;
+    ck_assert_int_eq(ndx__explain_net(&o, net, &img, &r), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "--patch-map fcn"));
+    ck_assert_ptr_null(r.patch_prob);
+    free(img.px);
+    ndx_net_free(net);
 }
 END_TEST
 
@@ -229,6 +352,63 @@ START_TEST(test_phantom_lesion_under_maximum)
                   r.fcn_peak_y >= ly0 - r.window && r.fcn_peak_y <= ly1 + r.window,
                   "1x1-conv peak (%d, %d) far from the lesion", r.fcn_peak_x, r.fcn_peak_y);
     ndx_explain_free(&r);
+}
+END_TEST
+
+/* ---- the two patch maps on the trained tiny ------------------------------------ */
+
+START_TEST(test_patch_maps)
+{
+    char image[1200], mask[1200];
+    malignant_image(image, mask, sizeof image);
+    ndx_explain_opts o;
+    ndx_explain_defaults(&o);
+    o.model = model, o.image = image;
+    ndx_explain_result ex, fc;
+    ck_assert_msg(ndx_explain(&o, &ex) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_str_eq(ex.patch_map, "exact");
+    /* exact: every window's probability is the model's own (folded weights:
+     * float rounding apart) */
+    ndx_net *net;
+    ck_assert_int_eq(ndx_net_load(model, &net), NDX_OK);
+    ck_assert_int_eq(ndx_net_plan(net, 1, NDX_PLAN_INFER), NDX_OK);
+    ndx_image img;
+    ck_assert_int_eq(ndx_png_read(image, 0, &img, NULL, 0), NDX_OK);
+    for (int g = 0; g < ex.grid_w * ex.grid_h; g++) {
+        if (isnan(ex.patch_prob[g])) continue;
+        double z;
+        const double want = window_prob(net, &img, g % ex.grid_w * ex.step,
+                                        g / ex.grid_w * ex.step, ex.window, &z);
+        ck_assert_msg(fabs(ex.patch_prob[g] - want) < 1e-4, "window %d: %.6f, by hand %.6f", g,
+                      ex.patch_prob[g], want);
+    }
+    ndx_image_free(&img);
+    ndx_net_free(net);
+    /* fcn: the same windows, from the same 1x1-convolution map */
+    o.patch_map = NDX_EXPLAIN_PATCH_FCN;
+    ck_assert_msg(ndx_explain(&o, &fc) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_str_eq(fc.patch_map, "fcn");
+    ck_assert_int_eq(fc.windows, ex.windows);
+    ck_assert_int_eq(fc.fcn_h * fc.fcn_w, ex.fcn_h * ex.fcn_w);
+    for (int p = 0; p < fc.fcn_h * fc.fcn_w; p++)
+        ck_assert_float_eq_tol(fc.fcn_prob[p], ex.fcn_prob[p], 1e-6);
+    for (int g = 0; g < ex.grid_w * ex.grid_h; g++) {
+        ck_assert_int_eq(isnan(fc.patch_prob[g]), isnan(ex.patch_prob[g]));
+        ck_assert(isnan(fc.patch_prob[g]) || (fc.patch_prob[g] > 0 && fc.patch_prob[g] < 1));
+    }
+    for (int i = 0; i < fc.nunits; i++) {   /* the units do not depend on the patch map */
+        ck_assert_int_eq(fc.unit[i].unit, ex.unit[i].unit);
+        ck_assert_float_eq_tol(fc.unit[i].contribution, ex.unit[i].contribution, 1e-6);
+    }
+    ndx_explain_free(&fc);
+    /* a layer that is not the pooled one has no map from the 1x1 convolution */
+    ck_assert_int_eq(ndx_net_load(model, &net), NDX_OK);
+    for (int i = 1; i < ndx_net_num_nodes(net) && !o.layer; i++)
+        if (ndx_net_node_op(net, i) == NDX_OP_CONV) o.layer = ndx_net_node_name(net, i);
+    ck_assert_int_eq(ndx_explain(&o, &fc), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "--patch-map fcn"));
+    ndx_net_free(net);
+    ndx_explain_free(&ex);
 }
 END_TEST
 
@@ -453,14 +633,53 @@ static void expect_error(ndx_explain_opts *o, ndx_status want, const char *says)
     ck_assert_ptr_null(r.patch_prob);
 }
 
+/* The same pixels as a 16-bit DICOM file explain as the PNG does. */
+START_TEST(test_dicom_image)
+{
+    if (!ndx_image_dicom_available()) {
+        printf("check_explain: built without DICOM (make DICOM=0): the DICOM case not run\n");
+        return;
+    }
+    char image[1200], mask[1200], dcm[600];
+    malignant_image(image, mask, sizeof image);
+    ndx_image img;
+    ck_assert_int_eq(ndx_png_read(image, 0, &img, NULL, 0), NDX_OK);
+    ck_assert_int_eq(img.maxval, 65535);
+    snprintf(dcm, sizeof dcm, "%s/same.dcm", dir);
+    dcm_fx x = {.w = img.w, .h = img.h, .px = img.px};
+    dcm_write(dcm, &x);
+    ndx_explain_opts o;
+    ndx_explain_defaults(&o);
+    o.model = model, o.image = image;
+    ndx_explain_result a, b;
+    ck_assert_msg(ndx_explain(&o, &a) == NDX_OK, "%s", ndx_last_error());
+    o.image = dcm;
+    ck_assert_msg(ndx_explain(&o, &b) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_int_eq(a.grid_w, b.grid_w);
+    ck_assert_int_eq(a.grid_h, b.grid_h);
+    ck_assert_int_gt(a.grid_w * a.grid_h, 0);
+    ck_assert_mem_eq(a.patch_prob, b.patch_prob, sizeof(float) * a.grid_w * a.grid_h);
+    ck_assert_int_eq(a.nunits, b.nunits);
+    for (int u = 0; u < a.nunits; u++) ck_assert_int_eq(a.unit[u].unit, b.unit[u].unit);
+    ndx_explain_free(&a);
+    ndx_explain_free(&b);
+    ndx_image_free(&img);
+}
+END_TEST
+
 START_TEST(test_bad_input)
 {
     char image[1200], mask[1200], path[600];
     malignant_image(image, mask, sizeof image);
     ndx_explain_opts o;
     ndx_explain_defaults(&o);
-    o.model = model, o.image = "scan.dcm";
-    expect_error(&o, NDX_ERR_UNSUPPORTED, "DICOM reading is not built yet");
+    snprintf(path, sizeof path, "%s/junk.dcm", dir);
+    FILE *j = fopen(path, "w");
+    fputs("not a DICOM file at all", j);
+    fclose(j);
+    o.model = model, o.image = path;
+    if (ndx_image_dicom_available()) expect_error(&o, NDX_ERR_FORMAT, "junk.dcm: not a DICOM file");
+    else expect_error(&o, NDX_ERR_UNSUPPORTED, "built without");
     o.image = "/nonexistent/x.png";
     expect_error(&o, NDX_ERR_IO, "/nonexistent/x.png");
     o.image = image, o.model = model3;
@@ -514,12 +733,21 @@ START_TEST(test_cli)
     snprintf(args, sizeof args, "--model '%s' --image x.dcm --out '%s'", model, out);
     ck_assert_int_eq(cli(args, log), 1);
     text = tu_slurp(log, NULL);
-    ck_assert_ptr_nonnull(strstr(text, "netdx explain: explain: x.dcm: DICOM reading is not built"));
+    ck_assert_ptr_nonnull(strstr(text, "netdx explain: x.dcm"));
     free(text);
     snprintf(args, sizeof args, "--model '%s' --out '%s'", model, out);
     ck_assert_int_eq(cli(args, log), 2);
     snprintf(args, sizeof args, "--model '%s' --image '%s' --top 99 --out '%s'", model, image, out);
     ck_assert_int_eq(cli(args, log), 2);
+    snprintf(args, sizeof args, "--model '%s' --image '%s' --patch-map mean --out '%s'", model,
+             image, out);
+    ck_assert_int_eq(cli(args, log), 2);
+    snprintf(args, sizeof args, "--model '%s' --image '%s' --patch-map fcn --top 1 --out '%s'",
+             model, image, out);
+    ck_assert_int_eq(cli(args, log), 0);
+    text = tu_slurp(log, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "(fcn)"));
+    free(text);
 }
 END_TEST
 
@@ -529,15 +757,19 @@ int main(int argc, char **argv)
     tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("explain");
     TCase *unit = tcase_create("unit");
+    tcase_set_timeout(unit, 120);   /* small nets, but sanitizers on a loaded machine */
     tcase_add_test(unit, test_cam_equals_patches);
+    tcase_add_test(unit, test_gradxact_by_hand);
     suite_add_tcase(s, unit);
     TCase *run = tcase_create("run");
     tcase_set_timeout(run, 600);
     tcase_add_unchecked_fixture(run, make_dir, remove_dir);
     tcase_add_test(run, test_phantom_lesion_under_maximum);
+    tcase_add_test(run, test_patch_maps);
     tcase_add_test(run, test_contributions_by_hand);
     tcase_add_test(run, test_labels_and_outputs);
     tcase_add_test(run, test_bad_input);
+    tcase_add_test(run, test_dicom_image);
     tcase_add_test(run, test_cli);
     suite_add_tcase(s, run);
     return tu_run(s);

@@ -17,7 +17,8 @@ static int usage(void)
            "                     [--labels answers.jsonl --dissection DIR | --report DIR]\n"
            "                     [--dissection DIR] [--layer NAME] [--top 8] [--side L|R]\n"
            "                     [--view CC|MLO] [--window 0.25] [--stride 0.5]\n"
-           "                     [--min-tissue 0.5] [--batch 16] [--threads T] --out DIR\n"
+           "                     [--min-tissue 0.5] [--batch 8] [--patch-map exact|fcn]\n"
+           "                     [--threads T] --out DIR\n"
            "Explains one mammogram: the patch classifier slid over the breast with the\n"
            "windows of training (as netdx patches cuts them) gives a malignancy heat map;\n"
            "for networks with a global pool (resnet*, inception_v3, tiny) the whole image\n"
@@ -36,7 +37,11 @@ static int usage(void)
            "  --side, --view  the breast's side and view (default: from the file name,\n"
            "                  e.g. P_00001_LEFT_CC.png; else unknown)\n"
            "  --window, --stride, --min-tissue  as netdx patches (0.25, 0.5, 0.5)\n"
-           "  --batch N       windows per forward pass, 1..256 (default 16)\n");
+           "  --batch N       windows per forward pass, 1..256 (default 8)\n"
+           "  --patch-map M   exact (default): every window through the patch classifier;\n"
+           "                  fcn (pooled networks): each window's logit the mean of the\n"
+           "                  1x1-convolution logits over its cells -- exact without\n"
+           "                  padding, approximate with it, and several times faster\n");
     return EXIT_OK;
 }
 
@@ -51,6 +56,7 @@ static int parse(int argc, char **argv, ndx_explain_opts *o, const char **out)
         {"stride", required_argument, 0, 'S'},  {"min-tissue", required_argument, 0, 't'},
         {"batch", required_argument, 0, 'b'},   {"threads", required_argument, 0, 'j'},
         {"out", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
+        {"patch-map", required_argument, 0, 'p'},
         {0, 0, 0, 0}};
     long v;
     int c;
@@ -86,6 +92,13 @@ static int parse(int argc, char **argv, ndx_explain_opts *o, const char **out)
         case 'j':
             if (cli_int(CMD, "threads", optarg, 1, 1024, &v)) return EXIT_USAGE;
             ndx_set_threads((int)v);
+            break;
+        case 'p':
+            if (strcmp(optarg, "exact") && strcmp(optarg, "fcn")) {
+                fprintf(stderr, "netdx explain: --patch-map '%s': exact or fcn\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->patch_map = strcmp(optarg, "fcn") ? NDX_EXPLAIN_PATCH_EXACT : NDX_EXPLAIN_PATCH_FCN;
             break;
         case 'h': return usage(), -1;
         default: return EXIT_USAGE;
@@ -136,8 +149,9 @@ int cmd_explain(int argc, char **argv)
         ndx_explain_free(&r);
         return cli_fail(CMD);
     }
-    printf("%s %s: %d windows of %d px, highest P(malignant) %.3f at (%d, %d)\n", r.network,
-           r.layer, r.windows, r.window, r.max_prob, r.heat_peak_x, r.heat_peak_y);
+    printf("%s %s: %d windows of %d px (%s), highest P(malignant) %.3f at (%d, %d)\n",
+           r.network, r.layer, r.windows, r.window, r.patch_map, r.max_prob, r.heat_peak_x,
+           r.heat_peak_y);
     for (int i = 0; i < r.nunits; i++)
         printf("  unit %4d  contribution %9.4g  %s\n", r.unit[i].unit, r.unit[i].contribution,
                r.unit[i].region);

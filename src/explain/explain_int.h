@@ -31,6 +31,22 @@ ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__e
                                 ndx_status (*each)(void *ctx, ndx_net *net, int first, int n),
                                 void *ctx);
 
+/* The patch map from the 1x1-convolution logits z (ah x aw, spanning the
+ * whole iw x ih image): per window (x, y, side) the mean of z over the
+ * cells it covers, P(cancer) = 1 / (1 + exp(-mean)) into prob (n).  Exact
+ * where the net has no padding and the windows align with its grid. */
+void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
+                              const ndx__explain_win *win, int n, int side, float *prob);
+
+/* ndx_explain on a net and image already in memory (the caller's, not
+ * freed; the net is planned anew): what ndx_explain does after reading
+ * them.  r is overwritten (free it with ndx_explain_free). */
+ndx_status ndx__explain_net(const ndx_explain_opts *o, ndx_net *net, const ndx_image *img,
+                            ndx_explain_result *r);
+
+/* r->display: img at display size, windowed as the survey's tiles (output.c). */
+ndx_status ndx__explain_display(const ndx_image *img, ndx_explain_result *r);
+
 /* Readers' labels for r's top units (labels.c). */
 ndx_status ndx__explain_labels(const ndx_explain_opts *o, ndx_explain_result *r);
 /* The units' strips of top patches from a dissection folder (labels.c). */

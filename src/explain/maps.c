@@ -72,3 +72,22 @@ ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__e
     free(gray), free(x);
     return st;
 }
+
+void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
+                              const ndx__explain_win *win, int n, int side, float *prob)
+{
+    for (int i = 0; i < n; i++) {
+        /* the cells whose centres the window holds: [c0, c1) down and across */
+        int y0 = (int)lround((double)win[i].y * ah / ih);
+        int y1 = (int)lround((double)(win[i].y + side) * ah / ih);
+        int x0 = (int)lround((double)win[i].x * aw / iw);
+        int x1 = (int)lround((double)(win[i].x + side) * aw / iw);
+        y0 = y0 < ah - 1 ? y0 : ah - 1, x0 = x0 < aw - 1 ? x0 : aw - 1;
+        y1 = y1 > y0 ? (y1 < ah ? y1 : ah) : y0 + 1;
+        x1 = x1 > x0 ? (x1 < aw ? x1 : aw) : x0 + 1;
+        double s = 0;
+        for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++) s += z[(size_t)y * aw + x];
+        prob[i] = (float)(1.0 / (1.0 + exp(-s / ((double)(y1 - y0) * (x1 - x0)))));
+    }
+}

@@ -69,11 +69,11 @@ static ndx_status heat_png(const char *dir, const ndx_explain_result *r, int dw,
             const int x = (int)((dx + 0.5) * r->width / dw);
             double s = 0;
             int n = 0;
-            for (int gy = 0; gy < r->grid_h; gy++) {
-                if (y < gy * r->step || y >= gy * r->step + r->window) continue;
-                for (int gx = 0; gx < r->grid_w; gx++) {
+            for (int gy = 0; gy < r->grid_h && gy * r->step <= y; gy++) {
+                if (y >= gy * r->step + r->window) continue;
+                for (int gx = 0; gx < r->grid_w && gx * r->step <= x; gx++) {
                     const float p = r->patch_prob[gy * r->grid_w + gx];
-                    if (x < gx * r->step || x >= gx * r->step + r->window || isnan(p)) continue;
+                    if (x >= gx * r->step + r->window || isnan(p)) continue;
                     s += p, n++;
                 }
             }
@@ -112,34 +112,30 @@ static ndx_status map_png(const char *dir, const char *name, const ndx_explain_r
     return st;
 }
 
-/* The mammogram, windowed for display, dw x dh. */
-static ndx_status mammogram_png(const char *dir, const ndx_image *img, int dw, int dh)
+ndx_status ndx__explain_display(const ndx_image *img, ndx_explain_result *r)
 {
+    const int dh = img->h < DISPLAY_H ? img->h : DISPLAY_H;
+    int dw = (int)lround((double)img->w * dh / img->h);
+    dw = dw > 0 ? dw : 1;
     float lo, hi;
     ndx__tile_window(img, &lo, &hi);
-    uint8_t *px = malloc((size_t)dw * dh);
+    free(r->display);
+    r->display = malloc((size_t)dw * dh);
     float *g = malloc((size_t)dw * dh * sizeof *g);
-    ndx_status st = px && g ? NDX_OK : ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
-    if (!st) {
-        ndx_resize_area_u16(img->px, img->w, 0, 0, img->w, img->h, img->maxval, dh, dw, g);
-        for (size_t i = 0; i < (size_t)dw * dh; i++) px[i] = ndx__tile_windowed(g[i], lo, hi);
-        st = write_png(dir, "mammogram.png", px, dw, dh, 1);
+    if (!r->display || !g) {
+        free(g);
+        return ndx__fail(NDX_ERR_NOMEM, "explain: out of memory for the display copy");
     }
-    free(px), free(g);
-    return st;
+    ndx_resize_area_u16(img->px, img->w, 0, 0, img->w, img->h, img->maxval, dh, dw, g);
+    for (size_t i = 0; i < (size_t)dw * dh; i++) r->display[i] = ndx__tile_windowed(g[i], lo, hi);
+    free(g);
+    r->display_w = dw, r->display_h = dh;
+    return NDX_OK;
 }
 
-static ndx_status images(const char *dir, const ndx_explain_opts *o, const ndx_explain_result *r,
-                         int dw, int dh)
+static ndx_status images(const char *dir, const ndx_explain_result *r, int dw, int dh)
 {
-    ndx_image img;
-    ndx_status st = ndx_image_read(o->image, 0, &img, NULL);
-    if (st) return st;
-    if (img.w != r->width || img.h != r->height)
-        st = ndx__fail(NDX_ERR_INVALID, "explain: %s changed since it was explained (%dx%d, "
-                       "was %dx%d)", o->image, img.w, img.h, r->width, r->height);
-    if (!st) st = mammogram_png(dir, &img, dw, dh);
-    ndx_image_free(&img);
+    ndx_status st = write_png(dir, "mammogram.png", r->display, dw, dh, 1);
     if (!st) st = heat_png(dir, r, dw, dh);
     if (!st && r->fcn) st = map_png(dir, "fcn.png", r, r->fcn_prob, r->fcn_h, r->fcn_w, 1, dw, dh);
     char name[64], dst[4400];
@@ -255,6 +251,7 @@ static cJSON *explain_json(const ndx_explain_opts *o, const ndx_explain_result *
     cJSON_AddNumberToObject(w, "across", r->grid_w);
     cJSON_AddNumberToObject(w, "down", r->grid_h);
     cJSON_AddNumberToObject(w, "classified", r->windows);
+    cJSON_AddStringToObject(w, "map", r->patch_map);
     ndx__json_num(w, "max_probability", r->max_prob);
     cJSON_AddItemToObject(w, "peak", point(r->heat_peak_x, r->heat_peak_y));
     cJSON_AddItemToObject(w, "probability", grid(r->patch_prob, r->grid_h, r->grid_w));
@@ -290,7 +287,7 @@ static cJSON *explain_json(const ndx_explain_opts *o, const ndx_explain_result *
 ndx_status ndx_explain_write(const char *dir, const ndx_explain_opts *o,
                              const ndx_explain_result *r)
 {
-    if (!dir || !*dir || !o || !r || !r->patch_prob || strlen(dir) > 4000)
+    if (!dir || !*dir || !o || !r || !r->patch_prob || !r->display || strlen(dir) > 4000)
         return ndx__fail(NDX_ERR_INVALID, "explain_write: no folder, options or result");
     static const char *const marks[] = {"explain.json", NULL};
     ndx__dir d = {0};
@@ -302,15 +299,14 @@ ndx_status ndx_explain_write(const char *dir, const ndx_explain_opts *o,
     if (!st) st = ndx__dir_open(&d, dir);
     if (st) return st;
     const char *tmp = d.tmp;
-    const int dh = r->height < DISPLAY_H ? r->height : DISPLAY_H;
-    const int dw = (int)lround((double)r->width * dh / r->height);
-    st = images(tmp, o, r, dw > 0 ? dw : 1, dh);
+    const int dw = r->display_w, dh = r->display_h;
+    st = images(tmp, r, dw, dh);
     cJSON *j = st ? NULL : explain_json(o, r);
     char path[4400];
     snprintf(path, sizeof path, "%s/explain.json", tmp);
     if (!st) st = j ? ndx__json_write(path, j) : ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
     cJSON_Delete(j);
-    if (!st) st = ndx__explain_page(tmp, r, dw > 0 ? dw : 1, dh);
+    if (!st) st = ndx__explain_page(tmp, r, dw, dh);
     if (!st) st = ndx__dir_commit(&d);
     ndx__dir_abort(&d);
     return st;

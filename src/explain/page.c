@@ -109,10 +109,11 @@ static ndx_status fill(FILE *f, void *ctx)
             "<img id=\"overlay\" class=\"overlay hidden\" src=\"heat.png\" alt=\"\">"
             "<img id=\"unitmap\" class=\"overlay hidden\" src=\"heat.png\" alt=\"\"></div>\n",
             p->dw, p->dh);
-    fputs("<div class=\"side\"><div class=\"controls\">Malignancy map: "
-          "<label><input type=\"radio\" name=\"map\" value=\"none\"> off</label>"
-          "<label><input type=\"radio\" name=\"map\" value=\"heat.png\" checked> patch "
-          "classifier</label>", f);
+    fprintf(f, "<div class=\"side\"><div class=\"controls\">Malignancy map: "
+            "<label><input type=\"radio\" name=\"map\" value=\"none\"> off</label>"
+            "<label><input type=\"radio\" name=\"map\" value=\"heat.png\" checked> %s"
+            "</label>", strcmp(r->patch_map, "fcn") ? "patch classifier"
+            : "windows (mean of the 1&times;1 convolution, approximate)");
     if (r->fcn)
         fputs("<label><input type=\"radio\" name=\"map\" value=\"fcn.png\"> 1&times;1 "
               "convolution</label>", f);

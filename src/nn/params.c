@@ -53,7 +53,7 @@ ndx_status ndx_net_finish(ndx_net *net, uint64_t seed)
         return ndx__fail(NDX_ERR_NOMEM, "net %s: cannot allocate %zu parameters", net->arch, np);
     memset(net->params, 0, (np ? np : 1) * sizeof(float));
     memset(net->buffers, 0, (nb ? nb : 1) * sizeof(float));
-    init_default(net, seed);
+    if (seed != NDX_SEED_NONE) init_default(net, seed);
     net->finished = 1;
     net->fold_dirty = 1;
     return NDX_OK;

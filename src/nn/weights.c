@@ -206,7 +206,8 @@ ndx_status ndx_net_load(const char *path, ndx_net **out)
                          "tools/export_torchvision.py)", path);
     if (!nc) return ndx__fail(NDX_ERR_FORMAT, "%s: no num_classes in __metadata__", path);
     ndx_net *net;
-    st = ndx_zoo_build(arch, nc, size, 0, &net);   /* size 0: the registry's */
+    st = ndx_zoo_build(arch, nc, size, NDX_SEED_NONE, &net);   /* size 0: the registry's;
+                                                                   every tensor loaded next */
     if (st)
         return ndx__fail(st, "%s: building the net of its __metadata__ failed: %s", path,
                          ndx_last_error());
