@@ -67,6 +67,8 @@ static const struct {
     {"infer", cmd_infer, "run a model on .npy or PNG input: logits, tapped layers, speed"},
     {"synth", cmd_synth, "phantom mammograms, lesion masks, manifest.csv"},
     {"import-cbis", cmd_import_cbis, "CBIS-DDSM description CSVs + PNGs -> manifest.csv"},
+    {"import-ddsm", cmd_import_ddsm, "DDSM .ics/.OVERLAY case folders + PNGs -> manifest.csv, masks"},
+    {"import-inbreast", cmd_import_inbreast, "INbreast XML ROIs, CSV + PNGs -> manifest.csv, masks"},
     {"patches", cmd_patches, "sliding-window patches, labels, split -> patches.csv"},
     {"train", cmd_train, "fine-tune with SGD, validation AUC, checkpoints -> model.safetensors"},
     {"eval", cmd_eval, "AUC, accuracy, ROC PNG and per-patch scores of a split"},
