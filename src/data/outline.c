@@ -93,7 +93,7 @@ ndx_status ndx__poly_fill(const double *xy, size_t n, uint8_t *mask, int w, int 
             c[k++] = (cross){(int)y, b[1] > a[1] ? 1 : -1,
                              a[0] + ((double)y - a[1]) * (b[0] - a[0]) / (b[1] - a[1])};
     }
-    qsort(c, nc, sizeof *c, cmp_cross);
+    if (nc) qsort(c, nc, sizeof *c, cmp_cross);
     long wind = 0;
     for (size_t i = 0; i + 1 < nc; i++) {
         if (i == 0 || c[i].y != c[i - 1].y) wind = 0;
