@@ -1,7 +1,8 @@
 # netdx — GNU make.  `make help` lists the targets.
 #
 # Variables: PREFIX (/usr/local), DESTDIR, BUILD (build), CC, NO_OMP=1
-# (build without OpenMP), WERROR=1 (warnings are errors).
+# (build without OpenMP), WERROR=1 (warnings are errors), DICOM=0 (build
+# without the DICOM reader; on by default when DCMTK's headers are there).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -47,6 +48,14 @@ ifeq ($(MPI),1)
 MPI_CFLAGS := -DNDX_MPI $(shell mpicc --showme:compile)
 MPI_LIBS   := $(shell mpicc --showme:link)
 endif
+# DICOM (docs/data.md): src/io/dicom.cc, the one C++ file, a shim over
+# DCMTK (libdcmtk-dev) with a C interface; on when DCMTK's headers are
+# found, DICOM=0 leaves it out (a .dcm file is then refused clearly).
+DICOM ?= $(if $(wildcard /usr/include/dcmtk/dcmdata/dctk.h),1,0)
+DICOM_LIBS := -ldcmjpls -ldcmjpeg -ldcmimgle -ldcmdata -loflog -lofstd -lstdc++
+ifeq ($(DICOM),1)
+LDLIBS  += $(DICOM_LIBS)
+endif
 LDLIBS  += -lpng16 -lz -lcjson -lxxhash -lmicrohttpd -lsqlite3 -lpthread -lm
 CHECK_LIBS = -lcheck -lsubunit -lrt -lpthread -lm
 
@@ -64,6 +73,9 @@ LIB_SRC  := $(KERNEL_SRC) $(wildcard src/*/*.c)
 # every stage's pages, looked up by path with ndx__asset().
 ASSETS   := $(sort $(wildcard data/*.json) $(wildcard src/*/assets/*))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
+ifeq ($(DICOM),1)
+LIB_OBJ  += $(BUILD)/src/io/dicom.o
+endif
 CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/check_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -83,6 +95,20 @@ $(BUILD)/kernels/avx512/%.o: XFLAGS := -mavx2 -mfma -mavx512f -mavx512bw -mavx51
 ifneq ($(FUZZ),1)   # gcc's flags; the clang build for fuzzing goes without
 $(BUILD)/src/core/winograd.o: XFLAGS := -ftree-vectorize -fvect-cost-model=dynamic
 endif
+
+# The DICOM shim: the C flags but for the language standard; image.c knows
+# whether it is there; a change of DICOM= rebuilds image.o.
+$(BUILD)/src/io/dicom.o: src/io/dicom.cc Makefile
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(filter-out -std=%,$(CFLAGS)) -std=c++17 -fvisibility-inlines-hidden \
+	  -c $< -o $@
+ifeq ($(DICOM),1)
+$(BUILD)/src/io/image.o: XFLAGS := -DNDX_DICOM
+endif
+DICOM_STAMP := $(BUILD)/dicom-$(DICOM).stamp
+$(DICOM_STAMP):
+	@mkdir -p $(@D) && rm -f $(BUILD)/dicom-*.stamp && touch $@
+$(BUILD)/src/io/image.o: $(DICOM_STAMP)
 
 $(BUILD)/tools/mpi.o: XFLAGS := $(MPI_CFLAGS)
 # A change of MPI= rebuilds tools/mpi.o and relinks netdx.
@@ -177,11 +203,11 @@ FUZZ_SECONDS ?= 60
 FUZZERS      ?= $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 fuzz:
 	@tools/install-deps.sh build fuzz
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang NO_OMP=1 FUZZ=1 WERROR=0 fuzz-bin
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang NO_OMP=1 FUZZ=1 WERROR=0 DICOM=0 fuzz-bin
 	@tools/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
 fuzz-regress:
 	@tools/install-deps.sh build fuzz
-	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang NO_OMP=1 FUZZ=1 WERROR=0 fuzz-bin
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang NO_OMP=1 FUZZ=1 WERROR=0 DICOM=0 fuzz-bin
 	@tools/fuzz.sh regress $(FUZZ_BUILD) $(FUZZERS)
 fuzz-bin: $(FUZZERS:%=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/libnetdx.a
@@ -195,7 +221,7 @@ check-neon:
 	@tools/install-deps.sh neon
 	@# The kernel suites need neither libpng nor cJSON (Debian ships no static
 	@# arm64 cJSON), so they link with the core libraries only.
-	@$(MAKE) --no-print-directory BUILD=$(NEON_BUILD) CC=$(CROSS)gcc STATIC=1 \
+	@$(MAKE) --no-print-directory BUILD=$(NEON_BUILD) CC=$(CROSS)gcc STATIC=1 DICOM=0 \
 	  LDLIBS="-lxxhash -lpthread -lm" \
 	  $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
 	@tests/run.sh --kernels "default ref" --wrap $(QEMU) $(KTEST_SRC:tests/%.c=$(NEON_BUILD)/tests/%)
@@ -248,7 +274,8 @@ install: all
 	install -m 755 $(BUILD)/libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libnetdx.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libnetdx.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' netdx.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	  -e 's|@DICOM_LIBS@|$(if $(filter 1,$(DICOM)),$(DICOM_LIBS))|g' netdx.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/netdx.pc
 	install -m 755 $(BUILD)/netdx $(DESTDIR)$(PREFIX)/bin/
 

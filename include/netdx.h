@@ -240,6 +240,52 @@ ndx_status ndx_png_write16(const char *path, const uint16_t *px, int w, int h);
 ndx_status ndx_png_write8(const char *path, const uint8_t *px, int w, int h,
                           int channels);
 
+/* ---- images: PNG or DICOM ------------------------------------------------ */
+/* What a file says about its image besides the pixels; a PNG leaves the
+ * DICOM fields unknown (0 or "").  DICOM tags named as (group,element). */
+typedef struct ndx_image_meta {
+    char format[8];            /* "png" or "dicom" */
+    int width, height;
+    int bits;                  /* PNG: bit depth; DICOM: (0028,0101) BitsStored */
+    char photometric[16];      /* (0028,0004): MONOCHROME1 (inverted on reading
+                                  to MONOCHROME2) or MONOCHROME2; PNG: "" */
+    /* mm per pixel: (0028,0030) PixelSpacing, else (0018,1164)
+     * ImagerPixelSpacing; 0: unknown (PNG, no tag, or rows and columns
+     * spaced more than 1% apart: then warn says so) */
+    double pixel_spacing_mm;
+    char laterality[8];        /* LEFT or RIGHT from (0020,0062) ImageLaterality,
+                                  else (0020,0060) Laterality; "" unknown */
+    char view[16];             /* (0018,5101) ViewPosition as written: CC, MLO,
+                                  ML, XCCL, ...; "" unknown */
+    /* (0028,1050) WindowCenter and (0028,1051) WindowWidth, first values,
+     * converted to the decoded pixel values (0..maxval, after rescale and
+     * inversion) for display; width 0: none given */
+    double window_center, window_width;
+    char warn[256];            /* what was converted or ignored; "" none */
+} ndx_image_meta;
+/* Reads a mammogram or mask: a .dcm or .dicom file (or any file with
+ * "DICM" at byte 128) as DICOM, anything else as PNG (ndx_png_read).
+ * DICOM, through DCMTK: one frame, 1 sample per pixel, MONOCHROME1 or
+ * MONOCHROME2, 1-16 bits stored, native or a transfer syntax this DCMTK
+ * decodes (JPEG lossless and baseline, JPEG-LS, RLE; JPEG 2000 is not in
+ * Debian's DCMTK); the stored values through (0028,1052/1053) rescale
+ * intercept and slope are mapped linearly from the range they can take to
+ * 0..65535 (maxval 65535; 16 unsigned bits with slope 1 and intercept 0
+ * are kept as they are), MONOCHROME1 inverted so that bright is dense.
+ * max_pixels as for ndx_png_read, checked from the header before any
+ * pixel is decoded.  meta may be NULL.  A bad file is NDX_ERR_FORMAT
+ * naming the file and the tag at fault (not DICOM, truncated pixel data,
+ * colour, several frames, an undecodable transfer syntax); a build without
+ * DICOM (make DICOM=0) gives NDX_ERR_UNSUPPORTED for DICOM files. */
+ndx_status ndx_image_read(const char *path, int64_t max_pixels, ndx_image *img,
+                          ndx_image_meta *meta);
+/* Size and bits of a PNG or DICOM file from its header (no pixels decoded). */
+ndx_status ndx_image_size(const char *path, int *w, int *h, int *bits);
+/* Everything of ndx_image_meta from the header alone. */
+ndx_status ndx_image_probe(const char *path, ndx_image_meta *meta);
+/* 1 when this build reads DICOM (DCMTK), 0 when built with DICOM=0. */
+int ndx_image_dicom_available(void);
+
 /* ---- .npy ------------------------------------------------------------------
  * NumPy arrays: float32 little-endian, C order, 1 to 4 dimensions. */
 ndx_status ndx_npy_read(const char *path, ndx_tensor *t);   /* t owned */
@@ -308,25 +354,44 @@ ndx_status ndx_plot_loss(const char *path, const double *train_loss,
 /* ---- manifest (one row per lesion, one per image without lesions) -------- */
 /* Columns, in this order, with CBIS-DDSM's vocabularies:
  * patient_id, breast_density (1-4), left_or_right_breast (LEFT|RIGHT),
- * image_view (CC|MLO), abnormality_id, abnormality_type (mass|calcification,
- * empty without lesion), mass_shape, mass_margins, calc_type,
- * calc_distribution (codes joined by '-'), assessment (0-5), pathology
- * (MALIGNANT|BENIGN|BENIGN_WITHOUT_CALLBACK), subtlety (1-5), image_path,
- * mask_path (paths relative to the manifest). */
+ * image_view (CC|MLO), abnormality_id, abnormality_type (mass|calcification|
+ * distortion|asymmetry|other, empty without lesion), mass_shape,
+ * mass_margins, calc_type, calc_distribution (codes joined by '-'),
+ * assessment (0-5: the lesion's BI-RADS assessment, or the breast's for a
+ * row without lesion), pathology (MALIGNANT|BENIGN|BENIGN_WITHOUT_CALLBACK),
+ * subtlety (1-5, empty: unknown), image_path, mask_path (paths relative to
+ * the manifest; PNG or DICOM, see ndx_image_read).
+ * Then optional columns, by name, in any order (a manifest without them,
+ * as older netdx wrote, reads with their defaults; the writer writes all):
+ * pixel_spacing_mm (mm per pixel of the image, 0 or empty: unknown),
+ * mask_kind (outline: the lesion's drawn outline; box: a bounding box, as
+ * VinDr-Mammo gives; none: no lesion; empty: outline for a lesion, else
+ * none), finding (the data set's own name of the finding, free text, e.g.
+ * "Focal Asymmetry"), pathology_source (empty: the data set's pathology;
+ * birads: derived from the assessment, 4-5 MALIGNANT and 2-3 BENIGN, where
+ * the data set has no pathology). */
 #define NDX_MANIFEST_COLUMNS 15
 extern const char *const ndx_manifest_columns[NDX_MANIFEST_COLUMNS];
+#define NDX_MANIFEST_EXTRA_COLUMNS 4
+extern const char *const ndx_manifest_extra_columns[NDX_MANIFEST_EXTRA_COLUMNS];
+enum { NDX_MASK_NONE = 0, NDX_MASK_OUTLINE = 1, NDX_MASK_BOX = 2 };
 typedef struct ndx_manifest_row {
     char patient_id[64];
     int breast_density;        /* 1..4 */
     char side[8];              /* LEFT, RIGHT */
     char view[4];              /* CC, MLO */
     int abnormality_id;        /* >= 1; 0 without lesion */
-    char abnormality_type[16]; /* mass, calcification, "" */
+    char abnormality_type[16]; /* mass, calcification, distortion, asymmetry,
+                                  other, "" */
     char mass_shape[96], mass_margins[96], calc_type[96], calc_distribution[96];
     int assessment;            /* 0..5 */
     char pathology[32];        /* "" without lesion */
-    int subtlety;              /* 1..5; 0 without lesion */
+    int subtlety;              /* 1..5; 0 without lesion or unknown */
     char image_path[512], mask_path[512];
+    double pixel_spacing_mm;   /* 0: unknown */
+    int mask_kind;             /* NDX_MASK_*; 0 is made OUTLINE for a lesion */
+    char finding[64];          /* the data set's name of the finding; "" */
+    char pathology_source[16]; /* "" (the data set's) or "birads" */
 } ndx_manifest_row;
 typedef struct ndx_manifest {
     ndx_manifest_row *rows;
@@ -339,8 +404,11 @@ ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m);
 ndx_status ndx_manifest_add(ndx_manifest *m, const ndx_manifest_row *r);
 void ndx_manifest_free(ndx_manifest *m);
 
-/* Lesion kinds: mass; calcification; vessel (calc_type with VASCULAR);
- * distortion (mass_shape exactly ARCHITECTURAL_DISTORTION). */
+/* Lesion kinds: mass (also abnormality_type asymmetry); calcification;
+ * vessel (calc_type with VASCULAR); distortion (abnormality_type distortion,
+ * or mass_shape exactly ARCHITECTURAL_DISTORTION).  abnormality_type other
+ * (skin thickening, a lymph node, ...) has no kind: kept in the manifest,
+ * left out of patches. */
 enum { NDX_LESION_MASS, NDX_LESION_CALC, NDX_LESION_VESSEL,
        NDX_LESION_DISTORTION, NDX_LESION_KINDS };
 /* Kind of a row's lesion, -1 when the row has none. */
@@ -408,6 +476,8 @@ int ndx_patch_label_box(const ndx_lesion_mask *les, int n, int w, int h, int x,
 
 typedef struct ndx_patch_opts {
     double window;        /* side, fraction of min(width, height); 0.25 */
+    double window_mm;     /* > 0: the side in mm instead, through each image's
+                             pixel_spacing_mm (refused when one is unknown) */
     double stride;        /* fraction of the window; 0.5 */
     double min_tissue;    /* drop patches with less breast; 0.5 */
     double label_frac;    /* 0.3 */
@@ -502,6 +572,36 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir,
                            const char *out_dir, ndx_cbis_stats *st,
                            void (*note)(void *ctx, const char *msg),
                            void *note_ctx);
+/* The same from the DICOM files as TCIA distributes them: dicom_dir holds
+ * the CSVs' paths as they are (the "classic" folder names), or the NBIA
+ * retriever's descriptive tree with its metadata.csv (found by the series
+ * UID of each CSV path).  The manifest points at the .dcm files and takes
+ * pixel_spacing_mm from each image's header (side and view from the CSV,
+ * from the header when the CSV has none).  The mask is whichever of the ROI
+ * and crop files is closer to the image's size. */
+ndx_status ndx_cbis_import_dicom(const char *csv_dir, const char *dicom_dir,
+                                 const char *out_dir, ndx_cbis_stats *st,
+                                 void (*note)(void *ctx, const char *msg),
+                                 void *note_ctx);
+
+/* ---- VinDr-Mammo import --------------------------------------------------- */
+typedef struct ndx_vindr_stats {
+    long images, findings, boxes_clipped, skipped;
+} ndx_vindr_stats;
+/* Reads vindr_dir/breast-level_annotations.csv and
+ * vindr_dir/finding_annotations.csv, images under vindr_dir/images/
+ * <study_id>/<image_id>.dicom, and writes out_dir/manifest.csv with one
+ * box mask per finding (8-bit PNGs under out_dir/masks/, mask_kind box):
+ * Mass -> mass, Suspicious Calcification -> calcification, Architectural
+ * Distortion -> distortion, Asymmetry / Focal / Global Asymmetry ->
+ * asymmetry, the rest -> other (the words kept in finding); assessment the
+ * finding's BI-RADS (the breast's for images without finding), pathology
+ * from it (pathology_source birads), density A-D -> 1-4, pixel spacing from
+ * the DICOM header.  note hears of every skipped row. */
+ndx_status ndx_vindr_import(const char *vindr_dir, const char *out_dir,
+                            ndx_vindr_stats *st,
+                            void (*note)(void *ctx, const char *msg),
+                            void *note_ctx);
 
 /* ---- training: metrics ------------------------------------------------- */
 /* Binary labels are ints, 1 = positive (malignant), 0 = negative; scores are

@@ -171,7 +171,7 @@ static int load(const infer_opts *o, ndx_net **net, float **x, int *n, int *s)
         *n = 1;
         *s = ndx_net_input_size(*net);
         ndx_image img;
-        if (ndx_png_read(o->image, 0, &img, NULL, 0)) return cli_fail("infer");
+        if (ndx_image_read(o->image, 0, &img, NULL)) return cli_fail("infer");
         float *g = malloc((size_t)*s * *s * sizeof *g);
         *x = ndx_alloc((size_t)3 * *s * *s * sizeof **x);
         const int ok = g && *x;

@@ -3,6 +3,7 @@
 # that are missing (as root, else through sudo).
 #   tools/install-deps.sh [build|mpi|neon|bench|golden|fuzz|browser|all]...   (default: build)
 #  build : compile the library, the CLI and the Check suites, run the demo
+#          (DCMTK: the DICOM reader, and its tools for the DICOM tests)
 #  mpi   : Open MPI for `netdx` under mpirun and its tests (docs/mpi.md)
 #  neon  : cross-build the kernel suites for aarch64 and run them under qemu
 #  bench : OpenBLAS and PyTorch to compare against in `make bench`
@@ -16,7 +17,7 @@
 #          out where a nodejs that bundles it is installed already)
 set -eu
 
-build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev"
+build="gcc make pkg-config binutils python3 libxxhash-dev check libsubunit-dev libpng-dev libstb-dev libcjson-dev libmicrohttpd-dev libsqlite3-dev g++ libdcmtk-dev dcmtk"
 mpi="libopenmpi-dev openmpi-bin"
 neon="gcc-aarch64-linux-gnu qemu-user-static libc6-dev:arm64 check:arm64 libsubunit-dev:arm64 libxxhash-dev:arm64"
 bench="libopenblas-dev python3-torch python3-torchvision python3-numpy"

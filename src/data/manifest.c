@@ -15,6 +15,11 @@ const char *const ndx_manifest_columns[NDX_MANIFEST_COLUMNS] = {
     "abnormality_id", "abnormality_type", "mass_shape", "mass_margins",
     "calc_type", "calc_distribution", "assessment", "pathology", "subtlety",
     "image_path", "mask_path"};
+const char *const ndx_manifest_extra_columns[NDX_MANIFEST_EXTRA_COLUMNS] = {
+    "pixel_spacing_mm", "mask_kind", "finding", "pathology_source"};
+static const char *const mask_kinds[] = {"none", "outline", "box"};
+static const char *const types[] = {"mass", "calcification", "distortion", "asymmetry", "other",
+                                    NULL};
 
 static const char *const shapes[] = {
     "ROUND", "OVAL", "LOBULATED", "IRREGULAR", "ARCHITECTURAL_DISTORTION", "LYMPH_NODE",
@@ -71,6 +76,29 @@ static ndx_status bad(const char *where, long line, int col, const char *fmt, co
                      ndx_manifest_columns[col], what);
 }
 
+/* The optional columns of a row (lesion: it has one); mask_kind 0 becomes
+ * outline for a lesion. */
+static ndx_status check_extra(ndx_manifest_row *r, const char *where, long line, int lesion)
+{
+    const char *what = NULL, *col = NULL;
+    if (!(r->pixel_spacing_mm >= 0 && r->pixel_spacing_mm <= 10))
+        col = "pixel_spacing_mm", what = "must be 0 (unknown) or a spacing up to 10 mm";
+    else if (r->mask_kind < NDX_MASK_NONE || r->mask_kind > NDX_MASK_BOX)
+        col = "mask_kind", what = "must be none, outline or box";
+    else if (lesion && r->mask_kind == NDX_MASK_NONE)
+        r->mask_kind = NDX_MASK_OUTLINE;
+    else if (!lesion && r->mask_kind != NDX_MASK_NONE)
+        col = "mask_kind", what = "must be none or empty without abnormality_type";
+    if (!col && strcmp(r->pathology_source, "") && strcmp(r->pathology_source, "birads"))
+        col = "pathology_source", what = "must be empty or birads";
+    else if (!col && !lesion && r->pathology_source[0])
+        col = "pathology_source", what = "must be empty without abnormality_type";
+    for (const char *p = r->finding; !col && *p; p++)
+        if ((unsigned char)*p < 32) col = "finding", what = "holds a control character";
+    if (col) return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %s: %s", where, line, col, what);
+    return NDX_OK;
+}
+
 /* Checks (and normalises) one row; where/line name it in messages. */
 ndx_status ndx__manifest_check(ndx_manifest_row *r, const char *where, long line)
 {
@@ -82,8 +110,9 @@ ndx_status ndx__manifest_check(ndx_manifest_row *r, const char *where, long line
     if (strcmp(r->view, "CC") && strcmp(r->view, "MLO"))
         return bad(where, line, 3, "'%s' is not CC or MLO", r->view);
     int lesion = r->abnormality_type[0] != 0;
-    if (lesion && strcmp(r->abnormality_type, "mass") && strcmp(r->abnormality_type, "calcification"))
-        return bad(where, line, 5, "'%s' is not mass or calcification", r->abnormality_type);
+    if (lesion && !in_list(r->abnormality_type, strlen(r->abnormality_type), types))
+        return bad(where, line, 5, "'%s' is not mass, calcification, distortion, asymmetry or other",
+                   r->abnormality_type);
     if (lesion && r->abnormality_id < 1) return bad(where, line, 4, "must be >= 1 for a lesion%s", "");
     if (!lesion && r->abnormality_id != 0)
         return bad(where, line, 4, "must be empty or 0 without abnormality_type%s", "");
@@ -103,14 +132,15 @@ ndx_status ndx__manifest_check(ndx_manifest_row *r, const char *where, long line
             strcmp(r->pathology, "BENIGN_WITHOUT_CALLBACK"))
             return bad(where, line, 11, "'%s' is not MALIGNANT, BENIGN or BENIGN_WITHOUT_CALLBACK",
                        r->pathology);
-        if (r->subtlety < 1 || r->subtlety > 5) return bad(where, line, 12, "must be 1-5%s", "");
+        if (r->subtlety < 0 || r->subtlety > 5)
+            return bad(where, line, 12, "must be 1-5 (0 or empty: unknown)%s", "");
         if (!r->mask_path[0]) return bad(where, line, 14, "empty for a lesion%s", "");
     } else {
         if (r->pathology[0]) return bad(where, line, 11, "'%s' given without abnormality_type", r->pathology);
         if (r->mask_path[0]) return bad(where, line, 14, "'%s' given without abnormality_type", r->mask_path);
     }
     if (!r->image_path[0]) return bad(where, line, 13, "empty%s", "");
-    return NDX_OK;
+    return check_extra(r, where, line, lesion);
 }
 
 static int copy_field(char *dst, size_t cap, const char *src)
@@ -162,6 +192,10 @@ static ndx_status check_image_rows(const char *path, const row_at *a, size_t n)
     const ndx_manifest_row *f = a[0].r;
     for (size_t i = 1; i < n; i++) {
         const ndx_manifest_row *r = a[i].r;
+        if (r->pixel_spacing_mm != f->pixel_spacing_mm)
+            return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image %s has pixel_spacing_mm %g here but %g "
+                             "on line %ld: correct one of the two rows", path, a[i].line,
+                             r->image_path, r->pixel_spacing_mm, f->pixel_spacing_mm, a[0].line);
         const int k = strcmp(r->patient_id, f->patient_id) ? 0 : strcmp(r->side, f->side) ? 1
                       : strcmp(r->view, f->view) ? 2 : -1;
         const char *what = k == 0 ? "patient_id" : k == 1 ? "left_or_right_breast" : "image_view";
@@ -204,6 +238,61 @@ static ndx_status check_rows(const char *path, const ndx_manifest *m, const long
     return st;
 }
 
+/* The header: the 15 columns in order, then optional ones by name
+ * (extra_at[k]: the column of ndx_manifest_extra_columns[k], -1 absent). */
+static ndx_status read_header(ndx_csv *c, const char *path, int *extra_at, int *ncols)
+{
+    *ncols = ndx_csv_nfields(c);
+    for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++)
+        if (strcmp(ndx_csv_field(c, i), ndx_manifest_columns[i]))
+            return ndx__fail(NDX_ERR_FORMAT, "%s:1: column %d of the header is '%s', expected '%s'",
+                             path, i + 1, ndx_csv_field(c, i), ndx_manifest_columns[i]);
+    for (int k = 0; k < NDX_MANIFEST_EXTRA_COLUMNS; k++) extra_at[k] = -1;
+    for (int i = NDX_MANIFEST_COLUMNS; i < *ncols; i++) {
+        int k = 0;
+        while (k < NDX_MANIFEST_EXTRA_COLUMNS && strcmp(ndx_csv_field(c, i), ndx_manifest_extra_columns[k]))
+            k++;
+        if (k == NDX_MANIFEST_EXTRA_COLUMNS || extra_at[k] >= 0)
+            return ndx__fail(NDX_ERR_FORMAT, "%s:1: column %d of the header is '%s': %s", path, i + 1,
+                             ndx_csv_field(c, i), k < NDX_MANIFEST_EXTRA_COLUMNS ? "given twice"
+                             : "not a manifest column (after the first 15 come pixel_spacing_mm, "
+                               "mask_kind, finding, pathology_source)");
+        extra_at[k] = i;
+    }
+    return NDX_OK;
+}
+
+/* The optional columns of the current record into r. */
+static ndx_status read_extra(ndx_csv *c, const char *path, long line, const int *extra_at,
+                             ndx_manifest_row *r)
+{
+    const char *v[NDX_MANIFEST_EXTRA_COLUMNS];
+    for (int k = 0; k < NDX_MANIFEST_EXTRA_COLUMNS; k++)
+        v[k] = extra_at[k] >= 0 ? ndx_csv_field(c, extra_at[k]) : "";
+    const char *what = NULL;
+    int k = 0;
+    if (v[0][0]) {
+        char *end;
+        errno = 0;
+        r->pixel_spacing_mm = strtod(v[0], &end);
+        if (errno || *end || end == v[0] || !(r->pixel_spacing_mm >= 0 && r->pixel_spacing_mm <= 10))
+            what = "is not a spacing in 0..10 mm";
+    }
+    if (!what && v[1][0]) {
+        k = 1;
+        r->mask_kind = -1;
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(v[1], mask_kinds[i])) r->mask_kind = i;
+        if (r->mask_kind < 0) what = "is not outline, box or none";
+    }
+    if (!what && copy_field(r->finding, sizeof r->finding, v[2])) k = 2, what = "is longer than 63 characters";
+    if (!what && copy_field(r->pathology_source, sizeof r->pathology_source, v[3]))
+        k = 3, what = "is too long";
+    if (!what) return NDX_OK;
+    return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: column %d (%s): '%.80s' %s", path, line, extra_at[k] + 1,
+                     ndx_manifest_extra_columns[k], v[k], what);
+}
+
 ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
 {
     memset(m, 0, sizeof *m);
@@ -219,22 +308,20 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
         ndx_csv_close(c);
         return ndx__fail(NDX_ERR_FORMAT, "%s: empty file (no header)", path);
     }
-    for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++)
-        if (strcmp(ndx_csv_field(c, i), ndx_manifest_columns[i])) {
-            st = ndx__fail(NDX_ERR_FORMAT, "%s:1: column %d of the header is '%s', expected '%s'",
-                           path, i + 1, ndx_csv_field(c, i), ndx_manifest_columns[i]);
-            ndx_csv_close(c);
-            return st;
-        }
+    int extra_at[NDX_MANIFEST_EXTRA_COLUMNS], ncols;
+    if ((st = read_header(c, path, extra_at, &ncols)) != NDX_OK) {
+        ndx_csv_close(c);
+        return st;
+    }
     long *lines = NULL;   /* the line of each row, for the checks across rows */
     size_t nlines = 0;
     while ((got = ndx_csv_next(c)) > 0) {
         long line = ndx_csv_line(c);
         int nf = ndx_csv_nfields(c);
         if (nf == 1 && !ndx_csv_field(c, 0)[0]) continue;   /* blank line */
-        if (nf != NDX_MANIFEST_COLUMNS) {
+        if (nf != ncols) {
             st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: %d columns, expected %d", path, line, nf,
-                           NDX_MANIFEST_COLUMNS);
+                           ncols);
             break;
         }
         ndx_manifest_row r;
@@ -261,6 +348,7 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
             if (ndx__parse_int(s, nums[i].lo, nums[i].hi, nums[i].dst))
                 st = bad(path, line, nums[i].col, "'%s' is not an integer in range", s);
         }
+        if (st == NDX_OK) st = read_extra(c, path, line, extra_at, &r);
         if (st == NDX_OK) st = ndx__manifest_check(&r, path, line);
         if (st == NDX_OK) {
             ndx_status s2 = ndx_manifest_add(m, &r);
@@ -287,8 +375,9 @@ ndx_status ndx_manifest_read(const char *path, ndx_manifest *m)
 static ndx_status put_manifest(FILE *f, void *ctx)
 {
     const ndx_manifest *m = ctx;
-    for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++)
-        fprintf(f, "%s%s", ndx_manifest_columns[i], i + 1 < NDX_MANIFEST_COLUMNS ? "," : "\n");
+    for (int i = 0; i < NDX_MANIFEST_COLUMNS; i++) fprintf(f, "%s,", ndx_manifest_columns[i]);
+    for (int i = 0; i < NDX_MANIFEST_EXTRA_COLUMNS; i++)
+        fprintf(f, "%s%s", ndx_manifest_extra_columns[i], i + 1 < NDX_MANIFEST_EXTRA_COLUMNS ? "," : "\n");
     for (size_t i = 0; i < m->n; i++) {
         const ndx_manifest_row *r = &m->rows[i];
         int lesion = r->abnormality_type[0] != 0;
@@ -304,12 +393,15 @@ static ndx_status put_manifest(FILE *f, void *ctx)
         fputc(',', f);
         ndx__csv_put(f, r->calc_distribution);
         fprintf(f, ",%d,%s,", r->assessment, r->pathology);
-        if (lesion) fprintf(f, "%d", r->subtlety);
+        if (lesion && r->subtlety) fprintf(f, "%d", r->subtlety);
         fputc(',', f);
         ndx__csv_put(f, r->image_path);
         fputc(',', f);
         ndx__csv_put(f, r->mask_path);
-        fputc('\n', f);
+        fprintf(f, ",%.15g,%s,", r->pixel_spacing_mm,
+                mask_kinds[r->mask_kind >= 0 && r->mask_kind <= 2 ? r->mask_kind : 0]);
+        ndx__csv_put(f, r->finding);
+        fprintf(f, ",%s\n", r->pathology_source);
     }
     return NDX_OK;   /* write errors: caught by ndx__out_commit */
 }
@@ -321,6 +413,8 @@ ndx_status ndx_manifest_write(const char *path, const ndx_manifest *m)
 
 int ndx_lesion_kind(const ndx_manifest_row *r)
 {
+    if (!strcmp(r->abnormality_type, "distortion")) return NDX_LESION_DISTORTION;
+    if (!strcmp(r->abnormality_type, "asymmetry")) return NDX_LESION_MASS;
     if (!strcmp(r->abnormality_type, "mass"))
         return !strcmp(r->mass_shape, "ARCHITECTURAL_DISTORTION") ? NDX_LESION_DISTORTION
                                                                    : NDX_LESION_MASS;

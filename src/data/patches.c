@@ -204,7 +204,7 @@ static const char *const patch_cols[11] = {"patch_id", "patient_id", "image_path
 static ndx_status load_mask(const char *path, int w, int h, uint8_t *out, int *resampled)
 {
     ndx_image m;
-    ndx_status st = ndx_png_read(path, 0, &m, NULL, 0);
+    ndx_status st = ndx_image_read(path, 0, &m, NULL);
     if (st != NDX_OK) return st;
     *resampled = m.w != w || m.h != h;
     int thr = m.maxval / 2;
@@ -325,7 +325,9 @@ static ndx_status slide(ndx_patch_index *ix, size_t ii, const ndx_image *img, in
                         const ndx_patch_opts *o, size_t *cap, ndx_patch_stats *S)
 {
     const int w = img->w, h = img->h;
-    int side = (int)lround(o->window * (w < h ? w : h));
+    const double mm = ix->manifest.rows[ix->images[ii].first_row].pixel_spacing_mm;
+    int side = o->window_mm > 0 && mm > 0 ? (int)lround(o->window_mm / mm)
+                                          : (int)lround(o->window * (w < h ? w : h));
     if (side < 1) side = 1;
     int step = (int)lround(o->stride * side);
     if (step < 1) step = 1;
@@ -480,6 +482,17 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
     ndx_patch_index ix;
     ndx_status st = open_index(&ix, dir);
     if (st != NDX_OK) return st;
+    for (size_t i = 0; i < ix.nimages && o->window_mm > 0 && st == NDX_OK; i++)
+        if (!(ix.manifest.rows[ix.images[i].first_row].pixel_spacing_mm > 0))
+            st = ndx__fail(NDX_ERR_INVALID, "%s/manifest.csv: image %s has no pixel_spacing_mm "
+                           "(0 or empty: unknown), so a window in mm (%g) cannot be laid on it; "
+                           "give the window as a fraction (--window), or import the data from "
+                           "DICOM files that carry (0028,0030) PixelSpacing", dir, ix.images[i].path,
+                           o->window_mm);
+    if (st != NDX_OK) {
+        ndx_patches_free(&ix);
+        return st;
+    }
     ndx_ioplan *plan = NULL;   /* the manifest, images, masks; patches.csv locked */
     char *path = ndx__join(dir, "patches.csv");
     if (!path) st = NDX_ERR_NOMEM;
@@ -507,7 +520,7 @@ ndx_status ndx_patches_build(const char *dir, const ndx_patch_opts *o, ndx_patch
         ndx_patch_image *im = &ix.images[ii];
         ndx_image img = {0};
         char *path = ndx__join(dir, im->path);
-        st = path ? ndx_png_read(path, 0, &img, NULL, 0) : NDX_ERR_NOMEM;
+        st = path ? ndx_image_read(path, 0, &img, NULL) : NDX_ERR_NOMEM;
         free(path);
         if (st != NDX_OK) break;
         int w = img.w, h = img.h;

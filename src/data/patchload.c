@@ -96,7 +96,7 @@ static ndx_status acquire(ndx_patch_cache *c, const char *path, entry **out)
     pthread_mutex_unlock(&c->mu);
     /* decode outside the lock */
     ndx_image img;
-    ndx_status st = ndx_png_read(path, 0, &img, NULL, 0);
+    ndx_status st = ndx_image_read(path, 0, &img, NULL);
     if (st != NDX_OK) return st;
     char *copy = ndx__strf("%s", path);
     if (!copy) {

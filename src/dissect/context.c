@@ -11,7 +11,7 @@
 ndx_status ndx__dissect_context(const char *image, const int box[4], int max_h, const char *path)
 {
     ndx_image img = {0};
-    ndx_status st = ndx_png_read(image, 0, &img, NULL, 0);
+    ndx_status st = ndx_image_read(image, 0, &img, NULL);
     if (st) return st;
     uint8_t *gray = NULL;
     int ow, oh;

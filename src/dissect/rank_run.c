@@ -99,7 +99,7 @@ static ndx_status deepminer(run *r)
             break;
         }
         ndx_image img;
-        if ((st = ndx_png_read(path, 0, &img, NULL, 0))) {
+        if ((st = ndx_image_read(path, 0, &img, NULL))) {
             free(path);
             break;
         }

@@ -76,7 +76,7 @@ static ndx_status cached(ndx__tile_cache *c, const char *path, slot **out)
     slot *s = &c->s[lru];
     ndx_image_free(&s->img);
     free(s->small), s->small = NULL;
-    ndx_status st = ndx_png_read(path, 0, &s->img, NULL, 0);
+    ndx_status st = ndx_image_read(path, 0, &s->img, NULL);
     if (st) return st;
     snprintf(s->path, sizeof s->path, "%s", path);
     ndx__tile_window(&s->img, &s->lo, &s->hi);

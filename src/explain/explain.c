@@ -335,7 +335,7 @@ static ndx_status pick_layer(job *j)
 
 static ndx_status load(job *j)
 {
-    ndx_status st = ndx_png_read(j->o->image, 0, &j->img, NULL, 0);
+    ndx_status st = ndx_image_read(j->o->image, 0, &j->img, NULL);
     if (!st) st = ndx_net_load(j->o->model, &j->net);
     if (st) return st;
     ndx_explain_result *r = j->r;

@@ -133,7 +133,7 @@ static ndx_status images(const char *dir, const ndx_explain_opts *o, const ndx_e
                          int dw, int dh)
 {
     ndx_image img;
-    ndx_status st = ndx_png_read(o->image, 0, &img, NULL, 0);
+    ndx_status st = ndx_image_read(o->image, 0, &img, NULL);
     if (st) return st;
     if (img.w != r->width || img.h != r->height)
         st = ndx__fail(NDX_ERR_INVALID, "explain: %s changed since it was explained (%dx%d, "

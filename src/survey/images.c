@@ -140,7 +140,7 @@ static ndx_status run_job(ndx__survey_imgs *im, job *j)
     char *path = ndx__join(im->ix->dir, im->ix->images[j->image].path);
     if (!path) return NDX_ERR_NOMEM;
     ndx_image img = {0};
-    ndx_status s = ndx_png_read(path, 0, &img, NULL, 0);
+    ndx_status s = ndx_image_read(path, 0, &img, NULL);
     if (s) {
         free(path);
         return s;
