@@ -40,8 +40,8 @@ typedef struct ndx_import_stats {
     long lesions;    /* lesion rows (one mask each; a DDSM abnormality both
                         mass and calcification is two rows sharing a mask) */
     long skipped;    /* images left out (no PNG, a bad file): each noted */
-    long dropped;    /* lesions or findings left out (DDSM OTHER and
-                        UNPROVEN, INbreast ROI names not mapped): each noted */
+    long dropped;    /* lesions or findings left out (DDSM UNPROVEN,
+                        INbreast ROI names not mapped): each noted */
     long resized;    /* masks of another size than their PNG (DDSM: the
                         .ics size; netdx patches resamples them) */
 } ndx_import_stats;

@@ -292,6 +292,7 @@ START_TEST(ddsm_overlay_round_trip)
         ck_assert_str_eq(r->patient_id, "A-0001-1");
         ck_assert_int_eq(r->breast_density, 3);
         ck_assert_str_eq(r->side, "LEFT");
+        ck_assert_double_eq(r->pixel_spacing_mm, 0.05);   /* RESOLUTION 50 */
         if (!r->abnormality_type[0]) {
             ck_assert_str_eq(r->view, "MLO");
             seen |= 4;
@@ -304,6 +305,9 @@ START_TEST(ddsm_overlay_round_trip)
         ck_assert_str_eq(r->pathology, calc ? "BENIGN" : "MALIGNANT");
         ck_assert_int_eq(r->assessment, calc ? 3 : 5);
         ck_assert_int_eq(r->subtlety, calc ? 2 : 4);
+        ck_assert_int_eq(r->mask_kind, NDX_MASK_OUTLINE);
+        ck_assert_str_eq(r->finding, calc ? "CALCIFICATION TYPE PLEOMORPHIC DISTRIBUTION CLUSTERED"
+                                          : "MASS SHAPE LOBULATED-TUBULAR MARGINS SPICULATED");
         int mw, mh;
         uint8_t *back = read_mask(rowpath(out, r->mask_path), &mw, &mh);
         ck_assert_int_eq(mw, w);
@@ -459,6 +463,8 @@ START_TEST(inbreast_import)
         ck_assert_int_eq(r->breast_density, 2);
         ck_assert_int_eq(r->assessment, 4);
         ck_assert_str_eq(r->pathology, "MALIGNANT");
+        ck_assert_str_eq(r->pathology_source, "birads");
+        ck_assert_int_eq(r->subtlety, 0);   /* unknown: INbreast does not grade it */
         int w, h;
         char mp[1024];
         snprintf(mp, sizeof mp, "%s/out/%s", dir, r->mask_path);
@@ -468,17 +474,20 @@ START_TEST(inbreast_import)
         long on = 0;
         for (int j = 0; j < w * h; j++) on += k[j] != 0;
         if (!strcmp(r->abnormality_type, "mass")) {
+            ck_assert_str_eq(r->finding, "Mass");
             ck_assert_int_eq(on, 21 * 16);
             ck_assert_int_eq(k[10 * 80 + 10], 255);
             ck_assert_int_eq(k[25 * 80 + 30], 255);
             ck_assert_int_eq(k[26 * 80 + 30], 0);
             seen |= 2;
         } else if (!strcmp(r->calc_distribution, "CLUSTERED")) {
+            ck_assert_str_eq(r->finding, "Cluster");
             ck_assert_int_eq(k[5 * 80 + 75], 255);
             ck_assert_int_eq(k[10 * 80 + 62], 255);
             ck_assert_int_eq(k[19 * 80 + 74], 0);
             seen |= 4;
         } else {   /* the two calcifications, one mask: discs of radius 3 */
+            ck_assert_str_eq(r->finding, "Calcification");
             ck_assert_int_eq(k[41 * 80 + 50], 255);
             ck_assert_int_eq(k[50 * 80 + 73], 255);
             ck_assert_int_eq(k[50 * 80 + 74], 0);

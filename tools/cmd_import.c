@@ -53,8 +53,8 @@ int cmd_import_ddsm(int argc, char **argv)
                    "netdx does not decode DDSM's LJPEG: view V of case C must be a PNG,\n"
                    "C.V.png or C.V.LJPEG.png, beside the .ics or under --images (same\n"
                    "relative folder, or directly in it).  Images without PNG, malformed\n"
-                   "files and lesions the manifest cannot hold (LESION_TYPE OTHER,\n"
-                   "PATHOLOGY UNPROVEN) are left out and reported.\n"
+                   "files and lesions the manifest cannot hold (PATHOLOGY UNPROVEN) are\n"
+                   "left out and reported.\n"
                    "See docs/data.md.\n");
             return EXIT_OK;
         default: return EXIT_USAGE;
@@ -103,15 +103,17 @@ int cmd_import_inbreast(int argc, char **argv)
         case 'h':
             printf("usage: netdx import-inbreast --images D --xml D --csv F --out DIR\n"
                    "       [--malignant-birads N] [--calc-radius PX]\n"
-                   "Reads INbreast's images (--images: AllDICOMs, or the same names as\n"
-                   ".png), ROI files (--xml: AllXML) and case table (--csv: INbreast.csv,\n"
-                   "or INbreast.xls saved as CSV) and writes DIR/manifest.csv and one mask\n"
-                   "PNG per lesion in DIR/masks/.  Mass, Spiculated Region, Distortion and\n"
-                   "Asymmetry ROIs become masses, Cluster and Calcification ROIs\n"
-                   "calcifications (all Calcification ROIs of an image one mask; a\n"
-                   "one-point ROI a disc of --calc-radius pixels, 3).  Pathology:\n"
-                   "MALIGNANT when the image's BI-RADS is at least --malignant-birads (4),\n"
-                   "else BENIGN.  See docs/data.md.\n");
+                   "Reads INbreast's images (--images: AllDICOMs; a .png of the same name\n"
+                   "is read instead of the .dcm), ROI files (--xml: AllXML) and case table\n"
+                   "(--csv: INbreast.csv, or INbreast.xls saved as CSV) and writes\n"
+                   "DIR/manifest.csv and one mask\n"
+                   "PNG per lesion in DIR/masks/.  Mass and Spiculated Region ROIs become\n"
+                   "masses, Distortion distortions, Asymmetry asymmetries, Cluster and\n"
+                   "Calcification ROIs calcifications (all Calcification ROIs of an image\n"
+                   "one mask; a one-point ROI a disc of --calc-radius pixels, 3).\n"
+                   "Pathology: MALIGNANT when the image's BI-RADS is at least\n"
+                   "--malignant-birads (4), else BENIGN (pathology_source birads).\n"
+                   "See docs/data.md.\n");
             return EXIT_OK;
         default: return EXIT_USAGE;
         }

@@ -12,7 +12,9 @@
  * "LESION_TYPE OTHER" lines, ASSESSMENT, SUBTLETY, PATHOLOGY,
  * TOTAL_OUTLINES m, then m outlines: a "BOUNDARY" (then "CORE") line and a
  * line "col row c c c ... #" of chain codes (outline.h).  The abnormality's
- * mask is its BOUNDARY filled, with its CORE outlines (inside it) added. */
+ * mask is its BOUNDARY filled, with its CORE outlines (inside it) added.
+ * The LESION_TYPE line goes into the finding column as written, OTHER
+ * becomes abnormality_type other; RESOLUTION (µm) gives pixel_spacing_mm. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
@@ -93,7 +95,7 @@ static const char *const views[4] = {"LEFT_CC", "LEFT_MLO", "RIGHT_CC", "RIGHT_M
 typedef struct ics {
     char patient[64];
     int density;
-    struct { int present, lines, ppl, overlay; } v[4];
+    struct { int present, lines, ppl, res, overlay; } v[4];   /* res: µm per pixel */
 } ics;
 
 /* One view line's fields (tok[0] is the view). */
@@ -104,7 +106,7 @@ static ndx_status ics_view(const char *path, long line, char **tok, int nt, ics 
         static const char *const keys[4] = {"LINES", "PIXELS_PER_LINE", "BITS_PER_PIXEL",
                                             "RESOLUTION"};
         static const long hi[4] = {65535, 65535, 16, 1000};
-        int *dst[4] = {&c->v[k].lines, &c->v[k].ppl, NULL, NULL}, val;
+        int *dst[4] = {&c->v[k].lines, &c->v[k].ppl, NULL, &c->v[k].res}, val;
         for (int j = 0; j < 4; j++) {
             if (strcmp(tok[i], keys[j])) continue;
             if (ndx__parse_int(tok[i + 1], 1, hi[j], &val))
@@ -223,6 +225,7 @@ typedef struct desc {
     int kind;            /* 0 mass, 1 calcification, 2 other */
     char a[96], b[96];   /* shape / margins, or type / distribution */
     char left[32];       /* a code CBIS lacks, left out ("" none) */
+    char text[64];       /* the line after LESION_TYPE, as written (cut at 63) */
 } desc;
 
 typedef struct abn {
@@ -242,6 +245,8 @@ static ndx_status lesion_type(const where *w, char **tok, int nt, desc *d)
                          w->path, w->line, w->abn);
     d->kind = !strcmp(tok[1], "MASS") ? 0 : !strcmp(tok[1], "CALCIFICATION") ? 1
               : !strcmp(tok[1], "OTHER") ? 2 : -1;
+    for (int i = 1, o = 0; i < nt && o < (int)sizeof d->text - 1; i++)
+        o += snprintf(d->text + o, sizeof d->text - (size_t)o, "%s%s", i > 1 ? " " : "", tok[i]);
     if (d->kind < 0)
         return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: ABNORMALITY %d: unknown LESION_TYPE '%s' "
                          "(MASS, CALCIFICATION or OTHER)", w->path, w->line, w->abn, tok[1]);
@@ -516,18 +521,15 @@ static ndx_status abn_rows(ndx__import *im, const ndx_manifest_row *img, const c
     snprintf(mask_name, sizeof mask_name, "%s_%d.png", name, k);
     for (int d = 0; d < a->ndesc && !st; d++) {
         const desc *ds = &a->d[d];
-        if (ds->kind == 2) {
-            ndx__import_drop(im, "%s:%d: ABNORMALITY %d: LESION_TYPE OTHER: left out (no "
-                             "CBIS-DDSM type)", ovl, a->line, k);
-            continue;
-        }
         if (ds->left[0])
             ndx__say(im->note, im->ctx, "%s:%d: ABNORMALITY %d: code %s left out (not in "
                      "CBIS-DDSM's vocabulary)", ovl, a->line, k, ds->left);
         if (!rel[0]) st = ndx__import_mask(im, mask_name, mask, w, h, rel, sizeof rel);
         ndx_manifest_row r = *img;
         r.abnormality_id = k;
-        strcpy(r.abnormality_type, ds->kind ? "calcification" : "mass");
+        strcpy(r.abnormality_type, ds->kind == 2 ? "other" : ds->kind ? "calcification" : "mass");
+        strcpy(r.finding, ds->text);
+        r.mask_kind = NDX_MASK_OUTLINE;
         snprintf(ds->kind ? r.calc_type : r.mass_shape, sizeof r.calc_type, "%s", ds->a);
         snprintf(ds->kind ? r.calc_distribution : r.mass_margins, sizeof r.mass_margins, "%s", ds->b);
         r.assessment = a->assessment, r.subtlety = a->subtlety;
@@ -561,6 +563,8 @@ static ndx_status view_rows(ndx__import *im, const ics *c, int v, const char *pn
         ndx__import_skip(im, "%s; image left out", ndx_last_error());
         return NDX_OK;
     }
+    if (c->v[v].res) img.pixel_spacing_mm = c->v[v].res / 1000.0 * w / pw;
+    if (img.pixel_spacing_mm > 10) img.pixel_spacing_mm = 0;   /* a thumbnail: unknown */
     if (!c->v[v].overlay) {
         st = ndx_manifest_add(&im->m, &img);
         if (!st) im->S->images++;

@@ -6,17 +6,18 @@
  * ROI file: Images[] -> ROIs[] -> {Name, NumberOfPoints, Point_px: ["(x,
  * y)", ...]} with x the column and y the row in pixels.  Each ROI's point
  * list is filled as a polygon (one point: a disc of calc_radius_px).
- * Names: Mass -> mass; Spiculated Region -> mass, margins SPICULATED;
- * Distortion -> mass, shape ARCHITECTURAL_DISTORTION; Asymmetry -> mass,
- * shape ASYMMETRIC_BREAST_TISSUE; Cluster -> calcification, distribution
- * CLUSTERED; Calcification -> one calcification row per image whose mask
- * holds all of them (INbreast outlines calcifications one by one, often
- * hundreds per image).  Other names are left out, each said.
+ * Names (kept in the finding column): Mass -> mass; Spiculated Region ->
+ * mass, margins SPICULATED; Distortion -> distortion; Asymmetry ->
+ * asymmetry; Cluster -> calcification, distribution CLUSTERED;
+ * Calcification -> one calcification row per image whose mask holds all
+ * of them (INbreast outlines calcifications one by one, often hundreds
+ * per image).  Other names are left out, each said.
  * Table: ';' or ',' separated; columns File Name, ACR (density 1-4) and
  * Bi-Rads (1-6, 4a-4c).  Assessment: the BI-RADS category (6, a known
  * cancer, written as 5: the manifest's scale ends there); pathology:
  * MALIGNANT from malignant_birads on, else BENIGN (INbreast has no
- * biopsy result per lesion); subtlety: 3 (INbreast has none). */
+ * biopsy result per lesion: pathology_source birads); subtlety: empty
+ * (INbreast has none); pixel_spacing_mm: the DICOM's, unknown for a PNG. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
@@ -160,9 +161,9 @@ typedef struct roi_kind {
 static const roi_kind kinds[] = {
     {"mass", "mass", NULL, NULL},
     {"spiculated region", "mass", "margins", "SPICULATED"},
-    {"distortion", "mass", "shape", "ARCHITECTURAL_DISTORTION"},
-    {"asymmetry", "mass", "shape", "ASYMMETRIC_BREAST_TISSUE"},
-    {"assymetry", "mass", "shape", "ASYMMETRIC_BREAST_TISSUE"},
+    {"distortion", "distortion", NULL, NULL},
+    {"asymmetry", "asymmetry", NULL, NULL},
+    {"assymetry", "asymmetry", NULL, NULL},
     {"cluster", "calcification", "distribution", "CLUSTERED"},
     {"calcification", "calcification", NULL, NULL},
     {"calcifications", "calcification", NULL, NULL},
@@ -176,7 +177,8 @@ typedef struct image_ctx {
     const ndx_inbreast_opts *o;
     const char *xml, *stem;
     int w, h, birads;          /* the image's size and BI-RADS category */
-    int next_id[2];            /* the last abnormality id: mass, calcification */
+    int next_id[4];            /* the last abnormality id: mass, calcification,
+                                  distortion, asymmetry */
     ndx_manifest_row img;      /* the image's row without lesion */
     uint8_t *calc;             /* the merged calcifications, or NULL */
 } image_ctx;
@@ -214,12 +216,19 @@ static ndx_status roi_fill(image_ctx *x, const ndx__plist *roi, int k, uint8_t *
     return st;
 }
 
-/* A lesion row of kind kd with mask: the mask written, the row added. */
-static ndx_status lesion_row(image_ctx *x, const roi_kind *kd, const uint8_t *mask)
+/* A lesion row of kind kd (the ROI named name) with mask: the mask
+ * written, the row added. */
+static ndx_status lesion_row(image_ctx *x, const roi_kind *kd, const char *name,
+                             const uint8_t *mask)
 {
-    const int c = !strcmp(kd->type, "calcification");
+    static const char *const types[4] = {"mass", "calcification", "distortion", "asymmetry"};
+    int c = 0;
+    while (c < 3 && strcmp(kd->type, types[c])) c++;
     ndx_manifest_row r = x->img;
     r.abnormality_id = ++x->next_id[c];
+    snprintf(r.finding, sizeof r.finding, "%s", name);
+    strcpy(r.pathology_source, "birads");
+    r.mask_kind = NDX_MASK_OUTLINE;
     snprintf(r.abnormality_type, sizeof r.abnormality_type, "%s", kd->type);
     if (kd->field) {
         char *dst = !strcmp(kd->field, "margins") ? r.mass_margins : !strcmp(kd->field, "shape")
@@ -228,10 +237,10 @@ static ndx_status lesion_row(image_ctx *x, const roi_kind *kd, const uint8_t *ma
     }
     snprintf(r.pathology, sizeof r.pathology, "%s",
              x->birads >= x->o->malignant_birads ? "MALIGNANT" : "BENIGN");
-    r.subtlety = 3;
-    char name[600];
-    snprintf(name, sizeof name, "%s_%s%d.png", x->stem, c ? "calc" : "mass", r.abnormality_id);
-    ndx_status st = ndx__import_mask(x->im, name, mask, x->w, x->h, r.mask_path, sizeof r.mask_path);
+    r.subtlety = 0;
+    char file[600];
+    snprintf(file, sizeof file, "%s_%s%d.png", x->stem, kd->type, r.abnormality_id);
+    ndx_status st = ndx__import_mask(x->im, file, mask, x->w, x->h, r.mask_path, sizeof r.mask_path);
     if (!st) st = ndx_manifest_add(&x->im->m, &r);
     if (!st) x->im->S->lesions++;
     return st;
@@ -265,7 +274,7 @@ static ndx_status one_roi(image_ctx *x, const ndx__plist *roi, int k)
     uint8_t *mask = calloc((size_t)x->w * x->h, 1);
     if (!mask) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory for a mask", x->xml);
     ndx_status st = roi_fill(x, roi, k, mask);
-    if (!st) st = lesion_row(x, &kinds[kd], mask);
+    if (!st) st = lesion_row(x, &kinds[kd], nm->text, mask);
     free(mask);
     return st;
 }
@@ -291,21 +300,11 @@ static ndx_status rois(image_ctx *x, const ndx__plist *root)
                              x->xml, nr->line, nr->num, r->n);
         for (size_t j = 0; j < r->n && !st; j++) st = one_roi(x, &r->kids[j], ++k);
     }
-    if (!st && x->calc) st = lesion_row(x, &kinds[CALC_KIND], x->calc);
+    if (!st && x->calc) st = lesion_row(x, &kinds[CALC_KIND], "Calcification", x->calc);
     return st;
 }
 
 /* ---- the images -------------------------------------------------------------------- */
-/* Width and height of a .png (a .dcm needs the DICOM reader). */
-static ndx_status image_size(const char *path, int *w, int *h)
-{
-    size_t n = strlen(path);
-    if (n > 4 && !strcasecmp(path + n - 4, ".dcm"))
-        return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: this netdx reads INbreast's images as PNG only "
-                         "(convert: dcmj2pnm +on2 F.dcm F.png)", path);
-    return ndx_png_size(path, w, h, NULL);
-}
-
 /* name = <id>_<patient>_MG_<L|R>_<CC|ML|MLO>_ANON.<ext>: its parts into
  * r (patient, side, view) and id; 0 when it is such a name. */
 static int parse_name(const char *name, char *id, size_t id_cap, ndx_manifest_row *r)
@@ -378,10 +377,13 @@ static ndx_status one_image(ndx__import *im, inb_run *r, const char *path, const
     x.img.breast_density = c->acr;
     x.img.assessment = c->birads > 5 ? 5 : c->birads;
     x.birads = c->birads;
-    if (image_size(path, &x.w, &x.h)) {
+    ndx_image_meta meta;
+    if (ndx_image_probe(path, &meta)) {
         ndx__import_skip(im, "%s; image left out", ndx_last_error());
         return NDX_OK;
     }
+    x.w = meta.width, x.h = meta.height;
+    x.img.pixel_spacing_mm = meta.pixel_spacing_mm;
     ndx_status st = ndx__import_rel(im, path, x.img.image_path, sizeof x.img.image_path);
     char *xml = st ? NULL : ndx__strf("%s/%s.xml", r->o->xml, id);
     char stem[256];
