@@ -165,6 +165,19 @@ END_TEST
 
 /* ---- DDSM ------------------------------------------------------------------ */
 
+static char bin[1024];   /* the netdx beside this suite */
+
+/* netdx (bin) with the arguments, its output into dir/out: its exit status. */
+static int cli_run(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int cli_run(const char *dir, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const int rc = tu_cli_vrun(bin, dir, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 static void put_text(const char *path, const char *text)
 {
     tu_write_bytes(path, text, strlen(text));
@@ -224,29 +237,35 @@ static void collect(void *ctx, const char *msg)
     snprintf(buf + n, 8192 - n, "%s\n", msg);
 }
 
-START_TEST(ddsm_overlay_round_trip)
+/* A DDSM case written from phantom masks: dir/cases/A_0001_1.* with
+ * LEFT_CC's overlay holding two lesions (their masks m1, m2, w x h),
+ * LEFT_MLO without overlay, RIGHT_CC only as an LJPEG. */
+typedef struct ddsm_fix {
+    char *cases;
+    uint8_t *m1, *m2;
+    int w, h;
+} ddsm_fix;
+
+static void ddsm_fixture(const char *dir, ddsm_fix *f)
 {
-    /* An .ics/.OVERLAY pair written from phantom masks with their chain
-     * codes imports back to the same masks. */
-    char dir[256];
-    tu_tmpdir_make(dir, "netdx_import");
-    char *ph = strdup(tu_tmppath(dir, "phantom")), *cases = strdup(tu_tmppath(dir, "cases"));
-    ck_assert_int_eq(mkdir(ph, 0755) | mkdir(cases, 0755), 0);
+    char *ph = strdup(tu_tmppath(dir, "phantom"));
+    f->cases = strdup(tu_tmppath(dir, "cases"));
+    ck_assert_int_eq(mkdir(ph, 0755) | mkdir(f->cases, 0755), 0);
     make_phantoms(ph);
     ndx_manifest m;
     ck_assert_int_eq(ndx_manifest_read(tu_tmppath(ph, "manifest.csv"), &m), NDX_OK);
-    uint8_t *m1, *m2;
     ndx__outline *o1, *o2;
     int w, h;
-    size_t i1 = single_outline(&m, ph, 0, 0, 0, &m1, &o1);
+    size_t i1 = single_outline(&m, ph, 0, 0, 0, &f->m1, &o1);
     free(read_mask(rowpath(ph, m.rows[i1].mask_path), &w, &h));
-    single_outline(&m, ph, i1 + 1, w, h, &m2, &o2);
+    single_outline(&m, ph, i1 + 1, w, h, &f->m2, &o2);
+    f->w = w, f->h = h;
     /* a CORE: a 3x3 square around a pixel deep inside lesion 1 */
     int cx = -1, cy = -1;
     for (int y = 2; y < h - 2 && cx < 0; y++)
         for (int x = 2; x < w - 2 && cx < 0; x++) {
             int in = 1;
-            for (int k = 0; k < 25; k++) in &= m1[(size_t)(y - 2 + k / 5) * w + x - 2 + k % 5] != 0;
+            for (int k = 0; k < 25; k++) in &= f->m1[(size_t)(y - 2 + k / 5) * w + x - 2 + k % 5] != 0;
             if (in) cx = x, cy = y;
         }
     ck_assert_int_ge(cx, 0);
@@ -262,15 +281,31 @@ START_TEST(ddsm_overlay_round_trip)
     strcat(ovl, "ABNORMALITY 2\nLESION_TYPE CALCIFICATION TYPE PLEOMORPHIC DISTRIBUTION "
            "CLUSTERED\nASSESSMENT 3\nSUBTLETY 2\nPATHOLOGY BENIGN\nTOTAL_OUTLINES 1\nBOUNDARY\n");
     put_chain(ovl, sizeof ovl, o2);
-    put_text(tu_tmppath(cases, "A_0001_1.LEFT_CC.OVERLAY"), ovl);
-    write_ics(cases, w, h, 3);
+    put_text(tu_tmppath(f->cases, "A_0001_1.LEFT_CC.OVERLAY"), ovl);
+    write_ics(f->cases, w, h, 3);
     size_t n;
     char *png = tu_slurp(rowpath(ph, m.rows[i1].image_path), &n);
     ck_assert_ptr_nonnull(png);
-    tu_write_bytes(tu_tmppath(cases, "A_0001_1.LEFT_CC.LJPEG.png"), png, n);
-    tu_write_bytes(tu_tmppath(cases, "A_0001_1.LEFT_MLO.png"), png, n);
-    put_text(tu_tmppath(cases, "A_0001_1.RIGHT_CC.LJPEG"), "not decoded");
+    tu_write_bytes(tu_tmppath(f->cases, "A_0001_1.LEFT_CC.LJPEG.png"), png, n);
+    tu_write_bytes(tu_tmppath(f->cases, "A_0001_1.LEFT_MLO.png"), png, n);
+    put_text(tu_tmppath(f->cases, "A_0001_1.RIGHT_CC.LJPEG"), "not decoded");
     free(png);
+    ndx_manifest_free(&m);
+    ndx__outlines_free(o1, 1), ndx__outlines_free(o2, 1);
+    free(ph);
+}
+
+START_TEST(ddsm_overlay_round_trip)
+{
+    /* An .ics/.OVERLAY pair written from phantom masks with their chain
+     * codes imports back to the same masks. */
+    char dir[256];
+    tu_tmpdir_make(dir, "netdx_import");
+    ddsm_fix f;
+    ddsm_fixture(dir, &f);
+    const int w = f.w, h = f.h;
+    char *cases = f.cases;
+    uint8_t *m1 = f.m1, *m2 = f.m2;
     static char notes[8192];
     ndx_import_stats st;
     char *out = strdup(tu_tmppath(dir, "out"));
@@ -318,9 +353,44 @@ START_TEST(ddsm_overlay_round_trip)
         seen |= calc ? 2 : 1;
     }
     ck_assert_int_eq(seen, 7);
-    ndx_manifest_free(&got), ndx_manifest_free(&m);
-    ndx__outlines_free(o1, 1), ndx__outlines_free(o2, 1);
-    free(m1), free(m2), free(ph), free(cases), free(out);
+    ndx_manifest_free(&got);
+    free(m1), free(m2), free(cases), free(out);
+    tu_tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(ddsm_cli_to_patches)
+{
+    /* From the case folder to patches with the netdx command alone: the
+     * malignant mass gives positive patches, the benign calcification and
+     * the image without lesion none of their own. */
+    char dir[256];
+    tu_tmpdir_make(dir, "netdx_import");
+    ddsm_fix f;
+    ddsm_fixture(dir, &f);
+    char out[512];
+    snprintf(out, sizeof out, "%s/ddsm", dir);
+    ck_assert_int_eq(cli_run(dir, "import-ddsm --cases %s --out %s", f.cases, out), 0);
+    ck_assert(tu_cli_output_has(dir, "import-ddsm: 1 case files seen; 2 images (2 lesion rows) "
+                                     "written; left out: 1 images"));
+    ck_assert(tu_cli_output_has(dir, "only the LJPEG is there"));
+    ck_assert_int_eq(cli_run(dir, "patches --data %s", out), 0);
+    char *csv = tu_slurp(rowpath(out, "patches.csv"), NULL);
+    ck_assert_ptr_nonnull(csv);
+    long pos = 0, rows = 0;
+    for (char *l = strchr(csv, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+        rows++;
+        const char *f8 = l + 1;
+        for (int k = 0; k < 7 && f8; k++) f8 = strchr(f8, ',') ? strchr(f8, ',') + 1 : NULL;
+        pos += f8 && f8[0] == '1';
+    }
+    ck_assert_int_gt(rows, 8);
+    ck_assert_int_gt(pos, 0);
+    ck_assert_int_lt(pos, rows);
+    ck_assert_int_eq(cli_run(dir, "import-ddsm --cases %s", f.cases), 2);
+    ck_assert_int_eq(cli_run(dir, "import-inbreast --images a --xml b --csv c --out d "
+                                   "--malignant-birads 9"), 2);
+    free(csv), free(f.cases), free(f.m1), free(f.m2);
     tu_tmpdir_remove(dir);
 }
 END_TEST
@@ -562,8 +632,10 @@ START_TEST(inbreast_bad_xml)
 }
 END_TEST
 
-int main(void)
+int main(int argc, char **argv)
 {
+    (void)argc;
+    tu_netdx_path(argv[0], bin, sizeof bin);
     Suite *s = suite_create("import");
     TCase *t = tcase_create("import");
     tcase_set_timeout(t, 120);
@@ -571,6 +643,7 @@ int main(void)
     tcase_add_test(t, chain_round_trip_holes);
     tcase_add_test(t, chain_round_trip_phantoms);
     tcase_add_test(t, ddsm_overlay_round_trip);
+    tcase_add_test(t, ddsm_cli_to_patches);
     tcase_add_test(t, ddsm_bad_input);
     tcase_add_test(t, inbreast_import);
     tcase_add_test(t, inbreast_bad_xml);
