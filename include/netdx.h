@@ -572,36 +572,7 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir,
                            const char *out_dir, ndx_cbis_stats *st,
                            void (*note)(void *ctx, const char *msg),
                            void *note_ctx);
-/* The same from the DICOM files as TCIA distributes them: dicom_dir holds
- * the CSVs' paths as they are (the "classic" folder names), or the NBIA
- * retriever's descriptive tree with its metadata.csv (found by the series
- * UID of each CSV path).  The manifest points at the .dcm files and takes
- * pixel_spacing_mm from each image's header (side and view from the CSV,
- * from the header when the CSV has none).  The mask is whichever of the ROI
- * and crop files is closer to the image's size. */
-ndx_status ndx_cbis_import_dicom(const char *csv_dir, const char *dicom_dir,
-                                 const char *out_dir, ndx_cbis_stats *st,
-                                 void (*note)(void *ctx, const char *msg),
-                                 void *note_ctx);
-
-/* ---- VinDr-Mammo import --------------------------------------------------- */
-typedef struct ndx_vindr_stats {
-    long images, findings, boxes_clipped, skipped;
-} ndx_vindr_stats;
-/* Reads vindr_dir/breast-level_annotations.csv and
- * vindr_dir/finding_annotations.csv, images under vindr_dir/images/
- * <study_id>/<image_id>.dicom, and writes out_dir/manifest.csv with one
- * box mask per finding (8-bit PNGs under out_dir/masks/, mask_kind box):
- * Mass -> mass, Suspicious Calcification -> calcification, Architectural
- * Distortion -> distortion, Asymmetry / Focal / Global Asymmetry ->
- * asymmetry, the rest -> other (the words kept in finding); assessment the
- * finding's BI-RADS (the breast's for images without finding), pathology
- * from it (pathology_source birads), density A-D -> 1-4, pixel spacing from
- * the DICOM header.  note hears of every skipped row. */
-ndx_status ndx_vindr_import(const char *vindr_dir, const char *out_dir,
-                            ndx_vindr_stats *st,
-                            void (*note)(void *ctx, const char *msg),
-                            void *note_ctx);
+/* CBIS-DDSM from its DICOM files and the other data sets: netdx_import.h. */
 
 /* ---- training: metrics ------------------------------------------------- */
 /* Binary labels are ints, 1 = positive (malignant), 0 = negative; scores are

@@ -1,10 +1,11 @@
-/* netdx synth | import-cbis | patches: the data stages. */
+/* netdx synth | import-cbis | import-vindr | patches: the data stages. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "netdx.h"
+#include "netdx_import.h"
 
 static void progress_cb(void *ctx, long done, long total)
 {
@@ -95,14 +96,15 @@ int cmd_patches(int argc, char **argv)
         {"data", required_argument, 0, 'd'},       {"window", required_argument, 0, 'w'},
         {"stride", required_argument, 0, 's'},     {"min-tissue", required_argument, 0, 't'},
         {"label-frac", required_argument, 0, 'l'}, {"stratify", no_argument, 0, 'S'},
-        {"split-seed", required_argument, 0, 'e'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"split-seed", required_argument, 0, 'e'}, {"window-mm", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     ndx_patch_opts o;
     ndx_patch_defaults(&o);
     const char *dir = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:w:s:t:l:Se:h", opts, NULL)) != -1) {
+    int window_given = 0;
+    while ((c = getopt_long(argc, argv, "d:w:s:t:l:Se:m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'S': o.stratify = 1; break;
@@ -111,6 +113,10 @@ int cmd_patches(int argc, char **argv)
             break;
         case 'w':
             if (cli_double("patches", "window", optarg, 0.01, 1, &o.window)) return EXIT_USAGE;
+            window_given = 1;
+            break;
+        case 'm':
+            if (cli_double("patches", "window-mm", optarg, 1, 1000, &o.window_mm)) return EXIT_USAGE;
             break;
         case 's':
             if (cli_double("patches", "stride", optarg, 0.01, 1, &o.stride)) return EXIT_USAGE;
@@ -122,7 +128,8 @@ int cmd_patches(int argc, char **argv)
             if (cli_double("patches", "label-frac", optarg, 0.001, 1, &o.label_frac)) return EXIT_USAGE;
             break;
         case 'h':
-            printf("usage: netdx patches --data DIR [--window F] [--stride F] [--min-tissue F]\n"
+            printf("usage: netdx patches --data DIR [--window F | --window-mm MM] [--stride F]\n"
+                   "                     [--min-tissue F]\n"
                    "                     [--label-frac F] [--stratify] [--split-seed N]\n"
                    "Reads DIR/manifest.csv with its images and masks and writes DIR/patches.csv:\n"
                    "square windows sliding over every image, their label, lesion overlaps and\n"
@@ -133,6 +140,9 @@ int cmd_patches(int argc, char **argv)
                    "                  split gets some when there are >= 3 of them\n"
                    "  --split-seed N  seed of the hash ordering the patients (default 0)\n"
                    "  --window F      window side, fraction of min(width, height) (default 0.25)\n"
+                   "  --window-mm MM  window side in mm, 1..1000, through each image's\n"
+                   "                  pixel_spacing_mm (DICOM imports fill it; refused when an\n"
+                   "                  image's is unknown)\n"
                    "  --stride F      stride, fraction of the window (default 0.5)\n"
                    "  --min-tissue F  drop windows with less breast than this (default 0.5)\n"
                    "  --label-frac F  positive when >= F of a malignant lesion is inside or\n"
@@ -142,6 +152,10 @@ int cmd_patches(int argc, char **argv)
         }
     }
     if (cli_no_args("patches", argc, argv, optind)) return EXIT_USAGE;
+    if (window_given && o.window_mm > 0) {
+        fprintf(stderr, "netdx patches: --window and --window-mm exclude each other\n");
+        return EXIT_USAGE;
+    }
     if (!dir) {
         fprintf(stderr, "netdx patches: --data DIR is required\n");
         return EXIT_USAGE;
@@ -189,18 +203,19 @@ int cmd_import_cbis(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"csv-dir", required_argument, 0, 'c'}, {"images", required_argument, 0, 'i'},
-        {"out", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *csv_dir = NULL, *images = NULL, *out = NULL;
+        {"out", required_argument, 0, 'o'},     {"dicom", required_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *csv_dir = NULL, *images = NULL, *out = NULL, *dicom = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:i:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:i:o:D:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': csv_dir = optarg; break;
         case 'i': images = optarg; break;
+        case 'D': dicom = optarg; break;
         case 'o': out = optarg; break;
         case 'h':
-            printf("usage: netdx import-cbis --csv-dir D --images D --out DIR\n"
+            printf("usage: netdx import-cbis --csv-dir D (--images D | --dicom D) --out DIR\n"
                    "Reads CBIS-DDSM's mass_case_description_{train,test}_set.csv and\n"
                    "calc_case_description_{train,test}_set.csv from --csv-dir and writes\n"
                    "DIR/manifest.csv.  Every DICOM path of the CSVs must exist under --images\n"
@@ -208,23 +223,78 @@ int cmd_import_cbis(int argc, char **argv)
                    "DCMTK: dcmj2pnm +on2 in.dcm out.png, 16-bit).  The mask is whichever of the\n"
                    "ROI and crop files is larger; masks of another size than their image are\n"
                    "kept and reported (netdx patches resamples them); rows whose PNGs are\n"
-                   "missing are skipped and reported.\n");
+                   "missing are skipped and reported.\n"
+                   "  --dicom D  read the DICOM files as TCIA distributes them instead: D holds\n"
+                   "             the CSVs' paths as they are (classic folder names, also under\n"
+                   "             D/CBIS-DDSM/), or the NBIA Data Retriever's descriptive tree\n"
+                   "             with its D/metadata.csv; the manifest points at the .dcm files\n"
+                   "             and gets each image's pixel spacing (see docs/data.md)\n");
             return EXIT_OK;
         default: return EXIT_USAGE;
         }
     }
     if (cli_no_args("import-cbis", argc, argv, optind)) return EXIT_USAGE;
-    if (!csv_dir || !images || !out) {
-        fprintf(stderr, "netdx import-cbis: --csv-dir, --images and --out are required\n");
+    if (!csv_dir || !out || !images == !dicom) {
+        fprintf(stderr, "netdx import-cbis: --csv-dir, --out and one of --images and --dicom are "
+                "required\n");
         return EXIT_USAGE;
     }
     long notes = 0;
     ndx_cbis_stats st;
-    if (ndx_cbis_import(csv_dir, images, out, &st, note_cb, &notes) != NDX_OK)
+    if ((dicom ? ndx_cbis_import_dicom(csv_dir, dicom, out, &st, note_cb, &notes)
+               : ndx_cbis_import(csv_dir, images, out, &st, note_cb, &notes)) != NDX_OK)
         return cli_fail("import-cbis");
     printf("import-cbis: %ld CSV rows, %ld lesion rows over %ld images written; skipped: %ld "
-           "(PNG missing), %ld (bad value); %ld masks of another size than their image\n",
-           st.csv_rows, st.rows, st.images, st.missing, st.invalid, st.resampled_masks);
+           "(%s missing), %ld (bad value or file); %ld masks of another size than their image\n",
+           st.csv_rows, st.rows, st.images, st.missing, dicom ? "file" : "PNG", st.invalid,
+           st.resampled_masks);
+    printf("wrote %s/manifest.csv\n", out);
+    return EXIT_OK;
+}
+
+static void vindr_note(void *ctx, const char *msg)
+{
+    long *n = ctx;
+    if (++*n <= 50) fprintf(stderr, "netdx import-vindr: %s\n", msg);
+    else if (*n == 51) fprintf(stderr, "netdx import-vindr: (further notes not shown)\n");
+}
+
+int cmd_import_vindr(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    const char *data = NULL, *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h':
+            printf("usage: netdx import-vindr --data D --out DIR\n"
+                   "Reads VinDr-Mammo as PhysioNet distributes it: D/breast-level_annotations.csv,\n"
+                   "D/finding_annotations.csv and D/images/<study_id>/<image_id>.dicom, and writes\n"
+                   "DIR/manifest.csv pointing at the DICOM files, with one box mask per finding\n"
+                   "(DIR/masks/, 8-bit PNG, mask_kind box).  Findings: Mass -> mass, Suspicious\n"
+                   "Calcification -> calcification, Architectural Distortion -> distortion, the\n"
+                   "asymmetries -> asymmetry, the rest -> other (its words in the finding column).\n"
+                   "VinDr has no pathology: BI-RADS 4-5 findings count as MALIGNANT, 2-3 as BENIGN\n"
+                   "(pathology_source birads).  Pixel spacing from each DICOM header.\n");
+            return EXIT_OK;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (cli_no_args("import-vindr", argc, argv, optind)) return EXIT_USAGE;
+    if (!data || !out) {
+        fprintf(stderr, "netdx import-vindr: --data and --out are required\n");
+        return EXIT_USAGE;
+    }
+    long notes = 0;
+    ndx_vindr_stats st;
+    if (ndx_vindr_import(data, out, &st, vindr_note, &notes) != NDX_OK) return cli_fail("import-vindr");
+    printf("import-vindr: %ld images, %ld findings with a box (%ld boxes clipped to their image); "
+           "%ld rows skipped\n", st.images, st.findings, st.boxes_clipped, st.skipped);
     printf("wrote %s/manifest.csv\n", out);
     return EXIT_OK;
 }

@@ -1,6 +1,6 @@
-/* CBIS-DDSM import: the four description CSVs plus the images converted to
- * PNG (each CSV path with .dcm replaced by .png, under images_dir) become
- * manifest.csv.
+/* CBIS-DDSM import: the four description CSVs plus the images, converted to
+ * PNG (each CSV path with .dcm replaced by .png, under images_dir) or as
+ * TCIA distributes them in DICOM (tcia.c finds them), become manifest.csv.
  *
  * Quirks handled: header names are compared after trimming, lower-casing
  * and turning spaces into underscores ("breast density" in calc files,
@@ -24,6 +24,7 @@
 #include "../core/core.h"
 #include "../io/io.h"
 #include "data.h"
+#include "netdx_import.h"
 
 enum { C_PATIENT, C_DENSITY, C_SIDE, C_VIEW, C_ABN_ID, C_ABN_TYPE, C_SHAPE, C_MARGINS,
        C_CALC_TYPE, C_CALC_DIST, C_ASSESS, C_PATHOLOGY, C_SUBTLETY, C_IMAGE, C_CROP, C_ROI,
@@ -59,7 +60,7 @@ static void norm_header(const char *in, char *out, size_t cap)
 }
 
 /* rel = path of `to` relative to directory `from` (both absolute). */
-static int relpath(const char *from, const char *to, char *rel, size_t cap)
+int ndx__relpath(const char *from, const char *to, char *rel, size_t cap)
 {
     size_t i = 0, common = 0;
     while (from[i] && from[i] == to[i]) {
@@ -195,6 +196,7 @@ static ndx_status row_fields(char v[C_COUNT][600], const int *col, const char *c
 /* Where one CSV file is read from and what it reports to. */
 typedef struct import_ctx {
     const char *csv_path, *images_dir, *rel_images;
+    const ndx__tcia *tcia;     /* DICOM: the download's files; NULL: PNGs */
     ndx_cbis_stats *S;
     void (*note)(void *, const char *);
     void *ctx;
@@ -208,14 +210,26 @@ static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row
                                 const char *full, const char *roi_full, const char *crop_full,
                                 char v[C_COUNT][600]);
 
+/* The file of CSV path p under images_dir, relative to it: the PNG of
+ * the same name, or (DICOM) where the TCIA tree has it (p itself when
+ * missing). */
+static int locate(const import_ctx *x, const char *p, char *out, size_t cap)
+{
+    if (!x->tcia) return to_png(p, out, cap);
+    char *f = ndx__tcia_find(x->tcia, x->images_dir, p);
+    int k = snprintf(out, cap, "%s", f ? f : p);
+    free(f);
+    return k >= 0 && (size_t)k < cap ? 0 : -1;
+}
+
 /* The row's image and mask, found under images_dir (paths allocated). */
 static ndx_status row_images(const import_ctx *x, char v[C_COUNT][600], long line,
                              ndx_manifest_row *r, int *skip)
 {
     char img_rel[600], roi_rel[600], crop_rel[600];
     *skip = 0;
-    if (to_png(v[C_IMAGE], img_rel, sizeof img_rel) || to_png(v[C_ROI], roi_rel, sizeof roi_rel) ||
-        to_png(v[C_CROP], crop_rel, sizeof crop_rel) || !v[C_IMAGE][0])
+    if (locate(x, v[C_IMAGE], img_rel, sizeof img_rel) || locate(x, v[C_ROI], roi_rel, sizeof roi_rel) ||
+        locate(x, v[C_CROP], crop_rel, sizeof crop_rel) || !v[C_IMAGE][0])
         return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: empty or too long image path", x->csv_path, line);
     char *full = ndx__join(x->images_dir, img_rel), *roi_full = ndx__join(x->images_dir, roi_rel);
     char *crop_full = ndx__join(x->images_dir, crop_rel);
@@ -241,22 +255,34 @@ static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row
         return NDX_OK;
     }
     int iw, ih, mw = 0, mh = 0;
-    ndx_status st = ndx_png_size(full, &iw, &ih, NULL);
+    ndx_image_meta meta;
+    ndx_status st = ndx_image_probe(full, &meta);
+    if (st == NDX_ERR_FORMAT && x->tcia) {   /* one bad DICOM file skips its row */
+        x->S->invalid++;
+        say(x->note, x->ctx, "%s:%ld: skipped: %s", csv_path, line, ndx_last_error());
+        *skip = 1;
+        return NDX_OK;
+    }
     if (st) return st;
+    iw = meta.width, ih = meta.height;
     const char *mask_rel = NULL;
     long best = -1;
     const char *cand_rel[2] = {roi_rel, crop_rel}, *cand_full[2] = {roi_full, crop_full};
     for (int k = 0; k < 2; k++) {
         int w, h;
         if (!v[k ? C_CROP : C_ROI][0] || !exists(cand_full[k])) continue;
-        if ((st = ndx_png_size(cand_full[k], &w, &h, NULL)) != NDX_OK) return st;
+        if ((st = ndx_image_size(cand_full[k], &w, &h, NULL)) == NDX_ERR_FORMAT && x->tcia) {
+            say(x->note, x->ctx, "%s:%ld: %s: not a candidate mask", csv_path, line, ndx_last_error());
+            continue;
+        }
+        if (st) return st;
         long score = (long)w * h;
         if (score > best) best = score, mask_rel = cand_rel[k], mw = w, mh = h;
     }
     if (!mask_rel) {
         x->S->missing++;
         if (!x->S->first_missing[0]) fmt(x->S->first_missing, sizeof x->S->first_missing, "%s", roi_full);
-        say(x->note, x->ctx, "%s:%ld: skipped: no mask PNG (%s)", csv_path, line, roi_full);
+        say(x->note, x->ctx, "%s:%ld: skipped: no mask file (%s)", csv_path, line, roi_full);
         *skip = 1;
         return NDX_OK;
     }
@@ -271,6 +297,9 @@ static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row
     if (snprintf(r->image_path, sizeof r->image_path, "%s/%s", x->rel_images, img_rel) >= (int)sizeof r->image_path ||
         snprintf(r->mask_path, sizeof r->mask_path, "%s/%s", x->rel_images, mask_rel) >= (int)sizeof r->mask_path)
         return ndx__fail(NDX_ERR_FORMAT, "%s:%ld: image path too long", csv_path, line);
+    r->pixel_spacing_mm = meta.pixel_spacing_mm;
+    if (!r->side[0]) snprintf(r->side, sizeof r->side, "%s", meta.laterality);
+    if (!r->view[0] && strlen(meta.view) < sizeof r->view) memcpy(r->view, meta.view, strlen(meta.view) + 1);
     return NDX_OK;
 }
 
@@ -309,10 +338,10 @@ static ndx_status import_row(const import_ctx *x, ndx_csv *c, const int *col, nd
 }
 
 static ndx_status import_csv(const char *csv_path, const char *images_dir, const char *rel_images,
-                             ndx_manifest *m, ndx_cbis_stats *S,
+                             const ndx__tcia *tcia, ndx_manifest *m, ndx_cbis_stats *S,
                              void (*note)(void *, const char *), void *ctx)
 {
-    const import_ctx x = {csv_path, images_dir, rel_images, S, note, ctx};
+    const import_ctx x = {csv_path, images_dir, rel_images, tcia, S, note, ctx};
     ndx_csv *c;
     ndx_status st = ndx_csv_open(csv_path, &c);
     if (st != NDX_OK) return st;
@@ -375,14 +404,19 @@ static const char *const files[4] = {
 
 /* The four CSVs (those present) into out_dir/manifest.csv. */
 static ndx_status import_all(const char *csv_dir, const char *abs_img, const char *rel,
-                             const char *out_dir, const char *images_dir, ndx_cbis_stats *stats,
-                             void (*note)(void *ctx, const char *msg), void *note_ctx)
+                             const char *out_dir, const char *images_dir, int dicom,
+                             ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                             void *note_ctx)
 {
-    ndx_status st = NDX_OK;
     ndx_cbis_stats S;
     memset(&S, 0, sizeof S);
     ndx_manifest m = {0};
     int found = 0;
+    ndx__tcia *tcia = NULL;
+    ndx_status st = dicom ? ndx__tcia_open(abs_img, &tcia) : NDX_OK;
+    if (!st && dicom && ndx__tcia_series(tcia))
+        say(note, note_ctx, "%s/metadata.csv: %zu series of the NBIA Data Retriever's tree", images_dir,
+            ndx__tcia_series(tcia));
     for (int f = 0; f < 4 && st == NDX_OK; f++) {
         char *path = ndx__join(csv_dir, files[f]);
         if (!path) {
@@ -391,15 +425,15 @@ static ndx_status import_all(const char *csv_dir, const char *abs_img, const cha
             say(note, note_ctx, "%s: not found, skipped", path);
         } else {
             found++;
-            st = import_csv(path, abs_img, rel, &m, &S, note, note_ctx);
+            st = import_csv(path, abs_img, rel, tcia, &m, &S, note, note_ctx);
         }
         free(path);
     }
     if (st == NDX_OK && !found)
         st = ndx__fail(NDX_ERR_IO, "%s: none of the four CBIS-DDSM description CSVs is there", csv_dir);
     if (st == NDX_OK && m.n == 0)
-        st = ndx__fail(NDX_ERR_FORMAT, "%s: no row has its PNGs under %s (first missing: %s)", csv_dir,
-                       images_dir, S.first_missing);
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: no row has its %s under %s (first missing: %s)", csv_dir,
+                       dicom ? "DICOM files" : "PNGs", images_dir, S.first_missing);
     if (st == NDX_OK) {
         qsort(m.rows, m.n, sizeof *m.rows, cmp_image);
         drop_conflicts(&m, &S, note, note_ctx);
@@ -410,12 +444,13 @@ static ndx_status import_all(const char *csv_dir, const char *abs_img, const cha
         free(path);
     }
     ndx_manifest_free(&m);
+    ndx__tcia_free(tcia);
     if (st == NDX_OK && stats) *stats = S;
     return st;
 }
 
 static ndx_status import(const char *csv_dir, const char *images_dir, const char *out_dir,
-                         ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                         int dicom, ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
                          void *note_ctx)
 {
     ndx_status st = ndx__mkdirs(out_dir);
@@ -427,18 +462,18 @@ static ndx_status import(const char *csv_dir, const char *images_dir, const char
     /* "../" per folder of abs_out, then abs_img's tail: room for both */
     const size_t cap = abs_img ? 3 * strlen(abs_out) + strlen(abs_img) + 2 : 0;
     if (!st && !(rel = malloc(cap))) st = ndx__fail(NDX_ERR_NOMEM, "cbis: out of memory");
-    if (!st && relpath(abs_out, abs_img, rel, cap))
+    if (!st && ndx__relpath(abs_out, abs_img, rel, cap))
         st = ndx__fail(NDX_ERR_INVALID, "%s: no path from %s", images_dir, out_dir);
-    if (!st) st = import_all(csv_dir, abs_img, rel, out_dir, images_dir, stats, note, note_ctx);
+    if (!st) st = import_all(csv_dir, abs_img, rel, out_dir, images_dir, dicom, stats, note, note_ctx);
     free(abs_out), free(abs_img), free(rel);
     return st;
 }
 
 /* The description CSVs and out_dir/manifest.csv (its folder made when
  * missing) checked and locked for the run. */
-ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
-                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
-                           void *note_ctx)
+static ndx_status run(const char *csv_dir, const char *images_dir, const char *out_dir, int dicom,
+                      ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                      void *note_ctx)
 {
     if (!csv_dir || !images_dir || !out_dir)
         return ndx__fail(NDX_ERR_INVALID, "import-cbis: a CSV folder, an image folder and an "
@@ -455,7 +490,24 @@ ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const ch
     if (!st) st = ndx_ioplan_output(p, "manifest.csv", man, NDX_OUT_MKDIRS);
     free(man);
     if (!st) st = ndx_ioplan_begin(p);
-    if (!st) st = import(csv_dir, images_dir, out_dir, stats, note, note_ctx);
+    if (!st) st = import(csv_dir, images_dir, out_dir, dicom, stats, note, note_ctx);
     ndx_ioplan_free(p);
     return st;
+}
+
+ndx_status ndx_cbis_import(const char *csv_dir, const char *images_dir, const char *out_dir,
+                           ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                           void *note_ctx)
+{
+    return run(csv_dir, images_dir, out_dir, 0, stats, note, note_ctx);
+}
+
+ndx_status ndx_cbis_import_dicom(const char *csv_dir, const char *dicom_dir, const char *out_dir,
+                                 ndx_cbis_stats *stats, void (*note)(void *ctx, const char *msg),
+                                 void *note_ctx)
+{
+    if (!ndx_image_dicom_available())
+        return ndx__fail(NDX_ERR_UNSUPPORTED, "import-cbis --dicom: this netdx was built without "
+                         "DICOM (make DICOM=0, or no libdcmtk-dev when it was built)");
+    return run(csv_dir, dicom_dir, out_dir, 1, stats, note, note_ctx);
 }

@@ -13,6 +13,21 @@ ndx_status ndx__manifest_check(ndx_manifest_row *r, const char *where, long line
  * length limit.  NULL (and a message) when out of memory. */
 char *ndx__join(const char *dir, const char *rel);
 
+/* rel = the path of `to` relative to folder `from` (both absolute, as
+ * realpath gives them): 0, or -1 when it does not fit in cap (cbis.c). */
+int ndx__relpath(const char *from, const char *to, char *rel, size_t cap);
+
+/* ---- a TCIA download's files (tcia.c) ---- */
+typedef struct ndx__tcia ndx__tcia;
+/* dir/metadata.csv (the NBIA Data Retriever's) read when it is there. */
+ndx_status ndx__tcia_open(const char *dir, ndx__tcia **t);
+/* Series listed in metadata.csv (0 without one). */
+size_t ndx__tcia_series(const ndx__tcia *t);
+/* The file of a CBIS CSV path p under dir, relative to dir (malloc'd), or
+ * NULL when missing: p itself, CBIS-DDSM/p, or through metadata.csv. */
+char *ndx__tcia_find(const ndx__tcia *t, const char *dir, const char *p);
+void ndx__tcia_free(ndx__tcia *t);
+
 /* ---- the phantom's noise and finish (noise.c) ---- */
 /* Fast approximate standard normal: sum of four 16-bit uniforms. */
 static inline float ndx__fast_normal(ndx_rng *r)

@@ -1,6 +1,7 @@
 /* Private helpers of the DDSM and INbreast imports (not installed):
  * outlines as chain codes and polygons (outline.c), a small Apple plist
- * reader (plist.c) and what the imports share (importutil.c). */
+ * reader (plist.c) and what the imports share (importutil.c; relative
+ * paths: ndx__relpath of data.h). */
 #ifndef NDX_IMPORT_H
 #define NDX_IMPORT_H
 
@@ -78,9 +79,6 @@ const char *ndx__plist_type_name(int type);
 /* note(ctx, printf(fmt, ...)) when note is not NULL. */
 void ndx__say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* rel = the path of `to` relative to folder `from` (both absolute):
- * malloc'd, NULL (and a message) when out of memory. */
-char *ndx__relpath(const char *from, const char *to);
 /* 1 when path is a regular file. */
 int ndx__is_file(const char *path);
 

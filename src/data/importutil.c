@@ -29,32 +29,6 @@ void ndx__say(void (*note)(void *, const char *), void *ctx, const char *fmt, ..
     free(msg);
 }
 
-char *ndx__relpath(const char *from, const char *to)
-{
-    size_t i = 0, common = 0;
-    while (from[i] && from[i] == to[i]) {
-        if (from[i] == '/') common = i;
-        i++;
-    }
-    if (!from[i] && (to[i] == '/' || !to[i])) common = i;
-    size_t ups = 0;
-    for (const char *p = from + common; *p; p++)
-        if (*p == '/' && p[1]) ups++;
-    const char *rest = to + common;
-    if (*rest == '/') rest++;
-    char *rel = malloc(3 * ups + strlen(rest) + 2);
-    if (!rel) {
-        ndx__fail(NDX_ERR_NOMEM, "out of memory for a path");
-        return NULL;
-    }
-    size_t o = 0;
-    for (size_t k = 0; k < ups; k++) memcpy(rel + o, "../", 3), o += 3;
-    if (*rest) strcpy(rel + o, rest);
-    else if (o) rel[o - 1] = 0;   /* "../.." rather than "../../" */
-    else strcpy(rel, ".");
-    return rel;
-}
-
 int ndx__is_file(const char *path)
 {
     struct stat sb;
@@ -97,16 +71,11 @@ ndx_status ndx__import_rel(const ndx__import *im, const char *path, char *rel, s
 {
     char *abs = realpath(path, NULL);
     if (!abs) return ndx__fail(NDX_ERR_IO, "%s: %s", path, strerror(errno));
-    char *r = ndx__relpath(im->abs_out, abs);
+    const int cut = ndx__relpath(im->abs_out, abs, rel, cap);
     free(abs);
-    if (!r) return NDX_ERR_NOMEM;
-    const size_t n = strlen(r);
-    ndx_status st = n < cap ? NDX_OK
-                            : ndx__fail(NDX_ERR_INVALID, "%s: its path from %s is longer than %zu "
-                                        "characters", path, im->out, cap - 1);
-    if (!st) memcpy(rel, r, n + 1);
-    free(r);
-    return st;
+    return cut ? ndx__fail(NDX_ERR_INVALID, "%s: its path from %s is longer than %zu characters",
+                           path, im->out, cap - 1)
+               : NDX_OK;
 }
 
 ndx_status ndx__import_mask(const ndx__import *im, const char *name, const uint8_t *mask, int w,

@@ -4,12 +4,14 @@
 // decoders); image.c does the arithmetic.  Every refusal names the file and
 // the tag.  DCMTK's own logging is switched off: the library never prints.
 #include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/oflog/oflog.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -18,14 +20,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 #include "netdx.h"
 #include "dicom.h"
 
 namespace {
 
-std::once_flag codecs_once;
+pthread_once_t codecs_once = PTHREAD_ONCE_INIT;
 
 void register_codecs()
 {
@@ -87,13 +88,13 @@ void optional_tags(DcmDataset *ds, ndx__dicom_info *d)
                     std::isfinite(w) && w > 0;
     d->window_center = d->has_window ? c : 0;
     d->window_width = d->has_window ? w : 0;
-    const struct { const DcmTagKey *key; const char *name; } sp[2] = {
-        {&DCM_PixelSpacing, "PixelSpacing"}, {&DCM_ImagerPixelSpacing, "ImagerPixelSpacing"}};
+    const struct { DcmTagKey key; const char *name; } sp[2] = {
+        {DCM_PixelSpacing, "PixelSpacing"}, {DCM_ImagerPixelSpacing, "ImagerPixelSpacing"}};
     d->spacing_tag = "";
     for (int i = 0; i < 2 && !d->spacing_tag[0]; i++) {
         Float64 r, cl;
-        if (ds->findAndGetFloat64(*sp[i].key, r, 0).good() &&
-            ds->findAndGetFloat64(*sp[i].key, cl, 1).good() && r > 0 && cl > 0 && r < 100 && cl < 100) {
+        if (ds->findAndGetFloat64(sp[i].key, r, 0).good() &&
+            ds->findAndGetFloat64(sp[i].key, cl, 1).good() && r > 0 && cl > 0 && r < 100 && cl < 100) {
             d->spacing_row = r, d->spacing_col = cl, d->spacing_tag = sp[i].name;
         }
     }
@@ -202,13 +203,24 @@ extern "C" int ndx__dicom_load(const char *path, int64_t max_pixels, ndx__dicom_
     int rc = check_preamble(path, err, err_n);
     if (rc) return rc;
     try {
-        std::call_once(codecs_once, register_codecs);
+        pthread_once(&codecs_once, register_codecs);
         DcmFileFormat ff;
         OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
                                     ERM_fileOnly);
-        if (c.bad())
+        if (c.bad()) {
+            OFString uid;
+            ff.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid);
+            if (!uid.empty() && DcmXfer(uid.c_str()).getXfer() == EXS_Unknown)
+                return say(err, err_n, NDX_ERR_FORMAT, "%s: (0002,0010) TransferSyntaxUID '%s' is not "
+                           "one DCMTK knows", path, uid.c_str());
+            DcmElement *pe = NULL;
+            if (ff.getDataset()->findAndGetElement(DCM_PixelData, pe).good() && pe)
+                return say(err, err_n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData: the file ends "
+                           "inside it (it declares %lu bytes): truncated; DCMTK: %s", path,
+                           (unsigned long)pe->getLength(), c.text());
             return say(err, err_n, NDX_ERR_FORMAT, "%s: not a readable DICOM file (truncated or "
                        "damaged?): DCMTK: %s", path, c.text());
+        }
         DcmDataset *ds = ff.getDataset();
         if ((rc = image_tags(ds, info, path, err, err_n)) || (rc = check_syntax(ff, info, path, err, err_n)))
             return rc;
