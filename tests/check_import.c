@@ -7,6 +7,7 @@
 #include "netdx.h"
 #include "netdx_import.h"
 #include "testutil.h"
+#include "dicom_fixture.h"
 #include "../src/data/import.h"
 
 /* dir/rel for a manifest's relative paths (up to 511 characters): one of
@@ -461,14 +462,22 @@ static void put_roi(char *buf, size_t cap, const char *name, int n, const char *
 }
 
 /* An INbreast folder in dir: two images (File Names 20586908, 20586934),
- * the first with the ROI file xml, and the table. */
-static void inbreast_fixture(const char *dir, const char *xml)
+ * the first with the ROI file xml (and as DICOM when dicom is 1), and the
+ * table. */
+static void inbreast_fixture(const char *dir, const char *xml, int dicom)
 {
     ck_assert_int_eq(mkdir(tu_tmppath(dir, "AllXML"), 0755) | mkdir(tu_tmppath(dir, "AllPNGs"), 0755), 0);
     static uint16_t px[80 * 60];
     for (int i = 0; i < 80 * 60; i++) px[i] = (uint16_t)(i * 7);
-    ck_assert_int_eq(ndx_png_write16(tu_tmppath(dir, "AllPNGs/20586908_6c613a14b80a8591_MG_R_CC_ANON.png"),
-                                     px, 80, 60), NDX_OK);
+    if (dicom) {
+        dcm_fx fx = {0};
+        fx.w = 80, fx.h = 60, fx.px = px, fx.spacing = "0.07\\0.07";
+        fx.image_laterality = "R", fx.view = "CC";
+        dcm_write(tu_tmppath(dir, "AllPNGs/20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm"), &fx);
+    } else {
+        ck_assert_int_eq(ndx_png_write16(tu_tmppath(dir, "AllPNGs/20586908_6c613a14b80a8591_MG_R_CC_ANON.png"),
+                                         px, 80, 60), NDX_OK);
+    }
     ck_assert_int_eq(ndx_png_write16(tu_tmppath(dir, "AllPNGs/20586934_6c613a14b80a8591_MG_L_ML_ANON.png"),
                                      px, 80, 60), NDX_OK);
     put_text(tu_tmppath(dir, "AllPNGs/notes.txt"), "not an image");
@@ -503,10 +512,18 @@ START_TEST(inbreast_import)
     put_roi(xml, sizeof xml, "Calcification", 1, two);
     put_roi(xml, sizeof xml, "Point 1", 1, pt);
     strcat(xml, "\t\t\t</array>\n\t\t</dict>\n\t</array>\n</dict>\n</plist>\n");
-    inbreast_fixture(dir, xml);
+    inbreast_fixture(dir, xml, _i);
     static char notes[8192];
     ndx_import_stats st;
     ck_assert_msg(inbreast_run(dir, &st, notes) == NDX_OK, "%s", ndx_last_error());
+    if (_i && !ndx_image_dicom_available()) {   /* make DICOM=0: the .dcm said and left out */
+        ck_assert_msg(strstr(notes, "20586908_6c613a14b80a8591_MG_R_CC_ANON.dcm") &&
+                      strstr(notes, "image left out"), "%s", notes);
+        ck_assert_int_eq(st.images, 1);
+        ck_assert_int_eq(st.skipped, 1);
+        tu_tmpdir_remove(dir);
+        return;
+    }
     ck_assert_msg(strstr(notes, "20586908.xml:") && strstr(notes, "ROI 5 'Point 1': not a lesion "
                   "kind netdx maps"), "%s", notes);
     ck_assert_int_eq(st.images, 2);
@@ -531,6 +548,8 @@ START_TEST(inbreast_import)
         ck_assert_str_eq(r->side, "RIGHT");
         ck_assert_str_eq(r->view, "CC");
         ck_assert_int_eq(r->breast_density, 2);
+        ck_assert_str_eq(r->image_path + strlen(r->image_path) - 4, _i ? ".dcm" : ".png");
+        ck_assert_double_eq(r->pixel_spacing_mm, _i ? 0.07 : 0);   /* the DICOM's spacing */
         ck_assert_int_eq(r->assessment, 4);
         ck_assert_str_eq(r->pathology, "MALIGNANT");
         ck_assert_str_eq(r->pathology_source, "birads");
@@ -620,7 +639,7 @@ START_TEST(inbreast_bad_xml)
     const char *pts[2] = {"(10, 10)", "(12, abc)"};
     put_roi(xml, sizeof xml, "Mass", 2, pts);
     strcat(xml, "\t\t\t</array>\n\t\t</dict>\n\t</array>\n</dict>\n</plist>\n");
-    inbreast_fixture(dir, xml);
+    inbreast_fixture(dir, xml, 0);
     static char notes[8192];
     ndx_import_stats st;
     ck_assert_msg(inbreast_run(dir, &st, notes) == NDX_OK, "%s", ndx_last_error());
@@ -645,7 +664,7 @@ int main(int argc, char **argv)
     tcase_add_test(t, ddsm_overlay_round_trip);
     tcase_add_test(t, ddsm_cli_to_patches);
     tcase_add_test(t, ddsm_bad_input);
-    tcase_add_test(t, inbreast_import);
+    tcase_add_loop_test(t, inbreast_import, 0, 2);   /* PNG, DICOM */
     tcase_add_test(t, inbreast_bad_xml);
     suite_add_tcase(s, t);
     return tu_run(s);
