@@ -384,7 +384,7 @@ static ndx_status abnormality(lines *L, int k, int w, int h, abn *a)
     if (!st && !a->ndesc)
         st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: ABNORMALITY %d without LESION_TYPE", L->path, line, k);
     if (!st) st = keyword_int(L, &wh, "ASSESSMENT", 0, 5, &a->assessment);
-    if (!st) st = keyword_int(L, &wh, "SUBTLETY", 1, 5, &a->subtlety);
+    if (!st) st = keyword_int(L, &wh, "SUBTLETY", 0, 5, &a->subtlety);
     if (!st) st = keyword(L, &wh, "PATHOLOGY", tok, &nt, &line);
     if (!st && (nt < 2 || strlen(tok[1]) >= sizeof a->pathology))
         st = ndx__fail(NDX_ERR_FORMAT, "%s:%ld: PATHOLOGY without a value", L->path, line);
