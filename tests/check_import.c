@@ -416,6 +416,60 @@ static void ddsm_bad(const char *ovl, int density, const char *want)
     tu_tmpdir_remove(dir);
 }
 
+START_TEST(ddsm_types)
+{
+    /* A mass with calcifications is two rows sharing one mask; OTHER is
+     * kept as type other; an UNPROVEN lesion is left out, said. */
+    char dir[256];
+    tu_tmpdir_make(dir, "netdx_import");
+    write_ics(dir, 64, 48, 4);
+    put_text(tu_tmppath(dir, "A_0001_1.LEFT_CC.OVERLAY"),
+             "TOTAL_ABNORMALITIES 3\nABNORMALITY 1\n"
+             "LESION_TYPE MASS SHAPE IRREGULAR MARGINS ILL_DEFINED\n"
+             "LESION_TYPE CALCIFICATION TYPE LUCENT_CENTER DISTRIBUTION N/A\n"
+             "ASSESSMENT 4\nSUBTLETY 0\nPATHOLOGY BENIGN\nTOTAL_OUTLINES 1\nBOUNDARY\n"
+             "10 10 2 2 4 4 6 6 0 0 #\nABNORMALITY 2\nLESION_TYPE OTHER\nASSESSMENT 2\n"
+             "SUBTLETY 3\nPATHOLOGY BENIGN_WITHOUT_CALLBACK\nTOTAL_OUTLINES 1\nBOUNDARY\n"
+             "40 20 4 #\nABNORMALITY 3\nLESION_TYPE MASS SHAPE OVAL MARGINS OBSCURED\n"
+             "ASSESSMENT 3\nSUBTLETY 2\nPATHOLOGY UNPROVEN\nTOTAL_OUTLINES 1\nBOUNDARY\n"
+             "30 30 2 #\n");
+    uint16_t px[64 * 48] = {0};
+    ck_assert_int_eq(ndx_png_write16(tu_tmppath(dir, "A_0001_1.LEFT_CC.png"), px, 64, 48), NDX_OK);
+    static char notes[8192];
+    ndx_import_stats st;
+    ck_assert_msg(ndx_ddsm_import(dir, NULL, tu_tmppath(dir, "out"), &st, collect, notes) == NDX_OK,
+                  "%s", ndx_last_error());
+    ck_assert_msg(strstr(notes, "A_0001_1.LEFT_CC.OVERLAY:19: ABNORMALITY 3: pathology UNPROVEN: "
+                         "left out"), "%s", notes);
+    ck_assert_int_eq(st.lesions, 3);
+    ck_assert_int_eq(st.dropped, 1);
+    ndx_manifest m;
+    ck_assert_msg(ndx_manifest_read(tu_tmppath(dir, "out/manifest.csv"), &m) == NDX_OK, "%s",
+                  ndx_last_error());
+    ck_assert_uint_eq(m.n, 3);
+    const ndx_manifest_row *r = m.rows;
+    ck_assert_str_eq(r[0].abnormality_type, "mass");
+    ck_assert_str_eq(r[0].mass_shape, "IRREGULAR");
+    ck_assert_str_eq(r[1].abnormality_type, "calcification");
+    ck_assert_str_eq(r[1].calc_type, "LUCENT_CENTERED");
+    ck_assert_str_eq(r[1].calc_distribution, "");
+    ck_assert_str_eq(r[0].mask_path, r[1].mask_path);
+    ck_assert_int_eq(r[0].subtlety, 0);
+    ck_assert_str_eq(r[2].abnormality_type, "other");
+    ck_assert_str_eq(r[2].finding, "OTHER");
+    ck_assert_int_eq(r[2].abnormality_id, 2);
+    int w, h;
+    uint8_t *k = read_mask(rowpath(dir, "out/masks/A_0001_1.LEFT_CC_2.png"), &w, &h);
+    ck_assert_int_eq(k[20 * 64 + 40] + k[21 * 64 + 40], 2 * 255);   /* the two-pixel line */
+    long on = 0;
+    for (int i = 0; i < w * h; i++) on += k[i] != 0;
+    ck_assert_int_eq(on, 2);
+    free(k);
+    ndx_manifest_free(&m);
+    tu_tmpdir_remove(dir);
+}
+END_TEST
+
 #define HEAD "TOTAL_ABNORMALITIES 1\nABNORMALITY 1\n"
 #define MASS "LESION_TYPE MASS SHAPE OVAL MARGINS CIRCUMSCRIBED\n"
 #define TAIL "ASSESSMENT 4\nSUBTLETY 3\nPATHOLOGY MALIGNANT\nTOTAL_OUTLINES 1\nBOUNDARY\n"
@@ -663,6 +717,7 @@ int main(int argc, char **argv)
     tcase_add_test(t, chain_round_trip_phantoms);
     tcase_add_test(t, ddsm_overlay_round_trip);
     tcase_add_test(t, ddsm_cli_to_patches);
+    tcase_add_test(t, ddsm_types);
     tcase_add_test(t, ddsm_bad_input);
     tcase_add_loop_test(t, inbreast_import, 0, 2);   /* PNG, DICOM */
     tcase_add_test(t, inbreast_bad_xml);
