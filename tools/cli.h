@@ -55,6 +55,8 @@ int cmd_infer(int argc, char **argv);
 int cli_model_info(const char *model, int input_size);
 int cmd_synth(int argc, char **argv);
 int cmd_import_cbis(int argc, char **argv);
+int cmd_import_ddsm(int argc, char **argv);       /* tools/cmd_import.c */
+int cmd_import_inbreast(int argc, char **argv);   /* tools/cmd_import.c */
 int cmd_import_vindr(int argc, char **argv);
 int cmd_patches(int argc, char **argv);
 int cmd_train(int argc, char **argv);   /* tools/cmd_train.c */

@@ -68,6 +68,8 @@ static const struct {
     {"synth", cmd_synth, "phantom mammograms, lesion masks, manifest.csv"},
     {"import-cbis", cmd_import_cbis, "CBIS-DDSM description CSVs + PNGs or DICOM -> manifest.csv"},
     {"import-vindr", cmd_import_vindr, "VinDr-Mammo CSVs + DICOM -> manifest.csv, box masks"},
+    {"import-ddsm", cmd_import_ddsm, "DDSM .ics/.OVERLAY case folders + PNGs -> manifest.csv, masks"},
+    {"import-inbreast", cmd_import_inbreast, "INbreast XML ROIs, CSV + DICOM or PNGs -> manifest.csv, masks"},
     {"patches", cmd_patches, "sliding-window patches, labels, split -> patches.csv"},
     {"train", cmd_train, "fine-tune with SGD, validation AUC, checkpoints -> model.safetensors"},
     {"eval", cmd_eval, "AUC, accuracy, ROC PNG and per-patch scores of a split"},
