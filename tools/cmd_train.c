@@ -86,6 +86,34 @@ static void train_help(void)
            "See docs/training.md and docs/mpi.md.\n");
 }
 
+/* The run (under mpirun: this rank's part of every batch, summed; rank 0
+ * alone shows progress and prints), then the kept model and test AUC. */
+static int train_run(ndx_train_opts *o)
+{
+    const int mpi = cli_mpi_train(o);   /* under mpirun: this rank's part, summed */
+    if (mpi) return mpi;
+    progress_ctx pc = {0};
+    pc.batch = o->batch;
+    pc.ranks = cli_mpi_size();
+    if (o->rank == 0) {   /* only rank 0 speaks */
+        o->progress = on_progress;
+        o->progress_ctx = &pc;
+        o->note = on_note;
+    }
+    double test_auc;
+    if (ndx_train(o, &test_auc) != NDX_OK) {
+        if (pc.epoch) cli_progress_end(&pc.bar);
+        return cli_fail("train");
+    }
+    if (o->rank != 0) return EXIT_OK;
+    printf("%s model: %s\n", o->keep == NDX_KEEP_LAST ? "last" : "best", o->out);
+    if (isnan(test_auc))
+        printf("test AUC: n/a (the test split lacks patches of one class)\n");
+    else
+        printf("test AUC: %.4f\n", test_auc);
+    return EXIT_OK;
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -187,28 +215,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "netdx train: --arch, --data and --out are required (see --help)\n");
         return EXIT_USAGE;
     }
-    const int mpi = cli_mpi_train(&o);   /* under mpirun: this rank's part, summed */
-    if (mpi) return mpi;
-    progress_ctx pc = {0};
-    pc.batch = o.batch;
-    pc.ranks = cli_mpi_size();
-    if (o.rank == 0) {   /* only rank 0 speaks */
-        o.progress = on_progress;
-        o.progress_ctx = &pc;
-        o.note = on_note;
-    }
-    double test_auc;
-    if (ndx_train(&o, &test_auc) != NDX_OK) {
-        if (pc.epoch) cli_progress_end(&pc.bar);
-        return cli_fail("train");
-    }
-    if (o.rank != 0) return EXIT_OK;
-    printf("%s model: %s\n", o.keep == NDX_KEEP_LAST ? "last" : "best", o.out);
-    if (isnan(test_auc))
-        printf("test AUC: n/a (the test split lacks patches of one class)\n");
-    else
-        printf("test AUC: %.4f\n", test_auc);
-    return EXIT_OK;
+    return train_run(&o);
 }
 
 int cmd_eval(int argc, char **argv)
