@@ -122,6 +122,12 @@ for extra in bilinear synth dissect survey report; do
         echo
     fi
 done
+if command -v mpirun >/dev/null && ${1:-build}/netdx info | grep -q '^mpi: Open MPI'; then
+    echo "## mpi (dissection and training across processes)"
+    echo
+    $PY bench/bench_mpi.py "${1:-build}"
+    echo
+fi
 } > "$tmp"
 status=$?
 cat "$tmp.log" >&2 2>/dev/null

@@ -6,8 +6,19 @@
  *   - `mpirun -np 1/2/3 netdx dissect` writes units.csv and units.json
  *     byte-identical to the one-process run (two layers, quantile and
  *     relative thresholds);
+ *   - `mpirun -np 2/3 netdx train` writes the model of one process running
+ *     the batch in 2/3 parts (--parts), byte for byte;
+ *   - a rank killed with SIGKILL mid-run (training, dissection) makes the
+ *     whole job exit non-zero, naming the rank and the signal, and leaves
+ *     the last checkpoint (the earlier dissection) intact; training
+ *     resumed from that checkpoint under mpirun ends with the model of a
+ *     run that never stopped;
  *   - bad options under several ranks fail the whole job. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +103,12 @@ END_TEST
  * still caught by the plain runs of this suite and by every other suite. */
 #define MPIRUN "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun"
 
+/* The training runs: the fixture's tiny at 32 px, one epoch unless
+ * --epochs follows, batch 6 (2 or 3 parts). */
+#define KILL_EPOCHS 3
+#define TRAIN "train --arch tiny --input-size 32 --batch 6 --threads 1 --sampler shuffle " \
+    "--flips --keep last --seed 7 --data"
+
 static int same_file(const char *a, const char *b, const char *name)
 {
     char p[700], q[700];
@@ -130,6 +147,213 @@ START_TEST(test_mpirun_identical)
 }
 END_TEST
 
+static void mkdir_in(const char *sub)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    ck_assert(mkdir(p, 0777) == 0 || errno == EEXIST);
+}
+
+START_TEST(test_mpirun_train)
+{
+    if (!mpi_built()) {
+        printf("SKIPPED: mpirun training (netdx built without MPI: make MPI=1)\n");
+        return;
+    }
+    const int np = 2 + _i;
+    char a[32], b[32];
+    snprintf(a, sizeof a, "parts%d", np);
+    snprintf(b, sizeof b, "np%d", np);
+    mkdir_in(a), mkdir_in(b);
+    ck_assert_msg(run("%s " TRAIN " %s --parts %d --out %s/%s/m.safetensors", bin, data, np, dir,
+                      a) == 0, "--parts %d failed: %.3000s", np, out_text());
+    ck_assert_msg(run(MPIRUN " -np %d --oversubscribe %s " TRAIN " %s --out %s/%s/m.safetensors",
+                      np, bin, data, dir, b) == 0, "mpirun -np %d train failed: %.3000s", np,
+                  out_text());
+    char *s = out_text(), *said = strstr(s, "last model:");   /* rank 0 only */
+    ck_assert_msg(said && !strstr(said + 1, "last model:"), "%s", s);
+    free(s);
+    ck_assert(same_file(a, b, "m.safetensors"));
+    /* the whole batch in one part: other bits (batch norm on parts of 3 or
+     * 2 images, sums in another order), a step of nearly the same size
+     * and direction: |w_parts - w_whole| a small fraction (0.10 and 0.15
+     * measured) of the epoch's change |w_whole - w_init| */
+    ck_assert_int_eq(run("%s " TRAIN " %s --out %s/%s/whole.safetensors", bin, data, dir, a), 0);
+    char p[400];
+    ndx_net *x = NULL, *y = NULL, *z = NULL;
+    snprintf(p, sizeof p, "%s/%s/m.safetensors", dir, a);
+    ck_assert_int_eq(ndx_net_load(p, &x), NDX_OK);
+    snprintf(p, sizeof p, "%s/%s/whole.safetensors", dir, a);
+    ck_assert_int_eq(ndx_net_load(p, &y), NDX_OK);
+    ck_assert_int_eq(ndx_zoo_build("tiny", 2, 32, 7, &z), NDX_OK);   /* train's start */
+    size_t n = 0, m = 0, k = 0;
+    const float *u = ndx_net_params(x, &n), *v = ndx_net_params(y, &m), *w = ndx_net_params(z, &k);
+    ck_assert(u && v && w && n == m && n == k);
+    double apart = 0, moved = 0;
+    for (size_t i = 0; i < n; i++)
+        apart += ((double)u[i] - v[i]) * ((double)u[i] - v[i]),
+        moved += ((double)v[i] - w[i]) * ((double)v[i] - w[i]);
+    const double ratio = sqrt(apart / moved);
+    fprintf(stderr, "--parts %d vs the whole batch: |w_parts - w_whole| / |w_whole - w_init| = "
+            "%.3f\n", np, ratio);
+    ck_assert_msg(apart > 0 && ratio < 0.3, "ratio %g", ratio);
+    ndx_net_free(x), ndx_net_free(y), ndx_net_free(z);
+}
+END_TEST
+
+/* ---- a rank killed mid-run ------------------------------------------------ */
+
+/* Starts a command line in the background, its ranks tagged with this
+ * suite's folder in their environment; its exit status goes to DIR/rc. */
+static void start_bg(const char *fmt, ...)
+{
+    char args[3000], cmd[6000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "rm -f %s/rc; (NDX_CHECK_MPI_TAG=%s OMPI_ALLOW_RUN_AS_ROOT=1 "
+             "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 %s > %s/out 2>&1; echo $? > %s/rc.tmp; "
+             "mv %s/rc.tmp %s/rc) &", dir, dir, args, dir, dir, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void nap(void)
+{
+    const struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* The background job's exit status, waiting up to 60 s (-1: still running). */
+static int wait_bg(void)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/rc", dir);
+    for (int i = 0; i < 6000; i++, nap()) {
+        char *s = tu_slurp(p, NULL);
+        if (s) {
+            const int rc = atoi(s);
+            free(s);
+            return rc;
+        }
+    }
+    return -1;
+}
+
+/* 1 when the NUL-separated environment env (n bytes) holds the entry e. */
+static int env_has(const char *env, size_t n, const char *e)
+{
+    for (size_t i = 0; i < n; i += strlen(env + i) + 1)
+        if (!strcmp(env + i, e)) return 1;
+    return 0;
+}
+
+/* A /proc file (its size reads as 0) into buf (cap bytes, NUL added):
+ * its length, 0 when it cannot be read. */
+static size_t read_proc(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = 0;
+    if (f) {
+        for (size_t got; n < cap - 1 && (got = fread(buf + n, 1, cap - 1 - n, f)) > 0;) n += got;
+        fclose(f);
+    }
+    buf[n] = 0;
+    return n;
+}
+
+/* The pid of the tagged job's netdx of rank `rank`, 0 while there is none. */
+static pid_t rank_pid(int rank)
+{
+    char tag[400], rk[64];
+    snprintf(tag, sizeof tag, "NDX_CHECK_MPI_TAG=%s", dir);
+    snprintf(rk, sizeof rk, "OMPI_COMM_WORLD_RANK=%d", rank);
+    DIR *d = opendir("/proc");
+    ck_assert_ptr_nonnull(d);
+    pid_t found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char p[300], comm[64];
+        static char env[1 << 17];
+        snprintf(p, sizeof p, "/proc/%s/comm", e->d_name);
+        if (!read_proc(p, comm, sizeof comm) || strcmp(comm, "netdx\n")) continue;
+        snprintf(p, sizeof p, "/proc/%s/environ", e->d_name);
+        const size_t n = read_proc(p, env, sizeof env);
+        if (env_has(env, n, tag) && env_has(env, n, rk)) found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Kills rank 1 of the background job with SIGKILL once `when` exists (NULL:
+ * as soon as the rank runs); then the job must fail, saying so. */
+static void kill_rank1(const char *when)
+{
+    struct stat st;
+    pid_t pid = 0;
+    for (int i = 0; i < 6000 && !pid; i++, nap())
+        if (!when || stat(when, &st) == 0) pid = rank_pid(1);
+    ck_assert_msg(pid > 0, "rank 1 of the job never ran (or %s never came): %.3000s",
+                  when ? when : "-", out_text());
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    const int rc = wait_bg();
+    char *s = out_text();
+    ck_assert_msg(rc > 0, "the job with a killed rank exited %d: %.3000s", rc, s);
+    ck_assert_msg(strstr(s, "signal 9") != NULL || strstr(s, "Killed") != NULL, "%s", s);
+    free(s);
+}
+
+START_TEST(test_mpirun_train_killed)
+{
+    if (!mpi_built()) {
+        printf("SKIPPED: mpirun training with a killed rank (netdx built without MPI)\n");
+        return;
+    }
+    mkdir_in("kill"), mkdir_in("whole");
+    char ck[400];
+    snprintf(ck, sizeof ck, "%s/kill/m.ckpt", dir);
+    start_bg(MPIRUN " -np 2 --oversubscribe %s " TRAIN " %s --epochs %d --checkpoint-every 2 "
+             "--checkpoint %s --out %s/kill/m.safetensors", bin, data, KILL_EPOCHS, ck, dir);
+    kill_rank1(ck);
+    ndx_ckpt_state cs;
+    ck_assert_msg(ndx_ckpt_peek(ck, &cs) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_msg(cs.step > 0 && cs.epoch < KILL_EPOCHS, "step %lld epoch %lld",
+                  (long long)cs.step, (long long)cs.epoch);
+    /* resumed under mpirun: the model of a run that never stopped */
+    ck_assert_msg(run(MPIRUN " -np 2 --oversubscribe %s " TRAIN " %s --epochs %d --resume %s "
+                      "--checkpoint %s --out %s/kill/m.safetensors", bin, data, KILL_EPOCHS, ck,
+                      ck, dir) == 0, "resume failed: %.3000s", out_text());
+    ck_assert(run(MPIRUN " -np 2 --oversubscribe %s " TRAIN " %s --epochs %d "
+                  "--out %s/whole/m.safetensors", bin, data, KILL_EPOCHS, dir) == 0);
+    ck_assert(same_file("whole", "kill", "m.safetensors"));
+}
+END_TEST
+
+START_TEST(test_mpirun_dissect_killed)
+{
+    if (!mpi_built()) {
+        printf("SKIPPED: mpirun dissection with a killed rank (netdx built without MPI)\n");
+        return;
+    }
+    char opts[1200];
+    snprintf(opts, sizeof opts, "dissect --model %s --data %s --split train --layer features.14 "
+             "--layer features.17 --topk 8 --batch 2 --images 0 --threads 1 --out %s/dk",
+             model, data, dir);
+    ck_assert_int_eq(run("%s %s", bin, opts), 0);
+    char p[400];
+    snprintf(p, sizeof p, "%s/dk/units.csv", dir);
+    size_t n = 0, m = 0;
+    char *before = tu_slurp(p, &n);
+    ck_assert_ptr_nonnull(before);
+    /* the same folder again under mpirun (a different top-k), a rank killed */
+    start_bg(MPIRUN " -np 2 --oversubscribe %s %s --topk 4", bin, opts);
+    kill_rank1(NULL);
+    char *after = tu_slurp(p, &m);
+    ck_assert_msg(after && n == m && !memcmp(before, after, n), "%s changed", p);
+    free(before), free(after);
+}
+END_TEST
+
 START_TEST(test_mpirun_bad_options)
 {
     if (!mpi_built()) {
@@ -148,6 +372,13 @@ START_TEST(test_mpirun_bad_options)
     char p[400];
     snprintf(p, sizeof p, "%s/bad", dir);
     ck_assert(stat(p, &st) != 0);
+    /* a batch that the ranks cannot share equally */
+    ck_assert_int_ne(run(MPIRUN " -np 2 --oversubscribe %s train --arch tiny --input-size 32 "
+                         "--data %s --batch 7 --epochs 1 --out %s/bad.safetensors", bin, data,
+                         dir), 0);
+    s = out_text();
+    ck_assert_msg(strstr(s, "equal parts") != NULL, "%s", s);
+    free(s);
 }
 END_TEST
 
@@ -161,6 +392,9 @@ int main(int argc, char **argv)
     tcase_add_unchecked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_info_or_refusal);
     tcase_add_loop_test(tc, test_mpirun_identical, 0, 2);
+    tcase_add_loop_test(tc, test_mpirun_train, 0, 2);
+    tcase_add_test(tc, test_mpirun_train_killed);
+    tcase_add_test(tc, test_mpirun_dissect_killed);
     tcase_add_test(tc, test_mpirun_bad_options);
     suite_add_tcase(s, tc);
     return tu_run(s);

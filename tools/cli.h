@@ -39,12 +39,16 @@ void cli_progress_end(cli_progress *p);
  * rank when code is not 0 and there are several; returns code.
  * cli_mpi_library: "none (...)" or MPI_Get_library_version's first line.
  * cli_mpi_dissect: under several ranks, rank r dissects shard r of P and
- * the states merge on rank 0 (returns an exit code on bad options, else 0). */
+ * the states merge on rank 0 (returns an exit code on bad options, else 0).
+ * cli_mpi_train: under several ranks, rank r runs part r of every batch and
+ * the gradients are summed over the ranks in rank order (same returns). */
 struct ndx_dissect_run_opts;
+struct ndx_train_opts;
 int cli_mpi_start(int *argc, char ***argv);
 int cli_mpi_end(int code);
 const char *cli_mpi_library(char *buf, size_t n);
 int cli_mpi_dissect(struct ndx_dissect_run_opts *o);
+int cli_mpi_train(struct ndx_train_opts *o);
 int cli_mpi_rank(void);
 int cli_mpi_size(void);
 

@@ -13,6 +13,7 @@ typedef struct progress_ctx {
     cli_progress bar;
     int epoch;           /* of the bar shown, 0 = none */
     long batch;          /* images per batch */
+    int ranks;           /* under mpirun, 1 alone */
     char what[64];
 } progress_ctx;
 
@@ -30,7 +31,11 @@ static void on_progress(void *ctx, const ndx_train_progress *p)
         return;
     }
     if (c->epoch != p->epoch) {
-        snprintf(c->what, sizeof c->what, "epoch %d/%d", p->epoch, p->epochs);
+        if (c->ranks > 1)
+            snprintf(c->what, sizeof c->what, "epoch %d/%d, %d ranks", p->epoch, p->epochs,
+                     c->ranks);
+        else
+            snprintf(c->what, sizeof c->what, "epoch %d/%d", p->epoch, p->epochs);
         cli_progress_start(&c->bar, c->what, "img", p->batches * c->batch);
         c->epoch = p->epoch;
         return;   /* the epoch's first call comes before its first batch */
@@ -60,7 +65,7 @@ static void train_help(void)
            "         [--input-size S] [--seed S] [--threads T] [--flips]\n"
            "         [--checkpoint-every N] [--checkpoint FILE] [--resume CKPT]\n"
            "         [--sampler balanced|shuffle] [--lr-step EPOCHS] [--lr-gamma 0.1]\n"
-           "         [--keep best|last] [--classes 2|3]\n"
+           "         [--keep best|last] [--classes 2|3] [--parts P]\n"
            "Fine-tunes NAME with SGD on the training patches of DIR/patches.csv:\n"
            "--classes 2 malignant or not, 3 no cancer / benign / malignant (the AUC\n"
            "is malignant vs the rest); --sampler balanced (half the draws malignant)\n"
@@ -75,7 +80,38 @@ static void train_help(void)
            "and the test-split AUC is printed.  Defaults: --epochs 10 --batch 32\n"
            "--seed 1 --sampler balanced --keep best --classes 2, no step decay, the\n"
            "architecture's input size (netdx info lists them), the paper's\n"
-           "optimiser settings.  See docs/training.md.\n");
+           "optimiser settings.  --parts P cuts every batch into P parts run one\n"
+           "after the other (batch norm per part), gradients summed in order: what\n"
+           "mpirun -np P netdx train does with one part per rank, bit for bit.\n"
+           "See docs/training.md and docs/mpi.md.\n");
+}
+
+/* The run (under mpirun: this rank's part of every batch, summed; rank 0
+ * alone shows progress and prints), then the kept model and test AUC. */
+static int train_run(ndx_train_opts *o)
+{
+    const int mpi = cli_mpi_train(o);   /* under mpirun: this rank's part, summed */
+    if (mpi) return mpi;
+    progress_ctx pc = {0};
+    pc.batch = o->batch;
+    pc.ranks = cli_mpi_size();
+    if (o->rank == 0) {   /* only rank 0 speaks */
+        o->progress = on_progress;
+        o->progress_ctx = &pc;
+        o->note = on_note;
+    }
+    double test_auc;
+    if (ndx_train(o, &test_auc) != NDX_OK) {
+        if (pc.epoch) cli_progress_end(&pc.bar);
+        return cli_fail("train");
+    }
+    if (o->rank != 0) return EXIT_OK;
+    printf("%s model: %s\n", o->keep == NDX_KEEP_LAST ? "last" : "best", o->out);
+    if (isnan(test_auc))
+        printf("test AUC: n/a (the test split lacks patches of one class)\n");
+    else
+        printf("test AUC: %.4f\n", test_auc);
+    return EXIT_OK;
 }
 
 int cmd_train(int argc, char **argv)
@@ -91,7 +127,8 @@ int cmd_train(int argc, char **argv)
         {"checkpoint-every", required_argument, 0, 'k'}, {"flips", no_argument, 0, 'f'},
         {"sampler", required_argument, 0, 'P'},      {"lr-step", required_argument, 0, 'L'},
         {"lr-gamma", required_argument, 0, 'g'},     {"keep", required_argument, 0, 'K'},
-        {"classes", required_argument, 0, 'C'},      {"help", no_argument, 0, 'h'},
+        {"classes", required_argument, 0, 'C'},      {"parts", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ndx_train_opts o;
     ndx_train_defaults(&o);
@@ -99,7 +136,7 @@ int cmd_train(int argc, char **argv)
     long v;
     int c;
     optind = 1;
-    const char *shorts = "a:d:W:e:b:l:m:w:S:s:t:o:r:c:k:fP:L:g:K:C:h";
+    const char *shorts = "a:d:W:e:b:l:m:w:S:s:t:o:r:c:k:fP:L:g:K:C:p:h";
     while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         switch (c) {
         case 'a': o.arch = optarg; break;
@@ -122,6 +159,10 @@ int cmd_train(int argc, char **argv)
         case 'C':
             if (cli_int("train", "classes", optarg, 2, 3, &v)) return EXIT_USAGE;
             o.classes = (int)v;
+            break;
+        case 'p':
+            if (cli_int("train", "parts", optarg, 1, 65536, &v)) return EXIT_USAGE;
+            o.parts = (int)v;
             break;
         case 'L':
             if (cli_int("train", "lr-step", optarg, 0, 100000, &v)) return EXIT_USAGE;
@@ -174,22 +215,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "netdx train: --arch, --data and --out are required (see --help)\n");
         return EXIT_USAGE;
     }
-    progress_ctx pc = {0};
-    pc.batch = o.batch;
-    o.progress = on_progress;
-    o.progress_ctx = &pc;
-    o.note = on_note;
-    double test_auc;
-    if (ndx_train(&o, &test_auc) != NDX_OK) {
-        if (pc.epoch) cli_progress_end(&pc.bar);
-        return cli_fail("train");
-    }
-    printf("%s model: %s\n", o.keep == NDX_KEEP_LAST ? "last" : "best", o.out);
-    if (isnan(test_auc))
-        printf("test AUC: n/a (the test split lacks patches of one class)\n");
-    else
-        printf("test AUC: %.4f\n", test_auc);
-    return EXIT_OK;
+    return train_run(&o);
 }
 
 int cmd_eval(int argc, char **argv)

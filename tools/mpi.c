@@ -6,7 +6,11 @@
  *
  * Dissection: rank r dissects shard r of P; the states are merged by a
  * tree (at step k = 1, 2, 4, ... rank r, a multiple of 2k, receives from
- * r + k), each state serialised as its .dstate bytes; rank 0 writes. */
+ * r + k), each state serialised as its .dstate bytes; rank 0 writes.
+ *
+ * Training: rank r runs part r of P of every batch; the gradients are
+ * summed in rank order (allreduce below); rank 0 writes. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +202,66 @@ int cli_mpi_dissect(ndx_dissect_run_opts *o)
     o->reduce = reduce, o->bcast = bcast;
     return 0;
 }
+
+/* Rank-ordered sums, the same bits on every rank and as one process
+ * adding the parts in order: element i of f lives in the chunk of rank
+ * c = the one whose [nf c / P, nf (c+1) / P) holds it; every rank sends
+ * chunk c to rank c (MPI_Alltoallv), rank c adds the P pieces in rank
+ * order, and the summed chunks go back to every rank (MPI_Allgatherv).
+ * Each rank sends and receives 2 (P-1)/P x 4 nf bytes, as a ring
+ * allreduce does.  The nd doubles (loss, counts) are gathered whole. */
+static int allreduce(void *ctx, float *f, size_t nf, double *d, size_t nd)
+{
+    (void)ctx;
+    const int P = mpi_size, me = mpi_rank;
+    if (nf > INT_MAX || nd > INT_MAX / (size_t)P)
+        return ndx_fail_io("MPI: summing 2^31 gradients or more (not supported)");
+    int *cnt = malloc(4 * (size_t)P * sizeof *cnt);
+    const size_t mine = nf * (size_t)(me + 1) / P - nf * (size_t)me / P;
+    float *pieces = malloc(((size_t)P * mine + 1) * sizeof *pieces);
+    double *all = malloc(((size_t)P * nd + 1) * sizeof *all);
+    if (!cnt || !pieces || !all) {   /* this rank's exit then stops the others */
+        free(cnt), free(pieces), free(all);
+        return ndx_fail_io("MPI: memory for summing the gradients");
+    }
+    int rc = 0, *dsp = cnt + P, *rcnt = cnt + 2 * P, *rdsp = cnt + 3 * P;
+    for (int q = 0; q < P; q++) {
+        dsp[q] = (int)(nf * (size_t)q / P);
+        cnt[q] = (int)(nf * (size_t)(q + 1) / P) - dsp[q];
+        rcnt[q] = (int)mine, rdsp[q] = q * (int)mine;
+    }
+    rc = MPI_Alltoallv(f, cnt, dsp, MPI_FLOAT, pieces, rcnt, rdsp, MPI_FLOAT,
+                             MPI_COMM_WORLD) != MPI_SUCCESS;
+    if (!rc) {
+        float *s = f + dsp[me];
+        memcpy(s, pieces, mine * sizeof *s);
+        for (int q = 1; q < P; q++)
+            for (size_t i = 0; i < mine; i++) s[i] += pieces[(size_t)q * mine + i];
+    }
+    rc = rc || MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, f, cnt, dsp, MPI_FLOAT,
+                              MPI_COMM_WORLD) != MPI_SUCCESS;
+    rc = rc || MPI_Allgather(d, (int)nd, MPI_DOUBLE, all, (int)nd, MPI_DOUBLE,
+                             MPI_COMM_WORLD) != MPI_SUCCESS;
+    for (size_t j = 0; j < nd && !rc; j++) {
+        d[j] = all[j];
+        for (int q = 1; q < P; q++) d[j] += all[(size_t)q * nd + j];
+    }
+    free(cnt), free(pieces), free(all);
+    return rc ? ndx_fail_io("MPI: summing the gradients") : NDX_OK;
+}
+
+int cli_mpi_train(ndx_train_opts *o)
+{
+    if (mpi_size <= 1) return 0;
+    if (o->parts > 1 && o->parts != mpi_size) {
+        fprintf(stderr, "netdx train: under mpirun each of the %d ranks is one part of the "
+                "batch: --parts %d must be %d or left out\n", mpi_size, o->parts, mpi_size);
+        return EXIT_USAGE;
+    }
+    o->parts = mpi_size, o->rank = mpi_rank;
+    o->allreduce = allreduce;
+    return 0;
+}
 #else
 int cli_mpi_start(int *argc, char ***argv)
 {
@@ -219,6 +283,12 @@ const char *cli_mpi_library(char *buf, size_t n)
 }
 
 int cli_mpi_dissect(ndx_dissect_run_opts *o)
+{
+    (void)o;
+    return 0;
+}
+
+int cli_mpi_train(ndx_train_opts *o)
 {
     (void)o;
     return 0;

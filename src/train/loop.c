@@ -16,7 +16,7 @@
  *
  * Read from the bottom: ndx_train is the loop; trainer_init (data, net,
  * sampler, resume), step, validate, save_ckpt and outputs are its parts;
- * run_* and evaluate are shared with ndx_eval. */
+ * run_* and evaluate are shared with ndx_eval; a batch in parts: parts.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 
 #include "netdx_nn.h"
 #include "../io/io.h"
+#include "parts.h"
 #include "provenance.h"
 
 /* Doubles per epoch in the checkpoint's "history" array (as float bits). */
@@ -182,8 +183,8 @@ static ndx_status run_net_buffers(run *r, int plan)
 }
 
 /* Loads patches ids[0..n) (n <= B; the rest of the batch repeats the last)
- * into r->x, flipped where r->flip says. */
-static ndx_status load_batch(run *r, const size_t *ids, int n)
+ * into r->x, flipped where flip (B flags, or NULL: none) says. */
+static ndx_status load_batch(run *r, const size_t *ids, const int *flip, int n)
 {
     const int S = r->S;
     const size_t hw = (size_t)S * S;
@@ -203,7 +204,7 @@ static ndx_status load_batch(run *r, const size_t *ids, int n)
             if (!st) st = s, msg = ndx__strf("%s", ndx_last_error());
             continue;
         }
-        if (r->flip[i])
+        if (flip && flip[i])
             for (int y = 0; y < S; y++)
                 for (int a = 0, b = S - 1; a < b; a++, b--) {
                     float t = g[(size_t)y * S + a];
@@ -245,12 +246,11 @@ static ndx_status evaluate(run *r, int s, double *loss, double *acc, double *auc
         *loss = *acc = *auc = NAN;
         return NDX_OK;
     }
-    memset(r->flip, 0, (size_t)r->B * sizeof *r->flip);
     ndx_mean ml = {0};
     size_t right = 0;
     for (size_t b0 = 0; b0 < n; b0 += (size_t)r->B) {
         int m = (int)(n - b0 < (size_t)r->B ? n - b0 : (size_t)r->B);
-        ndx_status st = load_batch(r, r->idx[s] + b0, m);
+        ndx_status st = load_batch(r, r->idx[s] + b0, NULL, m);
         if (!st) st = ndx_net_forward(r->net, r->x, NDX_EVAL, -1);
         ndx_tensor lg;
         if (!st) st = ndx_net_output(r->net, r->last, &lg);
@@ -352,6 +352,14 @@ static ndx_status check_opts(const ndx_train_opts *o)
         return ndx__fail(NDX_ERR_INVALID, "train: sampler %d, keep %d or classes %d out of "
                          "range (NDX_SAMPLER_*, NDX_KEEP_*, 2 or 3)", o->sampler, o->keep,
                          o->classes);
+    const int parts = o->parts > 1 ? o->parts : 1;
+    if (o->parts < 0 || o->batch % parts)
+        return ndx__fail(NDX_ERR_INVALID, "train: batch %d is not cut into %d equal parts (one "
+                         "per process under mpirun): make the batch a multiple of %d",
+                         o->batch, parts, parts);
+    if (o->allreduce ? parts < 2 || o->rank < 0 || o->rank >= parts : o->rank != 0)
+        return ndx__fail(NDX_ERR_INVALID, "train: rank %d of %d parts (allreduce %s)", o->rank,
+                         parts, o->allreduce ? "set: 2 parts or more" : "unset: rank 0");
     return NDX_OK;
 }
 
@@ -376,6 +384,9 @@ typedef struct trainer {
     double best;                /* best validation AUC so far (NAN: none) */
     ndx_mean tloss;             /* the epoch's training loss */
     double tright;              /* the epoch's correct training predictions */
+    int parts;                  /* sub-batches per batch (1: the whole batch) */
+    int root;                   /* 1: this process validates and writes */
+    ndx__parts sum;             /* parts > 1: the step's running sums */
 } trainer;
 
 static void trainer_free(trainer *t)
@@ -385,6 +396,7 @@ static void trainer_free(trainer *t)
     free(t->hist);
     free(t->ep);
     ndx_sampler_free(t->sampler);
+    ndx__parts_free(&t->sum);
     run_free(&t->r);
 }
 
@@ -494,6 +506,7 @@ static ndx_status plan_train(trainer *t)
     ndx_status st = ndx_ioplan_new("train", &t->r.plan);
     if (!st) st = ndx_ioplan_input(t->r.plan, "--weights", o->weights, NULL);
     if (!st) st = ndx_ioplan_input(t->r.plan, "--resume", o->resume, "--checkpoint");
+    if (!t->root) return st;   /* only the root writes (under allreduce) */
     if (!st) st = ndx_ioplan_output(t->r.plan, "--out", o->out, NDX_OUT_FILE);
     if (!st) st = ndx_ioplan_output(t->r.plan, "--checkpoint", t->ckpt, NDX_OUT_FILE);
     static const char *const beside_out[] = {"metrics.json", "roc.png", "loss.png"};
@@ -511,6 +524,8 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     memset(t, 0, sizeof *t);
     t->o = o;
     t->best = NAN;
+    t->parts = o->parts > 1 ? o->parts : 1;
+    t->root = o->rank == 0;
     t->ckpt = o->checkpoint ? ndx__strf("%s", o->checkpoint) : ndx__strf("%s.ckpt", o->out);
     if (!t->ckpt) return NDX_ERR_NOMEM;
     ndx_status st = plan_train(t);
@@ -528,7 +543,9 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
         st = ndx_net_load_finetune(o->weights, o->arch, o->classes, t->size, o->seed, &t->r.net);
     else
         st = ndx_zoo_build(o->arch, o->classes, t->size, o->seed, &t->r.net);
+    t->r.B = o->batch / t->parts;   /* the net runs one part at a time */
     if (st || (st = run_net_buffers(&t->r, NDX_PLAN_TRAIN))) return st;
+    if (t->parts > 1 && (st = ndx__parts_init(&t->sum, t->r.net, t->parts))) return st;
     st = ndx_sampler_new(t->r.train_labels, ntrain, o->classes, o->sampler == NDX_SAMPLER_BALANCED,
                          o->seed, &t->sampler);
     if (st) return st;
@@ -552,8 +569,32 @@ static void progress(const trainer *t, int e, long b, double loss, const ndx_epo
     t->o->progress(t->o->progress_ctx, &pr);
 }
 
+/* Part k of the batch (patches k*m .. k*m+m-1, m = B / parts): forward,
+ * loss (mean over the part), backward into the net's gradients; its loss
+ * and correct predictions added to d[0], d[1]. */
+static ndx_status run_part(trainer *t, int k, uint64_t seed, double *d)
+{
+    run *r = &t->r;
+    const int m = r->B;
+    ndx_net_seed_dropout(r->net, seed ^ (uint64_t)k * 0x9e3779b97f4a7c15ull);
+    ndx_status st = load_batch(r, r->bids + (size_t)k * m, r->flip + (size_t)k * m, m);
+    if (st) return st;
+    ndx_net_zero_grads(r->net);
+    ndx_tensor lg;
+    double loss;
+    const int *labels = r->labels + (size_t)k * m;
+    if ((st = ndx_net_forward(r->net, r->x, NDX_TRAIN, -1)) ||
+        (st = ndx_net_output(r->net, r->last, &lg)) ||
+        (st = ndx_softmax_xent(m, r->K, lg.data, labels, NULL, r->dlogits, &loss)))
+        return st;
+    for (int i = 0; i < m; i++) d[1] += argmax(lg.data + (size_t)i * r->K, r->K) == labels[i];
+    d[0] += loss;
+    return ndx_net_backward(r->net, r->dlogits);
+}
+
 /* One SGD step on batch b of the epoch's order: patches, labels, flips and
- * the dropout seed, then forward, loss, backward, update. */
+ * the dropout seed (drawn for the whole batch, on every process alike),
+ * then each part forward and backward (parts.c), the update. */
 static ndx_status step(trainer *t, const uint32_t *order, long b)
 {
     run *r = &t->r;
@@ -564,23 +605,24 @@ static ndx_status step(trainer *t, const uint32_t *order, long b)
         r->labels[i] = r->train_labels[k];
         r->flip[i] = t->o->flips ? (int)(ndx_rng_u64(&t->cst.rng) >> 63) : 0;
     }
-    ndx_net_seed_dropout(r->net, ndx_rng_u64(&t->cst.rng));
-    ndx_status st = load_batch(r, r->bids, B);
-    if (st) return st;
-    ndx_net_zero_grads(r->net);
-    ndx_tensor lg;
-    double loss;
-    if ((st = ndx_net_forward(r->net, r->x, NDX_TRAIN, -1)) ||
-        (st = ndx_net_output(r->net, r->last, &lg)) ||
-        (st = ndx_softmax_xent(B, r->K, lg.data, r->labels, NULL, r->dlogits, &loss)))
-        return st;
-    for (int i = 0; i < B; i++)
-        t->tright += argmax(lg.data + (size_t)i * r->K, r->K) == r->labels[i];
-    if ((st = ndx_net_backward(r->net, r->dlogits)) ||
-        (st = ndx_sgd_step(&t->opt, t->params, t->grads, t->mom, t->np)))
-        return st;
+    const uint64_t seed = ndx_rng_u64(&t->cst.rng);
+    double d[2] = {0, 0};   /* summed loss of the parts, correct predictions */
+    ndx_status st = NDX_OK;
+    if (t->parts == 1) {
+        st = run_part(t, 0, seed, d);
+    } else if (t->o->allreduce) {   /* this process's part; the others' come in the sum */
+        if (!(st = run_part(t, t->o->rank, seed, d))) ndx__parts_add(&t->sum, 1);
+    } else {
+        for (int k = 0; k < t->parts && !st; k++) {
+            ndx__parts_start(&t->sum, k);
+            if (!(st = run_part(t, k, seed, d))) ndx__parts_add(&t->sum, k == 0);
+        }
+    }
+    if (!st && t->parts > 1) st = ndx__parts_end(&t->sum, t->o, d, 2);
+    if (st || (st = ndx_sgd_step(&t->opt, t->params, t->grads, t->mom, t->np))) return st;
     ndx_net_touch(r->net);
-    ndx_mean_add(&t->tloss, loss, B);
+    t->tright += d[1];
+    ndx_mean_add(&t->tloss, d[0] / t->parts, B);
     return NDX_OK;
 }
 
@@ -675,18 +717,19 @@ ndx_status ndx_train(const ndx_train_opts *o, double *test_auc)
         for (long b = b0; !st && b < t.batches; b++) {
             st = step(&t, order, b);
             if (!st) progress(&t, e, b + 1, ndx_mean_value(&t.tloss), NULL);
-            if (!st && o->checkpoint_every && (b + 1) % o->checkpoint_every == 0 &&
+            if (!st && t.root && o->checkpoint_every && (b + 1) % o->checkpoint_every == 0 &&
                 b + 1 < t.batches) {
                 t.cst.epoch = e, t.cst.batch = b + 1, t.cst.step = t.opt.step;
                 st = save_ckpt(&t);
             }
         }
-        if (!st) st = validate(&t, e, now_s() - t0, t.batches - b0);
+        if (!st && t.root) st = validate(&t, e, now_s() - t0, t.batches - b0);
         t.cst.epoch = e + 1, t.cst.batch = 0, t.cst.step = t.opt.step;
-        if (!st) st = save_ckpt(&t);
+        if (!st && t.root) st = save_ckpt(&t);
         if (!st) progress(&t, e, t.batches, t.ep[e].train_loss, &t.ep[e]);
     }
-    if (!st) st = outputs(&t, test_auc);
+    if (test_auc) *test_auc = NAN;
+    if (!st && t.root) st = outputs(&t, test_auc);
     trainer_free(&t);
     return st;
 }

@@ -23,7 +23,7 @@ typedef struct key {
 } key;
 
 #define LOW48 0xffffffffffffull
-#define MAX_KEYS 14   /* exactly the keys keys() fills: add one, raise it */
+#define MAX_KEYS 15   /* exactly the keys keys() fills: add one, raise it */
 
 static double arch_code(const char *arch) { return (double)(ndx_hash_str(arch, 0) & LOW48); }
 
@@ -45,6 +45,8 @@ static int keys(key *k, const ndx_train_opts *o, int size, uint64_t data)
     k[n++] = (key){"sampler", "--sampler", K_NAME, o->sampler, 0, samplers};
     k[n++] = (key){"keep", "--keep", K_NAME, o->keep, 0, kept};
     k[n++] = (key){"classes", "--classes", K_NUM, o->classes, 0, NULL};
+    /* the batch's parts (processes under mpirun): not recorded before them, 1 */
+    k[n++] = (key){"parts", "--parts (mpirun -np)", K_NUM, o->parts > 1 ? o->parts : 1, 0, NULL};
     k[n++] = (key){"data", "--data", K_DIGEST, 0, data, NULL};
     return n;
 }
@@ -109,7 +111,10 @@ ndx_status ndx__train_match(const ndx_ckpt_state *c, const char *path, const ndx
     for (int i = 0; i < n; i++) {
         double v, lo;
         if (k[i].kind != K_DIGEST) {
-            if (ndx_ckpt_get(c, k[i].name, &v)) return missing(path, k[i].name);
+            if (ndx_ckpt_get(c, k[i].name, &v)) {
+                if (strcmp(k[i].name, "parts")) return missing(path, k[i].name);
+                v = 1;   /* written before parts were */
+            }
             if (v != k[i].v) return differs(path, &k[i], v);
             continue;
         }

@@ -6,7 +6,7 @@
 
 /* Records in c the settings that decide the steps taken (architecture,
  * input size, batch, seed, flips, lr, momentum, weight decay, the rate's
- * step and gamma, sampler, kept model, classes) and the XXH3-64 of the
+ * step and gamma, sampler, kept model, classes, parts) and the XXH3-64 of the
  * patches.csv trained on (data). */
 ndx_status ndx__train_record(ndx_ckpt_state *c, const ndx_train_opts *o, int size, uint64_t data);
 /* Compares c (read from checkpoint path) with this run's settings and data:
