@@ -67,6 +67,19 @@ run() {   # run PROGRAM ARGS...: in the scratch root's libraries, arm64 under qe
     fi
 }
 
+bench_runs() {   # its output's shape (speed under qemu means nothing)
+    o=$(run "$root/usr/bin/netdx" bench --quick --json --threads 1 --net tiny) || return 1
+    printf '%s\n' "$o" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+kinds = {r["kind"] for r in d["rows"]}
+assert d["net"] == "tiny" and len(d["rows"]) >= 4, d
+assert {"peak", "sgemm"} <= kinds, kinds
+for r in d["rows"]:
+    v = r.get("gflops") or r.get("images_per_s")
+    assert v is not None and v > 0, r
+print(d["kernels"], len(d["rows"]), "rows")' || return 1
+}
 info_runs() {
     o=$(run "$root/usr/bin/netdx" info) || return 1
     printf '%s\n' "$o" | grep -q "^netdx $version$" || { echo "no 'netdx $version' line"; return 1; }
@@ -105,6 +118,7 @@ test_debs() {
     for f in $debs; do dpkg-deb -x "$f" "$root"; done
     check "netdx info runs from the unpacked netdx_${version}_$arch.deb" info_runs
     check "netdx --help runs" run "$root/usr/bin/netdx" --help
+    check "netdx bench --quick --json gives a table of positive figures" bench_runs
     check "a program built with pkg-config against libnetdx-dev (shared) runs" use_sgemm shared
     check "the same program linked with the static libnetdx.a runs" use_sgemm static
     if [ "${DEB_INSTALL:-0}" = 1 ]; then   # a disposable machine (CI): really install
