@@ -269,6 +269,17 @@ START_TEST(bad_files_name_the_file_and_the_tag)
     dcm_fx r = {.w = w, .h = h, .px = px, .no_rows = 1};
     dcm_write(tmp("rows.dcm"), &r);
     refused(tmp("rows.dcm"), NDX_ERR_FORMAT, "(0028,0010) Rows is missing");
+    /* a rescale that takes the stored values out of any range (NaN before) */
+    dcm_fx s = {.w = w, .h = h, .px = px, .slope = "1e305"};
+    dcm_write(tmp("slope.dcm"), &s);
+    refused(tmp("slope.dcm"), NDX_ERR_FORMAT, "(0028,1053) RescaleSlope 1e+305");
+    /* a header over the pixel limit is refused by the probe too (masks are
+       allocated by its size) */
+    ndx_image_meta meta;
+    dcm_fx big = {.w = 9000, .h = 8000, .px = px, .syntax = "1.2.840.10008.1.2.4.70"};
+    dcm_write(tmp("big.dcm"), &big);
+    ck_assert_int_eq(ndx_image_probe(tmp("big.dcm"), &meta), NDX_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "9000 x 8000 pixels, over the limit"));
     /* a folder, a missing file */
     ck_assert_int_eq(mkdir(tmp("dir.dcm"), 0755), 0);
     refused(tmp("dir.dcm"), NDX_ERR_IO, "not a regular file");

@@ -550,6 +550,36 @@ static ndx_status inbreast_run(const char *dir, ndx_import_stats *st, char *note
     return ndx_inbreast_import(&o, st, collect, notes);
 }
 
+/* An image whose ROIs are all of kinds netdx does not map is left out,
+ * not written as lesion-free tissue. */
+START_TEST(inbreast_unmapped_rois_leave_the_image_out)
+{
+    char dir[256];
+    tu_tmpdir_make(dir, "netdx_import");
+    static char xml[4096];
+    snprintf(xml, sizeof xml, "%s\t\t\t<key>NumberOfROIs</key>\n\t\t\t<integer>1</integer>\n"
+             "\t\t\t<key>ROIs</key>\n\t\t\t<array>\n", PL_HEAD);
+    const char *pt[1] = {"(1, 1)"};
+    put_roi(xml, sizeof xml, "Point 1", 1, pt);
+    strcat(xml, "\t\t\t</array>\n\t\t</dict>\n\t</array>\n</dict>\n</plist>\n");
+    inbreast_fixture(dir, xml, 0);
+    static char notes[8192];
+    notes[0] = 0;
+    ndx_import_stats st;
+    ck_assert_msg(inbreast_run(dir, &st, notes) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_msg(strstr(notes, "no ROI of a kind netdx maps; image "
+                                "20586908_6c613a14b80a8591_MG_R_CC_ANON.png left out"), "%s", notes);
+    ck_assert_int_eq(st.images, 1);
+    ndx_manifest m;
+    ck_assert_msg(ndx_manifest_read(tu_tmppath(dir, "out/manifest.csv"), &m) == NDX_OK, "%s",
+                  ndx_last_error());
+    ck_assert_uint_eq(m.n, 1);
+    ck_assert(strstr(m.rows[0].image_path, "20586934") != NULL);
+    ndx_manifest_free(&m);
+    tu_tmpdir_remove(dir);
+}
+END_TEST
+
 START_TEST(inbreast_import)
 {
     char dir[256];
@@ -720,6 +750,7 @@ int main(int argc, char **argv)
     tcase_add_test(t, ddsm_types);
     tcase_add_test(t, ddsm_bad_input);
     tcase_add_loop_test(t, inbreast_import, 0, 2);   /* PNG, DICOM */
+    tcase_add_test(t, inbreast_unmapped_rois_leave_the_image_out);
     tcase_add_test(t, inbreast_bad_xml);
     suite_add_tcase(s, t);
     return tu_run(s);

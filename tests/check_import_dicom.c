@@ -393,22 +393,27 @@ START_TEST(vindr_boxes_become_box_masks)
                "BI-RADS 4,10.2,20.5,30.7,40.1,training\n"
                "s0,se,i1,L,CC,80,60,BI-RADS 4,DENSITY C,['Focal Asymmetry'],BI-RADS 3,50,70,75,95,training\n"
                "s0,se,i1,L,CC,80,60,BI-RADS 4,DENSITY C,['Skin Thickening'],BI-RADS 2,0,0,5,5,training\n"
+               "s0,se,i1,L,CC,80,60,BI-RADS 4,DENSITY C,['Mass'],BI-RADS 4,-1e300,1,1e300,4,training\n"
                "s0,se,i1,L,CC,80,60,BI-RADS 4,DENSITY C,['Architectural Distortion'],,1,1,4,4,training\n"
-               "s0,se,i2,R,CC,80,60,BI-RADS 1,DENSITY C,['No Finding'],,,,,,training\n");
+               "s0,se,i2,R,CC,80,60,BI-RADS 1,DENSITY C,['No Finding'],,,,,,training\n"
+               "s0,se,i2,R,CC,80,60,BI-RADS 1,DENSITY C,['Mass'],BI-RADS 4,-inf,1,1e300,4,training\n");
     static char log[16384];
     log[0] = 0;
     ndx_vindr_stats st;
     ck_assert_msg(ndx_vindr_import(tmp("vindr"), tmp("out"), &st, note_log, log) == NDX_OK, "%s",
                   ndx_last_error());
-    ck_assert_int_eq(st.images, 3);      /* i4's density is refused */
-    ck_assert_int_eq(st.findings, 3);    /* the distortion has no BI-RADS */
-    ck_assert_int_eq(st.boxes_clipped, 1);
-    ck_assert_int_eq(st.skipped, 2);
+    ck_assert_int_eq(st.images, 2);      /* i4's density is refused; i2's finding unusable */
+    ck_assert_int_eq(st.findings, 4);    /* the distortion has no BI-RADS */
+    ck_assert_int_eq(st.boxes_clipped, 2);   /* one of +-1e300: clipped as doubles */
+    ck_assert_int_eq(st.skipped, 3);   /* and i2's box of infinite corners */
     ck_assert_msg(strstr(log, "breast_density is not DENSITY A-D") != NULL, "%s", log);
     ck_assert_msg(strstr(log, "finding 'Architectural Distortion' skipped") != NULL, "%s", log);
+    /* an image whose findings were all dropped is not written as lesion-free */
+    ck_assert_msg(strstr(log, "image i2 left out: none of its findings could be used") != NULL,
+                  "%s", log);
     ndx_manifest m;
     ck_assert_msg(ndx_manifest_read(tmp("out/manifest.csv"), &m) == NDX_OK, "%s", ndx_last_error());
-    ck_assert_uint_eq(m.n, 5);   /* i1: 3 findings; i2, i3: none */
+    ck_assert_uint_eq(m.n, 5);   /* i1: 4 findings; i3: none */
     int seen = 0;
     for (size_t i = 0; i < m.n; i++) {
         const ndx_manifest_row *r = &m.rows[i];

@@ -181,6 +181,7 @@ typedef struct image_ctx {
                                   distortion, asymmetry */
     ndx_manifest_row img;      /* the image's row without lesion */
     uint8_t *calc;             /* the merged calcifications, or NULL */
+    int dropped;               /* ROIs of kinds netdx does not map */
 } image_ctx;
 
 /* roi's Point_px filled into mask (x->w x x->h). */
@@ -264,6 +265,7 @@ static ndx_status one_roi(image_ctx *x, const ndx__plist *roi, int k)
     if (kd == NKINDS) {
         ndx__import_drop(x->im, "%s:%d: ROI %d '%s': not a lesion kind netdx maps; left out",
                          x->xml, nm->line, k, nm->text);
+        x->dropped++;
         return NDX_OK;
     }
     if (kd >= CALC_KIND) {
@@ -392,6 +394,8 @@ static ndx_status one_image(ndx__import *im, inb_run *r, const char *path, const
     const size_t before = im->m.n;
     if (!st && !xml) st = NDX_ERR_NOMEM;
     if (!st && ndx__is_file(xml) && (st = image_rois(&x, xml)) == NDX_ERR_FORMAT) st = NDX_OK;
+    else if (!st && im->m.n == before && x.dropped)   /* not lesion-free: its ROIs unmapped */
+        ndx__import_skip(im, "%s: no ROI of a kind netdx maps; image %s left out", xml, name);
     else if (!st && im->m.n == before) st = ndx_manifest_add(&im->m, &x.img);
     if (!st && im->m.n > before) im->S->images++;
     free(xml);

@@ -81,8 +81,8 @@ static ndx_status bad(const char *where, long line, int col, const char *fmt, co
 static ndx_status check_extra(ndx_manifest_row *r, const char *where, long line, int lesion)
 {
     const char *what = NULL, *col = NULL;
-    if (!(r->pixel_spacing_mm >= 0 && r->pixel_spacing_mm <= 10))
-        col = "pixel_spacing_mm", what = "must be 0 (unknown) or a spacing up to 10 mm";
+    if (!(r->pixel_spacing_mm == 0 || (r->pixel_spacing_mm >= 0.001 && r->pixel_spacing_mm <= 10)))
+        col = "pixel_spacing_mm", what = "must be 0 (unknown) or a spacing of 0.001 to 10 mm";
     else if (r->mask_kind < NDX_MASK_NONE || r->mask_kind > NDX_MASK_BOX)
         col = "mask_kind", what = "must be none, outline or box";
     else if (lesion && r->mask_kind == NDX_MASK_NONE)
@@ -275,7 +275,8 @@ static ndx_status read_extra(ndx_csv *c, const char *path, long line, const int 
         char *end;
         errno = 0;
         r->pixel_spacing_mm = strtod(v[0], &end);
-        if (errno || *end || end == v[0] || !(r->pixel_spacing_mm >= 0 && r->pixel_spacing_mm <= 10))
+        if (errno || *end || end == v[0] ||
+            !(r->pixel_spacing_mm == 0 || (r->pixel_spacing_mm >= 0.001 && r->pixel_spacing_mm <= 10)))
             what = "is not a spacing in 0..10 mm";
     }
     if (!what && v[1][0]) {

@@ -179,7 +179,7 @@ static ndx_status add_finding(vctx *x, const ndx_manifest_row *base, const vrow 
     for (int i = 0; i < 4; i++) {
         char *e;
         c[i] = strtod(f->v[V_XMIN + i], &e);
-        if (e == f->v[V_XMIN + i] || *e) c[i] = NAN;
+        if (e == f->v[V_XMIN + i] || *e || !isfinite(c[i])) c[i] = NAN;
     }
     const char *why = fb < 2 ? "no BI-RADS 2-5 for the finding (finding_birads)"
                       : !(c[0] < c[2] && c[1] < c[3]) ? "no box (xmin < xmax, ymin < ymax)" : NULL;
@@ -188,11 +188,12 @@ static ndx_status add_finding(vctx *x, const ndx_manifest_row *base, const vrow 
         vsay(x, "%s:%ld: finding '%s' skipped: %s", x->fpath, f->line, words, why);
         return NDX_OK;
     }
-    int x0 = (int)floor(c[0]), y0 = (int)floor(c[1]), x1 = (int)ceil(c[2]), y1 = (int)ceil(c[3]);
-    if (x0 < 0 || y0 < 0 || x1 > w || y1 > h) {
-        x->S.boxes_clipped++;
-        x0 = x0 < 0 ? 0 : x0, y0 = y0 < 0 ? 0 : y0, x1 = x1 > w ? w : x1, y1 = y1 > h ? h : y1;
-    }
+    if (c[0] < 0 || c[1] < 0 || c[2] > w || c[3] > h) x->S.boxes_clipped++;
+    /* clipped to the image while still doubles: any finite value converts */
+    const double lim[4] = {w, h, w, h};
+    for (int i = 0; i < 4; i++) c[i] = c[i] < 0 ? 0 : c[i] > lim[i] ? lim[i] : c[i];
+    const int x0 = (int)floor(c[0]), y0 = (int)floor(c[1]), x1 = (int)ceil(c[2]),
+              y1 = (int)ceil(c[3]);
     if (x0 >= x1 || y0 >= y1) {
         x->S.skipped++;
         vsay(x, "%s:%ld: finding '%s' skipped: its box lies outside the %dx%d image", x->fpath,
@@ -282,7 +283,14 @@ static ndx_status add_image(vctx *x, const char *bpath, const vrow *b, const vta
     size_t first, n;
     findings_of(F, b->v[V_IMAGE], &first, &n);
     int k = 0;
+    const long skipped = x->S.skipped;
     for (size_t i = 0; i < n && !st; i++) st = add_finding(x, &r, &F->r[first + i], meta.width, meta.height, &k);
+    if (!st && k == 0 && x->S.skipped > skipped) {
+        /* its findings were all dropped: not a lesion-free image */
+        vsay(x, "%s:%ld: image %s left out: none of its findings could be used", bpath, b->line,
+             b->v[V_IMAGE]);
+        return NDX_OK;
+    }
     if (!st && k == 0) st = ndx_manifest_add(&x->m, &r);
     if (!st) x->S.images++;
     return st;

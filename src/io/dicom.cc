@@ -94,7 +94,8 @@ void optional_tags(DcmDataset *ds, ndx__dicom_info *d)
     for (int i = 0; i < 2 && !d->spacing_tag[0]; i++) {
         Float64 r, cl;
         if (ds->findAndGetFloat64(sp[i].key, r, 0).good() &&
-            ds->findAndGetFloat64(sp[i].key, cl, 1).good() && r > 0 && cl > 0 && r < 100 && cl < 100) {
+            ds->findAndGetFloat64(sp[i].key, cl, 1).good() && r >= 0.001 && cl >= 0.001 && r < 100 &&
+            cl < 100) {
             d->spacing_row = r, d->spacing_col = cl, d->spacing_tag = sp[i].name;
         }
     }

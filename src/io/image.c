@@ -100,13 +100,22 @@ static ndx_status to_image(const ndx__dicom_info *d, uint16_t *raw, ndx_image *i
 {
     const int b = d->bits_stored, shift = d->high_bit + 1 - b;
     const uint32_t n = 1u << b, mask = n - 1;
-    uint16_t *lut = malloc(sizeof *lut * n);
-    if (!lut) return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
     const value_map m = map_of(d);
+    if (!(isfinite(m.lo) && isfinite(m.k) && m.k > 0 && isfinite(m.lo + 65535.0 / m.k))) {
+        free(raw);
+        return ndx__fail(NDX_ERR_FORMAT, "%s: (0028,1053) RescaleSlope %g and (0028,1052) "
+                         "RescaleIntercept %g take the stored values out of range", path,
+                         d->slope, d->intercept);
+    }
+    uint16_t *lut = malloc(sizeof *lut * n);
+    if (!lut) {
+        free(raw);
+        return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", path);
+    }
     for (uint32_t v = 0; v < n; v++) {
         double s = d->is_signed && (v >> (b - 1)) ? (double)v - (double)n : (double)v;
         double o = floor((s * d->slope + d->intercept - m.lo) * m.k + 0.5);
-        o = o < 0 ? 0 : o > 65535 ? 65535 : o;
+        o = !(o > 0) ? 0 : o > 65535 ? 65535 : o;   /* NaN to 0 */
         lut[v] = (uint16_t)(d->monochrome1 ? 65535 - o : o);
     }
     const size_t np = (size_t)d->rows * d->cols;
@@ -155,10 +164,18 @@ ndx_status ndx_image_read(const char *path, int64_t max_pixels, ndx_image *img,
 
 ndx_status ndx_image_probe(const char *path, ndx_image_meta *meta)
 {
-    if (is_dicom(path)) return dicom_read(path, 0, NULL, meta);
-    int w, h, bits;
-    ndx_status st = ndx_png_size(path, &w, &h, &bits);
-    if (st == NDX_OK) meta_png(meta, w, h, bits);
+    ndx_status st;
+    if (is_dicom(path)) {
+        st = dicom_read(path, 0, NULL, meta);
+    } else {
+        int w, h, bits;
+        st = ndx_png_size(path, &w, &h, &bits);
+        if (st == NDX_OK) meta_png(meta, w, h, bits);
+    }
+    /* the header's size is what callers allocate masks by: the read limit */
+    if (st == NDX_OK && (int64_t)meta->width * meta->height > ndx__max_pixels())
+        st = ndx__fail(NDX_ERR_FORMAT, "%s: %d x %d pixels, over the limit of %lld (NETDX_MAX_PIXELS)",
+                       path, meta->width, meta->height, (long long)ndx__max_pixels());
     return st;
 }
 
