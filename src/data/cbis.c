@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../core/core.h"
 #include "../io/io.h"
@@ -102,30 +101,6 @@ static int fmt(char *buf, size_t n, const char *f, ...)
     int k = vsnprintf(buf, n, f, ap);
     va_end(ap);
     return k >= 0 && (size_t)k < n ? 0 : -1;
-}
-
-static int exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-static void say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
-{
-    if (!note) return;
-    va_list ap;
-    va_start(ap, fmt);
-    const int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!msg) return;   /* a note lost to a full memory, not a failure */
-    va_start(ap, fmt);
-    vsnprintf(msg, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    note(ctx, msg);
-    free(msg);
 }
 
 /* col[k]: the header's column of col_names[k], -1 when the file (a mass or
@@ -247,10 +222,10 @@ static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row
                                 char v[C_COUNT][600])
 {
     const char *csv_path = x->csv_path;
-    if (!exists(full)) {
+    if (!ndx__is_file(full)) {
         x->S->missing++;
         if (!x->S->first_missing[0]) fmt(x->S->first_missing, sizeof x->S->first_missing, "%s", full);
-        say(x->note, x->ctx, "%s:%ld: skipped: image %s is missing", csv_path, line, full);
+        ndx__say(x->note, x->ctx, "%s:%ld: skipped: image %s is missing", csv_path, line, full);
         *skip = 1;
         return NDX_OK;
     }
@@ -259,7 +234,7 @@ static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row
     ndx_status st = ndx_image_probe(full, &meta);
     if (st == NDX_ERR_FORMAT && x->tcia) {   /* one bad DICOM file skips its row */
         x->S->invalid++;
-        say(x->note, x->ctx, "%s:%ld: skipped: %s", csv_path, line, ndx_last_error());
+        ndx__say(x->note, x->ctx, "%s:%ld: skipped: %s", csv_path, line, ndx_last_error());
         *skip = 1;
         return NDX_OK;
     }
@@ -270,9 +245,9 @@ static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row
     const char *cand_rel[2] = {roi_rel, crop_rel}, *cand_full[2] = {roi_full, crop_full};
     for (int k = 0; k < 2; k++) {
         int w, h;
-        if (!v[k ? C_CROP : C_ROI][0] || !exists(cand_full[k])) continue;
+        if (!v[k ? C_CROP : C_ROI][0] || !ndx__is_file(cand_full[k])) continue;
         if ((st = ndx_image_size(cand_full[k], &w, &h, NULL)) == NDX_ERR_FORMAT && x->tcia) {
-            say(x->note, x->ctx, "%s:%ld: %s: not a candidate mask", csv_path, line, ndx_last_error());
+            ndx__say(x->note, x->ctx, "%s:%ld: %s: not a candidate mask", csv_path, line, ndx_last_error());
             continue;
         }
         if (st) return st;
@@ -282,16 +257,16 @@ static ndx_status row_images_at(const import_ctx *x, long line, ndx_manifest_row
     if (!mask_rel) {
         x->S->missing++;
         if (!x->S->first_missing[0]) fmt(x->S->first_missing, sizeof x->S->first_missing, "%s", roi_full);
-        say(x->note, x->ctx, "%s:%ld: skipped: no mask file (%s)", csv_path, line, roi_full);
+        ndx__say(x->note, x->ctx, "%s:%ld: skipped: no mask file (%s)", csv_path, line, roi_full);
         *skip = 1;
         return NDX_OK;
     }
     if (mask_rel != roi_rel)
-        say(x->note, x->ctx, "%s:%ld: the mask is the 'cropped image' file %s (larger than the ROI file)",
+        ndx__say(x->note, x->ctx, "%s:%ld: the mask is the 'cropped image' file %s (larger than the ROI file)",
             csv_path, line, mask_rel);
     if (mw != iw || mh != ih) {
         x->S->resampled_masks++;
-        say(x->note, x->ctx, "%s:%ld: mask %s is %dx%d, its image %dx%d: kept, resampled by patches",
+        ndx__say(x->note, x->ctx, "%s:%ld: mask %s is %dx%d, its image %dx%d: kept, resampled by patches",
             csv_path, line, mask_rel, mw, mh, iw, ih);
     }
     if (snprintf(r->image_path, sizeof r->image_path, "%s/%s", x->rel_images, img_rel) >= (int)sizeof r->image_path ||
@@ -328,7 +303,7 @@ static ndx_status import_row(const import_ctx *x, ndx_csv *c, const int *col, nd
     if (!st && !skip && (st = ndx__manifest_check(&r, csv_path, line)) == NDX_ERR_FORMAT) skip = -1;
     if (skip < 0) {   /* a bad value: the row is skipped, and said */
         x->S->invalid++;
-        say(x->note, x->ctx, "%s; row skipped", ndx_last_error());
+        ndx__say(x->note, x->ctx, "%s; row skipped", ndx_last_error());
         return NDX_OK;
     }
     if (st || skip) return st;
@@ -387,7 +362,7 @@ static void drop_conflicts(ndx_manifest *m, ndx_cbis_stats *S, void (*note)(void
                 why = "a lesion given twice";
         }
         if (why) {
-            say(note, ctx, "%s: %s %d: %s, row skipped", r->image_path, r->abnormality_type,
+            ndx__say(note, ctx, "%s: %s %d: %s, row skipped", r->image_path, r->abnormality_type,
                 r->abnormality_id, why);
             S->invalid++;
             S->rows--;
@@ -415,14 +390,14 @@ static ndx_status import_all(const char *csv_dir, const char *abs_img, const cha
     ndx__tcia *tcia = NULL;
     ndx_status st = dicom ? ndx__tcia_open(abs_img, &tcia) : NDX_OK;
     if (!st && dicom && ndx__tcia_series(tcia))
-        say(note, note_ctx, "%s/metadata.csv: %zu series of the NBIA Data Retriever's tree", images_dir,
+        ndx__say(note, note_ctx, "%s/metadata.csv: %zu series of the NBIA Data Retriever's tree", images_dir,
             ndx__tcia_series(tcia));
     for (int f = 0; f < 4 && st == NDX_OK; f++) {
         char *path = ndx__join(csv_dir, files[f]);
         if (!path) {
             st = NDX_ERR_NOMEM;
-        } else if (!exists(path)) {
-            say(note, note_ctx, "%s: not found, skipped", path);
+        } else if (!ndx__is_file(path)) {
+            ndx__say(note, note_ctx, "%s: not found, skipped", path);
         } else {
             found++;
             st = import_csv(path, abs_img, rel, tcia, &m, &S, note, note_ctx);

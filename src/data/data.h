@@ -91,4 +91,11 @@ int ndx__subtlety(double visibility);
 double ndx__synth_min_malignant_visibility(uint64_t seed, int n, long *count);
 long ndx__synth_distortion_outside(double size_mm, double pxmm, uint64_t seed, long *on);
 
+/* ---- what every import shares (importutil.c) ---- */
+/* note(ctx, printf(fmt, ...)) when note is not NULL. */
+void ndx__say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 1 when path is a regular file. */
+int ndx__is_file(const char *path);
+
 #endif

@@ -76,11 +76,6 @@ const ndx__plist *ndx__plist_get(const ndx__plist *d, const char *key);
 const char *ndx__plist_type_name(int type);
 
 /* ---- what the imports share (importutil.c) ---------------------------------- */
-/* note(ctx, printf(fmt, ...)) when note is not NULL. */
-void ndx__say(void (*note)(void *, const char *), void *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* 1 when path is a regular file. */
-int ndx__is_file(const char *path);
 
 /* One import's run: its output folder, the manifest it fills, its notes. */
 typedef struct ndx__import {

@@ -1,4 +1,4 @@
-/* What the DDSM and INbreast imports share: notes, relative paths, the
+/* What the imports share: notes, file tests, relative paths, the
  * run around an import (outputs locked, masks folder, manifest written). */
 #define _XOPEN_SOURCE 700   /* realpath */
 #include <errno.h>

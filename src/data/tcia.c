@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../core/core.h"
 #include "../io/io.h"
@@ -37,12 +36,6 @@ void ndx__tcia_free(ndx__tcia *t)
     for (size_t i = 0; i < t->n; i++) free(t->s[i].uid), free(t->s[i].folder);
     free(t->s);
     free(t);
-}
-
-static int is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
 /* Columns "Series UID" and "File Location" of the metadata.csv open in c. */
@@ -92,7 +85,7 @@ ndx_status ndx__tcia_open(const char *dir, ndx__tcia **out)
         return ndx__fail(NDX_ERR_NOMEM, "%s: out of memory", dir);
     }
     ndx_status st = NDX_OK;
-    if (is_file(path)) {
+    if (ndx__is_file(path)) {
         ndx_csv *c;
         st = ndx_csv_open(path, &c);
         if (!st) {
@@ -115,7 +108,7 @@ size_t ndx__tcia_series(const ndx__tcia *t) { return t ? t->n : 0; }
 static char *try_rel(const char *dir, const char *rel)
 {
     char *full = ndx__join(dir, rel);
-    int ok = full && is_file(full);
+    int ok = full && ndx__is_file(full);
     free(full);
     return ok ? strdup(rel) : NULL;
 }

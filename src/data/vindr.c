@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,18 +141,6 @@ typedef struct vctx {
     void *note_ctx;
 } vctx;
 
-static void vsay(vctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void vsay(vctx *x, const char *fmt, ...)
-{
-    if (!x->note) return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    x->note(x->note_ctx, msg);
-}
-
 /* A w x h mask with box [x0, x1) x [y0, y1) set, written to out_dir/rel. */
 static ndx_status write_box(const vctx *x, const char *rel, int w, int h, int x0, int y0, int x1,
                             int y1)
@@ -185,7 +172,7 @@ static ndx_status add_finding(vctx *x, const ndx_manifest_row *base, const vrow 
                       : !(c[0] < c[2] && c[1] < c[3]) ? "no box (xmin < xmax, ymin < ymax)" : NULL;
     if (why) {
         x->S.skipped++;
-        vsay(x, "%s:%ld: finding '%s' skipped: %s", x->fpath, f->line, words, why);
+        ndx__say(x->note, x->note_ctx, "%s:%ld: finding '%s' skipped: %s", x->fpath, f->line, words, why);
         return NDX_OK;
     }
     if (c[0] < 0 || c[1] < 0 || c[2] > w || c[3] > h) x->S.boxes_clipped++;
@@ -196,7 +183,7 @@ static ndx_status add_finding(vctx *x, const ndx_manifest_row *base, const vrow 
               y1 = (int)ceil(c[3]);
     if (x0 >= x1 || y0 >= y1) {
         x->S.skipped++;
-        vsay(x, "%s:%ld: finding '%s' skipped: its box lies outside the %dx%d image", x->fpath,
+        ndx__say(x->note, x->note_ctx, "%s:%ld: finding '%s' skipped: its box lies outside the %dx%d image", x->fpath,
              f->line, words, w, h);
         return NDX_OK;
     }
@@ -272,7 +259,7 @@ static ndx_status add_image(vctx *x, const char *bpath, const vrow *b, const vta
         snprintf(r.view, sizeof r.view, "%.3s", meta.view);
     if (!why && (!r.side[0] || !r.view[0])) why = "no laterality or view in the CSV nor the DICOM file";
     if (st || why) {
-        if (why) x->S.skipped++, vsay(x, "%s:%ld: image %s skipped: %s", bpath, b->line, full, why);
+        if (why) x->S.skipped++, ndx__say(x->note, x->note_ctx, "%s:%ld: image %s skipped: %s", bpath, b->line, full, why);
         free(full);
         return st;
     }
@@ -287,7 +274,7 @@ static ndx_status add_image(vctx *x, const char *bpath, const vrow *b, const vta
     for (size_t i = 0; i < n && !st; i++) st = add_finding(x, &r, &F->r[first + i], meta.width, meta.height, &k);
     if (!st && k == 0 && x->S.skipped > skipped) {
         /* its findings were all dropped: not a lesion-free image */
-        vsay(x, "%s:%ld: image %s left out: none of its findings could be used", bpath, b->line,
+        ndx__say(x->note, x->note_ctx, "%s:%ld: image %s left out: none of its findings could be used", bpath, b->line,
              b->v[V_IMAGE]);
         return NDX_OK;
     }
