@@ -269,6 +269,17 @@ START_TEST(bad_files_name_the_file_and_the_tag)
     dcm_fx r = {.w = w, .h = h, .px = px, .no_rows = 1};
     dcm_write(tmp("rows.dcm"), &r);
     refused(tmp("rows.dcm"), NDX_ERR_FORMAT, "(0028,0010) Rows is missing");
+    /* an element declaring more bytes than the whole file (DCMTK would
+       allocate them all on reading it: 1 GB from a 1 KB file) */
+    dcm_write(tmp("long.dcm"), &(dcm_fx){.w = w, .h = h, .px = px});
+    FILE *lf = fopen(tmp("long.dcm"), "ab");
+    ck_assert_ptr_nonnull(lf);
+    static const unsigned char el[] = {0xe1, 0x7f, 0x10, 0x00, 'O', 'B', 0, 0, 0, 0, 0, 0x40,
+                                       1, 2, 3, 4, 5, 6, 7, 8};
+    ck_assert_uint_eq(fwrite(el, 1, sizeof el, lf), sizeof el);
+    ck_assert_int_eq(fclose(lf), 0);
+    refused(tmp("long.dcm"), NDX_ERR_FORMAT, "(7FE1,0010) declares a value of 1073741824 bytes");
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "more than the whole file"));
     /* a rescale that takes the stored values out of any range (NaN before) */
     dcm_fx s = {.w = w, .h = h, .px = px, .slope = "1e305"};
     dcm_write(tmp("slope.dcm"), &s);

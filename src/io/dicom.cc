@@ -47,14 +47,16 @@ int say(char *err, size_t n, int st, const char *fmt, ...)
     return st;
 }
 
-// A Part 10 file: a regular file with "DICM" after its 128-byte preamble.
-int check_preamble(const char *path, char *err, size_t n)
+// A Part 10 file: a regular file with "DICM" after its 128-byte preamble;
+// its size into *size.
+int check_preamble(const char *path, off_t *size, char *err, size_t n)
 {
     struct stat sb;
     if (stat(path, &sb) != 0)
         return say(err, n, NDX_ERR_IO, "%s: %s", path, std::strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return say(err, n, NDX_ERR_IO, "%s: not a regular file", path);
+    *size = sb.st_size;
     FILE *f = std::fopen(path, "rb");
     if (!f) return say(err, n, NDX_ERR_IO, "%s: %s", path, std::strerror(errno));
     unsigned char b[132];
@@ -63,6 +65,28 @@ int check_preamble(const char *path, char *err, size_t n)
     if (got < sizeof b || std::memcmp(b + 128, "DICM", 4))
         return say(err, n, NDX_ERR_FORMAT, "%s: not a DICOM file: no \"DICM\" after the 128-byte "
                    "preamble (%zu bytes read)", path, got);
+    return 0;
+}
+
+// Every element of ff (items and fragments too) declares a value no longer
+// than the file (1032 times it for a deflated data set, zlib's greatest
+// ratio): DCMTK loads a long value only when it is read, and then allocates
+// the declared length first, so a 1 KB file declaring 4 GB would allocate
+// 4 GB before finding the file short.
+int check_lengths(DcmFileFormat &ff, off_t size, const char *path, char *err, size_t n)
+{
+    if (ff.getDataset()->getOriginalXfer() == EXS_DeflatedLittleEndianExplicit) size *= 1032;
+    DcmObject *top = &ff;
+    DcmStack st;
+    while (top->nextObject(st, OFTrue).good()) {
+        DcmObject *o = st.top();
+        if (!o->isLeaf()) continue;   // items and sequences: their length is their elements'
+        const Uint32 len = o->getLength();
+        if (len != DCM_UndefinedLength && (off_t)len > size)
+            return say(err, n, NDX_ERR_FORMAT, "%s: (%04X,%04X) declares a value of %lu bytes, more "
+                       "than the whole file (%lld bytes): truncated or damaged", path,
+                       o->getGTag(), o->getETag(), (unsigned long)len, (long long)size);
+    }
     return 0;
 }
 
@@ -201,13 +225,15 @@ extern "C" int ndx__dicom_load(const char *path, int64_t max_pixels, ndx__dicom_
     std::memset(info, 0, sizeof *info);
     info->spacing_tag = "";
     if (px) *px = NULL;
-    int rc = check_preamble(path, err, err_n);
+    off_t size = 0;
+    int rc = check_preamble(path, &size, err, err_n);
     if (rc) return rc;
     try {
         pthread_once(&codecs_once, register_codecs);
         DcmFileFormat ff;
         OFCondition c = ff.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
                                     ERM_fileOnly);
+        if ((rc = check_lengths(ff, size, path, err, err_n))) return rc;
         if (c.bad()) {
             OFString uid;
             ff.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid);
