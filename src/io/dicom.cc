@@ -81,7 +81,7 @@ int check_lengths(DcmFileFormat &ff, off_t size, const char *path, char *err, si
     while (top->nextObject(st, OFTrue).good()) {
         DcmObject *o = st.top();
         if (!o->isLeaf()) continue;   // items and sequences: their length is their elements'
-        const Uint32 len = o->getLength();
+        const Uint32 len = o->getLengthField();   // as declared: getLength() may load it
         if (len != DCM_UndefinedLength && (off_t)len > size)
             return say(err, n, NDX_ERR_FORMAT, "%s: (%04X,%04X) declares a value of %lu bytes, more "
                        "than the whole file (%lld bytes): truncated or damaged", path,
