@@ -11,11 +11,16 @@
 #include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/oflog/oflog.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -189,32 +194,104 @@ int check_syntax(DcmFileFormat &ff, ndx__dicom_info *d, const char *path, char *
     return 0;
 }
 
+// What decoding left beside the bytes: how many the pixel data holds, and
+// what went wrong (1: not decodable, 2: missing, 3: out of memory).
+struct decoded {
+    size_t have;
+    int bad;
+    char why[200];
+};
+
+// Decodes the pixel data and copies its first need bytes to buf.
+void decode(DcmDataset *ds, const ndx__dicom_info *d, unsigned char *buf, size_t need, decoded *r)
+{
+    try {
+        OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, NULL);
+        if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit)) {
+            r->bad = 1;
+            std::snprintf(r->why, sizeof r->why, "%s", c.text());
+            return;
+        }
+        DcmElement *el = NULL;
+        if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el) {
+            r->bad = 2;
+            return;
+        }
+        Uint8 *b8 = NULL;
+        Uint16 *b16 = NULL;
+        c = d->bits_allocated == 8 ? el->getUint8Array(b8) : el->getUint16Array(b16);
+        r->have = c.good() && (b8 || b16) ? el->getLength() : 0;
+        if (c.bad()) std::snprintf(r->why, sizeof r->why, "%s", c.text());
+        if (r->have >= need) std::memcpy(buf, b8 ? (const void *)b8 : (const void *)b16, need);
+    } catch (const std::exception &) {
+        r->bad = 3;
+    }
+}
+
+// DCMTK's JPEG-LS decoder (CharLS as Debian 12 builds it) stops the whole
+// program with a failed assert() on some damaged streams, so compressed
+// pixel data are decoded in a child process (into shared memory): its
+// death is this file's error, not the caller's.
+int decode_apart(DcmDataset *ds, const ndx__dicom_info *d, unsigned char *buf, size_t need,
+                 decoded *r, const char *path, char *err, size_t n)
+{
+    const pid_t pid = fork();
+    if (pid < 0) return say(err, n, NDX_ERR_IO, "%s: fork, to decode the pixel data: %s", path,
+                            std::strerror(errno));
+    if (pid == 0) {
+        for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
+        const int null = open("/dev/null", O_WRONLY);   // the assert's message: the library never prints
+        if (null >= 0) dup2(null, 2);
+        decode(ds, d, buf, need, r);
+        _exit(0);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return say(err, n, NDX_ERR_IO, "%s: waiting for the decoder: %s", path,
+                                       std::strerror(errno));
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData: DCMTK's %s decoder died on it "
+               "(%s): the compressed data are damaged", path, DcmXfer(d->transfer_syntax).getXferName(),
+               WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "a non-zero exit");
+}
+
+// What decode() reported, as the message naming the file and the tag.
+int check_decoded(const decoded *r, size_t need, const char *path, char *err, size_t n)
+{
+    if (r->bad == 1)
+        return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData could not be decoded: %s", path, r->why);
+    if (r->bad == 2) return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData is missing", path);
+    if (r->bad == 3) return say(err, n, NDX_ERR_NOMEM, "%s: out of memory decoding the pixel data", path);
+    if (r->have < need)
+        return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData holds %zu bytes, (0028,0010) "
+                   "Rows x (0028,0011) Columns x (0028,0100) BitsAllocated need %zu: the file is "
+                   "truncated or damaged%s%s", path, r->have, need, r->why[0] ? ": " : "", r->why);
+    return 0;
+}
+
 // The pixel data decoded into *px (rows x cols words).
 int pixels(DcmDataset *ds, const ndx__dicom_info *d, uint16_t **px, const char *path, char *err,
            size_t n)
 {
-    OFCondition c = ds->chooseRepresentation(EXS_LittleEndianExplicit, NULL);
-    if (c.bad() || !ds->canWriteXfer(EXS_LittleEndianExplicit))
-        return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData could not be decoded: %s",
-                   path, c.text());
-    DcmElement *el = NULL;
-    if (ds->findAndGetElement(DCM_PixelData, el).bad() || !el)
-        return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData is missing", path);
     const size_t np = (size_t)d->rows * d->cols, need = np * (size_t)(d->bits_allocated / 8);
-    Uint8 *b8 = NULL;
-    Uint16 *b16 = NULL;
-    c = d->bits_allocated == 8 ? el->getUint8Array(b8) : el->getUint16Array(b16);
-    const size_t have = c.good() && (b8 || b16) ? el->getLength() : 0;
-    if (have < need)
-        return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData holds %zu bytes, (0028,0010) "
-                   "Rows x (0028,0011) Columns x (0028,0100) BitsAllocated need %zu: the file is "
-                   "truncated or damaged%s%s", path, have, need, c.bad() ? ": " : "",
-                   c.bad() ? c.text() : "");
-    uint16_t *out = static_cast<uint16_t *>(std::malloc(np * sizeof *out));
-    if (!out) return say(err, n, NDX_ERR_NOMEM, "%s: out of memory for %zu pixels", path, np);
-    for (size_t i = 0; i < np; i++) out[i] = b8 ? b8[i] : b16[i];
-    *px = out;
-    return 0;
+    const size_t bytes = sizeof(decoded) + need;
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return say(err, n, NDX_ERR_NOMEM, "%s: out of memory for %zu pixels", path, np);
+    decoded *r = static_cast<decoded *>(m);
+    unsigned char *buf = static_cast<unsigned char *>(m) + sizeof(decoded);
+    int rc = 0;
+    if (DcmXfer(ds->getOriginalXfer()).isEncapsulated()) rc = decode_apart(ds, d, buf, need, r, path, err, n);
+    else decode(ds, d, buf, need, r);
+    if (!rc) rc = check_decoded(r, need, path, err, n);
+    if (!rc) {
+        uint16_t *out = static_cast<uint16_t *>(std::malloc(np * sizeof *out));
+        if (!out) rc = say(err, n, NDX_ERR_NOMEM, "%s: out of memory for %zu pixels", path, np);
+        else if (d->bits_allocated == 8) for (size_t i = 0; i < np; i++) out[i] = buf[i];
+        else std::memcpy(out, buf, need);
+        *px = out;
+    }
+    munmap(m, bytes);
+    return rc;
 }
 
 }   // namespace
