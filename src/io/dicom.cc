@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "netdx.h"
 #include "dicom.h"
@@ -200,6 +201,7 @@ struct decoded {
     size_t have;
     int bad;
     char why[200];
+    volatile int done;   // set last by the child: it finished, whatever waitpid can tell
 };
 
 // Decodes the pixel data and copies its first need bytes to buf.
@@ -228,6 +230,37 @@ void decode(DcmDataset *ds, const ndx__dicom_info *d, unsigned char *buf, size_t
     }
 }
 
+// Waits up to 300 s for the child; 0 when it finished (its done flag: a
+// caller that reaps children itself, or ignores SIGCHLD, leaves waitpid
+// nothing to report), else the message.
+int await_decoder(pid_t pid, const decoded *r, const ndx__dicom_info *d, const char *path, char *err,
+                  size_t n)
+{
+    int status = 0;
+    pid_t got = 0;
+    for (long ms = 0; ms < 300000 && (got = waitpid(pid, &status, WNOHANG)) == 0; ms += 2) {
+        const struct timespec t = {0, 2000000};
+        nanosleep(&t, NULL);
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData: DCMTK's %s decoder did not "
+                   "finish in 300 s and was stopped: the compressed data are damaged?", path,
+                   DcmXfer(d->transfer_syntax).getXferName());
+    }
+    if (r->done) return 0;
+    if (got < 0 && errno != EINTR)
+        return say(err, n, NDX_ERR_IO, "%s: waiting for the decoder: %s", path, std::strerror(errno));
+    const int sig = got > 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    if (sig == SIGKILL)
+        return say(err, n, NDX_ERR_NOMEM, "%s: (7FE0,0010) PixelData: the decoding process was killed "
+                   "(out of memory?)", path);
+    return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData: DCMTK's %s decoder died on it "
+               "(%s): the compressed data are damaged", path, DcmXfer(d->transfer_syntax).getXferName(),
+               sig ? strsignal(sig) : "a non-zero exit");
+}
+
 // DCMTK's JPEG-LS decoder (CharLS as Debian 12 builds it) stops the whole
 // program with a failed assert() on some damaged streams, so compressed
 // pixel data are decoded in a child process (into shared memory): its
@@ -236,23 +269,17 @@ int decode_apart(DcmDataset *ds, const ndx__dicom_info *d, unsigned char *buf, s
                  decoded *r, const char *path, char *err, size_t n)
 {
     const pid_t pid = fork();
-    if (pid < 0) return say(err, n, NDX_ERR_IO, "%s: fork, to decode the pixel data: %s", path,
-                            std::strerror(errno));
+    if (pid < 0) return say(err, n, errno == ENOMEM || errno == EAGAIN ? NDX_ERR_NOMEM : NDX_ERR_IO,
+                            "%s: fork, to decode the pixel data: %s", path, std::strerror(errno));
     if (pid == 0) {
         for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(sig, SIG_DFL);
         const int null = open("/dev/null", O_WRONLY);   // the assert's message: the library never prints
         if (null >= 0) dup2(null, 2);
         decode(ds, d, buf, need, r);
+        r->done = 1;
         _exit(0);
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return say(err, n, NDX_ERR_IO, "%s: waiting for the decoder: %s", path,
-                                       std::strerror(errno));
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    return say(err, n, NDX_ERR_FORMAT, "%s: (7FE0,0010) PixelData: DCMTK's %s decoder died on it "
-               "(%s): the compressed data are damaged", path, DcmXfer(d->transfer_syntax).getXferName(),
-               WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "a non-zero exit");
+    return await_decoder(pid, r, d, path, err, n);
 }
 
 // What decode() reported, as the message naming the file and the tag.
