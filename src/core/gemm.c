@@ -146,7 +146,6 @@ static void store_transposed(int r0, int r1, int j0, int j1, const float *t, int
             }
 }
 
-
 /* k split into equal blocks of at most kc_max (no short last block). */
 static int balanced_kc(int k, int kc_max)
 {
