@@ -2,6 +2,9 @@
  * here, then netdx's ndx_sgemm beside OpenBLAS's cblas_sgemm on the same
  * matrices in the same run, 1 and 2 threads, medians of several runs.
  *   bench_gemm LABEL     (LABEL names the OpenBLAS kernel, e.g. "Haswell")
+ *   bench_gemm LABEL --shape M N K [ROUNDS [THREADS]]   one shape, 1 and 2
+ *                        threads (or THREADS), ROUNDS (default 5) interleaved
+ *                        rounds, the same rows
  * netdx runs the kernel set NETDX_KERNELS names (default: the best here);
  * each row gives its share of that set's FMA peak, measured before the
  * shapes (AVX2 FMAs for avx2, 16-wide FMAs for avx512).
@@ -145,18 +148,20 @@ static double time_gemm(int which, const shape *s, const float *a, const float *
  * than on one.  Times are medians over the rounds, the ratio the median of
  * the rounds' ratios. */
 #define ROUNDS 5
+#define ROUNDS_MAX 51
+static int rounds = ROUNDS;
 static void compare(const shape *s, const float *a, const float *b, float *c, int reps,
                     double *tn, double *to, double *ratio)
 {
-    double n[ROUNDS], o[ROUNDS], q[ROUNDS];
-    for (int r = 0; r < ROUNDS; r++) {
+    double n[ROUNDS_MAX], o[ROUNDS_MAX], q[ROUNDS_MAX];
+    for (int r = 0; r < rounds; r++) {
         n[r] = time_gemm(0, s, a, b, c, reps);
         o[r] = time_gemm(1, s, a, b, c, reps);
         q[r] = o[r] / n[r];
     }
-    *tn = bench_median(n, ROUNDS);
-    *to = bench_median(o, ROUNDS);
-    *ratio = bench_median(q, ROUNDS);
+    *tn = bench_median(n, rounds);
+    *to = bench_median(o, rounds);
+    *ratio = bench_median(q, rounds);
 }
 
 /* The CPU runs netdx's avx512 set (its CPUID and XCR0 test). */
@@ -196,11 +201,26 @@ int main(int argc, char **argv)
         printf("| memory write | %.1f GB/s | %.1f GB/s |\n", w1, w2);
         return 0;
     }
-    const shape shapes[] = {
+    shape shapes[] = {
         {"256³", 256, 256, 256}, {"512³", 512, 512, 512}, {"1024³", 1024, 1024, 1024},
         {"2048³", 2048, 2048, 2048},
         {"VGG-16 conv5_3 14×14", 512, 196, 4608}, {"AlexNet conv5", 256, 169, 2304},
         {"ResNet layer4 3×3 7×7", 512, 49, 4608}, {"3×3 64ch 56×56", 64, 3136, 576}};
+    size_t nshapes = sizeof shapes / sizeof *shapes;
+    int th0 = 1, th1 = 2;
+    if (argc > 5 && !strcmp(argv[2], "--shape")) {   /* one shape, more rounds */
+        shapes[0] = (shape){"shape", atoi(argv[3]), atoi(argv[4]), atoi(argv[5])};
+        nshapes = 1;
+        rounds = argc > 6 ? atoi(argv[6]) : ROUNDS;
+        if (argc > 7) th0 = th1 = atoi(argv[7]);
+        if (rounds < 1 || rounds > ROUNDS_MAX || shapes[0].m < 1 || shapes[0].n < 1 ||
+            shapes[0].k < 1 || th0 < 1 || th0 > 2 || (size_t)shapes[0].m * shapes[0].k > (size_t)2048 * 4608 ||
+            (size_t)shapes[0].k * shapes[0].n > (size_t)2048 * 4608 ||
+            (size_t)shapes[0].m * shapes[0].n > (size_t)2048 * 4608) {
+            fprintf(stderr, "bench_gemm: --shape M N K [ROUNDS]: sizes out of range\n");
+            return 2;
+        }
+    }
     const size_t maxsz = (size_t)2048 * 4608;
     float *a = ndx_alloc(maxsz * 4), *b = ndx_alloc(maxsz * 4), *c = ndx_alloc(maxsz * 4);
     for (size_t i = 0; i < maxsz; i++) {
@@ -212,11 +232,11 @@ int main(int argc, char **argv)
      * for avx2, 16-wide for avx512) */
     const int wide = !strcmp(ndx_kernel_set(), "avx512");
     const double peak[2] = {wide ? fma_peak512(1) : fma_peak(1), wide ? fma_peak512(2) : fma_peak(2)};
-    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+    for (size_t si = 0; si < nshapes; si++) {
         const shape *s = &shapes[si];
         double flop = 2.0 * s->m * s->n * s->k;
         int reps = flop > 4e9 ? 3 : flop > 2e8 ? 5 : 9;
-        for (int th = 1; th <= 2; th++) {
+        for (int th = th0; th <= th1; th++) {
             ndx_set_threads(th);
             openblas_set_num_threads(th);
             double tn, to, ratio;
