@@ -764,11 +764,17 @@ typedef struct ndx_train_opts {
      * only; allreduce replaces f (nf floats) and d (nd doubles) on every
      * process by their sums over the processes, added in rank order (so
      * the weights are the one process's, bit for bit) and returns an
-     * ndx_status; only rank 0 validates and writes the model, checkpoints
-     * and metrics.  NULL: one process. */
+     * ndx_status.  gather (required with allreduce) shares out the rest:
+     * buf holds counts[0] + .. + counts[parts - 1] items of size bytes,
+     * process q has filled its counts[q] items (after those of processes
+     * 0 .. q-1), and on return every process holds them all; each process
+     * preloads 1/parts of the patches and scores 1/parts of every
+     * validation's batches with it.  Only rank 0 writes the model,
+     * checkpoints and metrics.  NULL: one process. */
     int parts, rank;
     int (*allreduce)(void *ctx, float *f, size_t nf, double *d, size_t nd);
-    void *allreduce_ctx;
+    int (*gather)(void *ctx, void *buf, size_t size, const size_t *counts);
+    void *allreduce_ctx;        /* of both */
 } ndx_train_opts;
 /* The paper's settings: lr 1e-4, momentum 0.9, weight decay 1e-4, batch 32,
  * 2 classes; balanced sampling (the study shuffled: NDX_SAMPLER_SHUFFLE),
