@@ -81,7 +81,7 @@ ndx_status ndx__run_data(run *r, const char *data_dir, int batch, int classes)
     return NDX_OK;
 }
 
-/* Item k's first of P shares of n: n k / P (shares differ by one at most). */
+/* The first item of share k of P over n items: n k / P (shares differ by one at most). */
 static size_t share(size_t n, int k, int P) { return n * (size_t)k / (size_t)P; }
 
 /* Every process's count of n items shared out by `share`, into c (P). */
