@@ -1,19 +1,33 @@
 #!/usr/bin/python3
 """netdx under mpirun: dissection and training throughput at -np 1 and -np 2
 beside the plain one-process run, one thread per rank (OMP_NUM_THREADS=1,
---threads 1), the bytes each step moves, and the loopback bandwidth of a
-small MPI ping-pong.  Prints Markdown (bench/run.sh puts it in
-bench/RESULTS.md; docs/mpi.md builds its scaling model on it).
+--threads 1), the three bars of issue 21 computed, the bytes each step
+moves, and the loopback bandwidth of a small MPI ping-pong.  Prints
+Markdown (bench/run.sh puts it in bench/RESULTS.md; docs/mpi.md builds its
+scaling model on it).
 
 usage: bench/bench_mpi.py BUILD_DIR [ROUNDS]
 
-Data: 6 phantom patients (netdx synth, seed 1) and their patches; the
-`tiny` CNN at 64 px trained 1 epoch, batch 32 (-np 2: 16 per rank); its
-features.17 dissected over the training split (top-32, no images).  The
-configurations take turns, ROUNDS times (default 3); figures are medians.
-Wall time is what the bars are about; CPU time (user + system of every
-process) is printed beside it because the machine may be shared: a run
-whose CPU time is well under ranks x wall time was kept waiting."""
+Two workloads, each measured whole (the command's wall time, start-up,
+preload, validation, merge and outputs included: what a user waits for):
+  small  6 phantom patients (netdx synth, seed 1), 798 training patches:
+         `tiny` at 64 px trained 1 epoch, batch 32 (-np 2: 16 per rank);
+         its features.17 dissected over the training split (top-32, no
+         images).  A few seconds per run: the fixed cost of a process
+         (MPI_Init, loading the model) weighs on it.
+  large  24 patients (seed 2), about 3,800 training patches, the same
+         settings (1 epoch) and dissection: a job long enough that the
+         fixed cost is what it is on a real one, a small share.
+And that fixed cost alone: `netdx info` (which starts MPI under mpirun)
+plain, under `mpirun -np 1` as installed, and under `mpirun -np 1` with
+one node's transports only (--mca pml ob1 --mca btl self,vader --mca osc
+^ucx: Debian's Open MPI otherwise probes UCX, libfabric and openib at
+MPI_Init).  The workloads run with mpirun as installed.
+The configurations take turns, ROUNDS times (default 3); figures are
+medians.  CPU time (user + system of every process, mpirun's included) is
+printed beside the wall time, and the load average before and after, because
+the machine may be shared: a run whose CPU time is well under ranks x wall
+time was kept waiting, and then its wall-time ratios say little."""
 import json
 import os
 import resource
@@ -104,64 +118,127 @@ def pingpong(work):
     return [(int(a), float(b)) for a, b in (line.split() for line in out.split("\n") if line)]
 
 
+NAMES = {0: "plain", 1: "mpirun -np 1", 2: "mpirun -np 2"}
+
+
+def make_data(work, name, patients, seed):
+    """Phantom data and patches; (folder, training patches)."""
+    data = os.path.join(work, name)
+    subprocess.run([NETDX, "synth", "--out", data, "--patients", str(patients), "--seed",
+                    str(seed)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([NETDX, "patches", "--data", data], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    with open(os.path.join(data, "patches.csv")) as f:
+        col = f.readline().rstrip("\n").split(",").index("split")
+        ntrain = sum(1 for line in f if line.rstrip("\n").split(",")[col] == "train")
+    return data, ntrain
+
+
+def run_round(work, tag, data, ntrain, epochs, r, rows, model):
+    """One round of the six runs of a workload into rows; the model trained."""
+    for np_ in NAMES:
+        out = os.path.join(work, "%s-t%d_%d" % (tag, np_, r), "m.safetensors")
+        os.makedirs(os.path.dirname(out))
+        w, c = timed(launcher(np_) + [NETDX, "train", "--arch", "tiny", "--data", data,
+                                      "--input-size", "64", "--epochs", str(epochs), "--batch",
+                                      "32", "--threads", "1", "--keep", "last", "--out", out])
+        with open(os.path.join(os.path.dirname(out), "metrics.json")) as f:
+            steps = sum(e["seconds"] for e in json.load(f)["epochs"])
+        done = (ntrain // 32) * 32 * epochs
+        rows["train"][np_].append((w, c, done / w, done / steps))
+        model = model or out
+    for np_ in NAMES:
+        d = os.path.join(work, "%s-d%d_%d" % (tag, np_, r))
+        w, c = timed(launcher(np_) + [NETDX, "dissect", "--model", model, "--data", data,
+                                      "--split", "train", "--layer", "features.17", "--topk",
+                                      "32", "--images", "0", "--threads", "1", "--out", d])
+        rows["dissect"][np_].append((w, c, ntrain / w, ntrain / w))
+    return model
+
+
+def startup(reps=5):
+    """Wall s of `netdx info` plain, under mpirun, under mpirun with one node's
+    transports, and of mpirun -np 1 /bin/true; reps each, taking turns."""
+    shm = ["--mca", "pml", "ob1", "--mca", "btl", "self,vader", "--mca", "osc", "^ucx"]
+    cmds = ([NETDX, "info"], launcher(1) + [NETDX, "info"],
+            launcher(1) + shm + [NETDX, "info"], launcher(1) + ["/bin/true"])
+    out = [[] for _ in cmds]
+    for _ in range(reps):
+        for i, c in enumerate(cmds):
+            out[i].append(timed(c)[0])
+    return out
+
+
+def med(rows, i):
+    return statistics.median(row[i] for row in rows)
+
+
+def table(title, rows, epochs):
+    """The workload's table and its bars; returns the three bar ratios."""
+    print("| stage | run | wall s | CPU s | images/s (wall) | vs -np 1 | vs plain |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    ratio = {}
+    for stage, what in (("train", "train, %d epoch%s" % (epochs, "s" if epochs > 1 else "")),
+                        ("dissect", "dissect features.17")):
+        R = rows[stage]
+        for np_ in NAMES:
+            ips = med(R[np_], 2)
+            print("| %s: %s | %s | %.2f | %.2f | %.1f | %s | %.2fx |" % (
+                title, what, NAMES[np_], med(R[np_], 0), med(R[np_], 1), ips,
+                "%.2fx" % (ips / med(R[1], 2)) if np_ else "-", ips / med(R[0], 2)))
+        ratio[stage] = (med(R[2], 2) / med(R[1], 2), med(R[1], 2) / med(R[0], 2))
+    steps = {np_: med(rows["train"][np_], 3) for np_ in NAMES}
+    print()
+    print("Training steps alone (metrics.json seconds, no start-up, preload or validation):"
+          " %.1f / %.1f / %.1f images/s (plain / -np 1 / -np 2): -np 2 %.2fx -np 1." % (
+              steps[0], steps[1], steps[2], steps[2] / steps[1]))
+    print()
+    bars = (("dissection -np 2 vs -np 1", ratio["dissect"][0], 1.8),
+            ("training -np 2 vs -np 1", ratio["train"][0], 1.6),
+            ("dissection -np 1 vs plain", ratio["dissect"][1], 0.97),
+            ("training -np 1 vs plain", ratio["train"][1], 0.97))
+    print("| bar (%s, whole command, wall) | measured | bar | met |" % title)
+    print("| --- | --- | --- | --- |")
+    for name, got, bar in bars:
+        print("| %s | %.2fx | >= %.2fx | %s |" % (name, got, bar, "yes" if got >= bar else "NO"))
+    print()
+
+
 def main():
     work = tempfile.mkdtemp(prefix="netdx-bench-mpi.")
-    data = os.path.join(work, "data")
-    subprocess.run([NETDX, "synth", "--out", data, "--patients", "6", "--seed", "1"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([NETDX, "patches", "--data", data], check=True, stdout=subprocess.DEVNULL)
-    with open(os.path.join(data, "patches.csv")) as f:
-        head = f.readline().rstrip("\n").split(",")
-        col = head.index("split")
-        ntrain = sum(1 for line in f if line.rstrip("\n").split(",")[col] == "train")
-    names = {0: "plain", 1: "mpirun -np 1", 2: "mpirun -np 2"}
-    train = {k: [] for k in names}
-    dissect = {k: [] for k in names}
-    model = None
+    loads = [os.getloadavg()[0]]
+    small, nsmall = make_data(work, "small", 6, 1)
+    large, nlarge = make_data(work, "large", 24, 2)
+    work_rows = {}
+    for tag in ("small", "large"):
+        work_rows[tag] = {"train": {k: [] for k in NAMES}, "dissect": {k: [] for k in NAMES}}
+    models = {"small": None, "large": None}
     for r in range(ROUNDS):
-        for np_ in names:
-            out = os.path.join(work, "t%d_%d" % (np_, r), "m.safetensors")
-            os.makedirs(os.path.dirname(out))
-            w, c = timed(launcher(np_) + [NETDX, "train", "--arch", "tiny", "--data", data,
-                                          "--input-size", "64", "--epochs", "1", "--batch", "32",
-                                          "--threads", "1", "--keep", "last", "--out", out])
-            with open(os.path.join(os.path.dirname(out), "metrics.json")) as f:
-                ips = json.load(f)["epochs"][0]["images_per_s"]
-            train[np_].append((w, c, ips))
-            model = model or out
-        for np_ in names:
-            d = os.path.join(work, "d%d_%d" % (np_, r))
-            w, c = timed(launcher(np_) + [NETDX, "dissect", "--model", model, "--data", data,
-                                          "--split", "train", "--layer", "features.17",
-                                          "--topk", "32", "--images", "0", "--threads", "1",
-                                          "--out", d])
-            dissect[np_].append((w, c, ntrain / w))
-            state = os.path.join(d, "features.17.dstate")
-            dstate = os.path.getsize(state) if os.path.exists(state) else 0
+        for tag, data, ntrain, epochs in (("small", small, nsmall, 1), ("large", large, nlarge, 1)):
+            loads.append(os.getloadavg()[0])
+            models[tag] = run_round(work, tag, data, ntrain, epochs, r, work_rows[tag],
+                                    models[tag])
+    loads.append(os.getloadavg()[0])
+    state = os.path.join(work, "small-d0_0", "features.17.dstate")
+    dstate = os.path.getsize(state) if os.path.exists(state) else 0
     pp = pingpong(work)
-    grad = tensor_bytes(model)
+    grad = tensor_bytes(models["small"])
 
-    def med(rows, i):
-        return statistics.median(row[i] for row in rows)
-
-    print("Rounds: %d, medians; one thread per process; %d training patches.  Wall time"
-          % (ROUNDS, ntrain))
-    print("decides the bars; CPU time (user + system, all processes) shows how much the")
-    print("runs were kept waiting on this shared machine.")
+    print("Rounds: %d, medians; one thread per process (OMP_NUM_THREADS=1 --threads 1);"
+          % ROUNDS)
+    print("%d (small) and %d (large) training patches.  1-minute load average seen"
+          % (nsmall, nlarge))
+    print("before each workload: %s (%d cores)." % (
+        ", ".join("%.1f" % x for x in loads), os.cpu_count()))
+    print("Wall time decides the bars; CPU time (user + system, all processes, mpirun's")
+    print("included) shows how much the runs were kept waiting on a shared machine.")
     print()
-    print("| stage | run | wall s | CPU s | images/s | vs -np 1 | vs plain |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for stage, rows, what in (("train, 1 epoch", train, "training images/s (metrics.json)"),
-                              ("dissect features.17", dissect, "patches/s (wall)")):
-        for np_ in names:
-            ips = med(rows[np_], 2)
-            print("| %s | %s | %.2f | %.2f | %.1f | %s | %.2fx |" % (
-                stage, names[np_], med(rows[np_], 0), med(rows[np_], 1), ips,
-                "%.2fx" % (ips / med(rows[1], 2)) if np_ else "-", ips / med(rows[0], 2)))
-    print()
-    print("Bars: -np 2 >= 1.8x -np 1 (dissection), >= 1.6x (training); -np 1 >= 0.97x plain.")
-    print("Training images/s count the steps alone (metrics.json); dissection patches/s")
-    print("the whole command (start, model, pass, merge, outputs).")
+    table("small", work_rows["small"], 1)
+    table("large", work_rows["large"], 1)
+    start = startup()
+    print("Fixed cost of a process (`netdx info`, wall s, median of %d): plain %.2f; "
+          "mpirun -np 1 %.2f; mpirun -np 1, one node's transports %.2f; mpirun -np 1 "
+          "/bin/true %.2f." % (len(start[0]), *[statistics.median(x) for x in start]))
     print()
     print("Communication: gradients + batch-norm statistics %d bytes per step (the"
           % grad)

@@ -754,21 +754,22 @@ typedef struct ndx_train_opts {
     void (*note)(void *ctx, const char *msg);
     void *note_ctx;
     /* Data-parallel training (docs/mpi.md).  parts > 1 cuts every batch
-     * into parts equal sub-batches (batch a multiple of parts), each run
-     * forward and backward alone, batch norm on the sub-batch's own
-     * statistics; their gradients and batch-norm running statistics are
-     * summed in part order and divided by parts (the loss is the mean of
-     * the parts' means, as for the whole batch).  0 or 1: the whole batch.
-     * Alone, one process runs every part in turn.  With allreduce (netdx's
-     * MPI side, tools/mpi.c), process `rank` of `parts` runs part rank
-     * only; allreduce replaces f (nf floats) and d (nd doubles) on every
-     * process by their sums over the processes, added in rank order (so
-     * the weights are the one process's, bit for bit) and returns an
-     * ndx_status; only rank 0 validates and writes the model, checkpoints
-     * and metrics.  NULL: one process. */
+     * into parts equal sub-batches of 2 or more, each run forward and
+     * backward alone (batch norm on its own statistics); their gradients
+     * and running statistics are summed in part order and divided by
+     * parts.  0 or 1: the whole batch.  Alone, one process runs every part
+     * in turn.  With allreduce (tools/mpi.c), process `rank` runs part
+     * rank only; allreduce replaces f (nf floats) and d (nd doubles) on
+     * every process by their sums over the processes, added in rank order
+     * (the one process's bits).  gather (required with allreduce): buf
+     * holds counts[0] + .. + counts[parts - 1] items of size bytes,
+     * process q filled its counts[q] (after those of 0 .. q-1); on return
+     * every process holds all (each preloads and validates 1/parts).
+     * Both return an ndx_status.  Only rank 0 writes.  NULL: one process. */
     int parts, rank;
     int (*allreduce)(void *ctx, float *f, size_t nf, double *d, size_t nd);
-    void *allreduce_ctx;
+    int (*gather)(void *ctx, void *buf, size_t size, const size_t *counts);
+    void *allreduce_ctx;        /* of both */
 } ndx_train_opts;
 /* The paper's settings: lr 1e-4, momentum 0.9, weight decay 1e-4, batch 32,
  * 2 classes; balanced sampling (the study shuffled: NDX_SAMPLER_SHUFFLE),

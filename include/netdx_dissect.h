@@ -146,6 +146,10 @@ int ndx_dissect_get_source(const ndx_dissect *d, ndx_dissect_source *s, int *cov
  * file and renamed.  Load refuses bad magic, versions, sizes and checksums. */
 ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path);
 ndx_status ndx_dissect_load(const char *path, ndx_dissect **out);
+/* The same bytes in memory (to send a state between processes): save_mem
+ * sets *buf (free() it) and *n; load_mem checks them as load checks a file. */
+ndx_status ndx_dissect_save_mem(const ndx_dissect *d, void **buf, size_t *n);
+ndx_status ndx_dissect_load_mem(const void *buf, size_t n, ndx_dissect **out);
 
 typedef struct ndx_dissect_unit {
     float max_score, mean_score;
@@ -287,7 +291,7 @@ typedef struct ndx_dissect_run_opts {
     void *progress_ctx;
     /* Scale-out (netdx's MPI side, tools/mpi.c): after a pass over this
      * process's shard, reduce merges every process's states of the pass
-     * into the root's (each state finished, ndx_dissect_finish) and sets
+     * into the root's (ndx_dissect_merge; the root alone finishes) and sets
      * *root on the one process that holds the result and writes the
      * outputs; bcast copies n bytes from the root to every process.  A
      * threshold outside the merged IoU windows makes every process dissect

@@ -107,7 +107,7 @@ END_TEST
  * --epochs follows, batch 6 (2 or 3 parts). */
 #define KILL_EPOCHS 3
 #define TRAIN "train --arch tiny --input-size 32 --batch 6 --threads 1 --sampler shuffle " \
-    "--flips --keep last --seed 7 --data"
+    "--flips --keep last --seed 7 --epochs 1 --data"
 
 static int same_file(const char *a, const char *b, const char *name)
 {
@@ -154,6 +154,38 @@ static void mkdir_in(const char *sub)
     ck_assert(mkdir(p, 0777) == 0 || errno == EEXIST);
 }
 
+/* metrics.json of a and b the same but for the timings (seconds,
+ * images_per_s: one line each), and the validation AUC a number. */
+static void same_metrics(const char *a, const char *b)
+{
+    char p[700];
+    char *t[2];
+    const char *sub[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s/metrics.json", dir, sub[i]);
+        size_t n = 0;
+        t[i] = tu_slurp(p, &n);
+        ck_assert_msg(t[i] && n > 0, "%s", p);
+        char *w = t[i];   /* the timing lines dropped */
+        for (char *line = t[i]; *line;) {
+            char *end = strchr(line, '\n');
+            const size_t len = end ? (size_t)(end - line) + 1 : strlen(line);
+            const char keep = line[len];
+            line[len] = 0;   /* the line alone for strstr */
+            const int timing = strstr(line, "\"seconds\"") || strstr(line, "\"images_per_s\"");
+            line[len] = keep;
+            if (!timing) memmove(w, line, len), w += len;
+            line += len;
+        }
+        *w = 0;
+    }
+    ck_assert_msg(!strcmp(t[0], t[1]), "metrics.json of %s and %s differ:\n%s\n%s", a, b, t[0],
+                  t[1]);
+    const char *auc = strstr(t[0], "\"val_auc\":");
+    ck_assert_msg(auc && strtod(auc + 10 + strspn(auc + 10, " \t"), NULL) > 0, "%s", t[0]);
+    free(t[0]), free(t[1]);
+}
+
 START_TEST(test_mpirun_train)
 {
     if (!mpi_built()) {
@@ -174,6 +206,9 @@ START_TEST(test_mpirun_train)
     ck_assert_msg(said && !strstr(said + 1, "last model:"), "%s", s);
     free(s);
     ck_assert(same_file(a, b, "m.safetensors"));
+    /* validation and test split across the ranks, scores gathered: the
+     * losses, accuracies and AUCs of --parts */
+    same_metrics(a, b);
     /* the whole batch in one part: other bits (batch norm on parts of 3 or
      * 2 images, sums in another order), a step of nearly the same size
      * and direction: |w_parts - w_whole| a small fraction (0.10 and 0.15
@@ -198,6 +233,105 @@ START_TEST(test_mpirun_train)
             "%.3f\n", np, ratio);
     ck_assert_msg(apart > 0 && ratio < 0.3, "ratio %g", ratio);
     ndx_net_free(x), ndx_net_free(y), ndx_net_free(z);
+}
+END_TEST
+
+/* --keep best over 3 epochs: the ranks but the root keep the best epoch's
+ * weights in memory and score the test split with them. */
+START_TEST(test_mpirun_train_best)
+{
+    if (!mpi_built()) {
+        printf("SKIPPED: mpirun training, --keep best (netdx built without MPI: make MPI=1)\n");
+        return;
+    }
+    mkdir_in("best-parts"), mkdir_in("best-np");
+    const char *more = "--epochs 3 --keep best --lr 0.01";   /* kept: epoch 1 (measured) */
+    ck_assert_msg(run("%s " TRAIN " %s --parts 2 %s --out %s/best-parts/m.safetensors", bin,
+                      data, more, dir) == 0, "%.3000s", out_text());
+    ck_assert_msg(run(MPIRUN " -np 2 --oversubscribe %s " TRAIN " %s %s --out "
+                      "%s/best-np/m.safetensors", bin, data, more, dir) == 0, "%.3000s",
+                  out_text());
+    ck_assert(same_file("best-parts", "best-np", "m.safetensors"));
+    same_metrics("best-parts", "best-np");
+}
+END_TEST
+
+/* Ranks started with different options drift apart: the digests of their
+ * weights, compared after every epoch, stop the job loudly. */
+START_TEST(test_mpirun_train_drift)
+{
+    if (!mpi_built()) {
+        printf("SKIPPED: mpirun training drift (netdx built without MPI: make MPI=1)\n");
+        return;
+    }
+    mkdir_in("drift");
+    ck_assert_int_ne(run(MPIRUN " --oversubscribe -np 1 %s " TRAIN " %s --lr 1e-4 --out "
+                         "%s/drift/m.safetensors : -np 1 %s " TRAIN " %s --lr 2e-4 --out "
+                         "%s/drift/m.safetensors", bin, data, dir, bin, data, dir), 0);
+    char *s = out_text();
+    ck_assert_msg(strstr(s, "process 1 holds other weights than process 0") != NULL, "%s", s);
+    free(s);
+    struct stat st;
+    char p[400];
+    snprintf(p, sizeof p, "%s/drift/m.safetensors", dir);
+    ck_assert(stat(p, &st) != 0);   /* no model of a run that went wrong */
+}
+END_TEST
+
+/* The exact-threshold second pass under mpirun: the mammograms of the
+ * first half of the training split's patches (rank 0's block under -np 2,
+ * more than rank 0's under -np 3) made black, so that rank 0's IoU windows
+ * sit where the other ranks' do not reach: the merged thresholds fall
+ * outside them and every rank dissects its shard again.  units.csv and
+ * units.json are still the one process's, byte for byte. */
+START_TEST(test_mpirun_second_pass)
+{
+    if (!mpi_built()) {
+        printf("SKIPPED: mpirun second pass (netdx built without MPI: make MPI=1)\n");
+        return;
+    }
+    char dark[400], cmd[1400];
+    snprintf(dark, sizeof dark, "%s/dark", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dark, data, dark);
+    ck_assert_int_eq(system(cmd), 0);
+    ndx_patch_index ix;
+    ck_assert_msg(ndx_patches_read(dark, &ix) == NDX_OK, "%s", ndx_last_error());
+    /* per image the position in the training split of its last patch */
+    size_t n = 0, *last = calloc(ix.nimages, sizeof *last);
+    ck_assert_ptr_nonnull(last);
+    for (size_t i = 0; i < ix.n; i++)
+        if (ix.patches[i].split == NDX_SPLIT_TRAIN) last[ix.patches[i].image] = ++n;
+    int blacked = 0;
+    for (size_t m = 0; m < ix.nimages; m++) {
+        if (!last[m] || last[m] > n / 2) continue;   /* whole in the first half only */
+        char p[1000];
+        snprintf(p, sizeof p, "%s/%s", dark, ix.images[m].path);
+        int w, h, bits;
+        ck_assert_msg(ndx_png_size(p, &w, &h, &bits) == NDX_OK, "%s", ndx_last_error());
+        uint16_t *zero = calloc((size_t)w * h, sizeof *zero);
+        ck_assert_ptr_nonnull(zero);
+        ck_assert_msg(ndx_png_write16(p, zero, w, h) == NDX_OK, "%s", ndx_last_error());
+        free(zero);
+        blacked++;
+    }
+    free(last);
+    ndx_patches_free(&ix);
+    ck_assert_int_gt(blacked, 0);
+    char opts[1200];
+    snprintf(opts, sizeof opts, "dissect --model %s --data %s --split train --layer features.14 "
+             "--layer features.17 --topk 8 --batch 7 --images 0 --threads 1", model, dark);
+    ck_assert_int_eq(run("%s %s --out %s/dark-plain", bin, opts, dir), 0);
+    for (int np = 2; np <= 3; np++) {
+        ck_assert_msg(run(MPIRUN " -np %d --oversubscribe %s %s --out %s/dark-np%d", np, bin,
+                          opts, dir, np) == 0, "mpirun -np %d failed: %.3000s", np, out_text());
+        char *s = out_text();
+        ck_assert_msg(strstr(s, "a second pass gave the IoU") != NULL, "-np %d: %s", np, s);
+        free(s);
+        char sub[64];
+        snprintf(sub, sizeof sub, "dark-np%d", np);
+        ck_assert(same_file("dark-plain", sub, "units.csv"));
+        ck_assert(same_file("dark-plain", sub, "units.json"));
+    }
 }
 END_TEST
 
@@ -285,14 +419,24 @@ static pid_t rank_pid(int rank)
     return found;
 }
 
-/* Kills rank 1 of the background job with SIGKILL once `when` exists (NULL:
- * as soon as the rank runs); then the job must fail, saying so. */
-static void kill_rank1(const char *when)
+/* 1 when the job's output so far holds s. */
+static int out_has(const char *s)
+{
+    char *t = out_text();
+    const int has = t && strstr(t, s);
+    free(t);
+    return has;
+}
+
+/* Kills rank 1 of the background job with SIGKILL once `when` exists and
+ * the job has said `said` (NULL: either at once); then the job must fail,
+ * saying so. */
+static void kill_rank1(const char *when, const char *said)
 {
     struct stat st;
     pid_t pid = 0;
     for (int i = 0; i < 6000 && !pid; i++, nap())
-        if (!when || stat(when, &st) == 0) pid = rank_pid(1);
+        if ((!when || stat(when, &st) == 0) && (!said || out_has(said))) pid = rank_pid(1);
     ck_assert_msg(pid > 0, "rank 1 of the job never ran (or %s never came): %.3000s",
                   when ? when : "-", out_text());
     ck_assert_int_eq(kill(pid, SIGKILL), 0);
@@ -314,7 +458,7 @@ START_TEST(test_mpirun_train_killed)
     snprintf(ck, sizeof ck, "%s/kill/m.ckpt", dir);
     start_bg(MPIRUN " -np 2 --oversubscribe %s " TRAIN " %s --epochs %d --checkpoint-every 2 "
              "--checkpoint %s --out %s/kill/m.safetensors", bin, data, KILL_EPOCHS, ck, dir);
-    kill_rank1(ck);
+    kill_rank1(ck, NULL);
     ndx_ckpt_state cs;
     ck_assert_msg(ndx_ckpt_peek(ck, &cs) == NDX_OK, "%s", ndx_last_error());
     ck_assert_msg(cs.step > 0 && cs.epoch < KILL_EPOCHS, "step %lld epoch %lld",
@@ -347,7 +491,7 @@ START_TEST(test_mpirun_dissect_killed)
     ck_assert_ptr_nonnull(before);
     /* the same folder again under mpirun (a different top-k), a rank killed */
     start_bg(MPIRUN " -np 2 --oversubscribe %s %s --topk 4", bin, opts);
-    kill_rank1(NULL);
+    kill_rank1(NULL, "patch/s");   /* mid-pass: past MPI_Init, its first batches done */
     char *after = tu_slurp(p, &m);
     ck_assert_msg(after && n == m && !memcmp(before, after, n), "%s changed", p);
     free(before), free(after);
@@ -379,6 +523,12 @@ START_TEST(test_mpirun_bad_options)
     s = out_text();
     ck_assert_msg(strstr(s, "equal parts") != NULL, "%s", s);
     free(s);
+    /* one image per part: batch norm has no statistics to normalise with */
+    ck_assert_int_ne(run("%s train --arch tiny --input-size 32 --data %s --batch 4 --parts 4 "
+                         "--epochs 1 --out %s/bad.safetensors", bin, data, dir), 0);
+    s = out_text();
+    ck_assert_msg(strstr(s, "one image per part") != NULL, "%s", s);
+    free(s);
 }
 END_TEST
 
@@ -397,6 +547,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_info_or_refusal);
     tcase_add_loop_test(tc, test_mpirun_identical, 0, 2);
     tcase_add_loop_test(tc, test_mpirun_train, 0, 2);
+    tcase_add_test(tc, test_mpirun_train_best);
+    tcase_add_test(tc, test_mpirun_train_drift);
+    tcase_add_test(tc, test_mpirun_second_pass);
     tcase_add_test(tc, test_mpirun_train_killed);
     tcase_add_test(tc, test_mpirun_dissect_killed);
     tcase_add_test(tc, test_mpirun_bad_options);

@@ -6,16 +6,17 @@
  *
  * Dissection: rank r dissects shard r of P; the states are merged by a
  * tree (at step k = 1, 2, 4, ... rank r, a multiple of 2k, receives from
- * r + k), each state serialised as its .dstate bytes; rank 0 writes.
+ * r + k), each state sent as its .dstate bytes (ndx_dissect_save_mem,
+ * in memory); rank 0 writes.
  *
  * Training: rank r runs part r of P of every batch; the gradients are
- * summed in rank order (allreduce below); rank 0 writes. */
+ * summed in rank order (allreduce below); each rank preloads and
+ * validates its share, the rest gathered (gather below); rank 0 writes. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "netdx.h"
@@ -92,58 +93,29 @@ static int xfer(void *buf, size_t n, int peer, int send)
     return 0;
 }
 
-/* The state's bytes through its .dstate file in a private folder. */
-static ndx_status state_bytes(const ndx_dissect *d, const char *dir, char **buf, size_t *n)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/send.dstate", dir);
-    ndx_status st = ndx_dissect_save(d, path);
-    if (st) return st;
-    FILE *f = fopen(path, "rb");
-    long len = -1;
-    if (f && !fseek(f, 0, SEEK_END)) len = ftell(f);
-    *buf = len > 0 ? malloc((size_t)len) : NULL;
-    *n = len > 0 ? (size_t)len : 0;
-    if (f && *buf && (fseek(f, 0, SEEK_SET) || fread(*buf, 1, *n, f) != *n)) free(*buf), *buf = NULL;
-    if (f) fclose(f);
-    unlink(path);
-    return *buf ? NDX_OK : ndx_fail_io(path);
-}
-
-static ndx_status bytes_state(const char *dir, const char *buf, size_t n, ndx_dissect **d)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/recv.dstate", dir);
-    FILE *f = fopen(path, "wb");
-    const int ok = f && fwrite(buf, 1, n, f) == n;
-    if ((f && fclose(f)) || !ok) return ndx_fail_io(path);
-    ndx_status st = ndx_dissect_load(path, d);
-    unlink(path);
-    return st;
-}
-
-/* One layer's state from rank `peer`, merged into st and finished. */
-static ndx_status recv_merge(const char *dir, ndx_dissect *st, int peer)
+/* One layer's state from rank `peer`, merged into st (not finished: a
+ * threshold outside the merged windows would close them before the
+ * states above merge; the root finishes the whole). */
+static ndx_status recv_merge(ndx_dissect *st, int peer)
 {
     uint64_t n = 0;
     if (xfer(&n, sizeof n, peer, 0) || n == UINT64_MAX)
         return ndx_fail_io("MPI: rank failed before sending its state");
     char *buf = malloc(n ? n : 1);
     ndx_dissect *other = NULL;
-    int missed;
     ndx_status s = !buf || xfer(buf, n, peer, 0) ? ndx_fail_io("MPI: receiving a state")
-                                                 : bytes_state(dir, buf, n, &other);
+                                                 : ndx_dissect_load_mem(buf, n, &other);
     free(buf);
-    if (!s && !(s = ndx_dissect_merge(st, other))) s = ndx_dissect_finish(st, &missed);
+    if (!s) s = ndx_dissect_merge(st, other);
     ndx_dissect_free(other);
     return s;
 }
 
-static ndx_status send_state(const char *dir, const ndx_dissect *st, int peer)
+static ndx_status send_state(const ndx_dissect *st, int peer)
 {
-    char *buf = NULL;
+    void *buf = NULL;
     size_t n = 0;
-    ndx_status s = st ? state_bytes(st, dir, &buf, &n) : NDX_ERR_IO;   /* NULL: a failure */
+    ndx_status s = st ? ndx_dissect_save_mem(st, &buf, &n) : NDX_ERR_IO;   /* NULL: a failure */
     uint64_t len = s ? UINT64_MAX : n;
     if (xfer(&len, sizeof len, peer, 1) || (!s && xfer(buf, n, peer, 1)))
         s = ndx_fail_io("MPI: sending a state");
@@ -154,8 +126,6 @@ static ndx_status send_state(const char *dir, const ndx_dissect *st, int peer)
 static int reduce(void *ctx, ndx_dissect **st, int nl, int *root)
 {
     (void)ctx;
-    char dir[] = "/tmp/netdx-mpi-XXXXXX";
-    if (!mkdtemp(dir)) return ndx_fail_io(dir);
     ndx_status s = NDX_OK;
     int sent = 0;
     /* a rank that failed still sends (a failure) so that its parent does
@@ -164,16 +134,15 @@ static int reduce(void *ctx, ndx_dissect **st, int nl, int *root)
     for (int k = 1; k < mpi_size && !sent; k <<= 1) {
         if (mpi_rank % (2 * k) == 0) {
             for (int l = 0; l < nl && !s && mpi_rank + k < mpi_size; l++)
-                s = recv_merge(dir, st[l], mpi_rank + k);
+                s = recv_merge(st[l], mpi_rank + k);
         } else {
             for (int l = 0; l < nl; l++) {
-                const ndx_status t = send_state(dir, s ? NULL : st[l], mpi_rank - k);
+                const ndx_status t = send_state(s ? NULL : st[l], mpi_rank - k);
                 if (!s) s = t;
             }
             sent = 1;
         }
     }
-    rmdir(dir);
     *root = mpi_rank == 0;
     return s;
 }
@@ -250,6 +219,32 @@ static int allreduce(void *ctx, float *f, size_t nf, double *d, size_t nd)
     return rc ? ndx_fail_io("MPI: summing the gradients") : NDX_OK;
 }
 
+/* Every rank's counts[q] items of `size` bytes, rank q's after ranks
+ * 0 .. q-1's, onto every rank (MPI_Allgatherv of a contiguous type). */
+static int gather(void *ctx, void *buf, size_t size, const size_t *counts)
+{
+    (void)ctx;
+    const int P = mpi_size;
+    int *cnt = malloc(2 * (size_t)P * sizeof *cnt), *dsp = cnt ? cnt + P : NULL;
+    size_t at = 0;
+    int bad = !cnt || size > INT_MAX;
+    for (int q = 0; q < P && !bad; q++) {
+        bad = counts[q] > INT_MAX || at > INT_MAX;
+        cnt[q] = (int)counts[q], dsp[q] = (int)at;
+        at += counts[q];
+    }
+    MPI_Datatype item;
+    int rc = bad || MPI_Type_contiguous((int)size, MPI_BYTE, &item) != MPI_SUCCESS;
+    if (!rc) {
+        rc = MPI_Type_commit(&item) != MPI_SUCCESS ||
+             MPI_Allgatherv(MPI_IN_PLACE, 0, item, buf, cnt, dsp, item, MPI_COMM_WORLD) !=
+                 MPI_SUCCESS;
+        MPI_Type_free(&item);
+    }
+    free(cnt);
+    return rc ? ndx_fail_io("MPI: gathering the ranks' shares") : NDX_OK;
+}
+
 int cli_mpi_train(ndx_train_opts *o)
 {
     if (mpi_size <= 1) return 0;
@@ -259,7 +254,7 @@ int cli_mpi_train(ndx_train_opts *o)
         return EXIT_USAGE;
     }
     o->parts = mpi_size, o->rank = mpi_rank;
-    o->allreduce = allreduce;
+    o->allreduce = allreduce, o->gather = gather;
     return 0;
 }
 #else

@@ -189,6 +189,11 @@ void ndx__free_buffer(ndx_dissect *d);
  * mh x mw; after lo[] is read, the window values from it. */
 ndx_status ndx__dissect_windows(ndx_dissect *d, int mh, int mw);
 void ndx__dissect_window_values(ndx_dissect *d);
+/* The first half of ndx_dissect_finish: the windows opened if the warm-up
+ * has not filled (the buffered patches counted), no thresholds taken, so a
+ * threshold outside a shard's own window does not close it: the shards'
+ * states still merge (ndx_dissect_run under opts.reduce). */
+ndx_status ndx__dissect_open_windows(ndx_dissect *d);
 /* Unit u's histograms from n patches' maps (tid: the thread's buffers). */
 void ndx__hist_unit(ndx_dissect *d, int u, const float *maps, int n,
                     const uint8_t *const *masks, const ndx__iou_ws *ws, int tid);

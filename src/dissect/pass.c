@@ -232,16 +232,23 @@ static ndx_status write_all(pass *p, int patch_size)
 }
 
 /* ---- opening ------------------------------------------------------------ */
-/* The split's patches of this shard, in patches.csv order. */
+/* The split's patches of this shard, in patches.csv order: patch j of n
+ * in the split goes to shard j mod N (--shard), or under o->reduce to the
+ * shard whose block [n s / N, n (s+1) / N) holds it, so that each process
+ * decodes about 1/N of the mammograms (an image's patches are together). */
 static ndx_status select_patches(pass *p)
 {
     const ndx_dissect_run_opts *o = p->o;
     p->sel = malloc((p->ix.n ? p->ix.n : 1) * sizeof *p->sel);
     if (!p->sel) return ndx__fail(NDX_ERR_NOMEM, "dissect_run: out of memory");
-    size_t seen = 0;
-    for (size_t i = 0; i < p->ix.n; i++)
-        if (p->ix.patches[i].split == o->split && seen++ % (size_t)o->nshards == (size_t)o->shard)
-            p->sel[p->nsel++] = i;
+    size_t n = 0, seen = 0;
+    const size_t N = (size_t)o->nshards, s = (size_t)o->shard;
+    for (size_t i = 0; i < p->ix.n; i++) n += p->ix.patches[i].split == o->split;
+    for (size_t i = 0; i < p->ix.n; i++) {
+        if (p->ix.patches[i].split != o->split) continue;
+        const size_t j = seen++;
+        if (o->reduce ? j >= n * s / N && j < n * (s + 1) / N : j % N == s) p->sel[p->nsel++] = i;
+    }
     if (!p->nsel)
         return ndx__fail(NDX_ERR_INVALID, "%s has no %s patches%s: choose another split "
                          "(--split train|val|test) or rebuild the patches with more patients "
@@ -492,15 +499,17 @@ static ndx_status finish(pass *p, int *what, ndx_dissect_run_result *r)
     return second ? run_pass(p, what) : NDX_OK;
 }
 
-/* Under o->reduce: every process's states of one pass merged into the
- * root's, finished there; *again (on every process) when a threshold falls
+/* Under o->reduce: every process's states of one pass (windows open, not
+ * finished: finishing a shard's state alone would close the windows its
+ * own thresholds miss, and the merge needs them) merged into the root's,
+ * finished there; *again (on every process) when a threshold falls
  * outside the merged IoU windows. */
 static ndx_status reduce_pass(pass *p, int *root, int *again, ndx_dissect_run_result *r)
 {
     const ndx_dissect_run_opts *o = p->o;
     int missed = 0, any = 0;
     ndx_status st = NDX_OK;
-    for (int l = 0; l < p->nl && !st; l++) st = ndx_dissect_finish(p->st[l], &missed);
+    for (int l = 0; l < p->nl && !st; l++) st = ndx__dissect_open_windows(p->st[l]);
     if (!st) st = (ndx_status)o->reduce(o->reduce_ctx, p->st, p->nl, root);
     for (int l = 0; l < p->nl && !st && *root; l++) {
         st = ndx_dissect_finish(p->st[l], &missed);

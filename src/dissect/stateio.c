@@ -77,42 +77,85 @@ static int spans(const ndx_dissect *d, span *s)
     return i;
 }
 
-ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
+/* What save and save_mem refuse: a big-endian host, an open one-pass state. */
+static ndx_status check_save(const ndx_dissect *d, const char *path)
 {
-    if (!d || !path || !path[0]) return ndx__fail(NDX_ERR_INVALID, "dissect_save: NULL state or path");
     if (!little_endian())
         return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
     if (d->hist_mode && !d->window_open)
         return ndx__fail(NDX_ERR_INVALID, "%s: one-pass state of %s: call ndx_dissect_finish "
                          "before saving", path, d->layer);
-    ndx__out w;
-    ndx_status st = ndx__out_open(&w, path, 1);
-    if (st) return st;
+    return NDX_OK;
+}
+
+/* Every byte of the file but the checksum, through w (sealed: it adds that). */
+static void put_state(ndx__out *w, const ndx_dissect *d)
+{
     const char magic[8] = MAGIC;
     const uint32_t ver = VERSION, bom = 0x01020304u;
-    ndx__out_put(&w, magic, 8);
-    ndx__out_put(&w, &ver, 4);
-    ndx__out_put(&w, &bom, 4);
-    ndx__out_put(&w, d->layer, sizeof d->layer);
-    ndx__out_put(&w, d->mask_names, sizeof d->mask_names);
+    ndx__out_put(w, magic, 8);
+    ndx__out_put(w, &ver, 4);
+    ndx__out_put(w, &bom, 4);
+    ndx__out_put(w, d->layer, sizeof d->layer);
+    ndx__out_put(w, d->mask_names, sizeof d->mask_names);
     const int32_t ints[8] = {d->units, d->h, d->w, d->topk, d->nmasks, d->align_corners,
                              (int32_t)d->mode, d->thresholds_set};
-    ndx__out_put(&w, ints, sizeof ints);
-    ndx__out_put(&w, &d->quantile, 8);
-    ndx__out_put(&w, &d->relative, 8);
+    ndx__out_put(w, ints, sizeof ints);
+    ndx__out_put(w, &d->quantile, 8);
+    ndx__out_put(w, &d->relative, 8);
     const uint64_t counts[3] = {d->n_stats, d->n_iou, d->n_pos};
-    ndx__out_put(&w, counts, sizeof counts);
+    ndx__out_put(w, counts, sizeof counts);
     const int32_t hints[4] = {d->hist_mode, d->mask_h, d->mask_w, d->warmup};
-    ndx__out_put(&w, hints, sizeof hints);
-    ndx__out_put(&w, d->area, sizeof d->area);
+    ndx__out_put(w, hints, sizeof hints);
+    ndx__out_put(w, d->area, sizeof d->area);
     const int32_t src[4] = {d->src_set, d->src_split, d->nshards, 0};
     const uint64_t digests[2] = {d->src_model, d->src_data};
-    ndx__out_put(&w, src, sizeof src);
-    ndx__out_put(&w, digests, sizeof digests);
+    ndx__out_put(w, src, sizeof src);
+    ndx__out_put(w, digests, sizeof digests);
     span s[16];
     const int ns = spans(d, s);
-    for (int i = 0; i < ns; i++) ndx__out_put(&w, s[i].p, s[i].n);
+    for (int i = 0; i < ns; i++) ndx__out_put(w, s[i].p, s[i].n);
+}
+
+ndx_status ndx_dissect_save(const ndx_dissect *d, const char *path)
+{
+    if (!d || !path || !path[0]) return ndx__fail(NDX_ERR_INVALID, "dissect_save: NULL state or path");
+    ndx__out w;
+    ndx_status st = check_save(d, path);
+    if (st || (st = ndx__out_open(&w, path, 1))) return st;
+    put_state(&w, d);
     return ndx__out_commit(&w);
+}
+
+/* The file's bytes into memory (open_memstream), sealed the same way. */
+ndx_status ndx_dissect_save_mem(const ndx_dissect *d, void **buf, size_t *n)
+{
+    if (!d || !buf || !n) return ndx__fail(NDX_ERR_INVALID, "dissect_save_mem: NULL argument");
+    *buf = NULL, *n = 0;
+    ndx_status st = check_save(d, "state in memory");
+    if (st) return st;
+    char *p = NULL;
+    size_t len = 0;
+    ndx__out w = {.f = open_memstream(&p, &len), .h = ndx_hasher_new(0)};
+    int bad = !w.f || !w.h;
+    if (!bad) {
+        put_state(&w, d);
+        const uint64_t sum = ndx_hasher_digest(w.h);
+        unsigned char b[8];
+        for (int i = 0; i < 8; i++) b[i] = (unsigned char)(sum >> (8 * i));
+        ndx_hasher_free(w.h);
+        w.h = NULL;
+        ndx__out_put(&w, b, 8);
+    }
+    if (w.f && fclose(w.f)) bad = 1;
+    ndx_hasher_free(w.h);
+    if (bad || w.failed || !p) {
+        free(p);
+        return ndx__fail(NDX_ERR_NOMEM, "dissect_save_mem: out of memory for the state of %s",
+                         d->layer);
+    }
+    *buf = p, *n = len;
+    return NDX_OK;
 }
 
 /* Largest patch id: ids go to units.json as JSON numbers (exact to 2^53). */
@@ -399,15 +442,10 @@ static ndx_status state_from_header(const char *path, const state_header *h,
     return NDX_OK;
 }
 
-ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
+/* The state in f (named path in messages), checked whole; f closed. */
+static ndx_status load_stream(FILE *f, const char *path, ndx_dissect **out)
 {
-    if (!out || !path) return ndx__fail(NDX_ERR_INVALID, "dissect_load: NULL argument");
-    *out = NULL;
-    if (!little_endian())
-        return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
-    FILE *f;
-    ndx_status st = ndx__open_read(path, &f, NULL);
-    if (st) return st;
+    ndx_status st;
     state_header h;
     memset(&h, 0, sizeof h);
     ndx_dissect *d = NULL;
@@ -434,4 +472,28 @@ ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
     ndx__dissect_window_values(d);
     *out = d;
     return NDX_OK;
+}
+
+ndx_status ndx_dissect_load(const char *path, ndx_dissect **out)
+{
+    if (!out || !path) return ndx__fail(NDX_ERR_INVALID, "dissect_load: NULL argument");
+    *out = NULL;
+    if (!little_endian())
+        return ndx__fail(NDX_ERR_UNSUPPORTED, "%s: state files are little-endian only", path);
+    FILE *f;
+    ndx_status st = ndx__open_read(path, &f, NULL);
+    return st ? st : load_stream(f, path, out);
+}
+
+ndx_status ndx_dissect_load_mem(const void *buf, size_t n, ndx_dissect **out)
+{
+    if (!out || !buf) return ndx__fail(NDX_ERR_INVALID, "dissect_load_mem: NULL argument");
+    *out = NULL;
+    if (!little_endian())
+        return ndx__fail(NDX_ERR_UNSUPPORTED, "state files are little-endian only");
+    FILE *f = n ? fmemopen((void *)buf, n, "rb") : NULL;
+    if (!f)
+        return ndx__fail(NDX_ERR_FORMAT, "state in memory: %zu bytes, not a state (%s)", n,
+                         n ? strerror(errno) : "empty");
+    return load_stream(f, "state in memory", out);
 }

@@ -192,17 +192,21 @@ static void buffer_add(ndx_dissect *d, const ndx_dissect_batch *b, int first, in
 }
 
 
+ndx_status ndx__dissect_open_windows(ndx_dissect *d)
+{
+    if (!d->hist_mode || d->window_open) return NDX_OK;
+    ndx__iou_ws ws;
+    ndx_status st = ndx__dissect_ws(d, 1, d->mask_h, d->mask_w, &ws);
+    return st ? st : open_windows(d, &ws);
+}
+
 ndx_status ndx_dissect_finish(ndx_dissect *d, int *missed)
 {
     if (!d || !missed) return ndx__fail(NDX_ERR_INVALID, "dissect_finish: NULL argument");
     *missed = 0;
     if (!d->hist_mode) return NDX_OK;
-    if (!d->window_open) {
-        ndx__iou_ws ws;
-        ndx_status st = ndx__dissect_ws(d, 1, d->mask_h, d->mask_w, &ws);
-        if (!st) st = open_windows(d, &ws);
-        if (st) return st;
-    }
+    ndx_status st = ndx__dissect_open_windows(d);
+    if (st) return st;
     const size_t M = (size_t)d->nmasks;
     int miss = 0;
     for (int u = 0; u < d->units; u++) {

@@ -16,7 +16,9 @@
  *
  * Read from the bottom: ndx_train is the loop; trainer_init (data, net,
  * sampler, resume), step, validate, save_ckpt and outputs are its parts;
- * run_* and evaluate are shared with ndx_eval; a batch in parts: parts.c. */
+ * the data, preload and scoring are shared with ndx_eval (run.c); a
+ * batch in parts: parts.c; under allreduce (MPI) every process also
+ * preloads and validates its share (run.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +26,8 @@
 #include <time.h>
 
 #include "netdx_nn.h"
-#include "../io/io.h"
 #include "parts.h"
+#include "run.h"
 #include "provenance.h"
 
 /* Doubles per epoch in the checkpoint's "history" array (as float bits). */
@@ -59,219 +61,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Everything one run holds, sized once. */
-typedef struct run {
-    ndx_patch_index ix;
-    ndx_patch_cache *cache;
-    ndx_net *net;
-    int S, B, last;             /* input side, batch, logits node */
-    int K;                      /* classes */
-    size_t *idx[3], nidx[3];    /* patches of each split */
-    int *train_labels;          /* classes (ndx_patch_class) */
-    float *gray, *x, *dlogits, *scores;
-    int *labels;                /* B labels of the batch */
-    int *flip;                  /* B flags */
-    size_t *bids;               /* B patch indices */
-    int *eval_labels;           /* malignant (0/1) of the largest split */
-    int *eval_class;            /* classes of the largest split */
-    float *pre;                 /* every patch at S x S, when it fits PRELOAD_MAX */
-    ndx_ioplan *plan;           /* what the run reads and writes; its locks */
-} run;
-
-/* Patches are cut and resized once, up front, when they all fit in this
- * many bytes; otherwise every batch reads them through the patch cache. */
-#define PRELOAD_MAX ((size_t)1 << 30)
-
-static void run_free(run *r)
-{
-    ndx_ioplan_free(r->plan);
-    for (int s = 0; s < 3; s++) free(r->idx[s]);
-    free(r->train_labels);
-    ndx_free(r->gray);
-    ndx_free(r->pre);
-    ndx_free(r->x);
-    free(r->dlogits);
-    free(r->scores);
-    free(r->labels);
-    free(r->flip);
-    free(r->bids);
-    free(r->eval_labels);
-    free(r->eval_class);
-    ndx_net_free(r->net);
-    ndx_patch_cache_free(r->cache);
-    ndx_patches_free(&r->ix);
-    memset(r, 0, sizeof *r);
-}
-
-/* Reads the patch index, checks and locks the plan (r->plan: the rest of
- * the run's inputs and its outputs), splits the index and allocates the
- * batch buffers. */
-static ndx_status run_data(run *r, const char *data_dir, int batch, int classes)
-{
-    r->K = classes;
-    ndx_status st = ndx_patches_read(data_dir, &r->ix);
-    if (!st) st = ndx_ioplan_patches(r->plan, &r->ix);
-    if (!st) st = ndx_ioplan_begin(r->plan);   /* before any work */
-    if (st) return st;
-    for (size_t i = 0; i < r->ix.n; i++) {
-        int s = r->ix.patches[i].split;
-        if (s < 0 || s > 2)
-            return ndx__fail(NDX_ERR_FORMAT, "%s/patches.csv: patch %zu has split %d",
-                             data_dir, i, s);
-        r->nidx[s]++;
-    }
-    size_t most = 1;
-    for (int s = 0; s < 3; s++) {
-        r->idx[s] = malloc((r->nidx[s] ? r->nidx[s] : 1) * sizeof *r->idx[s]);
-        if (!r->idx[s]) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
-        if (r->nidx[s] > most) most = r->nidx[s];
-        r->nidx[s] = 0;
-    }
-    for (size_t i = 0; i < r->ix.n; i++) {
-        int s = r->ix.patches[i].split;
-        r->idx[s][r->nidx[s]++] = i;
-    }
-    r->B = batch;
-    r->cache = ndx_patch_cache_new((size_t)512 << 20);
-    r->train_labels = malloc((r->nidx[NDX_SPLIT_TRAIN] + 1) * sizeof *r->train_labels);
-    r->scores = malloc(most * sizeof *r->scores);
-    r->eval_labels = malloc(most * sizeof *r->eval_labels);
-    r->eval_class = malloc(most * sizeof *r->eval_class);
-    r->labels = malloc((size_t)batch * sizeof *r->labels);
-    r->flip = calloc((size_t)batch, sizeof *r->flip);
-    r->bids = malloc((size_t)batch * sizeof *r->bids);
-    r->dlogits = malloc((size_t)batch * classes * sizeof *r->dlogits);
-    if (!r->cache || !r->train_labels || !r->scores || !r->eval_labels || !r->eval_class ||
-        !r->labels ||
-        !r->flip || !r->bids || !r->dlogits)
-        return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
-    for (size_t k = 0; k < r->nidx[NDX_SPLIT_TRAIN]; k++)
-        r->train_labels[k] = ndx_patch_class(&r->ix.patches[r->idx[NDX_SPLIT_TRAIN][k]], classes);
-    return NDX_OK;
-}
-
-static ndx_status run_net_buffers(run *r, int plan)
-{
-    r->S = ndx_net_input_size(r->net);
-    r->last = ndx_net_num_nodes(r->net) - 1;
-    const size_t hw = (size_t)r->S * r->S, px = (size_t)r->B * hw;
-    r->gray = ndx_alloc(px * sizeof *r->gray);
-    r->x = ndx_alloc(3 * px * sizeof *r->x);
-    if (!r->gray || !r->x) return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
-    if (r->ix.n <= PRELOAD_MAX / sizeof(float) / hw) {
-        r->pre = ndx_alloc(r->ix.n * hw * sizeof *r->pre);   /* NULL: use the cache */
-        ndx_status st = NDX_OK;
-        char *msg = NULL;
-        const long n = r->pre ? (long)r->ix.n : 0;
-#pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
-        for (long i = 0; i < n; i++) {
-            ndx_status s = ndx_patch_load(r->cache, &r->ix, (size_t)i, r->S, r->pre + (size_t)i * hw);
-            if (s) {
-#pragma omp critical
-                if (!st) st = s, msg = ndx__strf("%s", ndx_last_error());
-            }
-        }
-        if (st) return ndx__fail_take(st, msg);   /* the worker's message, here */
-        if (r->pre) {   /* the decoded images are not needed any more */
-            ndx_patch_cache_free(r->cache);
-            r->cache = NULL;
-        }
-    }
-    return ndx_net_plan(r->net, r->B, plan);
-}
-
-/* Loads patches ids[0..n) (n <= B; the rest of the batch repeats the last)
- * into r->x, flipped where flip (B flags, or NULL: none) says. */
-static ndx_status load_batch(run *r, const size_t *ids, const int *flip, int n)
-{
-    const int S = r->S;
-    const size_t hw = (size_t)S * S;
-    ndx_status st = NDX_OK;
-    char *msg = NULL;
-#pragma omp parallel for schedule(static) num_threads(ndx_get_threads())
-    for (int i = 0; i < r->B; i++) {
-        size_t id = ids[i < n ? i : n - 1];
-        float *g = r->gray + (size_t)i * hw;
-        ndx_status s = NDX_OK;
-        if (r->pre)
-            memcpy(g, r->pre + id * hw, hw * sizeof *g);
-        else
-            s = ndx_patch_load(r->cache, &r->ix, id, S, g);
-        if (s) {
-#pragma omp critical
-            if (!st) st = s, msg = ndx__strf("%s", ndx_last_error());
-            continue;
-        }
-        if (flip && flip[i])
-            for (int y = 0; y < S; y++)
-                for (int a = 0, b = S - 1; a < b; a++, b--) {
-                    float t = g[(size_t)y * S + a];
-                    g[(size_t)y * S + a] = g[(size_t)y * S + b];
-                    g[(size_t)y * S + b] = t;
-                }
-    }
-    if (st) return ndx__fail_take(st, msg);   /* the worker's message, here */
-    ndx_gray_to_input(r->B, hw, r->gray, r->x);
-    return NDX_OK;
-}
-
-static int argmax(const float *z, int K)
-{
-    int best = 0;
-    for (int c = 1; c < K; c++)
-        if (z[c] > z[best]) best = c;
-    return best;
-}
-
-/* P(malignant) = softmax(z)[K - 1] of logits z (K); for 2 classes the
- * logistic of z1 - z0. */
-static float cancer_prob(const float *z, int K)
-{
-    double m = z[0], sum = 0;
-    for (int c = 1; c < K; c++) m = z[c] > m ? z[c] : m;
-    for (int c = 0; c < K; c++) sum += exp((double)z[c] - m);
-    return (float)(exp((double)z[K - 1] - m) / sum);
-}
-
-/* Scores split s with the net in eval mode: r->scores (P(malignant)),
- * r->eval_labels (malignant) and r->eval_class for each of its patches,
- * mean loss, accuracy (argmax = class), AUC of malignant vs the rest (NAN
- * when the split lacks one of them). */
-static ndx_status evaluate(run *r, int s, double *loss, double *acc, double *auc)
-{
-    size_t n = r->nidx[s];
-    if (n == 0) {
-        *loss = *acc = *auc = NAN;
-        return NDX_OK;
-    }
-    ndx_mean ml = {0};
-    size_t right = 0;
-    for (size_t b0 = 0; b0 < n; b0 += (size_t)r->B) {
-        int m = (int)(n - b0 < (size_t)r->B ? n - b0 : (size_t)r->B);
-        ndx_status st = load_batch(r, r->idx[s] + b0, NULL, m);
-        if (!st) st = ndx_net_forward(r->net, r->x, NDX_EVAL, -1);
-        ndx_tensor lg;
-        if (!st) st = ndx_net_output(r->net, r->last, &lg);
-        if (st) return st;
-        for (int i = 0; i < m; i++) {
-            const float *z = lg.data + (size_t)i * r->K;
-            const ndx_patch *p = &r->ix.patches[r->idx[s][b0 + i]];
-            r->scores[b0 + i] = cancer_prob(z, r->K);
-            r->eval_labels[b0 + i] = p->label != 0;
-            r->eval_class[b0 + i] = ndx_patch_class(p, r->K);
-            right += argmax(z, r->K) == r->eval_class[b0 + i];
-        }
-        double l;
-        st = ndx_softmax_xent(m, r->K, lg.data, r->eval_class + b0, NULL, NULL, &l);
-        if (st) return st;
-        ndx_mean_add(&ml, l, m);
-    }
-    *loss = ndx_mean_value(&ml);
-    *acc = (double)right / (double)n;
-    if (ndx_auc(r->scores, r->eval_labels, n, auc) != NDX_OK) *auc = NAN;
-    return NDX_OK;
 }
 
 /* ---- checkpoints: every tensor by name, momentum as "momentum.<name>" -- */
@@ -357,9 +146,16 @@ static ndx_status check_opts(const ndx_train_opts *o)
         return ndx__fail(NDX_ERR_INVALID, "train: batch %d is not cut into %d equal parts (one "
                          "per process under mpirun): make the batch a multiple of %d",
                          o->batch, parts, parts);
-    if (o->allreduce ? parts < 2 || o->rank < 0 || o->rank >= parts : o->rank != 0)
+    if (parts > 1 && o->batch / parts < 2)
+        return ndx__fail(NDX_ERR_INVALID, "train: a batch of %d in %d parts leaves one image "
+                         "per part (per process under mpirun): batch norm normalises each part "
+                         "by its own statistics, which one image does not have; make the batch "
+                         "at least %d", o->batch, parts, 2 * parts);
+    if (o->allreduce ? parts < 2 || o->rank < 0 || o->rank >= parts || !o->gather
+                     : o->rank != 0)
         return ndx__fail(NDX_ERR_INVALID, "train: rank %d of %d parts (allreduce %s)", o->rank,
-                         parts, o->allreduce ? "set: 2 parts or more" : "unset: rank 0");
+                         parts, o->allreduce ? "set: 2 parts or more, and gather"
+                                             : "unset: rank 0");
     return NDX_OK;
 }
 
@@ -385,8 +181,12 @@ typedef struct trainer {
     ndx_mean tloss;             /* the epoch's training loss */
     double tright;              /* the epoch's correct training predictions */
     int parts;                  /* sub-batches per batch (1: the whole batch) */
-    int root;                   /* 1: this process validates and writes */
+    int root;                   /* 1: this process writes */
     ndx__parts sum;             /* parts > 1: the step's running sums */
+    int scored_kept;            /* r->scores: the kept model's validation */
+    float *kept;                /* under allreduce, --keep best, not the root:
+                                   the kept model's tensors (the root reads
+                                   them back from --out) */
 } trainer;
 
 static void trainer_free(trainer *t)
@@ -397,7 +197,8 @@ static void trainer_free(trainer *t)
     free(t->ep);
     ndx_sampler_free(t->sampler);
     ndx__parts_free(&t->sum);
-    run_free(&t->r);
+    free(t->kept);
+    ndx__run_free(&t->r);
 }
 
 static ndx_status save_ckpt(trainer *t)
@@ -529,7 +330,7 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     t->ckpt = o->checkpoint ? ndx__strf("%s", o->checkpoint) : ndx__strf("%s.ckpt", o->out);
     if (!t->ckpt) return NDX_ERR_NOMEM;
     ndx_status st = plan_train(t);
-    if (!st) st = run_data(&t->r, o->data_dir, o->batch, o->classes);
+    if (!st) st = ndx__run_data(&t->r, o->data_dir, o->batch, o->classes);
     if (st) return st;
     const size_t ntrain = t->r.nidx[NDX_SPLIT_TRAIN];
     warn_data(t);
@@ -544,7 +345,11 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     else
         st = ndx_zoo_build(o->arch, o->classes, t->size, o->seed, &t->r.net);
     t->r.B = o->batch / t->parts;   /* the net runs one part at a time */
-    if (st || (st = run_net_buffers(&t->r, NDX_PLAN_TRAIN))) return st;
+    if (o->allreduce) {   /* every process preloads and scores its share */
+        t->r.parts = t->parts, t->r.rank = o->rank;
+        t->r.gather = o->gather, t->r.gather_ctx = o->allreduce_ctx;
+    }
+    if (st || (st = ndx__run_buffers(&t->r, NDX_PLAN_TRAIN))) return st;
     if (t->parts > 1 && (st = ndx__parts_init(&t->sum, t->r.net, t->parts))) return st;
     st = ndx_sampler_new(t->r.train_labels, ntrain, o->classes, o->sampler == NDX_SAMPLER_BALANCED,
                          o->seed, &t->sampler);
@@ -577,7 +382,7 @@ static ndx_status run_part(trainer *t, int k, uint64_t seed, double *d)
     run *r = &t->r;
     const int m = r->B;
     ndx_net_seed_dropout(r->net, seed ^ (uint64_t)k * 0x9e3779b97f4a7c15ull);
-    ndx_status st = load_batch(r, r->bids + (size_t)k * m, r->flip + (size_t)k * m, m);
+    ndx_status st = ndx__run_batch(r, r->bids + (size_t)k * m, r->flip + (size_t)k * m, m);
     if (st) return st;
     ndx_net_zero_grads(r->net);
     ndx_tensor lg;
@@ -587,7 +392,7 @@ static ndx_status run_part(trainer *t, int k, uint64_t seed, double *d)
         (st = ndx_net_output(r->net, r->last, &lg)) ||
         (st = ndx_softmax_xent(m, r->K, lg.data, labels, NULL, r->dlogits, &loss)))
         return st;
-    for (int i = 0; i < m; i++) d[1] += argmax(lg.data + (size_t)i * r->K, r->K) == labels[i];
+    for (int i = 0; i < m; i++) d[1] += ndx__argmax(lg.data + (size_t)i * r->K, r->K) == labels[i];
     d[0] += loss;
     return ndx_net_backward(r->net, r->dlogits);
 }
@@ -626,22 +431,83 @@ static ndx_status step(trainer *t, const uint32_t *order, long b)
     return NDX_OK;
 }
 
-/* The end of epoch e: its validation numbers; the model saved when it is
- * kept: --keep last every epoch, --keep best when its AUC is the best so
- * far (or none was finite yet). */
+/* The net's tensors (parameters and buffers, not momentum) copied into
+ * buf (out) or from it; the count of floats (buf NULL: only that). */
+static size_t tensors_copy(ndx_net *net, float *buf, int out)
+{
+    size_t n = 0;
+    for (int i = 0; i < ndx_net_num_tensors(net); i++) {
+        ndx_param_info p;
+        if (ndx_net_tensor(net, i, &p)) continue;   /* i in range: cannot fail */
+        if (buf) memcpy(out ? buf + n : p.data, out ? p.data : buf + n, p.numel * sizeof *buf);
+        n += p.numel;
+    }
+    return n;
+}
+
+/* The model is kept: the root writes --out; under allreduce the others
+ * copy the tensors (outputs() scores the kept model on every process). */
+static ndx_status keep_model(trainer *t)
+{
+    t->scored_kept = 1;   /* r->scores: the kept model's validation */
+    if (t->root) return ndx_safetensors_save(t->r.net, t->o->out);
+    if (!t->kept && !(t->kept = malloc(tensors_copy(t->r.net, NULL, 0) * sizeof *t->kept)))
+        return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+    tensors_copy(t->r.net, t->kept, 1);
+    return NDX_OK;
+}
+
+/* Under allreduce, at the end of epoch e: the XXH3-64 of every process's
+ * parameters, buffers and momentum, gathered and compared, so that
+ * processes whose weights drifted apart (a sum that was not the same
+ * everywhere, processes started with other options) stop the run loudly
+ * instead of training on as different models. */
+static ndx_status check_same(trainer *t, int e)
+{
+    const int P = t->parts;
+    uint64_t *dg = calloc((size_t)P, sizeof *dg);
+    size_t *c = malloc((size_t)P * sizeof *c);
+    ndx_hasher *h = ndx_hasher_new(0);
+    if (!dg || !c || !h) {
+        free(dg), free(c), ndx_hasher_free(h);
+        return ndx__fail(NDX_ERR_NOMEM, "train: out of memory");
+    }
+    for (int i = 0; i < t->cs.n - 1; i++)   /* the last is the history */
+        ndx_hasher_update(h, t->cs.a[i].data, t->cs.a[i].count * sizeof(float));
+    dg[t->o->rank] = ndx_hasher_digest(h);
+    ndx_hasher_free(h);
+    for (int q = 0; q < P; q++) c[q] = 1;
+    ndx_status st = (ndx_status)t->o->gather(t->o->allreduce_ctx, dg, sizeof *dg, c);
+    if (st) st = ndx__fail(st, "train: gathering the weights' digests failed (gather)");
+    for (int q = 1; q < P && !st; q++)
+        if (dg[q] != dg[0])
+            st = ndx__fail(NDX_ERR_INVALID, "train: after epoch %d process %d holds other "
+                           "weights than process 0 (XXH3 %016llx, not %016llx): the processes "
+                           "no longer train one model (were they started with the same "
+                           "options?)", e + 1, q, (unsigned long long)dg[q],
+                           (unsigned long long)dg[0]);
+    free(dg), free(c);
+    return st;
+}
+
+/* The end of epoch e: its validation numbers (every process scoring its
+ * share under allreduce); the model saved when it is kept: --keep last
+ * every epoch, --keep best when its AUC is the best so far (or none was
+ * finite yet). */
 static ndx_status validate(trainer *t, int e, double secs, long steps)
 {
     double vl, va, vauc;
-    ndx_status st = evaluate(&t->r, NDX_SPLIT_VAL, &vl, &va, &vauc);
+    ndx_status st = ndx__run_evaluate(&t->r, NDX_SPLIT_VAL, &vl, &va, &vauc);
     if (st) return st;
     const double B = t->o->batch;
     t->ep[e] = (ndx_epoch_metrics){e + 1, ndx_train_lr(t->o, e), ndx_mean_value(&t->tloss),
                                    t->tright / ((double)t->batches * B), vl, va, vauc, secs,
                                    secs > 0 ? (double)steps * B / secs : NAN};
     hist_put(t->hist, e, &t->ep[e]);
-    if (t->o->keep == NDX_KEEP_LAST) return ndx_safetensors_save(t->r.net, t->o->out);
+    t->scored_kept = 0;
+    if (t->o->keep == NDX_KEEP_LAST) return keep_model(t);
     if (!isfinite(t->best) || (isfinite(vauc) && vauc > t->best)) {
-        if ((st = ndx_safetensors_save(t->r.net, t->o->out))) return st;
+        if ((st = keep_model(t))) return st;
         if (isfinite(vauc)) t->best = vauc;
     }
     return NDX_OK;
@@ -660,16 +526,25 @@ static int kept_epoch(const trainer *t)
 }
 
 /* The kept model: its validation ROC (roc.png), the test AUC, metrics.json
- * and loss.png beside the model. */
+ * and loss.png beside the model (under allreduce every process scores its
+ * share, the root writes).  The validation scores of the last epoch are
+ * reused when its model is the kept one. */
 static ndx_status outputs(trainer *t, double *test_auc)
 {
     const ndx_train_opts *o = t->o;
     run *r = &t->r;
     char path[4096];
-    double vl, va, vauc, tl, ta, tauc;
-    ndx_status st = ndx_safetensors_load_into(r->net, o->out, 0);
-    if (st || (st = evaluate(r, NDX_SPLIT_VAL, &vl, &va, &vauc))) return st;
-    if (isfinite(vauc)) {
+    double vl, va, vauc = t->ep[kept_epoch(t) - 1].val_auc, tl, ta, tauc;
+    ndx_status st = NDX_OK;
+    if (t->root || !t->kept) {   /* the others read --out only after a resume */
+        st = ndx_safetensors_load_into(r->net, o->out, 0);
+    } else {
+        tensors_copy(r->net, t->kept, 0);
+        ndx_net_touch(r->net);
+    }
+    if (!st && !t->scored_kept) st = ndx__run_evaluate(r, NDX_SPLIT_VAL, &vl, &va, &vauc);
+    if (st) return st;
+    if (isfinite(vauc) && t->root) {
         beside(path, sizeof path, o->out, "roc.png");
         size_t nv = r->nidx[NDX_SPLIT_VAL], npts;
         double *fpr = malloc((nv + 1) * sizeof *fpr), *tpr = malloc((nv + 1) * sizeof *tpr);
@@ -681,8 +556,9 @@ static ndx_status outputs(trainer *t, double *test_auc)
         free(tpr);
         if (st) return st;
     }
-    if ((st = evaluate(r, NDX_SPLIT_TEST, &tl, &ta, &tauc))) return st;
+    if ((st = ndx__run_evaluate(r, NDX_SPLIT_TEST, &tl, &ta, &tauc))) return st;
     if (test_auc) *test_auc = tauc;
+    if (!t->root) return NDX_OK;
     beside(path, sizeof path, o->out, "metrics.json");
     ndx_metrics_info info = {o->classes, o->sampler, o->lr_step, o->lr_gamma, o->keep,
                              kept_epoch(t)};
@@ -723,76 +599,15 @@ ndx_status ndx_train(const ndx_train_opts *o, double *test_auc)
                 st = save_ckpt(&t);
             }
         }
-        if (!st && t.root) st = validate(&t, e, now_s() - t0, t.batches - b0);
+        if (!st && o->allreduce) st = check_same(&t, e);
+        if (!st) st = validate(&t, e, now_s() - t0, t.batches - b0);
         t.cst.epoch = e + 1, t.cst.batch = 0, t.cst.step = t.opt.step;
         if (!st && t.root) st = save_ckpt(&t);
         if (!st) progress(&t, e, t.batches, t.ep[e].train_loss, &t.ep[e]);
     }
     if (test_auc) *test_auc = NAN;
-    if (!st && t.root) st = outputs(&t, test_auc);
+    if (!st) st = outputs(&t, test_auc);
     trainer_free(&t);
     return st;
 }
 
-ndx_status ndx_eval(const char *model, const char *data_dir, int split, int batch,
-                    const char *roc_png, const char *scores_csv, double *auc,
-                    double *accuracy)
-{
-    if (!model || !data_dir || split < 0 || split > 2 || batch < 1 || batch > 65536)
-        return ndx__fail(NDX_ERR_INVALID, "eval: need a model, a data directory, a split "
-                         "and a batch of 1..65536");
-    run r;
-    memset(&r, 0, sizeof r);
-    double *fpr = NULL, *tpr = NULL;
-    ndx_net *net = NULL;
-    ndx_status st = ndx_ioplan_new("eval", &r.plan);
-    if (!st) st = ndx_ioplan_input(r.plan, "--model", model, NULL);
-    if (!st) st = ndx_ioplan_output(r.plan, "--roc", roc_png, NDX_OUT_FILE);
-    if (!st) st = ndx_ioplan_output(r.plan, "--scores", scores_csv, NDX_OUT_FILE);
-    if (!st) st = ndx_net_load(model, &net);
-    const int K = net ? ndx_net_num_classes(net) : 0;
-    if (!st && K != 2 && K != 3)
-        st = ndx__fail(NDX_ERR_SHAPE, "eval: %s has %d classes, expected 2 or 3 (cancer = the "
-                       "last)", model, K);
-    if (!st) st = run_data(&r, data_dir, batch, K);
-    r.net = net;
-    if (!st) st = run_net_buffers(&r, NDX_PLAN_INFER);
-    if (st) goto done;
-    size_t n = r.nidx[split];
-    if (n == 0) {
-        st = ndx__fail(NDX_ERR_INVALID, "no %s patches in %s/patches.csv", ndx_split_name(split),
-                       data_dir);
-        goto done;
-    }
-    double loss, acc, au;
-    if ((st = evaluate(&r, split, &loss, &acc, &au))) goto done;
-    if (accuracy) *accuracy = acc;
-    if (auc) *auc = au;   /* NAN: one class only, no ROC (the scores are still written) */
-    if (scores_csv) {
-        ndx__out w;
-        if ((st = ndx__out_open(&w, scores_csv, 0))) goto done;
-        fprintf(w.f, "patch,image,x,y,w,h,label,score\n");
-        for (size_t k = 0; k < n; k++) {
-            const ndx_patch *p = &r.ix.patches[r.idx[split][k]];
-            fprintf(w.f, "%zu,", r.idx[split][k]);
-            ndx__csv_put(w.f, r.ix.images[p->image].path);
-            fprintf(w.f, ",%d,%d,%d,%d,%d,%.9g\n", p->x, p->y, p->w, p->h, p->label,
-                    (double)r.scores[k]);
-        }
-        st = ndx__out_commit(&w);
-    }
-    if (!st && roc_png && isfinite(au)) {
-        size_t npts;
-        double v;
-        fpr = malloc((n + 1) * sizeof *fpr);
-        tpr = malloc((n + 1) * sizeof *tpr);
-        if (!fpr || !tpr) st = ndx__fail(NDX_ERR_NOMEM, "eval: out of memory");
-        if (!st) st = ndx_roc(r.scores, r.eval_labels, n, fpr, tpr, NULL, n + 1, &npts, &v);
-        if (!st) st = ndx_plot_roc(roc_png, fpr, tpr, npts, v, NULL);
-    }
-done:
-    free(fpr);
-    free(tpr);
-    run_free(&r);
-    return st;
-}
