@@ -125,6 +125,62 @@ static ndx_net *fc_net(void)
     return n;
 }
 
+/* NDX_PLAN_TRAIN_ACT (gradxact's plan): the gradient at a kept node equals
+ * that of a training plan, and no parameter gradient is allocated or
+ * written.  tiny: batch norm (its backward without dgamma) between the
+ * kept node and the output. */
+static void act_grad(ndx_net *net, int node, const float *x, int mode, float *g, size_t n)
+{
+    ck_assert_int_eq(ndx_net_plan(net, 2, mode), NDX_OK);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_OK);
+    const float dl[4] = {-1, 1, 0.5f, -0.25f};
+    ndx_net_zero_grads(net);
+    ck_assert_int_eq(ndx_net_backward(net, dl), NDX_OK);
+    ndx_tensor t;
+    ck_assert_int_eq(ndx_net_grad_output(net, node, &t), NDX_OK);
+    ck_assert_uint_eq((size_t)ndx_tensor_numel(&t), n);
+    memcpy(g, t.data, n * sizeof *g);
+}
+
+START_TEST(test_act_grads_only)
+{
+    ndx_net *net;
+    ck_assert_int_eq(ndx_zoo_build("tiny", 2, 64, 3, &net), NDX_OK);
+    const int node = ndx_net_find(net, "features.10");   /* a ReLU inside */
+    ck_assert_int_gt(node, 0);
+    ck_assert_int_eq(ndx_net_keep_outputs(net, &node, 1), NDX_OK);
+    int c, h, w;
+    ndx_net_node_shape(net, node, &c, &h, &w);
+    const size_t n = (size_t)2 * c * h * w;
+    float *x = malloc(sizeof *x * 2 * 3 * 64 * 64), *g1 = malloc(n * sizeof *g1),
+          *g2 = malloc(n * sizeof *g2);
+    uint64_t s = 11;
+    for (int i = 0; i < 2 * 3 * 64 * 64; i++) x[i] = tu_uniform(&s);
+    act_grad(net, node, x, NDX_PLAN_TRAIN_ACT, g2, n);
+    const size_t bytes = ndx_net_param_bytes(net);
+    act_grad(net, node, x, NDX_PLAN_TRAIN, g1, n);
+    size_t np;   /* the training plan adds the gradient and momentum blocks */
+    ndx_net_params(net, &np);
+    ck_assert_uint_eq(ndx_net_param_bytes(net), bytes + 2 * sizeof(float) * np);
+    double norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(fabsf(g1[i] - g2[i]) <= 1e-6f * (1 + fabsf(g1[i])), "gradient %zu: "
+                      "training plan %.8g, activation-only plan %.8g", i, g1[i], g2[i]);
+        norm += fabs(g1[i]);
+    }
+    ck_assert(norm > 0);
+    /* the parameter gradients of the training step stay as they were */
+    const float *grads = ndx_net_grads(net, &np);
+    float *keep = malloc(np * sizeof *keep);
+    memcpy(keep, grads, np * sizeof *keep);
+    act_grad(net, node, x, NDX_PLAN_TRAIN_ACT, g2, n);
+    ck_assert_mem_eq(keep, ndx_net_grads(net, NULL), np * sizeof *keep);
+    ck_assert_mem_eq(g1, g2, n * sizeof *g1);
+    free(x), free(g1), free(g2), free(keep);
+    ndx_net_free(net);
+}
+END_TEST
+
 /* w x h: a noisy half ellipse of breast on the left edge, black elsewhere. */
 static ndx_image breast_image(int w, int h, uint64_t seed)
 {
@@ -760,6 +816,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(unit, 120);   /* small nets, but sanitizers on a loaded machine */
     tcase_add_test(unit, test_cam_equals_patches);
     tcase_add_test(unit, test_gradxact_by_hand);
+    tcase_add_test(unit, test_act_grads_only);
     suite_add_tcase(s, unit);
     TCase *run = tcase_create("run");
     tcase_set_timeout(run, 600);

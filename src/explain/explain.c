@@ -272,7 +272,7 @@ static ndx_status fcn_pass(job *j)
 /* gradxact: sum_xy d(z1 - z0)/dA x A per unit in the most malignant window. */
 static ndx_status gradxact(job *j)
 {
-    ndx_status st = ndx_net_plan(j->net, 1, NDX_PLAN_TRAIN);
+    ndx_status st = ndx_net_plan(j->net, 1, NDX_PLAN_TRAIN_ACT);   /* no parameter gradients */
     const int S = ndx_net_input_size(j->net);
     float *gray = malloc((size_t)S * S * sizeof *gray);
     float *x = malloc((size_t)3 * S * S * sizeof *x);
