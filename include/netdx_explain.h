@@ -67,8 +67,14 @@ typedef struct ndx_explain_opts {
     int batch;                   /* windows per forward pass, 1..256; 8 */
     int patch_map;               /* NDX_EXPLAIN_PATCH_EXACT (default) or, pooled nets
                                     only, NDX_EXPLAIN_PATCH_FCN (see above) */
+    int unit_maps;               /* pooled nets: NDX_EXPLAIN_MAPS_WINDOWS (default:
+                                    the units' maps and the 1x1 convolution from the
+                                    windows' own maps) or NDX_EXPLAIN_MAPS_WHOLE (a
+                                    pass over the whole image; always with the fcn
+                                    patch map) */
 } ndx_explain_opts;
 enum { NDX_EXPLAIN_PATCH_EXACT = 0, NDX_EXPLAIN_PATCH_FCN = 1 };
+enum { NDX_EXPLAIN_MAPS_WINDOWS = 0, NDX_EXPLAIN_MAPS_WHOLE = 1 };
 void ndx_explain_defaults(ndx_explain_opts *o);
 
 /* One BI-RADS (or project) descriptor the readers used for a unit. */
@@ -120,8 +126,12 @@ typedef struct ndx_explain_result {
     float max_prob;              /* the largest window probability */
     int heat_peak_x, heat_peak_y;   /* the centre of that window */
     int fcn;                     /* 1: the 1x1-convolution map below exists */
-    int fcn_h, fcn_w;            /* its size (the layer over the resized image) */
-    float *fcn_prob;             /* fcn_h x fcn_w: P(malignant) per position */
+    int fcn_h, fcn_w;            /* its size (the layer over the resized image, or
+                                    the windows' cells over the image) */
+    float *fcn_prob;             /* fcn_h x fcn_w: P(malignant) per position, NaN
+                                    where no classified window covers it */
+    char unit_maps[8];           /* the units' maps (and fcn_prob) from "whole" the
+                                    whole-image pass or "windows" the windows' maps */
     int fcn_peak_x, fcn_peak_y;  /* its maximum, mammogram pixels */
     float map_box[4];            /* x0, y0, x1, y1: the mammogram's area the maps
                                     (fcn_prob, units' maps) span (pixels) */

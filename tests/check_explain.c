@@ -44,6 +44,26 @@ static ndx_net *grid_net(int h, int w)
     return n;
 }
 
+/* ndx__explain_windows' callback: each window's maps of the layer into the
+ * image-wide maps (ctx), as explain does without a whole-image pass. */
+typedef struct stitch_ctx {
+    const ndx__explain_win *win;
+    int node, units, side, ah, aw;
+    float *acc, *n;
+} stitch_ctx;
+
+static ndx_status stitch_each(void *ctx, ndx_net *net, int first, int n)
+{
+    stitch_ctx *c = ctx;
+    ndx_tensor t;
+    ck_assert_int_eq(ndx_net_output(net, c->node, &t), NDX_OK);
+    const int fh = (int)t.shape[2], fw = (int)t.shape[3];
+    for (int b = 0; b < n; b++)
+        ndx__explain_stitch(t.data + (size_t)b * c->units * fh * fw, c->units, fh, fw,
+                            c->win[first + b], c->side, c->acc, c->ah, c->aw, c->n);
+    return NDX_OK;
+}
+
 START_TEST(test_cam_equals_patches)
 {
     enum { H = 24, W = 32, S = 8 };
@@ -80,8 +100,24 @@ START_TEST(test_cam_equals_patches)
     for (int y = 0; y + S <= H; y += 4)
         for (int xx = 0; xx + S <= W; xx += 4) win[n++] = (ndx__explain_win){xx, y};
     float prob[64];
+    /* the windows' own maps of r2, stitched (their mean where they overlap) */
+    static float acc[6 * (H / 4) * (W / 4)], cnt[(H / 4) * (W / 4)];
+    const int pnode = ndx_net_find(patch, "r2");
+    ck_assert_int_eq(ndx_net_keep_outputs(patch, &pnode, 1), NDX_OK);
+    stitch_ctx sc = {win, pnode, 6, S, H / 4, W / 4, acc, cnt};
     ck_assert_int_eq(ndx_net_plan(patch, 4, NDX_PLAN_INFER), NDX_OK);
-    ck_assert_int_eq(ndx__explain_windows(patch, &img, win, n, S, prob, NULL, NULL), NDX_OK);
+    ck_assert_int_eq(ndx__explain_windows(patch, &img, win, n, S, prob, stitch_each, &sc),
+                     NDX_OK);
+    ndx__explain_stitch_mean(acc, 6, H / 4, W / 4, cnt);
+    /* without padding, on the grid, they are the whole image's maps */
+    for (int p = 0; p < (H / 4) * (W / 4); p++) {
+        ck_assert_msg(cnt[p] >= 1 && cnt[p] <= 4, "cell %d: %g windows", p, cnt[p]);
+        for (int u = 0; u < 6; u++)
+            ck_assert_msg(fabsf(acc[u * (H / 4) * (W / 4) + p] - act.data[u * (H / 4) * (W / 4) + p])
+                          <= 1e-5f * (1 + fabsf(act.data[u * (H / 4) * (W / 4) + p])),
+                          "unit %d cell %d: windows %.7g, whole image %.7g", u, p,
+                          acc[u * (H / 4) * (W / 4) + p], act.data[u * (H / 4) * (W / 4) + p]);
+    }
     for (int i = 0; i < n; i++) {   /* the mean of the 2x2 cells under the window */
         const int cy = win[i].y / 4, cx = win[i].x / 4, fw = W / 4;
         const double want = (z[cy * fw + cx] + z[cy * fw + cx + 1] + z[(cy + 1) * fw + cx] +
@@ -269,6 +305,12 @@ START_TEST(test_gradxact_by_hand)
     ck_assert_int_eq(ndx__explain_net(&o, net, &img, &r), NDX_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "--patch-map fcn"));
     ck_assert_ptr_null(r.patch_prob);
+    o.patch_map = NDX_EXPLAIN_PATCH_EXACT, o.unit_maps = NDX_EXPLAIN_MAPS_WHOLE;
+    ck_assert_int_eq(ndx__explain_net(&o, net, &img, &r), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "--unit-maps whole"));
+    o.unit_maps = 2;
+    ck_assert_int_eq(ndx__explain_net(&o, net, &img, &r), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "unit maps 2"));
     free(img.px);
     ndx_net_free(net);
 }
@@ -440,9 +482,21 @@ START_TEST(test_patch_maps)
     }
     ndx_image_free(&img);
     ndx_net_free(net);
-    /* fcn: the same windows, from the same 1x1-convolution map */
-    o.patch_map = NDX_EXPLAIN_PATCH_FCN;
+    /* the units' maps from the whole image: the same patch map */
+    ck_assert_str_eq(ex.unit_maps, "windows");
+    o.unit_maps = NDX_EXPLAIN_MAPS_WHOLE;
     ck_assert_msg(ndx_explain(&o, &fc) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_str_eq(fc.unit_maps, "whole");
+    ck_assert_str_eq(fc.patch_map, "exact");
+    for (int g = 0; g < ex.grid_w * ex.grid_h; g++)
+        ck_assert(isnan(ex.patch_prob[g]) ? isnan(fc.patch_prob[g])
+                  : fabsf(ex.patch_prob[g] - fc.patch_prob[g]) < 1e-6f);
+    ndx_explain_free(&ex);
+    ex = fc;
+    /* fcn: the same windows, from the same 1x1-convolution map */
+    o.patch_map = NDX_EXPLAIN_PATCH_FCN, o.unit_maps = NDX_EXPLAIN_MAPS_WINDOWS;
+    ck_assert_msg(ndx_explain(&o, &fc) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_str_eq(fc.unit_maps, "whole");   /* fcn needs the whole image's maps */
     ck_assert_str_eq(fc.patch_map, "fcn");
     ck_assert_int_eq(fc.windows, ex.windows);
     ck_assert_int_eq(fc.fcn_h * fc.fcn_w, ex.fcn_h * ex.fcn_w);
@@ -477,10 +531,12 @@ START_TEST(test_contributions_by_hand)
     ndx_explain_opts o;
     ndx_explain_defaults(&o);
     o.model = model, o.image = image, o.top = 64;
+    o.unit_maps = NDX_EXPLAIN_MAPS_WHOLE;
     ndx_explain_result r;
     ck_assert_msg(ndx_explain(&o, &r) == NDX_OK, "%s", ndx_last_error());
     ck_assert_str_eq(r.method, "deepminer");
     ck_assert_str_eq(r.layer, "features.17");
+    ck_assert_str_eq(r.unit_maps, "whole");
     /* by hand: the whole image through the net at the size that makes a
      * window the input, each unit's max x (w1 - w0) from the file's head */
     ndx_net *net;
@@ -541,6 +597,89 @@ START_TEST(test_contributions_by_hand)
     free(gray), free(c);
     ndx_image_free(&img);
     ndx_net_free(cache), ndx_net_free(net);
+    ndx_explain_free(&r);
+}
+END_TEST
+
+/* The default for pooled nets: the units' maps and the 1x1 convolution from
+ * the windows' own maps of the layer, by hand: each classified window
+ * through the net alone, its maps averaged into the image's cells. */
+START_TEST(test_window_maps_by_hand)
+{
+    char image[1200], mask[1200];
+    malignant_image(image, mask, sizeof image);
+    ndx_explain_opts o;
+    ndx_explain_defaults(&o);
+    o.model = model, o.image = image, o.top = 64;
+    ndx_explain_result r;
+    ck_assert_msg(ndx_explain(&o, &r) == NDX_OK, "%s", ndx_last_error());
+    ck_assert_str_eq(r.unit_maps, "windows");
+    ck_assert(r.fcn);
+    ndx_net *net;
+    ck_assert_int_eq(ndx_net_load(model, &net), NDX_OK);
+    const int node = ndx_net_find(net, "features.17");
+    ck_assert_int_eq(ndx_net_keep_outputs(net, &node, 1), NDX_OK);
+    ck_assert_int_eq(ndx_net_plan(net, 1, NDX_PLAN_INFER), NDX_OK);
+    int U, fh, fw;
+    ndx_net_node_shape(net, node, &U, &fh, &fw);
+    ndx_image img;
+    ck_assert_int_eq(ndx_png_read(image, 0, &img, NULL, 0), NDX_OK);
+    const int ah = (img.h * fh + r.window - 1) / r.window, aw = (img.w * fw + r.window - 1) / r.window;
+    ck_assert_int_eq(r.fcn_h, ah);
+    ck_assert_int_eq(r.fcn_w, aw);
+    double *sum = calloc((size_t)U * ah * aw, sizeof *sum);
+    int *cnt = calloc((size_t)ah * aw, sizeof *cnt);
+    for (int g = 0; g < r.grid_w * r.grid_h; g++) {
+        if (isnan(r.patch_prob[g])) continue;
+        double z;
+        window_prob(net, &img, g % r.grid_w * r.step, g / r.grid_w * r.step, r.window, &z);
+        ndx_tensor t;
+        ck_assert_int_eq(ndx_net_output(net, node, &t), NDX_OK);
+        const int oy = (int)lround((double)(g / r.grid_w * r.step) * fh / r.window);
+        const int ox = (int)lround((double)(g % r.grid_w * r.step) * fw / r.window);
+        for (int y = 0; y < fh && oy + y < ah; y++)
+            for (int x = 0; x < fw && ox + x < aw; x++) {
+                cnt[(oy + y) * aw + ox + x]++;
+                for (int u = 0; u < U; u++)
+                    sum[((size_t)u * ah + oy + y) * aw + ox + x] += t.data[(u * fh + y) * fw + x];
+            }
+    }
+    ndx_param_info head, bias;
+    ck_assert_int_eq(ndx_net_tensor(net, ndx_net_num_tensors(net) - 2, &head), NDX_OK);
+    ck_assert_int_eq(ndx_net_tensor(net, ndx_net_num_tensors(net) - 1, &bias), NDX_OK);
+    double zsum = 0;
+    int cells = 0;
+    for (int p = 0; p < ah * aw; p++) {
+        ck_assert_int_eq(isnan(r.fcn_prob[p]), cnt[p] == 0);   /* no window, no value */
+        if (!cnt[p]) continue;
+        double z = bias.data[1] - bias.data[0];
+        for (int u = 0; u < U; u++)
+            z += sum[(size_t)u * ah * aw + p] / cnt[p] * (head.data[U + u] - head.data[u]);
+        ck_assert_msg(fabs(r.fcn_prob[p] - 1 / (1 + exp(-z))) < 1e-5, "cell %d: %.6f, by hand "
+                      "%.6f", p, r.fcn_prob[p], 1 / (1 + exp(-z)));
+        zsum += z, cells++;
+    }
+    ck_assert_msg(fabs(r.decision - zsum / cells) < 1e-4 + 1e-5 * fabs(zsum / cells),
+                  "decision %g, mean logit of the covered cells by hand %g", r.decision,
+                  zsum / cells);
+    for (int i = 0; i < r.nunits; i++) {
+        const ndx_explain_unit *e = &r.unit[i];
+        ck_assert_int_eq(e->map_h, ah);
+        ck_assert_int_eq(e->map_w, aw);
+        double mx = -INFINITY;
+        for (int p = 0; p < ah * aw; p++) {
+            const double want = cnt[p] ? sum[(size_t)e->unit * ah * aw + p] / cnt[p] : 0;
+            ck_assert_msg(fabs(e->map[p] - want) <= 1e-4 * (1 + fabs(want)), "unit %d cell %d: "
+                          "%g, by hand %g", e->unit, p, e->map[p], want);
+            if (cnt[p]) mx = fmax(mx, want);
+        }
+        const double w = head.data[U + e->unit] - head.data[e->unit];
+        ck_assert_msg(fabs(e->contribution - mx * w) <= 1e-4 * (1 + fabs(mx * w)),
+                      "unit %d: contribution %g, by hand %g", e->unit, e->contribution, mx * w);
+    }
+    free(sum), free(cnt);
+    ndx_image_free(&img);
+    ndx_net_free(net);
     ndx_explain_free(&r);
 }
 END_TEST
@@ -785,6 +924,7 @@ START_TEST(test_cli)
     ck_assert_int_eq(cli(args, log), 0);
     char *text = tu_slurp(log, NULL);
     ck_assert_ptr_nonnull(strstr(text, "Research aid, not a diagnosis"));
+    ck_assert_ptr_nonnull(strstr(text, "(exact, unit maps: windows)"));
     free(text);
     snprintf(args, sizeof args, "--model '%s' --image x.dcm --out '%s'", model, out);
     ck_assert_int_eq(cli(args, log), 1);
@@ -802,8 +942,17 @@ START_TEST(test_cli)
              model, image, out);
     ck_assert_int_eq(cli(args, log), 0);
     text = tu_slurp(log, NULL);
-    ck_assert_ptr_nonnull(strstr(text, "(fcn)"));
+    ck_assert_ptr_nonnull(strstr(text, "(fcn, unit maps: whole)"));
     free(text);
+    snprintf(args, sizeof args, "--model '%s' --image '%s' --unit-maps whole --top 1 --out '%s'",
+             model, image, out);
+    ck_assert_int_eq(cli(args, log), 0);
+    text = tu_slurp(log, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "(exact, unit maps: whole)"));
+    free(text);
+    snprintf(args, sizeof args, "--model '%s' --image '%s' --unit-maps all --out '%s'", model,
+             image, out);
+    ck_assert_int_eq(cli(args, log), 2);
 }
 END_TEST
 
@@ -824,6 +973,7 @@ int main(int argc, char **argv)
     tcase_add_test(run, test_phantom_lesion_under_maximum);
     tcase_add_test(run, test_patch_maps);
     tcase_add_test(run, test_contributions_by_hand);
+    tcase_add_test(run, test_window_maps_by_hand);
     tcase_add_test(run, test_labels_and_outputs);
     tcase_add_test(run, test_bad_input);
     tcase_add_test(run, test_dicom_image);

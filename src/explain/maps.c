@@ -91,3 +91,29 @@ void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
         prob[i] = (float)(1.0 / (1.0 + exp(-s / ((double)(y1 - y0) * (x1 - x0)))));
     }
 }
+
+void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain_win w,
+                         int side, float *acc, int ah, int aw, float *n)
+{
+    const int oy = (int)lround((double)w.y * fh / side);
+    const int ox = (int)lround((double)w.x * fw / side);
+    const int h = oy + fh < ah ? fh : ah - oy, wd = ox + fw < aw ? fw : aw - ox;
+    for (int u = 0; u < units; u++) {
+        const float *src = m + (size_t)u * fh * fw;
+        float *dst = acc + (size_t)u * ah * aw + (size_t)oy * aw + ox;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < wd; x++) {
+                float *d = dst + (size_t)y * aw + x;
+                *d = n ? *d + src[y * fw + x] : fmaxf(*d, src[y * fw + x]);
+            }
+    }
+    for (int y = 0; n && y < h; y++)
+        for (int x = 0; x < wd; x++) n[(size_t)(oy + y) * aw + ox + x] += 1;
+}
+
+void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, const float *n)
+{
+    const size_t hw = (size_t)ah * aw;
+    for (int u = 0; u < units; u++)
+        for (size_t p = 0; p < hw; p++) acc[u * hw + p] = n[p] > 0 ? acc[u * hw + p] / n[p] : 0;
+}

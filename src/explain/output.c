@@ -259,6 +259,7 @@ static cJSON *explain_json(const ndx_explain_opts *o, const ndx_explain_result *
         cJSON *f = cJSON_AddObjectToObject(j, "fully_convolutional");
         cJSON_AddNumberToObject(f, "h", r->fcn_h);
         cJSON_AddNumberToObject(f, "w", r->fcn_w);
+        cJSON_AddStringToObject(f, "from", r->unit_maps);
         cJSON_AddItemToObject(f, "peak", point(r->fcn_peak_x, r->fcn_peak_y));
         ndx__json_num(f, "decision_logit", r->decision);
         ndx__json_num(f, "bias", r->bias);
@@ -266,6 +267,7 @@ static cJSON *explain_json(const ndx_explain_opts *o, const ndx_explain_result *
     } else {
         cJSON_AddNullToObject(j, "fully_convolutional");
     }
+    cJSON_AddStringToObject(j, "unit_maps", r->unit_maps);
     cJSON *box = cJSON_AddArrayToObject(j, "map_box");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(box, cJSON_CreateNumber(r->map_box[i]));
     cJSON_AddNumberToObject(j, "layer_units", r->units);
