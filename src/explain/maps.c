@@ -50,8 +50,11 @@ ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__e
     float *gray = calloc((size_t)B * S * S, sizeof *gray);
     float *x = malloc((size_t)B * 3 * S * S * sizeof *x);
     ndx_status st = gray && x ? NDX_OK : ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
+    const int nt = ndx_get_threads();
+    (void)nt;
     for (int first = 0; !st && first < n; first += B) {
         const int m = n - first < B ? n - first : B;
+#pragma omp parallel for num_threads(nt) if (nt > 1 && m > 1) schedule(static)
         for (int b = 0; b < m; b++)
             ndx_resize_area_u16(img->px, img->w, win[first + b].x, win[first + b].y, side, side,
                                 img->maxval, S, S, gray + (size_t)b * S * S);
