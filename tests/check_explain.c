@@ -811,6 +811,15 @@ START_TEST(test_labels_and_outputs)
     ck_assert_int_ne(ndx_explain_write(data, &o, &r), NDX_OK);
     ck_assert_ptr_nonnull(strstr(ndx_last_error(), "refusing"));
     ck_assert_int_eq(access(data, R_OK), 0);
+    /* a strip that went missing: the images are written by several
+     * threads, the failure still says which file */
+    char gone[400], out2[400];
+    snprintf(gone, sizeof gone, "%s/no_such_strip.png", dir);
+    snprintf(out2, sizeof out2, "%s/explain_gone", dir);
+    snprintf(r.unit[r.nunits - 1].strip, sizeof r.unit[0].strip, "%s", gone);
+    ck_assert_int_ne(ndx_explain_write(out2, &o, &r), NDX_OK);
+    ck_assert_msg(strstr(ndx_last_error(), "no_such_strip.png"), "%s", ndx_last_error());
+    ck_assert_int_ne(access(out2, F_OK), 0);
     ndx_explain_free(&r);
 }
 END_TEST
