@@ -18,12 +18,15 @@
  * The heat map is the patch classifier slid over the breast with the
  * windows and stride of training (netdx patches: a side of `window` x the
  * image's shorter side, a step of `stride` x the side, windows with less
- * than `min_tissue` breast skipped).  Networks whose last convolutional
- * layer feeds a global pool and one linear layer (resnet*, inception_v3,
- * tiny) also run fully convolutionally over the whole image resized so that
- * a window is the network's input (DeepMiner's way): the classifier applied
- * as a 1x1 convolution gives a finer map, and each unit u contributes
- * max_xy A_u x (w_cancer[u] - w_other[u]) to the decision.  AlexNet and
+ * than `min_tissue` breast skipped).  For networks whose last
+ * convolutional layer feeds a global pool and one linear layer (resnet*,
+ * inception_v3, tiny) the classifier applied as a 1x1 convolution to that
+ * layer's maps gives a finer map, and each unit u contributes max_xy A_u x
+ * (w_cancer[u] - w_other[u]) to the decision.  The maps are by default the
+ * windows' own, from the patch classifier's passes, averaged where windows
+ * overlap (unit_maps = NDX_EXPLAIN_MAPS_WINDOWS); NDX_EXPLAIN_MAPS_WHOLE
+ * runs the whole image, resized so that a window is the network's input,
+ * fully convolutionally (DeepMiner's way) in one more pass.  AlexNet and
  * VGG have no such weight: their units are ranked by gradient x activation
  * of the decision (z_cancer - z_other) at the layer, in the window the
  * patch classifier found most malignant (docs/explain.md).
