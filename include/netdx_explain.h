@@ -23,8 +23,8 @@
  * inception_v3, tiny) the classifier applied as a 1x1 convolution to that
  * layer's maps gives a finer map, and each unit u contributes max_xy A_u x
  * (w_cancer[u] - w_other[u]) to the decision.  The maps are by default the
- * windows' own, from the patch classifier's passes, averaged where windows
- * overlap (unit_maps = NDX_EXPLAIN_MAPS_WINDOWS); NDX_EXPLAIN_MAPS_WHOLE
+ * windows' own, from the patch classifier's passes, each cell from the
+ * window it is most central in (unit_maps = NDX_EXPLAIN_MAPS_WINDOWS); NDX_EXPLAIN_MAPS_WHOLE
  * runs the whole image, resized so that a window is the network's input,
  * fully convolutionally (DeepMiner's way) in one more pass.  AlexNet and
  * VGG have no such weight: their units are ranked by gradient x activation

@@ -313,7 +313,8 @@ END_TEST
 
 /* The default for pooled nets: the units' maps and the 1x1 convolution from
  * the windows' own maps of the layer, by hand: each classified window
- * through the net alone, its maps averaged into the image's cells. */
+ * through the net alone, each cell of the image from the window in which it
+ * lies farthest from the edge (the mean of those tied). */
 START_TEST(test_window_maps_by_hand)
 {
     char image[1200], mask[1200];
@@ -337,8 +338,9 @@ START_TEST(test_window_maps_by_hand)
     const int ah = (img.h * fh + r.window - 1) / r.window, aw = (img.w * fw + r.window - 1) / r.window;
     ck_assert_int_eq(r.fcn_h, ah);
     ck_assert_int_eq(r.fcn_w, aw);
-    double *sum = calloc((size_t)U * ah * aw, sizeof *sum);
+    double *sum = calloc((size_t)U * ah * aw, sizeof *sum), *central = malloc(sizeof *central * ah * aw);
     int *cnt = calloc((size_t)ah * aw, sizeof *cnt);
+    for (int p = 0; p < ah * aw; p++) central[p] = -1;
     for (int g = 0; g < r.grid_w * r.grid_h; g++) {
         if (isnan(r.patch_prob[g])) continue;
         double z;
@@ -349,9 +351,17 @@ START_TEST(test_window_maps_by_hand)
         const int ox = (int)lround((double)(g % r.grid_w * r.step) * fw / r.window);
         for (int y = 0; y < fh && oy + y < ah; y++)
             for (int x = 0; x < fw && ox + x < aw; x++) {
-                cnt[(oy + y) * aw + ox + x]++;
+                /* the window where the cell lies farthest from the edge wins; ties averaged */
+                const double c = fmin(fmin(y + 0.5, fh - y - 0.5), fmin(x + 0.5, fw - x - 0.5));
+                const int p = (oy + y) * aw + ox + x;
+                if (c < central[p]) continue;
+                if (c > central[p]) {
+                    central[p] = c, cnt[p] = 0;
+                    for (int u = 0; u < U; u++) sum[(size_t)u * ah * aw + p] = 0;
+                }
+                cnt[p]++;
                 for (int u = 0; u < U; u++)
-                    sum[((size_t)u * ah + oy + y) * aw + ox + x] += t.data[(u * fh + y) * fw + x];
+                    sum[(size_t)u * ah * aw + p] += t.data[(u * fh + y) * fw + x];
             }
     }
     ndx_param_info head, bias;
@@ -387,7 +397,7 @@ START_TEST(test_window_maps_by_hand)
         ck_assert_msg(fabs(e->contribution - mx * w) <= 1e-4 * (1 + fabs(mx * w)),
                       "unit %d: contribution %g, by hand %g", e->unit, e->contribution, mx * w);
     }
-    free(sum), free(cnt);
+    free(sum), free(cnt), free(central);
     ndx_image_free(&img);
     ndx_net_free(net);
     ndx_explain_free(&r);

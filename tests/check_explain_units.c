@@ -41,7 +41,7 @@ static ndx_net *grid_net(int h, int w)
 typedef struct stitch_ctx {
     const ndx__explain_win *win;
     int node, units, side, ah, aw;
-    float *acc, *n;
+    float *acc, *n, *best;
 } stitch_ctx;
 
 static ndx_status stitch_each(void *ctx, ndx_net *net, int first, int n)
@@ -52,7 +52,7 @@ static ndx_status stitch_each(void *ctx, ndx_net *net, int first, int n)
     const int fh = (int)t.shape[2], fw = (int)t.shape[3];
     for (int b = 0; b < n; b++)
         ndx__explain_stitch(t.data + (size_t)b * c->units * fh * fw, c->units, fh, fw,
-                            c->win[first + b], c->side, c->acc, c->ah, c->aw, c->n);
+                            c->win[first + b], c->side, c->acc, c->ah, c->aw, c->n, c->best);
     return NDX_OK;
 }
 
@@ -92,11 +92,11 @@ START_TEST(test_cam_equals_patches)
     for (int y = 0; y + S <= H; y += 4)
         for (int xx = 0; xx + S <= W; xx += 4) win[n++] = (ndx__explain_win){xx, y};
     float prob[64];
-    /* the windows' own maps of r2, stitched (their mean where they overlap) */
-    static float acc[6 * (H / 4) * (W / 4)], cnt[(H / 4) * (W / 4)];
+    /* the windows' own maps of r2, stitched (the most central window's) */
+    static float acc[6 * (H / 4) * (W / 4)], cnt[(H / 4) * (W / 4)], best[(H / 4) * (W / 4)];
     const int pnode = ndx_net_find(patch, "r2");
     ck_assert_int_eq(ndx_net_keep_outputs(patch, &pnode, 1), NDX_OK);
-    stitch_ctx sc = {win, pnode, 6, S, H / 4, W / 4, acc, cnt};
+    stitch_ctx sc = {win, pnode, 6, S, H / 4, W / 4, acc, cnt, best};
     ck_assert_int_eq(ndx_net_plan(patch, 4, NDX_PLAN_INFER), NDX_OK);
     ck_assert_int_eq(ndx__explain_windows(patch, &img, win, n, S, prob, stitch_each, &sc),
                      NDX_OK);

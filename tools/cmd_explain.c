@@ -44,10 +44,10 @@ static int usage(void)
            "                  1x1-convolution logits over its cells -- exact without\n"
            "                  padding, approximate with it, and several times faster\n"
            "  --unit-maps M   pooled networks: windows (default): the units' maps and\n"
-           "                  the 1x1 convolution from the windows' own maps (their mean\n"
-           "                  where windows overlap, no second pass); whole: one more\n"
-           "                  pass over the whole image (DeepMiner's way; always so\n"
-           "                  with --patch-map fcn)\n");
+           "                  the 1x1 convolution from the windows' own maps (where they\n"
+           "                  overlap, the window the cell is most central in; no second\n"
+           "                  pass); whole: one more pass over the whole image\n"
+           "                  (DeepMiner's way; always so with --patch-map fcn)\n");
     return EXIT_OK;
 }
 

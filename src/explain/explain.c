@@ -67,7 +67,8 @@ typedef struct job {
     int ah, aw;
     float *z;                    /* pooled: ah x aw, the 1x1-convolution logits */
     float cell_w, cell_h;        /* pixels per map cell */
-    float *cnt;                  /* pooled, maps from the windows: windows per cell */
+    float *cnt, *best;           /* pooled, maps from the windows: windows per cell,
+                                    and their distance from their edges */
     float *score;                /* units: the contribution (gradxact) */
     ndx__explain_win *win;
     int nwin;
@@ -125,8 +126,8 @@ static ndx_status windows(job *j)
     return NDX_OK;
 }
 
-/* Each window's maps of the layer into the image-wide maps: their mean
- * where windows overlap (pooled nets), the maximum (gradxact). */
+/* Each window's maps of the layer into the image-wide maps: where windows
+ * overlap, the most central window's (pooled nets), the maximum (gradxact). */
 static ndx_status paste(void *ctx, ndx_net *net, int first, int n)
 {
     job *j = ctx;
@@ -137,7 +138,7 @@ static ndx_status paste(void *ctx, ndx_net *net, int first, int n)
     const size_t per = (size_t)j->units * fh * fw;
     for (int b = 0; b < n; b++)
         ndx__explain_stitch(t.data + b * per, j->units, fh, fw, j->win[first + b],
-                            j->r->window, j->act, j->ah, j->aw, j->cnt);
+                            j->r->window, j->act, j->ah, j->aw, j->cnt, j->best);
     return NDX_OK;
 }
 
@@ -207,7 +208,8 @@ static ndx_status patch_pass(job *j)
         j->aw = (int)ceil((double)j->img->w * fw / r->window);
         j->act = calloc((size_t)j->units * j->ah * j->aw, sizeof *j->act);
         if (j->pooled) j->cnt = calloc((size_t)j->ah * j->aw, sizeof *j->cnt);
-        if (!j->act || (j->pooled && !j->cnt))
+        if (j->pooled) j->best = calloc((size_t)j->ah * j->aw, sizeof *j->best);
+        if (!j->act || (j->pooled && (!j->cnt || !j->best)))
             st = ndx__fail(NDX_ERR_NOMEM, "explain: out of memory for the maps");
         if (!st) st = ndx_net_keep_outputs(j->net, &j->node, 1);
     }
@@ -476,7 +478,7 @@ static ndx_status run(const ndx_explain_opts *o, ndx_net *net, const ndx_image *
     if (!st && (o->labels || o->report)) st = ndx__explain_labels(o, r);
     if (!st) ndx__explain_summary(r);
     lap(r, 4, t);
-    free(j.dw), free(j.score), free(j.act), free(j.z), free(j.win), free(j.cnt);
+    free(j.dw), free(j.score), free(j.act), free(j.z), free(j.win), free(j.cnt), free(j.best);
     return st;
 }
 

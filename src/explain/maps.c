@@ -95,8 +95,15 @@ void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
     }
 }
 
+/* How far cell (y, x) of an h x w map lies from the map's nearest edge. */
+static float centrality(int y, int x, int h, int w)
+{
+    const float cy = fminf(y + 0.5f, h - y - 0.5f), cx = fminf(x + 0.5f, w - x - 0.5f);
+    return fminf(cy, cx);
+}
+
 void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain_win w,
-                         int side, float *acc, int ah, int aw, float *n)
+                         int side, float *acc, int ah, int aw, float *n, float *best)
 {
     const int oy = (int)lround((double)w.y * fh / side);
     const int ox = (int)lround((double)w.x * fw / side);
@@ -107,11 +114,21 @@ void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain
         for (int y = 0; y < h; y++)
             for (int x = 0; x < wd; x++) {
                 float *d = dst + (size_t)y * aw + x;
-                *d = n ? *d + src[y * fw + x] : fmaxf(*d, src[y * fw + x]);
+                const float v = src[y * fw + x];
+                const size_t p = (size_t)(oy + y) * aw + ox + x;
+                const float c = n ? centrality(y, x, fh, fw) : 0;
+                if (!n) *d = fmaxf(*d, v);
+                else if (n[p] == 0 || c > best[p]) *d = v;   /* more central: replaces */
+                else if (c == best[p]) *d += v;              /* as central: averaged */
             }
     }
-    for (int y = 0; n && y < h; y++)
-        for (int x = 0; x < wd; x++) n[(size_t)(oy + y) * aw + ox + x] += 1;
+    for (int y = 0; n && y < h; y++)   /* after the units, which compared with the old */
+        for (int x = 0; x < wd; x++) {
+            const size_t p = (size_t)(oy + y) * aw + ox + x;
+            const float c = centrality(y, x, fh, fw);
+            if (n[p] == 0 || c > best[p]) best[p] = c, n[p] = 1;
+            else if (c == best[p]) n[p] += 1;
+        }
 }
 
 void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, const float *n)

@@ -123,7 +123,8 @@ static ndx_status fill(FILE *f, void *ctx)
     if (r->fcn)
         fprintf(f, " 1&times;1-convolution map %d x %d (%s), peak at (%d, %d) px; its mean "
                 "logit %.3f.", r->fcn_w, r->fcn_h, strcmp(r->unit_maps, "whole")
-                ? "from the windows' maps, their mean where they overlap" : "the whole image",
+                ? "from the windows' maps, the most central window's where they overlap"
+                : "the whole image",
                 r->fcn_peak_x, r->fcn_peak_y, r->decision);
     fprintf(f, "</p>\n<h2>Top %d units for the cancer class</h2>\n<ol class=\"units\">\n",
             r->nunits);
