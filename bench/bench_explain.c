@@ -1,7 +1,7 @@
 /* netdx explain on one 3000 x 5000 mammogram: prints a markdown table,
  * one row per network, patch map and phase.
  *
- *   bench_explain [runs] [arch ...] [exact|fcn]   (runs 1..16, default 3; medians)
+ *   bench_explain [runs] [arch ...] [exact|fcn|whole]   (runs 1..16, default 3; medians)
  *
  * The paper's networks at their input sizes (alexnet 227, vgg16 227,
  * resnet152 227, inception_v3 299; tiny 64 for scale), two classes, seeded
@@ -11,8 +11,11 @@
  * at x = 0).  ndx_explain with the defaults (window 0.25 of the shorter
  * side = 750 px, stride 0.5, top 8, batch 8), then ndx_explain_write.  The
  * pooled networks (tiny, resnet152, inception_v3) run twice: with the
- * exact patch map (every window through the patch classifier) and with
- * the map from the 1x1 convolution (NDX_EXPLAIN_PATCH_FCN).  Per phase
+ * exact patch map (every window through the patch classifier; the units'
+ * maps from the windows' own) and with the map from the 1x1 convolution
+ * over the whole image (NDX_EXPLAIN_PATCH_FCN); `whole`, only when named,
+ * adds the exact patch map with the units' maps from a whole-image pass
+ * (NDX_EXPLAIN_MAPS_WHOLE, the default before 2026-12-07).  Per phase
  * (ndx_explain_result.seconds and cpu_seconds, and the write): wall
  * seconds, CPU seconds of the process (all threads, getrusage), and CPU /
  * 2 as an estimate for an idle 2-core machine (on a shared host the wall
@@ -84,7 +87,9 @@ static int run_model(const char *arch, int size, int map, int runs, const char *
     }
     ndx_explain_opts o;
     ndx_explain_defaults(&o);
-    o.model = model, o.image = image, o.patch_map = map;
+    o.model = model, o.image = image;
+    o.patch_map = map == 1 ? NDX_EXPLAIN_PATCH_FCN : NDX_EXPLAIN_PATCH_EXACT;
+    o.unit_maps = map == 2 ? NDX_EXPLAIN_MAPS_WHOLE : NDX_EXPLAIN_MAPS_WINDOWS;
     double wall[PH][16] = {{0}}, cpu[PH][16] = {{0}};
     ndx_explain_result r;
     for (int i = runs > 1 ? -1 : 0; i < runs; i++) {   /* a warm-up run when timing several */
@@ -114,8 +119,8 @@ static int run_model(const char *arch, int size, int map, int runs, const char *
                            : k == PH - 2 ? "write" : "**total**";
         char peak[32] = "";
         if (k == PH - 1) snprintf(peak, sizeof peak, "%ld", ru.ru_maxrss / 1024);
-        printf("| %s | %d | %s | %s | %d | %s | %.2f | %.2f | %.2f | %s |\n", arch, size,
-               r.method, r.patch_map, r.windows, name, w, c, c / 2, peak);
+        printf("| %s | %d | %s | %s | %s | %d | %s | %.2f | %.2f | %.2f | %s |\n", arch, size,
+               r.method, r.patch_map, r.unit_maps, r.windows, name, w, c, c / 2, peak);
     }
     fflush(stdout);   /* the child leaves with _exit */
     ndx_explain_free(&r);
@@ -146,24 +151,25 @@ int main(int argc, char **argv)
     printf("One %d x %d mammogram, %d threads, kernels %s, %s, load average %.1f %.1f %.1f;\n"
            "seconds, medians of %d runs; \"idle est.\" = CPU s / 2, an estimate for an idle "
            "2-core machine.\n\n"
-           "| network | input | units by | patch map | windows | phase | wall s | CPU s | "
-           "idle est. s | peak MiB |\n"
-           "| --- | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n",
+           "| network | input | units by | patch map | unit maps | windows | phase | wall s | "
+           "CPU s | idle est. s | peak MiB |\n"
+           "| --- | ---: | --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n",
            W, H, ndx_get_threads(), ndx_kernel_set(), date, load[0], load[1], load[2], runs);
     fflush(stdout);
-    int bad = 0, want_map[2] = {0, 0}, any_map = 0;
-    for (int a = 2; a < argc; a++) {
-        if (!strcmp(argv[a], "exact")) want_map[0] = any_map = 1;
-        if (!strcmp(argv[a], "fcn")) want_map[1] = any_map = 1;
-    }
+    static const char *const maps[3] = {"exact", "fcn", "whole"};
+    int bad = 0, want_map[3] = {0, 0, 0}, any_map = 0;
+    for (int a = 2; a < argc; a++)
+        for (int m = 0; m < 3; m++)
+            if (!strcmp(argv[a], maps[m])) want_map[m] = any_map = 1;
     for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
         int named = 0, want;
-        for (int a = 2; a < argc; a++) named |= strcmp(argv[a], "exact") && strcmp(argv[a], "fcn");
+        for (int a = 2; a < argc; a++)
+            named |= strcmp(argv[a], "exact") && strcmp(argv[a], "fcn") && strcmp(argv[a], "whole");
         want = !named;
         for (int a = 2; a < argc; a++) want |= !strcmp(argv[a], models[i].arch);
         if (!want) continue;
-        for (int map = 0; map < 1 + models[i].pooled; map++) {
-            if (any_map && !want_map[map]) continue;
+        for (int map = 0; map < (models[i].pooled ? 3 : 1); map++) {
+            if ((any_map || map == 2) && !want_map[map]) continue;
             const pid_t pid = fork();
             if (pid == 0)
                 _exit(run_model(models[i].arch, models[i].size, map, runs, image, tmp));

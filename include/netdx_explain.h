@@ -18,12 +18,15 @@
  * The heat map is the patch classifier slid over the breast with the
  * windows and stride of training (netdx patches: a side of `window` x the
  * image's shorter side, a step of `stride` x the side, windows with less
- * than `min_tissue` breast skipped).  Networks whose last convolutional
- * layer feeds a global pool and one linear layer (resnet*, inception_v3,
- * tiny) also run fully convolutionally over the whole image resized so that
- * a window is the network's input (DeepMiner's way): the classifier applied
- * as a 1x1 convolution gives a finer map, and each unit u contributes
- * max_xy A_u x (w_cancer[u] - w_other[u]) to the decision.  AlexNet and
+ * than `min_tissue` breast skipped).  For networks whose last
+ * convolutional layer feeds a global pool and one linear layer (resnet*,
+ * inception_v3, tiny) the classifier applied as a 1x1 convolution to that
+ * layer's maps gives a finer map, and each unit u contributes max_xy A_u x
+ * (w_cancer[u] - w_other[u]) to the decision.  The maps are by default the
+ * windows' own, from the patch classifier's passes, each cell from the
+ * window it is most central in (unit_maps = NDX_EXPLAIN_MAPS_WINDOWS); NDX_EXPLAIN_MAPS_WHOLE
+ * runs the whole image, resized so that a window is the network's input,
+ * fully convolutionally (DeepMiner's way) in one more pass.  AlexNet and
  * VGG have no such weight: their units are ranked by gradient x activation
  * of the decision (z_cancer - z_other) at the layer, in the window the
  * patch classifier found most malignant (docs/explain.md).
@@ -67,8 +70,14 @@ typedef struct ndx_explain_opts {
     int batch;                   /* windows per forward pass, 1..256; 8 */
     int patch_map;               /* NDX_EXPLAIN_PATCH_EXACT (default) or, pooled nets
                                     only, NDX_EXPLAIN_PATCH_FCN (see above) */
+    int unit_maps;               /* pooled nets: NDX_EXPLAIN_MAPS_WINDOWS (default:
+                                    the units' maps and the 1x1 convolution from the
+                                    windows' own maps) or NDX_EXPLAIN_MAPS_WHOLE (a
+                                    pass over the whole image; always with the fcn
+                                    patch map) */
 } ndx_explain_opts;
 enum { NDX_EXPLAIN_PATCH_EXACT = 0, NDX_EXPLAIN_PATCH_FCN = 1 };
+enum { NDX_EXPLAIN_MAPS_WINDOWS = 0, NDX_EXPLAIN_MAPS_WHOLE = 1 };
 void ndx_explain_defaults(ndx_explain_opts *o);
 
 /* One BI-RADS (or project) descriptor the readers used for a unit. */
@@ -120,8 +129,12 @@ typedef struct ndx_explain_result {
     float max_prob;              /* the largest window probability */
     int heat_peak_x, heat_peak_y;   /* the centre of that window */
     int fcn;                     /* 1: the 1x1-convolution map below exists */
-    int fcn_h, fcn_w;            /* its size (the layer over the resized image) */
-    float *fcn_prob;             /* fcn_h x fcn_w: P(malignant) per position */
+    int fcn_h, fcn_w;            /* its size (the layer over the resized image, or
+                                    the windows' cells over the image) */
+    float *fcn_prob;             /* fcn_h x fcn_w: P(malignant) per position, NaN
+                                    where no classified window covers it */
+    char unit_maps[8];           /* the units' maps (and fcn_prob) from "whole" the
+                                    whole-image pass or "windows" the windows' maps */
     int fcn_peak_x, fcn_peak_y;  /* its maximum, mammogram pixels */
     float map_box[4];            /* x0, y0, x1, y1: the mammogram's area the maps
                                     (fcn_prob, units' maps) span (pixels) */

@@ -229,9 +229,14 @@ void ndx_net_seed_dropout(ndx_net *net, uint64_t seed);
  * cannot be tapped, until weights are loaded or initialised again.
  * Plans the activation arena for a batch: NDX_PLAN_INFER keeps only live
  * activations (buffers reused, eval mode only); NDX_PLAN_TRAIN keeps every
- * activation for backward plus gradient buffers.  Replanning with another
+ * activation for backward plus gradient buffers.  NDX_PLAN_TRAIN_ACT is a
+ * training plan for the gradients of activations alone (gradient x
+ * activation): its backward pass writes no parameter gradient (none is
+ * allocated; ndx_net_grads() is left as it was) and stops at the lowest node
+ * marked with ndx_net_keep_outputs, whose gradient (and those of the kept
+ * nodes after it) ndx_net_grad_output then returns.  Replanning with another
  * batch or mode is allowed; nothing is allocated after planning. */
-enum { NDX_PLAN_INFER = 0, NDX_PLAN_TRAIN = 1, NDX_PLAN_INFER_FOLDED = 2 };
+enum { NDX_PLAN_INFER = 0, NDX_PLAN_TRAIN = 1, NDX_PLAN_INFER_FOLDED = 2, NDX_PLAN_TRAIN_ACT = 3 };
 enum { NDX_EVAL = 0, NDX_TRAIN = 1 };
 ndx_status ndx_net_plan(ndx_net *net, int batch, int mode);
 int ndx_net_batch(const ndx_net *net);

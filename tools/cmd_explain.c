@@ -18,11 +18,12 @@ static int usage(void)
            "                     [--dissection DIR] [--layer NAME] [--top 8] [--side L|R]\n"
            "                     [--view CC|MLO] [--window 0.25] [--stride 0.5]\n"
            "                     [--min-tissue 0.5] [--batch 8] [--patch-map exact|fcn]\n"
-           "                     [--threads T] --out DIR\n"
+           "                     [--unit-maps windows|whole] [--threads T] --out DIR\n"
            "Explains one mammogram: the patch classifier slid over the breast with the\n"
            "windows of training (as netdx patches cuts them) gives a malignancy heat map;\n"
-           "for networks with a global pool (resnet*, inception_v3, tiny) the whole image\n"
-           "also runs fully convolutionally, the classifier as a 1x1 convolution, and the\n"
+           "for networks with a global pool (resnet*, inception_v3, tiny) the classifier\n"
+           "also runs as a 1x1 convolution over the layer's maps (the windows' own, or\n"
+           "with --unit-maps whole the whole image's, fully convolutionally), and the\n"
            "units are ranked by max activation x (w_cancer - w_other); for AlexNet and\n"
            "VGG by gradient x activation in the most malignant window.  The top units\n"
            "are listed with their maps, where they peak, and, given the survey's answers\n"
@@ -41,7 +42,12 @@ static int usage(void)
            "  --patch-map M   exact (default): every window through the patch classifier;\n"
            "                  fcn (pooled networks): each window's logit the mean of the\n"
            "                  1x1-convolution logits over its cells -- exact without\n"
-           "                  padding, approximate with it, and several times faster\n");
+           "                  padding, approximate with it, and several times faster\n"
+           "  --unit-maps M   pooled networks: windows (default): the units' maps and\n"
+           "                  the 1x1 convolution from the windows' own maps (where they\n"
+           "                  overlap, the window the cell is most central in; no second\n"
+           "                  pass); whole: one more pass over the whole image\n"
+           "                  (DeepMiner's way; always so with --patch-map fcn)\n");
     return EXIT_OK;
 }
 
@@ -56,7 +62,7 @@ static int parse(int argc, char **argv, ndx_explain_opts *o, const char **out)
         {"stride", required_argument, 0, 'S'},  {"min-tissue", required_argument, 0, 't'},
         {"batch", required_argument, 0, 'b'},   {"threads", required_argument, 0, 'j'},
         {"out", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
-        {"patch-map", required_argument, 0, 'p'},
+        {"patch-map", required_argument, 0, 'p'}, {"unit-maps", required_argument, 0, 'u'},
         {0, 0, 0, 0}};
     long v;
     int c;
@@ -99,6 +105,14 @@ static int parse(int argc, char **argv, ndx_explain_opts *o, const char **out)
                 return EXIT_USAGE;
             }
             o->patch_map = strcmp(optarg, "fcn") ? NDX_EXPLAIN_PATCH_EXACT : NDX_EXPLAIN_PATCH_FCN;
+            break;
+        case 'u':
+            if (strcmp(optarg, "windows") && strcmp(optarg, "whole")) {
+                fprintf(stderr, "netdx explain: --unit-maps '%s': windows or whole\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->unit_maps = strcmp(optarg, "whole") ? NDX_EXPLAIN_MAPS_WINDOWS
+                                                   : NDX_EXPLAIN_MAPS_WHOLE;
             break;
         case 'h': return usage(), -1;
         default: return EXIT_USAGE;
@@ -149,8 +163,8 @@ int cmd_explain(int argc, char **argv)
         ndx_explain_free(&r);
         return cli_fail(CMD);
     }
-    printf("%s %s: %d windows of %d px (%s), highest P(malignant) %.3f at (%d, %d)\n",
-           r.network, r.layer, r.windows, r.window, r.patch_map, r.max_prob, r.heat_peak_x,
+    printf("%s %s: %d windows of %d px (%s, unit maps: %s), highest P(malignant) %.3f at (%d, %d)\n",
+           r.network, r.layer, r.windows, r.window, r.patch_map, r.unit_maps, r.max_prob, r.heat_peak_x,
            r.heat_peak_y);
     for (int i = 0; i < r.nunits; i++)
         printf("  unit %4d  contribution %9.4g  %s\n", r.unit[i].unit, r.unit[i].contribution,

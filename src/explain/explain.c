@@ -47,6 +47,9 @@ static ndx_status check_opts(const ndx_explain_opts *o)
     if (o->patch_map != NDX_EXPLAIN_PATCH_EXACT && o->patch_map != NDX_EXPLAIN_PATCH_FCN)
         return ndx__fail(NDX_ERR_INVALID, "explain: patch map %d (exact %d or fcn %d)",
                          o->patch_map, NDX_EXPLAIN_PATCH_EXACT, NDX_EXPLAIN_PATCH_FCN);
+    if (o->unit_maps != NDX_EXPLAIN_MAPS_WINDOWS && o->unit_maps != NDX_EXPLAIN_MAPS_WHOLE)
+        return ndx__fail(NDX_ERR_INVALID, "explain: unit maps %d (windows %d or whole %d)",
+                         o->unit_maps, NDX_EXPLAIN_MAPS_WINDOWS, NDX_EXPLAIN_MAPS_WHOLE);
     return NDX_OK;
 }
 
@@ -58,11 +61,14 @@ typedef struct job {
     const ndx_image *img;
     int thr;                     /* breast threshold */
     int node, pooled, units;
+    int whole;                   /* pooled: the units' maps from the whole-image pass */
     float *dw, db;               /* the head's decision row */
     float *act;                  /* units x ah x aw: the units' maps */
     int ah, aw;
     float *z;                    /* pooled: ah x aw, the 1x1-convolution logits */
-    float cell_w, cell_h;        /* gradxact: pixels per map cell */
+    float cell_w, cell_h;        /* pixels per map cell */
+    float *cnt, *best;           /* pooled, maps from the windows: windows per cell,
+                                    and their distance from their edges */
     float *score;                /* units: the contribution (gradxact) */
     ndx__explain_win *win;
     int nwin;
@@ -120,29 +126,40 @@ static ndx_status windows(job *j)
     return NDX_OK;
 }
 
-/* gradxact nets: each window's map of the layer into the image-wide map
- * (maximum where windows overlap). */
+/* Each window's maps of the layer into the image-wide maps: where windows
+ * overlap, the most central window's (pooled nets), the maximum (gradxact). */
 static ndx_status paste(void *ctx, ndx_net *net, int first, int n)
 {
     job *j = ctx;
     ndx_tensor t;
     ndx_status st = ndx_net_output(net, j->node, &t);
     if (st) return st;
-    const int fh = (int)t.shape[2], fw = (int)t.shape[3], side = j->r->window;
-    for (int b = 0; b < n; b++) {
-        const ndx__explain_win *w = &j->win[first + b];
-        const int oy = (int)lround((double)w->y * fh / side);
-        const int ox = (int)lround((double)w->x * fw / side);
-        for (int u = 0; u < j->units; u++) {
-            const float *m = t.data + ((size_t)b * j->units + u) * fh * fw;
-            float *dst = j->act + (size_t)u * j->ah * j->aw;
-            for (int y = 0; y < fh && oy + y < j->ah; y++)
-                for (int x = 0; x < fw && ox + x < j->aw; x++) {
-                    float *d = dst + (size_t)(oy + y) * j->aw + ox + x;
-                    *d = fmaxf(*d, m[y * fw + x]);
-                }
-        }
+    const int fh = (int)t.shape[2], fw = (int)t.shape[3];
+    const size_t per = (size_t)j->units * fh * fw;
+    for (int b = 0; b < n; b++)
+        ndx__explain_stitch(t.data + b * per, j->units, fh, fw, j->win[first + b],
+                            j->r->window, j->act, j->ah, j->aw, j->cnt, j->best);
+    return NDX_OK;
+}
+
+/* pooled nets: the 1x1-convolution map from the units' maps (act, ah x aw,
+ * cell_w x cell_h px a cell; cells no window covered have no value). */
+static ndx_status fcn_map(job *j)
+{
+    ndx_explain_result *r = j->r;
+    const size_t hw = (size_t)j->ah * j->aw;
+    j->z = malloc(hw * sizeof *j->z);
+    r->fcn_prob = malloc(hw * sizeof *r->fcn_prob);
+    if (!j->z || !r->fcn_prob) return ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
+    r->fcn = 1, r->fcn_h = j->ah, r->fcn_w = j->aw;
+    ndx__explain_cam(j->act, j->units, j->ah, j->aw, j->dw, j->db, j->z, r->fcn_prob);
+    size_t best = hw;
+    for (size_t p = 0; p < hw; p++) {
+        if (j->cnt && !(j->cnt[p] > 0)) r->fcn_prob[p] = NAN;
+        else if (best == hw || r->fcn_prob[p] > r->fcn_prob[best]) best = p;
     }
+    r->fcn_peak_x = (int)((best % j->aw + 0.5) * j->cell_w);
+    r->fcn_peak_y = (int)((best / j->aw + 0.5) * j->cell_h);
     return NDX_OK;
 }
 
@@ -183,23 +200,30 @@ static ndx_status patch_pass(job *j)
         free(prob);
         return NDX_OK;
     }
-    if (!j->pooled) {
+    if (!j->whole) {   /* the units' maps from the windows' own */
         int c, fh, fw;
         ndx_net_node_shape(j->net, j->node, &c, &fh, &fw);
         j->cell_w = (float)r->window / fw, j->cell_h = (float)r->window / fh;
         j->ah = (int)ceil((double)j->img->h * fh / r->window);
         j->aw = (int)ceil((double)j->img->w * fw / r->window);
         j->act = calloc((size_t)j->units * j->ah * j->aw, sizeof *j->act);
-        if (!j->act) st = ndx__fail(NDX_ERR_NOMEM, "explain: out of memory for the maps");
+        if (j->pooled) j->cnt = calloc((size_t)j->ah * j->aw, sizeof *j->cnt);
+        if (j->pooled) j->best = calloc((size_t)j->ah * j->aw, sizeof *j->best);
+        if (!j->act || (j->pooled && (!j->cnt || !j->best)))
+            st = ndx__fail(NDX_ERR_NOMEM, "explain: out of memory for the maps");
         if (!st) st = ndx_net_keep_outputs(j->net, &j->node, 1);
     }
     const int nb = (j->nwin + j->o->batch - 1) / j->o->batch;
     if (!st) st = ndx_net_plan(j->net, (j->nwin + nb - 1) / nb,
                                j->pooled ? NDX_PLAN_INFER_FOLDED : NDX_PLAN_INFER);
     if (!st) st = ndx__explain_windows(j->net, j->img, j->win, j->nwin, r->window, prob,
-                                       j->pooled ? NULL : paste, j);
+                                       j->whole ? NULL : paste, j);
     if (!st) place(j, prob);
     free(prob);
+    if (!st && j->cnt) {
+        ndx__explain_stitch_mean(j->act, j->units, j->ah, j->aw, j->cnt);
+        st = fcn_map(j);
+    }
     return st;
 }
 
@@ -249,30 +273,20 @@ static ndx_status fcn_pass(job *j)
     free(gray);
     if (!st) {
         j->ah = (int)t.shape[2], j->aw = (int)t.shape[3];
-        const size_t hw = (size_t)j->ah * j->aw;
-        j->act = malloc((size_t)j->units * hw * sizeof *j->act);
-        j->z = malloc(hw * sizeof *j->z);
-        r->fcn_prob = malloc(hw * sizeof *r->fcn_prob);
-        if (!j->act || !j->z || !r->fcn_prob)
+        j->cell_w = (float)j->img->w / j->aw, j->cell_h = (float)j->img->h / j->ah;
+        const size_t n = (size_t)j->units * j->ah * j->aw;
+        if (!(j->act = malloc(n * sizeof *j->act)))
             st = ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
-        else memcpy(j->act, t.data, (size_t)j->units * hw * sizeof *j->act);
+        else memcpy(j->act, t.data, n * sizeof *j->act);
     }
     ndx_net_free(big);
-    if (st) return st;
-    r->fcn = 1, r->fcn_h = j->ah, r->fcn_w = j->aw;
-    ndx__explain_cam(j->act, j->units, j->ah, j->aw, j->dw, j->db, j->z, r->fcn_prob);
-    size_t best = 0;
-    for (size_t p = 1; p < (size_t)j->ah * j->aw; p++)
-        if (r->fcn_prob[p] > r->fcn_prob[best]) best = p;
-    r->fcn_peak_x = (int)((best % j->aw + 0.5) * j->img->w / j->aw);
-    r->fcn_peak_y = (int)((best / j->aw + 0.5) * j->img->h / j->ah);
-    return NDX_OK;
+    return st ? st : fcn_map(j);
 }
 
 /* gradxact: sum_xy d(z1 - z0)/dA x A per unit in the most malignant window. */
 static ndx_status gradxact(job *j)
 {
-    ndx_status st = ndx_net_plan(j->net, 1, NDX_PLAN_TRAIN);
+    ndx_status st = ndx_net_plan(j->net, 1, NDX_PLAN_TRAIN_ACT);   /* no parameter gradients */
     const int S = ndx_net_input_size(j->net);
     float *gray = malloc((size_t)S * S * sizeof *gray);
     float *x = malloc((size_t)3 * S * S * sizeof *x);
@@ -315,13 +329,14 @@ static ndx_status top_units(job *j)
     double sum = j->db;
     for (int u = 0; u < j->units; u++) {
         const float *m = j->act + u * hw;
-        size_t best = 0;
+        size_t best = hw, cells = 0;   /* over the cells a window covered */
         double mean = 0;
         for (size_t p = 0; p < hw; p++) {
-            if (m[p] > m[best]) best = p;
-            mean += m[p];
+            if (j->cnt && !(j->cnt[p] > 0)) continue;
+            if (best == hw || m[p] > m[best]) best = p;
+            mean += m[p], cells++;
         }
-        mean /= (double)hw;
+        mean /= (double)cells;
         ndx_explain_unit *e = &all[u];
         e->unit = u, e->max_act = m[best];
         e->weight = j->pooled ? j->dw[u] : NAN;
@@ -384,6 +399,14 @@ static ndx_status pick_layer(job *j)
                          "(--patch-map fcn) needs the layer feeding a global pool and one "
                          "linear layer (resnet*, inception_v3, tiny); %s layer %s is not: use "
                          "--patch-map exact", ndx_net_arch(net), j->r->layer);
+    if (o->unit_maps == NDX_EXPLAIN_MAPS_WHOLE && !j->pooled)
+        return ndx__fail(NDX_ERR_INVALID, "explain: the units' maps from the whole image "
+                         "(--unit-maps whole) need the layer feeding a global pool and one "
+                         "linear layer (resnet*, inception_v3, tiny); %s layer %s is not",
+                         ndx_net_arch(net), j->r->layer);
+    j->whole = j->pooled && (o->unit_maps == NDX_EXPLAIN_MAPS_WHOLE ||
+                             o->patch_map == NDX_EXPLAIN_PATCH_FCN);
+    snprintf(j->r->unit_maps, sizeof j->r->unit_maps, "%s", j->whole ? "whole" : "windows");
     j->dw = malloc((size_t)j->units * sizeof *j->dw);
     j->score = malloc((size_t)j->units * sizeof *j->score);
     if (!j->dw || !j->score) return ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
@@ -439,14 +462,14 @@ static ndx_status run(const ndx_explain_opts *o, ndx_net *net, const ndx_image *
     if (!st) st = windows(&j);
     if (!st) st = ndx__explain_display(img, r);
     lap(r, 0, t);
-    if (!st && j.pooled) st = fcn_pass(&j);   /* first: the patch pass folds the weights */
+    if (!st && j.whole) st = fcn_pass(&j);   /* first: the patch pass folds the weights */
     lap(r, 3, t);
     if (!st) st = patch_pass(&j);
     lap(r, 2, t);
     if (!st) {
         r->bias = j.pooled ? j.db : NAN;
-        r->map_box[2] = j.pooled ? (float)img->w : j.aw * j.cell_w;
-        r->map_box[3] = j.pooled ? (float)img->h : j.ah * j.cell_h;
+        r->map_box[2] = j.whole ? (float)img->w : j.aw * j.cell_w;
+        r->map_box[3] = j.whole ? (float)img->h : j.ah * j.cell_h;
     }
     if (!st && !j.pooled) st = gradxact(&j);
     lap(r, 3, t);
@@ -455,7 +478,7 @@ static ndx_status run(const ndx_explain_opts *o, ndx_net *net, const ndx_image *
     if (!st && (o->labels || o->report)) st = ndx__explain_labels(o, r);
     if (!st) ndx__explain_summary(r);
     lap(r, 4, t);
-    free(j.dw), free(j.score), free(j.act), free(j.z), free(j.win);
+    free(j.dw), free(j.score), free(j.act), free(j.z), free(j.win), free(j.cnt), free(j.best);
     return st;
 }
 

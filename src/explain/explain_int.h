@@ -38,6 +38,21 @@ ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__e
 void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
                               const ndx__explain_win *win, int n, int side, float *prob);
 
+/* The maps m (units x fh x fw) of the window w of side s into the
+ * image-wide maps acc (units x ah x aw, fh / s cells a pixel down, fw / s
+ * across; the window's first cell at round(w.y fh / s), round(w.x fw / s),
+ * cells past the edge dropped).  With n and best (ah x aw, zero at first):
+ * each cell takes the value of the window in which it lies farthest from
+ * the window's edge (best: that distance, in cells), the mean of the
+ * windows tied there (n: how many) -- a window's border cells, which feel
+ * its padding, give way to a neighbour's inner ones.  Without n: the
+ * maximum over the windows. */
+void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain_win w,
+                         int side, float *acc, int ah, int aw, float *n, float *best);
+/* acc (units x ah x aw) divided by the windows n of each cell (the mean of
+ * the tied windows), 0 where no window was. */
+void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, const float *n);
+
 /* ndx_explain on a net and image already in memory (the caller's, not
  * freed; the net is planned anew): what ndx_explain does after reading
  * them.  r is overwritten (free it with ndx_explain_free). */

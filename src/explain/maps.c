@@ -50,8 +50,11 @@ ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__e
     float *gray = calloc((size_t)B * S * S, sizeof *gray);
     float *x = malloc((size_t)B * 3 * S * S * sizeof *x);
     ndx_status st = gray && x ? NDX_OK : ndx__fail(NDX_ERR_NOMEM, "explain: out of memory");
+    const int nt = ndx_get_threads();
+    (void)nt;
     for (int first = 0; !st && first < n; first += B) {
         const int m = n - first < B ? n - first : B;
+#pragma omp parallel for num_threads(nt) if (nt > 1 && m > 1) schedule(static)
         for (int b = 0; b < m; b++)
             ndx_resize_area_u16(img->px, img->w, win[first + b].x, win[first + b].y, side, side,
                                 img->maxval, S, S, gray + (size_t)b * S * S);
@@ -90,4 +93,47 @@ void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
             for (int x = x0; x < x1; x++) s += z[(size_t)y * aw + x];
         prob[i] = (float)(1.0 / (1.0 + exp(-s / ((double)(y1 - y0) * (x1 - x0)))));
     }
+}
+
+/* How far cell (y, x) of an h x w map lies from the map's nearest edge. */
+static float centrality(int y, int x, int h, int w)
+{
+    const float cy = fminf(y + 0.5f, h - y - 0.5f), cx = fminf(x + 0.5f, w - x - 0.5f);
+    return fminf(cy, cx);
+}
+
+void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain_win w,
+                         int side, float *acc, int ah, int aw, float *n, float *best)
+{
+    const int oy = (int)lround((double)w.y * fh / side);
+    const int ox = (int)lround((double)w.x * fw / side);
+    const int h = oy + fh < ah ? fh : ah - oy, wd = ox + fw < aw ? fw : aw - ox;
+    for (int u = 0; u < units; u++) {
+        const float *src = m + (size_t)u * fh * fw;
+        float *dst = acc + (size_t)u * ah * aw + (size_t)oy * aw + ox;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < wd; x++) {
+                float *d = dst + (size_t)y * aw + x;
+                const float v = src[y * fw + x];
+                const size_t p = (size_t)(oy + y) * aw + ox + x;
+                const float c = n ? centrality(y, x, fh, fw) : 0;
+                if (!n) *d = fmaxf(*d, v);
+                else if (n[p] == 0 || c > best[p]) *d = v;   /* more central: replaces */
+                else if (c == best[p]) *d += v;              /* as central: averaged */
+            }
+    }
+    for (int y = 0; n && y < h; y++)   /* after the units, which compared with the old */
+        for (int x = 0; x < wd; x++) {
+            const size_t p = (size_t)(oy + y) * aw + ox + x;
+            const float c = centrality(y, x, fh, fw);
+            if (n[p] == 0 || c > best[p]) best[p] = c, n[p] = 1;
+            else if (c == best[p]) n[p] += 1;
+        }
+}
+
+void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, const float *n)
+{
+    const size_t hw = (size_t)ah * aw;
+    for (int u = 0; u < units; u++)
+        for (size_t p = 0; p < hw; p++) acc[u * hw + p] = n[p] > 0 ? acc[u * hw + p] / n[p] : 0;
 }

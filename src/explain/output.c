@@ -133,20 +133,41 @@ ndx_status ndx__explain_display(const ndx_image *img, ndx_explain_result *r)
     return NDX_OK;
 }
 
+/* Image k of the folder: 0 the mammogram, 1 the heat map, 2 the
+ * 1x1-convolution map, 3 + i unit i's map and strip. */
+static ndx_status image_k(const char *dir, const ndx_explain_result *r, int dw, int dh, int k)
+{
+    if (k == 0) return write_png(dir, "mammogram.png", r->display, dw, dh, 1);
+    if (k == 1) return heat_png(dir, r, dw, dh);
+    if (k == 2)
+        return r->fcn ? map_png(dir, "fcn.png", r, r->fcn_prob, r->fcn_h, r->fcn_w, 1, dw, dh)
+                      : NDX_OK;
+    const ndx_explain_unit *e = &r->unit[k - 3];
+    char name[64], dst[4400];
+    snprintf(name, sizeof name, "unit_%04d.png", e->unit);
+    ndx_status st = map_png(dir, name, r, e->map, e->map_h, e->map_w, e->max_act, dw, dh);
+    snprintf(dst, sizeof dst, "%s/strip_%04d.png", dir, e->unit);
+    if (!st && e->strip[0]) st = ndx__copy_file(e->strip, dst);
+    return st;
+}
+
+/* Every image, shared among the threads (each encodes and writes its own
+ * file); the first failure's message is passed on to the caller's thread. */
 static ndx_status images(const char *dir, const ndx_explain_result *r, int dw, int dh)
 {
-    ndx_status st = write_png(dir, "mammogram.png", r->display, dw, dh, 1);
-    if (!st) st = heat_png(dir, r, dw, dh);
-    if (!st && r->fcn) st = map_png(dir, "fcn.png", r, r->fcn_prob, r->fcn_h, r->fcn_w, 1, dw, dh);
-    char name[64], dst[4400];
-    for (int i = 0; !st && i < r->nunits; i++) {
-        const ndx_explain_unit *e = &r->unit[i];
-        snprintf(name, sizeof name, "unit_%04d.png", e->unit);
-        st = map_png(dir, name, r, e->map, e->map_h, e->map_w, e->max_act, dw, dh);
-        snprintf(dst, sizeof dst, "%s/strip_%04d.png", dir, e->unit);
-        if (!st && e->strip[0]) st = ndx__copy_file(e->strip, dst);
+    const int n = 3 + r->nunits, nt = ndx_get_threads();
+    ndx_status st = NDX_OK;
+    char msg[1024] = "";
+    (void)nt;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic)
+    for (int k = 0; k < n; k++) {
+        const ndx_status s = image_k(dir, r, dw, dh, k);
+        if (s) {
+#pragma omp critical(ndx_explain_images)
+            if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
+        }
     }
-    return st;
+    return st ? ndx__fail(st, "%s", msg) : NDX_OK;
 }
 
 /* rows x cols floats as an array of arrays (null for NaN). */
@@ -259,6 +280,7 @@ static cJSON *explain_json(const ndx_explain_opts *o, const ndx_explain_result *
         cJSON *f = cJSON_AddObjectToObject(j, "fully_convolutional");
         cJSON_AddNumberToObject(f, "h", r->fcn_h);
         cJSON_AddNumberToObject(f, "w", r->fcn_w);
+        cJSON_AddStringToObject(f, "from", r->unit_maps);
         cJSON_AddItemToObject(f, "peak", point(r->fcn_peak_x, r->fcn_peak_y));
         ndx__json_num(f, "decision_logit", r->decision);
         ndx__json_num(f, "bias", r->bias);
@@ -266,6 +288,7 @@ static cJSON *explain_json(const ndx_explain_opts *o, const ndx_explain_result *
     } else {
         cJSON_AddNullToObject(j, "fully_convolutional");
     }
+    cJSON_AddStringToObject(j, "unit_maps", r->unit_maps);
     cJSON *box = cJSON_AddArrayToObject(j, "map_box");
     for (int i = 0; i < 4; i++) cJSON_AddItemToArray(box, cJSON_CreateNumber(r->map_box[i]));
     cJSON_AddNumberToObject(j, "layer_units", r->units);

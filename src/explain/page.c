@@ -115,14 +115,17 @@ static ndx_status fill(FILE *f, void *ctx)
             "</label>", strcmp(r->patch_map, "fcn") ? "patch classifier"
             : "windows (mean of the 1&times;1 convolution, approximate)");
     if (r->fcn)
-        fputs("<label><input type=\"radio\" name=\"map\" value=\"fcn.png\"> 1&times;1 "
-              "convolution</label>", f);
+        fprintf(f, "<label><input type=\"radio\" name=\"map\" value=\"fcn.png\"> 1&times;1 "
+                "convolution (%s)</label>", strcmp(r->unit_maps, "whole") ? "on the windows' maps"
+                : "over the whole image");
     fprintf(f, "</div>\n<p class=\"meta\">Highest window probability %.3f, window centred at "
             "(%d, %d) px.", r->max_prob, r->heat_peak_x, r->heat_peak_y);
     if (r->fcn)
-        fprintf(f, " Fully convolutional map %d x %d, peak at (%d, %d) px; decision logit of "
-                "the whole image %.3f.", r->fcn_w, r->fcn_h, r->fcn_peak_x, r->fcn_peak_y,
-                r->decision);
+        fprintf(f, " 1&times;1-convolution map %d x %d (%s), peak at (%d, %d) px; its mean "
+                "logit %.3f.", r->fcn_w, r->fcn_h, strcmp(r->unit_maps, "whole")
+                ? "from the windows' maps, the most central window's where they overlap"
+                : "the whole image",
+                r->fcn_peak_x, r->fcn_peak_y, r->decision);
     fprintf(f, "</p>\n<h2>Top %d units for the cancer class</h2>\n<ol class=\"units\">\n",
             r->nunits);
     for (int i = 0; i < r->nunits; i++) unit_item(f, r, &r->unit[i]);

@@ -70,10 +70,18 @@ static ndx_status backward(ndx_net *net)
     const int N = net->nnodes, B = net->batch;
     const int train = net->last_mode == NDX_TRAIN;
     float *scratch = net->act + net->scratch_off, *ws = net->act + net->ws_off;
+    const int params = !net->act_grads_only;
     const int fresh = net->grads_zeroed;   /* the first write of a gradient is a store */
-    net->grads_zeroed = 0;
-    if (fresh) zero_other_grads(net);
-    for (int j = N - 1; j > 0; j--) {
+    int stop = 0;                          /* the nodes after it run */
+    if (params) {
+        net->grads_zeroed = 0;
+        if (fresh) zero_other_grads(net);
+    } else {   /* down to the lowest kept node: its gradient is then complete */
+        stop = 1;
+        while (stop < N && !net->nodes[stop].keep) stop++;
+        stop = stop < N ? stop : 0;
+    }
+    for (int j = N - 1; j > stop; j--) {
         const ndx__node *n = &net->nodes[j];
         if (!n->has_grad) continue;
         const float *dy = ndx__grad_of(net, j), *y = net->act + n->out_off;
@@ -84,8 +92,8 @@ static ndx_status backward(ndx_net *net)
         const int acc = i0 && a->grad_writer != j;
         const size_t cnt = ndx__node_numel(net, n), hw = (size_t)n->h * n->w;
         const size_t ahw = (size_t)a->h * a->w;
-        float *dw = n->wt >= 0 ? net->grads + net->tensors[n->wt].off : NULL;
-        float *db = n->bt >= 0 ? net->grads + net->tensors[n->bt].off : NULL;
+        float *dw = params && n->wt >= 0 ? net->grads + net->tensors[n->wt].off : NULL;
+        float *db = params && n->bt >= 0 ? net->grads + net->tensors[n->bt].off : NULL;
         ndx_status st = NDX_OK;
         switch (n->op) {
         case NDX_OP_CONV: break;
@@ -147,7 +155,7 @@ static ndx_status backward(ndx_net *net)
         }
         if (n->op == NDX_OP_CONV) {
             ndx_conv2d_desc d = ndx__conv_desc(net, n, 0);
-            st = ndx_conv2d_backward_weight(&d, x, dy, dw, db, ws, !fresh);
+            if (params) st = ndx_conv2d_backward_weight(&d, x, dy, dw, db, ws, !fresh);
             if (!st && dx) {
                 st = ndx_conv2d_backward_data(&d, dy, ndx__param(net, n->wt), acc ? scratch : dx, ws);
                 if (!st && acc) ndx_copy_grad(ndx__node_numel(net, a), scratch, dx, 1);

@@ -75,6 +75,7 @@ struct ndx_net {
     int ti_ok, ti_on;         /* the builder allows it; it is on */
     size_t xin_off;
     int grads_zeroed;         /* ndx_net_zero_grads: the next backward writes, not adds */
+    int act_grads_only;       /* NDX_PLAN_TRAIN_ACT: no parameter gradients */
     ndx_rng drop_rng;
 };
 

@@ -277,19 +277,21 @@ ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
 {
     if (!net || !net->finished) return ndx__fail(NDX_ERR_INVALID, "net: plan before finish");
     if (batch < 1 || batch > 65536) return ndx__fail(NDX_ERR_INVALID, "net: batch %d", batch);
-    if (mode != NDX_PLAN_INFER && mode != NDX_PLAN_TRAIN && mode != NDX_PLAN_INFER_FOLDED)
+    if (mode != NDX_PLAN_INFER && mode != NDX_PLAN_TRAIN && mode != NDX_PLAN_INFER_FOLDED &&
+        mode != NDX_PLAN_TRAIN_ACT)
         return ndx__fail(NDX_ERR_INVALID, "net: plan mode %d", mode);
     if (net->folded && mode != NDX_PLAN_INFER_FOLDED)
         return ndx__fail(NDX_ERR_INVALID, "net %s: batch norm was folded into the convolutions "
                          "in place (NDX_PLAN_INFER_FOLDED); load the weights again to plan "
                          "otherwise", net->arch);
-    const int inplace = mode == NDX_PLAN_INFER_FOLDED;
+    const int inplace = mode == NDX_PLAN_INFER_FOLDED, act_only = mode == NDX_PLAN_TRAIN_ACT;
     if (inplace) mode = NDX_PLAN_INFER;
+    if (act_only) mode = NDX_PLAN_TRAIN;
     ndx_free(net->act);
     net->act = NULL;
     net->planned = 0;
-    if (mode == NDX_PLAN_TRAIN && ndx__net_train_blocks(net)) return NDX_ERR_NOMEM;
-    net->batch = batch, net->mode = mode;
+    if (mode == NDX_PLAN_TRAIN && !act_only && ndx__net_train_blocks(net)) return NDX_ERR_NOMEM;
+    net->batch = batch, net->mode = mode, net->act_grads_only = act_only;
     liveness(net);
     size_t fold, wino;
     fusion(net, inplace, &fold, &wino);
