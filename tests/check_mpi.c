@@ -253,6 +253,15 @@ START_TEST(test_mpirun_train_best)
                   out_text());
     ck_assert(same_file("best-parts", "best-np", "m.safetensors"));
     same_metrics("best-parts", "best-np");
+    /* the path under test (the ranks restoring the kept weights) runs only
+       when the kept epoch is not the last */
+    char path[400];
+    snprintf(path, sizeof path, "%s/best-np/metrics.json", dir);
+    char *m = tu_slurp(path, NULL);
+    ck_assert_ptr_nonnull(m);
+    const char *k = strstr(m, "\"kept_epoch\":");
+    ck_assert_msg(k && strtol(k + 13, NULL, 10) < 3, "%s: the kept epoch is the last", path);
+    free(m);
 }
 END_TEST
 

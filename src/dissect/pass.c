@@ -510,7 +510,8 @@ static ndx_status reduce_pass(pass *p, int *root, int *again, ndx_dissect_run_re
     int missed = 0, any = 0;
     ndx_status st = NDX_OK;
     for (int l = 0; l < p->nl && !st; l++) st = ndx__dissect_open_windows(p->st[l]);
-    if (!st) st = (ndx_status)o->reduce(o->reduce_ctx, p->st, p->nl, root);
+    if (st) return st;   /* before any collective: the caller aborts the job (the others wait in it) */
+    st = (ndx_status)o->reduce(o->reduce_ctx, p->st, p->nl, root);
     for (int l = 0; l < p->nl && !st && *root; l++) {
         st = ndx_dissect_finish(p->st[l], &missed);
         r->layer[l].missed = missed;

@@ -151,10 +151,12 @@ static ndx_status check_opts(const ndx_train_opts *o)
                          "per part (per process under mpirun): batch norm normalises each part "
                          "by its own statistics, which one image does not have; make the batch "
                          "at least %d", o->batch, parts, 2 * parts);
-    if (o->allreduce ? parts < 2 || o->rank < 0 || o->rank >= parts || !o->gather
-                     : o->rank != 0)
+    if (o->allreduce && !o->gather)
+        return ndx__fail(NDX_ERR_INVALID, "train: allreduce is set but gather is not "
+                         "(ndx_train_opts.gather: the processes share the preload and the scores)");
+    if (o->allreduce ? parts < 2 || o->rank < 0 || o->rank >= parts : o->rank != 0)
         return ndx__fail(NDX_ERR_INVALID, "train: rank %d of %d parts (allreduce %s)", o->rank,
-                         parts, o->allreduce ? "set: 2 parts or more, and gather"
+                         parts, o->allreduce ? "set: 2 parts or more"
                                              : "unset: rank 0");
     return NDX_OK;
 }
