@@ -163,7 +163,7 @@ static ndx_status images(const char *dir, const ndx_explain_result *r, int dw, i
     for (int k = 0; k < n; k++) {
         const ndx_status s = image_k(dir, r, dw, dh, k);
         if (s) {
-#pragma omp critical(ndx_explain_images)
+#pragma omp critical
             if (!st) st = s, snprintf(msg, sizeof msg, "%s", ndx_last_error());
         }
     }
