@@ -24,7 +24,9 @@
  * layer's maps gives a finer map, and each unit u contributes max_xy A_u x
  * (w_cancer[u] - w_other[u]) to the decision.  The maps are by default the
  * windows' own, from the patch classifier's passes, each cell from the
- * window it is most central in (unit_maps = NDX_EXPLAIN_MAPS_WINDOWS); NDX_EXPLAIN_MAPS_WHOLE
+ * window it is most central in, none on the classified area's outline
+ * where only a window's padded border saw the cell (unit_maps =
+ * NDX_EXPLAIN_MAPS_WINDOWS); NDX_EXPLAIN_MAPS_WHOLE
  * runs the whole image, resized so that a window is the network's input,
  * fully convolutionally (DeepMiner's way) in one more pass.  AlexNet and
  * VGG have no such weight: their units are ranked by gradient x activation

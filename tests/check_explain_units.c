@@ -90,7 +90,7 @@ START_TEST(test_cam_equals_patches)
     ndx__explain_win win[64];
     int n = 0;
     for (int y = 0; y + S <= H; y += 4)
-        for (int xx = 0; xx + S <= W; xx += 4) win[n++] = (ndx__explain_win){xx, y};
+        for (int xx = 0; xx + S <= W; xx += 4) win[n++] = ndx__explain_win_at(xx, y, S, 4, W, H);
     float prob[64];
     /* the windows' own maps of r2, stitched (the most central window's) */
     static float acc[6 * (H / 4) * (W / 4)], cnt[(H / 4) * (W / 4)], best[(H / 4) * (W / 4)];
@@ -100,7 +100,7 @@ START_TEST(test_cam_equals_patches)
     ck_assert_int_eq(ndx_net_plan(patch, 4, NDX_PLAN_INFER), NDX_OK);
     ck_assert_int_eq(ndx__explain_windows(patch, &img, win, n, S, prob, stitch_each, &sc),
                      NDX_OK);
-    ndx__explain_stitch_mean(acc, 6, H / 4, W / 4, cnt);
+    ndx__explain_stitch_mean(acc, 6, H / 4, W / 4, cnt, best);
     /* without padding, on the grid, they are the whole image's maps */
     for (int p = 0; p < (H / 4) * (W / 4); p++) {
         ck_assert_msg(cnt[p] >= 1 && cnt[p] <= 4, "cell %d: %g windows", p, cnt[p]);

@@ -116,7 +116,8 @@ static ndx_status windows(job *j)
     for (int g = 0; g < ng; g++) {
         r->patch_prob[g] = NAN;
         if ((double)in[g] / ((double)side * side) >= j->o->min_tissue)
-            j->win[j->nwin++] = (ndx__explain_win){g % r->grid_w * step, g / r->grid_w * step};
+            j->win[j->nwin++] = ndx__explain_win_at(g % r->grid_w * step, g / r->grid_w * step,
+                                                    side, step, im->w, im->h);
     }
     free(in);
     if (!j->nwin)
@@ -221,7 +222,7 @@ static ndx_status patch_pass(job *j)
     if (!st) place(j, prob);
     free(prob);
     if (!st && j->cnt) {
-        ndx__explain_stitch_mean(j->act, j->units, j->ah, j->aw, j->cnt);
+        ndx__explain_stitch_mean(j->act, j->units, j->ah, j->aw, j->cnt, j->best);
         st = fcn_map(j);
     }
     return st;

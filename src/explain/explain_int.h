@@ -25,7 +25,12 @@ void ndx__explain_cam(const float *act, int units, int h, int w, const float *dw
  * after each batch calls each(ctx, first window, windows in batch). */
 typedef struct ndx__explain_win {
     int x, y;
+    unsigned edge;   /* NDX__EDGE_* bits: the sides that lie on the image's edge */
 } ndx__explain_win;
+enum { NDX__EDGE_LEFT = 1, NDX__EDGE_TOP = 2, NDX__EDGE_RIGHT = 4, NDX__EDGE_BOTTOM = 8 };
+/* The window (x, y) of side s on the grid of step `step` over an iw x ih
+ * image, its edge bits set where no grid window lies beyond it. */
+ndx__explain_win ndx__explain_win_at(int x, int y, int side, int step, int iw, int ih);
 ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__explain_win *win,
                                 int n, int side, float *prob,
                                 ndx_status (*each)(void *ctx, ndx_net *net, int first, int n),
@@ -43,15 +48,19 @@ void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
  * across; the window's first cell at round(w.y fh / s), round(w.x fw / s),
  * cells past the edge dropped).  With n and best (ah x aw, zero at first):
  * each cell takes the value of the window in which it lies farthest from
- * the window's edge (best: that distance, in cells), the mean of the
- * windows tied there (n: how many) -- a window's border cells, which feel
- * its padding, give way to a neighbour's inner ones.  Without n: the
- * maximum over the windows. */
+ * the window's inner sides, those not on the image's edge (best: that
+ * distance, in cells), the mean of the windows tied there (n: how many) --
+ * a window's border cells, which feel its padding, give way to a
+ * neighbour's inner ones.  Without n: the maximum over the windows. */
 void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain_win w,
                          int side, float *acc, int ah, int aw, float *n, float *best);
 /* acc (units x ah x aw) divided by the windows n of each cell (the mean of
- * the tied windows), 0 where no window was. */
-void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, const float *n);
+ * the tied windows); 0, and n set to 0, where no window was, and on the
+ * outline of the windows' cover where the image goes on: a cell beside
+ * (or diagonally beside) an uncovered one that only a window's outer ring on an inner side saw
+ * (best < 1).  There the window saw its zero padding beyond the cell, and
+ * units that detect the padding's edge light up along the outline. */
+void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, float *n, const float *best);
 
 /* ndx_explain on a net and image already in memory (the caller's, not
  * freed; the net is planned anew): what ndx_explain does after reading

@@ -95,11 +95,25 @@ void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
     }
 }
 
-/* How far cell (y, x) of an h x w map lies from the map's nearest edge. */
-static float centrality(int y, int x, int h, int w)
+ndx__explain_win ndx__explain_win_at(int x, int y, int side, int step, int iw, int ih)
 {
-    const float cy = fminf(y + 0.5f, h - y - 0.5f), cx = fminf(x + 0.5f, w - x - 0.5f);
-    return fminf(cy, cx);
+    ndx__explain_win w = {x, y, 0};
+    w.edge = (x == 0 ? NDX__EDGE_LEFT : 0) | (y == 0 ? NDX__EDGE_TOP : 0) |
+             (x + step + side > iw ? NDX__EDGE_RIGHT : 0) |
+             (y + step + side > ih ? NDX__EDGE_BOTTOM : 0);
+    return w;
+}
+
+/* How far cell (y, x) of an h x w map lies from the nearest of the map's
+ * sides that are not on the image's edge (e: NDX__EDGE_* bits). */
+static float centrality(int y, int x, int h, int w, unsigned e)
+{
+    float c = INFINITY;
+    if (!(e & NDX__EDGE_LEFT)) c = fminf(c, x + 0.5f);
+    if (!(e & NDX__EDGE_RIGHT)) c = fminf(c, w - x - 0.5f);
+    if (!(e & NDX__EDGE_TOP)) c = fminf(c, y + 0.5f);
+    if (!(e & NDX__EDGE_BOTTOM)) c = fminf(c, h - y - 0.5f);
+    return c;
 }
 
 void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain_win w,
@@ -116,7 +130,7 @@ void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain
                 float *d = dst + (size_t)y * aw + x;
                 const float v = src[y * fw + x];
                 const size_t p = (size_t)(oy + y) * aw + ox + x;
-                const float c = n ? centrality(y, x, fh, fw) : 0;
+                const float c = n ? centrality(y, x, fh, fw, w.edge) : 0;
                 if (!n) *d = fmaxf(*d, v);
                 else if (n[p] == 0 || c > best[p]) *d = v;   /* more central: replaces */
                 else if (c == best[p]) *d += v;              /* as central: averaged */
@@ -125,15 +139,25 @@ void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain
     for (int y = 0; n && y < h; y++)   /* after the units, which compared with the old */
         for (int x = 0; x < wd; x++) {
             const size_t p = (size_t)(oy + y) * aw + ox + x;
-            const float c = centrality(y, x, fh, fw);
+            const float c = centrality(y, x, fh, fw, w.edge);
             if (n[p] == 0 || c > best[p]) best[p] = c, n[p] = 1;
             else if (c == best[p]) n[p] += 1;
         }
 }
 
-void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, const float *n)
+void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, float *n, const float *best)
 {
     const size_t hw = (size_t)ah * aw;
+    for (int y = 0; y < ah; y++)   /* marked -n first, so that the test sees the cover as was */
+        for (int x = 0; x < aw; x++) {
+            const size_t p = (size_t)y * aw + x;
+            int outline = 0;
+            for (int v = y > 0 ? y - 1 : 0; v <= y + 1 && v < ah; v++)
+                for (int u = x > 0 ? x - 1 : 0; u <= x + 1 && u < aw; u++)
+                    outline |= n[(size_t)v * aw + u] == 0;
+            if (n[p] > 0 && best[p] < 1 && outline) n[p] = -n[p];
+        }
+    for (size_t p = 0; p < hw; p++) n[p] = n[p] < 0 ? 0 : n[p];
     for (int u = 0; u < units; u++)
         for (size_t p = 0; p < hw; p++) acc[u * hw + p] = n[p] > 0 ? acc[u * hw + p] / n[p] : 0;
 }
