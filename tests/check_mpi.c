@@ -66,6 +66,12 @@ static char *out_text(void)
     return tu_slurp(p, NULL);
 }
 
+/* Open MPI does not free all it allocates (its own and its plugins'
+ * buffers), so under AddressSanitizer LeakSanitizer would fail every rank
+ * at exit: leak checks are off for the ranks only.  netdx's own leaks are
+ * still caught by the plain runs of this suite and by every other suite. */
+#define MPIRUN "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun"
+
 /* 1 when netdx info says MPI is built in. */
 static int mpi_built(void)
 {
@@ -84,7 +90,25 @@ START_TEST(test_info_or_refusal)
     if (mpi_built()) {
         char *s = out_text();
         ck_assert_ptr_nonnull(strstr(s, "\nmpi: Open MPI"));
+        ck_assert_msg(!strstr(s, "transports"), "%s", s);   /* no MPI started alone */
         free(s);
+        /* every rank on this node: its shared-memory transports, unless the
+         * user chose (an MCA variable, or NETDX_MPI_TRANSPORTS) */
+        ck_assert_int_eq(run(MPIRUN " -np 2 %s info", bin), 0);
+        s = out_text();
+        const char *one = "mpi: Open MPI v", *tail = "; transports: one node's (pml ob1, btl self,vader)\n";
+        const char *a = strstr(s, one), *b = a ? strstr(a + 1, one) : NULL;
+        ck_assert_msg(a && b && strstr(a, tail) && strstr(b, tail), "%s", s);
+        free(s);
+        const char *mine[] = {"OMPI_MCA_pml=ob1", "OMPI_MCA_btl=self,vader,tcp", "OMPI_MCA_osc=pt2pt",
+                              "NETDX_MPI_TRANSPORTS=installed"};
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(run("%s " MPIRUN " -np 2 %s info", mine[i], bin), 0);
+            s = out_text();
+            ck_assert_msg(strstr(s, "; transports: as configured\n") && !strstr(s, "one node's"),
+                          "%s: %s", mine[i], s);
+            free(s);
+        }
         return;
     }
     /* as rank 0 of 2 of a launcher: refused, the reason said */
@@ -96,12 +120,6 @@ START_TEST(test_info_or_refusal)
     ck_assert_int_eq(run("OMPI_COMM_WORLD_SIZE=1 %s info", bin), 0);
 }
 END_TEST
-
-/* Open MPI does not free all it allocates (its own and its plugins'
- * buffers), so under AddressSanitizer LeakSanitizer would fail every rank
- * at exit: leak checks are off for the ranks only.  netdx's own leaks are
- * still caught by the plain runs of this suite and by every other suite. */
-#define MPIRUN "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 mpirun"
 
 /* The training runs: the fixture's tiny at 32 px, one epoch unless
  * --epochs follows, batch 6 (2 or 3 parts). */
