@@ -264,6 +264,16 @@ ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out);
 /* After a full NDX_TRAIN forward: back-propagates dlogits (batch, classes),
  * adding every parameter's gradient into ndx_net_grads(). */
 ndx_status ndx_net_backward(ndx_net *net, const float *dlogits);
+/* Calls fn during every later backward pass that computes parameter
+ * gradients, from the calling thread between layers: fn(ctx, g, from, G)
+ * with g = ndx_net_grads() (G floats, padding included) each time a
+ * layer's gradients are done, from then being the lowest offset from
+ * which every gradient of g is final for this pass (decreasing; a last
+ * call with from 0 ends the pass).  fn may read g[from, G) and replace it
+ * in place (e.g. by its sum over processes, overlapping the pass) until it
+ * returns from the last call.  fn NULL: no calls. */
+typedef void (*ndx_grads_fn)(void *ctx, float *g, size_t from, size_t G);
+ndx_status ndx_net_on_grads(ndx_net *net, ndx_grads_fn fn, void *ctx);
 /* After ndx_net_backward: the gradient of the output of node (batch, C, H,
  * W) (the loss's gradient with respect to that activation), for a node
  * marked with ndx_net_keep_outputs before the training plan (its gradient

@@ -7,7 +7,9 @@
  *   - with batch norm (per part, docs/mpi.md), one step: the first batch
  *     norm's running mean is the whole batch's (the mean of equal parts'
  *     means), its running variance and the weights are not (each part
- *     normalised by its own statistics). */
+ *     normalised by its own statistics);
+ *   - the backward pass's report of which gradients are final
+ *     (ndx_net_on_grads), on which the MPI sum overlaps the pass. */
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -134,6 +136,57 @@ START_TEST(test_parts_batchnorm_per_part)
 }
 END_TEST
 
+/* ndx_net_on_grads: what the hook is told is final is never written
+ * again in the pass (each float copied when first declared final equals
+ * the pass's result), from only decreases, and the pass ends at 0. */
+typedef struct hook_log {
+    float *seen;
+    size_t low, G;
+    int calls, rising;
+} hook_log;
+
+static void hook(void *ctx, float *g, size_t from, size_t G)
+{
+    hook_log *h = ctx;
+    h->calls++;
+    h->rising |= from > h->low || G != h->G;
+    if (from < h->low) memcpy(h->seen + from, g + from, (h->low - from) * sizeof *g);
+    h->low = from < h->low ? from : h->low;
+}
+
+START_TEST(test_grads_final_hook)
+{
+    ndx_net *net = small_net(1);
+    ck_assert_int_eq(ndx_net_plan(net, 4, NDX_PLAN_TRAIN), NDX_OK);
+    size_t G = 0;
+    float *g = ndx_net_grads(net, &G);
+    hook_log h = {calloc(G, sizeof(float)), G, G, 0, 0};
+    ck_assert_ptr_nonnull(h.seen);
+    ck_assert_int_eq(ndx_net_on_grads(net, hook, &h), NDX_OK);
+    static float x[4 * 3 * H * H], dl[4 * K];
+    uint64_t s = 5;
+    for (int i = 0; i < 4 * 3 * H * H; i++) x[i] = tu_uniform(&s);
+    for (int i = 0; i < 4 * K; i++) dl[i] = tu_uniform(&s);
+    ndx_net_zero_grads(net);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_TRAIN, -1), NDX_OK);
+    ck_assert_int_eq(ndx_net_backward(net, dl), NDX_OK);
+    ck_assert_msg(!h.rising && h.low == 0, "from rose or did not end at 0 (%zu)", h.low);
+    ck_assert_msg(h.calls >= 6, "%d calls for 6 layers with parameters", h.calls);
+    ck_assert_msg(memcmp(h.seen, g, G * sizeof *g) == 0, "a gradient changed after it was "
+                  "declared final");
+    int nonzero = 0;
+    for (size_t i = 0; i < G; i++) nonzero += g[i] != 0;
+    ck_assert_int_gt(nonzero, (int)(G / 2));
+    ck_assert_int_eq(ndx_net_on_grads(net, NULL, NULL), NDX_OK);   /* off: no more calls */
+    const int calls = h.calls;
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_TRAIN, -1), NDX_OK);
+    ck_assert_int_eq(ndx_net_backward(net, dl), NDX_OK);
+    ck_assert_int_eq(h.calls, calls);
+    free(h.seen);
+    ndx_net_free(net);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("train_parts");
@@ -141,6 +194,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_parts_equal_whole_without_bn);
     tcase_add_test(tc, test_parts_batchnorm_per_part);
+    tcase_add_test(tc, test_grads_final_hook);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -49,6 +49,8 @@ int cli_mpi_end(int code);
 const char *cli_mpi_library(char *buf, size_t n);
 int cli_mpi_dissect(struct ndx_dissect_run_opts *o);
 int cli_mpi_train(struct ndx_train_opts *o);
+/* Under mpirun, rank 0: how the gradients were summed (a line). */
+void cli_mpi_train_summary(void);
 int cli_mpi_rank(void);
 int cli_mpi_size(void);
 

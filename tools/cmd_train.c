@@ -106,6 +106,7 @@ static int train_run(ndx_train_opts *o)
         return cli_fail("train");
     }
     if (o->rank != 0) return EXIT_OK;
+    cli_mpi_train_summary();
     printf("%s model: %s\n", o->keep == NDX_KEEP_LAST ? "last" : "best", o->out);
     if (isnan(test_auc))
         printf("test AUC: n/a (the test split lacks patches of one class)\n");

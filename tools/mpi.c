@@ -10,8 +10,9 @@
  * in memory); rank 0 writes.
  *
  * Training: rank r runs part r of P of every batch; the gradients are
- * summed in rank order (allreduce below); each rank preloads and
- * validates its share, the rest gathered (gather below); rank 0 writes. */
+ * summed in rank order (allreduce below), their tail in buckets during
+ * the backward pass (grads_ready); each rank preloads and validates its
+ * share, the rest gathered (gather below); rank 0 writes. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@ static int launched_size(void)
 #include <mpi.h>
 
 static int mpi_on, one_node;
+static MPI_Comm comm_scatter = MPI_COMM_NULL, comm_gather = MPI_COMM_NULL;   /* the gradient
+                                           sum's two steps (MPI_Comm_dup, training) */
 
 /* An MPI step that failed: said on stderr (the library's message is not
  * ours to set); the caller's exit stops every rank (cli_mpi_end). */
@@ -81,6 +84,8 @@ int cli_mpi_end(int code)
                 mpi_size, code);
         MPI_Abort(MPI_COMM_WORLD, code);
     }
+    if (comm_scatter != MPI_COMM_NULL) MPI_Comm_free(&comm_scatter);
+    if (comm_gather != MPI_COMM_NULL) MPI_Comm_free(&comm_gather);
     MPI_Finalize();
     return code;
 }
@@ -190,49 +195,151 @@ int cli_mpi_dissect(ndx_dissect_run_opts *o)
 }
 
 /* Rank-ordered sums, the same bits on every rank and as one process
- * adding the parts in order: element i of f lives in the chunk of rank
- * c = the one whose [nf c / P, nf (c+1) / P) holds it; every rank sends
- * chunk c to rank c (MPI_Alltoallv), rank c adds the P pieces in rank
- * order, and the summed chunks go back to every rank (MPI_Allgatherv).
- * Each rank sends and receives 2 (P-1)/P x 4 nf bytes, as a ring
- * allreduce does.  The nd doubles (loss, counts) are gathered whole. */
+ * adding the parts in order: element i of a range of n floats lives in
+ * the chunk of rank c = the one whose [n c / P, n (c+1) / P) holds it;
+ * every rank sends chunk c to rank c (MPI_Ialltoallv), rank c adds the P
+ * pieces in rank order, and the summed chunks go back to every rank in
+ * place (MPI_Iallgatherv).  Each rank sends and receives 2 (P-1)/P x 4 n
+ * bytes, as a ring allreduce does.  Without blocking: a range is a
+ * bucket, stepped between layers of the backward pass. */
+typedef struct bucket {
+    float *f;           /* the range, f[0, n), summed in place */
+    int *cnt;           /* 4 P: counts, displacements, received, their places */
+    float *pieces;      /* P x this rank's chunk */
+    MPI_Request req;
+    int phase;          /* 1 scattering, 2 gathering, 0 done */
+} bucket;
+
+static int bucket_start(bucket *b, float *f, size_t n)
+{
+    const int P = mpi_size, me = mpi_rank;
+    const size_t mine = n * (size_t)(me + 1) / P - n * (size_t)me / P;
+    b->f = f, b->phase = 0;
+    b->cnt = malloc(4 * (size_t)P * sizeof *b->cnt);
+    b->pieces = malloc(((size_t)P * mine + 1) * sizeof *b->pieces);
+    if (n > INT_MAX || !b->cnt || !b->pieces) return -1;
+    int *dsp = b->cnt + P, *rcnt = b->cnt + 2 * P, *rdsp = b->cnt + 3 * P;
+    for (int q = 0; q < P; q++) {
+        dsp[q] = (int)(n * (size_t)q / P);
+        b->cnt[q] = (int)(n * (size_t)(q + 1) / P) - dsp[q];
+        rcnt[q] = (int)mine, rdsp[q] = q * (int)mine;
+    }
+    b->phase = MPI_Ialltoallv(f, b->cnt, dsp, MPI_FLOAT, b->pieces, rcnt, rdsp, MPI_FLOAT,
+                              comm_scatter, &b->req) == MPI_SUCCESS;
+    return b->phase ? 0 : -1;
+}
+
+/* One step of b when its pending part is done (or once it is, wait);
+ * its gather starts only if `gather` (every rank must start the gathers,
+ * like the scatters, in the same order: bucket by bucket); -1 on an MPI
+ * error. */
+static int bucket_step(bucket *b, int wait, int gather)
+{
+    int done = 0;
+    if (b->phase == 1 && !gather) return 0;
+    if (b->phase && (wait ? MPI_Wait(&b->req, MPI_STATUS_IGNORE)
+                          : MPI_Test(&b->req, &done, MPI_STATUS_IGNORE)) != MPI_SUCCESS)
+        return -1;
+    if (!b->phase || !(done || wait)) return 0;
+    const int P = mpi_size, *dsp = b->cnt + P;
+    if (b->phase == 1) {
+        const size_t mine = (size_t)b->cnt[2 * P];   /* received from each rank */
+        float *s = b->f + dsp[mpi_rank];
+        memcpy(s, b->pieces, mine * sizeof *s);
+        for (int q = 1; q < P; q++)
+            for (size_t i = 0; i < mine; i++) s[i] += b->pieces[(size_t)q * mine + i];
+        b->phase = 2;
+        return MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, b->f, b->cnt, dsp, MPI_FLOAT,
+                               comm_gather, &b->req) != MPI_SUCCESS ? -1 : 0;
+    }
+    b->phase = 0;
+    free(b->cnt), free(b->pieces);
+    b->cnt = NULL, b->pieces = NULL;
+    return 0;
+}
+
+static int bucket_finish(bucket *b)
+{
+    int rc = 0;
+    while (b->phase && !rc) rc = bucket_step(b, 1, 1);
+    free(b->cnt), free(b->pieces);
+    b->cnt = NULL, b->pieces = NULL, b->phase = 0;
+    return rc;
+}
+
+/* The overlap: during the backward pass each final range of at least
+ * `size` floats at the end of the gradient block is a bucket; allreduce
+ * then sums the rest (and waits for them all). */
+static struct {
+    bucket *b;
+    int nb, cap, failed;
+    long passes, buckets;   /* backward passes, buckets started during them */
+    size_t size;        /* floats a bucket (NETDX_MPI_BUCKET_KB; 0: no overlap) */
+    size_t G, done;     /* the block's floats; g[done, G) went into buckets */
+} ov;
+
+static void grads_ready(void *ctx, float *g, size_t from, size_t G)
+{
+    (void)ctx;
+    if (ov.failed || !ov.size) return;
+    if (ov.G != G) ov.G = G, ov.done = G;
+    if (from > 0 && ov.done - from >= ov.size) {
+        if (ov.nb == ov.cap) {
+            bucket *nb = realloc(ov.b, (size_t)(ov.cap * 2 + 8) * sizeof *nb);
+            if (!nb) {
+                ov.failed = 1;
+                return;
+            }
+            ov.b = nb, ov.cap = ov.cap * 2 + 8;
+        }
+        ov.failed = bucket_start(&ov.b[ov.nb++], g + from, ov.done - from);
+        ov.done = from, ov.buckets++;
+    }
+    for (int i = 0, gather = 1; i < ov.nb && !ov.failed; i++) {
+        ov.failed = from ? bucket_step(&ov.b[i], 0, gather) : bucket_finish(&ov.b[i]);
+        gather = gather && ov.b[i].phase != 1;   /* in bucket order */
+    }
+    if (!from) ov.nb = 0, ov.passes++;
+}
+
+void cli_mpi_train_summary(void)
+{
+    if (mpi_size <= 1 || mpi_rank) return;
+    printf("gradient sum over %d ranks: ", mpi_size);
+    if (!ov.size || !ov.passes)
+        printf("after each backward pass (no overlap: NETDX_MPI_BUCKET_KB=0)\n");
+    else
+        printf("%.1f buckets of %zu KiB a step during the backward pass, the rest after it "
+               "(NETDX_MPI_BUCKET_KB)\n", (double)ov.buckets / ov.passes,
+               ov.size * sizeof(float) / 1024);
+}
+
+/* f (nf floats: the gradient block, then the batch-norm statistics) and
+ * d summed over the ranks; the block's tail summed already by the
+ * buckets of the pass is left as it is.  The nd doubles (loss, counts)
+ * are gathered whole. */
 static int allreduce(void *ctx, float *f, size_t nf, double *d, size_t nd)
 {
     (void)ctx;
-    const int P = mpi_size, me = mpi_rank;
-    if (nf > INT_MAX || nd > INT_MAX / (size_t)P)
-        return ndx_fail_io("MPI: summing 2^31 gradients or more (not supported)");
-    int *cnt = malloc(4 * (size_t)P * sizeof *cnt);
-    const size_t mine = nf * (size_t)(me + 1) / P - nf * (size_t)me / P;
-    float *pieces = malloc(((size_t)P * mine + 1) * sizeof *pieces);
+    const int P = mpi_size;
+    const size_t G = ov.G && ov.G <= nf ? ov.G : nf, head = ov.G && ov.G <= nf ? ov.done : nf;
+    ov.G = 0;
+    for (int i = 0; i < ov.nb; i++) ov.failed |= bucket_finish(&ov.b[i]);
+    ov.nb = 0;
+    if (ov.failed || nd > INT_MAX / (size_t)P)
+        return ndx_fail_io("MPI: summing the gradients");
+    bucket b = {0};
+    int rc = bucket_start(&b, f, head) || bucket_finish(&b);
+    if (!rc && nf > G) rc = bucket_start(&b, f + G, nf - G) || bucket_finish(&b);
+    free(b.cnt), free(b.pieces);
     double *all = malloc(((size_t)P * nd + 1) * sizeof *all);
-    if (!cnt || !pieces || !all) {   /* this rank's exit then stops the others */
-        free(cnt), free(pieces), free(all);
-        return ndx_fail_io("MPI: memory for summing the gradients");
-    }
-    int rc = 0, *dsp = cnt + P, *rcnt = cnt + 2 * P, *rdsp = cnt + 3 * P;
-    for (int q = 0; q < P; q++) {
-        dsp[q] = (int)(nf * (size_t)q / P);
-        cnt[q] = (int)(nf * (size_t)(q + 1) / P) - dsp[q];
-        rcnt[q] = (int)mine, rdsp[q] = q * (int)mine;
-    }
-    rc = MPI_Alltoallv(f, cnt, dsp, MPI_FLOAT, pieces, rcnt, rdsp, MPI_FLOAT,
-                             MPI_COMM_WORLD) != MPI_SUCCESS;
-    if (!rc) {
-        float *s = f + dsp[me];
-        memcpy(s, pieces, mine * sizeof *s);
-        for (int q = 1; q < P; q++)
-            for (size_t i = 0; i < mine; i++) s[i] += pieces[(size_t)q * mine + i];
-    }
-    rc = rc || MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, f, cnt, dsp, MPI_FLOAT,
-                              MPI_COMM_WORLD) != MPI_SUCCESS;
-    rc = rc || MPI_Allgather(d, (int)nd, MPI_DOUBLE, all, (int)nd, MPI_DOUBLE,
-                             MPI_COMM_WORLD) != MPI_SUCCESS;
+    rc = rc || !all || MPI_Allgather(d, (int)nd, MPI_DOUBLE, all, (int)nd, MPI_DOUBLE,
+                                     MPI_COMM_WORLD) != MPI_SUCCESS;
     for (size_t j = 0; j < nd && !rc; j++) {
         d[j] = all[j];
         for (int q = 1; q < P; q++) d[j] += all[(size_t)q * nd + j];
     }
-    free(cnt), free(pieces), free(all);
+    free(all);
     return rc ? ndx_fail_io("MPI: summing the gradients") : NDX_OK;
 }
 
@@ -272,6 +379,22 @@ int cli_mpi_train(ndx_train_opts *o)
     }
     o->parts = mpi_size, o->rank = mpi_rank;
     o->allreduce = allreduce, o->gather = gather;
+    /* the bucket size: rank 0's, so that every rank cuts the same ranges */
+    const char *kb = mpi_rank == 0 ? getenv("NETDX_MPI_BUCKET_KB") : NULL;
+    char *end = NULL;
+    long long v = kb ? strtoll(kb, &end, 10) : 8192;
+    if (kb && (end == kb || *end || v < 0 || v > (1LL << 30))) {
+        fprintf(stderr, "netdx train: NETDX_MPI_BUCKET_KB=%s: want kilobytes, 0 to 2^30 "
+                "(0: no overlap)\n", kb);
+        v = -1;
+    }
+    if (MPI_Bcast(&v, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD) != MPI_SUCCESS || v < 0)
+        return EXIT_USAGE;
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &comm_scatter) != MPI_SUCCESS ||
+        MPI_Comm_dup(MPI_COMM_WORLD, &comm_gather) != MPI_SUCCESS)
+        return ndx_fail_io("MPI_Comm_dup"), EXIT_FAILED;
+    ov.size = (size_t)v * 1024 / sizeof(float);
+    o->grads_ready = v ? grads_ready : NULL;
     return 0;
 }
 #else
@@ -299,6 +422,8 @@ int cli_mpi_dissect(ndx_dissect_run_opts *o)
     (void)o;
     return 0;
 }
+
+void cli_mpi_train_summary(void) {}
 
 int cli_mpi_train(ndx_train_opts *o)
 {

@@ -2,6 +2,7 @@
  * output back through every node that reaches it, in reverse order; a
  * parameter gradient is added to (or stored, after ndx_net_zero_grads), an
  * activation gradient written by its first consumer and added by the rest. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn_internal.h"
@@ -15,6 +16,26 @@ static ndx_status backward_ready(const ndx_net *net)
 }
 
 static ndx_status backward(ndx_net *net);
+
+ndx_status ndx_net_on_grads(ndx_net *net, ndx_grads_fn fn, void *ctx)
+{
+    if (!net) return ndx__fail(NDX_ERR_INVALID, "net: NULL");
+    if (fn && !net->grads_final) {   /* the end of the parameters of nodes 0 .. j-1 */
+        size_t *f = malloc((size_t)net->nnodes * sizeof *f), end = 0;
+        if (!f) return ndx__fail(NDX_ERR_NOMEM, "net: out of memory");
+        for (int j = 0; j < net->nnodes; j++) {
+            f[j] = end;
+            const ndx__node *n = &net->nodes[j];
+            const int ts[2] = {n->wt, n->bt};
+            for (int k = 0; k < 2; k++)
+                if (ts[k] >= 0 && net->tensors[ts[k]].off + net->tensors[ts[k]].numel > end)
+                    end = net->tensors[ts[k]].off + net->tensors[ts[k]].numel;
+        }
+        net->grads_final = f;
+    }
+    net->on_grads = fn, net->on_grads_ctx = ctx;
+    return NDX_OK;
+}
 
 ndx_status ndx_net_backward(ndx_net *net, const float *dlogits)
 {
@@ -162,7 +183,10 @@ static ndx_status backward(ndx_net *net)
             }
         }
         if (st) return st;
+        if (params && net->on_grads && net->grads_final[j] > 0)
+            net->on_grads(net->on_grads_ctx, net->grads, net->grads_final[j], net->nparam);
     }
+    if (params && net->on_grads) net->on_grads(net->on_grads_ctx, net->grads, 0, net->nparam);
     return NDX_OK;
 }
 

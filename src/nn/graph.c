@@ -308,6 +308,7 @@ void ndx_net_free(ndx_net *net)
     ndx_free(net->act);
     ndx_free(net->fold);
     ndx_free(net->wino);
+    free(net->grads_final);
     free(net);
 }
 

@@ -76,6 +76,9 @@ struct ndx_net {
     size_t xin_off;
     int grads_zeroed;         /* ndx_net_zero_grads: the next backward writes, not adds */
     int act_grads_only;       /* NDX_PLAN_TRAIN_ACT: no parameter gradients */
+    ndx_grads_fn on_grads;    /* ndx_net_on_grads */
+    void *on_grads_ctx;
+    size_t *grads_final;      /* nnodes: after node j's backward, g[grads_final[j], G) is done */
     ndx_rng drop_rng;
 };
 

@@ -353,6 +353,9 @@ static ndx_status trainer_init(trainer *t, const ndx_train_opts *o)
     }
     if (st || (st = ndx__run_buffers(&t->r, NDX_PLAN_TRAIN))) return st;
     if (t->parts > 1 && (st = ndx__parts_init(&t->sum, t->r.net, t->parts))) return st;
+    if (t->o->allreduce && t->o->grads_ready &&
+        (st = ndx_net_on_grads(t->r.net, t->o->grads_ready, t->o->allreduce_ctx)))
+        return st;
     st = ndx_sampler_new(t->r.train_labels, ntrain, o->classes, o->sampler == NDX_SAMPLER_BALANCED,
                          o->seed, &t->sampler);
     if (st) return st;
