@@ -56,10 +56,11 @@ void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain
                          int side, float *acc, int ah, int aw, float *n, float *best);
 /* acc (units x ah x aw) divided by the windows n of each cell (the mean of
  * the tied windows); 0, and n set to 0, where no window was, and on the
- * outline of the windows' cover where the image goes on: a cell beside
- * (or diagonally beside) an uncovered one that only a window's outer ring on an inner side saw
- * (best < 1).  There the window saw its zero padding beyond the cell, and
- * units that detect the padding's edge light up along the outline. */
+ * outline of the windows' cover where the image goes on: a cell beside (or
+ * diagonally beside) an uncovered one that only a window's outer ring on an
+ * inner side saw (best < 1).  There the window saw its zero padding beyond
+ * the cell, and units that detect the padding's edge light up along the
+ * outline. */
 void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, float *n, const float *best);
 
 /* ndx_explain on a net and image already in memory (the caller's, not
