@@ -768,13 +768,7 @@ typedef struct ndx_train_opts {
      * Both return an ndx_status.  Only rank 0 writes.  NULL: one process. */
     int parts, rank;
     int (*allreduce)(void *ctx, float *f, size_t nf, double *d, size_t nd);
-    /* Optional, with allreduce: the overlap of the sum with the backward
-     * pass.  Called (ctx: allreduce_ctx) as ndx_net_on_grads describes,
-     * with the net's gradient block g as the process's part's backward
-     * pass finishes layers; it may sum a final tail g[from, G) over the
-     * processes in place (as allreduce would) before its last call (from
-     * 0) returns.  allreduce then gets the whole block as without it, and
-     * must leave the tail it summed as it is. */
+    /* optional: ndx_net_on_grads's fn; allreduce leaves the tail it summed */
     void (*grads_ready)(void *ctx, float *g, size_t from, size_t G);
     int (*gather)(void *ctx, void *buf, size_t size, const size_t *counts);
     void *allreduce_ctx;        /* of both */
