@@ -269,9 +269,11 @@ ndx_status ndx_net_backward(ndx_net *net, const float *dlogits);
  * with g = ndx_net_grads() (G floats, padding included) each time a
  * layer's gradients are done, from then being the lowest offset from
  * which every gradient of g is final for this pass (decreasing; a last
- * call with from 0 ends the pass).  fn may read g[from, G) and replace it
- * in place (e.g. by its sum over processes, overlapping the pass) until it
- * returns from the last call.  fn NULL: no calls. */
+ * call with from 0 ends the pass, also one that fails).  fn may read
+ * g[from, G) and replace it in place (e.g. by its sum over processes,
+ * overlapping the pass) until it returns from the last call; a pass that
+ * adds to the gradients (no ndx_net_zero_grads before it) then adds to
+ * what fn left.  fn NULL: no calls. */
 typedef void (*ndx_grads_fn)(void *ctx, float *g, size_t from, size_t G);
 ndx_status ndx_net_on_grads(ndx_net *net, ndx_grads_fn fn, void *ctx);
 /* After ndx_net_backward: the gradient of the output of node (batch, C, H,

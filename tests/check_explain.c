@@ -353,12 +353,12 @@ START_TEST(test_window_maps_by_hand)
             for (int x = 0; x < fw && ox + x < aw; x++) {
                 /* the window where the cell lies farthest from the sides that are
                  * not the image's edge wins; ties averaged */
-                const int gx = g % r.grid_w, gy = g / r.grid_w;
+                const int wx = g % r.grid_w * r.step, wy = g / r.grid_w * r.step;
                 double c = INFINITY;
-                if (gx > 0) c = fmin(c, x + 0.5);
-                if (gx < r.grid_w - 1) c = fmin(c, fw - x - 0.5);
-                if (gy > 0) c = fmin(c, y + 0.5);
-                if (gy < r.grid_h - 1) c = fmin(c, fh - y - 0.5);
+                if (wx > 0) c = fmin(c, x + 0.5);
+                if (wx + r.window < img.w) c = fmin(c, fw - x - 0.5);
+                if (wy > 0) c = fmin(c, y + 0.5);
+                if (wy + r.window < img.h) c = fmin(c, fh - y - 0.5);
                 const int p = (oy + y) * aw + ox + x;
                 if (c < central[p]) continue;
                 if (c > central[p]) {

@@ -90,7 +90,7 @@ START_TEST(test_cam_equals_patches)
     ndx__explain_win win[64];
     int n = 0;
     for (int y = 0; y + S <= H; y += 4)
-        for (int xx = 0; xx + S <= W; xx += 4) win[n++] = ndx__explain_win_at(xx, y, S, 4, W, H);
+        for (int xx = 0; xx + S <= W; xx += 4) win[n++] = ndx__explain_win_at(xx, y, S, W, H);
     float prob[64];
     /* the windows' own maps of r2, stitched (the most central window's) */
     static float acc[6 * (H / 4) * (W / 4)], cnt[(H / 4) * (W / 4)], best[(H / 4) * (W / 4)];
@@ -129,6 +129,43 @@ START_TEST(test_cam_equals_patches)
                       win[i].y, from_fcn[i], prob[i]);
     free(img.px);
     ndx_net_free(patch), ndx_net_free(whole);
+}
+END_TEST
+
+/* The outline rule on maps built by hand: a window's side on the image's
+ * edge is no border; a cell that only a window's outer ring on an inner
+ * side saw, next to an uncovered cell, has no value -- unless no cell
+ * would be left. */
+START_TEST(test_outline_rule)
+{
+    ndx__explain_win w = ndx__explain_win_at(60, 50, 40, 100, 90);
+    ck_assert_uint_eq(w.edge, NDX__EDGE_RIGHT | NDX__EDGE_BOTTOM);
+    ck_assert_uint_eq(ndx__explain_win_at(0, 0, 40, 100, 90).edge, NDX__EDGE_LEFT | NDX__EDGE_TOP);
+    ck_assert_uint_eq(ndx__explain_win_at(50, 10, 40, 100, 90).edge, 0);   /* 10 px short */
+    /* a 12 x 4 image, windows of 4 px (2 x 2 cells) at x = 0 and 4, none at 8 */
+    const float m0[4] = {1, 2, 3, 4}, m1[4] = {5, 6, 7, 8};
+    float acc[12] = {0}, n[12] = {0}, best[12] = {0};
+    ndx__explain_stitch(m0, 1, 2, 2, ndx__explain_win_at(0, 0, 4, 12, 4), 4, acc, 2, 6, n, best);
+    ndx__explain_stitch(m1, 1, 2, 2, ndx__explain_win_at(4, 0, 4, 12, 4), 4, acc, 2, 6, n, best);
+    ck_assert_float_eq(best[0], 1.5f);   /* the left side is the image's edge */
+    ck_assert_float_eq(best[1], 0.5f);
+    ndx__explain_stitch_mean(acc, 1, 2, 6, n, best);
+    const float want[6] = {1, 2, 5, 0, 0, 0};   /* column 3, beside the bare 4, dropped */
+    for (int y = 0; y < 2; y++)
+        for (int x = 0; x < 6; x++) {
+            ck_assert_msg((n[y * 6 + x] > 0) == (x < 3), "cell (%d, %d): %g windows", x, y,
+                          n[y * 6 + x]);
+            ck_assert_float_eq(acc[y * 6 + x], want[x] + (want[x] ? 2 * y : 0));
+        }
+    /* one window of one cell, its right side inner: all outline, so it stays */
+    const float one = 9;
+    float acc1[2] = {0}, n1[2] = {0}, best1[2] = {0};
+    ndx__explain_stitch(&one, 1, 1, 1, ndx__explain_win_at(0, 0, 4, 8, 4), 4, acc1, 1, 2, n1,
+                        best1);
+    ndx__explain_stitch_mean(acc1, 1, 1, 2, n1, best1);
+    ck_assert_float_eq(n1[0], 1);
+    ck_assert_float_eq(acc1[0], 9);
+    ck_assert_float_eq(n1[1], 0);
 }
 END_TEST
 
@@ -299,6 +336,7 @@ int main(void)
     TCase *unit = tcase_create("unit");
     tcase_set_timeout(unit, 120);   /* small nets, but sanitizers on a loaded machine */
     tcase_add_test(unit, test_cam_equals_patches);
+    tcase_add_test(unit, test_outline_rule);
     tcase_add_test(unit, test_gradxact_by_hand);
     tcase_add_test(unit, test_act_grads_only);
     suite_add_tcase(s, unit);

@@ -142,7 +142,7 @@ END_TEST
 typedef struct hook_log {
     float *seen;
     size_t low, G;
-    int calls, rising;
+    int calls, rising, tails;   /* tails: calls that made a tail short of g final */
 } hook_log;
 
 static void hook(void *ctx, float *g, size_t from, size_t G)
@@ -150,6 +150,7 @@ static void hook(void *ctx, float *g, size_t from, size_t G)
     hook_log *h = ctx;
     h->calls++;
     h->rising |= from > h->low || G != h->G;
+    h->tails += from > 0 && from < h->low;
     if (from < h->low) memcpy(h->seen + from, g + from, (h->low - from) * sizeof *g);
     h->low = from < h->low ? from : h->low;
 }
@@ -160,7 +161,7 @@ START_TEST(test_grads_final_hook)
     ck_assert_int_eq(ndx_net_plan(net, 4, NDX_PLAN_TRAIN), NDX_OK);
     size_t G = 0;
     float *g = ndx_net_grads(net, &G);
-    hook_log h = {calloc(G, sizeof(float)), G, G, 0, 0};
+    hook_log h = {calloc(G, sizeof(float)), G, G, 0, 0, 0};
     ck_assert_ptr_nonnull(h.seen);
     ck_assert_int_eq(ndx_net_on_grads(net, hook, &h), NDX_OK);
     static float x[4 * 3 * H * H], dl[4 * K];
@@ -172,6 +173,8 @@ START_TEST(test_grads_final_hook)
     ck_assert_int_eq(ndx_net_backward(net, dl), NDX_OK);
     ck_assert_msg(!h.rising && h.low == 0, "from rose or did not end at 0 (%zu)", h.low);
     ck_assert_msg(h.calls >= 6, "%d calls for 6 layers with parameters", h.calls);
+    /* fc, then c2 with b2, then b1: tails final before the pass ends */
+    ck_assert_msg(h.tails >= 3, "%d tails final before the end", h.tails);
     ck_assert_msg(memcmp(h.seen, g, G * sizeof *g) == 0, "a gradient changed after it was "
                   "declared final");
     int nonzero = 0;

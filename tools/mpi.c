@@ -214,10 +214,15 @@ static int bucket_start(bucket *b, float *f, size_t n)
 {
     const int P = mpi_size, me = mpi_rank;
     const size_t mine = n * (size_t)(me + 1) / P - n * (size_t)me / P;
-    b->f = f, b->phase = 0;
+    b->f = f, b->phase = 0, b->cnt = NULL, b->pieces = NULL;
+    if (n > INT_MAX / 2) {
+        fprintf(stderr, "netdx: rank %d: MPI: summing 2^30 gradients or more at once is not "
+                "supported\n", mpi_rank);
+        return -1;
+    }
     b->cnt = malloc(4 * (size_t)P * sizeof *b->cnt);
     b->pieces = malloc(((size_t)P * mine + 1) * sizeof *b->pieces);
-    if (n > INT_MAX || !b->cnt || !b->pieces) return -1;
+    if (!b->cnt || !b->pieces) return -1;
     int *dsp = b->cnt + P, *rcnt = b->cnt + 2 * P, *rdsp = b->cnt + 3 * P;
     for (int q = 0; q < P; q++) {
         dsp[q] = (int)(n * (size_t)q / P);
@@ -281,9 +286,15 @@ static struct {
 static void grads_ready(void *ctx, float *g, size_t from, size_t G)
 {
     (void)ctx;
-    if (ov.failed || !ov.size) return;
+    if (!ov.size) return;
+    if (!from) {   /* the pass is over: every bucket done (the caller reads g next) */
+        for (int i = 0; i < ov.nb; i++) ov.failed |= bucket_finish(&ov.b[i]);
+        ov.nb = 0, ov.passes++;
+        return;
+    }
+    if (ov.failed) return;
     if (ov.G != G) ov.G = G, ov.done = G;
-    if (from > 0 && ov.done - from >= ov.size) {
+    if (ov.done - from >= ov.size) {
         if (ov.nb == ov.cap) {
             bucket *nb = realloc(ov.b, (size_t)(ov.cap * 2 + 8) * sizeof *nb);
             if (!nb) {
@@ -296,18 +307,19 @@ static void grads_ready(void *ctx, float *g, size_t from, size_t G)
         ov.done = from, ov.buckets++;
     }
     for (int i = 0, gather = 1; i < ov.nb && !ov.failed; i++) {
-        ov.failed = from ? bucket_step(&ov.b[i], 0, gather) : bucket_finish(&ov.b[i]);
+        ov.failed = bucket_step(&ov.b[i], 0, gather);
         gather = gather && ov.b[i].phase != 1;   /* in bucket order */
     }
-    if (!from) ov.nb = 0, ov.passes++;
 }
 
 void cli_mpi_train_summary(void)
 {
     if (mpi_size <= 1 || mpi_rank) return;
     printf("gradient sum over %d ranks: ", mpi_size);
-    if (!ov.size || !ov.passes)
+    if (!ov.size)
         printf("after each backward pass (no overlap: NETDX_MPI_BUCKET_KB=0)\n");
+    else if (!ov.passes)
+        printf("no step taken\n");
     else
         printf("%.1f buckets of %zu KiB a step during the backward pass, the rest after it "
                "(NETDX_MPI_BUCKET_KB)\n", (double)ov.buckets / ov.passes,

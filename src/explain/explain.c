@@ -117,7 +117,7 @@ static ndx_status windows(job *j)
         r->patch_prob[g] = NAN;
         if ((double)in[g] / ((double)side * side) >= j->o->min_tissue)
             j->win[j->nwin++] = ndx__explain_win_at(g % r->grid_w * step, g / r->grid_w * step,
-                                                    side, step, im->w, im->h);
+                                                    side, im->w, im->h);
     }
     free(in);
     if (!j->nwin)

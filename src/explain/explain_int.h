@@ -28,9 +28,9 @@ typedef struct ndx__explain_win {
     unsigned edge;   /* NDX__EDGE_* bits: the sides that lie on the image's edge */
 } ndx__explain_win;
 enum { NDX__EDGE_LEFT = 1, NDX__EDGE_TOP = 2, NDX__EDGE_RIGHT = 4, NDX__EDGE_BOTTOM = 8 };
-/* The window (x, y) of side s on the grid of step `step` over an iw x ih
- * image, its edge bits set where no grid window lies beyond it. */
-ndx__explain_win ndx__explain_win_at(int x, int y, int side, int step, int iw, int ih);
+/* The window (x, y) of side s over an iw x ih image, its edge bits set
+ * where it reaches the image's edge. */
+ndx__explain_win ndx__explain_win_at(int x, int y, int side, int iw, int ih);
 ndx_status ndx__explain_windows(ndx_net *net, const ndx_image *img, const ndx__explain_win *win,
                                 int n, int side, float *prob,
                                 ndx_status (*each)(void *ctx, ndx_net *net, int first, int n),
@@ -60,7 +60,7 @@ void ndx__explain_stitch(const float *m, int units, int fh, int fw, ndx__explain
  * diagonally beside) an uncovered one that only a window's outer ring on an
  * inner side saw (best < 1).  There the window saw its zero padding beyond
  * the cell, and units that detect the padding's edge light up along the
- * outline. */
+ * outline.  Unless that would leave no cell at all: then it stays. */
 void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, float *n, const float *best);
 
 /* ndx_explain on a net and image already in memory (the caller's, not

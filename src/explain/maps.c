@@ -95,12 +95,11 @@ void ndx__explain_fcn_windows(const float *z, int ah, int aw, int iw, int ih,
     }
 }
 
-ndx__explain_win ndx__explain_win_at(int x, int y, int side, int step, int iw, int ih)
+ndx__explain_win ndx__explain_win_at(int x, int y, int side, int iw, int ih)
 {
     ndx__explain_win w = {x, y, 0};
     w.edge = (x == 0 ? NDX__EDGE_LEFT : 0) | (y == 0 ? NDX__EDGE_TOP : 0) |
-             (x + step + side > iw ? NDX__EDGE_RIGHT : 0) |
-             (y + step + side > ih ? NDX__EDGE_BOTTOM : 0);
+             (x + side >= iw ? NDX__EDGE_RIGHT : 0) | (y + side >= ih ? NDX__EDGE_BOTTOM : 0);
     return w;
 }
 
@@ -157,7 +156,9 @@ void ndx__explain_stitch_mean(float *acc, int units, int ah, int aw, float *n, c
                     outline |= n[(size_t)v * aw + u] == 0;
             if (n[p] > 0 && best[p] < 1 && outline) n[p] = -n[p];
         }
-    for (size_t p = 0; p < hw; p++) n[p] = n[p] < 0 ? 0 : n[p];
+    size_t kept = 0;   /* all on the outline (maps of a cell or two): the outline stays */
+    for (size_t p = 0; p < hw; p++) kept += n[p] > 0;
+    for (size_t p = 0; p < hw; p++) n[p] = n[p] < 0 ? (kept ? 0 : -n[p]) : n[p];
     for (int u = 0; u < units; u++)
         for (size_t p = 0; p < hw; p++) acc[u * hw + p] = n[p] > 0 ? acc[u * hw + p] / n[p] : 0;
 }

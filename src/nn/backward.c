@@ -182,7 +182,10 @@ static ndx_status backward(ndx_net *net)
                 if (!st && acc) ndx_copy_grad(ndx__node_numel(net, a), scratch, dx, 1);
             }
         }
-        if (st) return st;
+        if (st) {   /* the pass ends here: the hook must let go of g */
+            if (params && net->on_grads) net->on_grads(net->on_grads_ctx, net->grads, 0, net->nparam);
+            return st;
+        }
         if (params && net->on_grads && net->grads_final[j] > 0)
             net->on_grads(net->on_grads_ctx, net->grads, net->grads_final[j], net->nparam);
     }
