@@ -77,7 +77,15 @@ struct ndx_net {
     int grads_zeroed;         /* ndx_net_zero_grads: the next backward writes, not adds */
     int act_grads_only;       /* NDX_PLAN_TRAIN_ACT: no parameter gradients */
     ndx_rng drop_rng;
+    double *prof;             /* ndx__net_profile: seconds per step, by its first node */
+    double (*prof_now)(void);
 };
+
+/* Per-step timing of ndx_net_forward (benchmarks only): with secs non-NULL
+ * (nnodes doubles), each forward adds to secs[i] the time now() says the
+ * step headed by node i took (a fused conv group counts at its conv, the
+ * other nodes at themselves); secs NULL turns it off. */
+void ndx__net_profile(ndx_net *net, double *secs, double (*now)(void));
 
 /* x (batch, 3, H, W) with torchvision's transform_input applied, in the
  * arena at xin_off (zoo.c). */

@@ -175,15 +175,24 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
     if (mode == NDX_TRAIN) net->fold_dirty = 1;   /* running stats change */
     for (int i = 1; i <= until; i++) {
         const ndx__node *n = &net->nodes[i];
+        const int head = i;
+        const double t0 = net->prof ? net->prof_now() : 0.0;
         ndx_status st;
         if (fuse && n->op == NDX_OP_CONV && n->group_end > i) st = run_fused(net, i, x, until, &i);
         else st = run_node(net, i, x, mode == NDX_TRAIN);
         if (st) return st;
+        if (net->prof) net->prof[head] += net->prof_now() - t0;
     }
     net->last_mode = mode;
     net->last_until = until;
     net->x_last = x;
     return NDX_OK;
+}
+
+void ndx__net_profile(ndx_net *net, double *secs, double (*now)(void))
+{
+    net->prof = secs && now ? secs : NULL;
+    net->prof_now = now;
 }
 
 ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out)
