@@ -63,6 +63,7 @@ struct ndx_net {
     size_t fold_floats;
     float *wino;              /* Winograd-transformed weights for eval */
     size_t wino_floats;
+    const char *wino_isa;     /* the kernel set wino was packed for (a static name) */
     int fold_dirty;
     int folded;               /* batch norm folded into the conv weights in place */
     int pack_mr, pack_kc;     /* tile rows and KC of the packed weights (0: none packed) */

@@ -14,7 +14,8 @@ static const float *eval_weights(const ndx_net *net, const ndx__node *n)
 }
 
 /* The folded weights (unless folded in place once, at planning) and the
- * Winograd transforms of the weights. */
+ * Winograd transforms of the weights (packed for the kernel set in use:
+ * transformed again when it changes). */
 static void refold(ndx_net *net)
 {
     for (int i = 0; i < net->nnodes && !net->folded; i++) {
@@ -31,8 +32,10 @@ static void refold(ndx_net *net)
         const ndx__node *n = &net->nodes[i];
         if (n->op != NDX_OP_CONV || !n->wino) continue;
         ndx_conv2d_desc d = ndx__conv_desc(net, n, 0);
-        ndx__winograd_weights(&d, eval_weights(net, n), net->wino + n->wino_off);
+        ndx__winograd_weights(&d, eval_weights(net, n), net->wino + n->wino_off,
+                              net->act + net->ws_off);
     }
+    net->wino_isa = ndx_kernel_set();
     net->fold_dirty = 0;
 }
 
@@ -171,6 +174,7 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
     }
     if (net->ti_on) x = ndx__transform_input(net, x);
     const int fuse = mode == NDX_EVAL && net->mode == NDX_PLAN_INFER;
+    if (fuse && net->wino && net->wino_isa != ndx_kernel_set()) net->fold_dirty = 1;
     if (fuse && net->fold_dirty) refold(net);
     if (mode == NDX_TRAIN) net->fold_dirty = 1;   /* running stats change */
     for (int i = 1; i <= until; i++) {
