@@ -115,6 +115,36 @@ static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
     return ndx__fail(NDX_ERR_INVALID, "net: node %s has an unknown op", n->name);
 }
 
+/* Eval: whether add node i and the ReLU after it run as one pass (the
+ * ReLU is its only consumer, the add's own output is not kept): the sum
+ * never reaches the add's buffer, only the ReLU's. */
+static int add_relu_fused(const ndx_net *net, int i, int until)
+{
+    const ndx__node *n = &net->nodes[i];
+    return n->op == NDX_OP_ADD && i + 1 <= until && i + 1 < net->nnodes &&
+           net->nodes[i + 1].op == NDX_OP_RELU && net->nodes[i + 1].in[0] == i &&
+           n->consumers == 1 && !n->keep;
+}
+
+/* The fused add + ReLU of node i (into the ReLU's buffer), in blocks that
+ * stay in L1 between the two kernels, the blocks over the threads. */
+static void run_add_relu(ndx_net *net, int i, const float *x0)
+{
+    const ndx__node *n = &net->nodes[i];
+    const ndx_kernel_table *t = ndx_kernels();
+    const float *a = ndx__out_of(net, n->in[0], x0), *b = ndx__out_of(net, n->in[1], x0);
+    float *y = ndx__out_of(net, i + 1, x0);
+    const size_t cnt = ndx__node_numel(net, n), blk = 4096;
+    const long nb = (long)((cnt + blk - 1) / blk);
+    const int nt = ndx_get_threads();
+#pragma omp parallel for num_threads(nt) if (nt > 1 && nb > 8) schedule(static)
+    for (long j = 0; j < nb; j++) {
+        const size_t o = (size_t)j * blk, len = cnt - o < blk ? cnt - o : blk;
+        t->add.fn(len, a + o, b + o, y + o);
+        t->relu.fn(len, y + o, y + o);
+    }
+}
+
 /* A conv group in one step up to member `end` (its batch norm or its ReLU):
  * folded weights, bias, ReLU if end is the ReLU, into end's buffer. */
 static ndx_status run_group(ndx_net *net, int i, const float *x0, int end)
@@ -182,8 +212,15 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
         const int head = i;
         const double t0 = net->prof ? net->prof_now() : 0.0;
         ndx_status st;
-        if (fuse && n->op == NDX_OP_CONV && n->group_end > i) st = run_fused(net, i, x, until, &i);
-        else st = run_node(net, i, x, mode == NDX_TRAIN);
+        if (fuse && n->op == NDX_OP_CONV && n->group_end > i) {
+            st = run_fused(net, i, x, until, &i);
+        } else if (fuse && add_relu_fused(net, i, until)) {
+            run_add_relu(net, i, x);
+            st = NDX_OK;
+            i++;
+        } else {
+            st = run_node(net, i, x, mode == NDX_TRAIN);
+        }
         if (st) return st;
         if (net->prof) net->prof[head] += net->prof_now() - t0;
     }
@@ -212,6 +249,10 @@ ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out)
         net->nodes[n->fused_into].group_end != node && net->last_until > node)
         return ndx__fail(NDX_ERR_INVALID, "net: %s is fused away in inference; run the "
                          "forward with until = its index", n->name);
+    if (net->mode == NDX_PLAN_INFER && net->last_mode == NDX_EVAL &&
+        add_relu_fused(net, node, net->last_until))
+        return ndx__fail(NDX_ERR_INVALID, "net: %s is fused with its ReLU in inference; run "
+                         "the forward with until = its index", n->name);
     int64_t shape[4] = {net->batch, n->c, n->h, n->w};
     int feat = n->h == 1 && n->w == 1 && (n->op == NDX_OP_LINEAR || n->op == NDX_OP_FLATTEN);
     return ndx_tensor_view(out, net->act + n->out_off, feat ? 2 : 4, shape);
