@@ -87,7 +87,7 @@ void ndx__sgemm_batch_prepacked(int m, int n, int k, const float *ap, int count,
 /* ndx_conv2d_forward with w's Winograd transform u (ndx__winograd_weights) when that
  * path is taken (u may be NULL: transformed per call; ignored by im2col).
  * w_packed: w is the K x (C kh kw) matrix prepacked (ndx__sgemm_prepack);
- * only for one group and layers Winograd never takes. */
+ * only for one group and layers that do not take Winograd now. */
 ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const float *w,
                                  int w_packed, const float *u, const float *bias, float *y,
                                  float *ws);

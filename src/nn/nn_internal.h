@@ -35,7 +35,8 @@ typedef struct ndx__node {
     int has_grad, grad_writer;
     int keep;                /* ndx_net_keep_outputs: live to the end of a pass */
     int fold_bn, fuse_relu, fused_into, group_end;   /* eval fusion */
-    int wino;                /* eval: Winograd weights cached at wino_off */
+    int wino;                /* eval: 1 Winograd weights cached at wino_off, 2 the
+                                weights packed for the GEMM (ndx__sgemm_prepack) */
     int wpacked;             /* folded in place: weights in the GEMM's panel layout */
 } ndx__node;
 

@@ -32,11 +32,26 @@ static void refold(ndx_net *net)
         const ndx__node *n = &net->nodes[i];
         if (n->op != NDX_OP_CONV || !n->wino) continue;
         ndx_conv2d_desc d = ndx__conv_desc(net, n, 0);
-        ndx__winograd_weights(&d, eval_weights(net, n), net->wino + n->wino_off,
-                              net->act + net->ws_off);
+        if (n->wino == 2)
+            ndx__sgemm_prepack(n->k, (int)(net->tensors[n->wt].numel / (size_t)n->k),
+                               eval_weights(net, n), net->wino + n->wino_off);
+        else
+            ndx__winograd_weights(&d, eval_weights(net, n), net->wino + n->wino_off,
+                                  net->act + net->ws_off);
     }
     net->wino_isa = ndx_kernel_set();
     net->fold_dirty = 0;
+}
+
+/* Node n's packed copy of its eval weights (wino 2), when the convolution
+ * runs through im2col now; NULL otherwise (NETDX_CONV may have changed the
+ * choice since the plan). */
+static const float *packed_copy(const ndx_net *net, const ndx__node *n, const ndx_conv2d_desc *d)
+{
+    if (n->wino != 2 || net->mode != NDX_PLAN_INFER || ndx_conv2d_check(d) ||
+        ndx__conv_uses_winograd(d))
+        return NULL;
+    return net->wino + n->wino_off;
 }
 
 static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
@@ -50,8 +65,9 @@ static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
     switch (n->op) {
     case NDX_OP_CONV: {   /* alone: the cached transform holds its own weights */
         ndx_conv2d_desc d = ndx__conv_desc(net, n, 0);
-        const int cached = n->wino && n->fold_bn < 0 && net->mode == NDX_PLAN_INFER;
-        return ndx__conv2d_forward_u(&d, x, ndx__param(net, n->wt), n->wpacked,
+        const int cached = n->wino == 1 && n->fold_bn < 0 && net->mode == NDX_PLAN_INFER;
+        const float *wp = n->fold_bn < 0 ? packed_copy(net, n, &d) : NULL;
+        return ndx__conv2d_forward_u(&d, x, wp ? wp : ndx__param(net, n->wt), wp || n->wpacked,
                                      cached ? net->wino + n->wino_off : NULL, ndx__param(net, n->bt),
                                      y, net->act + net->ws_off);
     }
@@ -154,8 +170,9 @@ static ndx_status run_group(ndx_net *net, int i, const float *x0, int end)
     const float *w = eval_weights(net, n), *b = ndx__param(net, n->bt);
     if (n->fold_bn >= 0 && net->folded) b = net->fold + n->fold_off;
     else if (n->fold_bn >= 0) b = w + ndx__round16(net->tensors[n->wt].numel);
-    return ndx__conv2d_forward_u(&d, ndx__out_of(net, n->in[0], x0), w, n->wpacked,
-                                 n->wino ? net->wino + n->wino_off : NULL, b,
+    const float *wp = packed_copy(net, n, &d);
+    return ndx__conv2d_forward_u(&d, ndx__out_of(net, n->in[0], x0), wp ? wp : w, wp || n->wpacked,
+                                 n->wino == 1 ? net->wino + n->wino_off : NULL, b,
                                  ndx__out_of(net, end, x0), net->act + net->ws_off);
 }
 
