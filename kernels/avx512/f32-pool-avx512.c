@@ -15,6 +15,7 @@
  * neither read nor written.  Contiguous planes, no alignment assumptions. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "../kernels.h"
 
@@ -180,6 +181,63 @@ static void avg16(const ndx_pool2d_shape *s, const float *x, int oy, int ox, __m
     _mm512_mask_storeu_ps(o, k, r);
 }
 
+#define PB_W 1024   /* a padded input row: PB_L zeros, the row, zeros */
+#define PB_L 16
+#define PB_KH 8
+
+/* Stride-1 rows (Inception's 3x3 average pools), one plane: each input row
+ * a window needs is copied between zeros (pb), so that every 16 outputs
+ * are KH*KW plain loads and adds, whatever the border; the divisors and
+ * the lanes with an image cell are set up once per group of 16 columns.
+ * The sums are avg16's (zeros added in the ref's order), so the ref's bit
+ * for bit.  0 when the shape does not fit the buffers (avg16 then). */
+static int avg_plane_s1(const ndx_pool2d_shape *s, const float *x, float *o, int oh, int ow)
+{
+    if (s->sw != 1 || s->kh > PB_KH || s->pw > PB_L || s->w + PB_L + s->pw + s->kw + 17 > PB_W)
+        return 0;
+    float pb[PB_KH][PB_W];
+    __m512 poolw[PB_W / 16], cols[PB_W / 16];
+    __mmask16 any[PB_W / 16];
+    const int groups = (ow + 15) / 16;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int g = 0; g < groups; g++) {
+        const __m512i xs = _mm512_sub_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(16 * g)),
+                                            _mm512_set1_epi32(s->pw));
+        const __m512i xp = _mm512_min_epi32(_mm512_add_epi32(xs, _mm512_set1_epi32(s->kw)),
+                                            _mm512_set1_epi32(s->w + s->pw));
+        const __m512i c = _mm512_max_epi32(
+            _mm512_sub_epi32(_mm512_min_epi32(xp, _mm512_set1_epi32(s->w)),
+                             _mm512_max_epi32(xs, _mm512_setzero_si512())),
+            _mm512_setzero_si512());
+        poolw[g] = _mm512_cvtepi32_ps(_mm512_sub_epi32(xp, xs));
+        cols[g] = _mm512_cvtepi32_ps(c);
+        any[g] = _mm512_cmpgt_epi32_mask(c, _mm512_setzero_si512()) & lanes(ow - 16 * g);
+    }
+    for (int r = 0; r < s->kh; r++) {   /* the zeros around every row, once */
+        memset(pb[r], 0, sizeof(float) * PB_L);
+        memset(pb[r] + PB_L + s->w, 0, sizeof(float) * (size_t)(s->pw + s->kw + 17));
+    }
+    for (int oy = 0; oy < oh; oy++) {
+        const int ys = oy * s->sh - s->ph, yp = imin(ys + s->kh, s->h + s->ph);
+        const int y0 = imax(ys, 0), y1 = imin(yp, s->h), rows = y1 > y0 ? y1 - y0 : 0;
+        for (int y = y0; y < y1; y++)
+            memcpy(pb[y - y0] + PB_L, x + (size_t)y * s->w, sizeof(float) * (size_t)s->w);
+        const __m512 rf = _mm512_set1_ps((float)(s->count_include_pad ? yp - ys : rows));
+        for (int g = 0; g < groups; g++) {
+            __m512 sum = _mm512_setzero_ps();
+            for (int r = 0; r < rows; r++) {
+                const float *p = pb[r] + PB_L + 16 * g - s->pw;
+                for (int kx = 0; kx < s->kw; kx++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(p + kx));
+            }
+            const __m512 cnt = _mm512_mul_ps(s->count_include_pad ? poolw[g] : cols[g], rf);
+            const __mmask16 some = rows ? any[g] : 0;
+            _mm512_mask_storeu_ps(o + (size_t)oy * ow + 16 * g, lanes(ow - 16 * g),
+                                  _mm512_maskz_div_ps(some, sum, cnt));
+        }
+    }
+    return 1;
+}
+
 void ndx_f32_avgpool2d__avx512(int channels, const ndx_pool2d_shape *s,
                                const float *restrict in, float *restrict out)
 {
@@ -190,6 +248,7 @@ void ndx_f32_avgpool2d__avx512(int channels, const ndx_pool2d_shape *s,
     for (int c = 0; c < channels; c++) {
         const float *x = in + (size_t)c * iplane;
         float *o = out + (size_t)c * oplane;
+        if (oh > 0 && ow > 0 && avg_plane_s1(s, x, o, oh, ow)) continue;
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox += 16)
                 avg16(s, x, oy, ox, lanes(ow - ox), o + (size_t)oy * ow + ox);
