@@ -75,9 +75,12 @@ static inline __m512 load16(const float *p, int sw, __m512i gidx, __mmask16 k)
 }
 
 /* Max of the 16 (or, under k, fewer) windows starting at output column ox
- * of row oy, all inside the image. */
-static void max16(const ndx_pool2d_shape *s, const float *x, int y0, int ox, __m512i gidx,
-                  __mmask16 k, float *o, int32_t *am)
+ * of row oy, all inside the image; the winners' indices into am when
+ * with_idx (a constant at each call: inference asks for none, and skips
+ * their bookkeeping). */
+static inline __attribute__((always_inline)) void
+max16(int with_idx, const ndx_pool2d_shape *s, const float *x, int y0, int ox, __m512i gidx,
+      __mmask16 k, float *o, int32_t *am)
 {
     const int x0 = ox * s->sw - s->pw;
     __m512 m = _mm512_set1_ps(-INFINITY);
@@ -90,12 +93,13 @@ static void max16(const ndx_pool2d_shape *s, const float *x, int y0, int ox, __m
             const __mmask16 win = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) |
                                   _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
             m = _mm512_mask_mov_ps(m, win, v);
-            idx = _mm512_mask_mov_epi32(idx, win,
-                                        _mm512_add_epi32(first, _mm512_set1_epi32(ky * s->w + kx)));
+            if (with_idx)
+                idx = _mm512_mask_mov_epi32(
+                    idx, win, _mm512_add_epi32(first, _mm512_set1_epi32(ky * s->w + kx)));
         }
     }
     _mm512_mask_storeu_ps(o, k, m);
-    if (am) _mm512_mask_storeu_epi32(am, k, idx);
+    if (with_idx) _mm512_mask_storeu_epi32(am, k, idx);
 }
 
 void ndx_f32_maxpool2d__avx512(int channels, const ndx_pool2d_shape *s,
@@ -121,8 +125,10 @@ void ndx_f32_maxpool2d__avx512(int channels, const ndx_pool2d_shape *s,
             int ox = 0;
             if (y0 >= 0 && y0 + s->kh <= s->h) {
                 for (; ox < ca; ox++) max_one(s, x, oy, ox, o + r + ox, am ? am + r + ox : NULL);
-                for (; ox < cb; ox += 16)
-                    max16(s, x, y0, ox, gidx, lanes(cb - ox), o + r + ox, am ? am + r + ox : NULL);
+                for (; ox < cb; ox += 16) {
+                    if (am) max16(1, s, x, y0, ox, gidx, lanes(cb - ox), o + r + ox, am + r + ox);
+                    else max16(0, s, x, y0, ox, gidx, lanes(cb - ox), o + r + ox, NULL);
+                }
                 ox = cb;
             }
             for (; ox < ow; ox++) max_one(s, x, oy, ox, o + r + ox, am ? am + r + ox : NULL);
