@@ -261,6 +261,10 @@ static void im2col_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
             s = (ndx_conv2d_shape){3, 6, 8, 5, 3, 2, 1, 2, 1, 1, 2};
         else if (it < 6)   /* maps 14 and 16 wide at stride 1: avx512's one-register rows */
             s = (ndx_conv2d_shape){4, 14 + 2 * (it - 4), 14 + 2 * (it - 4), 3, 3, 1, 1, 1, 1, 1, 1};
+        else if (it < 9)   /* wide rows at strides 3 and 4, as AlexNet's 11x11 stem:
+                              avx512's gathered runs, a masked last group */
+            s = (ndx_conv2d_shape){2, 23, 67 + 16 * (it - 6), 11, 11, 4, 3 + (it == 8), 2, 2, 1,
+                                   1 + (it == 7)};
         const int oh = ndx_conv2d_shape_out_h(&s), ow = ndx_conv2d_shape_out_w(&s);
         if (oh < 1 || ow < 1) continue;
         const size_t nin = (size_t)s.c * s.h * s.w, ncol = (size_t)s.c * s.kh * s.kw * oh * ow;

@@ -88,6 +88,41 @@ START_TEST(test_keep_resnet18)
 {
     static const char *const names[] = {"layer1.0.conv1", "layer2", "layer3.1.bn2", "layer4"};
     check_kept("resnet18", 64, 2, names, 4);
+    /* a block's sum (run with its ReLU in one pass when not kept) and the
+     * ReLU after it */
+    static const char *const sums[] = {"layer1.1.add", "layer1.1", "layer3.0.add"};
+    check_kept("resnet18", 64, 2, sums, 3);
+}
+END_TEST
+
+/* The sum of a ResNet block, unkept, is fused with its ReLU in inference:
+ * refused after a pass beyond it, read after a pass stopping at it; the
+ * ReLU's output is the same either way. */
+START_TEST(test_add_relu_fused)
+{
+    ndx_net *net = NULL;
+    ck_assert_int_eq(ndx_zoo_build("resnet18", 2, 64, 7, &net), NDX_OK);
+    ndx_net_init_hash(net, 11);
+    float x[2 * 3 * 64 * 64];
+    uint64_t s = 9;
+    tu_fill(&s, x, sizeof x / sizeof *x);
+    const int add = ndx_net_find(net, "layer2.0.add"), relu = ndx_net_find(net, "layer2.0");
+    ck_assert_int_eq(relu, add + 1);
+    ck_assert_int_eq(ndx_net_plan(net, 2, NDX_PLAN_INFER), NDX_OK);
+    ndx_tensor o;
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, add), NDX_OK);
+    ck_assert_int_eq(ndx_net_output(net, add, &o), NDX_OK);
+    const size_t n = (size_t)ndx_tensor_numel(&o);
+    float *want = malloc(n * sizeof *want);
+    for (size_t i = 0; i < n; i++) want[i] = o.data[i] > 0.0f ? o.data[i] : 0.0f;
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, relu), NDX_OK);
+    ck_assert_int_eq(ndx_net_output(net, add, &o), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "layer2.0.add"));
+    ck_assert_int_eq(ndx_net_output(net, relu, &o), NDX_OK);
+    ck_assert_uint_eq((size_t)ndx_tensor_numel(&o), n);
+    ck_assert(!memcmp(o.data, want, n * sizeof *want));
+    free(want);
+    ndx_net_free(net);
 }
 END_TEST
 
@@ -141,6 +176,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_keep_tiny);
     tcase_add_test(tc, test_keep_resnet18);
+    tcase_add_test(tc, test_add_relu_fused);
     tcase_add_test(tc, test_keep_refusals);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -174,9 +174,9 @@ ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const
     geom gm;
     ndx_status st = prepare(d, ws, &gm);
     if (st) return st;
-    if (w_packed && (d->groups != 1 || ndx__winograd_fits(d)))
+    if (w_packed && (d->groups != 1 || ndx__conv_uses_winograd(d)))
         return ndx__fail(NDX_ERR_INVALID, "conv2d: prepacked weights with %d groups or a "
-                         "Winograd-shaped layer", d->groups);
+                         "layer that takes Winograd", d->groups);
     if (ndx__conv_uses_winograd(d)) {
         ndx__winograd_forward(d, x, w, u, bias, y, ws);
         return NDX_OK;

@@ -43,6 +43,12 @@ void ndx__sgemm_many(int count, int m, int n, int k, const float *a, int lda,
                      size_t a_stride, const float *b, int ldb, size_t b_stride,
                      float *c, int ldc, size_t c_stride);
 
+/* The same with each A_i prepacked (ndx__sgemm_prepack, m x k) at
+ * ap + i*a_stride: alpha 1, beta 0. */
+void ndx__sgemm_many_prepacked(int count, int m, int n, int k, const float *ap,
+                               size_t a_stride, const float *b, int ldb, size_t b_stride,
+                               float *c, int ldc, size_t c_stride);
+
 /* Forward convolution algorithm: NETDX_CONV=auto|im2col|winograd, read at
  * init (a setting of init.c, which conv.c reads: init.c knows nothing of
  * convolutions); ndx__conv_set_algo() overrides it (tests, benches). */
@@ -56,8 +62,10 @@ int ndx__winograd_fits(const ndx_conv2d_desc *d);
 /* Whether the auto choice takes it (the shape rule, see winograd.c). */
 int ndx__winograd_wins(const ndx_conv2d_desc *d);
 size_t ndx__winograd_workspace(const ndx_conv2d_desc *d);
-/* u (16 x K x C floats) = the transformed weights w (K, C, 3, 3). */
-void ndx__winograd_weights(const ndx_conv2d_desc *d, const float *w, float *u);
+/* u (16 x K x C floats) = the transformed weights w (K, C, 3, 3), each
+ * K x C matrix prepacked for the current kernel set (ndx__sgemm_prepack);
+ * scratch: K x C floats. */
+void ndx__winograd_weights(const ndx_conv2d_desc *d, const float *w, float *u, float *scratch);
 /* u: w transformed already, or NULL (w is transformed into ws). */
 void ndx__winograd_forward(const ndx_conv2d_desc *d, const float *x, const float *w,
                            const float *u, const float *bias, float *y, float *ws);
@@ -76,10 +84,10 @@ float ndx__sgemm_prepacked_at(const float *ap, int m, int k, int r, int p);
 void ndx__sgemm_batch_prepacked(int m, int n, int k, const float *ap, int count,
                                 const float *b, int ldb, size_t b_stride, float *c, int ldc,
                                 size_t c_stride);
-/* ndx_conv2d_forward with w's Winograd transform u (16 x K x C) when that
+/* ndx_conv2d_forward with w's Winograd transform u (ndx__winograd_weights) when that
  * path is taken (u may be NULL: transformed per call; ignored by im2col).
  * w_packed: w is the K x (C kh kw) matrix prepacked (ndx__sgemm_prepack);
- * only for one group and layers Winograd never takes. */
+ * only for one group and layers that do not take Winograd now. */
 ndx_status ndx__conv2d_forward_u(const ndx_conv2d_desc *d, const float *x, const float *w,
                                  int w_packed, const float *u, const float *bias, float *y,
                                  float *ws);

@@ -16,8 +16,8 @@
  * C), it is computed instead and stored transposed.  The packing buffers
  * belong to the calling thread and are kept between calls (first-touching
  * fresh pages is slow); they grow when a larger call needs more.
- * ndx__sgemm_many runs independent GEMMs side by side instead, one thread
- * each, which is as deterministic.
+ * ndx__sgemm_many (and _prepacked) runs independent GEMMs side by side
+ * instead, one thread each, which is as deterministic.
  */
 #define _DEFAULT_SOURCE   /* madvise, MADV_HUGEPAGE */
 #include <pthread.h>
@@ -426,6 +426,25 @@ void ndx__sgemm_many(int count, int m, int n, int k, const float *a, int lda,
     for (int i = 0; i < count; i++)
         sgemm(0, 0, m, n, k, 1.0f, a + i * a_stride, lda, b + i * b_stride, ldb, 0.0f,
               c + i * c_stride, ldc, 1);
+}
+
+void ndx__sgemm_many_prepacked(int count, int m, int n, int k, const float *ap,
+                               size_t a_stride, const float *b, int ldb, size_t b_stride,
+                               float *c, int ldc, size_t c_stride)
+{
+    if (m <= 0 || n <= 0 || count <= 0) return;
+    ndx__ensure_init();
+    const int nt = ndx_get_threads();
+    const columns cols = {n, (n + ndx_kernels()->gemm_ukernel.nr - 1) /
+                                 ndx_kernels()->gemm_ukernel.nr, 1, 0, 0};
+#pragma omp parallel for num_threads(nt) if (nt > 1 && count > 1) schedule(static)
+    for (int i = 0; i < count; i++) {
+        if (k <= 0)
+            scale_c(m, n, 0.0f, c + i * c_stride, ldc);
+        else
+            gemm(0, 0, m, k, 1.0f, NULL, k, b + i * b_stride, ldb, 0.0f, c + i * c_stride, ldc,
+                 0, &cols, 1, ap + i * a_stride);
+    }
 }
 
 /* ---- prepacked A ------------------------------------------------------------

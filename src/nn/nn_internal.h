@@ -35,7 +35,8 @@ typedef struct ndx__node {
     int has_grad, grad_writer;
     int keep;                /* ndx_net_keep_outputs: live to the end of a pass */
     int fold_bn, fuse_relu, fused_into, group_end;   /* eval fusion */
-    int wino;                /* eval: Winograd weights cached at wino_off */
+    int wino;                /* eval: 1 Winograd weights cached at wino_off, 2 the
+                                weights packed for the GEMM (ndx__sgemm_prepack) */
     int wpacked;             /* folded in place: weights in the GEMM's panel layout */
 } ndx__node;
 
@@ -63,6 +64,7 @@ struct ndx_net {
     size_t fold_floats;
     float *wino;              /* Winograd-transformed weights for eval */
     size_t wino_floats;
+    const char *wino_isa;     /* the kernel set wino was packed for (a static name) */
     int fold_dirty;
     int folded;               /* batch norm folded into the conv weights in place */
     int pack_mr, pack_kc;     /* tile rows and KC of the packed weights (0: none packed) */
@@ -80,7 +82,15 @@ struct ndx_net {
     void *on_grads_ctx;
     size_t *grads_final;      /* nnodes: after node j's backward, g[grads_final[j], G) is done */
     ndx_rng drop_rng;
+    double *prof;             /* ndx__net_profile: seconds per step, by its first node */
+    double (*prof_now)(void);
 };
+
+/* Per-step timing of ndx_net_forward (benchmarks only): with secs non-NULL
+ * (nnodes doubles), each forward adds to secs[i] the time now() says the
+ * step headed by node i took (a fused conv group counts at its conv, the
+ * other nodes at themselves); secs NULL turns it off. */
+void ndx__net_profile(ndx_net *net, double *secs, double (*now)(void));
 
 /* x (batch, 3, H, W) with torchvision's transform_input applied, in the
  * arena at xin_off (zoo.c). */

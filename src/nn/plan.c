@@ -102,7 +102,9 @@ static void liveness(ndx_net *net)
 
 /* Fusion groups conv [-> bn] [-> relu] (a member with one consumer joins),
  * the fold block's layout (*fold floats; the folded weights too unless
- * folded in place) and the Winograd block's (*wino floats). */
+ * folded in place) and the Winograd block's (*wino floats: the transformed
+ * weights of the layers that take Winograd, the packed weights of the
+ * other 3x3 stride-1 layers). */
 static void fusion(ndx_net *net, int inplace, size_t *fold_floats, size_t *wino_floats)
 {
     size_t fold = 0, wino = 0;
@@ -131,6 +133,13 @@ static void fusion(ndx_net *net, int inplace, size_t *fold_floats, size_t *wino_
             n->wino = 1;
             n->wino_off = wino;
             wino += ndx__round16(16 * (size_t)n->k * (size_t)d.c);
+        } else if (net->mode == NDX_PLAN_INFER && ndx__winograd_fits(&d)) {
+            /* Winograd-shaped, im2col at this batch (ResNet's 7x7 layers
+             * at batch 1): a packed copy, which the in-place packing
+             * cannot give a layer that takes Winograd at other batches */
+            n->wino = 2;
+            n->wino_off = wino;
+            wino += ndx__round16(net->tensors[n->wt].numel);
         }
     }
     *fold_floats = fold;

@@ -14,7 +14,8 @@ static const float *eval_weights(const ndx_net *net, const ndx__node *n)
 }
 
 /* The folded weights (unless folded in place once, at planning) and the
- * Winograd transforms of the weights. */
+ * Winograd transforms of the weights (packed for the kernel set in use:
+ * transformed again when it changes). */
 static void refold(ndx_net *net)
 {
     for (int i = 0; i < net->nnodes && !net->folded; i++) {
@@ -31,9 +32,26 @@ static void refold(ndx_net *net)
         const ndx__node *n = &net->nodes[i];
         if (n->op != NDX_OP_CONV || !n->wino) continue;
         ndx_conv2d_desc d = ndx__conv_desc(net, n, 0);
-        ndx__winograd_weights(&d, eval_weights(net, n), net->wino + n->wino_off);
+        if (n->wino == 2)
+            ndx__sgemm_prepack(n->k, (int)(net->tensors[n->wt].numel / (size_t)n->k),
+                               eval_weights(net, n), net->wino + n->wino_off);
+        else
+            ndx__winograd_weights(&d, eval_weights(net, n), net->wino + n->wino_off,
+                                  net->act + net->ws_off);
     }
+    net->wino_isa = ndx_kernel_set();
     net->fold_dirty = 0;
+}
+
+/* Node n's packed copy of its eval weights (wino 2), when the convolution
+ * runs through im2col now; NULL otherwise (NETDX_CONV may have changed the
+ * choice since the plan). */
+static const float *packed_copy(const ndx_net *net, const ndx__node *n, const ndx_conv2d_desc *d)
+{
+    if (n->wino != 2 || net->mode != NDX_PLAN_INFER || ndx_conv2d_check(d) ||
+        ndx__conv_uses_winograd(d))
+        return NULL;
+    return net->wino + n->wino_off;
 }
 
 static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
@@ -47,8 +65,9 @@ static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
     switch (n->op) {
     case NDX_OP_CONV: {   /* alone: the cached transform holds its own weights */
         ndx_conv2d_desc d = ndx__conv_desc(net, n, 0);
-        const int cached = n->wino && n->fold_bn < 0 && net->mode == NDX_PLAN_INFER;
-        return ndx__conv2d_forward_u(&d, x, ndx__param(net, n->wt), n->wpacked,
+        const int cached = n->wino == 1 && n->fold_bn < 0 && net->mode == NDX_PLAN_INFER;
+        const float *wp = n->fold_bn < 0 ? packed_copy(net, n, &d) : NULL;
+        return ndx__conv2d_forward_u(&d, x, wp ? wp : ndx__param(net, n->wt), wp || n->wpacked,
                                      cached ? net->wino + n->wino_off : NULL, ndx__param(net, n->bt),
                                      y, net->act + net->ws_off);
     }
@@ -112,6 +131,36 @@ static ndx_status run_node(ndx_net *net, int i, const float *x0, int train)
     return ndx__fail(NDX_ERR_INVALID, "net: node %s has an unknown op", n->name);
 }
 
+/* Eval: whether add node i and the ReLU after it run as one pass (the
+ * ReLU is its only consumer, the add's own output is not kept): the sum
+ * never reaches the add's buffer, only the ReLU's. */
+static int add_relu_fused(const ndx_net *net, int i, int until)
+{
+    const ndx__node *n = &net->nodes[i];
+    return n->op == NDX_OP_ADD && i + 1 <= until && i + 1 < net->nnodes &&
+           net->nodes[i + 1].op == NDX_OP_RELU && net->nodes[i + 1].in[0] == i &&
+           n->consumers == 1 && !n->keep;
+}
+
+/* The fused add + ReLU of node i (into the ReLU's buffer), in blocks that
+ * stay in L1 between the two kernels, the blocks over the threads. */
+static void run_add_relu(ndx_net *net, int i, const float *x0)
+{
+    const ndx__node *n = &net->nodes[i];
+    const ndx_kernel_table *t = ndx_kernels();
+    const float *a = ndx__out_of(net, n->in[0], x0), *b = ndx__out_of(net, n->in[1], x0);
+    float *y = ndx__out_of(net, i + 1, x0);
+    const size_t cnt = ndx__node_numel(net, n), blk = 4096;
+    const long nb = (long)((cnt + blk - 1) / blk);
+    const int nt = ndx_get_threads();
+#pragma omp parallel for num_threads(nt) if (nt > 1 && nb > 8) schedule(static)
+    for (long j = 0; j < nb; j++) {
+        const size_t o = (size_t)j * blk, len = cnt - o < blk ? cnt - o : blk;
+        t->add.fn(len, a + o, b + o, y + o);
+        t->relu.fn(len, y + o, y + o);
+    }
+}
+
 /* A conv group in one step up to member `end` (its batch norm or its ReLU):
  * folded weights, bias, ReLU if end is the ReLU, into end's buffer. */
 static ndx_status run_group(ndx_net *net, int i, const float *x0, int end)
@@ -121,8 +170,9 @@ static ndx_status run_group(ndx_net *net, int i, const float *x0, int end)
     const float *w = eval_weights(net, n), *b = ndx__param(net, n->bt);
     if (n->fold_bn >= 0 && net->folded) b = net->fold + n->fold_off;
     else if (n->fold_bn >= 0) b = w + ndx__round16(net->tensors[n->wt].numel);
-    return ndx__conv2d_forward_u(&d, ndx__out_of(net, n->in[0], x0), w, n->wpacked,
-                                 n->wino ? net->wino + n->wino_off : NULL, b,
+    const float *wp = packed_copy(net, n, &d);
+    return ndx__conv2d_forward_u(&d, ndx__out_of(net, n->in[0], x0), wp ? wp : w, wp || n->wpacked,
+                                 n->wino == 1 ? net->wino + n->wino_off : NULL, b,
                                  ndx__out_of(net, end, x0), net->act + net->ws_off);
 }
 
@@ -171,19 +221,36 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
     }
     if (net->ti_on) x = ndx__transform_input(net, x);
     const int fuse = mode == NDX_EVAL && net->mode == NDX_PLAN_INFER;
+    if (fuse && net->wino && net->wino_isa != ndx_kernel_set()) net->fold_dirty = 1;
     if (fuse && net->fold_dirty) refold(net);
     if (mode == NDX_TRAIN) net->fold_dirty = 1;   /* running stats change */
     for (int i = 1; i <= until; i++) {
         const ndx__node *n = &net->nodes[i];
+        const int head = i;
+        const double t0 = net->prof ? net->prof_now() : 0.0;
         ndx_status st;
-        if (fuse && n->op == NDX_OP_CONV && n->group_end > i) st = run_fused(net, i, x, until, &i);
-        else st = run_node(net, i, x, mode == NDX_TRAIN);
+        if (fuse && n->op == NDX_OP_CONV && n->group_end > i) {
+            st = run_fused(net, i, x, until, &i);
+        } else if (fuse && add_relu_fused(net, i, until)) {
+            run_add_relu(net, i, x);
+            st = NDX_OK;
+            i++;
+        } else {
+            st = run_node(net, i, x, mode == NDX_TRAIN);
+        }
         if (st) return st;
+        if (net->prof) net->prof[head] += net->prof_now() - t0;
     }
     net->last_mode = mode;
     net->last_until = until;
     net->x_last = x;
     return NDX_OK;
+}
+
+void ndx__net_profile(ndx_net *net, double *secs, double (*now)(void))
+{
+    net->prof = secs && now ? secs : NULL;
+    net->prof_now = now;
 }
 
 ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out)
@@ -199,6 +266,10 @@ ndx_status ndx_net_output(const ndx_net *net, int node, ndx_tensor *out)
         net->nodes[n->fused_into].group_end != node && net->last_until > node)
         return ndx__fail(NDX_ERR_INVALID, "net: %s is fused away in inference; run the "
                          "forward with until = its index", n->name);
+    if (net->mode == NDX_PLAN_INFER && net->last_mode == NDX_EVAL &&
+        add_relu_fused(net, node, net->last_until))
+        return ndx__fail(NDX_ERR_INVALID, "net: %s is fused with its ReLU in inference; run "
+                         "the forward with until = its index", n->name);
     int64_t shape[4] = {net->batch, n->c, n->h, n->w};
     int feat = n->h == 1 && n->w == 1 && (n->op == NDX_OP_LINEAR || n->op == NDX_OP_FLATTEN);
     return ndx_tensor_view(out, net->act + n->out_off, feat ? 2 : 4, shape);
