@@ -8,6 +8,7 @@
 #include "netdx.h"
 #include "netdx_nn.h"
 #include "testutil.h"
+#include "../src/nn/nn_internal.h"
 
 /* Node outputs (batch n) of net at each of nodes[0..k), one forward each on
  * a plan without marks; out[j] gets a malloc'ed copy. */
@@ -126,6 +127,57 @@ START_TEST(test_add_relu_fused)
 }
 END_TEST
 
+/* The fused add + ReLU reads the add's inputs while it writes the ReLU's
+ * buffer: in every inference layout (sizes that halve unevenly, batches)
+ * that buffer shares no float with them. */
+START_TEST(test_add_relu_buffers_apart)
+{
+    const int sizes[] = {64, 75, 99, 227, 299}, batches[] = {1, 3};
+    for (int si = 0; si < 5; si++)
+        for (int bi = 0; bi < 2; bi++) {
+            ndx_net *net = NULL;
+            ck_assert_int_eq(ndx_zoo_build("resnet18", 2, sizes[si], NDX_SEED_NONE, &net), NDX_OK);
+            ck_assert_int_eq(ndx_net_plan(net, batches[bi], NDX_PLAN_INFER), NDX_OK);
+            int pairs = 0;
+            for (int i = 1; i + 1 < net->nnodes; i++) {
+                const ndx__node *n = &net->nodes[i], *r = &net->nodes[i + 1];
+                if (n->op != NDX_OP_ADD || r->op != NDX_OP_RELU || r->in[0] != i) continue;
+                pairs++;
+                const size_t cnt = ndx__node_numel(net, r);
+                for (int k = 0; k < 2; k++) {
+                    const ndx__node *a = &net->nodes[n->in[k]];
+                    const int apart =
+                        a->out_off + cnt <= r->out_off || r->out_off + cnt <= a->out_off;
+                    ck_assert_msg(apart, "%d px, batch %d: %s at %zu and %s at %zu overlap",
+                                  sizes[si], batches[bi], r->name, r->out_off, a->name, a->out_off);
+                }
+            }
+            ck_assert_int_eq(pairs, 8);
+            ndx_net_free(net);
+        }
+}
+END_TEST
+
+/* A plan sizes its workspace for the convolution algorithm of its time:
+ * a forward after NETDX_CONV's choice changed is refused, not overrun. */
+START_TEST(test_algo_changed_since_plan)
+{
+    ndx_net *net = NULL;
+    ck_assert_int_eq(ndx_zoo_build("resnet18", 2, 64, 7, &net), NDX_OK);
+    static float x[3 * 64 * 64];
+    ck_assert_int_eq(ndx_net_plan(net, 1, NDX_PLAN_INFER), NDX_OK);
+    const ndx__conv_algo was = ndx__conv_get_algo();
+    ndx__conv_set_algo(was == NDX__CONV_WINOGRAD ? NDX__CONV_IM2COL : NDX__CONV_WINOGRAD);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(ndx_last_error(), "plan again"));
+    ck_assert_int_eq(ndx_net_plan(net, 1, NDX_PLAN_INFER), NDX_OK);   /* planned anew: runs */
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_OK);
+    ndx__conv_set_algo(was);
+    ck_assert_int_eq(ndx_net_forward(net, x, NDX_EVAL, -1), NDX_ERR_INVALID);
+    ndx_net_free(net);
+}
+END_TEST
+
 /* Without marks, a node fused away or reused is refused after a full pass;
  * kept, the same node is read; marks are checked. */
 START_TEST(test_keep_refusals)
@@ -177,6 +229,8 @@ int main(void)
     tcase_add_test(tc, test_keep_tiny);
     tcase_add_test(tc, test_keep_resnet18);
     tcase_add_test(tc, test_add_relu_fused);
+    tcase_add_test(tc, test_add_relu_buffers_apart);
+    tcase_add_test(tc, test_algo_changed_since_plan);
     tcase_add_test(tc, test_keep_refusals);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -612,6 +612,12 @@ static void pool_slot(const ndx_kernel_table *t, const tu_kernel_line *line)
         ps.pw = tu_int(&s, 0, ps.kw / 2);
         ps.ceil_mode = tu_int(&s, 0, 1);
         ps.count_include_pad = tu_int(&s, 0, 1);
+        if (c % 10 == 7) {   /* past a stride-1 fast path's limits: tall windows, long rows */
+            ps.kh = tu_int(&s, 9, 11), ps.h = tu_int(&s, 9, 20), ps.ph = tu_int(&s, 0, ps.kh / 2);
+            ps.sw = 1;
+        } else if (c % 10 == 8) {
+            ps.w = tu_int(&s, 980, 1010), ps.h = tu_int(&s, ps.kh, 6 + ps.kh), ps.sw = 1;
+        }
         const int oh = ndx_pool2d_out_size(ps.h, ps.kh, ps.sh, ps.ph, ps.ceil_mode);
         const int ow = ndx_pool2d_out_size(ps.w, ps.kw, ps.sw, ps.pw, ps.ceil_mode);
         if (oh <= 0 || ow <= 0) continue;

@@ -78,6 +78,7 @@ struct ndx_net {
     size_t xin_off;
     int grads_zeroed;         /* ndx_net_zero_grads: the next backward writes, not adds */
     int act_grads_only;       /* NDX_PLAN_TRAIN_ACT: no parameter gradients */
+    int plan_algo;            /* ndx__conv_get_algo() when planned (workspace sized for it) */
     ndx_grads_fn on_grads;    /* ndx_net_on_grads */
     void *on_grads_ctx;
     size_t *grads_final;      /* nnodes: after node j's backward, g[grads_final[j], G) is done */

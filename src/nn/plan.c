@@ -98,6 +98,13 @@ static void liveness(ndx_net *net)
             if (i > a->last_use) a->last_use = i;
         }
     net->nodes[N - 1].last_use = N;   /* the output stays */
+    /* an add whose one consumer is the ReLU after it may run fused into the
+     * ReLU's buffer (run.c), reading its inputs: that buffer is born with
+     * the add, so it never shares memory with them */
+    for (int i = 1; i + 1 < N; i++)
+        if (net->nodes[i].op == NDX_OP_ADD && net->nodes[i].consumers == 1 &&
+            net->nodes[i + 1].op == NDX_OP_RELU && net->nodes[i + 1].in[0] == i)
+            net->nodes[i + 1].def_time = i;
 }
 
 /* Fusion groups conv [-> bn] [-> relu] (a member with one consumer joins),
@@ -309,6 +316,7 @@ ndx_status ndx_net_plan(ndx_net *net, int batch, int mode)
     ndx_status st = fusion_blocks(net, inplace, fold, wino);
     if (!st) st = layout(net);
     if (st) return st;
+    net->plan_algo = (int)ndx__conv_get_algo();
     net->planned = 1;
     net->last_until = -2;
     return NDX_OK;

@@ -209,6 +209,9 @@ ndx_status ndx_net_forward(ndx_net *net, const float *x, int mode, int until)
         return ndx__fail(NDX_ERR_INVALID, "net %s: training forward needs a training plan "
                          "(ndx_net_plan with NDX_PLAN_TRAIN)", net->arch);
     ndx__ensure_init();
+    if ((int)ndx__conv_get_algo() != net->plan_algo)   /* its workspace is the plan's */
+        return ndx__fail(NDX_ERR_INVALID, "net %s: the convolution algorithm (NETDX_CONV) "
+                         "changed since the plan: plan again", net->arch);
     if (net->pack_mr) {   /* some weights are packed: for this kernel set only */
         int mr, kc;
         ndx__sgemm_prepack_params(&mr, &kc);
