@@ -5,13 +5,14 @@
  * inside the image, and within them the run of output columns whose window
  * lies inside the image, are computed 16 outputs at a time (the last group
  * of the run under a lane mask, so no scalar tail): for each window cell in
- * row-major order the 16 inputs are one load (stride 1) or one gather (lane
- * * SW).  Max keeps the ref's rule per lane (v > max or v NaN; index of the
+ * row-major order the 16 inputs are one load (stride 1), the even floats of
+ * two loads (stride 2, a permute) or one gather (lane * SW).  Max keeps the ref's rule per lane (v > max or v NaN; index of the
  * winner) with compare masks; average sums from 0 in the ref's order and
  * divides by KH*KW (a window inside the image has pool_size = KH*KW), so
  * both equal the ref bit for bit.  For max pooling, borders and rows whose
  * window leaves the image take the ref's scalar path; average pooling runs
- * every output 16 at a time, borders included (avg16).  Masked lanes are
+ * every output 16 at a time, borders included (avg16), stride-1 rows
+ * through zero-padded copies (avg_plane_s1).  Masked lanes are
  * neither read nor written.  Contiguous planes, no alignment assumptions. */
 #include <immintrin.h>
 #include <math.h>
@@ -144,21 +145,38 @@ void ndx_f32_maxpool2d__avx512(int channels, const ndx_pool2d_shape *s,
  * it as the ref's sum over the image's cells in the same order, bit for
  * bit; each lane's divisor is the ref's (pool_size or the image cells),
  * and a window with no image cell gives 0 as in the ref. */
-static void avg16(const ndx_pool2d_shape *s, const float *x, int oy, int ox, __mmask16 k,
-                  float *o)
+/* The windows of the 16 output columns from ox: their first input
+ * columns (the return), their ends in the padded row (*xp) and how many
+ * image columns each holds (*cols, 0 or more). */
+static __m512i win_cols(const ndx_pool2d_shape *s, int ox, __m512i *xp, __m512i *cols)
 {
-    const int ys = oy * s->sh - s->ph, yp = imin(ys + s->kh, s->h + s->ph);
-    const int y0 = imax(ys, 0), y1 = imin(yp, s->h);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i xs = _mm512_sub_epi32(
         _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(ox)), _mm512_set1_epi32(s->sw)),
         _mm512_set1_epi32(s->pw));
-    const __m512i xp = _mm512_min_epi32(_mm512_add_epi32(xs, _mm512_set1_epi32(s->kw)),
-                                        _mm512_set1_epi32(s->w + s->pw));
-    const __m512i cols = _mm512_max_epi32(
-        _mm512_sub_epi32(_mm512_min_epi32(xp, _mm512_set1_epi32(s->w)),
-                         _mm512_max_epi32(xs, _mm512_setzero_si512())),
-        _mm512_setzero_si512());
+    *xp = _mm512_min_epi32(_mm512_add_epi32(xs, _mm512_set1_epi32(s->kw)),
+                           _mm512_set1_epi32(s->w + s->pw));
+    *cols = _mm512_max_epi32(_mm512_sub_epi32(_mm512_min_epi32(*xp, _mm512_set1_epi32(s->w)),
+                                              _mm512_max_epi32(xs, _mm512_setzero_si512())),
+                             _mm512_setzero_si512());
+    return xs;
+}
+
+/* Output row oy's windows down the plane: from ys to yp in the padded
+ * plane, the image's rows y0 .. y1 - 1. */
+static void win_rows(const ndx_pool2d_shape *s, int oy, int *ys, int *yp, int *y0, int *y1)
+{
+    *ys = oy * s->sh - s->ph, *yp = imin(*ys + s->kh, s->h + s->ph);
+    *y0 = imax(*ys, 0), *y1 = imin(*yp, s->h);
+}
+
+static void avg16(const ndx_pool2d_shape *s, const float *x, int oy, int ox, __mmask16 k,
+                  float *o)
+{
+    int ys, yp, y0, y1;
+    win_rows(s, oy, &ys, &yp, &y0, &y1);
+    __m512i xp, cols;
+    const __m512i xs = win_cols(s, ox, &xp, &cols);
     const int rows = y1 > y0 ? y1 - y0 : 0;
     const __m512i cnt = s->count_include_pad
                             ? _mm512_mullo_epi32(_mm512_sub_epi32(xp, xs), _mm512_set1_epi32(yp - ys))
@@ -191,57 +209,63 @@ static void avg16(const ndx_pool2d_shape *s, const float *x, int oy, int ox, __m
 #define PB_L 16
 #define PB_KH 8
 
-/* Stride-1 rows (Inception's 3x3 average pools), one plane: each input row
- * a window needs is copied between zeros (pb), so that every 16 outputs
- * are KH*KW plain loads and adds, whatever the border; the divisors and
- * the lanes with an image cell are set up once per group of 16 columns.
+/* Stride-1 rows (Inception's 3x3 average pools): each input row a
+ * window needs is copied between zeros (pb), so that every 16 outputs are
+ * KH*KW plain loads and adds, whatever the border; the divisors and the
+ * lanes with an image cell are set up once per call, for every plane.
  * The sums are avg16's (zeros added in the ref's order), so the ref's bit
- * for bit.  0 when the shape does not fit the buffers (avg16 then). */
-static int avg_plane_s1(const ndx_pool2d_shape *s, const float *x, float *o, int oh, int ow)
-{
-    if (s->sw != 1 || s->kh > PB_KH || s->pw > PB_L || s->w + PB_L + s->pw + s->kw + 17 > PB_W)
-        return 0;
+ * for bit.  Used when the shape fits the buffers (s1_fits). */
+typedef struct s1_setup {
     float pb[PB_KH][PB_W];
     __m512 poolw[PB_W / 16], cols[PB_W / 16];
     __mmask16 any[PB_W / 16];
-    const int groups = (ow + 15) / 16;
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int g = 0; g < groups; g++) {
-        const __m512i xs = _mm512_sub_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(16 * g)),
-                                            _mm512_set1_epi32(s->pw));
-        const __m512i xp = _mm512_min_epi32(_mm512_add_epi32(xs, _mm512_set1_epi32(s->kw)),
-                                            _mm512_set1_epi32(s->w + s->pw));
-        const __m512i c = _mm512_max_epi32(
-            _mm512_sub_epi32(_mm512_min_epi32(xp, _mm512_set1_epi32(s->w)),
-                             _mm512_max_epi32(xs, _mm512_setzero_si512())),
-            _mm512_setzero_si512());
-        poolw[g] = _mm512_cvtepi32_ps(_mm512_sub_epi32(xp, xs));
-        cols[g] = _mm512_cvtepi32_ps(c);
-        any[g] = _mm512_cmpgt_epi32_mask(c, _mm512_setzero_si512()) & lanes(ow - 16 * g);
+    int groups;
+} s1_setup;
+
+static int s1_fits(const ndx_pool2d_shape *s)
+{
+    return s->sw == 1 && s->kh <= PB_KH && s->pw <= PB_L &&
+           s->w + PB_L + s->pw + s->kw + 17 <= PB_W;
+}
+
+static void s1_prepare(const ndx_pool2d_shape *s, int ow, s1_setup *u)
+{
+    u->groups = (ow + 15) / 16;
+    for (int g = 0; g < u->groups; g++) {
+        __m512i xp, c;
+        const __m512i xs = win_cols(s, 16 * g, &xp, &c);
+        u->poolw[g] = _mm512_cvtepi32_ps(_mm512_sub_epi32(xp, xs));
+        u->cols[g] = _mm512_cvtepi32_ps(c);
+        u->any[g] = _mm512_cmpgt_epi32_mask(c, _mm512_setzero_si512()) & lanes(ow - 16 * g);
     }
     for (int r = 0; r < s->kh; r++) {   /* the zeros around every row, once */
-        memset(pb[r], 0, sizeof(float) * PB_L);
-        memset(pb[r] + PB_L + s->w, 0, sizeof(float) * (size_t)(s->pw + s->kw + 17));
+        memset(u->pb[r], 0, sizeof(float) * PB_L);
+        memset(u->pb[r] + PB_L + s->w, 0, sizeof(float) * (size_t)(s->pw + s->kw + 17));
     }
+}
+
+static void avg_plane_s1(const ndx_pool2d_shape *s, s1_setup *u, const float *x, float *o,
+                         int oh, int ow)
+{
     for (int oy = 0; oy < oh; oy++) {
-        const int ys = oy * s->sh - s->ph, yp = imin(ys + s->kh, s->h + s->ph);
-        const int y0 = imax(ys, 0), y1 = imin(yp, s->h), rows = y1 > y0 ? y1 - y0 : 0;
+        int ys, yp, y0, y1;
+        win_rows(s, oy, &ys, &yp, &y0, &y1);
+        const int rows = y1 > y0 ? y1 - y0 : 0;
         for (int y = y0; y < y1; y++)
-            memcpy(pb[y - y0] + PB_L, x + (size_t)y * s->w, sizeof(float) * (size_t)s->w);
+            memcpy(u->pb[y - y0] + PB_L, x + (size_t)y * s->w, sizeof(float) * (size_t)s->w);
         const __m512 rf = _mm512_set1_ps((float)(s->count_include_pad ? yp - ys : rows));
-        for (int g = 0; g < groups; g++) {
+        for (int g = 0; g < u->groups; g++) {
             __m512 sum = _mm512_setzero_ps();
             for (int r = 0; r < rows; r++) {
-                const float *p = pb[r] + PB_L + 16 * g - s->pw;
+                const float *p = u->pb[r] + PB_L + 16 * g - s->pw;
                 for (int kx = 0; kx < s->kw; kx++) sum = _mm512_add_ps(sum, _mm512_loadu_ps(p + kx));
             }
-            const __m512 cnt = _mm512_mul_ps(s->count_include_pad ? poolw[g] : cols[g], rf);
-            const __mmask16 some = rows ? any[g] : 0;
+            const __m512 cnt = _mm512_mul_ps(s->count_include_pad ? u->poolw[g] : u->cols[g], rf);
+            const __mmask16 some = rows ? u->any[g] : 0;
             _mm512_mask_storeu_ps(o + (size_t)oy * ow + 16 * g, lanes(ow - 16 * g),
                                   _mm512_maskz_div_ps(some, sum, cnt));
         }
     }
-    return 1;
 }
 
 void ndx_f32_avgpool2d__avx512(int channels, const ndx_pool2d_shape *s,
@@ -251,10 +275,17 @@ void ndx_f32_avgpool2d__avx512(int channels, const ndx_pool2d_shape *s,
     const int ow = ndx_pool2d_out_size(s->w, s->kw, s->sw, s->pw, s->ceil_mode);
     const size_t iplane = (size_t)s->h * (size_t)s->w;
     const size_t oplane = (size_t)oh * (size_t)ow;
+    if (oh <= 0 || ow <= 0) return;
+    s1_setup u;   /* 40 KB of stack, once a call */
+    const int s1 = s1_fits(s);
+    if (s1) s1_prepare(s, ow, &u);
     for (int c = 0; c < channels; c++) {
         const float *x = in + (size_t)c * iplane;
         float *o = out + (size_t)c * oplane;
-        if (oh > 0 && ow > 0 && avg_plane_s1(s, x, o, oh, ow)) continue;
+        if (s1) {
+            avg_plane_s1(s, &u, x, o, oh, ow);
+            continue;
+        }
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox += 16)
                 avg16(s, x, oy, ox, lanes(ow - ox), o + (size_t)oy * ow + ox);

@@ -17,6 +17,12 @@ static ndx_status backward_ready(const ndx_net *net)
 
 static ndx_status backward(ndx_net *net);
 
+/* ndx_net_on_grads's hook, if any: g[from, G) is final (from 0: the pass is over). */
+static void grads_done(ndx_net *net, int params, size_t from)
+{
+    if (params && net->on_grads) net->on_grads(net->on_grads_ctx, net->grads, from, net->nparam);
+}
+
 ndx_status ndx_net_on_grads(ndx_net *net, ndx_grads_fn fn, void *ctx)
 {
     if (!net) return ndx__fail(NDX_ERR_INVALID, "net: NULL");
@@ -183,13 +189,12 @@ static ndx_status backward(ndx_net *net)
             }
         }
         if (st) {   /* the pass ends here: the hook must let go of g */
-            if (params && net->on_grads) net->on_grads(net->on_grads_ctx, net->grads, 0, net->nparam);
+            grads_done(net, params, 0);
             return st;
         }
-        if (params && net->on_grads && net->grads_final[j] > 0)
-            net->on_grads(net->on_grads_ctx, net->grads, net->grads_final[j], net->nparam);
+        if (net->grads_final && net->grads_final[j] > 0) grads_done(net, params, net->grads_final[j]);
     }
-    if (params && net->on_grads) net->on_grads(net->on_grads_ctx, net->grads, 0, net->nparam);
+    grads_done(net, params, 0);
     return NDX_OK;
 }
 
